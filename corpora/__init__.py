@@ -1,0 +1,1 @@
+"""Corpora that ship with embedkit or that it can download (installed as ``embedkit.corpora``)."""

@@ -1,0 +1,27 @@
+"""Thread-related helpers: CPU count and pinning BLAS to one thread around Numba kernels."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+
+def cpu_count() -> int:
+    """Usable CPUs (respects the process affinity mask)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Limit every BLAS pool (numpy's and SciPy's OpenBLAS) to one thread inside the block.
+
+    Worker threads are the parallelism in embedkit's kernels; a BLAS pool spinning
+    beside them slows ``np.dot`` inside ``@njit`` code by an order of magnitude.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

@@ -1,0 +1,34 @@
+"""Exceptions raised by embedkit.
+
+Every error a user can cause derives from :class:`EmbedkitError`, and each message names the
+problem and the fix.  The concrete classes also derive from the built-in exception a Python
+caller would expect (``ValueError``, ``FileNotFoundError``), so ``except ValueError`` works.
+The CLI turns any of them into a one-line message and a non-zero exit, without a traceback.
+"""
+
+
+class EmbedkitError(Exception):
+    """Base class of every error embedkit raises on bad input."""
+
+
+class ParameterError(EmbedkitError, ValueError):
+    """A parameter is out of range or of the wrong kind."""
+
+
+class CorpusError(EmbedkitError, ValueError):
+    """The corpus cannot be read, or nothing usable is left in it."""
+
+
+class FormatError(EmbedkitError, ValueError):
+    """A file is malformed: truncated, wrong dimension, non-numeric values, ..."""
+
+
+class MissingFileError(EmbedkitError, FileNotFoundError):
+    """An input file or directory does not exist."""
+
+
+class UnknownWordError(EmbedkitError, KeyError):
+    """A word is not in the vocabulary.  The message lists the closest spellings."""
+
+    def __str__(self) -> str:  # KeyError would wrap the message in quotes
+        return str(self.args[0]) if self.args else ""

@@ -1,0 +1,1 @@
+"""Evaluation datasets: analogy and word-similarity sets (installed as ``embedkit.evaluations``)."""

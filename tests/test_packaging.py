@@ -1,0 +1,36 @@
+"""The package map in pyproject.toml matches the folders, and nothing generic is installed."""
+
+import pathlib
+import tomllib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _pyproject():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_every_package_folder_is_listed():
+    tool = _pyproject()["tool"]["setuptools"]
+    dirs = tool["package-dir"]
+    found = set()
+    for name, folder in dirs.items():
+        base = ROOT / folder
+        for init in base.rglob("__init__.py"):
+            rel = init.parent.relative_to(base)
+            parts = [p for p in rel.parts]
+            if any(p.startswith(".") or p == "__pycache__" for p in parts):
+                continue
+            found.add(".".join([name, *parts]))
+    # subpackages of a mapped package that are themselves mapped count once
+    assert found == set(tool["packages"])
+
+
+def test_only_embedkit_is_installed_top_level():
+    tool = _pyproject()["tool"]["setuptools"]
+    assert {p.split(".")[0] for p in tool["packages"]} == {"embedkit"}
+
+
+def test_py_typed_ships():
+    assert (ROOT / "embedkit" / "py.typed").exists()
+    assert "py.typed" in _pyproject()["tool"]["setuptools"]["package-data"]["embedkit"]
