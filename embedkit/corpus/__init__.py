@@ -1,0 +1,1 @@
+"""The corpus pipeline: streaming readers, tokenizer, vocabulary, and the encoded corpus."""
