@@ -12,6 +12,10 @@ from embedkit._version import __version__
 
 # command name -> "module:attribute" (relative to embedkit.cli); imported on first use.
 COMMANDS: dict[str, str] = {
+    "analogy": "query:analogy",
+    "similar": "query:similar",
+    "similarity": "query:similarity",
+    "index": "index_cmd:index",
 }
 
 log = logging.getLogger("embedkit")
