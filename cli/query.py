@@ -90,7 +90,7 @@ def _resolve_word(vectors, word):
 
 
 def _read_stdin_lines(what):
-    stream = click.get_text_stream("stdin")
+    stream = sys.stdin
     if stream.isatty():
         raise click.UsageError(f"give {what} as arguments, or one per line on stdin")
     return stream.read().splitlines()

@@ -177,7 +177,7 @@ def _indexed(vectors, index, pos, neg, k, method, out_ids, out_scores):
         out_scores[:] = scores
         return
     # 3CosMul: the 3CosAdd neighbourhood holds the 3CosMul answers; score candidates exactly.
-    fetch = min(len(vectors), max(4 * k, k + 16))
+    fetch = min(len(vectors), max(8 * k, 64))
     cand, _ = index.search(qv, fetch, exclude=excl)
     kernels.rescore_candidates(unit, _padded(pos), _padded(neg), scale, cand, excl, k, method,
                                out_ids, out_scores)
