@@ -11,12 +11,15 @@ from embedkit._version import __version__
 from embedkit.errors import (CorpusError, EmbedkitError, FormatError, MissingFileError,
                              ParameterError, UnknownWordError)
 from embedkit.vectors import Vectors
+from embedkit.search import Index, parse_query
 
 logging.getLogger("embedkit").addHandler(logging.NullHandler())
 
 __all__ = [
     "__version__",
     "Vectors",
+    "Index",
+    "parse_query",
     "EmbedkitError",
     "ParameterError",
     "CorpusError",

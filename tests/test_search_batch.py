@@ -9,6 +9,8 @@ from embedkit.errors import ParameterError, UnknownWordError
 from embedkit.search import Index, combination_search, combination_words
 
 N, DIM = 2000, 24
+# gensim's most_similar_cosmul calls its own deprecated init_sims
+pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated:DeprecationWarning")
 
 
 @pytest.fixture(scope="module")
