@@ -30,7 +30,7 @@ def corpora():
     Examples:
       embedkit corpora list
       embedkit corpora download text8
-      embedkit train --corpus "$(embedkit -q corpora download text8)"
+      CORPUS=$(embedkit -q corpora download text8)
     """
 
 

@@ -265,7 +265,7 @@ def test_final_file_appears_only_when_complete(tmp_path):
                      size=len(archive), checksums={"sha256": _sha256(archive)}, archive="zip")
         path = fetch(src, tmp_path, progress=False)
     assert seen["part_grew"]
-    assert seen["names"] == ["big.zip.part"]  # mid-download: neither archive nor corpus yet
+    assert seen["names"] == ["big.zip.lock", "big.zip.part"]  # neither archive nor corpus yet
     assert path.name == "big" and path.read_bytes() == text
 
 
@@ -394,3 +394,34 @@ def test_bad_extra_registry_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("EMBEDKIT_CORPUS_REGISTRY", str(tmp_path / "missing.json"))
     with pytest.raises(FileNotFoundError, match="does not exist"):
         list_corpora()
+
+
+# -- one download at a time ------------------------------------------------------------------
+
+def test_a_live_lock_refuses_a_second_download(tmp_path, corpus_zip, corpus_text):
+    import subprocess
+    import sys
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (tmp_path / "tiny.zip.lock").write_text(str(sleeper.pid))
+        with CorpusServer({"/tiny.zip": corpus_zip}) as server:
+            with pytest.raises(DownloadError, match=f"pid {sleeper.pid}"):
+                fetch(_source(server, corpus_zip, corpus_text), tmp_path, progress=False)
+            assert server.requests == []
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_stale_lock_is_taken_over(tmp_path, corpus_zip, corpus_text):
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (tmp_path / "tiny.zip.lock").write_text(str(gone.pid))
+    with CorpusServer({"/tiny.zip": corpus_zip}) as server:
+        path = fetch(_source(server, corpus_zip, corpus_text), tmp_path, progress=False)
+    assert path.read_bytes() == corpus_text
+    assert _files(tmp_path) == ["tiny.txt"]  # the lock is released

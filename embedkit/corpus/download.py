@@ -31,6 +31,7 @@ import urllib.request
 import zipfile
 import zlib
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -205,24 +206,28 @@ def fetch(source: Source, directory: str | os.PathLike, progress: bool = True,
         log.warning("%s: no published checksum is known for %s; the download is checked only "
                     "for its size and cannot be verified", source.name, source.filename)
 
-    download = directory / source.filename
-    if not (source.archive and download.is_file()):  # an archive kept from an interrupted unpack
-        part = directory / (source.filename + ".part")
-        _check_free_space(source, directory, part)
-        _transfer(source, part, progress, timeout)
-        _verify(source, part, source.size, source.checksums, what=source.filename)
-        os.replace(part, download)
-    if source.archive is None:
-        log.info("%s: downloaded and verified (%s): %s", source.name,
-                 ", ".join(source.verified_by) or "size only", download)
-        return download
+    with _lock(source, directory):
+        done = _cached_target(source, directory)  # another process may have finished it
+        if done is not None:
+            return done
+        download = directory / source.filename
+        if not (source.archive and download.is_file()):  # kept from an interrupted unpack
+            part = directory / (source.filename + ".part")
+            _check_free_space(source, directory, part)
+            _transfer(source, part, progress, timeout)
+            _verify(source, part, source.size, source.checksums, what=source.filename)
+            os.replace(part, download)
+        if source.archive is None:
+            log.info("%s: downloaded and verified (%s): %s", source.name,
+                     ", ".join(source.verified_by) or "size only", download)
+            return download
 
-    target = directory / source.target
-    _unpack(source, download, target, progress)
-    download.unlink()
-    log.info("%s: downloaded, verified (%s) and unpacked: %s", source.name,
-             ", ".join(source.verified_by) or "size only", target)
-    return target
+        target = directory / source.target
+        _unpack(source, download, target, progress)
+        download.unlink()
+        log.info("%s: downloaded, verified (%s) and unpacked: %s", source.name,
+                 ", ".join(source.verified_by) or "size only", target)
+        return target
 
 
 # -- internals -----------------------------------------------------------------------------
@@ -237,6 +242,54 @@ def _cached_target(source: Source, directory: Path) -> Path | None:
                     target, target.stat().st_size, expected)
         return None
     return target
+
+
+@contextmanager
+def _lock(source: Source, directory: Path):
+    """One download of a file at a time: ``<file>.lock`` holds the owner's pid.
+
+    A lock whose process is gone (killed download) is taken over.
+    """
+    lock = directory / (source.filename + ".lock")
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            owner = _lock_owner(lock)
+            if owner is not None and owner != os.getpid() and _alive(owner):
+                raise DownloadError(f"another process (pid {owner}) is downloading "
+                                    f"{source.name} into {directory}; wait for it to finish, or "
+                                    f"delete {lock} if that process is gone") from None
+            log.info("%s: removing the stale lock %s", source.name, lock)
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        break
+    else:  # pragma: no cover (a third process raced us twice)
+        raise DownloadError(f"cannot lock {lock}; run the download again")
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _lock_owner(lock: Path) -> int | None:
+    try:
+        text = lock.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _check_free_space(source: Source, directory: Path, part: Path) -> None:
