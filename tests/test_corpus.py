@@ -194,7 +194,7 @@ def test_cache_is_reused_and_invalidated(tmp_path, cache_dir):
     path = tmp_path / "c.txt"
     path.write_text(TEXT)
     first = prepare(path, min_count=1, cache_dir=cache_dir)
-    assert len(list(cache_dir.iterdir())) == 1
+    assert len(list((cache_dir / "encoded").iterdir())) == 1
     again = prepare(path, min_count=1, cache_dir=cache_dir)
     assert again.path == first.path
     other = prepare(path, min_count=2, cache_dir=cache_dir)  # an option changed

@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from embedkit._cache import user_cache_dir  # noqa: F401  (re-exported)
 from embedkit._progress import progress_bar
 from embedkit._version import __version__
 from embedkit.errors import CorpusError, ParameterError
@@ -138,21 +139,6 @@ class Source:
         out = [a for a in _STRENGTH if a in self.checksums]
         out += [f"unpacked {a}" for a in _STRENGTH if a in self.unpacked_checksums]
         return out
-
-
-def user_cache_dir() -> Path:
-    """embedkit's cache directory.
-
-    ``$EMBEDKIT_CACHE`` if set, else ``$XDG_CACHE_HOME/embedkit``, else ``~/.cache/embedkit``.
-    The directory is not created.
-    """
-    env = os.environ.get("EMBEDKIT_CACHE")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg:
-        return Path(xdg).expanduser() / "embedkit"
-    return Path.home() / ".cache" / "embedkit"
 
 
 def is_cached(source: Source, directory: str | os.PathLike) -> bool:

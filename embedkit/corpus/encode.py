@@ -27,7 +27,8 @@ import numpy as np
 
 from embedkit._progress import progress_bar
 from embedkit._version import __version__
-from embedkit._kernels.corpus import MODE_WHITESPACE, MODE_WORDS
+from embedkit._cache import user_cache_dir
+from embedkit._kernels.corpus import MODE_WHITESPACE, MODE_WORDS, remap_chunk, sentence_offsets
 from embedkit.corpus import readers
 from embedkit.corpus.table import ByteTable, DictTable
 from embedkit.corpus.tokenize import get_tokenizer
@@ -42,15 +43,9 @@ _CHUNK = 1 << 24             # tokens per remapping chunk
 
 
 def cache_root(cache_dir=None) -> pathlib.Path:
-    """Where encoded corpora are cached: ``cache_dir``, ``$EMBEDKIT_CACHE``,
-    ``$XDG_CACHE_HOME/embedkit`` or ``~/.cache/embedkit`` (the ``encoded/`` folder in it)."""
-    if cache_dir is not None:
-        return pathlib.Path(cache_dir).expanduser()
-    if os.environ.get("EMBEDKIT_CACHE"):
-        base = pathlib.Path(os.environ["EMBEDKIT_CACHE"]).expanduser()
-    else:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        base = (pathlib.Path(xdg) if xdg else pathlib.Path.home() / ".cache") / "embedkit"
+    """Where encoded corpora are cached: ``encoded/`` under ``cache_dir`` or, by default,
+    under the user cache directory (:func:`embedkit._cache.user_cache_dir`)."""
+    base = pathlib.Path(cache_dir).expanduser() if cache_dir is not None else user_cache_dir()
     return base / "encoded"
 
 
@@ -231,7 +226,7 @@ def prepare(source=None, *, min_count: int = 5, tokenizer: str = "default",
         Reuse and store the encoding under :func:`cache_root`.  Stdin and token lists are
         never cached.
     cache_dir : path, optional
-        Another cache folder.
+        Another cache root (encodings go in its ``encoded/`` folder).
 
     Returns
     -------
@@ -367,7 +362,6 @@ def _prune(table, min_reduce, max_vocab_size, raw_path):
 
 
 def _finish(work, raw_path, lens_path, remap, vocab):
-    from embedkit._kernels.corpus import remap_chunk, sentence_offsets
 
     raw = np.memmap(raw_path, dtype=np.int32, mode="r") if raw_path.stat().st_size else \
         np.zeros(0, dtype=np.int32)
