@@ -35,7 +35,7 @@ class Vectors:
 
     def __init__(self, words: Sequence[str], vectors, counts=None, metadata: dict | None = None):
         words = list(words)
-        vectors = np.asarray(vectors)
+        vectors = np.asanyarray(vectors)
         if vectors.ndim != 2:
             raise ParameterError(f"vectors must be a 2-D matrix, got shape {vectors.shape}")
         if vectors.shape[0] != len(words):
@@ -64,6 +64,22 @@ class Vectors:
         self.metadata = dict(metadata or {})
         self._normalized = None
 
+    @classmethod
+    def _trusted(cls, words, vectors, *, index=None, counts=None, metadata=None) -> "Vectors":
+        """Wrap already-validated data without copying or re-checking (used by loaders).
+
+        ``words`` must be unique strings and ``vectors`` a float32 C-order matrix with one
+        row per word; ``index`` (word -> row) is built lazily when omitted.
+        """
+        self = cls.__new__(cls)
+        self._words = words if isinstance(words, list) else list(words)
+        self._index = index
+        self._vectors = vectors
+        self.counts = None if counts is None else np.asarray(counts, dtype=np.int64)
+        self.metadata = dict(metadata or {})
+        self._normalized = None
+        return self
+
     # -- container protocol -------------------------------------------------------------
     @property
     def words(self) -> list[str]:
@@ -73,6 +89,8 @@ class Vectors:
     @property
     def key_to_index(self) -> dict[str, int]:
         """Mapping word -> row number."""
+        if self._index is None:
+            self._index = dict(zip(self._words, range(len(self._words))))
         return self._index
 
     @property
@@ -89,7 +107,10 @@ class Vectors:
         return len(self._words)
 
     def __contains__(self, word) -> bool:
-        return word in self._index
+        try:
+            return word in self.key_to_index
+        except TypeError:
+            return False
 
     def __iter__(self):
         return iter(self._words)
@@ -100,7 +121,7 @@ class Vectors:
     def index(self, word: str) -> int:
         """Row number of ``word``; :class:`~embedkit.errors.UnknownWordError` if absent."""
         try:
-            return self._index[word]
+            return self.key_to_index[word]
         except KeyError:
             raise UnknownWordError(self._unknown_message(word)) from None
         except TypeError:
@@ -119,6 +140,17 @@ class Vectors:
         close = difflib.get_close_matches(word, self._words[:50000], n=5, cutoff=0.7)
         hint = f"; closest spellings: {', '.join(close)}" if close else ""
         return f"word {word!r} is not in the vocabulary ({len(self)} words){hint}"
+
+    # -- files --------------------------------------------------------------------------
+    def save(self, path, format=None, precision=None) -> None:
+        """Write the vectors; the format follows the extension (see :func:`embedkit.save`).
+
+        ``.ekv`` native directory, ``.bin`` word2vec binary, ``.txt``/``.vec`` word2vec
+        text (``.gz``/``.bz2``/``.xz`` compress); ``format="glove"`` etc. overrides it.
+        """
+        from embedkit.vectors.load import save
+
+        save(self, path, format=format, precision=precision)
 
     # -- derived data -----------------------------------------------------------------------
     @property
