@@ -204,7 +204,8 @@ def parse_binary_chunk(buf, n, pos, final, dim, out_bytes, out, row, max_rows, w
     """Parse complete word2vec binary records ("word" SP dim*float32 [LF]) of ``buf[pos:n]``.
 
     ``out_bytes`` is ``out`` viewed as uint8 of shape ``(rows, 4 * dim)``.
-    Returns ``(status, pos, row, wpos, a)``.
+    Returns ``(status, pos, row, wpos, a)``; on an error ``a`` is the offset of the
+    offending record (for NaN/inf, ``pos`` is already past it).
     """
     rec = 4 * dim
     while True:
@@ -223,16 +224,17 @@ def parse_binary_chunk(buf, n, pos, final, dim, out_bytes, out, row, max_rows, w
             if final:
                 return ERR_TRUNCATED, pos, row, wpos, pos
             return OK_NEED_MORE, pos, row, wpos, 0
+        src = sp + 1
+        out_bytes[row, :] = buf[src:src + rec]
+        for t in range(dim):
+            if not np.isfinite(out[row, t]):
+                # skip the record (pos moves past it) so a validator can go on
+                return ERR_BIN_NONFINITE, src + rec, row, wpos, pos
         for t in range(pos, sp):
             wbuf[wpos] = buf[t]
             wpos += 1
         wbuf[wpos] = 0
         wpos += 1
-        src = sp + 1
-        out_bytes[row, :] = buf[src:src + rec]
-        for t in range(dim):
-            if not np.isfinite(out[row, t]):
-                return ERR_BIN_NONFINITE, pos, row, wpos, pos
         row += 1
         pos = src + rec
 

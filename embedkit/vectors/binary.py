@@ -41,11 +41,13 @@ def read_header(reader: ChunkReader, path) -> tuple[int, int, int]:
     return count, dim, nl + 1
 
 
-def read_binary(path, *, limit=None, unicode_errors="replace"):
+def read_binary(path, *, limit=None, unicode_errors="replace", problems=None):
     """Read a word2vec binary file (optionally compressed).
 
-    Returns ``(words, matrix, info)`` like :func:`embedkit.vectors.text.read_text`.
+    Returns ``(words, matrix, info)`` like :func:`embedkit.vectors.text.read_text`,
+    including its validation mode (``problems``: ``("record N (byte B)", message)``).
     """
+    validating = problems is not None
     if sys.byteorder != "little":  # pragma: no cover
         raise FormatError("reading word2vec binary needs a little-endian machine")
     decoder = WordDecoder(unicode_errors)
@@ -54,49 +56,69 @@ def read_binary(path, *, limit=None, unicode_errors="replace"):
         reader.fill(0)
         count, dim, pos = read_header(reader, path)
         capacity = count if limit is None else min(count, limit)
+        if validating:
+            capacity = min(capacity, 4096)
         matrix = np.empty((max(capacity, 1), dim), dtype=np.float32)
         row = 0
+        done = 0
         wbuf = np.empty(len(reader.buf) + 1, dtype=np.uint8)
         while True:
             if len(wbuf) < len(reader.buf) + 1:
                 wbuf = np.empty(len(reader.buf) + 1, dtype=np.uint8)
-            target = matrix.shape[0] if limit is None else min(matrix.shape[0], limit)
-            first_row = row
+            target = matrix.shape[0] if limit is None else min(matrix.shape[0], limit - done)
+            first_row = done + row
             status, pos, row, wpos, a = K.parse_binary_chunk(
                 reader.buf, reader.n, pos, reader.eof, dim, matrix.view(np.uint8), matrix,
                 row, target, wbuf, 0)
             decoder.add(wbuf[:wpos].tobytes(),
                         lambda i, fr=first_row: f"{path}: record {fr + i + 1}")
+            if validating:
+                done += row
+                row = 0
+            where = f"record {done + row + 1} (byte {reader.base + a})"
             if status == K.ERR_TRUNCATED:
-                raise FormatError(
-                    f"{path}: truncated at byte {reader.base + a}: record {row + 1} needs "
-                    f"a word, a space and {4 * dim} bytes of vectors but the file ends after "
-                    f"{reader.base + reader.n - (reader.base + a)} bytes")
+                what = (f"truncated: the record needs a word, a space and {4 * dim} bytes of "
+                        f"numbers but the file ends {reader.n - a} bytes later")
+                if not validating:
+                    raise FormatError(f"{path}: {where}: {what}")
+                problems.append((where, what))
+                break
             if status == K.ERR_BIN_NONFINITE:
-                raise FormatError(f"{path}: record {row + 1} (byte {reader.base + a}) holds "
-                                  "NaN or infinity; fix or drop it")
-            if status == K.ERR_WORD_TOO_LONG:
-                raise FormatError(f"{path}: byte {reader.base + a}: no space within 65536 "
-                                  "bytes; is this a word2vec binary file (or is dim wrong)?")
-            if status == K.OK_ROWS_FULL:
-                if limit is not None and row >= limit:
-                    break
-                matrix = _grow(matrix, max(16, int(matrix.shape[0] * 1.5)))
+                what = "NaN or infinity in the vector: fix or drop the record"
+                if not validating:
+                    raise FormatError(f"{path}: {where}: {what}")
+                problems.append((where, what))
+                done += 1
                 continue
-            if reader.eof or (limit is not None and row >= limit):
+            if status == K.ERR_WORD_TOO_LONG:
+                what = ("no space within 65536 bytes: is this a word2vec binary file "
+                        "(or is the header's dim wrong)?")
+                if not validating:
+                    raise FormatError(f"{path}: {where}: {what}")
+                problems.append((where, what))
+                break
+            if status == K.OK_ROWS_FULL:
+                if limit is not None and done + row >= limit:
+                    break
+                if not validating:
+                    matrix = _grow(matrix, max(16, int(matrix.shape[0] * 1.5)))
+                continue
+            if reader.eof or (limit is not None and done + row >= limit):
                 break
             reader.fill(pos)
             pos = 0
     if row < matrix.shape[0]:
         matrix = _grow(matrix, row)
-    if row != count and (limit is None or row < min(limit, count)):
+    rows = done + row
+    if rows != count and not validating \
+            and (limit is None or rows < min(limit, count)):
         log.warning("%s: the header says %d words but the file holds %d; using %d",
-                    path, count, row, row)
-    if decoder.repaired:
+                    path, count, rows, rows)
+    if decoder.repaired and not validating:
         log.warning("%s: repaired %d words that were not valid UTF-8 (unicode_errors=%r)",
                     path, decoder.repaired, unicode_errors)
     return decoder.words, matrix, {"format": "word2vec-binary", "header_count": count,
-                                   "repaired": decoder.repaired}
+                                   "dim": dim, "rows": rows, "repaired": decoder.repaired}
 
 
 def write_binary(words, matrix, path, *, newline=True):

@@ -78,7 +78,10 @@ def detect_format(path) -> str:
     sp = body.find(b" ")
     if sp < 0:
         return "word2vec-text"
+    # text if the first record, up to its newline, looks like numbers; binary floats
+    # almost never consist of digits and spaces only
     sample = body[sp + 1: sp + 1 + min(4 * max(dim, 1), 256)]
+    sample = sample.split(b"\n", 1)[0]
     return "word2vec-text" if set(sample) <= _TEXTY else "word2vec-binary"
 
 
@@ -188,4 +191,64 @@ def save(vectors: Vectors, path, format=None, precision=None) -> None:
     else:
         text.write_text(vectors.words, vectors.vectors, path,
                         style="glove" if fmt == "glove" else "word2vec", precision=precision)
-    log.info("saved %d x %d vectors to %s (%s)", len(vectors), vectors.dim, path, fmt)
+    log.debug("saved %d x %d vectors to %s (%s)", len(vectors), vectors.dim, path, fmt)
+
+
+def validate(path, format=None, max_duplicates: int = 20) -> dict:
+    """Check a vectors file without loading its matrix; list every problem.
+
+    Returns
+    -------
+    dict
+        ``format``, ``count``, ``dim``, ``header_count``, ``errors`` (malformed lines or
+        records: ``(where, what)`` pairs, e.g. ``("line 7", "2 numbers, expected 3 ...")``)
+        and ``warnings`` (repairs a load would make: header count, duplicates, bad UTF-8).
+    """
+    path = pathlib.Path(os.fspath(path))
+    report = {"path": str(path), "format": None, "count": 0, "dim": None,
+              "header_count": None, "errors": [], "warnings": []}
+    try:
+        fmt = detect_format(path) if format is None else canonical_format(format)
+        report["format"] = fmt
+        if fmt == "native":
+            words, matrix, _, _ = native.load_native(path)
+            report.update(count=len(words), dim=int(matrix.shape[1]))
+            block = max(1, (16 << 20) // (4 * max(matrix.shape[1], 1)))
+            for s in range(0, len(matrix), block):
+                bad = np.flatnonzero(~np.isfinite(matrix[s:s + block]).all(axis=1))
+                for r in bad[:100]:
+                    report["errors"].append((f"row {s + r + 1}", f"word {words[s + r]!r}: NaN "
+                                             "or infinity in the vector"))
+        else:
+            problems: list = []
+            if fmt == "word2vec-binary":
+                words, _, info = binary.read_binary(path, problems=problems)
+            else:
+                header = None if format is None else fmt != "glove"
+                words, _, info = text.read_text(path, header=header, problems=problems)
+            report.update(count=info["rows"], dim=info["dim"], header_count=info["header_count"],
+                          format=info["format"] if format is None else fmt)
+            report["errors"].extend(problems)
+            if info["header_count"] is not None and info["header_count"] != info["rows"]:
+                report["warnings"].append(
+                    ("line 1", f"the header says {info['header_count']} words but the file "
+                               f"holds {info['rows']} (a load trusts the body)"))
+            if info["repaired"]:
+                report["warnings"].append(
+                    ("words", f"{info['repaired']} words are not valid UTF-8 (a load repairs "
+                              "them with unicode_errors='replace')"))
+    except FormatError as exc:
+        report["errors"].append(("file", str(exc).replace(f"{path}: ", "", 1)))
+        return report
+    seen: dict[str, int] = {}
+    dups = 0
+    for i, w in enumerate(words):
+        j = seen.setdefault(w, i)
+        if j != i:
+            dups += 1
+            if dups <= max_duplicates:
+                report["warnings"].append((f"word {i + 1}", f"duplicate of word {j + 1} "
+                                           f"({w!r}); a load keeps the first"))
+    if dups > max_duplicates:
+        report["warnings"].append(("words", f"{dups} duplicate words in all"))
+    return report

@@ -115,7 +115,7 @@ def _grow(matrix: np.ndarray, rows: int) -> np.ndarray:
         return new
 
 
-def read_text(path, *, limit=None, unicode_errors="replace", header=None):
+def read_text(path, *, limit=None, unicode_errors="replace", header=None, problems=None):
     """Read a word2vec text / GloVe / fastText ``.vec`` file.
 
     Parameters
@@ -129,15 +129,20 @@ def read_text(path, *, limit=None, unicode_errors="replace", header=None):
     header : bool, optional
         True: a ``count dim`` header is required (word2vec); False: none (GloVe);
         None: detect.
+    problems : list, optional
+        Validation mode: instead of raising at the first malformed line, append
+        ``("line N", message)`` for each one, skip it, and keep no matrix (the
+        returned matrix has 0 rows; ``info["rows"]`` counts the good lines).
 
     Returns
     -------
     words : list of str
     matrix : ndarray of float32, shape (len(words), dim)
     info : dict
-        ``header_count``, ``repaired`` (words with bad UTF-8), ``format``.
+        ``format``, ``header_count``, ``dim``, ``rows``, ``repaired`` (words with bad UTF-8).
     """
     decoder = WordDecoder(unicode_errors)
+    validating = problems is not None
     with open_input(path) as stream:
         reader = ChunkReader(stream)
         reader.fill(0)
@@ -149,14 +154,17 @@ def read_text(path, *, limit=None, unicode_errors="replace", header=None):
             if len(nl) or reader.eof:
                 break
             reader.fill(0)
+        bom = 3 if reader.buf[:3].tobytes() == b"\xef\xbb\xbf" else 0
         end = int(nl[0]) if len(nl) else reader.n
-        first = reader.buf[:end].tobytes()
+        first = reader.buf[bom:end].tobytes()
         count, dim = parse_first_line(first, path, header)
-        pos = end + 1 if count is not None else 0
+        pos = end + 1 if count is not None else bom
         line_base = 1 if count is not None else 0   # lines before buf[pos]
-        plain = strip_compression(str(path))[1] is None and stream_is_plain(stream)
+        plain = stream_is_plain(stream)
         size = os.path.getsize(path) if plain else 0
-        if count is not None:
+        if validating:
+            capacity = 4096
+        elif count is not None:
             # trust the header, but it cannot promise more rows than the file can hold
             capacity = min(count, size // (2 * dim + 1) + 1) if size else count
         else:
@@ -167,65 +175,81 @@ def read_text(path, *, limit=None, unicode_errors="replace", header=None):
         matrix = np.empty((capacity, dim), dtype=np.float32)
         wbuf = np.empty(len(reader.buf) + 1, dtype=np.uint8)
         row = 0
-        max_rows = limit if limit is not None else None
+        done = 0  # rows parsed and dropped (validation mode)
         while True:
             if len(wbuf) < len(reader.buf) + 1:
                 wbuf = np.empty(len(reader.buf) + 1, dtype=np.uint8)
-            target = matrix.shape[0] if max_rows is None else min(matrix.shape[0], max_rows)
-            first_row = row
+            target = matrix.shape[0]
+            if limit is not None:
+                target = min(target, limit - done)
+            first_row = done + row
             status, pos, row, wpos, lines, a, b = K.parse_text_chunk(
                 reader.buf, reader.n, pos, reader.eof, dim, matrix, row, target, wbuf, 0)
             decoder.add(wbuf[:wpos].tobytes(),
-                        lambda i, fr=first_row, lb=line_base: f"{path}: word {fr + i + 1}")
+                        lambda i, fr=first_row: f"{path}: word {fr + i + 1}")
+            if validating:
+                done += row
+                row = 0
             if status >= K.ERR_TOO_FEW:
-                _raise_text_error(path, status, line_base + lines + 1, reader, pos, a, b, dim)
+                line_no = line_base + lines + 1
+                what = _text_error(status, reader, pos, a, b, dim)
+                if not validating:
+                    raise FormatError(f"{path}: line {line_no}: {what}")
+                problems.append((f"line {line_no}", what))
+                while pos < reader.n and reader.buf[pos] != 10:
+                    pos += 1
+                pos += 1
+                line_base += lines + 1
+                continue
             line_base += lines
             if status == K.OK_ROWS_FULL:
-                if max_rows is not None and row >= max_rows:
+                if limit is not None and done + row >= limit:
                     break
-                matrix = _grow(matrix, max(16, int(matrix.shape[0] * 1.5)))
+                if not validating:
+                    matrix = _grow(matrix, max(16, int(matrix.shape[0] * 1.5)))
                 continue
-            if reader.eof or (limit is not None and row >= limit):
+            if reader.eof or (limit is not None and done + row >= limit):
                 break
             reader.fill(pos)
             pos = 0
     if row < matrix.shape[0]:
         matrix = _grow(matrix, row)
+    rows = done + row
     words = decoder.words
-    if count is not None and row != count and (limit is None or row < min(limit, count)):
+    if count is not None and rows != count and not validating \
+            and (limit is None or rows < min(limit, count)):
         log.warning("%s: the header says %d words but the file holds %d; using %d",
-                    path, count, row, row)
-    if decoder.repaired:
+                    path, count, rows, rows)
+    if decoder.repaired and not validating:
         log.warning("%s: repaired %d words that were not valid UTF-8 (unicode_errors=%r)",
                     path, decoder.repaired, unicode_errors)
     info = {"format": "word2vec-text" if count is not None else "glove",
-            "header_count": count, "repaired": decoder.repaired}
+            "header_count": count, "dim": dim, "rows": rows, "repaired": decoder.repaired}
     return words, matrix, info
 
 
-def _raise_text_error(path, status, line_no, reader, pos, a, b, dim):
+def _text_error(status, reader, pos, a, b, dim) -> str:
+    """What is wrong with the line starting at ``reader.buf[pos]``."""
     end = pos
     buf = reader.buf
     while end < reader.n and buf[end] != 10:
         end += 1
     line = buf[pos:end].tobytes().decode("utf-8", "replace").rstrip()
     shown = line if len(line) <= 60 else line[:57] + "..."
-    where = f"{path}: line {line_no}"
-    if status == K.ERR_TOO_FEW:
-        msg = f"{where}: {a} numbers, expected {dim} ({shown!r})"
-    elif status == K.ERR_TOO_MANY:
-        msg = f"{where}: {a} numbers, expected {dim} ({shown!r})"
+    if status in (K.ERR_TOO_FEW, K.ERR_TOO_MANY):
+        msg = (f"{a} numbers, expected {dim}: every line is a word and {dim} numbers "
+               f"({shown!r})")
     elif status == K.ERR_NOT_NUMBER:
         tok = buf[a:b].tobytes().decode("utf-8", "replace")
-        msg = f"{where}: {tok!r} is not a number"
+        msg = f"{tok!r} is not a number ({shown!r})"
     elif status == K.ERR_NONFINITE:
         tok = buf[a:b].tobytes().decode("utf-8", "replace")
-        msg = f"{where}: non-finite value {tok!r} (NaN or infinity); fix or drop the line"
+        msg = f"non-finite value {tok!r} (NaN or infinity): fix or drop the line"
     elif status == K.ERR_WORD_TOO_LONG:
-        msg = f"{where}: the word is longer than 65536 bytes; is this a vectors file?"
+        msg = "the word is longer than 65536 bytes: is this a vectors file?"
     else:  # pragma: no cover
-        msg = f"{where}: cannot parse (status {status})"
-    raise FormatError(msg)
+        msg = f"cannot parse (status {status})"
+    return msg
 
 
 def encode_words(words) -> tuple[np.ndarray, np.ndarray]:
