@@ -176,3 +176,30 @@ def test_we_read_gensim_word2vec_files(tmp_path, rng, binary):
     w = embedkit.load(path)
     assert w.words == v.words
     np.testing.assert_array_equal(w.vectors, v.vectors)
+
+
+def test_from_and_to_gensim(rng):
+    v = _vectors(rng)
+    v.counts = np.arange(len(v), 0, -1)
+    kv = v.to_gensim()
+    assert kv.index_to_key == v.words
+    np.testing.assert_array_equal(kv.vectors, v.vectors)
+    assert kv.get_vecattr("w3", "count") == v.counts[3]
+    back = embedkit.Vectors.from_gensim(kv)
+    assert back.words == v.words
+    np.testing.assert_array_equal(back.vectors, v.vectors)
+    np.testing.assert_array_equal(back.counts, v.counts)
+
+
+def test_from_gensim_model_uses_its_wv():
+    sentences = [["a", "b", "c", "a"], ["b", "c", "a"]] * 5
+    model = gensim_models.Word2Vec(sentences, vector_size=4, min_count=1, workers=1, epochs=1,
+                                   seed=1)
+    v = embedkit.Vectors.from_gensim(model)
+    assert v.words == model.wv.index_to_key
+    assert v.counts.tolist() == [15, 10, 10]
+
+
+def test_from_gensim_rejects_other_objects():
+    with pytest.raises(embedkit.ParameterError, match="KeyedVectors"):
+        embedkit.Vectors.from_gensim(object())

@@ -190,6 +190,42 @@ class Vectors:
 
         save(self, path, format=format, precision=precision)
 
+    # -- gensim ---------------------------------------------------------------------------
+    @classmethod
+    def from_gensim(cls, keyed_vectors) -> "Vectors":
+        """Wrap a gensim ``KeyedVectors`` (or a model with ``.wv``); counts come along.
+
+        The matrix is shared, not copied, when it is float32 and C-ordered.
+        """
+        kv = getattr(keyed_vectors, "wv", keyed_vectors)
+        if not hasattr(kv, "index_to_key") or not hasattr(kv, "vectors"):
+            raise ParameterError(f"from_gensim needs gensim KeyedVectors, got "
+                                 f"{type(keyed_vectors).__name__}")
+        words = [str(w) for w in kv.index_to_key]
+        counts = None
+        try:
+            raw = [kv.get_vecattr(w, "count") for w in words] if words else None
+            if raw is not None and all(c is not None for c in raw):
+                counts = np.asarray(raw, dtype=np.int64)
+        except (KeyError, AttributeError):
+            counts = None
+        return cls(words, kv.vectors, counts=counts)
+
+    def to_gensim(self):
+        """A gensim ``KeyedVectors`` with the same words, vectors (and counts).
+
+        Needs gensim (``pip install gensim``); embedkit itself does not depend on it.
+        """
+        try:
+            from gensim.models import KeyedVectors
+        except ImportError:
+            raise ParameterError("to_gensim needs gensim: pip install gensim") from None
+        kv = KeyedVectors(vector_size=self.dim, count=0, dtype=np.float32)
+        kv.add_vectors(self._words, np.asarray(self._vectors, dtype=np.float32))
+        if self.counts is not None:
+            kv.expandos["count"] = np.asarray(self.counts, dtype=np.int64).copy()
+        return kv
+
     # -- derived data -----------------------------------------------------------------------
     @property
     def normalized(self) -> np.ndarray:
