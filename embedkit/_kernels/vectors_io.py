@@ -56,27 +56,34 @@ def parse_float(buf, s, e):
                 if not (cj == 110 or cj == 97 or cj == 105 or cj == 102 or cj == 116 or cj == 121):
                     word_ok = False
             return 0.0, (2 if word_ok else 1)
-    mant = np.uint64(0)
-    nd = 0          # significant digits kept in mant
+    # int64 throughout: mixing uint64 with int64 makes Numba fall back to float64 maths
+    mant = 0
+    nd = 0          # significant digits kept in mant (at most 18: fits int64)
     exp10 = 0
     digits = 0
-    while i < e and 48 <= buf[i] <= 57:
+    while i < e:
+        d = np.int64(buf[i]) - 48
+        if d < 0 or d > 9:
+            break
         digits += 1
-        if nd < 19:
-            if mant != 0 or buf[i] != 48:
-                mant = mant * np.uint64(10) + np.uint64(buf[i] - 48)
-                nd += 1 if mant != 0 else 0
+        if nd < 18:
+            if mant != 0 or d != 0:
+                mant = mant * 10 + d
+                nd += 1
         else:
             exp10 += 1
         i += 1
     if i < e and buf[i] == 46:  # .
         i += 1
-        while i < e and 48 <= buf[i] <= 57:
+        while i < e:
+            d = np.int64(buf[i]) - 48
+            if d < 0 or d > 9:
+                break
             digits += 1
-            if nd < 19:
-                if mant != 0 or buf[i] != 48:
-                    mant = mant * np.uint64(10) + np.uint64(buf[i] - 48)
-                    nd += 1 if mant != 0 else 0
+            if nd < 18:
+                if mant != 0 or d != 0:
+                    mant = mant * 10 + d
+                    nd += 1
                 exp10 -= 1
             i += 1
     if digits == 0:
@@ -97,28 +104,113 @@ def parse_float(buf, s, e):
         exp10 += -ev if eneg else ev
     if i != e:
         return 0.0, 1
-    v = np.float64(mant)
-    if mant == 0:
-        v = 0.0
-    elif exp10 >= 0:
-        if exp10 <= 22:
-            v = v * _POW10[exp10]
-        elif exp10 > 330:
-            v = np.inf
-        else:
-            v = v * 10.0 ** exp10
-    else:
-        if exp10 >= -22:
-            v = v / _POW10[-exp10]
-        elif exp10 < -400:
-            v = 0.0
-        else:
-            v = v / 10.0 ** (-exp10)
+    v = _scale(mant, exp10)
     if neg:
         v = -v
     if not np.isfinite(np.float32(v)):
         return 0.0, 2
     return v, 0
+
+
+@numba.njit(**_JIT)
+def _scale(mant, exp10):
+    v = np.float64(mant)
+    if mant == 0:
+        return 0.0
+    if exp10 >= 0:
+        if exp10 <= 22:
+            return v * _POW10[exp10]
+        if exp10 > 330:
+            return np.inf
+        return v * 10.0 ** exp10
+    if exp10 >= -22:
+        return v / _POW10[-exp10]
+    if exp10 < -400:
+        return 0.0
+    return v / 10.0 ** (-exp10)
+
+
+@numba.njit(**_JIT)
+def _parse_line_fast(buf, ls, le, dim, out, row):
+    """Fast path for a plain line "word n1 ... ndim": one left-to-right pass.
+
+    Returns the end of the word, or -1 when the line needs the careful (slow) path:
+    anything unusual (word with spaces, wrong count, bad or non-finite number).
+    """
+    i = ls
+    while i < le and buf[i] != 32 and buf[i] != 9:
+        i += 1
+    we = i
+    for k in range(dim):
+        while i < le and (buf[i] == 32 or buf[i] == 9):
+            i += 1
+        if i >= le:
+            return -1
+        neg = False
+        c = buf[i]
+        if c == 45 or c == 43:
+            neg = c == 45
+            i += 1
+        mant = 0
+        nd = 0
+        exp10 = 0
+        digits = 0
+        while i < le:
+            d = np.int64(buf[i]) - 48
+            if d < 0 or d > 9:
+                break
+            digits += 1
+            if nd < 18:
+                if mant != 0 or d != 0:
+                    mant = mant * 10 + d
+                    nd += 1
+            else:
+                exp10 += 1
+            i += 1
+        if i < le and buf[i] == 46:
+            i += 1
+            while i < le:
+                d = np.int64(buf[i]) - 48
+                if d < 0 or d > 9:
+                    break
+                digits += 1
+                if nd < 18:
+                    if mant != 0 or d != 0:
+                        mant = mant * 10 + d
+                        nd += 1
+                    exp10 -= 1
+                i += 1
+        if digits == 0:
+            return -1
+        if i < le and (buf[i] | 32) == 101:
+            i += 1
+            eneg = False
+            if i < le and (buf[i] == 45 or buf[i] == 43):
+                eneg = buf[i] == 45
+                i += 1
+            ev = 0
+            ed = 0
+            while i < le:
+                d = np.int64(buf[i]) - 48
+                if d < 0 or d > 9:
+                    break
+                if ev < 100000:
+                    ev = ev * 10 + d
+                ed += 1
+                i += 1
+            if ed == 0:
+                return -1
+            exp10 += -ev if eneg else ev
+        if i < le and buf[i] != 32 and buf[i] != 9:
+            return -1
+        v = _scale(mant, exp10)
+        f = np.float32(-v if neg else v)
+        if not np.isfinite(f):
+            return -1
+        out[row, k] = f
+    if i < le:  # trailing tokens: too many numbers, or a word with spaces
+        return -1
+    return we
 
 
 @numba.njit(**_JIT)
@@ -149,6 +241,17 @@ def parse_text_chunk(buf, n, pos, final, dim, out, row, max_rows, wbuf, wpos):
             continue
         if row >= max_rows:
             return OK_ROWS_FULL, pos, row, wpos, lines, 0, 0
+        we = _parse_line_fast(buf, ls, le, dim, out, row)
+        if we >= 0 and we - ls <= _MAX_WORD:
+            for t in range(ls, we):
+                wbuf[wpos] = buf[t]
+                wpos += 1
+            wbuf[wpos] = 0
+            wpos += 1
+            row += 1
+            lines += 1
+            pos = nl + 1
+            continue
         j = le
         for k in range(dim - 1, -1, -1):
             while j > ls and _is_space(buf[j - 1]):
@@ -240,6 +343,18 @@ def parse_binary_chunk(buf, n, pos, final, dim, out_bytes, out, row, max_rows, w
 
 
 @numba.njit(**_JIT)
+def _times_pow10(x, k):
+    """``x * 10**k`` (a division for negative ``k``, exact powers from a table)."""
+    if 0 <= k <= 22:
+        return x * _POW10[k]
+    if -22 <= k < 0:
+        return x / _POW10[-k]
+    if k > 0:
+        return x * 10.0 ** k
+    return x / 10.0 ** (-k)
+
+
+@numba.njit(**_JIT)
 def _emit_uint(out, o, m, nd):
     for t in range(nd - 1, -1, -1):
         out[o + t] = 48 + m % 10
@@ -271,10 +386,7 @@ def format_float32(x, precision, out, o):
     p = p_lo
     while True:
         k = e - p + 1
-        if k >= 0:
-            m = np.int64(np.rint(xd / 10.0 ** k))
-        else:
-            m = np.int64(np.rint(xd * 10.0 ** (-k)))
+        m = np.int64(np.rint(_times_pow10(xd, -k)))
         lim = np.int64(1)
         for _ in range(p):
             lim *= 10
@@ -284,10 +396,7 @@ def format_float32(x, precision, out, o):
         if m < lim // 10:
             e -= 1
             continue
-        if k >= 0:
-            back = np.float32(np.float64(m) * 10.0 ** k)
-        else:
-            back = np.float32(np.float64(m) / 10.0 ** (-k))
+        back = np.float32(_times_pow10(np.float64(m), k))
         if back == target or p >= p_hi:
             break
         p += 1
