@@ -10,13 +10,15 @@ import logging
 from embedkit._version import __version__
 from embedkit.errors import (CorpusError, EmbedkitError, FormatError, MissingFileError,
                              ParameterError, UnknownWordError)
-from embedkit.vectors import Vectors
+from embedkit.vectors import Vectors, load, save
 
 logging.getLogger("embedkit").addHandler(logging.NullHandler())
 
 __all__ = [
     "__version__",
     "Vectors",
+    "load",
+    "save",
     "EmbedkitError",
     "ParameterError",
     "CorpusError",
