@@ -13,6 +13,7 @@ from embedkit._version import __version__
 # command name -> "module:attribute" (relative to embedkit.cli); imported on first use.
 COMMANDS: dict[str, str] = {
     "corpora": "corpora_cmd:corpora",
+    "train": "train:train",
 }
 
 log = logging.getLogger("embedkit")

@@ -11,12 +11,16 @@ from embedkit._version import __version__
 from embedkit.errors import (CorpusError, EmbedkitError, FormatError, MissingFileError,
                              ParameterError, UnknownWordError)
 from embedkit.vectors import Vectors
+from embedkit.train import TrainResult, Word2Vec, train  # noqa: E402  (the function shadows the subpackage name)
 
 logging.getLogger("embedkit").addHandler(logging.NullHandler())
 
 __all__ = [
     "__version__",
     "Vectors",
+    "train",
+    "Word2Vec",
+    "TrainResult",
     "EmbedkitError",
     "ParameterError",
     "CorpusError",

@@ -26,7 +26,11 @@ from numba import njit
 MAX_EXP = 6.0
 TABLE_SIZE = 4096
 
-_OPTS = dict(nogil=True, fastmath=True, cache=True, error_model="numpy")
+# fastmath without the no-NaN / no-Inf assumptions: reassociation (vectorised dot products
+# and axpys) is what matters for speed, and a diverging run must still produce a NaN/Inf
+# loss that the driver can detect.
+FASTMATH = {"reassoc", "contract", "arcp", "nsz", "afn"}
+_OPTS = dict(nogil=True, fastmath=FASTMATH, cache=True, error_model="numpy")
 
 _U12 = np.uint64(12)
 _U25 = np.uint64(25)
