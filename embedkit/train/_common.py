@@ -36,6 +36,7 @@ import logging
 import math
 import os
 import queue
+import signal
 import tempfile
 import threading
 import time
@@ -543,12 +544,26 @@ def run_training(
                 "eta_seconds": None if eta is None else round(eta, 1)}) + "\n")
             log_json.flush()
 
+    # Ctrl-C sets a flag that the main loop checks between results, so the accounting of a
+    # result is never cut in half; a second Ctrl-C interrupts at once.
+    interrupted = {"flag": False}
+    old_handler = None
+    if threading.current_thread() is threading.main_thread():
+        def on_sigint(signum, frame):
+            if interrupted["flag"]:
+                raise KeyboardInterrupt
+            interrupted["flag"] = True
+
+        old_handler = signal.signal(signal.SIGINT, on_sigint)
+
     started = False
     try:
         for t in threads:
             t.start()
         started = True
         while received < len(order):
+            if interrupted["flag"]:
+                raise KeyboardInterrupt
             try:
                 item = results.get(timeout=min(tick_seconds, 0.25))
             except queue.Empty:
@@ -588,9 +603,11 @@ def run_training(
             cond.notify_all()
         raise
     finally:
+        if old_handler is not None:
+            signal.signal(signal.SIGINT, old_handler)
         if started:
             with cond:
-                ctl["stop"] = ctl["stop"] or received >= len(order)
+                ctl["stop"] = True
                 cond.notify_all()
             for t in threads:
                 t.join()
