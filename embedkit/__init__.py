@@ -17,9 +17,9 @@ from embedkit.vectors.core import Vectors
 _LAZY = {
     "load": "embedkit.vectors.load",
     "save": "embedkit.vectors.load",
-    "train": "embedkit.train.word2vec",
-    "Word2Vec": "embedkit.train.word2vec",
-    "TrainResult": "embedkit.train.word2vec",
+    "train": "embedkit.training.word2vec",
+    "Word2Vec": "embedkit.training.word2vec",
+    "TrainResult": "embedkit.training.word2vec",
 }
 
 
