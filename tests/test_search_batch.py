@@ -59,14 +59,15 @@ def test_3cosmul_matches_gensim(pair):
     v, kv = pair
     qs = questions(100, 2)
     ours = combination_search(v, [[b, c] for a, b, c in qs], [[a] for a, b, c in qs], k=5,
-                              method="3cosmul")
+                              method="3cosmul", cosmul_epsilon=1e-6)
     theirs = [kv.most_similar_cosmul(positive=[b, c], negative=[a], topn=5) for a, b, c in qs]
     assert_same(ours, theirs)
 
 
 def test_3cosmul_without_negatives_matches_gensim(pair):
     v, kv = pair
-    ours = combination_search(v, [["w5", "w6"]], None, k=3, method="3cosmul")
+    ours = combination_search(v, [["w5", "w6"]], None, k=3, method="3cosmul",
+                              cosmul_epsilon=1e-6)
     assert_same(ours, [kv.most_similar_cosmul(positive=["w5", "w6"], topn=3)])
 
 
@@ -93,6 +94,26 @@ def test_hnsw_index_gives_the_exact_answers_on_an_easy_set(pair, method):
     np.testing.assert_allclose(scores[same], exact_scores[same], atol=1e-5)
 
 
+def test_3cosmul_default_agrees_with_vectors_analogy(pair):
+    v, _ = pair
+    for a, b, c in questions(20, 5):
+        ours = combination_words(v, [[b, c]], [[a]], k=3, method="3cosmul")[0]
+        theirs = v.analogy(a, b, c, topn=3, method="3cosmul")
+        assert [w for w, _ in ours] == [w for w, _ in theirs]
+        np.testing.assert_allclose([s for _, s in ours], [s for _, s in theirs], rtol=1e-5)
+
+
+def test_3cosadd_agrees_with_vectors_most_similar_with_and_without_an_attached_index(pair):
+    v, _ = pair
+    want = v.most_similar(positive=["w1", "w2"], negative=["w3"], topn=5)
+    ours = combination_words(v, [["w1", "w2"]], [["w3"]], k=5)[0]
+    assert [w for w, _ in ours] == [w for w, _ in want]
+    attached = embedkit.Vectors(v.words, v.vectors).attach_index(Index(v, "exact"))
+    got = attached.most_similar(positive=["w1", "w2"], negative=["w3"], topn=5)
+    assert [w for w, _ in got] == [w for w, _ in want]
+    np.testing.assert_allclose([s for _, s in got], [s for _, s in want], atol=1e-5)
+
+
 def test_query_words_are_never_returned(pair):
     v, _ = pair
     res = combination_words(v, [["w7", "w8"]], [["w9"]], k=50)[0]
@@ -116,6 +137,7 @@ def test_unknown_word_names_closest_spellings(pair):
     ({"k": 0}, "k must be >= 1"),
     ({"negative": [[], []]}, "1 positive lists but 2 negative lists"),
     ({"restrict_vocab": 0}, "restrict_vocab must be >= 1"),
+    ({"cosmul_epsilon": 0}, "cosmul_epsilon must be > 0"),
 ])
 def test_bad_arguments_are_rejected(pair, kwargs, message):
     args = {"positive": [["w1"]], **kwargs}

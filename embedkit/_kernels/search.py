@@ -37,7 +37,7 @@ def _excluded(row, exclude, q):
 
 
 @njit(nogil=True, fastmath=True, cache=True, parallel=True, error_model="numpy")
-def combination_topk(sims, pos, neg, scale, exclude, k, method, out_ids, out_scores):
+def combination_topk(sims, pos, neg, scale, exclude, k, method, epsilon, out_ids, out_scores):
     """Top-k rows for queries that are signed combinations of vocabulary words.
 
     Parameters
@@ -55,7 +55,9 @@ def combination_topk(sims, pos, neg, scale, exclude, k, method, out_ids, out_sco
         Results per query.
     method : int
         ``METHOD_3COSADD`` (sum of signed cosines) or ``METHOD_3COSMUL`` (Levy & Goldberg's
-        product of ``(1 + cos) / 2`` terms, divided by the negatives' plus 1e-6, as gensim).
+        product of the positives' ``(1 + cos) / 2`` divided by the negatives' plus ``epsilon``).
+    epsilon : float32
+        3CosMul's guard against division by zero (Levy & Goldberg: 1e-3; gensim: 1e-6).
     out_ids : int64 (q, k), out_scores : float32 (q, k)
         Filled best first.
     """
@@ -63,7 +65,7 @@ def combination_topk(sims, pos, neg, scale, exclude, k, method, out_ids, out_sco
     nq = pos.shape[0]
     half = np.float32(0.5)
     one = np.float32(1.0)
-    eps = np.float32(1e-6)
+    eps = np.float32(epsilon)
     for q in prange(nq):
         best_ids = np.full(k, -1, dtype=np.int64)
         best_scores = np.full(k, _EMPTY, dtype=np.float32)
@@ -87,7 +89,7 @@ def combination_topk(sims, pos, neg, scale, exclude, k, method, out_ids, out_sco
                 for j in range(neg.shape[1]):
                     if neg[q, j] >= 0:
                         den *= (one + sims[neg[q, j], x]) * half
-                s = num / (den + eps)  # no negatives: den = 1, as gensim's empty product
+                s = num / (den + eps)  # no negatives: den = 1 (an empty product)
             if s > threshold:
                 if _excluded(x, exclude, q):
                     continue
@@ -174,7 +176,7 @@ def _dot(a, i, b, j):
 
 
 @njit(nogil=True, fastmath=True, cache=True, parallel=True, error_model="numpy")
-def rescore_candidates(normalized, pos, neg, scale, candidates, exclude, k, method,
+def rescore_candidates(normalized, pos, neg, scale, candidates, exclude, k, method, epsilon,
                        out_ids, out_scores):
     """Score candidate rows of word-combination queries exactly (3CosAdd or 3CosMul).
 
@@ -190,13 +192,13 @@ def rescore_candidates(normalized, pos, neg, scale, candidates, exclude, k, meth
         Candidate rows, ``-1`` for an empty slot.
     exclude : int64 (q, e)
         Rows never to return, ``-1`` padded.
-    k, method, out_ids, out_scores
+    k, method, epsilon, out_ids, out_scores
         As :func:`combination_topk`.
     """
     nq = candidates.shape[0]
     half = np.float32(0.5)
     one = np.float32(1.0)
-    eps = np.float32(1e-6)
+    eps = np.float32(epsilon)
     for q in prange(nq):
         best_ids = np.full(k, -1, dtype=np.int64)
         best_scores = np.full(k, _EMPTY, dtype=np.float32)

@@ -42,7 +42,7 @@ def _rows(vectors, terms) -> list[int]:
 def combination_search(vectors, positive: Sequence[Sequence], negative: Sequence[Sequence] | None = None,
                        k: int = 10, method: str = "3cosadd", index=None,
                        restrict_vocab: int | None = None,
-                       block_bytes: int = DEFAULT_BLOCK_BYTES):
+                       block_bytes: int = DEFAULT_BLOCK_BYTES, cosmul_epsilon: float = 1e-3):
     """Answer many ``sum(positive) - sum(negative)`` queries at once, query words excluded.
 
     Parameters
@@ -56,7 +56,7 @@ def combination_search(vectors, positive: Sequence[Sequence], negative: Sequence
     method : {"3cosadd", "3cosmul"}
         3CosAdd ranks by the cosine with the normalized sum of signed unit vectors (gensim's
         ``most_similar``); 3CosMul by ``prod (1 + cos(x, p)) / 2 / (prod (1 + cos(x, n)) / 2
-        + 1e-6)`` (gensim's ``most_similar_cosmul``).
+        + cosmul_epsilon)`` (Levy & Goldberg 2014; gensim's ``most_similar_cosmul``).
     index : Index, optional
         An approximate index (HNSW, IVF-PQ) supplies candidates that are then scored exactly;
         an exact index or none uses the exact engine.
@@ -64,6 +64,9 @@ def combination_search(vectors, positive: Sequence[Sequence], negative: Sequence
         Only the first ``restrict_vocab`` rows are candidates (exact engine).
     block_bytes : int
         Memory for one block of cosine rows.
+    cosmul_epsilon : float, default 1e-3
+        3CosMul's denominator guard: 1e-3 as Levy & Goldberg and ``Vectors.analogy``;
+        gensim's ``most_similar_cosmul`` uses 1e-6.
 
     Returns
     -------
@@ -73,6 +76,9 @@ def combination_search(vectors, positive: Sequence[Sequence], negative: Sequence
     """
     if method not in METHODS:
         raise ParameterError(f"method must be 3cosadd or 3cosmul, got {method!r}")
+    if not cosmul_epsilon > 0:
+        raise ParameterError(f"cosmul_epsilon must be > 0, got {cosmul_epsilon!r}")
+    eps = np.float32(cosmul_epsilon)
     k = _check_int("k", k, 1)
     positive = list(positive)
     negative = list(negative) if negative is not None else [[] for _ in positive]
@@ -94,17 +100,19 @@ def combination_search(vectors, positive: Sequence[Sequence], negative: Sequence
         return out_ids, out_scores
     use_index = (index is not None and index.approximate and n_rows == len(vectors))
     if use_index:
-        _indexed(vectors, index, pos, neg, k, METHODS[method], out_ids, out_scores)
+        _indexed(vectors, index, pos, neg, k, METHODS[method], eps, out_ids, out_scores)
     else:
-        _exact(vectors, pos, neg, k, METHODS[method], n_rows, block_bytes, out_ids, out_scores)
+        _exact(vectors, pos, neg, k, METHODS[method], eps, n_rows, block_bytes, out_ids,
+               out_scores)
+    out_scores[out_ids < 0] = -np.inf
     return out_ids, out_scores
 
 
 def combination_words(vectors, positive, negative=None, k: int = 10, method: str = "3cosadd",
-                      index=None, restrict_vocab: int | None = None):
+                      index=None, restrict_vocab: int | None = None, **kwargs):
     """:func:`combination_search` as lists of ``(word, score)`` pairs, best first."""
     ids, scores = combination_search(vectors, positive, negative, k, method, index,
-                                     restrict_vocab)
+                                     restrict_vocab, **kwargs)
     return ids_to_words(vectors, ids, scores)
 
 
@@ -144,7 +152,7 @@ def _blocks(pos, neg, rows_per_block):
         start = end
 
 
-def _exact(vectors, pos, neg, k, method, n_rows, block_bytes, out_ids, out_scores):
+def _exact(vectors, pos, neg, k, method, eps, n_rows, block_bytes, out_ids, out_scores):
     unit = vectors.normalized
     cand = np.ascontiguousarray(unit[:n_rows])
     rows_per_block = max(1, int(block_bytes) // (4 * n_rows))
@@ -164,10 +172,11 @@ def _exact(vectors, pos, neg, k, method, n_rows, block_bytes, out_ids, out_score
             bn = _padded([[slot[w] for w in m] for m in bneg])
             _, scale = _query_vectors(unit, bpos, bneg)
         kernels.combination_topk(np.ascontiguousarray(sims, dtype=np.float32), bp, bn, scale,
-                                 excl, k, method, out_ids[start:end], out_scores[start:end])
+                                 excl, k, method, eps, out_ids[start:end],
+                                 out_scores[start:end])
 
 
-def _indexed(vectors, index, pos, neg, k, method, out_ids, out_scores):
+def _indexed(vectors, index, pos, neg, k, method, eps, out_ids, out_scores):
     unit = vectors.normalized
     qv, scale = _query_vectors(unit, pos, neg)
     excl = exclusion_matrix([p + m for p, m in zip(pos, neg)], len(pos))
@@ -180,4 +189,4 @@ def _indexed(vectors, index, pos, neg, k, method, out_ids, out_scores):
     fetch = min(len(vectors), max(8 * k, 64))
     cand, _ = index.search(qv, fetch, exclude=excl)
     kernels.rescore_candidates(unit, _padded(pos), _padded(neg), scale, cand, excl, k, method,
-                               out_ids, out_scores)
+                               eps, out_ids, out_scores)

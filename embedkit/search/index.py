@@ -212,7 +212,7 @@ class Index:
         ids : int64 ndarray (n, k)
             Row ids best first; ``-1`` where fewer than ``k`` rows remain.
         scores : float32 ndarray (n, k)
-            Exact cosines; ``-3e38`` in empty slots.
+            Exact cosines; ``-inf`` in empty slots.
         """
         k = _check_int("k", k, 1)
         q = self._prepare_queries(queries)
@@ -225,13 +225,13 @@ class Index:
         if not self.approximate:
             scores, cand = self._faiss.search(q, min(width, len(self)))
             kernels.filter_sorted(cand, scores, excl, k, out_ids, out_scores)
-            return out_ids, out_scores
+            return out_ids, _empty_to_neg_inf(out_ids, out_scores)
         fetch = min(len(self), self.params["rerank"] * width)
         if self.kind == "hnsw":
             self._faiss.hnsw.efSearch = max(self.params["ef_search"], fetch)
         _, cand = self._faiss.search(q, fetch)
         kernels.rerank_exact(self.vectors.normalized, q, cand, excl, k, out_ids, out_scores)
-        return out_ids, out_scores
+        return out_ids, _empty_to_neg_inf(out_ids, out_scores)
 
     def search_words(self, queries, k: int = 10, exclude=None) -> list[list[tuple[str, float]]]:
         """Like :meth:`search`, as lists of ``(word, score)`` pairs best first."""
@@ -331,6 +331,11 @@ class Index:
                 log.warning("could not save the index beside %s (%s); using it in memory",
                             vectors_path, exc.strerror or exc)
         return index
+
+
+def _empty_to_neg_inf(ids, scores):
+    scores[ids < 0] = -np.inf
+    return scores
 
 
 def exclusion_matrix(exclude, n_queries: int) -> np.ndarray:
