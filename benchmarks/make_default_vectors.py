@@ -31,8 +31,8 @@ _SHARED = next((os.path.join(up, "shared", "data")
 CORPUS = os.path.join(_SHARED, "corpora", "gutenberg_mix_raw.txt.gz")
 TRAINED = os.path.join(_ROOT, "build", "default_sg.ekv")
 DEFAULT_TRAIN_COMMAND = (
-    f"nice embedkit train --corpus {CORPUS} --model skipgram --dim 100 --window 5 "
-    f"--negative 5 --min-count 5 --epochs 5 --workers 2 --seed 1 --out {TRAINED}")
+    f"nice embedkit train {CORPUS} --model sgns --dim 100 --window 5 --negative 5 "
+    f"--min-count 5 --epochs 3 --workers 2 --seed 1 --checkpoint-every 300 --out {TRAINED}")
 OUT = os.path.join(_ROOT, "embedkit", "data", "default")
 
 LICENCES = (

@@ -187,3 +187,17 @@ def test_index_build_rejects_options_of_another_kind(vec_path):
     result = run("index", "build", vec_path, "--kind", "hnsw", "--hnsw-m", "1")
     assert result.exit_code == 1 and "hnsw_m must be >= 2" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("name", ["planted.ekv", "planted.txt"])
+def test_files_in_any_format_are_read_with_embedkit_load(tmp_path, name):
+    path = tmp_path / name
+    planted_vectors().save(path)
+    result = run("analogy", "--vectors", str(path), "king", "-man", "+woman")
+    assert result.exit_code == 0, result.output
+    assert first_word(result.stdout) == "queen"
+    result = run("index", "build", str(path), "--kind", "hnsw")
+    assert result.exit_code == 0 and (tmp_path / (name + ".faiss")).exists()
+    result = run("similar", "--vectors", str(path), "--json", "-k", "4", "france")
+    assert {d["word"] for d in json.loads(result.stdout)} == {"italy", "spain", "germany",
+                                                              "england"}
