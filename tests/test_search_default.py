@@ -65,8 +65,10 @@ def test_default_vectors_are_package_data():
 
 @pytest.mark.skipif(not default.has_default_vectors(), reason="no default vectors shipped yet")
 def test_shipped_default_vectors_answer_queen_and_list_countries():
-    v = default.load_packed(default.default_vectors_dir())
-    assert 10_000 <= len(v) <= 60_000
+    d = default.default_vectors_dir()
+    assert sum(f.stat().st_size for f in d.iterdir()) < 15e6  # the package stays < 25 MB
+    v = default.load_packed(d)
+    assert 10_000 <= len(v) <= 60_000 and v.metadata["evaluation"]
     assert combination_words(v, [["king", "woman"]], [["man"]], k=1)[0][0][0] == "queen"
     near = {w for w, _ in combination_words(v, [["france"]], None, k=10)[0]}
     assert len(near & {"germany", "italy", "spain", "england", "russia", "austria", "belgium",
