@@ -36,7 +36,7 @@ DEFAULT_TRAIN_COMMAND = (
 OUT = os.path.join(_ROOT, "embedkit", "data", "default")
 
 LICENCES = (
-    "Corpus: 355 public-domain Project Gutenberg books (public domain in the US), WordNet 3.0 "
+    "Licences: 355 public-domain Project Gutenberg books (public domain in the US), WordNet 3.0 "
     "glosses (WordNet licence, credit Princeton University), the 1992 CIA World Factbook and US "
     "State of the Union / inaugural addresses (US-government public-domain works). "
     "The vectors are derived from this corpus and are distributed with embedkit (MIT).")
@@ -106,12 +106,13 @@ def main(argv=None):
     p.add_argument("--vectors", default=TRAINED, help="trained vectors to pack")
     p.add_argument("--keep", type=int, default=50_000, help="most frequent words to keep")
     p.add_argument("--out", default=OUT)
+    p.add_argument("--train-seconds", type=float, help="training time, when trained by hand")
     args = p.parse_args(argv)
 
     from embedkit.search import combination_words
     from embedkit.vectors.default import load_packed, save_packed
 
-    seconds = None
+    seconds = args.train_seconds
     if args.train:
         os.makedirs(os.path.dirname(args.vectors) or ".", exist_ok=True)
         print("training:", args.train_command, flush=True)

@@ -218,3 +218,11 @@ def test_corrupt_index_is_rebuilt(tmp_path, small):
     with pytest.raises(FormatError):
         Index.load(path, v)
     assert len(Index.open(v, path)) == len(v)
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path, small):
+    Index(small[0], "exact").save(tmp_path / "v.ekv")
+    umask = os.umask(0)
+    os.umask(umask)
+    for f in index_paths(tmp_path / "v.ekv"):
+        assert os.stat(f).st_mode & 0o777 == 0o666 & ~umask
