@@ -35,6 +35,25 @@ def _is_space(c):
 
 
 @numba.njit(**_JIT)
+def find_byte(buf, start, n, byte):
+    """Offset of the first ``byte`` in ``buf[start:n]``, or ``n``."""
+    for i in range(start, n):
+        if buf[i] == byte:
+            return i
+    return n
+
+
+@numba.njit(**_JIT)
+def has_content(buf, n):
+    """Whether ``buf[:n]`` holds anything but whitespace."""
+    for i in range(n):
+        c = buf[i]
+        if not (c == 32 or c == 10 or c == 13 or c == 9 or c == 11 or c == 12):
+            return True
+    return False
+
+
+@numba.njit(**_JIT)
 def parse_float(buf, s, e):
     """Parse the decimal number in ``buf[s:e]``.
 

@@ -15,7 +15,7 @@ from embedkit.errors import MissingFileError
 
 _MAGIC = {b"\x1f\x8b": "gz", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz"}
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
-CHUNK = 8 << 20
+CHUNK = 4 << 20
 
 
 def compression_of(path) -> str | None:

@@ -146,16 +146,15 @@ def read_text(path, *, limit=None, unicode_errors="replace", header=None, proble
     with open_input(path) as stream:
         reader = ChunkReader(stream)
         reader.fill(0)
-        if reader.n == 0 or not reader.buf[: reader.n].tobytes().strip():
+        if not K.has_content(reader.buf, reader.n):
             raise FormatError(f"{path}: the file is empty; expected word vectors")
         # first line (grow the buffer until it holds one full line)
         while True:
-            nl = np.flatnonzero(reader.buf[: reader.n] == 10)
-            if len(nl) or reader.eof:
+            end = K.find_byte(reader.buf, 0, reader.n, 10)
+            if end < reader.n or reader.eof:
                 break
             reader.fill(0)
         bom = 3 if reader.buf[:3].tobytes() == b"\xef\xbb\xbf" else 0
-        end = int(nl[0]) if len(nl) else reader.n
         first = reader.buf[bom:end].tobytes()
         count, dim = parse_first_line(first, path, header)
         pos = end + 1 if count is not None else bom
