@@ -34,3 +34,8 @@ def test_only_embedkit_is_installed_top_level():
 def test_py_typed_ships():
     assert (ROOT / "embedkit" / "py.typed").exists()
     assert "py.typed" in _pyproject()["tool"]["setuptools"]["package-data"]["embedkit"]
+
+
+def test_no_package_is_listed_twice():
+    packages = _pyproject()["tool"]["setuptools"]["packages"]
+    assert len(packages) == len(set(packages))
