@@ -16,6 +16,7 @@ from embedkit.errors import MissingFileError
 _MAGIC = {b"\x1f\x8b": "gz", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz"}
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
 CHUNK = 4 << 20
+PROGRESS_MIN_BYTES = 64 << 20
 
 
 def compression_of(path) -> str | None:
@@ -62,12 +63,27 @@ def strip_compression(name: str) -> tuple[str, str | None]:
 class ChunkReader:
     """Reads a stream into a reusable uint8 buffer, keeping the unparsed tail of each chunk."""
 
-    def __init__(self, stream, size: int = CHUNK):
+    def __init__(self, stream, size: int = CHUNK, path=None):
         self.stream = stream
         self.buf = np.empty(size, dtype=np.uint8)
         self.n = 0          # valid bytes in buf
         self.base = 0       # file offset of buf[0]
         self.eof = False
+        self.bar = None
+        if path is not None:  # a progress bar (bytes) for big files
+            size_on_disk = os.path.getsize(path)
+            if size_on_disk >= PROGRESS_MIN_BYTES:
+                from embedkit._progress import progress_bar
+
+                total = size_on_disk if stream_is_plain(stream) else None
+                self.bar = progress_bar(total=total, desc=f"loading {pathlib.Path(path).name}",
+                                        unit="B", unit_scale=True, unit_divisor=1024)
+
+    def close(self) -> None:
+        """Close the progress bar, if any."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
     def fill(self, keep_from: int) -> None:
         """Drop ``buf[:keep_from]``, then read until the buffer is full or the stream ends."""
@@ -85,6 +101,8 @@ class ChunkReader:
                 self.eof = True
                 break
             self.n += got
+            if self.bar is not None:
+                self.bar.update(got)
 
 
 @contextlib.contextmanager

@@ -52,7 +52,7 @@ def read_binary(path, *, limit=None, unicode_errors="replace", problems=None):
         raise FormatError("reading word2vec binary needs a little-endian machine")
     decoder = WordDecoder(unicode_errors)
     with open_input(path) as stream:
-        reader = ChunkReader(stream)
+        reader = ChunkReader(stream, path=None if problems is not None else path)
         reader.fill(0)
         count, dim, pos = read_header(reader, path)
         capacity = count if limit is None else min(count, limit)
@@ -107,6 +107,7 @@ def read_binary(path, *, limit=None, unicode_errors="replace", problems=None):
                 break
             reader.fill(pos)
             pos = 0
+        reader.close()
     if row < matrix.shape[0]:
         matrix = _grow(matrix, row)
     rows = done + row

@@ -144,7 +144,7 @@ def read_text(path, *, limit=None, unicode_errors="replace", header=None, proble
     decoder = WordDecoder(unicode_errors)
     validating = problems is not None
     with open_input(path) as stream:
-        reader = ChunkReader(stream)
+        reader = ChunkReader(stream, path=None if problems is not None else path)
         reader.fill(0)
         if not K.has_content(reader.buf, reader.n):
             raise FormatError(f"{path}: the file is empty; expected word vectors")
@@ -211,6 +211,7 @@ def read_text(path, *, limit=None, unicode_errors="replace", header=None, proble
                 break
             reader.fill(pos)
             pos = 0
+        reader.close()
     if row < matrix.shape[0]:
         matrix = _grow(matrix, row)
     rows = done + row
