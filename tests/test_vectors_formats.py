@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import embedkit
-from embedkit.vectors import text
 from embedkit.vectors.load import detect_format
 
 
