@@ -202,3 +202,21 @@ def test_from_gensim_model_uses_its_wv():
 def test_from_gensim_rejects_other_objects():
     with pytest.raises(embedkit.ParameterError, match="KeyedVectors"):
         embedkit.Vectors.from_gensim(object())
+
+
+def test_prefaulted_matrix_path_reads_the_same(tmp_path, rng, monkeypatch):
+    from embedkit.vectors import _files
+
+    monkeypatch.setattr(_files, "POPULATE_MIN_BYTES", 0)   # use MAP_POPULATE for tiny files
+    v = _vectors(rng)
+    for name in ("v.bin", "v.txt"):
+        v.save(tmp_path / name)
+        w = embedkit.load(tmp_path / name)
+        assert w.vectors.base is not None                    # the anonymous mapping
+        np.testing.assert_array_equal(w.vectors, v.vectors)
+        assert embedkit.load(tmp_path / name, limit=7).words == v.words[:7]
+    # header promising fewer records than the body: grows by copying
+    data = (tmp_path / "v.bin").read_bytes()
+    (tmp_path / "short.bin").write_bytes(b"10" + data[data.index(b" "):])
+    w = embedkit.load(tmp_path / "short.bin")
+    np.testing.assert_array_equal(w.vectors, v.vectors)

@@ -13,8 +13,8 @@ import numpy as np
 
 from embedkit._kernels import vectors_io as K
 from embedkit.errors import FormatError, ParameterError
-from embedkit.vectors._files import (ChunkReader, atomic_output, open_input, stream_is_plain,
-                                     strip_compression)
+from embedkit.vectors._files import (ChunkReader, alloc_matrix, atomic_output, open_input,
+                                     stream_is_plain, strip_compression)
 
 log = logging.getLogger(__name__)
 
@@ -105,14 +105,19 @@ def parse_first_line(line: bytes, path, expect_header: bool | None):
 
 
 def _grow(matrix: np.ndarray, rows: int) -> np.ndarray:
-    """Resize in place (realloc: no second copy of the matrix in memory when possible)."""
-    try:
-        matrix.resize((rows, matrix.shape[1]), refcheck=False)
-        return matrix
-    except ValueError:  # pragma: no cover - does not own its data
+    """Resize in place (realloc: no second copy of the matrix in memory when possible).
+
+    A matrix that does not own its memory (see ``alloc_matrix``) is sliced when it
+    shrinks and copied when it grows.
+    """
+    if matrix.base is not None:
+        if rows <= matrix.shape[0]:
+            return matrix[:rows]
         new = np.empty((rows, matrix.shape[1]), dtype=matrix.dtype)
-        new[: min(rows, len(matrix))] = matrix[: min(rows, len(matrix))]
+        new[: len(matrix)] = matrix
         return new
+    matrix.resize((rows, matrix.shape[1]), refcheck=False)
+    return matrix
 
 
 def read_text(path, *, limit=None, unicode_errors="replace", header=None, problems=None):
@@ -171,7 +176,8 @@ def read_text(path, *, limit=None, unicode_errors="replace", header=None, proble
         if limit is not None:
             capacity = min(capacity, limit)
         capacity = max(1, min(capacity, 1 << 28))
-        matrix = np.empty((capacity, dim), dtype=np.float32)
+        matrix = alloc_matrix(capacity, dim, exact=count is not None and bool(size)
+                              and not validating and capacity == count)
         wbuf = np.empty(len(reader.buf) + 1, dtype=np.uint8)
         row = 0
         done = 0  # rows parsed and dropped (validation mode)
