@@ -26,7 +26,9 @@ ERR_BIN_NONFINITE = 9  # a = offset in buf of the record
 _POW10 = np.array([10.0 ** i for i in range(23)], dtype=np.float64)
 _MAX_WORD = 1 << 16
 
-_JIT = dict(nogil=True, fastmath=False, cache=True)  # exact float parsing: no fastmath
+# fastmath stays off here (unlike the training kernels): parsing and formatting must be
+# exact to the last bit, and fastmath may reassociate or flush denormals.
+_JIT = dict(nogil=True, fastmath=False, cache=True, error_model="numpy")
 
 
 @numba.njit(**_JIT)
