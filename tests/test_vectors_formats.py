@@ -220,3 +220,17 @@ def test_prefaulted_matrix_path_reads_the_same(tmp_path, rng, monkeypatch):
     (tmp_path / "short.bin").write_bytes(b"10" + data[data.index(b" "):])
     w = embedkit.load(tmp_path / "short.bin")
     np.testing.assert_array_equal(w.vectors, v.vectors)
+
+
+def test_headerless_files_grow_the_matrix(tmp_path, rng, monkeypatch):
+    from embedkit.vectors import text as text_module
+
+    monkeypatch.setattr(text_module, "GROW_START", 4)
+    words = ["a" * 200] + [f"w{i}" for i in range(99)]   # a long first line underestimates
+    m = rng.standard_normal((100, 3)).astype(np.float32)
+    v = embedkit.Vectors(words, m)
+    for name in ("g.txt", "g.txt.gz"):
+        v.save(tmp_path / name, format="glove")
+        w = embedkit.load(tmp_path / name)
+        assert w.words == words
+        np.testing.assert_array_equal(w.vectors, m)

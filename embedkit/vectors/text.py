@@ -19,6 +19,7 @@ from embedkit.vectors._files import (ChunkReader, alloc_matrix, atomic_output, o
 log = logging.getLogger(__name__)
 
 UNICODE_ERRORS = ("replace", "strict", "ignore")
+GROW_START = 1 << 16  # first guess of the rows of a header-less compressed file
 
 
 class WordDecoder:
@@ -172,7 +173,7 @@ def read_text(path, *, limit=None, unicode_errors="replace", header=None, proble
             # trust the header, but it cannot promise more rows than the file can hold
             capacity = min(count, size // (2 * dim + 1) + 1) if size else count
         else:
-            capacity = int(size / max(len(first), 1) * 1.05) + 16 if size else 1 << 16
+            capacity = int(size / max(len(first), 1) * 1.05) + 16 if size else GROW_START
         if limit is not None:
             capacity = min(capacity, limit)
         capacity = max(1, min(capacity, 1 << 28))
