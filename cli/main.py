@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "convert": "vectors_cmd:convert",
     "info": "vectors_cmd:info",
     "validate": "vectors_cmd:validate",
+    "train": "train:train",
 }
 
 log = logging.getLogger("embedkit")

@@ -39,3 +39,15 @@ def test_py_typed_ships():
 def test_no_package_is_listed_twice():
     packages = _pyproject()["tool"]["setuptools"]["packages"]
     assert len(packages) == len(set(packages))
+
+
+def test_top_level_train_is_the_function_even_after_importing_the_trainers():
+    # a subpackage named like a top-level function would replace it once imported
+    import importlib
+
+    import embedkit
+
+    for module in ("embedkit.training", "embedkit.training.word2vec"):
+        importlib.import_module(module)
+    assert callable(embedkit.train)
+    assert callable(embedkit.load)
