@@ -15,8 +15,8 @@ from embedkit.vectors.core import Vectors
 # Imported on first use so that `import embedkit` (and the CLI's start) stays quick:
 # these pull in Numba kernels.
 _LAZY = {
-    "load": "embedkit.vectors.load",
-    "save": "embedkit.vectors.load",
+    "load": "embedkit.vectors.loader",
+    "save": "embedkit.vectors.loader",
     "train": "embedkit.training.word2vec",
     "Word2Vec": "embedkit.training.word2vec",
     "TrainResult": "embedkit.training.word2vec",

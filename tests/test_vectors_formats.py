@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import embedkit
-from embedkit.vectors.load import detect_format
+from embedkit.vectors.loader import detect_format
 
 
 def _vectors(rng, n=60, dim=7):
@@ -234,3 +234,11 @@ def test_headerless_files_grow_the_matrix(tmp_path, rng, monkeypatch):
         w = embedkit.load(tmp_path / name)
         assert w.words == words
         np.testing.assert_array_equal(w.vectors, m)
+
+
+def test_load_and_save_are_functions_everywhere():
+    import embedkit.vectors
+    import embedkit.vectors.loader  # noqa: F401  (importing the module must not shadow them)
+
+    assert callable(embedkit.vectors.load) and embedkit.vectors.load is embedkit.load
+    assert embedkit.vectors.save is embedkit.save

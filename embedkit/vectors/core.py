@@ -186,7 +186,7 @@ class Vectors:
         ``.ekv`` native directory, ``.bin`` word2vec binary, ``.txt``/``.vec`` word2vec
         text (``.gz``/``.bz2``/``.xz`` compress); ``format="glove"`` etc. overrides it.
         """
-        from embedkit.vectors.load import save
+        from embedkit.vectors.loader import save
 
         save(self, path, format=format, precision=precision)
 
