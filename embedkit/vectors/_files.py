@@ -12,7 +12,7 @@ import pathlib
 
 import numpy as np
 
-from embedkit.errors import MissingFileError
+from embedkit.errors import FormatError, MissingFileError
 
 _MAGIC = {b"\x1f\x8b": "gz", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz"}
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
@@ -54,9 +54,10 @@ def stream_is_plain(stream) -> bool:
 
 
 POPULATE_MIN_BYTES = 64 << 20
+_empty = np.empty  # (tests replace it to simulate a failed allocation)
 
 
-def alloc_matrix(rows: int, dim: int, exact: bool) -> np.ndarray:
+def alloc_matrix(rows: int, dim: int, exact: bool, path=None) -> np.ndarray:
     """An uninitialised float32 ``(rows, dim)`` matrix for a reader to fill.
 
     When ``exact`` (the row count is known and checked against the file size) and the
@@ -72,7 +73,12 @@ def alloc_matrix(rows: int, dim: int, exact: bool) -> np.ndarray:
             return np.frombuffer(mm, dtype=np.float32).reshape(rows, dim)
         except (OSError, ValueError):  # pragma: no cover - fall back to the heap
             pass
-    return np.empty((rows, dim), dtype=np.float32)
+    try:
+        return _empty((rows, dim), dtype=np.float32)
+    except MemoryError:
+        raise FormatError(f"{path}: the header promises {rows} x {dim} vectors "
+                          f"({nbytes / 2**30:.1f} GiB), more than fits in memory; pass "
+                          "limit= or fix the header") from None
 
 
 def strip_compression(name: str) -> tuple[str, str | None]:

@@ -65,7 +65,7 @@ def read_binary(path, *, limit=None, unicode_errors="replace", problems=None):
             capacity = min(capacity, most)
         if validating:
             capacity, exact = min(capacity, 4096), False
-        matrix = alloc_matrix(max(capacity, 1), dim, exact=exact)
+        matrix = alloc_matrix(max(capacity, 1), dim, exact=exact, path=path)
         row = 0
         done = 0
         wbuf = np.empty(len(reader.buf) + 1, dtype=np.uint8)

@@ -178,7 +178,7 @@ def read_text(path, *, limit=None, unicode_errors="replace", header=None, proble
             capacity = min(capacity, limit)
         capacity = max(1, min(capacity, 1 << 28))
         matrix = alloc_matrix(capacity, dim, exact=count is not None and bool(size)
-                              and not validating and capacity == count)
+                              and not validating and capacity == count, path=path)
         wbuf = np.empty(len(reader.buf) + 1, dtype=np.uint8)
         row = 0
         done = 0  # rows parsed and dropped (validation mode)
