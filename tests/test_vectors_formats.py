@@ -242,3 +242,13 @@ def test_load_and_save_are_functions_everywhere():
 
     assert callable(embedkit.vectors.load) and embedkit.vectors.load is embedkit.load
     assert embedkit.vectors.save is embedkit.save
+
+
+def test_longest_numbers_fit_the_output_buffer(tmp_path, rng):
+    # -0.0000ddddddddd is the longest text form (17 bytes with its space)
+    m = -(1e-5 + rng.random((30, 40)) * 8.9e-5).astype(np.float32)
+    v = embedkit.Vectors([f"w{i}" for i in range(30)], m)
+    v.save(tmp_path / "v.txt")
+    lines = (tmp_path / "v.txt").read_text().splitlines()[1:]
+    assert max(len(t) for line in lines for t in line.split()[1:]) == 16
+    np.testing.assert_array_equal(embedkit.load(tmp_path / "v.txt").vectors, m)

@@ -476,7 +476,8 @@ def format_text_rows(words, word_starts, vectors, precision, glove_style, out):
     ``words`` holds the UTF-8 words back to back, word ``i`` at
     ``words[word_starts[i]:word_starts[i + 1]]``.  word2vec.c style (``glove_style`` False)
     is ``word SP v1 SP ... vn SP LF``; GloVe style is ``word SP v1 ... SP vn LF``.
-    ``out`` must hold at least ``len(words) + rows * (dim * 16 + 2)`` bytes.
+    ``out`` must hold at least ``len(words) + rows * (dim * 17 + 2)`` bytes (the longest
+    value is " -0.0000" plus 9 digits).
     """
     o = 0
     for i in range(vectors.shape[0]):

@@ -19,6 +19,8 @@ from embedkit.vectors._files import (ChunkReader, alloc_matrix, atomic_output, o
 log = logging.getLogger(__name__)
 
 UNICODE_ERRORS = ("replace", "strict", "ignore")
+# longest formatted value plus its separator: " -0.0000" and 9 digits (1e-5 <= |x| < 1e-4)
+MAX_VALUE_BYTES = 17
 GROW_START = 1 << 16  # first guess of the rows of a header-less compressed file
 
 
@@ -287,7 +289,8 @@ def write_text(words, matrix, path, *, style="word2vec", precision=None, header=
     prec = 0 if precision is None else int(precision)
     glove = style == "glove"
     n, dim = matrix.shape
-    block = max(1, (4 << 20) // (dim * 16 + 64))
+    per_row = dim * MAX_VALUE_BYTES + 2
+    block = max(1, (4 << 20) // (per_row + 64))
     compress = strip_compression(str(path))[1]
     with atomic_output(path, compress) as f:
         if header and not glove:
@@ -295,6 +298,6 @@ def write_text(words, matrix, path, *, style="word2vec", precision=None, header=
         for s in range(0, n, block):
             wb, starts = encode_words(words[s:s + block])
             rows = np.ascontiguousarray(matrix[s:s + block], dtype=np.float32)
-            out = np.empty(len(wb) + len(rows) * (dim * 16 + 2), dtype=np.uint8)
+            out = np.empty(len(wb) + len(rows) * per_row, dtype=np.uint8)
             m = K.format_text_rows(wb, starts, rows, prec, glove, out)
             f.write(out[:m].tobytes())
