@@ -252,3 +252,13 @@ def test_longest_numbers_fit_the_output_buffer(tmp_path, rng):
     lines = (tmp_path / "v.txt").read_text().splitlines()[1:]
     assert max(len(t) for line in lines for t in line.split()[1:]) == 16
     np.testing.assert_array_equal(embedkit.load(tmp_path / "v.txt").vectors, m)
+
+
+def test_multi_block_threaded_text_writer_keeps_row_order(tmp_path, rng):
+    n, dim = 3400, 300                        # more than 4 blocks of ~800 rows
+    m = rng.standard_normal((n, dim)).astype(np.float32)
+    v = embedkit.Vectors([f"w{i}" for i in range(n)], m)
+    v.save(tmp_path / "v.txt")
+    w = embedkit.load(tmp_path / "v.txt")
+    assert w.words == v.words
+    np.testing.assert_array_equal(w.vectors, m)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from embedkit._kernels import vectors_io as K
+from embedkit._threads import cpu_count
 from embedkit.errors import FormatError, ParameterError
 from embedkit.vectors._files import (ChunkReader, alloc_matrix, atomic_output, open_input,
                                      stream_is_plain, strip_compression)
@@ -292,12 +294,19 @@ def write_text(words, matrix, path, *, style="word2vec", precision=None, header=
     per_row = dim * MAX_VALUE_BYTES + 2
     block = max(1, (4 << 20) // (per_row + 64))
     compress = strip_compression(str(path))[1]
-    with atomic_output(path, compress) as f:
+    def format_block(s):
+        wb, starts = encode_words(words[s:s + block])
+        rows = np.ascontiguousarray(matrix[s:s + block], dtype=np.float32)
+        out = np.empty(len(wb) + len(rows) * per_row, dtype=np.uint8)
+        return out[:K.format_text_rows(wb, starts, rows, prec, glove, out)]
+
+    # the kernel releases the GIL: format blocks on every core, write them in order,
+    # holding at most two blocks per thread in memory
+    workers = cpu_count() if n > 4 * block else 1
+    with atomic_output(path, compress) as f, ThreadPoolExecutor(workers) as pool:
         if header and not glove:
             f.write(f"{n} {dim}\n".encode())
-        for s in range(0, n, block):
-            wb, starts = encode_words(words[s:s + block])
-            rows = np.ascontiguousarray(matrix[s:s + block], dtype=np.float32)
-            out = np.empty(len(wb) + len(rows) * per_row, dtype=np.uint8)
-            m = K.format_text_rows(wb, starts, rows, prec, glove, out)
-            f.write(out[:m].tobytes())
+        starts_all = list(range(0, n, block))
+        for b in range(0, len(starts_all), 2 * workers):
+            for chunk in pool.map(format_block, starts_all[b:b + 2 * workers]):
+                f.write(chunk)
