@@ -108,7 +108,10 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
+    from embedkit._progress import set_progress
     from embedkit._threads import single_threaded_blas
+
+    set_progress(False)
 
     sentences = read_tokens(args.corpus, args.max_bytes)
     n_tok = sum(map(len, sentences))

@@ -294,8 +294,7 @@ class Word2Vec:
                 self._save_vectors(res.vectors, out, format)
                 msg += f"; vectors so far written to {out}"
             if exc.checkpoint:
-                msg += (f"; to continue, run the same command with --resume {exc.checkpoint}"
-                        f" (Python: resume={exc.checkpoint!r})")
+                msg += f"; to continue, run the same command with --resume {exc.checkpoint}"
             raise C.TrainingInterrupted(msg, checkpoint=exc.checkpoint, result=res) from None
         secs = time.perf_counter() - t0
         res = result(secs, total_pos - done_before, hist)
