@@ -55,7 +55,7 @@ def analogy_accuracy(words, matrix, questions: str) -> float:
 
 def run_embedkit(model, sentences, args):
     from embedkit.corpus import prepare
-    from embedkit.train import Word2Vec
+    from embedkit.training import Word2Vec
 
     enc = prepare(sentences, min_count=args.min_count, tokenizer="whitespace", cache=False)
     w2v = Word2Vec(model=model, dim=args.dim, window=args.window, negative=args.negative,

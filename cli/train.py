@@ -58,7 +58,7 @@ def train(ctx, corpus, model, out, fmt, dim, window, negative, min_count, sample
     import logging
 
     from embedkit._progress import progress_enabled, set_progress
-    from embedkit.train import Word2Vec
+    from embedkit.training import Word2Vec
 
     if quiet:
         set_progress(False)

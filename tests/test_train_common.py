@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from embedkit.errors import MissingFileError, ParameterError
-from embedkit.train import _common as C
+from embedkit.training import _common as C
 
 
 def test_split_jobs_covers_every_item_once():

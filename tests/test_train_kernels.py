@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from embedkit._kernels import word2vec as K
-from embedkit.train._common import rng_states
+from embedkit.training._common import rng_states
 
 
 def _logsig(x):

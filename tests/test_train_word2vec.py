@@ -9,8 +9,8 @@ import pytest
 import embedkit
 from embedkit.corpus import prepare
 from embedkit.errors import CorpusError, MissingFileError, ParameterError
-from embedkit.train import Word2Vec
-from embedkit.train._common import TrainingDiverged, TrainingInterrupted, load_checkpoint
+from embedkit.training import Word2Vec
+from embedkit.training._common import TrainingDiverged, TrainingInterrupted, load_checkpoint
 
 TOPICS = 4
 PER_TOPIC = 12

@@ -131,7 +131,7 @@ def _id_blocks(source, tokenizer, lowercase, stats, progress, table):
         yield from _list_blocks(source, stats, table)
         return
     mode = MODE_WORDS if tokenizer == "default" else MODE_WHITESPACE
-    for block, cont in readers.iter_blocks(source, stats, progress):
+    for block, cont in readers.prefetch(readers.iter_blocks(source, stats, progress)):
         if block.isascii():
             data = block.lower() if lowercase else block
             ids, lens = table.add(data, mode)

@@ -223,3 +223,47 @@ def source_size(source) -> int | None:
     if str(source) == "-":
         return None
     return sum(os.path.getsize(p) for p in resolve_files(source))
+
+
+def prefetch(iterator, depth: int = 2):
+    """Run ``iterator`` in a background thread, ``depth`` items ahead of the consumer.
+
+    Reading and decompressing (zlib, bz2 and lzma release the GIL) then overlaps with the
+    consumer's work (the Numba tokenizer releases it too).  An exception in the reader is
+    raised in the consumer; closing the generator stops the reader.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def run():
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        q.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((done, None))
+        except BaseException as exc:  # handed to the consumer
+            q.put((done, exc))
+
+    thread = threading.Thread(target=run, name="embedkit-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if item is done:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()

@@ -12,7 +12,7 @@ import numpy as np
 
 from embedkit._version import __version__
 from embedkit.errors import CorpusError, ParameterError
-from embedkit.train import _common as C
+from embedkit.training import _common as C
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class Word2Vec:
 
     Examples
     --------
-    >>> from embedkit.train import Word2Vec
+    >>> from embedkit.training import Word2Vec
     >>> result = Word2Vec(model="cbow", epochs=1).fit([["a", "b"]] * 50)   # doctest: +SKIP
     >>> result.vectors.most_similar("a")                                   # doctest: +SKIP
     """
@@ -266,7 +266,7 @@ class Word2Vec:
         def result(seconds: float, words: int, hist) -> TrainResult:
             from embedkit.vectors import Vectors
 
-            meta = {"trainer": "embedkit.train.word2vec", "embedkit_version": __version__,
+            meta = {"trainer": "embedkit.training.word2vec", "embedkit_version": __version__,
                     "params": params, "corpus": dict(getattr(enc, "info", {}) or {}, **fp),
                     "history": [h.as_dict() for h in hist]}
             v = Vectors(list(vocab.words), w_in, counts=np.asarray(vocab.counts), metadata=meta)
@@ -309,7 +309,7 @@ class Word2Vec:
         if hasattr(vectors, "save"):
             vectors.save(out, format=format)
         else:  # until Vectors.save lands on main
-            from embedkit.train._fallback_io import save_word2vec
+            from embedkit.training._fallback_io import save_word2vec
 
             save_word2vec(vectors, out, format)
 
