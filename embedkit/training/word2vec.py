@@ -306,12 +306,7 @@ class Word2Vec:
 
     @staticmethod
     def _save_vectors(vectors, out, format=None) -> None:
-        if hasattr(vectors, "save"):
-            vectors.save(out, format=format)
-        else:  # until Vectors.save lands on main
-            from embedkit.training._fallback_io import save_word2vec
-
-            save_word2vec(vectors, out, format)
+        vectors.save(out, format=format)
 
 
 def train(corpus=None, model: str = "sgns", *, out=None, format=None, checkpoint=None,
