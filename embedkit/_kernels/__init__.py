@@ -1,0 +1,1 @@
+"""Numba kernels: plain functions over arrays, compiled with nogil, fastmath and cache."""

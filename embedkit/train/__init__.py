@@ -1,0 +1,1 @@
+"""Trainers: skip-gram, CBOW and GloVe."""
