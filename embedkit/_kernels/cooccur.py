@@ -89,14 +89,48 @@ def scan_window(ids, offsets, sent, pos, sent_end, window, vocab_size,
 
 
 @njit(**_OPTS)
-def sort_reduce(buf, n, window, vocab_size, out_keys, out_vals):
-    """Sort ``buf[:n]`` in place and reduce it to unique keys with summed values.
+def radix_sort(a, scratch, n, bits):
+    """Sort ``a[:n]`` (uint64 below ``2**bits``) in place: LSD radix sort, <= 12 bits a pass.
 
-    Returns the number of entries written to ``out_keys`` / ``out_vals`` (strictly
-    increasing keys).  Sums are accumulated in float64 and stored as float32.
+    ``scratch`` must hold at least ``n`` entries; its contents are overwritten.
     """
-    codes = buf[:n]
-    codes.sort()
+    if n < 2 or bits <= 0:
+        return
+    passes = (bits + 11) // 12
+    width = (bits + passes - 1) // passes
+    mask = np.uint64((1 << width) - 1)
+    src = a
+    dst = scratch
+    count = np.empty((1 << width) + 1, dtype=np.int64)
+    for p in range(passes):
+        shift = np.uint64(p * width)
+        count[:] = 0
+        for k in range(n):
+            count[np.int64((src[k] >> shift) & mask) + 1] += 1
+        for b in range(1, count.shape[0]):
+            count[b] += count[b - 1]
+        for k in range(n):
+            dgt = np.int64((src[k] >> shift) & mask)
+            dst[count[dgt]] = src[k]
+            count[dgt] += 1
+        t = src
+        src = dst
+        dst = t
+    if passes % 2 == 1:
+        for k in range(n):
+            a[k] = scratch[k]
+
+
+@njit(**_OPTS)
+def sort_reduce(buf, n, window, vocab_size, bits, out_keys, out_vals):
+    """Sort the codes ``buf[:n]`` and reduce them to unique keys with summed values.
+
+    ``out_keys`` doubles as the radix sort's scratch space.  Returns the number of entries
+    written to ``out_keys`` / ``out_vals`` (strictly increasing keys).  Sums are
+    accumulated in float64 and stored as float32.
+    """
+    radix_sort(buf, out_keys, n, bits)
+    codes = buf
     w64 = np.uint64(window)
     v64 = np.uint64(vocab_size)
     m = 0
