@@ -1,1 +1,1 @@
-"""Numba kernels: plain functions over arrays, compiled with nogil, fastmath and cache."""
+"""Numba kernels: plain functions over arrays, one module per area, no user-facing classes."""
