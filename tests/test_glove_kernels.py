@@ -6,6 +6,7 @@ import pytest
 from embedkit._kernels import glove as G
 
 F32 = np.float32
+ROUND_KEYS = np.array([11, 0x9E3779B97F4A7C15, 12345678901, 7], dtype=np.uint64)
 
 
 def params(rng, V=4, dim=3):
@@ -93,9 +94,8 @@ def test_off_diagonal_entries_train_both_directions(rng):
     acc = [np.ones_like(a) for a in (W, C, bw, bc)]
     keys = np.array([0 * 3 + 1, 2 * 3 + 2], dtype=np.uint64)  # (0, 1) and diagonal (2, 2)
     vals = np.array([4.0, 2.0], dtype=F32)
-    order = np.arange(2, dtype=np.int64)
-    loss, n = G.train_range(W, C, bw, bc, *acc, keys, vals, order, 0, 2, 3, F32(100), F32(0.75),
-                            F32(0.05), F32(100))
+    loss, n = G.train_range(W, C, bw, bc, *acc, keys, vals, 0, 2, G.half_bits_for(2),
+                            ROUND_KEYS, 3, F32(100), F32(0.75), F32(0.05), F32(100))
     assert n == 3
     gW, gC = acc[0], acc[1]
     assert np.all(gW[[0, 1, 2]] > 1) and np.all(gC[[0, 1, 2]] > 1)
@@ -113,24 +113,25 @@ def test_loss_decreases_over_epochs(rng):
     vals = np.array(vals, F32)
     W, C, bw, bc = params(rng, V, dim)
     acc = [np.ones_like(a) for a in (W, C, bw, bc)]
-    order = np.empty(len(keys), np.int64)
     losses = []
+    hb = G.half_bits_for(len(keys))
     for epoch in range(15):
-        G.shuffled_order(order, 1000 + epoch)
-        loss, n = G.train_range(W, C, bw, bc, *acc, keys, vals, order, 0, len(order), V,
+        rk = np.random.default_rng([5, epoch]).integers(0, 2 ** 63, 4).astype(np.uint64)
+        loss, n = G.train_range(W, C, bw, bc, *acc, keys, vals, 0, len(keys), hb, rk, V,
                                 F32(10), F32(0.75), F32(0.05), F32(100))
         losses.append(loss / n)
     assert losses[-1] < 0.5 * losses[0]
     assert all(b < a for a, b in zip(losses[1:], losses[2:]))
 
 
-def test_shuffled_order_is_a_seeded_permutation():
-    a = np.empty(1000, np.int64)
-    b = np.empty(1000, np.uint32)
-    G.shuffled_order(a, 7)
-    G.shuffled_order(b, 7)
-    assert sorted(a.tolist()) == list(range(1000))
-    assert a.tolist() == b.tolist()
-    G.shuffled_order(b, 8)
-    assert a.tolist() != b.tolist()
-    assert a.tolist() != list(range(1000))
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 64, 1000, 4097])
+def test_permuted_index_is_a_seeded_permutation(n):
+    hb = G.half_bits_for(n)
+    assert 4 ** hb >= n
+    a = [G.permuted_index(t, n, hb, ROUND_KEYS) for t in range(n)]
+    assert sorted(a) == list(range(n))
+    b = [G.permuted_index(t, n, hb, ROUND_KEYS) for t in range(n)]
+    assert a == b
+    if n >= 64:
+        c = [G.permuted_index(t, n, hb, ROUND_KEYS[::-1].copy()) for t in range(n)]
+        assert a != c and a != list(range(n))

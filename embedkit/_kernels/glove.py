@@ -68,9 +68,46 @@ def update_pair(W, C, bw, bc, gW, gC, gbw, gbc, i, j, logx, f, alpha, grad_clip)
 
 
 @njit(**_OPTS)
-def train_range(W, C, bw, bc, gW, gC, gbw, gbc, keys, vals, order, start, end, vocab_size,
-                x_max, power, alpha, grad_clip):
-    """Train on entries ``order[start:end]``; returns (summed loss, number of updates).
+def _mix64(z):
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(**_OPTS)
+def permuted_index(t, n, half_bits, round_keys):
+    """Image of ``t`` under a seeded permutation of ``0 .. n-1``.
+
+    A four-round balanced Feistel network on ``2 * half_bits`` bits (``4**half_bits >= n``)
+    is a bijection of ``[0, 4**half_bits)``; cycle-walking (re-applying it until the value
+    falls below ``n``) restricts it to a bijection of ``[0, n)``.  The round keys
+    (uint64) select the permutation, so an epoch's shuffle needs no memory and any slice
+    of it can be computed by any thread.
+    """
+    hb = np.uint64(half_bits)
+    mask = (np.uint64(1) << hb) - np.uint64(1)
+    x = np.uint64(t)
+    nn = np.uint64(n)
+    while True:
+        left = x >> hb
+        right = x & mask
+        for r in range(round_keys.shape[0]):
+            f = _mix64(right ^ round_keys[r]) & mask
+            nxt = left ^ f
+            left = right
+            right = nxt
+        x = (left << hb) | right
+        if x < nn:
+            return np.int64(x)
+
+
+@njit(**_OPTS)
+def train_range(W, C, bw, bc, gW, gC, gbw, gbc, keys, vals, start, end, half_bits, round_keys,
+                vocab_size, x_max, power, alpha, grad_clip):
+    """Train on the entries at shuffled positions ``start .. end-1`` of one epoch.
+
+    Position ``t`` maps to entry ``permuted_index(t, len(keys), half_bits, round_keys)``,
+    so the slices of an epoch together visit every entry once, in a seeded random order.
 
     Parameters
     ----------
@@ -82,20 +119,28 @@ def train_range(W, C, bw, bc, gW, gC, gbw, gbc, keys, vals, order, start, end, v
         AdaGrad accumulators matching ``W, C, bw, bc``.
     keys, vals : arrays
         Upper-triangle entries (uint64 keys ``i * V + j``, float32 values).
-    order : integer array
-        A permutation of the entry indices (this epoch's shuffle).
     start, end : int
-        The slice of ``order`` to train on.
+        Slice of the epoch's shuffled positions.
+    half_bits : int
+        Half the Feistel width (see :func:`permuted_index`).
+    round_keys : uint64 array
+        This epoch's permutation keys.
     vocab_size : int
         ``V``.
     x_max, power, alpha, grad_clip : float32
         Weighting cut-off and exponent, learning rate, gradient clip.
+
+    Returns
+    -------
+    (loss, n) : (float, int)
+        Summed loss and number of (word, context) updates.
     """
     v64 = np.uint64(vocab_size)
+    n_entries = keys.shape[0]
     loss = 0.0
     n = 0
     for t in range(start, end):
-        e = order[t]
+        e = permuted_index(t, n_entries, half_bits, round_keys)
         key = keys[e]
         i = np.int64(key // v64)
         j = np.int64(key % v64)
@@ -110,29 +155,9 @@ def train_range(W, C, bw, bc, gW, gC, gbw, gbc, keys, vals, order, start, end, v
     return loss, n
 
 
-@njit(**_OPTS)
-def _splitmix64(state):
-    state = state + np.uint64(0x9E3779B97F4A7C15)
-    z = state
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return state, z ^ (z >> np.uint64(31))
-
-
-@njit(**_OPTS)
-def shuffled_order(order, seed):
-    """Fill ``order`` with a permutation of ``0 .. len-1`` drawn from ``seed`` (Fisher-Yates).
-
-    The generator is splitmix64 seeded with ``seed``, so the permutation depends on
-    ``seed`` only.
-    """
-    n = order.shape[0]
-    for k in range(n):
-        order[k] = k
-    state = np.uint64(seed)
-    for k in range(n - 1, 0, -1):
-        state, r = _splitmix64(state)
-        m = np.int64(r % np.uint64(k + 1))
-        t = order[k]
-        order[k] = order[m]
-        order[m] = t
+def half_bits_for(n: int) -> int:
+    """Feistel half width for ``n`` entries: the smallest ``h >= 1`` with ``4**h >= n``."""
+    h = 1
+    while (1 << (2 * h)) < n:
+        h += 1
+    return h
