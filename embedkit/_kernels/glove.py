@@ -7,6 +7,12 @@ with gradient ``g`` takes the AdaGrad step ``G_p += g**2; p -= alpha * g / sqrt(
 accumulators ``G`` starting at 1 as in the reference implementation.  Gradients of the
 vectors are clipped to ``[-grad_clip, grad_clip]``.
 
+Parameters live in two float32 *state* matrices of shape ``(V, 2 * dim + 2)``, one for
+words and one for contexts, a row holding everything one update touches, contiguously
+(fewer cache misses than four separate matrices)::
+
+    row = [ vector (dim) | bias | AdaGrad sums of the vector (dim) | AdaGrad sum of the bias ]
+
 Entries are stored as the upper triangle (keys ``i * V + j``, ``i <= j``); an off-diagonal
 entry stands for both ``(i, j)`` and ``(j, i)`` and is trained in both directions.
 """
@@ -28,101 +34,97 @@ def weight(x, x_max, power):
 
 
 @njit(**_OPTS)
-def update_pair(W, C, bw, bc, gW, gC, gbw, gbc, i, j, logx, f, alpha, grad_clip):
+def update_pair(WS, CS, i, j, logx, f, alpha, grad_clip):
     """One AdaGrad step on the entry (word ``i``, context ``j``); returns its loss.
 
+    ``WS`` and ``CS`` are the word and context state matrices (see the module docstring).
     The loss ``0.5 * f * diff**2`` is measured before the step.
     """
-    dim = W.shape[1]
+    dim = (WS.shape[1] - 2) // 2
+    w = WS[i]
+    c = CS[j]
     dot = np.float32(0.0)
     for k in range(dim):
-        dot += W[i, k] * C[j, k]
-    diff = dot + bw[i] + bc[j] - logx
+        dot += w[k] * c[k]
+    diff = dot + w[dim] + c[dim] - logx
     fdiff = f * diff
+    g0 = dim + 1
     for k in range(dim):
-        wi = W[i, k]
-        cj = C[j, k]
-        g1 = fdiff * cj
-        g2 = fdiff * wi
-        if g1 > grad_clip:
-            g1 = grad_clip
-        elif g1 < -grad_clip:
-            g1 = -grad_clip
-        if g2 > grad_clip:
-            g2 = grad_clip
-        elif g2 < -grad_clip:
-            g2 = -grad_clip
-        s1 = gW[i, k] + g1 * g1
-        s2 = gC[j, k] + g2 * g2
-        gW[i, k] = s1
-        gC[j, k] = s2
-        W[i, k] = wi - alpha * g1 / np.sqrt(s1)
-        C[j, k] = cj - alpha * g2 / np.sqrt(s2)
-    sb = gbw[i] + fdiff * fdiff
-    gbw[i] = sb
-    bw[i] -= alpha * fdiff / np.sqrt(sb)
-    sc = gbc[j] + fdiff * fdiff
-    gbc[j] = sc
-    bc[j] -= alpha * fdiff / np.sqrt(sc)
+        wi = w[k]
+        cj = c[k]
+        g1 = min(max(fdiff * cj, -grad_clip), grad_clip)
+        g2 = min(max(fdiff * wi, -grad_clip), grad_clip)
+        s1 = w[g0 + k] + g1 * g1
+        s2 = c[g0 + k] + g2 * g2
+        w[g0 + k] = s1
+        c[g0 + k] = s2
+        w[k] = wi - alpha * g1 / np.sqrt(s1)
+        c[k] = cj - alpha * g2 / np.sqrt(s2)
+    gb = g0 + dim
+    sb = w[gb] + fdiff * fdiff
+    w[gb] = sb
+    w[dim] -= alpha * fdiff / np.sqrt(sb)
+    sc = c[gb] + fdiff * fdiff
+    c[gb] = sc
+    c[dim] -= alpha * fdiff / np.sqrt(sc)
     return np.float32(0.5) * fdiff * diff
 
 
 @njit(**_OPTS)
-def _mix64(z):
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+def _round(right, key, out_bits):
+    z = (right ^ key) * np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(29))) * np.uint64(0xBF58476D1CE4E5B9)
+    return z >> np.uint64(64 - out_bits)
 
 
 @njit(**_OPTS)
-def permuted_index(t, n, half_bits, round_keys):
+def permuted_index(t, n, bits, round_keys):
     """Image of ``t`` under a seeded permutation of ``0 .. n-1``.
 
-    A four-round balanced Feistel network on ``2 * half_bits`` bits (``4**half_bits >= n``)
-    is a bijection of ``[0, 4**half_bits)``; cycle-walking (re-applying it until the value
-    falls below ``n``) restricts it to a bijection of ``[0, n)``.  The round keys
-    (uint64) select the permutation, so an epoch's shuffle needs no memory and any slice
-    of it can be computed by any thread.
+    A Feistel network on ``bits`` bits (``2**bits >= n``; halves of ``bits // 2`` and
+    ``bits - bits // 2`` bits that swap widths every round, four rounds) is a bijection of
+    ``[0, 2**bits)``; cycle-walking (re-applying it until the value falls below ``n``,
+    fewer than two times on average) restricts it to a bijection of ``[0, n)``.  The round
+    keys (uint64) select the permutation, so an epoch's shuffle needs no memory and any
+    slice of it can be computed by any thread.
     """
-    hb = np.uint64(half_bits)
-    mask = (np.uint64(1) << hb) - np.uint64(1)
-    x = np.uint64(t)
     nn = np.uint64(n)
+    x = np.uint64(t)
     while True:
-        left = x >> hb
-        right = x & mask
+        la = bits // 2
+        lb = bits - la
+        left = x >> np.uint64(lb)
+        right = x & ((np.uint64(1) << np.uint64(lb)) - np.uint64(1))
         for r in range(round_keys.shape[0]):
-            f = _mix64(right ^ round_keys[r]) & mask
-            nxt = left ^ f
+            nxt = left ^ _round(right, round_keys[r], la)
             left = right
             right = nxt
-        x = (left << hb) | right
+            tmp = la
+            la = lb
+            lb = tmp
+        x = (left << np.uint64(lb)) | right
         if x < nn:
             return np.int64(x)
 
 
 @njit(**_OPTS)
-def train_range(W, C, bw, bc, gW, gC, gbw, gbc, keys, vals, start, end, half_bits, round_keys,
-                vocab_size, x_max, power, alpha, grad_clip):
+def train_range(WS, CS, keys, vals, start, end, bits, round_keys, vocab_size, x_max, power,
+                alpha, grad_clip):
     """Train on the entries at shuffled positions ``start .. end-1`` of one epoch.
 
-    Position ``t`` maps to entry ``permuted_index(t, len(keys), half_bits, round_keys)``,
-    so the slices of an epoch together visit every entry once, in a seeded random order.
+    Position ``t`` maps to entry ``permuted_index(t, len(keys), bits, round_keys)``, so the
+    slices of an epoch together visit every entry once, in a seeded random order.
 
     Parameters
     ----------
-    W, C : float32 arrays (V, dim)
-        Word and context vectors, updated in place (Hogwild: threads share them).
-    bw, bc : float32 arrays (V,)
-        Word and context biases.
-    gW, gC, gbw, gbc : float32 arrays
-        AdaGrad accumulators matching ``W, C, bw, bc``.
+    WS, CS : float32 arrays (V, 2 * dim + 2)
+        Word and context state matrices, updated in place (Hogwild: threads share them).
     keys, vals : arrays
         Upper-triangle entries (uint64 keys ``i * V + j``, float32 values).
     start, end : int
         Slice of the epoch's shuffled positions.
-    half_bits : int
-        Half the Feistel width (see :func:`permuted_index`).
+    bits : int
+        Width of the permutation (:func:`permutation_bits`).
     round_keys : uint64 array
         This epoch's permutation keys.
     vocab_size : int
@@ -140,24 +142,21 @@ def train_range(W, C, bw, bc, gW, gC, gbw, gbc, keys, vals, start, end, half_bit
     loss = 0.0
     n = 0
     for t in range(start, end):
-        e = permuted_index(t, n_entries, half_bits, round_keys)
+        e = permuted_index(t, n_entries, bits, round_keys)
         key = keys[e]
         i = np.int64(key // v64)
         j = np.int64(key % v64)
         x = vals[e]
         logx = np.float32(np.log(x))
         f = weight(x, x_max, power)
-        loss += update_pair(W, C, bw, bc, gW, gC, gbw, gbc, i, j, logx, f, alpha, grad_clip)
+        loss += update_pair(WS, CS, i, j, logx, f, alpha, grad_clip)
         n += 1
         if i != j:
-            loss += update_pair(W, C, bw, bc, gW, gC, gbw, gbc, j, i, logx, f, alpha, grad_clip)
+            loss += update_pair(WS, CS, j, i, logx, f, alpha, grad_clip)
             n += 1
     return loss, n
 
 
-def half_bits_for(n: int) -> int:
-    """Feistel half width for ``n`` entries: the smallest ``h >= 1`` with ``4**h >= n``."""
-    h = 1
-    while (1 << (2 * h)) < n:
-        h += 1
-    return h
+def permutation_bits(n: int) -> int:
+    """Width of the shuffle's Feistel network for ``n`` entries: ``2**bits >= n``, >= 2."""
+    return max(2, int(n - 1).bit_length())
