@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from embedkit.errors import ParameterError
-from embedkit.train.cooccur import (RUN_DTYPE, Cooccurrence, _RunWriter, count_cooccurrences,
+from embedkit.training.cooccur import (RUN_DTYPE, Cooccurrence, _RunWriter, count_cooccurrences,
                                     dense_layout, parse_memory)
 
 

@@ -94,7 +94,7 @@ def test_one_huge_line_streams_in_blocks_without_splitting_tokens(tmp_path, monk
     words = [f"w{i % 37}" for i in range(5000)]
     path = tmp_path / "text8like.txt"
     path.write_text(" ".join(words))  # no newline at all, as text8
-    monkeypatch.setattr(readers, "BLOCK_CHARS", 1000)
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 1000)
     enc = prepare(path, min_count=1, cache_dir=cache_dir)
     flat = [w for s in _decode(enc) for w in s]
     assert flat == words
@@ -194,7 +194,7 @@ def test_cache_is_reused_and_invalidated(tmp_path, cache_dir):
     path = tmp_path / "c.txt"
     path.write_text(TEXT)
     first = prepare(path, min_count=1, cache_dir=cache_dir)
-    assert len(list(cache_dir.iterdir())) == 1
+    assert len(list((cache_dir / "encoded").iterdir())) == 1
     again = prepare(path, min_count=1, cache_dir=cache_dir)
     assert again.path == first.path
     other = prepare(path, min_count=2, cache_dir=cache_dir)  # an option changed

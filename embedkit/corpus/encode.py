@@ -16,17 +16,21 @@ import json
 import logging
 import os
 import pathlib
+import re
 import shutil
 import tempfile
 import weakref
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import numpy as np
 
 from embedkit._progress import progress_bar
 from embedkit._version import __version__
+from embedkit._cache import user_cache_dir
+from embedkit._kernels.corpus import MODE_WHITESPACE, MODE_WORDS, remap_chunk, sentence_offsets
 from embedkit.corpus import readers
+from embedkit.corpus.table import ByteTable, DictTable
 from embedkit.corpus.tokenize import get_tokenizer
 from embedkit.corpus.vocab import Vocab
 from embedkit.errors import CorpusError, ParameterError
@@ -39,15 +43,9 @@ _CHUNK = 1 << 24             # tokens per remapping chunk
 
 
 def cache_root(cache_dir=None) -> pathlib.Path:
-    """Where encoded corpora are cached: ``cache_dir``, ``$EMBEDKIT_CACHE``,
-    ``$XDG_CACHE_HOME/embedkit`` or ``~/.cache/embedkit`` (the ``encoded/`` folder in it)."""
-    if cache_dir is not None:
-        return pathlib.Path(cache_dir).expanduser()
-    if os.environ.get("EMBEDKIT_CACHE"):
-        base = pathlib.Path(os.environ["EMBEDKIT_CACHE"]).expanduser()
-    else:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        base = (pathlib.Path(xdg) if xdg else pathlib.Path.home() / ".cache") / "embedkit"
+    """Where encoded corpora are cached: ``encoded/`` under ``cache_dir`` or, by default,
+    under the user cache directory (:func:`embedkit._cache.user_cache_dir`)."""
+    base = pathlib.Path(cache_dir).expanduser() if cache_dir is not None else user_cache_dir()
     return base / "encoded"
 
 
@@ -106,14 +104,6 @@ class EncodedCorpus:
                    vocab=Vocab.load(path / "vocab.json"), info=info, path=path)
 
 
-class _ProvisionalIds(dict):
-    """word -> provisional id; an unseen word gets the next id on first lookup."""
-
-    def __missing__(self, word):
-        i = self[word] = len(self)
-        return i
-
-
 def _validate(min_count, max_vocab_size, max_final_vocab, tokenizer):
     if not isinstance(min_count, (int, np.integer)) or min_count < 1:
         raise ParameterError(f"min_count must be an integer >= 1, got {min_count!r}")
@@ -128,14 +118,38 @@ def _validate(min_count, max_vocab_size, max_final_vocab, tokenizer):
     get_tokenizer(tokenizer)  # raises on an unknown name
 
 
-def _token_blocks(source, tokenizer, lowercase, stats, progress):
-    """Yield ``(token_lists, last_continues)`` blocks from any kind of source."""
-    if isinstance(source, (str, os.PathLike)):
-        tokenize = get_tokenizer(tokenizer, lowercase)
-        for lines, cont in readers.iter_lines(source, stats, progress):
-            yield [tokenize(line) for line in lines], cont
+_UNICODE_SPACE = re.compile(r"[^\S\n]")  # whitespace other than newline
+
+
+def _id_blocks(source, tokenizer, lowercase, stats, progress, table):
+    """Yield ``(ids, line_lengths, last_continues)`` for each block of any kind of source.
+
+    ``line_lengths`` are the token counts of the lines the block completes; with
+    ``last_continues`` the block's last line goes on in the next block.
+    """
+    if not isinstance(source, (str, os.PathLike)):
+        yield from _list_blocks(source, stats, table)
         return
-    # an iterable of token lists, used as given
+    mode = MODE_WORDS if tokenizer == "default" else MODE_WHITESPACE
+    for block, cont in readers.prefetch(readers.iter_blocks(source, stats, progress)):
+        if block.isascii():
+            data = block.lower() if lowercase else block
+            ids, lens = table.add(data, mode)
+        else:  # decode, then let Python's Unicode rules decide case and word characters
+            text = readers.decode(block, stats).replace("\r\n", "\n").replace("\r", "\n")
+            if lowercase:
+                text = text.lower()
+            if tokenizer == "default":
+                tokenize = get_tokenizer("default", lowercase=False)
+                text = "\n".join(" ".join(tokenize(line)) for line in text.split("\n"))
+            else:
+                text = _UNICODE_SPACE.sub(" ", text)
+            ids, lens = table.add(text.encode("utf-8"), MODE_WHITESPACE)
+        stats.lines += lens.shape[0]
+        yield ids, lens, cont
+
+
+def _list_blocks(source, stats, table):
     block = []
     for n, sentence in enumerate(source):
         if isinstance(sentence, str) or not all(isinstance(t, str) for t in sentence):
@@ -144,11 +158,13 @@ def _token_blocks(source, tokenizer, lowercase, stats, progress):
                 "token lists such as [['the', 'cat'], ['a', 'dog']], or a file path")
         block.append(sentence)
         if len(block) >= 4096:
+            ids, lens = table.add(block)
             stats.lines += len(block)
-            yield block, False
+            yield ids, lens, False
             block = []
+    ids, lens = table.add(block)
     stats.lines += len(block)
-    yield block, False
+    yield ids, lens, False
 
 
 def iter_sentences(source, tokenizer: str = "default", lowercase: bool = True) -> Iterator[list[str]]:
@@ -157,10 +173,11 @@ def iter_sentences(source, tokenizer: str = "default", lowercase: bool = True) -
     This is the token stream :func:`prepare` encodes; benchmarks feed the same lists to
     gensim so both see identical input.
     """
-    stats = readers.ReadStats()
+    tokenize = get_tokenizer(tokenizer, lowercase)
     pending: list[str] = []
-    for token_lists, cont in _token_blocks(source, tokenizer, lowercase, stats, None):
-        if pending:
+    for lines, cont in readers.iter_lines(source):
+        token_lists = [tokenize(line) for line in lines]
+        if pending and token_lists:
             token_lists[0] = pending + token_lists[0]
             pending = []
         if cont:
@@ -209,7 +226,7 @@ def prepare(source=None, *, min_count: int = 5, tokenizer: str = "default",
         Reuse and store the encoding under :func:`cache_root`.  Stdin and token lists are
         never cached.
     cache_dir : path, optional
-        Another cache folder.
+        Another cache root (encodings go in its ``encoded/`` folder).
 
     Returns
     -------
@@ -265,55 +282,37 @@ def _encode(source, options, work: pathlib.Path, is_path: bool) -> None:
     stats = readers.ReadStats()
     name = str(source) if is_path else "<token lists>"
     total_bytes = readers.source_size(source) if is_path else None
-    ids = _ProvisionalIds()
-    getitem = ids.__getitem__
-    counts = np.zeros(1 << 16, dtype=np.int64)
+    table = ByteTable() if is_path else DictTable()
     min_reduce = 1
     n_raw = 0
-    carry_len = 0
     raw_path, lens_path = work / "raw.i32", work / "lines.i64"
     bar = progress_bar(total=total_bytes, desc=f"reading {pathlib.Path(name).name}",
                        unit="B" if is_path else "tok", unit_scale=True)
     with open(raw_path, "wb") as raw_f, open(lens_path, "wb") as lens_f, bar:
-        for token_lists, cont in _token_blocks(source, options["tokenizer"],
-                                               options["lowercase"], stats,
-                                               bar if is_path else None):
-            buf: list[int] = []
-            lens = [len(t) for t in token_lists]
-            for toks in token_lists:
-                buf.extend(map(getitem, toks))
-            if lens:
-                lens[0] += carry_len
-                carry_len = lens.pop() if cont else 0
-            block = np.array(buf, dtype=np.int32)
-            n_raw += block.shape[0]
-            if len(ids) > counts.shape[0]:
-                counts = np.concatenate([counts, np.zeros(max(len(ids), counts.shape[0]),
-                                                          dtype=np.int64)])
-            if block.shape[0]:
-                bc = np.bincount(block[block >= 0], minlength=len(ids))
-                counts[:bc.shape[0]] += bc
-            raw_f.write(block.tobytes())
-            lens_f.write(np.asarray(lens, dtype=np.int64).tobytes())
+        for ids, lens, cont in _id_blocks(source, options["tokenizer"], options["lowercase"],
+                                          stats, bar if is_path else None, table):
+            n_raw += ids.shape[0]
+            raw_f.write(ids.tobytes())
+            lens_f.write(lens.tobytes())
             if not is_path:
-                bar.update(block.shape[0])
-            if options["max_vocab_size"] is not None and len(ids) > options["max_vocab_size"]:
+                bar.update(ids.shape[0])
+            if options["max_vocab_size"] is not None and len(table) > options["max_vocab_size"]:
                 raw_f.flush()
-                ids, counts, min_reduce = _prune(ids, counts, min_reduce,
-                                                 options["max_vocab_size"], raw_path)
-                getitem = ids.__getitem__
-        if carry_len:
-            lens_f.write(np.asarray([carry_len], dtype=np.int64).tobytes())
+                min_reduce = _prune(table, min_reduce, options["max_vocab_size"], raw_path)
+        if is_path:
+            lens_f.write(table.end().tobytes())
+    if stats.replaced_bytes:
+        log.warning("%s: replaced %d undecodable bytes with U+FFFD (the corpus is not valid "
+                    "UTF-8; convert it with iconv to read it exactly)", name,
+                    stats.replaced_bytes)
     if n_raw == 0:
-        raise CorpusError(f"corpus {name} is empty: it has no tokens"
-                          + (" (check the tokenizer: --tokenizer whitespace keeps every "
-                             "non-space run)" if stats.lines else ""))
-    words = list(ids)  # insertion order = provisional id order
-    counts = counts[:len(words)]
-    vocab = Vocab.from_counts(words, counts, options["min_count"], options["max_final_vocab"])
-    if len(vocab) == 0 and len(words) == 0:
+        raise CorpusError(f"corpus {name} is empty: it has no tokens")
+    words = table.words()  # provisional id order
+    counts = table.counts[:len(words)]
+    if not words:
         raise CorpusError(f"every word of {name} was pruned while counting: raise "
                           "max_vocab_size")
+    vocab = Vocab.from_counts(words, counts, options["min_count"], options["max_final_vocab"])
     if len(vocab) == 0:
         top = int(np.argmax(counts))
         raise CorpusError(
@@ -323,11 +322,11 @@ def _encode(source, options, work: pathlib.Path, is_path: bool) -> None:
     log.info("%s: %d tokens, %d distinct words, %d kept with min_count=%d (%.1f%% of tokens)",
              name, n_raw, len(words), len(vocab), options["min_count"],
              100.0 * vocab.total / max(n_raw, 1))
+    position = {w: i for i, w in enumerate(words)}
     remap = np.full(len(words), -1, dtype=np.int32)
-    index = ids
-    remap[np.fromiter((index[w] for w in vocab.words), dtype=np.int64,
+    remap[np.fromiter((position[w] for w in vocab.words), dtype=np.int64,
                       count=len(vocab))] = np.arange(len(vocab), dtype=np.int32)
-    del ids, index
+    del position, table
     _finish(work, raw_path, lens_path, remap, vocab)
     info = {"source": name, "files": stats.files, "raw_tokens": int(n_raw),
             "lines": int(stats.lines), "replaced_bytes": int(stats.replaced_bytes),
@@ -337,38 +336,32 @@ def _encode(source, options, work: pathlib.Path, is_path: bool) -> None:
         json.dump(info, f, ensure_ascii=False)
 
 
-def _prune(ids, counts, min_reduce, max_vocab_size, raw_path):
-    """Drop words seen at most ``min_reduce`` times so far (word2vec.c's ReduceVocab)."""
-    from embedkit._kernels.corpus import remap_chunk  # noqa: F401  (compile early)
-
-    n = len(ids)
+def _prune(table, min_reduce, max_vocab_size, raw_path):
+    """Drop words seen at most ``min_reduce`` times so far (word2vec.c's ReduceVocab),
+    raising ``min_reduce`` until the table fits, and renumber the ids written so far."""
+    n = len(table)
+    counts = table.counts[:n]
     while True:
-        keep = counts[:n] > min_reduce
+        keep = counts > min_reduce
         min_reduce += 1
-        if keep.sum() <= max_vocab_size or keep.sum() == 0:
+        if keep.sum() <= max_vocab_size:
             break
-    remap = np.full(n + 1, -1, dtype=np.int32)  # last slot: already-pruned tokens (-1) stay -1
     survivors = np.flatnonzero(keep)
+    remap = np.full(n + 1, -1, dtype=np.int32)  # last slot: already-pruned tokens (-1) stay -1
     remap[survivors] = np.arange(survivors.shape[0], dtype=np.int32)
-    words = list(ids)
-    new_ids = _ProvisionalIds()
-    for i in survivors:
-        new_ids[words[i]] = len(new_ids)
+    table.prune(keep)
     raw = np.memmap(raw_path, dtype=np.int32, mode="r+")
     for start in range(0, raw.shape[0], _CHUNK):
         part = raw[start:start + _CHUNK]
         part[:] = remap[part]
     raw.flush()
     del raw
-    new_counts = np.zeros(max(counts.shape[0], 1), dtype=np.int64)
-    new_counts[:survivors.shape[0]] = counts[survivors]
     log.info("vocabulary table passed max_vocab_size=%d: pruned %d words seen <= %d times",
              max_vocab_size, n - survivors.shape[0], min_reduce - 1)
-    return new_ids, new_counts, min_reduce
+    return min_reduce
 
 
 def _finish(work, raw_path, lens_path, remap, vocab):
-    from embedkit._kernels.corpus import remap_chunk, sentence_offsets
 
     raw = np.memmap(raw_path, dtype=np.int32, mode="r") if raw_path.stat().st_size else \
         np.zeros(0, dtype=np.int32)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import bz2
 import codecs
 import gzip
-import io
 import logging
 import lzma
 import os
@@ -25,7 +24,7 @@ from embedkit.errors import CorpusError, MissingFileError
 
 log = logging.getLogger(__name__)
 
-BLOCK_CHARS = 1 << 22  # characters decoded per block
+BLOCK_BYTES = 1 << 22  # bytes read per block
 TEXT_SUFFIXES = {".txt", ".text", ".tok", ".tokens", ".raw", ".gz", ".bz2", ".xz", ""}
 _MAGIC = {b"\x1f\x8b": "gz", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz"}
 
@@ -111,73 +110,71 @@ def resolve_files(source) -> list[pathlib.Path]:
     return files
 
 
-def _iter_stream_lines(stream: BinaryIO, stats: ReadStats, name: str,
-                       block_chars: int) -> Iterator[tuple[list[str], bool]]:
-    """Yield ``(lines, last_continues)`` from a binary stream, block by block.
-
-    ``lines`` are complete lines without their newline, except that when
-    ``last_continues`` is true the last item is the head of a line that goes on in the
-    next block (cut at whitespace, so no token is split).
-    """
+def decode(block: bytes, stats: ReadStats | None = None) -> str:
+    """Decode UTF-8, replacing undecodable bytes with U+FFFD and counting them in ``stats``."""
     before = _replaced[0]
-    text = io.TextIOWrapper(stream, encoding="utf-8", errors="embedkit_replace", newline=None)
-    try:
-        yield from _split_blocks(text, stats, name, block_chars)
-    finally:
-        text.detach()  # leave the underlying stream (maybe stdin) open for its owner
-    repaired = _replaced[0] - before
-    if repaired:
-        stats.replaced_bytes += repaired
-        log.warning("%s: replaced %d undecodable bytes with U+FFFD (the file is not valid "
-                    "UTF-8; convert it with iconv to read it exactly)", name, repaired)
+    text = block.decode("utf-8", errors="embedkit_replace")
+    if stats is not None:
+        stats.replaced_bytes += _replaced[0] - before
+    return text
 
 
-def _split_blocks(text, stats, name, block_chars):
-    carry = ""
+def _blocks(stream: BinaryIO, name: str, block_bytes: int) -> Iterator[tuple[bytes, bool]]:
+    """Yield ``(block, continues)`` from a binary stream.
+
+    Each block ends at a newline, except when a line is longer than a block: then the
+    block ends at the last space or tab and ``continues`` is true (the line goes on in
+    the next block).  Cutting only at ASCII whitespace never splits a token or a UTF-8
+    sequence.
+    """
+    carry = b""
     while True:
-        block = text.read(block_chars)
-        if not block:
+        chunk = stream.read(block_bytes)
+        if not chunk:
             break
-        block = carry + block
-        cut = block.rfind("\n")
+        block = carry + chunk if carry else chunk
+        cut = max(block.rfind(b"\n"), block.rfind(b"\r"))
         if cut >= 0:
             carry = block[cut + 1:]
-            lines = block[:cut].split("\n")
-            stats.lines += len(lines)
-            yield lines, False
+            yield block[:cut + 1], False
             continue
-        # no newline in the whole block: pass the head on as a continuing piece
-        ws = max(block.rfind(" "), block.rfind("\t"))
+        ws = max(block.rfind(b" "), block.rfind(b"\t"))
         if ws < 0:
-            if len(block) > 64 * block_chars:
-                raise CorpusError(f"{name}: over {len(block):,} characters without any "
+            if len(block) > 64 * block_bytes:
+                raise CorpusError(f"{name}: over {len(block):,} bytes without any "
                                   "whitespace: is this a text corpus?")
             carry = block
             continue
         carry = block[ws + 1:]
-        yield [block[:ws]], True
+        yield block[:ws + 1], True
     if carry:
-        stats.lines += 1
-        yield [carry], False
+        yield carry, False
 
 
-def iter_lines(source, stats: ReadStats | None = None, progress=None,
-               block_chars: int = BLOCK_CHARS) -> Iterator[tuple[list[str], bool]]:
-    """Stream a path source or ``"-"`` as blocks of lines (see :func:`_iter_stream_lines`).
+def iter_blocks(source, stats: ReadStats | None = None, progress=None,
+                block_bytes: int | None = None) -> Iterator[tuple[bytes, bool]]:
+    """Stream a path source or ``"-"`` as blocks of raw bytes (see :func:`_blocks`).
 
     Parameters
     ----------
     source : str or path-like
         A file, a directory of files, or ``"-"`` for standard input.
     stats : ReadStats, optional
-        Filled in while reading.
+        Filled in while reading (files, bytes read).
     progress : tqdm bar, optional
-        Advanced by the number of (compressed) bytes read.
+        Advanced by the number of bytes read from disk (compressed bytes for archives).
+    block_bytes : int, optional
+        Block size (default ``BLOCK_BYTES``).
     """
     stats = stats if stats is not None else ReadStats()
+    block_bytes = block_bytes or BLOCK_BYTES
     if str(source) == "-":
         stats.files.append("<stdin>")
-        yield from _iter_stream_lines(sys.stdin.buffer, stats, "<stdin>", block_chars)
+        for block in _blocks(sys.stdin.buffer, "<stdin>", block_bytes):
+            stats.bytes_read += len(block[0])
+            if progress is not None:
+                progress.update(len(block[0]))
+            yield block
         return
     for path in resolve_files(source):
         stats.files.append(str(path))
@@ -185,19 +182,40 @@ def iter_lines(source, stats: ReadStats | None = None, progress=None,
         with stream, raw:
             last = 0
             try:
-                for item in _iter_stream_lines(stream, stats, str(path), block_chars):
+                for block in _blocks(stream, str(path), block_bytes):
                     pos = raw.tell()
                     stats.bytes_read += pos - last
                     if progress is not None:
                         progress.update(pos - last)
                     last = pos
-                    yield item
+                    yield block
             except (EOFError, gzip.BadGzipFile, lzma.LZMAError, OSError) as exc:
-                if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile) \
-                        and exc.errno is not None:
+                if type(exc) is OSError and exc.errno is not None:
                     raise
                 raise CorpusError(f"{path}: the compressed file is corrupt or truncated "
                                   f"({exc}); download or compress it again") from None
+
+
+def iter_lines(source, stats: ReadStats | None = None, progress=None,
+               block_bytes: int | None = None) -> Iterator[tuple[list[str], bool]]:
+    """Stream a path source as ``(lines, last_continues)``: decoded blocks split into lines.
+
+    ``\r\n`` and a lone ``\r`` end lines as ``\n`` does.  When ``last_continues`` is
+    true the last line goes on in the next block.
+    """
+    stats = stats if stats is not None else ReadStats()
+    for block, cont in iter_blocks(source, stats, progress, block_bytes):
+        text = decode(block, stats).replace("\r\n", "\n").replace("\r", "\n")
+        lines = text.split("\n")
+        if not cont:
+            lines.pop()  # the block ended with a newline (or the stream ended)
+            if not text.endswith("\n"):
+                lines.append(text[text.rfind("\n") + 1:])
+        stats.lines += len(lines) - int(cont)
+        yield lines, cont
+    if stats.replaced_bytes:
+        log.warning("replaced %d undecodable bytes with U+FFFD (the corpus is not valid "
+                    "UTF-8; convert it with iconv to read it exactly)", stats.replaced_bytes)
 
 
 def source_size(source) -> int | None:
@@ -205,3 +223,47 @@ def source_size(source) -> int | None:
     if str(source) == "-":
         return None
     return sum(os.path.getsize(p) for p in resolve_files(source))
+
+
+def prefetch(iterator, depth: int = 2):
+    """Run ``iterator`` in a background thread, ``depth`` items ahead of the consumer.
+
+    Reading and decompressing (zlib, bz2 and lzma release the GIL) then overlaps with the
+    consumer's work (the Numba tokenizer releases it too).  An exception in the reader is
+    raised in the consumer; closing the generator stops the reader.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def run():
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        q.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((done, None))
+        except BaseException as exc:  # handed to the consumer
+            q.put((done, exc))
+
+    thread = threading.Thread(target=run, name="embedkit-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if item is done:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()

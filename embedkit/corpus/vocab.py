@@ -52,8 +52,9 @@ class Vocab:
         the first ``max_final_vocab`` of them when given.
         """
         counts = np.asarray(counts, dtype=np.int64)
-        keep = [i for i in np.flatnonzero(counts >= min_count)]
-        keep.sort(key=lambda i: (-counts[i], words[i]))
+        as_list = counts.tolist()
+        keep = np.flatnonzero(counts >= min_count).tolist()
+        keep.sort(key=lambda i: (-as_list[i], words[i]))
         if max_final_vocab is not None:
             keep = keep[:max_final_vocab]
         return cls([words[i] for i in keep], counts[np.asarray(keep, dtype=np.int64)])
@@ -113,7 +114,7 @@ class Vocab:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.to_json(), f, ensure_ascii=False)
+                f.write(json.dumps(self.to_json(), ensure_ascii=False))
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):

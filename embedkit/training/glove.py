@@ -1,10 +1,10 @@
 """GloVe (Pennington et al. 2014): the :class:`GloVe` trainer and :func:`train_glove`.
 
 Training is two steps, both in process: co-occurrence counting in a memory budget
-(:mod:`embedkit.train.cooccur`), then weighted least squares on ``log X`` with AdaGrad
+(:mod:`embedkit.training.cooccur`), then weighted least squares on ``log X`` with AdaGrad
 (:mod:`embedkit._kernels.glove`), the entries visited in a fresh seeded random order every
 epoch by Hogwild threads.  Progress, seeds, checkpoints and Ctrl-C behave as in the
-word2vec trainers (:mod:`embedkit.train._common`).
+word2vec trainers (:mod:`embedkit.training._common`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import numpy as np
 
 from embedkit._version import __version__
 from embedkit.errors import CorpusError, ParameterError
-from embedkit.train import _common as C
-from embedkit.train.cooccur import Cooccurrence, count_cooccurrences, parse_memory
+from embedkit.training import _common as C
+from embedkit.training.cooccur import count_cooccurrences, parse_memory
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class GloVe:
 
     Examples
     --------
-    >>> from embedkit.train import GloVe
+    >>> from embedkit.training import GloVe
     >>> result = GloVe(dim=50, epochs=10).fit("corpus.txt")     # doctest: +SKIP
     >>> result.vectors.most_similar("king")                      # doctest: +SKIP
     """
@@ -304,7 +304,7 @@ class GloVe:
 
             W, Cv = WS[:, :dim], CS[:, :dim]
             matrix = W + Cv if self.vectors == "w+c" else W.copy()
-            meta = {"trainer": "embedkit.train.glove", "embedkit_version": __version__,
+            meta = {"trainer": "embedkit.training.glove", "embedkit_version": __version__,
                     "params": params, "corpus": dict(getattr(enc, "info", {}) or {}, **fp),
                     "cooccurrence": co.info, "history": [h.as_dict() for h in hist]}
             v = Vectors(list(vocab.words), matrix, counts=np.asarray(vocab.counts),
@@ -343,25 +343,7 @@ class GloVe:
 
 
 def _save_vectors(vectors, out, format=None) -> None:
-    if hasattr(vectors, "save"):
-        vectors.save(out, format=format)
-        return
-    # until Vectors.save lands on main: word2vec text format, written atomically
-    import os
-    import tempfile
-
-    directory = os.path.dirname(os.path.abspath(out))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(f"{len(vectors)} {vectors.dim}\n")
-            for w, row in zip(vectors.words, vectors.vectors):
-                fh.write(w + " " + " ".join(f"{x:.6g}" for x in row) + "\n")
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    vectors.save(out, format=format)
 
 
 def train_glove(corpus=None, *, out=None, format=None, checkpoint=None, checkpoint_every=None,

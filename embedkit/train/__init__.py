@@ -1,1 +1,0 @@
-"""Trainers: skip-gram, CBOW and GloVe."""
