@@ -135,6 +135,15 @@ def test_resume_after_ctrl_c_equals_uninterrupted_run(enc, tmp_path, monkeypatch
     assert [h["loss_sum"] for h in resumed.history] == [h["loss_sum"] for h in full.history]
 
 
+def test_precounted_cooccurrences_give_the_same_vectors(enc):
+    g = GloVe(**FAST)
+    _, co = g.count(enc, progress=False)
+    assert np.array_equal(g.fit(enc, cooccurrence=co, progress=False).vectors.vectors,
+                          GloVe(**FAST).fit(enc, progress=False).vectors.vectors)
+    with pytest.raises(ParameterError, match="window"):
+        GloVe(**dict(FAST, window=2)).fit(enc, cooccurrence=co, progress=False)
+
+
 def test_resume_refuses_another_corpus(enc, tmp_path):
     ckpt = tmp_path / "c"
     GloVe(**FAST).fit(enc, checkpoint=str(ckpt), checkpoint_every=1e-6, progress=False)

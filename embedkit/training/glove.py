@@ -187,7 +187,7 @@ class GloVe:
     # -- training ---------------------------------------------------------------------
     def fit(self, corpus=None, *, out=None, format=None, checkpoint=None,
             checkpoint_every: float | None = None, resume=None, log_json=None,
-            progress: bool | None = None) -> GloVeResult:
+            progress: bool | None = None, cooccurrence=None) -> GloVeResult:
         """Count co-occurrences in ``corpus``, train, and return a :class:`GloVeResult`.
 
         Parameters
@@ -211,6 +211,9 @@ class GloVe:
             Append one JSON line per progress tick.
         progress : bool, optional
             Show progress bars (default: embedkit's global setting).
+        cooccurrence : Cooccurrence, optional
+            Counts of this corpus from :meth:`count` (to train several models on one
+            count); must match the vocabulary and ``window``.
         """
         out = C.check_out_path(out)
         if checkpoint is None and out is not None:
@@ -237,7 +240,15 @@ class GloVe:
                 setattr(self, k, v)
             self.workers = workers
 
-        enc, co = self.count(corpus, progress=progress)
+        if cooccurrence is None:
+            enc, co = self.count(corpus, progress=progress)
+        else:
+            enc, co = self._prepare(corpus), cooccurrence
+            if co.vocab_size != len(enc.vocab) or co.window != self.window:
+                raise ParameterError(
+                    f"cooccurrence was counted for {co.vocab_size} words with window "
+                    f"{co.window}, not {len(enc.vocab)} words with window {self.window}: "
+                    "count it with the same corpus and window")
         vocab = enc.vocab
         fp = _fingerprint(enc)
         if state is not None and state["corpus"] != fp:
