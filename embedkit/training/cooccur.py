@@ -26,7 +26,6 @@ import time
 
 import numpy as np
 
-from embedkit._kernels import cooccur as K
 from embedkit._progress import progress_bar
 from embedkit._threads import cpu_count
 from embedkit.errors import ParameterError
@@ -218,6 +217,8 @@ def _merge(sources, block: int, emit) -> None:
     round merges everything up to the smallest last-buffered key among the runs that still
     have data left, so every round empties at least one buffer and the output is ordered.
     """
+    from embedkit._kernels import cooccur as K
+
     n = len(sources)
     keys = [np.empty(0, np.uint64)] * n
     vals = [np.empty(0, np.float32)] * n
@@ -346,6 +347,8 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
     -------
     Cooccurrence
     """
+    from embedkit._kernels import cooccur as K
+
     if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
         raise ParameterError(f"window must be an integer >= 1, got {window!r}")
     window = int(window)
