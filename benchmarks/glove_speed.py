@@ -149,7 +149,7 @@ def main(argv=None) -> None:
         r_row, r_col, r_val = ref.row[order], ref.col[order], ref.data[order]
         ok = (len(mine) == ref.nnz and np.array_equal(mine.rows, r_row)
               and np.array_equal(mine.cols, r_col)
-              and np.allclose(mine.values, r_val, rtol=1e-4))
+              and np.allclose(mine.values, r_val, rtol=1e-5))
         base = (len(sub_ids), ref_s, mine_s, ok)
         print(f"counting {len(sub_ids):,} tokens: embedkit {mine_s:.2f} s, NumPy/SciPy "
               f"{ref_s:.2f} s (x{ref_s / mine_s:.1f}); identical counts: {ok}", flush=True)

@@ -147,3 +147,14 @@ def test_window_must_be_positive():
 def test_ids_out_of_range():
     with pytest.raises(ParameterError, match="ids must lie in"):
         count_cooccurrences(np.array([0, 5], np.int32), [0, 2], 3, window=2, progress=False)
+
+
+def test_frequent_pair_sums_keep_full_precision():
+    # 300 sentences of 1000 copies of one word: X[0, 0] sums 6 million terms
+    n_sent, length, window = 300, 1000, 10
+    ids = np.zeros(n_sent * length, np.int32)
+    offsets = np.arange(0, n_sent * length + 1, length, dtype=np.int64)
+    co = count_cooccurrences(ids, offsets, 1, window=window, memory="8M", workers=2,
+                             progress=False)
+    exact = n_sent * sum(2.0 * (length - d) / d for d in range(1, window + 1))
+    assert co.values[0] == pytest.approx(exact, rel=1e-6)

@@ -44,7 +44,8 @@ def scan_window(ids, offsets, sent, pos, sent_end, window, vocab_size,
     vocab_size : int
         ``V``; keys are ``i * V + j``.
     dense, row_start, row_len : arrays
-        Dense table (float32) and its row layout (int64).
+        Dense table (float64: frequent pairs sum millions of terms) and its row layout
+        (int64).
     buf : uint64 array
         Code buffer; ``fill`` entries are used.
 
@@ -75,7 +76,7 @@ def scan_window(ids, offsets, sent, pos, sent_end, window, vocab_size,
                     i = b
                     j = a
                 if j - i < row_len[i]:
-                    inc = np.float32(1.0) / np.float32(d)
+                    inc = 1.0 / d
                     if i == j:
                         inc = inc + inc
                     dense[row_start[i] + (j - i)] += inc
@@ -241,13 +242,13 @@ def dense_to_entries(dense, row_start, row_len, vocab_size, out_keys, out_vals):
             x = dense[base + t]
             if x != 0:
                 out_keys[m] = np.uint64(i) * v64 + np.uint64(i + t)
-                out_vals[m] = x
+                out_vals[m] = np.float32(x)
                 m += 1
     return m
 
 
 @njit(**_OPTS)
 def add_into(target, source):
-    """``target += source`` for float32 tables, releasing the GIL."""
+    """``target += source`` for dense tables, releasing the GIL."""
     for k in range(target.shape[0]):
         target[k] += source[k]

@@ -37,7 +37,7 @@ _HEADER_BYTES = 128          # fixed-size .npy header, rewritten once the run le
 _BYTES_PER_CODE = 20         # 8 for the code + 12 for the reduced (key, val) it may become
 _MIN_RUN = 1024              # smallest buffer (pairs per worker) a budget must allow
 _CHUNK_TOKENS = 1 << 20      # progress granularity of a worker
-_DENSE_MAX_CELLS = 1 << 20   # a dense table that stays in cache (4 MB) counts fastest
+_DENSE_MAX_CELLS = 1 << 19   # a dense table that stays in cache (4 MB of float64) counts fastest
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -293,9 +293,9 @@ def _plan(budget: int, workers: int, dense_fraction: float, vocab_size: int, win
           memory_text):
     """Split the budget into per-worker dense cells and buffer capacity."""
     per_worker = budget // workers
-    dense_cells = min(_DENSE_MAX_CELLS, int(per_worker * dense_fraction) // 4)
+    dense_cells = min(_DENSE_MAX_CELLS, int(per_worker * dense_fraction) // 8)
     row_start, row_len, product = dense_layout(vocab_size, dense_cells)
-    used = int(row_len.sum()) * 4
+    used = int(row_len.sum()) * 8
     capacity = (per_worker - used) // _BYTES_PER_CODE
     need = max(_MIN_RUN, window)
     if capacity < need:
@@ -401,7 +401,7 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
     def work(t: int) -> None:
         try:
             s0, s1 = int(cuts[t]), int(cuts[t + 1])
-            dense = np.zeros(n_cells, dtype=np.float32)
+            dense = np.zeros(n_cells, dtype=np.float64)
             dense_tables[t] = dense
             buf = np.empty(capacity, dtype=np.uint64)
             out_k = np.empty(capacity, dtype=np.uint64)
