@@ -158,3 +158,23 @@ def test_frequent_pair_sums_keep_full_precision():
                              progress=False)
     exact = n_sent * sum(2.0 * (length - d) / d for d in range(1, window + 1))
     assert co.values[0] == pytest.approx(exact, rel=1e-6)
+
+
+@pytest.mark.parametrize("n_runs", [1, 3, 8, 9, 20])
+def test_merge_runs_kernel_sums_equal_keys(rng, n_runs):
+    from embedkit._kernels.cooccur import merge_runs
+
+    runs = [np.unique(rng.integers(0, 300, rng.integers(0, 120))).astype(np.uint64)
+            for _ in range(n_runs)]
+    vals = [rng.random(len(r)).astype(np.float32) for r in runs]
+    keys = np.concatenate(runs)
+    v = np.concatenate(vals)
+    lens = np.array([len(r) for r in runs], np.int64)
+    ends = np.cumsum(lens)
+    out_k = np.empty(len(keys), np.uint64)
+    out_v = np.empty(len(keys), np.float32)
+    m = merge_runs(keys, v, ends - lens, ends, out_k, out_v)
+    expected_k, inverse = np.unique(keys, return_inverse=True)
+    expected_v = np.bincount(inverse, weights=v)
+    assert out_k[:m].tolist() == expected_k.tolist()
+    np.testing.assert_allclose(out_v[:m], expected_v, rtol=1e-6)

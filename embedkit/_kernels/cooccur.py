@@ -151,6 +151,33 @@ def sort_reduce(buf, n, window, vocab_size, bits, out_keys, out_vals):
 
 
 @njit(**_OPTS)
+def _merge_few(keys, vals, starts, ends, out_keys, out_vals):
+    """:func:`merge_runs` for a handful of runs: a linear scan of the heads beats a heap."""
+    n_runs = starts.shape[0]
+    head = starts.copy()
+    top = np.uint64(0xFFFFFFFFFFFFFFFF)
+    m = 0
+    while True:
+        best = top
+        for r in range(n_runs):
+            if head[r] < ends[r] and keys[head[r]] < best:
+                best = keys[head[r]]
+        if best == top:
+            # no run has data left (a genuine key of 2**64 - 1 is impossible: V*V < 2**64)
+            break
+        acc = 0.0
+        for r in range(n_runs):
+            h = head[r]
+            if h < ends[r] and keys[h] == best:
+                acc += vals[h]
+                head[r] = h + 1
+        out_keys[m] = best
+        out_vals[m] = np.float32(acc)
+        m += 1
+    return m
+
+
+@njit(**_OPTS)
 def merge_runs(keys, vals, starts, ends, out_keys, out_vals):
     """K-way merge of sorted segments ``keys[starts[r]:ends[r]]``, summing equal keys.
 
@@ -158,6 +185,8 @@ def merge_runs(keys, vals, starts, ends, out_keys, out_vals):
     heads keeps the work at ``O(n log K)``.  Returns the number of entries written.
     """
     n_runs = starts.shape[0]
+    if n_runs <= 8:
+        return _merge_few(keys, vals, starts, ends, out_keys, out_vals)
     heap = np.empty(n_runs, dtype=np.int64)  # run ids, ordered by their head key
     head = starts.copy()
     size = 0

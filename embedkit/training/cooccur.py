@@ -254,6 +254,58 @@ def _merge(sources, block: int, emit) -> None:
             pos[r] = cut
 
 
+def _merge_in_memory(runs, workers: int):
+    """Merge in-memory runs ``[(keys, vals), ...]`` with ``workers`` threads.
+
+    The key space is cut at quantiles of the largest run; each thread merges one key range
+    of every run into its own output, and the outputs are concatenated in order.
+    """
+    from embedkit._kernels import cooccur as K
+
+    runs = [(k, v) for k, v in runs if k.shape[0]]
+    if not runs:
+        return np.empty(0, np.uint64), np.empty(0, np.float32)
+    keys = np.concatenate([k for k, _ in runs])
+    vals = np.concatenate([v for _, v in runs])
+    lens = np.array([k.shape[0] for k, _ in runs], dtype=np.int64)
+    ends = np.cumsum(lens)
+    starts = ends - lens
+    big = max(runs, key=lambda r: r[0].shape[0])[0]
+    parts = max(1, min(workers, big.shape[0] // 100000))
+    cuts = [big[(big.shape[0] * p) // parts] for p in range(1, parts)]
+    bounds = []  # per part: (starts, ends) into the concatenated arrays
+    lo = starts.copy()
+    for c in cuts + [None]:
+        if c is None:
+            hi = ends.copy()
+        else:
+            hi = np.array([s + np.searchsorted(k, c, side="left") for s, (k, _) in
+                           zip(starts, runs)], dtype=np.int64)
+        bounds.append((lo, hi))
+        lo = hi
+    outs: list = [None] * len(bounds)
+
+    def job(p):
+        s_, e_ = bounds[p]
+        size = int((e_ - s_).sum())
+        ok = np.empty(size, np.uint64)
+        ov = np.empty(size, np.float32)
+        m = K.merge_runs(keys, vals, s_, e_, ok, ov)
+        outs[p] = (ok[:m], ov[:m])
+
+    threads = [threading.Thread(target=job, args=(p,)) for p in range(1, len(bounds))]
+    for t in threads:
+        t.start()
+    job(0)
+    for t in threads:
+        t.join()
+    if any(o is None for o in outs):  # pragma: no cover - a merge thread failed
+        raise RuntimeError("co-occurrence merge failed")
+    if len(outs) == 1:
+        return outs[0]
+    return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
+
+
 # -- layout and budget ------------------------------------------------------------------------
 
 def _row_lengths(vocab_size: int, product: int) -> np.ndarray:
@@ -484,21 +536,25 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
             runs = merged
             log.debug("merge pass %d: %d runs left", passes, len(runs))
 
-        chunks_k: list[np.ndarray] = []
-        chunks_v: list[np.ndarray] = []
+        if runs:
+            chunks_k: list[np.ndarray] = []
+            chunks_v: list[np.ndarray] = []
 
-        def emit(k, v):
-            chunks_k.append(k.copy())
-            chunks_v.append(v.copy())
+            def emit(k, v):
+                chunks_k.append(k.copy())
+                chunks_v.append(v.copy())
 
-        srcs = [_FileRun(p) for p in runs]
-        try:
-            _merge(srcs + in_memory + [_MemoryRun(dk, dv)], block, emit)
-        finally:
-            for s in srcs:
-                s.close()
-        keys = np.concatenate(chunks_k) if chunks_k else np.empty(0, np.uint64)
-        vals = np.concatenate(chunks_v) if chunks_v else np.empty(0, np.float32)
+            srcs = [_FileRun(p) for p in runs]
+            try:
+                _merge(srcs + in_memory + [_MemoryRun(dk, dv)], block, emit)
+            finally:
+                for s in srcs:
+                    s.close()
+            keys = np.concatenate(chunks_k) if chunks_k else np.empty(0, np.uint64)
+            vals = np.concatenate(chunks_v) if chunks_v else np.empty(0, np.float32)
+        else:  # everything in memory: one k-way merge, split by key range over the workers
+            keys, vals = _merge_in_memory([(r._keys, r._vals) for r in in_memory] + [(dk, dv)],
+                                          workers)
     except KeyboardInterrupt:
         stop.set()
         for th in threads:
