@@ -98,6 +98,8 @@ def main(argv=None) -> None:
     p.add_argument("--max-bytes", type=int, default=None, help="read only this much text")
     p.add_argument("--baseline-tokens", type=int, default=3_000_000,
                    help="tokens counted by the NumPy/SciPy reference (0 = skip)")
+    p.add_argument("--spill-memory", default="256M",
+                   help="also count with this small budget (spilling runs) and compare ('' = skip)")
     p.add_argument("--gensim-epochs", type=int, default=1,
                    help="epochs of the gensim skip-gram reference (0 = skip)")
     p.add_argument("--questions", default=os.path.join(EVAL, "questions-words.txt"))
@@ -154,6 +156,20 @@ def main(argv=None) -> None:
         print(f"counting {len(sub_ids):,} tokens: embedkit {mine_s:.2f} s, NumPy/SciPy "
               f"{ref_s:.2f} s (x{ref_s / mine_s:.1f}); identical counts: {ok}", flush=True)
 
+    spill = None
+    if args.spill_memory:
+        t0 = time.perf_counter()
+        small = count_cooccurrences(ids, offsets, V, window=args.window, memory=args.spill_memory,
+                                    workers=args.threads, progress=False)
+        small_s = time.perf_counter() - t0
+        same = (np.array_equal(small.keys, co.keys)
+                and np.allclose(small.values, co.values, rtol=1e-5))
+        spill = (small_s, small.info["spilled_runs"], small.info["merge_passes"], same)
+        print(f"counting with --memory {args.spill_memory}: {small_s:.2f} s, "
+              f"{small.info['spilled_runs']} runs spilled, {small.info['merge_passes']} extra "
+              f"merge passes; same counts as in memory: {same}", flush=True)
+        del small
+
     g = GloVe(dim=args.dim, window=args.window, min_count=args.min_count, x_max=args.x_max,
               power=args.power, alpha=args.alpha, epochs=args.epochs, workers=args.threads,
               seed=args.seed, memory=args.memory)
@@ -198,6 +214,9 @@ def main(argv=None) -> None:
         nt, ref_s, mine_s, ok = base
         print(f"| counting {nt / 1e6:.1f} M tokens vs NumPy/SciPy, s | {mine_s:.2f} | "
               f"{ref_s:.2f} | x{ref_s / mine_s:.1f} faster (same counts: {ok}) |")
+    if spill:
+        print(f"| counting with --memory {args.spill_memory}, s | {spill[0]:.1f} | | "
+              f"{spill[1]} runs spilled; same counts: {spill[3]} |")
     print(f"| training, s per epoch (median of {args.epochs}) | "
           f"{statistics.median(epoch_s):.1f} | "
           + (f"{gen[0]:.1f} (gensim skip-gram) | x{gen[0] / statistics.median(epoch_s):.2f} |"
