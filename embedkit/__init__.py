@@ -20,6 +20,7 @@ _LAZY = {
     "train": "embedkit.training.word2vec",
     "Word2Vec": "embedkit.training.word2vec",
     "TrainResult": "embedkit.training.word2vec",
+    "GloVe": "embedkit.training.glove",
 }
 
 
@@ -41,6 +42,7 @@ __all__ = [
     "train",
     "Word2Vec",
     "TrainResult",
+    "GloVe",
     "EmbedkitError",
     "ParameterError",
     "CorpusError",
