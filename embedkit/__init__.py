@@ -11,12 +11,14 @@ from embedkit._version import __version__
 from embedkit.errors import (CorpusError, EmbedkitError, FormatError, MissingFileError,
                              ParameterError, UnknownWordError)
 from embedkit.vectors import Vectors
+from embedkit.evaluation import evaluate
 
 logging.getLogger("embedkit").addHandler(logging.NullHandler())
 
 __all__ = [
     "__version__",
     "Vectors",
+    "evaluate",
     "EmbedkitError",
     "ParameterError",
     "CorpusError",
