@@ -13,9 +13,8 @@ log = logging.getLogger(__name__)
 
 SUITES = ("all", "analogy", "similarity")
 COLUMNS = ["set", "level", "name", "metric", "score", "coverage", "n", "n_covered", "n_correct"]
-# What suite="all" runs when no sets are named: every shipped set except the large BATS
-# (98,000 questions; ask for it with sets=["bats"]).
-DEFAULT_ANALOGY = ("google", "msr")
+# What suite="all" runs when no sets are named: every shipped set.
+DEFAULT_ANALOGY = ("google", "msr", "bats")
 
 
 def _as_vectors(vectors):
@@ -45,7 +44,7 @@ def evaluate(vectors, suite: str = "all", sets=None, methods=("3cosadd",),
         Which kind of sets to run (when ``sets`` is given, only those of this kind).
     sets : list of str, optional
         Shipped set names (``google``, ``msr``, ``bats``, ``ws353``, ``simlex999``, ...) or
-        paths of your own files.  Default: every shipped set of the suite except ``bats``.
+        paths of your own files.  Default: every shipped set of the suite.
     methods : sequence of {"3cosadd", "3cosmul"}, default ("3cosadd",)
         Analogy methods.
     restrict_vocab : int or None, default 30000
