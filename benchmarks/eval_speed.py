@@ -29,10 +29,21 @@ from embedkit.evaluation import (dataset_path, evaluate_analogies, evaluate_simi
                                  load_dataset)
 from embedkit.vectors import Vectors
 
-SHARED = pathlib.Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+def _shared() -> pathlib.Path:
+    """The shared data folder: $EMBEDKIT_SHARED, or a `shared/data` beside the checkout."""
+    if os.environ.get("EMBEDKIT_SHARED"):
+        return pathlib.Path(os.environ["EMBEDKIT_SHARED"])
+    here = pathlib.Path(__file__).resolve()
+    for up in here.parents[1:4]:
+        if (up / "shared" / "data").is_dir():
+            return up / "shared" / "data"
+    return here.parents[1] / ".." / "shared" / "data"
 
 
-def structured_vectors(n_words, dim, seed=0):
+SHARED = _shared()
+
+
+def structured_vectors(n_words, dim, seed=0, noise=1.0):
     """Google words first (offset structure + noise), then random filler words."""
     rng = np.random.default_rng(seed)
     ds = load_dataset("google")
@@ -56,7 +67,7 @@ def structured_vectors(n_words, dim, seed=0):
     for s, i, j in pairs:
         L[i, i] += 1; L[j, j] += 1; L[i, j] -= 1; L[j, i] -= 1
         rhs[j] += rel[s]; rhs[i] -= rel[s]
-    head = np.linalg.solve(L, rhs) + rng.normal(scale=0.6, size=(k, dim))
+    head = np.linalg.solve(L, rhs) + rng.normal(scale=noise, size=(k, dim))
     head *= np.sqrt(dim) / np.linalg.norm(head, axis=1, keepdims=True).mean()
     tail = rng.normal(size=(n_words - k, dim))
     # interleave the Google words over the first 30 % of the vocabulary
