@@ -61,13 +61,13 @@ def evaluate_cmd(vectors, suite, sets, methods, restrict_vocab, case_sensitive, 
     """
     from embedkit.errors import ParameterError
     from embedkit.evaluation import evaluate
-    from embedkit.evaluation._io import load_vectors
+    from embedkit.vectors.load import load
 
     if as_json and as_csv:
         raise ParameterError("--json and --csv exclude each other: pick one")
     if restrict_vocab < 0:
         raise ParameterError(f"--restrict-vocab must be >= 0 (0 = all words), got {restrict_vocab}")
-    v = load_vectors(vectors)
+    v = load(vectors)
     df = evaluate(v, suite=suite, sets=sets, methods=methods,
                   restrict_vocab=restrict_vocab or None, case_insensitive=not case_sensitive,
                   dummy4unknown=dummy4unknown, skip_bad_lines=skip_bad_lines)

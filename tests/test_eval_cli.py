@@ -60,3 +60,16 @@ def test_unknown_set_and_conflicting_options():
     assert "neither a shipped set" in _bad(_run(VECTORS, "--sets", "nosuchset"))
     assert "exclude each other" in _bad(_run(VECTORS, "--json", "--csv"))
     assert "method must be one of" in _bad(_run(VECTORS, "--method", "cos"))
+
+
+def test_cli_numbers_equal_gensim():
+    kv_mod = __import__("pytest").importorskip("gensim.models.keyedvectors")
+    from embedkit.evaluation import dataset_path
+
+    kv = kv_mod.KeyedVectors.load_word2vec_format(VECTORS)
+    score, _ = kv.evaluate_word_analogies(str(dataset_path("google")), restrict_vocab=30000)
+    _, spearman, _ = kv.evaluate_word_pairs(str(dataset_path("ws353")))
+    r = _run(VECTORS, "--sets", "google,ws353", "--json")
+    recs = {(x["set"], x["metric"]): x["score"] for x in json.loads(r.stdout)}
+    assert recs[("google", "3cosadd")] == score
+    assert recs[("ws353", "spearman")] == spearman[0]

@@ -23,9 +23,9 @@ def _as_vectors(vectors):
     if isinstance(vectors, Vectors):
         return vectors
     if isinstance(vectors, (str, bytes)) or hasattr(vectors, "__fspath__"):
-        from embedkit.evaluation._io import load_vectors
+        from embedkit.vectors.load import load
 
-        return load_vectors(vectors)
+        return load(vectors)
     raise ParameterError(f"vectors must be an embedkit Vectors or a path, got "
                          f"{type(vectors).__name__}")
 
