@@ -174,3 +174,10 @@ def test_evaluate_validation(offsets):
         embedkit.evaluate(offsets, sets=[])
     with pytest.raises(ParameterError, match="Vectors or a path"):
         embedkit.evaluate(42)
+
+
+@pytest.mark.parametrize("value,match", [(0, "restrict_vocab must be >= 1"),
+                                         ("10", "restrict_vocab must be a positive integer")])
+def test_similarity_restrict_vocab_validation(offsets, value, match):
+    with pytest.raises(ParameterError, match=match):
+        evaluate_similarity(offsets, "ws353", restrict_vocab=value)

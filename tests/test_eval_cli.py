@@ -73,3 +73,7 @@ def test_cli_numbers_equal_gensim():
     recs = {(x["set"], x["metric"]): x["score"] for x in json.loads(r.stdout)}
     assert recs[("google", "3cosadd")] == score
     assert recs[("ws353", "spearman")] == spearman[0]
+
+
+def test_negative_restrict_vocab():
+    assert "--restrict-vocab must be >= 0" in _bad(_run(VECTORS, "--restrict-vocab", "-1"))

@@ -151,9 +151,8 @@ class _Candidates:
         return out
 
 
-def _check_args(method, restrict_vocab):
-    if method not in METHODS:
-        raise ParameterError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+def check_restrict_vocab(restrict_vocab) -> None:
+    """Raise :class:`ParameterError` unless ``restrict_vocab`` is a positive int or None."""
     if restrict_vocab is not None:
         if isinstance(restrict_vocab, bool) or not isinstance(restrict_vocab, (int, np.integer)):
             raise ParameterError(f"restrict_vocab must be a positive integer or None "
@@ -161,6 +160,12 @@ def _check_args(method, restrict_vocab):
         if restrict_vocab < 1:
             raise ParameterError(f"restrict_vocab must be >= 1 or None (the whole vocabulary), "
                                  f"got {restrict_vocab}")
+
+
+def _check_args(method, restrict_vocab):
+    if method not in METHODS:
+        raise ParameterError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    check_restrict_vocab(restrict_vocab)
 
 
 def evaluate_analogies(vectors, dataset="google", method: str = "3cosadd",

@@ -89,9 +89,9 @@ def evaluate_similarity(vectors, dataset="ws353", restrict_vocab: int | None = 3
     """
     from scipy import stats
 
-    if restrict_vocab is not None and (isinstance(restrict_vocab, bool) or restrict_vocab < 1):
-        raise ParameterError(f"restrict_vocab must be >= 1 or None (the whole vocabulary), "
-                             f"got {restrict_vocab!r}")
+    from embedkit.evaluation.analogy import check_restrict_vocab
+
+    check_restrict_vocab(restrict_vocab)
     ds = dataset if isinstance(dataset, SimilaritySet) else load_dataset(str(dataset), skip_bad_lines)
     if not isinstance(ds, SimilaritySet):
         raise ParameterError(f"{dataset!r} is an analogy set, not a word-similarity set: "
