@@ -21,6 +21,8 @@ _LAZY = {
     "Word2Vec": "embedkit.training.word2vec",
     "TrainResult": "embedkit.training.word2vec",
     "GloVe": "embedkit.training.glove",
+
+    "evaluate": "embedkit.evaluation.api",
 }
 
 
@@ -43,6 +45,8 @@ __all__ = [
     "Word2Vec",
     "TrainResult",
     "GloVe",
+
+    "evaluate",
     "EmbedkitError",
     "ParameterError",
     "CorpusError",
