@@ -18,6 +18,10 @@ COMMANDS: dict[str, str] = {
     "info": "vectors_cmd:info",
     "validate": "vectors_cmd:validate",
     "train": "train:train",
+    "analogy": "query:analogy",
+    "similar": "query:similar",
+    "similarity": "query:similarity",
+    "index": "index_cmd:index",
 }
 
 log = logging.getLogger("embedkit")

@@ -21,8 +21,9 @@ _LAZY = {
     "Word2Vec": "embedkit.training.word2vec",
     "TrainResult": "embedkit.training.word2vec",
     "GloVe": "embedkit.training.glove",
-
     "evaluate": "embedkit.evaluation.api",
+    "Index": "embedkit.search.index",
+    "parse_query": "embedkit.search.query",
 }
 
 
@@ -45,8 +46,9 @@ __all__ = [
     "Word2Vec",
     "TrainResult",
     "GloVe",
-
     "evaluate",
+    "Index",
+    "parse_query",
     "EmbedkitError",
     "ParameterError",
     "CorpusError",
