@@ -1,0 +1,1 @@
+"""Numba kernels: plain functions over arrays, one module per area."""
