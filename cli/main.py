@@ -12,6 +12,8 @@ from embedkit._version import __version__
 
 # command name -> "module:attribute" (relative to embedkit.cli); imported on first use.
 COMMANDS: dict[str, str] = {
+    "sentiment": "sentiment:sentiment",
+    "ner": "ner:ner",
 }
 
 log = logging.getLogger("embedkit")
