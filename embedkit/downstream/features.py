@@ -95,6 +95,7 @@ class Featurizer:
         self.char_buckets = int(char_buckets)
         self.char_nmax = int(char_nmax)
         self._char_cache: dict[str, np.ndarray] = {}
+        self._case_cache: dict[str, int] = {}
 
     def _chars(self, word: str) -> np.ndarray:
         ids = self._char_cache.get(word)
@@ -105,11 +106,19 @@ class Featurizer:
                 self._char_cache[word] = ids
         return ids
 
+    def _case(self, word: str) -> int:
+        c = self._case_cache.get(word)
+        if c is None:
+            c = case_class(word)
+            if len(self._case_cache) < 500_000:
+                self._case_cache[word] = c
+        return c
+
     def encode(self, tokens: list[str]) -> dict:
         """Arrays for one token list: ``words``, ``case``, and (with char features)
         ``char_ids`` (all n-gram buckets, concatenated) and ``char_counts`` per token."""
         out = {"words": np.array([self.vocab.lookup(w) for w in tokens], dtype=np.int64),
-               "case": np.array([case_class(w) for w in tokens], dtype=np.int64)}
+               "case": np.array([self._case(w) for w in tokens], dtype=np.int64)}
         if self.char_buckets:
             parts = [self._chars(w) for w in tokens]
             out["char_ids"] = (np.concatenate(parts) if parts else np.zeros(0, np.int64))
