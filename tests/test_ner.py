@@ -215,3 +215,11 @@ def test_cli_ner_bad_tag(tmp_path, rng):
                                  "--train", str(f), "--out", str(tmp_path / "m")])
     assert r.exit_code != 0 and "Traceback" not in r.output
     assert "is not O, B-X or I-X" in r.output
+
+
+def test_committed_sample_conll():
+    import pathlib
+    f = pathlib.Path(__file__).parent / "data" / "downstream" / "sample.conll"
+    s, t = read_conll(f, strip_prefix="en:")
+    assert s[0] == ["Ada", "Lovelace", "lived", "in", "London", "."]
+    assert [chunks(x) for x in t] == [[("PER", 0, 2), ("LOC", 4, 5)], [("ORG", 0, 3)]]

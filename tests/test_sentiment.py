@@ -253,3 +253,11 @@ def test_cli_bad_input_is_one_clear_line(cli_files, tmp_path, case, monkeypatch,
     assert r.exit_code != 0
     assert "Traceback" not in r.output
     assert expect in r.output
+
+
+def test_committed_sample_tsv():
+    import pathlib
+    f = pathlib.Path(__file__).parent / "data" / "downstream" / "sample.tsv"
+    texts, labels = read_tsv(f)
+    assert labels == ["1", "0", "1"]
+    assert texts[1] == ["it", "does", "n't", "work", "at", "all"]

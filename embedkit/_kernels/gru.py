@@ -20,7 +20,13 @@ float64 with the exact ``np.tanh`` for the finite-difference gradient checks (``
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg.cython_blas  # noqa: F401  (load SciPy's BLAS now, see below)
 from numba import njit
+
+# ``np.dot`` inside these kernels calls SciPy's OpenBLAS.  threadpoolctl can only pin a
+# BLAS library that is already loaded, so load it at import: otherwise the first kernel
+# call inside ``single_threaded_blas()`` loads it with its default thread count and the two
+# GRU directions fight over its multi-threaded GEMM (a 10-100x slowdown).
 
 _JIT = dict(nogil=True, fastmath=True, cache=True, error_model="numpy")
 
