@@ -12,6 +12,11 @@ from embedkit._version import __version__
 
 # command name -> "module:attribute" (relative to embedkit.cli); imported on first use.
 COMMANDS: dict[str, str] = {
+    "corpora": "corpora_cmd:corpora",
+    "convert": "vectors_cmd:convert",
+    "info": "vectors_cmd:info",
+    "validate": "vectors_cmd:validate",
+    "train": "train:train",
     "sentiment": "sentiment:sentiment",
     "ner": "ner:ner",
 }

@@ -10,13 +10,37 @@ import logging
 from embedkit._version import __version__
 from embedkit.errors import (CorpusError, EmbedkitError, FormatError, MissingFileError,
                              ParameterError, UnknownWordError)
-from embedkit.vectors import Vectors
+from embedkit.vectors.core import Vectors
+
+# Imported on first use so that `import embedkit` (and the CLI's start) stays quick:
+# these pull in Numba kernels.
+_LAZY = {
+    "load": "embedkit.vectors.load",
+    "save": "embedkit.vectors.load",
+    "train": "embedkit.training.word2vec",
+    "Word2Vec": "embedkit.training.word2vec",
+    "TrainResult": "embedkit.training.word2vec",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'embedkit' has no attribute {name!r}")
+
 
 logging.getLogger("embedkit").addHandler(logging.NullHandler())
 
 __all__ = [
     "__version__",
     "Vectors",
+    "load",
+    "save",
+    "train",
+    "Word2Vec",
+    "TrainResult",
     "EmbedkitError",
     "ParameterError",
     "CorpusError",

@@ -7,3 +7,15 @@ import pytest
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(autouse=True)
+def _reset_embedkit_logging():
+    """The CLI configures the 'embedkit' logger for a process; undo it after each test."""
+    import logging
+
+    yield
+    logger = logging.getLogger("embedkit")
+    logger.handlers[:] = [logging.NullHandler()]
+    logger.setLevel(logging.NOTSET)
+    logger.propagate = True

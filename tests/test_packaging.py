@@ -34,3 +34,20 @@ def test_only_embedkit_is_installed_top_level():
 def test_py_typed_ships():
     assert (ROOT / "embedkit" / "py.typed").exists()
     assert "py.typed" in _pyproject()["tool"]["setuptools"]["package-data"]["embedkit"]
+
+
+def test_no_package_is_listed_twice():
+    packages = _pyproject()["tool"]["setuptools"]["packages"]
+    assert len(packages) == len(set(packages))
+
+
+def test_top_level_train_is_the_function_even_after_importing_the_trainers():
+    # a subpackage named like a top-level function would replace it once imported
+    import importlib
+
+    import embedkit
+
+    for module in ("embedkit.training", "embedkit.training.word2vec"):
+        importlib.import_module(module)
+    assert callable(embedkit.train)
+    assert callable(embedkit.load)

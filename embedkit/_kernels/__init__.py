@@ -1,1 +1,1 @@
-"""Numba kernels: plain functions over arrays, one module per area."""
+"""Numba kernels: plain functions over arrays, one module per area, no user-facing classes."""

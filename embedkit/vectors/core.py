@@ -24,6 +24,11 @@ class Vectors:
         Corpus frequency of each word, when known.
     metadata : dict, optional
         Free-form JSON-serialisable information (training parameters, corpus, version).
+    ignore_case : bool, default False
+        Case handling for lookups: when true, a word missing in its exact spelling is
+        looked up case-insensitively (the first, usually most frequent, row whose
+        ``casefold()`` matches).  Exact spellings always win.  Settable later as
+        ``v.ignore_case = True``.
 
     Examples
     --------
@@ -33,9 +38,10 @@ class Vectors:
     array([0., 1.], dtype=float32)
     """
 
-    def __init__(self, words: Sequence[str], vectors, counts=None, metadata: dict | None = None):
+    def __init__(self, words: Sequence[str], vectors, counts=None, metadata: dict | None = None,
+                 ignore_case: bool = False):
         words = list(words)
-        vectors = np.asarray(vectors)
+        vectors = np.asanyarray(vectors)
         if vectors.ndim != 2:
             raise ParameterError(f"vectors must be a 2-D matrix, got shape {vectors.shape}")
         if vectors.shape[0] != len(words):
@@ -63,6 +69,28 @@ class Vectors:
         self.counts = counts
         self.metadata = dict(metadata or {})
         self._normalized = None
+        self._folded = None
+        self.ignore_case = bool(ignore_case)
+        self.search_index = None
+
+    @classmethod
+    def _trusted(cls, words, vectors, *, index=None, counts=None, metadata=None) -> "Vectors":
+        """Wrap already-validated data without copying or re-checking (used by loaders).
+
+        ``words`` must be unique strings and ``vectors`` a float32 C-order matrix with one
+        row per word; ``index`` (word -> row) is built lazily when omitted.
+        """
+        self = cls.__new__(cls)
+        self._words = words if isinstance(words, list) else list(words)
+        self._index = index
+        self._vectors = vectors
+        self.counts = None if counts is None else np.asarray(counts, dtype=np.int64)
+        self.metadata = dict(metadata or {})
+        self._normalized = None
+        self._folded = None
+        self.ignore_case = False
+        self.search_index = None
+        return self
 
     # -- container protocol -------------------------------------------------------------
     @property
@@ -73,6 +101,8 @@ class Vectors:
     @property
     def key_to_index(self) -> dict[str, int]:
         """Mapping word -> row number."""
+        if self._index is None:
+            self._index = dict(zip(self._words, range(len(self._words))))
         return self._index
 
     @property
@@ -89,7 +119,12 @@ class Vectors:
         return len(self._words)
 
     def __contains__(self, word) -> bool:
-        return word in self._index
+        try:
+            if word in self.key_to_index:
+                return True
+            return self.ignore_case and word.casefold() in self._folded_index()
+        except (TypeError, AttributeError):
+            return False
 
     def __iter__(self):
         return iter(self._words)
@@ -98,13 +133,30 @@ class Vectors:
         return f"Vectors({len(self)} words, dim {self.dim})"
 
     def index(self, word: str) -> int:
-        """Row number of ``word``; :class:`~embedkit.errors.UnknownWordError` if absent."""
+        """Row number of ``word``.
+
+        Raises :class:`~embedkit.errors.UnknownWordError` (a ``KeyError``) naming the word
+        and the closest spellings in the vocabulary.  With ``ignore_case`` a word missing
+        in its exact spelling matches case-insensitively.
+        """
         try:
-            return self._index[word]
+            return self.key_to_index[word]
         except KeyError:
+            if self.ignore_case:
+                row = self._folded_index().get(word.casefold())
+                if row is not None:
+                    return row
             raise UnknownWordError(self._unknown_message(word)) from None
         except TypeError:
             raise UnknownWordError(f"words are strings, got {type(word).__name__}") from None
+
+    def _folded_index(self) -> dict[str, int]:
+        if self._folded is None:
+            folded: dict[str, int] = {}
+            for i, w in enumerate(self._words):
+                folded.setdefault(w.casefold(), i)
+            self._folded = folded
+        return self._folded
 
     def indices(self, words: Iterable[str]) -> np.ndarray:
         """Row numbers of several words (int64); raises on the first unknown one."""
@@ -116,9 +168,63 @@ class Vectors:
         return self._vectors[self.indices(word)]
 
     def _unknown_message(self, word: str) -> str:
-        close = difflib.get_close_matches(word, self._words[:50000], n=5, cutoff=0.7)
+        pool = self._words[:50000]
+        close = difflib.get_close_matches(word, pool, n=5, cutoff=0.7)
+        if not self.ignore_case:
+            lower = word.casefold()
+            cased = [w for w in pool if w.casefold() == lower and w not in close][:2]
+            close = cased + close[: 5 - len(cased)]
         hint = f"; closest spellings: {', '.join(close)}" if close else ""
+        if self.ignore_case is False and close and close[0].casefold() == word.casefold():
+            hint += " (set ignore_case=True to match any case)"
         return f"word {word!r} is not in the vocabulary ({len(self)} words){hint}"
+
+    # -- files --------------------------------------------------------------------------
+    def save(self, path, format=None, precision=None) -> None:
+        """Write the vectors; the format follows the extension (see :func:`embedkit.save`).
+
+        ``.ekv`` native directory, ``.bin`` word2vec binary, ``.txt``/``.vec`` word2vec
+        text (``.gz``/``.bz2``/``.xz`` compress); ``format="glove"`` etc. overrides it.
+        """
+        from embedkit.vectors.load import save
+
+        save(self, path, format=format, precision=precision)
+
+    # -- gensim ---------------------------------------------------------------------------
+    @classmethod
+    def from_gensim(cls, keyed_vectors) -> "Vectors":
+        """Wrap a gensim ``KeyedVectors`` (or a model with ``.wv``); counts come along.
+
+        The matrix is shared, not copied, when it is float32 and C-ordered.
+        """
+        kv = getattr(keyed_vectors, "wv", keyed_vectors)
+        if not hasattr(kv, "index_to_key") or not hasattr(kv, "vectors"):
+            raise ParameterError(f"from_gensim needs gensim KeyedVectors, got "
+                                 f"{type(keyed_vectors).__name__}")
+        words = [str(w) for w in kv.index_to_key]
+        counts = None
+        try:
+            raw = [kv.get_vecattr(w, "count") for w in words] if words else None
+            if raw is not None and all(c is not None for c in raw):
+                counts = np.asarray(raw, dtype=np.int64)
+        except (KeyError, AttributeError):
+            counts = None
+        return cls(words, kv.vectors, counts=counts)
+
+    def to_gensim(self):
+        """A gensim ``KeyedVectors`` with the same words, vectors (and counts).
+
+        Needs gensim (``pip install gensim``); embedkit itself does not depend on it.
+        """
+        try:
+            from gensim.models import KeyedVectors
+        except ImportError:
+            raise ParameterError("to_gensim needs gensim: pip install gensim") from None
+        kv = KeyedVectors(vector_size=self.dim, count=0, dtype=np.float32)
+        kv.add_vectors(self._words, np.asarray(self._vectors, dtype=np.float32))
+        if self.counts is not None:
+            kv.expandos["count"] = np.asarray(self.counts, dtype=np.int64).copy()
+        return kv
 
     # -- derived data -----------------------------------------------------------------------
     @property
@@ -129,3 +235,251 @@ class Vectors:
             norms[norms == 0] = 1.0
             self._normalized = (self._vectors / norms).astype(np.float32, copy=False)
         return self._normalized
+
+    # -- nearest neighbours ------------------------------------------------------------------
+    def attach_index(self, index) -> "Vectors":
+        """Route every nearest-neighbour query through ``index`` (``None`` detaches).
+
+        ``index`` needs a method ``search(queries, k, exclude=None) -> (ids, scores)`` with
+        the contract of :meth:`_search`.  Returns ``self``.
+        """
+        if index is not None and not callable(getattr(index, "search", None)):
+            raise ParameterError(f"an index needs a search(queries, k, exclude=None) method; "
+                                 f"{type(index).__name__} has none")
+        self.search_index = index
+        return self
+
+    def _search(self, queries, k, exclude=None, restrict_vocab=None):
+        """The one nearest-neighbour routine every query goes through.
+
+        Parameters
+        ----------
+        queries : ndarray of float32, shape (n, dim)
+            Unit-length query rows.
+        k : int
+            Neighbours per query.
+        exclude : sequence of sequences of int, optional
+            Per query, row ids never to return (e.g. the query words).
+        restrict_vocab : int, optional
+            Search only the first ``restrict_vocab`` rows.
+
+        Returns
+        -------
+        ids : ndarray of int64, shape (n, k)
+            Row ids by decreasing cosine similarity; ``-1`` where fewer than ``k``
+            candidates remain.
+        scores : ndarray of float32, shape (n, k)
+            Cosine similarities; ``-inf`` where ``ids`` is ``-1``.
+
+        Notes
+        -----
+        Brute force (one matrix product per block of queries, then ``argpartition``)
+        unless an index is attached with :meth:`attach_index`; then the index answers,
+        except for a ``restrict_vocab`` smaller than the vocabulary.
+        """
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        n = queries.shape[0]
+        if queries.ndim != 2 or queries.shape[1] != self.dim:
+            raise ParameterError(f"queries must have shape (n, {self.dim}), got {queries.shape}")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ParameterError(f"k (topn) must be a positive integer, got {k!r}")
+        if exclude is not None and len(exclude) != n:
+            raise ParameterError(f"exclude must hold one list per query ({n}), got {len(exclude)}")
+        rows = len(self)
+        if restrict_vocab is not None:
+            if isinstance(restrict_vocab, bool) or not isinstance(restrict_vocab, (int, np.integer)) \
+                    or restrict_vocab < 1:
+                raise ParameterError("restrict_vocab must be a positive integer (search the "
+                                     f"first N words), got {restrict_vocab!r}")
+            rows = min(rows, int(restrict_vocab))
+        if self.search_index is not None and rows == len(self):
+            ids, scores = self.search_index.search(queries, int(k), exclude=exclude)
+            return np.asarray(ids, dtype=np.int64), np.asarray(scores, dtype=np.float32)
+        k = int(k)
+        matrix = self.normalized[:rows]
+        ids = np.full((n, k), -1, dtype=np.int64)
+        scores = np.full((n, k), -np.inf, dtype=np.float32)
+        block = max(1, (64 << 20) // (4 * max(rows, 1)))
+        kk = min(k, rows)
+        for s in range(0, n, block):
+            sims = queries[s:s + block] @ matrix.T
+            if exclude is not None:
+                for i, ex in enumerate(exclude[s:s + block]):
+                    if ex is not None and len(ex):
+                        ex = np.asarray(ex, dtype=np.int64)
+                        sims[i, ex[(ex >= 0) & (ex < rows)]] = -np.inf
+            if kk < rows:
+                top = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
+            else:
+                top = np.broadcast_to(np.arange(rows), (sims.shape[0], rows))
+            top_scores = np.take_along_axis(sims, top, axis=1)
+            order = np.argsort(-top_scores, axis=1, kind="stable")
+            top = np.take_along_axis(top, order, axis=1)
+            top_scores = np.take_along_axis(top_scores, order, axis=1)
+            top = np.where(np.isneginf(top_scores), -1, top)
+            ids[s:s + block, :kk] = top
+            scores[s:s + block, :kk] = top_scores
+        return ids, scores
+
+    def _query_rows(self, items, what):
+        """Unit vectors and row ids (None for raw vectors) of words or vectors."""
+        if items is None:
+            return [], []
+        if isinstance(items, (str, np.ndarray)):
+            items = [items]
+        vecs, ids = [], []
+        for item in items:
+            if isinstance(item, str):
+                row = self.index(item)
+                vecs.append(self.normalized[row])
+                ids.append(row)
+            else:
+                vec = np.asarray(item, dtype=np.float32)
+                if vec.shape != (self.dim,):
+                    raise ParameterError(f"{what}: a vector must have shape ({self.dim},), "
+                                         f"got {vec.shape}")
+                norm = np.linalg.norm(vec)
+                vecs.append(vec / norm if norm > 0 else vec)
+        return vecs, ids
+
+    def _results(self, ids, scores):
+        return [(self._words[i], float(sc)) for i, sc in zip(ids, scores) if i >= 0]
+
+    @staticmethod
+    def _unit(vec):
+        norm = np.linalg.norm(vec)
+        return (vec / norm if norm > 0 else vec).astype(np.float32)
+
+    def most_similar(self, positive=None, negative=None, topn=10, restrict_vocab=None):
+        """Words closest to the mean of ``positive`` minus ``negative`` (cosine similarity).
+
+        Parameters
+        ----------
+        positive, negative : str, vector, or list of them
+            Words (or raw vectors) to add and subtract; each is unit-normalised first.
+        topn : int
+            How many results.
+        restrict_vocab : int, optional
+            Only search the first ``restrict_vocab`` words (the most frequent).
+
+        Returns
+        -------
+        list of (str, float)
+            ``(word, cosine)`` by decreasing similarity; query words never appear.
+
+        Examples
+        --------
+        >>> v.most_similar("france", topn=3)                          # doctest: +SKIP
+        >>> v.most_similar(positive=["king", "woman"], negative=["man"])  # doctest: +SKIP
+        """
+        pos, pos_ids = self._query_rows(positive, "positive")
+        neg, neg_ids = self._query_rows(negative, "negative")
+        if not pos and not neg:
+            raise ParameterError("most_similar needs at least one positive or negative word")
+        query = np.zeros(self.dim, dtype=np.float32)
+        for vec in pos:
+            query += vec
+        for vec in neg:
+            query -= vec
+        query = self._unit(query / (len(pos) + len(neg)))
+        ids, scores = self._search(query[None, :], topn, exclude=[pos_ids + neg_ids],
+                                   restrict_vocab=restrict_vocab)
+        return self._results(ids[0], scores[0])
+
+    def similar_by_vector(self, vector, topn=10, restrict_vocab=None):
+        """Words closest to a raw ``vector`` (nothing excluded)."""
+        vec = np.asarray(vector, dtype=np.float32)
+        if vec.shape != (self.dim,):
+            raise ParameterError(f"vector must have shape ({self.dim},), got {vec.shape}")
+        ids, scores = self._search(self._unit(vec)[None, :], topn, restrict_vocab=restrict_vocab)
+        return self._results(ids[0], scores[0])
+
+    def similarity(self, a: str, b: str) -> float:
+        """Cosine similarity of two words."""
+        return float(np.dot(self.normalized[self.index(a)], self.normalized[self.index(b)]))
+
+    def analogy(self, a: str, b: str, c: str, topn: int = 1, method: str = "3cosadd",
+                restrict_vocab=None):
+        """Solve "``a`` is to ``b`` as ``c`` is to ?".
+
+        Parameters
+        ----------
+        a, b, c : str
+            ``v.analogy("man", "king", "woman")`` -> ``[("queen", ...)]``.
+        topn : int
+            How many answers.
+        method : {"3cosadd", "3cosmul"}
+            3CosAdd: nearest to ``b - a + c``.  3CosMul (Levy & Goldberg 2014): maximise
+            ``cos'(x, b) * cos'(x, c) / (cos'(x, a) + 0.001)`` with ``cos' = (cos + 1) / 2``.
+        restrict_vocab : int, optional
+            Only consider the first ``restrict_vocab`` words.
+
+        Returns
+        -------
+        list of (str, float)
+            Answers with their scores; ``a``, ``b`` and ``c`` never appear.
+        """
+        if method not in ("3cosadd", "3cosmul"):
+            raise ParameterError(f"method must be '3cosadd' or '3cosmul', got {method!r}")
+        ia, ib, ic = self.index(a), self.index(b), self.index(c)
+        na, nb, nc = self.normalized[ia], self.normalized[ib], self.normalized[ic]
+        query = self._unit(nb - na + nc)
+        exclude = [[ia, ib, ic]]
+        if method == "3cosadd":
+            ids, scores = self._search(query[None, :], topn, exclude=exclude,
+                                       restrict_vocab=restrict_vocab)
+            return self._results(ids[0], scores[0])
+        if isinstance(topn, bool) or not isinstance(topn, (int, np.integer)) or topn < 1:
+            raise ParameterError(f"topn must be a positive integer, got {topn!r}")
+        # 3CosMul reranks a candidate pool from the funnel: every word for brute force
+        # (exact), the 1000 (or 50 * topn) nearest to b - a + c and to b + c for an index.
+        rows = len(self) if restrict_vocab is None else min(len(self), int(restrict_vocab))
+        pool = rows if self.search_index is None else min(rows, max(1000, 50 * int(topn)))
+        cand, _ = self._search(np.stack([query, self._unit(nb + nc)]), pool,
+                               exclude=exclude * 2, restrict_vocab=restrict_vocab)
+        cand = np.unique(cand[cand >= 0])
+        if cand.size == 0:
+            return []
+        sims = (self.normalized[cand] @ np.stack([na, nb, nc]).T + 1.0) / 2.0
+        score = sims[:, 1] * sims[:, 2] / (sims[:, 0] + np.float32(1e-3))
+        order = np.argsort(-score, kind="stable")[: int(topn)]
+        return [(self._words[i], float(sc)) for i, sc in zip(cand[order], score[order])]
+
+    def doesnt_match(self, words) -> str:
+        """The word least similar to the mean of ``words`` (at least two words)."""
+        words = list(words)
+        if len(words) < 2:
+            raise ParameterError(f"doesnt_match needs at least 2 words, got {len(words)}")
+        rows = self.indices(words)
+        unit = self.normalized[rows]
+        mean = self._unit(unit.mean(axis=0))
+        return words[int(np.argmin(unit @ mean))]
+
+    def restrict(self, n_or_words) -> "Vectors":
+        """A new :class:`Vectors` with the first ``n`` words, or the given words in order.
+
+        An integer keeps a view of the matrix (memory-mapped stays memory-mapped); a list
+        of words copies their rows.  Counts, metadata and ``ignore_case`` carry over.
+        """
+        if isinstance(n_or_words, (int, np.integer)) and not isinstance(n_or_words, bool):
+            n = int(n_or_words)
+            if n < 1:
+                raise ParameterError(f"restrict needs n >= 1 words, got {n}")
+            words = self._words[:n]
+            matrix = self._vectors[:n]
+            counts = None if self.counts is None else self.counts[:n]
+            index = None
+        else:
+            if isinstance(n_or_words, str):
+                raise ParameterError("restrict takes a number of words or a list of words, "
+                                     f"got the single string {n_or_words!r}")
+            rows = self.indices(n_or_words)
+            if len(np.unique(rows)) != len(rows):
+                raise ParameterError("restrict: the word list has duplicates; give each once")
+            words = [self._words[i] for i in rows]
+            matrix = np.ascontiguousarray(self._vectors[rows])
+            counts = None if self.counts is None else self.counts[rows]
+            index = None
+        out = Vectors._trusted(words, matrix, index=index, counts=counts, metadata=self.metadata)
+        out.ignore_case = self.ignore_case
+        return out

@@ -1,0 +1,81 @@
+"""Vocabulary counting + encoding speed: embedkit's corpus pipeline against gensim's build_vocab.
+
+Usage::
+
+    python benchmarks/corpus_speed.py CORPUS [--min-count 5] [--repeat 3]
+
+Both read the same file with whitespace tokenization (the corpus should be pre-tokenized,
+as ``gutenberg_mix_norm.txt.gz`` is) and both are timed from the file on disk to a
+finished vocabulary; embedkit also encodes the corpus into token ids, which gensim's
+``build_vocab`` does not do.  Kernels are compiled (and cached) before timing, as gensim's
+C extension is loaded before it.  Prints the median of ``--repeat`` runs, tokens/s and
+the ratio, and checks that both found the same vocabulary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import tempfile
+import time
+
+
+def time_embedkit(path, min_count):
+    from embedkit.corpus import prepare
+
+    t = time.perf_counter()
+    enc = prepare(path, min_count=min_count, tokenizer="whitespace", lowercase=False,
+                  cache=False)
+    return time.perf_counter() - t, enc
+
+
+def time_gensim(path, min_count):
+    from gensim.models import Word2Vec
+    from gensim.models.word2vec import LineSentence
+
+    model = Word2Vec(min_count=min_count)
+    t = time.perf_counter()
+    model.build_vocab(LineSentence(str(path)))
+    return time.perf_counter() - t, model
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus")
+    parser.add_argument("--min-count", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    from embedkit._progress import set_progress
+    from embedkit.corpus import prepare
+
+    set_progress(False)
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as warm:  # compile the kernels
+        warm.write("a b c\n")
+        warm.flush()
+        prepare(warm.name, min_count=1, cache=False)
+
+    ek_times, gs_times = [], []
+    for _ in range(args.repeat):
+        dt, enc = time_embedkit(args.corpus, args.min_count)
+        ek_times.append(dt)
+        dt, model = time_gensim(args.corpus, args.min_count)
+        gs_times.append(dt)
+    raw = enc.info["raw_tokens"]
+    ek, gs = statistics.median(ek_times), statistics.median(gs_times)
+    same = (len(enc.vocab) == len(model.wv)
+            and all(model.wv.get_vecattr(w, "count") == c
+                    for w, c in zip(enc.vocab.words, enc.vocab.counts.tolist())))
+    print(f"corpus: {args.corpus}  tokens: {raw:,}  min_count: {args.min_count}  "
+          f"runs: {args.repeat} (median)")
+    print(f"{'':28}{'seconds':>10}{'M tokens/s':>12}")
+    print(f"{'embedkit count + encode':28}{ek:10.2f}{raw / ek / 1e6:12.2f}")
+    print(f"{'gensim build_vocab':28}{gs:10.2f}{raw / gs / 1e6:12.2f}")
+    print(f"ratio (embedkit / gensim tokens/s): {gs / ek:.2f}x")
+    print(f"same vocabulary and counts: {'yes' if same else 'NO'} ({len(enc.vocab):,} words)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""``embedkit corpora``: list the known corpora and download public ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+def _human(n: int | None) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return str(n)  # pragma: no cover
+
+
+@click.group("corpora")
+def corpora():
+    """List the built-in and downloadable corpora, and download them.
+
+    \b
+    Downloads go to corpora/NAME/ under the user cache directory ($EMBEDKIT_CACHE, else
+    $XDG_CACHE_HOME/embedkit, else ~/.cache/embedkit), resume when interrupted and are
+    checked against published checksums before use.
+
+    \b
+    Examples:
+      embedkit corpora list
+      embedkit corpora download text8
+      CORPUS=$(embedkit -q corpora download text8)
+    """
+
+
+_cache_dir_option = click.option(
+    "--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Cache root (default: $EMBEDKIT_CACHE, $XDG_CACHE_HOME/embedkit or ~/.cache/embedkit).")
+
+
+@corpora.command("list")
+@_cache_dir_option
+def list_command(cache_dir):
+    """Show every corpus: name, download size, unpacked size, whether it is here, description.
+
+    \b
+    The 'here' column says 'built-in' for the corpus shipped with embedkit, 'yes' for a
+    corpus already downloaded and unpacked, 'no' otherwise.  'checks' names the checksums
+    a download is verified with ('none' means no published checksum is known).
+    """
+    from embedkit.corpora import list_corpora
+
+    rows = []
+    for c in list_corpora(cache_dir):
+        here = "built-in" if c.builtin else ("yes" if c.cached else "no")
+        checks = ", ".join(c.verified_by) or "none"
+        rows.append((c.name, _human(c.size), _human(c.unpacked_size), here, checks,
+                     c.description))
+    header = ("name", "download", "unpacked", "here", "checks", "description")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+    for row in [header, *rows]:
+        cells = [row[i].ljust(widths[i]) for i in range(5)]
+        desc = row[5] if len(row[5]) <= 70 else row[5][:67].rstrip() + "..."
+        click.echo("  ".join(cells) + "  " + desc)
+
+
+@corpora.command("download")
+@click.argument("name")
+@_cache_dir_option
+@click.option("--mirror", metavar="URL", default=None,
+              help="Base URL serving the same file names (default: $EMBEDKIT_CORPUS_MIRROR, "
+                   "else the registry's URL).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
+              show_default=True, help="Seconds to wait for the server.")
+def download_command(name, cache_dir, mirror, timeout):
+    """Download corpus NAME (once), verify it, unpack it and print its path.
+
+    \b
+    An interrupted download resumes where it stopped when run again.  A file that does
+    not match its published size or checksum is deleted and reported.  The built-in
+    corpus needs no download: its path is printed.
+    """
+    from embedkit.corpora import download
+
+    path = download(name, cache_dir=cache_dir, mirror=mirror, timeout=timeout)
+    click.echo(str(path))

@@ -1,0 +1,366 @@
+"""Numba kernels for skip-gram and CBOW with negative sampling (word2vec).
+
+Every kernel processes one *job* (a range of sentences of the encoded corpus), updates the
+two weight matrices in place without the GIL (Hogwild), advances the calling thread's RNG
+state and returns ``(tokens, loss_sum, n_examples)`` with the loss summed in float64.
+
+Faithful to word2vec.c: frequent-word subsampling with the given keep probabilities, a
+random reduced window ``b`` in ``1..window`` per position, negatives from the unigram^0.75
+distribution (drawn here in O(1) from an alias table), linear learning-rate decay over the
+whole run (per sentence, from its position in the token stream), a tabulated sigmoid with
+word2vec.c's clamping outside ``[-MAX_EXP, MAX_EXP]``, CBOW averaging its context.
+
+Skip-gram goes past word2vec.c's loop structure (HogBatch, Ji et al. 2016): the negatives
+of a centre word are shared by all its context words, and the scores of the ``n_ctx x
+(1 + negative)`` pairs are computed from the current weights before any update, so each
+output row is read and written once per window instead of once per pair.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+MAX_EXP = 6.0
+TABLE_SIZE = 4096
+
+# fastmath without the no-NaN / no-Inf assumptions: reassociation (vectorised dot products
+# and axpys) is what matters for speed, and a diverging run must still produce a NaN/Inf
+# loss that the driver can detect.
+FASTMATH = {"reassoc", "contract", "arcp", "nsz", "afn"}
+_OPTS = dict(nogil=True, fastmath=FASTMATH, cache=True, error_model="numpy")
+
+_U12 = np.uint64(12)
+_U25 = np.uint64(25)
+_U27 = np.uint64(27)
+_U32 = np.uint64(32)
+_U33 = np.uint64(33)
+_U40 = np.uint64(40)
+_MULT = np.uint64(0x2545F4914F6CDD1D)
+_MASK24 = np.uint64(0xFFFFFF)
+_INV24 = np.float32(1.0 / (1 << 24))
+
+
+def make_tables(size: int = TABLE_SIZE, max_exp: float = MAX_EXP):
+    """Sigmoid and loss tables sampled at the centres of ``size`` cells of ``[-max_exp, max_exp]``.
+
+    Returns
+    -------
+    sig : float32 array, ``sigmoid(x)``
+    nls : float32 array, ``-log(sigmoid(x))`` (the loss of a positive pair with score x)
+    """
+    x = (np.arange(size, dtype=np.float64) + 0.5) / size * (2 * max_exp) - max_exp
+    sig = 1.0 / (1.0 + np.exp(-x))
+    nls = np.logaddexp(0.0, -x)
+    return sig.astype(np.float32), nls.astype(np.float32)
+
+
+@njit(**_OPTS)
+def _xorshift(x):
+    x ^= x >> _U12
+    x ^= x << _U25
+    x ^= x >> _U27
+    return x
+
+
+@njit(**_OPTS)
+def _uniform(r):
+    """float32 in [0, 1) from the top 24 bits of a 64-bit random number."""
+    return np.float32(r >> _U40) * _INV24
+
+
+@njit(**_OPTS)
+def _alias_draw(r, n, alias_prob, alias_idx):
+    i = np.int64(((r >> _U32) * n) >> _U32)
+    if np.float32(r & _MASK24) * _INV24 < alias_prob[i]:
+        return i
+    return np.int64(alias_idx[i])
+
+
+@njit(**_OPTS)
+def _score(f, label, lr, sig, nls, scale):
+    """Gradient coefficient ``(label - sigmoid(f)) * lr`` and the pair's loss (float64)."""
+    if f >= MAX_EXP:
+        s = np.float32(1.0)
+        if label:
+            loss = math.log1p(math.exp(-f))
+        else:
+            loss = f + math.log1p(math.exp(-f))
+    elif f <= -MAX_EXP:
+        s = np.float32(0.0)
+        if label:
+            loss = -f + math.log1p(math.exp(f))
+        else:
+            loss = math.log1p(math.exp(f))
+    elif f == f:
+        k = int((f + MAX_EXP) * scale)
+        s = sig[k]
+        loss = nls[k]
+        if not label:
+            loss += f
+    else:  # NaN: propagate it to the loss so the driver stops
+        s = np.float32(0.0)
+        loss = np.float64(f)
+    return (np.float32(label) - s) * lr, loss
+
+
+@njit(cache=True)
+def build_alias(p):
+    """Walker/Vose alias table of a discrete distribution ``p`` (float64, sums to 1).
+
+    Returns ``(prob float32, alias int32)``: draw ``i`` uniform, keep it with probability
+    ``prob[i]``, else take ``alias[i]``.
+    """
+    n = p.shape[0]
+    prob = np.zeros(n, np.float32)
+    alias = np.arange(n).astype(np.int32)
+    scaled = p * n
+    small = np.empty(n, np.int64)
+    large = np.empty(n, np.int64)
+    ns = 0
+    nl = 0
+    for i in range(n):
+        if scaled[i] < 1.0:
+            small[ns] = i
+            ns += 1
+        else:
+            large[nl] = i
+            nl += 1
+    while ns > 0 and nl > 0:
+        ns -= 1
+        s = small[ns]
+        nl -= 1
+        g = large[nl]
+        prob[s] = scaled[s]
+        alias[s] = g
+        scaled[g] = (scaled[g] + scaled[s]) - 1.0
+        if scaled[g] < 1.0:
+            small[ns] = g
+            ns += 1
+        else:
+            large[nl] = g
+            nl += 1
+    for i in range(nl):
+        prob[large[i]] = 1.0
+    for i in range(ns):
+        prob[small[i]] = 1.0
+    return prob, alias
+
+
+@njit(**_OPTS)
+def _subsample(ids, a, b, keep, sent, x):
+    n = 0
+    for p in range(a, b):
+        w = ids[p]
+        kp = keep[w]
+        if kp < np.float32(1.0):
+            x = _xorshift(x)
+            if _uniform(x * _MULT) >= kp:
+                continue
+        sent[n] = w
+        n += 1
+    return n, x
+
+
+@njit(**_OPTS)
+def _max_len(offsets, s_lo, s_hi):
+    m = 1
+    for s in range(s_lo, s_hi):
+        d = offsets[s + 1] - offsets[s]
+        if d > m:
+            m = d
+    return m
+
+
+@njit(**_OPTS)
+def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
+             window, negative, alpha, min_alpha, pos_base, total_pos, rng, thread,
+             sig, nls):
+    """Skip-gram with negative sampling over sentences ``s_lo:s_hi`` (HogBatch updates).
+
+    Parameters
+    ----------
+    ids : int32 array
+        The encoded corpus (token ids).
+    offsets : int64 array
+        Sentence boundaries into ``ids``.
+    s_lo, s_hi : int
+        Sentence range of this job.
+    w_in, w_out : float32 arrays (vocab, dim)
+        Input (word) and output (context) vectors, updated in place.
+    keep : float32 array (vocab,)
+        Subsampling keep probability of each word.
+    alias_prob, alias_idx : alias table of the noise distribution.
+    window, negative : int
+    alpha, min_alpha : float
+        Learning rate decays linearly from ``alpha`` at stream position 0 to
+        ``min_alpha`` at ``total_pos``.
+    pos_base : int
+        Stream position of ``ids[0]`` in this epoch (``epoch * len(ids)``).
+    total_pos : int
+        Length of the whole run's stream (``epochs * len(ids)``).
+    rng : uint64 array
+        Per-thread RNG states; ``rng[thread]`` is used and advanced.
+    sig, nls : float32 tables from :func:`make_tables`.
+
+    Returns
+    -------
+    (tokens, loss_sum, n_pairs)
+    """
+    dim = w_in.shape[1]
+    nv = np.uint64(w_in.shape[0])
+    scale = np.float32(sig.shape[0] / (2.0 * MAX_EXP))
+    sent = np.empty(_max_len(offsets, s_lo, s_hi), np.int32)
+    ctx = np.empty(2 * window, np.int64)
+    outs = np.empty(negative + 1, np.int64)
+    g = np.empty((2 * window, negative + 1), np.float32)
+    din = np.empty((2 * window, dim), np.float32)
+    x = rng[thread]
+    loss = 0.0
+    count = 0
+    tokens = 0
+    for s in range(s_lo, s_hi):
+        a = offsets[s]
+        b = offsets[s + 1]
+        tokens += b - a
+        lr64 = alpha - (alpha - min_alpha) * ((pos_base + a) / total_pos)
+        if lr64 < min_alpha:
+            lr64 = min_alpha
+        lr = np.float32(lr64)
+        n, x = _subsample(ids, a, b, keep, sent, x)
+        for pos in range(n):
+            x = _xorshift(x)
+            red = window - np.int64(((x * _MULT) >> _U33) % np.uint64(window))
+            lo = max(0, pos - red)
+            hi = min(n, pos + red + 1)
+            nc = 0
+            for c in range(lo, hi):
+                if c != pos:
+                    ctx[nc] = sent[c]
+                    nc += 1
+            if nc == 0:
+                continue
+            t = np.int64(sent[pos])
+            outs[0] = t
+            no = 1
+            for k in range(negative):
+                x = _xorshift(x)
+                cand = _alias_draw(x * _MULT, nv, alias_prob, alias_idx)
+                if cand != t:
+                    outs[no] = cand
+                    no += 1
+            # scores of every (context, output) pair from the current weights
+            for i in range(nc):
+                ci = ctx[i]
+                for j in range(no):
+                    oj = outs[j]
+                    f = np.float32(0.0)
+                    for d in range(dim):
+                        f += w_in[ci, d] * w_out[oj, d]
+                    gij, lij = _score(f, j == 0, lr, sig, nls, scale)
+                    g[i, j] = gij
+                    loss += lij
+            count += nc
+            # input gradients (from the old output rows)
+            for i in range(nc):
+                for d in range(dim):
+                    din[i, d] = np.float32(0.0)
+                for j in range(no):
+                    gij = g[i, j]
+                    oj = outs[j]
+                    for d in range(dim):
+                        din[i, d] += gij * w_out[oj, d]
+            # output updates (from the old input rows)
+            for j in range(no):
+                oj = outs[j]
+                for i in range(nc):
+                    gij = g[i, j]
+                    ci = ctx[i]
+                    for d in range(dim):
+                        w_out[oj, d] += gij * w_in[ci, d]
+            for i in range(nc):
+                ci = ctx[i]
+                for d in range(dim):
+                    w_in[ci, d] += din[i, d]
+    rng[thread] = x
+    return tokens, loss, count
+
+
+@njit(**_OPTS)
+def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
+             window, negative, alpha, min_alpha, pos_base, total_pos, rng, thread,
+             sig, nls):
+    """CBOW with negative sampling over sentences ``s_lo:s_hi`` (word2vec.c's updates).
+
+    The hidden vector is the mean of the context's input vectors; the error is added
+    unscaled to every context vector, as in word2vec.c (and gensim with ``cbow_mean=1``).
+    Parameters and return value as :func:`sgns_job` (one example per centre word).
+    """
+    dim = w_in.shape[1]
+    nv = np.uint64(w_in.shape[0])
+    scale = np.float32(sig.shape[0] / (2.0 * MAX_EXP))
+    sent = np.empty(_max_len(offsets, s_lo, s_hi), np.int32)
+    ctx = np.empty(2 * window, np.int64)
+    h = np.empty(dim, np.float32)
+    e = np.empty(dim, np.float32)
+    x = rng[thread]
+    loss = 0.0
+    count = 0
+    tokens = 0
+    for s in range(s_lo, s_hi):
+        a = offsets[s]
+        b = offsets[s + 1]
+        tokens += b - a
+        lr64 = alpha - (alpha - min_alpha) * ((pos_base + a) / total_pos)
+        if lr64 < min_alpha:
+            lr64 = min_alpha
+        lr = np.float32(lr64)
+        n, x = _subsample(ids, a, b, keep, sent, x)
+        for pos in range(n):
+            x = _xorshift(x)
+            red = window - np.int64(((x * _MULT) >> _U33) % np.uint64(window))
+            lo = max(0, pos - red)
+            hi = min(n, pos + red + 1)
+            nc = 0
+            for c in range(lo, hi):
+                if c != pos:
+                    ctx[nc] = sent[c]
+                    nc += 1
+            if nc == 0:
+                continue
+            for d in range(dim):
+                h[d] = np.float32(0.0)
+                e[d] = np.float32(0.0)
+            for i in range(nc):
+                ci = ctx[i]
+                for d in range(dim):
+                    h[d] += w_in[ci, d]
+            inv = np.float32(1.0) / np.float32(nc)
+            for d in range(dim):
+                h[d] *= inv
+            t = np.int64(sent[pos])
+            for j in range(negative + 1):
+                if j == 0:
+                    oj = t
+                else:
+                    x = _xorshift(x)
+                    oj = _alias_draw(x * _MULT, nv, alias_prob, alias_idx)
+                    if oj == t:
+                        continue
+                f = np.float32(0.0)
+                for d in range(dim):
+                    f += h[d] * w_out[oj, d]
+                gj, lj = _score(f, j == 0, lr, sig, nls, scale)
+                loss += lj
+                for d in range(dim):
+                    e[d] += gj * w_out[oj, d]
+                    w_out[oj, d] += gj * h[d]
+            count += 1
+            for i in range(nc):
+                ci = ctx[i]
+                for d in range(dim):
+                    w_in[ci, d] += e[d]
+    rng[thread] = x
+    return tokens, loss, count

@@ -1,0 +1,385 @@
+"""Encode a corpus once into int32 token ids plus sentence offsets, with a cache.
+
+One streaming pass tokenizes the corpus, gives each new word a provisional id, writes the
+provisional ids to disk and counts them (pruning rare words as word2vec.c does when the
+table outgrows ``max_vocab_size``).  The vocabulary is then fixed (``min_count``,
+``max_final_vocab``, order by count then word), and a Numba pass maps provisional ids to
+final ids, drops out-of-vocabulary tokens and cuts lines longer than
+``MAX_SENTENCE_LENGTH`` tokens into chunks.  The result is memory-mapped ``.npy`` files,
+cached under a key made of the inputs' paths, sizes and mtimes and every option.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import pathlib
+import re
+import shutil
+import tempfile
+import weakref
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from embedkit._progress import progress_bar
+from embedkit._version import __version__
+from embedkit._cache import user_cache_dir
+from embedkit._kernels.corpus import MODE_WHITESPACE, MODE_WORDS, remap_chunk, sentence_offsets
+from embedkit.corpus import readers
+from embedkit.corpus.table import ByteTable, DictTable
+from embedkit.corpus.tokenize import get_tokenizer
+from embedkit.corpus.vocab import Vocab
+from embedkit.errors import CorpusError, ParameterError
+
+log = logging.getLogger(__name__)
+
+MAX_SENTENCE_LENGTH = 1000   # word2vec.c's MAX_SENTENCE_LENGTH
+CACHE_FORMAT = 1             # bump when the cached files change meaning
+_CHUNK = 1 << 24             # tokens per remapping chunk
+
+
+def cache_root(cache_dir=None) -> pathlib.Path:
+    """Where encoded corpora are cached: ``encoded/`` under ``cache_dir`` or, by default,
+    under the user cache directory (:func:`embedkit._cache.user_cache_dir`)."""
+    base = pathlib.Path(cache_dir).expanduser() if cache_dir is not None else user_cache_dir()
+    return base / "encoded"
+
+
+@dataclass
+class EncodedCorpus:
+    """A corpus as token ids: ``ids[offsets[i]:offsets[i + 1]]`` is sentence ``i``.
+
+    Attributes
+    ----------
+    ids : ndarray of int32
+        Every in-vocabulary token in corpus order (memory-mapped when read from disk).
+    offsets : ndarray of int64
+        ``n_sentences + 1`` sentence boundaries; no sentence is longer than 1000 tokens.
+    vocab : Vocab
+    info : dict
+        The source, the options and what reading met (raw token count, repaired bytes).
+    path : pathlib.Path or None
+        The directory holding the files.
+    """
+
+    ids: np.ndarray
+    offsets: np.ndarray
+    vocab: Vocab
+    info: dict = field(default_factory=dict)
+    path: pathlib.Path | None = None
+
+    @property
+    def n_sentences(self) -> int:
+        return int(self.offsets.shape[0] - 1)
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.ids.shape[0])
+
+    def __len__(self) -> int:
+        return self.n_sentences
+
+    def sentences(self) -> Iterator[np.ndarray]:
+        """Yield each sentence's ids (views, no copy)."""
+        for i in range(self.n_sentences):
+            yield self.ids[self.offsets[i]:self.offsets[i + 1]]
+
+    def words(self, i: int) -> list[str]:
+        """Sentence ``i`` as words."""
+        words = self.vocab.words
+        return [words[t] for t in self.ids[self.offsets[i]:self.offsets[i + 1]]]
+
+    @classmethod
+    def open(cls, path) -> "EncodedCorpus":
+        """Open a directory written by :func:`prepare` (memory-maps the ids)."""
+        path = pathlib.Path(path)
+        with open(path / "info.json", encoding="utf-8") as f:
+            info = json.load(f)
+        return cls(ids=np.load(path / "ids.npy", mmap_mode="r", allow_pickle=False),
+                   offsets=np.load(path / "offsets.npy", allow_pickle=False),
+                   vocab=Vocab.load(path / "vocab.json"), info=info, path=path)
+
+
+def _validate(min_count, max_vocab_size, max_final_vocab, tokenizer):
+    if not isinstance(min_count, (int, np.integer)) or min_count < 1:
+        raise ParameterError(f"min_count must be an integer >= 1, got {min_count!r}")
+    if max_vocab_size is not None and (not isinstance(max_vocab_size, (int, np.integer))
+                                       or max_vocab_size < 1):
+        raise ParameterError(f"max_vocab_size must be an integer >= 1 or None, "
+                             f"got {max_vocab_size!r}")
+    if max_final_vocab is not None and (not isinstance(max_final_vocab, (int, np.integer))
+                                        or max_final_vocab < 1):
+        raise ParameterError(f"max_final_vocab must be an integer >= 1 or None, "
+                             f"got {max_final_vocab!r}")
+    get_tokenizer(tokenizer)  # raises on an unknown name
+
+
+_UNICODE_SPACE = re.compile(r"[^\S\n]")  # whitespace other than newline
+
+
+def _id_blocks(source, tokenizer, lowercase, stats, progress, table):
+    """Yield ``(ids, line_lengths, last_continues)`` for each block of any kind of source.
+
+    ``line_lengths`` are the token counts of the lines the block completes; with
+    ``last_continues`` the block's last line goes on in the next block.
+    """
+    if not isinstance(source, (str, os.PathLike)):
+        yield from _list_blocks(source, stats, table)
+        return
+    mode = MODE_WORDS if tokenizer == "default" else MODE_WHITESPACE
+    for block, cont in readers.prefetch(readers.iter_blocks(source, stats, progress)):
+        if block.isascii():
+            data = block.lower() if lowercase else block
+            ids, lens = table.add(data, mode)
+        else:  # decode, then let Python's Unicode rules decide case and word characters
+            text = readers.decode(block, stats).replace("\r\n", "\n").replace("\r", "\n")
+            if lowercase:
+                text = text.lower()
+            if tokenizer == "default":
+                tokenize = get_tokenizer("default", lowercase=False)
+                text = "\n".join(" ".join(tokenize(line)) for line in text.split("\n"))
+            else:
+                text = _UNICODE_SPACE.sub(" ", text)
+            ids, lens = table.add(text.encode("utf-8"), MODE_WHITESPACE)
+        stats.lines += lens.shape[0]
+        yield ids, lens, cont
+
+
+def _list_blocks(source, stats, table):
+    block = []
+    for n, sentence in enumerate(source):
+        if isinstance(sentence, str) or not all(isinstance(t, str) for t in sentence):
+            raise CorpusError(
+                f"sentence {n} of the corpus is not a list of strings: give an iterable of "
+                "token lists such as [['the', 'cat'], ['a', 'dog']], or a file path")
+        block.append(sentence)
+        if len(block) >= 4096:
+            ids, lens = table.add(block)
+            stats.lines += len(block)
+            yield ids, lens, False
+            block = []
+    ids, lens = table.add(block)
+    stats.lines += len(block)
+    yield ids, lens, False
+
+
+def iter_sentences(source, tokenizer: str = "default", lowercase: bool = True) -> Iterator[list[str]]:
+    """Stream a path source as token lists, one per line (huge lines in pieces).
+
+    This is the token stream :func:`prepare` encodes; benchmarks feed the same lists to
+    gensim so both see identical input.
+    """
+    tokenize = get_tokenizer(tokenizer, lowercase)
+    pending: list[str] = []
+    for lines, cont in readers.iter_lines(source):
+        token_lists = [tokenize(line) for line in lines]
+        if pending and token_lists:
+            token_lists[0] = pending + token_lists[0]
+            pending = []
+        if cont:
+            pending = token_lists.pop()
+        yield from token_lists
+    if pending:
+        yield pending
+
+
+def _source_key(source, options: dict) -> str | None:
+    """Cache key for a path source, or None when it cannot be cached (stdin, iterables)."""
+    if not isinstance(source, (str, os.PathLike)) or str(source) == "-":
+        return None
+    files = []
+    for p in readers.resolve_files(source):
+        st = p.stat()
+        files.append([str(p.resolve()), st.st_size, st.st_mtime_ns])
+    blob = json.dumps({"files": files, "options": options, "format": CACHE_FORMAT},
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def prepare(source=None, *, min_count: int = 5, tokenizer: str = "default",
+            lowercase: bool = True, max_vocab_size: int | None = None,
+            max_final_vocab: int | None = None, cache: bool = True,
+            cache_dir=None) -> EncodedCorpus:
+    """Read, count and encode a corpus (or open its cached encoding).
+
+    Parameters
+    ----------
+    source : None, str, path-like or iterable of list of str
+        ``None`` for the built-in corpus; a text file (plain, ``.gz``, ``.bz2``, ``.xz``),
+        a directory of them, ``"-"`` for standard input; or token lists from Python.
+    min_count : int
+        Words seen fewer times are dropped.
+    tokenizer : {"default", "whitespace"}
+        See :mod:`embedkit.corpus.tokenize`.  Ignored for token lists.
+    lowercase : bool
+        Lowercase before tokenizing (``--keep-case`` turns it off).
+    max_vocab_size : int, optional
+        Bound on the word table while counting: when it grows past this, words seen
+        rarely so far are pruned, as word2vec.c does (logged).  None = unbounded.
+    max_final_vocab : int, optional
+        Keep only this many of the most frequent words.
+    cache : bool
+        Reuse and store the encoding under :func:`cache_root`.  Stdin and token lists are
+        never cached.
+    cache_dir : path, optional
+        Another cache root (encodings go in its ``encoded/`` folder).
+
+    Returns
+    -------
+    EncodedCorpus
+
+    Raises
+    ------
+    MissingFileError, CorpusError, ParameterError
+
+    Examples
+    --------
+    >>> enc = prepare([["a", "b", "a"], ["b", "a"]], min_count=1)
+    >>> enc.vocab.words, enc.ids.tolist(), enc.offsets.tolist()
+    (['a', 'b'], [0, 1, 0, 1, 0], [0, 3, 5])
+    """
+    _validate(min_count, max_vocab_size, max_final_vocab, tokenizer)
+    if source is None:
+        from embedkit.corpora import default_corpus_path
+
+        source = default_corpus_path()
+    is_path = isinstance(source, (str, os.PathLike))
+    options = {"min_count": int(min_count), "tokenizer": tokenizer, "lowercase": bool(lowercase),
+               "max_vocab_size": max_vocab_size, "max_final_vocab": max_final_vocab}
+    key = _source_key(source, options) if cache else None
+    if key is not None:
+        final = cache_root(cache_dir) / key
+        if (final / "info.json").exists():
+            log.info("using the cached encoding of %s (%s)", source, final)
+            return EncodedCorpus.open(final)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        work = pathlib.Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{key}-"))
+    else:
+        final = None
+        work = pathlib.Path(tempfile.mkdtemp(prefix="embedkit-corpus-"))
+    try:
+        enc = _encode(source, options, work, is_path)
+        if final is None:
+            enc = EncodedCorpus.open(work)
+            weakref.finalize(enc, shutil.rmtree, work, True)
+            return enc
+        try:
+            os.replace(work, final)
+        except OSError:  # another process finished the same encoding first
+            shutil.rmtree(work, ignore_errors=True)
+        log.info("cached the encoding in %s", final)
+        return EncodedCorpus.open(final)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _encode(source, options, work: pathlib.Path, is_path: bool) -> None:
+    stats = readers.ReadStats()
+    name = str(source) if is_path else "<token lists>"
+    total_bytes = readers.source_size(source) if is_path else None
+    table = ByteTable() if is_path else DictTable()
+    min_reduce = 1
+    n_raw = 0
+    raw_path, lens_path = work / "raw.i32", work / "lines.i64"
+    bar = progress_bar(total=total_bytes, desc=f"reading {pathlib.Path(name).name}",
+                       unit="B" if is_path else "tok", unit_scale=True)
+    with open(raw_path, "wb") as raw_f, open(lens_path, "wb") as lens_f, bar:
+        for ids, lens, cont in _id_blocks(source, options["tokenizer"], options["lowercase"],
+                                          stats, bar if is_path else None, table):
+            n_raw += ids.shape[0]
+            raw_f.write(ids.tobytes())
+            lens_f.write(lens.tobytes())
+            if not is_path:
+                bar.update(ids.shape[0])
+            if options["max_vocab_size"] is not None and len(table) > options["max_vocab_size"]:
+                raw_f.flush()
+                min_reduce = _prune(table, min_reduce, options["max_vocab_size"], raw_path)
+        if is_path:
+            lens_f.write(table.end().tobytes())
+    if stats.replaced_bytes:
+        log.warning("%s: replaced %d undecodable bytes with U+FFFD (the corpus is not valid "
+                    "UTF-8; convert it with iconv to read it exactly)", name,
+                    stats.replaced_bytes)
+    if n_raw == 0:
+        raise CorpusError(f"corpus {name} is empty: it has no tokens")
+    words = table.words()  # provisional id order
+    counts = table.counts[:len(words)]
+    if not words:
+        raise CorpusError(f"every word of {name} was pruned while counting: raise "
+                          "max_vocab_size")
+    vocab = Vocab.from_counts(words, counts, options["min_count"], options["max_final_vocab"])
+    if len(vocab) == 0:
+        top = int(np.argmax(counts))
+        raise CorpusError(
+            f"no word of {name} occurs at least min_count={options['min_count']} times "
+            f"({len(words)} distinct words, the most frequent, {words[top]!r}, "
+            f"{int(counts[top])} times): lower --min-count or use a larger corpus")
+    log.info("%s: %d tokens, %d distinct words, %d kept with min_count=%d (%.1f%% of tokens)",
+             name, n_raw, len(words), len(vocab), options["min_count"],
+             100.0 * vocab.total / max(n_raw, 1))
+    position = {w: i for i, w in enumerate(words)}
+    remap = np.full(len(words), -1, dtype=np.int32)
+    remap[np.fromiter((position[w] for w in vocab.words), dtype=np.int64,
+                      count=len(vocab))] = np.arange(len(vocab), dtype=np.int32)
+    del position, table
+    _finish(work, raw_path, lens_path, remap, vocab)
+    info = {"source": name, "files": stats.files, "raw_tokens": int(n_raw),
+            "lines": int(stats.lines), "replaced_bytes": int(stats.replaced_bytes),
+            "distinct_words": len(words), "pruned_min_reduce": min_reduce - 1,
+            "options": options, "embedkit_version": __version__}
+    with open(work / "info.json", "w", encoding="utf-8") as f:
+        json.dump(info, f, ensure_ascii=False)
+
+
+def _prune(table, min_reduce, max_vocab_size, raw_path):
+    """Drop words seen at most ``min_reduce`` times so far (word2vec.c's ReduceVocab),
+    raising ``min_reduce`` until the table fits, and renumber the ids written so far."""
+    n = len(table)
+    counts = table.counts[:n]
+    while True:
+        keep = counts > min_reduce
+        min_reduce += 1
+        if keep.sum() <= max_vocab_size:
+            break
+    survivors = np.flatnonzero(keep)
+    remap = np.full(n + 1, -1, dtype=np.int32)  # last slot: already-pruned tokens (-1) stay -1
+    remap[survivors] = np.arange(survivors.shape[0], dtype=np.int32)
+    table.prune(keep)
+    raw = np.memmap(raw_path, dtype=np.int32, mode="r+")
+    for start in range(0, raw.shape[0], _CHUNK):
+        part = raw[start:start + _CHUNK]
+        part[:] = remap[part]
+    raw.flush()
+    del raw
+    log.info("vocabulary table passed max_vocab_size=%d: pruned %d words seen <= %d times",
+             max_vocab_size, n - survivors.shape[0], min_reduce - 1)
+    return min_reduce
+
+
+def _finish(work, raw_path, lens_path, remap, vocab):
+
+    raw = np.memmap(raw_path, dtype=np.int32, mode="r") if raw_path.stat().st_size else \
+        np.zeros(0, dtype=np.int32)
+    line_lens = np.fromfile(lens_path, dtype=np.int64)
+    kept_per_line = np.zeros(line_lens.shape[0], dtype=np.int64)
+    out = np.lib.format.open_memmap(work / "ids.npy", mode="w+", dtype=np.int32,
+                                    shape=(vocab.total,))
+    state = np.array([-1, 0], dtype=np.int64)
+    pos = 0
+    for start in range(0, raw.shape[0], _CHUNK):
+        n = remap_chunk(raw[start:start + _CHUNK], remap, line_lens, kept_per_line, state,
+                        out[pos:])
+        pos += n
+    if pos != vocab.total:  # pragma: no cover - an internal invariant
+        raise RuntimeError(f"encoded {pos} tokens, expected {vocab.total}")
+    out.flush()
+    del out, raw
+    np.save(work / "offsets.npy", sentence_offsets(kept_per_line, MAX_SENTENCE_LENGTH))
+    vocab.save(work / "vocab.json")
+    os.unlink(raw_path)
+    os.unlink(lens_path)

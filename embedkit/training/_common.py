@@ -1,0 +1,617 @@
+"""Machinery every embedkit trainer shares (word2vec, GloVe, ...).
+
+A trainer splits its data into *jobs* (contiguous ranges of items: sentences for
+word2vec, co-occurrence rows for GloVe), writes one Numba kernel that processes a job
+without the GIL, and hands a ``work`` callable to :func:`run_training`, which runs the
+jobs through Hogwild worker threads for a number of epochs.  This module provides:
+
+* parameter checks: :func:`check_positive`, :func:`check_non_negative`, :func:`check_workers`,
+  :func:`check_out_path`;
+* seeding: :func:`rng_states` (one uint64 xorshift state per thread, from a seed);
+* job splitting: :func:`split_jobs`;
+* the driver: :func:`run_training` (progress bar with words/s, learning rate, loss and ETA,
+  ``--log-json`` ticks, float64 loss reduction, NaN detection, per-epoch history,
+  periodic checkpoints, Ctrl-C handling);
+* checkpoints: :func:`save_checkpoint` / :func:`load_checkpoint` (npz + JSON, written
+  atomically, no pickle);
+* errors: :class:`TrainingInterrupted`, :class:`TrainingDiverged`.
+
+Positions
+---------
+Work is ordered: epoch ``e``, job ``j``.  A *position* ``(e, j)`` means "every job before
+job ``j`` of epoch ``e`` is done".  Checkpoints are taken only at positions (workers are
+paused and drained first), so resuming from one replays exactly the remaining jobs; with
+one worker the resumed run is bit-identical to an uninterrupted one, provided the trainer
+saves its per-thread RNG states with its weights (the ``save`` callback does that).
+
+The learning rate of a job should be a function of its place in the whole run (not of
+wall time or thread), e.g. linear decay over ``epoch * epoch_words + first word of the
+job``; then results do not depend on scheduling with one worker.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import queue
+import signal
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from embedkit._progress import progress_bar
+from embedkit.errors import EmbedkitError, MissingFileError, ParameterError
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "EpochRecord",
+    "JobResult",
+    "TrainingDiverged",
+    "TrainingInterrupted",
+    "check_non_negative",
+    "check_out_path",
+    "check_positive",
+    "check_workers",
+    "format_bytes",
+    "load_checkpoint",
+    "rng_states",
+    "run_training",
+    "save_checkpoint",
+    "split_jobs",
+]
+
+
+# ---------------------------------------------------------------------------------------
+# errors
+class TrainingInterrupted(EmbedkitError):
+    """Training stopped by Ctrl-C; a checkpoint (and possibly vectors) were written.
+
+    Attributes
+    ----------
+    checkpoint : str or None
+        The checkpoint path to pass to ``resume=`` / ``--resume``.
+    result : object or None
+        What the trainer could build from the weights so far (e.g. a training result with
+        ``.vectors``); set by the trainer before re-raising.
+    """
+
+    def __init__(self, message: str, checkpoint: str | None = None, result=None):
+        super().__init__(message)
+        self.checkpoint = checkpoint
+        self.result = result
+
+
+class TrainingDiverged(ParameterError):
+    """The loss became NaN or infinite: the learning rate is too high."""
+
+
+# ---------------------------------------------------------------------------------------
+# parameter checks
+def check_positive(name: str, value, integer: bool = False, hint: str = ""):
+    """Return ``value`` if it is > 0, else raise :class:`ParameterError` naming it.
+
+    Parameters
+    ----------
+    name : str
+        The parameter name as the user spells it (e.g. ``"window"``).
+    value : int or float
+        The value to check.
+    integer : bool
+        Also require an integer.
+    hint : str
+        Extra advice appended to the message.
+    """
+    _check_number(name, value, integer)
+    if not value > 0:
+        raise ParameterError(f"{name} must be {'>= 1' if integer else '> 0'}, got {value}{hint}")
+    return value
+
+
+def check_non_negative(name: str, value, integer: bool = False, hint: str = ""):
+    """Return ``value`` if it is >= 0, else raise :class:`ParameterError` naming it."""
+    _check_number(name, value, integer)
+    if not value >= 0:
+        raise ParameterError(f"{name} must be >= 0, got {value}{hint}")
+    return value
+
+
+def _check_number(name, value, integer):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ParameterError(f"{name} must be a number, got {value!r}")
+    if integer and not float(value).is_integer():
+        raise ParameterError(f"{name} must be a whole number, got {value}")
+    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        raise ParameterError(f"{name} must be finite, got {value}")
+
+
+def check_workers(workers) -> int:
+    """Resolve ``workers`` (None -> CPU count) and check it is >= 1."""
+    from embedkit._threads import cpu_count
+
+    if workers is None:
+        return cpu_count()
+    check_positive("workers", workers, integer=True)
+    return int(workers)
+
+
+def check_out_path(path) -> str | None:
+    """Check that the directory of an output path exists (None passes through)."""
+    if path is None:
+        return None
+    path = os.fspath(path)
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise MissingFileError(
+            f"cannot write {path}: directory {parent} does not exist (create it first)")
+    return path
+
+
+def format_bytes(n: float) -> str:
+    """Human-readable byte count (``"1.5 GiB"``)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024.0
+    return f"{n:.1f} TiB"  # pragma: no cover
+
+
+# ---------------------------------------------------------------------------------------
+# seeding and jobs
+_MASK64 = (1 << 64) - 1
+
+
+def _splitmix64(x: int) -> tuple[int, int]:
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    z = x
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x, z ^ (z >> 31)
+
+
+def rng_states(seed: int, n: int) -> np.ndarray:
+    """``n`` independent, non-zero uint64 RNG states derived from ``seed`` (SplitMix64).
+
+    Each worker thread owns one state (``states[thread]``) and its kernel advances it in
+    place, so runs with the same seed and one worker are identical.
+    """
+    if seed is None:
+        seed = 0
+    check_non_negative("seed", seed, integer=True)
+    x = int(seed) & _MASK64
+    out = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        x, z = _splitmix64(x)
+        out[i] = z or 0x9E3779B97F4A7C15
+    return out
+
+
+def split_jobs(offsets: np.ndarray, words_per_job: int = 10000) -> np.ndarray:
+    """Split sentences into jobs of about ``words_per_job`` words.
+
+    Parameters
+    ----------
+    offsets : ndarray of int64, shape (n_items + 1,)
+        Item boundaries (``offsets[i]:offsets[i+1]`` is item ``i``).
+    words_per_job : int
+        Target job size; a job is never empty and never splits an item.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_jobs + 1,)
+        Item-index boundaries: job ``j`` covers items ``bounds[j]:bounds[j+1]``.
+    """
+    offsets = np.asarray(offsets, dtype=np.int64)
+    n_items = len(offsets) - 1
+    if n_items <= 0:
+        return np.zeros(1, dtype=np.int64)
+    total = int(offsets[-1] - offsets[0])
+    marks = offsets[0] + np.arange(0, max(total, 1), max(1, int(words_per_job)), dtype=np.int64)
+    bounds = np.searchsorted(offsets, marks, side="left")
+    bounds = np.unique(np.concatenate([[0], bounds, [n_items]])).astype(np.int64)
+    return bounds
+
+
+# ---------------------------------------------------------------------------------------
+# checkpoints
+def _atomic_write(path: str, write: Callable[[object], None], mode: str = "wb") -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
+    try:
+        with os.fdopen(fd, mode) as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _checkpoint_paths(path) -> tuple[str, str]:
+    path = os.fspath(path)
+    for ext in (".npz", ".json"):
+        if path.endswith(ext):
+            path = path[: -len(ext)]
+    return path + ".npz", path + ".json"
+
+
+def save_checkpoint(path, arrays: dict[str, np.ndarray], state: dict) -> str:
+    """Write ``arrays`` to ``PATH.npz`` and ``state`` to ``PATH.json``, each atomically.
+
+    The npz is written first and the JSON (which records the npz's size) last, so a JSON
+    on disk always describes a complete npz.  Returns the JSON path.
+    """
+    npz_path, json_path = _checkpoint_paths(path)
+    _atomic_write(npz_path, lambda fh: np.savez(fh, **arrays))
+    state = dict(state, npz=os.path.basename(npz_path), npz_bytes=os.path.getsize(npz_path))
+    text = json.dumps(state, indent=1, sort_keys=True)
+    _atomic_write(json_path, lambda fh: fh.write(text.encode("utf-8")))
+    log.debug("checkpoint written to %s", json_path)
+    return json_path
+
+
+def load_checkpoint(path) -> tuple[dict[str, np.ndarray], dict]:
+    """Read a checkpoint written by :func:`save_checkpoint` (``PATH``, ``.npz`` or ``.json``).
+
+    Returns
+    -------
+    arrays : dict of ndarray
+    state : dict
+    """
+    npz_path, json_path = _checkpoint_paths(path)
+    if not os.path.exists(json_path) or not os.path.exists(npz_path):
+        raise MissingFileError(f"checkpoint {json_path} (with {os.path.basename(npz_path)}) "
+                               "not found: give the path printed when the checkpoint was written")
+    with open(json_path, encoding="utf-8") as fh:
+        try:
+            state = json.load(fh)
+        except json.JSONDecodeError as exc:
+            raise ParameterError(f"checkpoint {json_path} is not valid JSON ({exc})") from None
+    if os.path.getsize(npz_path) != state.get("npz_bytes"):
+        raise ParameterError(f"checkpoint {npz_path} does not match {json_path} "
+                             "(truncated or from another run)")
+    with np.load(npz_path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    return arrays, state
+
+
+# ---------------------------------------------------------------------------------------
+# the driver
+@dataclass
+class JobResult:
+    """What a ``work`` call returns: work units done, loss sum (float64) and loss terms."""
+
+    words: int
+    loss_sum: float
+    loss_count: int
+
+
+@dataclass
+class EpochRecord:
+    """One entry of the training history."""
+
+    epoch: int
+    loss: float          # mean loss per counted term (loss_sum / loss_count)
+    loss_sum: float
+    loss_count: int
+    words: int           # work units processed (corpus tokens for word2vec)
+    seconds: float
+    words_per_sec: float
+    lr: float            # learning rate at the end of the epoch
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _EpochAccum:
+    jobs_done: int = 0
+    words: int = 0
+    loss_sum: float = 0.0
+    loss_count: int = 0
+    seconds: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
+
+
+def run_training(
+    work: Callable[[int, int, int], tuple],
+    n_jobs: int,
+    job_words: Sequence[int],
+    epochs: int,
+    workers: int,
+    *,
+    lr_at: Callable[[float], float] = lambda progress: float("nan"),
+    start: tuple[int, int] = (0, 0),
+    history: list | None = None,
+    epoch_state: dict | None = None,
+    save: Callable[[dict], str] | None = None,
+    checkpoint_every: float | None = None,
+    log_json=None,
+    desc: str = "training",
+    unit: str = "w",
+    progress: bool | None = None,
+    tick_seconds: float = 1.0,
+) -> list[EpochRecord]:
+    """Run ``epochs`` x ``n_jobs`` jobs through ``workers`` Hogwild threads.
+
+    Parameters
+    ----------
+    work : callable ``(epoch, job, thread) -> (words, loss_sum, loss_count)``
+        Processes one job; called concurrently from worker threads, so it must release
+        the GIL (call a ``nogil`` Numba kernel) and use only per-``thread`` scratch state.
+    n_jobs : int
+        Jobs per epoch.
+    job_words : sequence of int
+        Work units of each job (for progress and the learning-rate position).
+    epochs, workers : int
+        Number of passes and of worker threads.
+    lr_at : callable ``(progress in [0, 1]) -> float``
+        Learning rate at a fraction of the whole run, for display only.
+    start : (epoch, job)
+        Position to start from (a resumed run passes the checkpoint's).
+    history : list of EpochRecord, optional
+        Records of finished epochs (from a checkpoint); new epochs are appended.
+    epoch_state : dict, optional
+        Partial accumulators of the epoch ``start`` is in (from a checkpoint).
+    save : callable ``(position_state) -> path``, optional
+        Writes a checkpoint.  Called with workers drained, with a dict holding
+        ``epoch``, ``job``, ``history`` and ``epoch_state``; it must store that dict
+        in the checkpoint's JSON together with its own arrays and RNG states.
+    checkpoint_every : float, optional
+        Seconds between checkpoints (needs ``save``).
+    log_json : path or file, optional
+        Where one JSON line per progress tick is written.
+    desc, unit : str
+        Progress bar label and unit.
+    progress : bool, optional
+        Force the bar on or off (default: embedkit's global setting).
+    tick_seconds : float
+        Seconds between progress ticks.
+
+    Returns
+    -------
+    list of EpochRecord
+        The full history (records passed in plus the new epochs).
+
+    Raises
+    ------
+    TrainingDiverged
+        A job returned a NaN or infinite loss.
+    TrainingInterrupted
+        Ctrl-C; a checkpoint was written first when ``save`` is given.
+    """
+    history = list(history or [])
+    job_words = np.asarray(job_words, dtype=np.int64)
+    epoch_words = int(job_words.sum())
+    total_words = epoch_words * epochs
+    start_epoch, start_job = start
+    order = [(e, j) for e in range(start_epoch, epochs)
+             for j in range(start_job if e == start_epoch else 0, n_jobs)]
+    done_words = start_epoch * epoch_words + int(job_words[:start_job].sum())
+
+    accum: dict[int, _EpochAccum] = {}
+    if epoch_state and start_epoch < epochs:
+        acc = _EpochAccum(**{k: epoch_state[k] for k in ("jobs_done", "words", "loss_sum",
+                                                         "loss_count", "seconds")})
+        accum[start_epoch] = acc
+    elif start_epoch < epochs:
+        accum[start_epoch] = _EpochAccum()
+
+    cond = threading.Condition()
+    results: queue.Queue = queue.Queue()
+    ctl = {"next": 0, "paused": False, "stop": False}
+
+    def worker(thread: int) -> None:
+        while True:
+            with cond:
+                while ctl["paused"] and not ctl["stop"]:
+                    cond.wait()
+                if ctl["stop"] or ctl["next"] >= len(order):
+                    return
+                k = ctl["next"]
+                ctl["next"] += 1
+            e, j = order[k]
+            try:
+                words, loss_sum, loss_count = work(e, j, thread)
+                results.put((k, int(words), float(loss_sum), int(loss_count), None))
+            except BaseException as exc:  # noqa: BLE001 - reported on the main thread
+                results.put((k, 0, 0.0, 0, exc))
+                return
+
+    own_log = None
+    if log_json is not None and not hasattr(log_json, "write"):
+        own_log = open(log_json, "a", encoding="utf-8")
+        log_json = own_log
+
+    received = 0
+    done = [False] * len(order)
+    frontier = 0  # every order[< frontier] is done
+    t0 = time.perf_counter()
+    last_tick = t0
+    last_ckpt = t0
+    window: list[tuple[float, int]] = [(t0, done_words)]
+    bar = progress_bar(total=total_words, desc=desc, unit=unit, initial=done_words,
+                       unit_scale=True,
+                       disable=None if progress is None else not progress)
+    threads = [threading.Thread(target=worker, args=(t,), name=f"embedkit-train-{t}",
+                                daemon=True) for t in range(workers)]
+
+    def acc_for(e: int) -> _EpochAccum:
+        if e not in accum:
+            accum[e] = _EpochAccum()
+        return accum[e]
+
+    def current_loss() -> float:
+        live = [a for a in accum.values() if a.loss_count]
+        if live:
+            a = live[-1]
+            return a.loss_sum / a.loss_count
+        return history[-1].loss if history else float("nan")
+
+    def consume(item) -> None:
+        nonlocal received, done_words, frontier
+        k, words, loss_sum, loss_count, exc = item
+        received += 1
+        if exc is not None:
+            raise exc
+        e, j = order[k]
+        if not math.isfinite(loss_sum):
+            raise TrainingDiverged(
+                f"the loss became {loss_sum} in epoch {e + 1}: training diverged because the "
+                f"learning rate is too high (lr {lr_at(done_words / max(total_words, 1)):.4g} "
+                "at that point); lower --alpha (e.g. to the default) and retrain")
+        done[k] = True
+        while frontier < len(order) and done[frontier]:
+            frontier += 1
+        a = acc_for(e)
+        a.jobs_done += 1
+        a.words += words
+        a.loss_sum += loss_sum
+        a.loss_count += loss_count
+        done_words += words
+        bar.update(words)
+        if a.jobs_done == n_jobs:
+            now = time.perf_counter()
+            secs = a.seconds + (now - a.started)
+            rec = EpochRecord(epoch=e + 1, loss=a.loss_sum / max(a.loss_count, 1),
+                              loss_sum=a.loss_sum, loss_count=a.loss_count, words=a.words,
+                              seconds=secs, words_per_sec=a.words / max(secs, 1e-9),
+                              lr=lr_at(min(1.0, (e + 1) / epochs)))
+            history.append(rec)
+            del accum[e]
+            log.info("epoch %d/%d: loss %.4f, %.0f words/s, %.1f s", e + 1, epochs,
+                     rec.loss, rec.words_per_sec, rec.seconds)
+            if e + 1 < epochs:
+                accum[e + 1] = accum.get(e + 1) or _EpochAccum()
+
+    def drain(target: int) -> None:
+        while received < target:
+            consume(results.get())
+
+    def pause_and_drain() -> None:
+        with cond:
+            ctl["paused"] = True
+            target = ctl["next"]
+        drain(target)
+
+    def resume_workers() -> None:
+        with cond:
+            ctl["paused"] = False
+            cond.notify_all()
+
+    def position_state() -> dict:
+        # after a drain every dispatched job is done: the frontier is the position
+        if frontier < len(order):
+            e, j = order[frontier]
+        else:
+            e, j = epochs, 0
+        a = accum.get(e)
+        now = time.perf_counter()
+        ep = ({"jobs_done": a.jobs_done, "words": a.words, "loss_sum": a.loss_sum,
+               "loss_count": a.loss_count, "seconds": a.seconds + (now - a.started)}
+              if a is not None else None)
+        return {"epoch": e, "job": j, "history": [h.as_dict() for h in history],
+                "epoch_state": ep}
+
+    def tick(now: float) -> None:
+        window.append((now, done_words))
+        while len(window) > 2 and now - window[0][0] > 10.0:
+            window.pop(0)
+        (t_a, w_a), (t_b, w_b) = window[0], window[-1]
+        rate = (w_b - w_a) / (t_b - t_a) if t_b > t_a else 0.0
+        frac = done_words / max(total_words, 1)
+        lr = lr_at(frac)
+        loss = current_loss()
+        e_now = min(done_words // max(epoch_words, 1), epochs - 1) + 1
+        bar.set_postfix_str(f"epoch {e_now}/{epochs} lr {lr:.5f} loss {loss:.4f}",
+                            refresh=False)
+        if log_json is not None:
+            eta = (total_words - done_words) / rate if rate > 0 else None
+            log_json.write(json.dumps({
+                "time": round(now - t0, 3), "epoch": int(e_now), "progress": round(frac, 6),
+                "words": int(done_words), "words_per_sec": round(rate, 1),
+                "lr": lr, "loss": None if not math.isfinite(loss) else loss,
+                "eta_seconds": None if eta is None else round(eta, 1)}) + "\n")
+            log_json.flush()
+
+    # Ctrl-C sets a flag that the main loop checks between results, so the accounting of a
+    # result is never cut in half; a second Ctrl-C interrupts at once.
+    interrupted = {"flag": False}
+    old_handler = None
+    if threading.current_thread() is threading.main_thread():
+        def on_sigint(signum, frame):
+            if interrupted["flag"]:
+                raise KeyboardInterrupt
+            interrupted["flag"] = True
+
+        old_handler = signal.signal(signal.SIGINT, on_sigint)
+
+    started = False
+    try:
+        for t in threads:
+            t.start()
+        started = True
+        while received < len(order):
+            if interrupted["flag"]:
+                raise KeyboardInterrupt
+            try:
+                item = results.get(timeout=min(tick_seconds, 0.25))
+            except queue.Empty:
+                item = None
+            if item is not None:
+                consume(item)
+            now = time.perf_counter()
+            if now - last_tick >= tick_seconds:
+                tick(now)
+                last_tick = now
+            if (save is not None and checkpoint_every and now - last_ckpt >= checkpoint_every
+                    and received < len(order)):
+                pause_and_drain()
+                path = save(position_state())
+                log.info("checkpoint written: %s", path)
+                last_ckpt = time.perf_counter()
+                resume_workers()
+        tick(time.perf_counter())
+    except KeyboardInterrupt:
+        with cond:
+            ctl["stop"] = True
+            target = ctl["next"]
+            cond.notify_all()
+        path = None
+        try:
+            drain(target)
+            if save is not None:
+                path = save(position_state())
+        finally:
+            bar.close()
+        where = f"; resume with --resume {path}" if path else ""
+        raise TrainingInterrupted(f"training interrupted at {done_words / max(total_words, 1):.1%}"
+                                  f"{where}", checkpoint=path) from None
+    except BaseException:
+        with cond:
+            ctl["stop"] = True
+            cond.notify_all()
+        raise
+    finally:
+        if old_handler is not None:
+            signal.signal(signal.SIGINT, old_handler)
+        if started:
+            with cond:
+                ctl["stop"] = True
+                cond.notify_all()
+            for t in threads:
+                t.join()
+        bar.close()
+        if own_log is not None:
+            own_log.close()
+    return history

@@ -1,0 +1,347 @@
+"""Skip-gram and CBOW with negative sampling: the :class:`Word2Vec` trainer and :func:`train`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from embedkit._version import __version__
+from embedkit.errors import CorpusError, ParameterError
+from embedkit.training import _common as C
+
+log = logging.getLogger(__name__)
+
+MODELS = {"sgns": "sgns", "sg": "sgns", "skipgram": "sgns", "skip-gram": "sgns",
+          "cbow": "cbow"}
+DEFAULT_ALPHA = {"sgns": 0.025, "cbow": 0.05}
+
+
+@dataclass
+class TrainResult:
+    """What training returns.
+
+    Attributes
+    ----------
+    vectors : Vectors
+        The input (word) vectors, with ``counts`` and ``metadata``.
+    history : list of dict
+        One record per epoch: ``epoch``, ``loss`` (mean negative-sampling loss per
+        example), ``loss_sum``, ``loss_count``, ``words``, ``seconds``, ``words_per_sec``, ``lr``.
+    output_vectors : ndarray
+        The output (context) weight matrix, float32, same shape as ``vectors.vectors``.
+    seconds : float
+        Wall time spent in the training loop (this run only, when resumed).
+    words_per_sec : float
+        Corpus tokens x epochs trained in this run, divided by ``seconds``.
+    """
+
+    vectors: object
+    history: list = field(default_factory=list)
+    output_vectors: np.ndarray | None = None
+    seconds: float = 0.0
+    words_per_sec: float = 0.0
+
+
+def _fingerprint(enc) -> dict:
+    words = "\n".join(enc.vocab.words).encode("utf-8")
+    ids = np.ascontiguousarray(enc.ids)
+    return {"tokens": int(len(ids)), "sentences": int(len(enc.offsets) - 1),
+            "vocab": int(len(enc.vocab)), "words_crc32": zlib.crc32(words),
+            "ids_crc32": zlib.crc32(memoryview(ids).cast("B"))}
+
+
+class Word2Vec:
+    """Skip-gram (``model="sgns"``) or CBOW (``model="cbow"``) with negative sampling.
+
+    Parameters
+    ----------
+    model : {"sgns", "cbow"}
+        Skip-gram with negative sampling, or continuous bag of words.
+    dim : int
+        Vector dimension (default 100).
+    window : int
+        Maximum distance between a word and its context words (a random window in
+        ``1..window`` is used at each position, as in word2vec.c).
+    negative : int
+        Negative samples per example (0 disables them).
+    min_count : int
+        Words rarer than this are dropped from the vocabulary (when the corpus is prepared here).
+    sample : float
+        Subsampling threshold of frequent words (0 disables it).
+    epochs : int
+        Passes over the corpus.
+    alpha : float, optional
+        Initial learning rate; default 0.025 for sgns and 0.05 for cbow.
+    min_alpha : float
+        Final learning rate (linear decay over all epochs).
+    workers : int, optional
+        Worker threads (default: the CPU count).
+    seed : int
+        Seed of the initial vectors and of every thread's RNG.  With ``workers=1`` the same
+        seed gives bit-identical vectors.
+    tokenizer : str
+        Tokenizer of :func:`embedkit.corpus.prepare` when a corpus is prepared here.
+    words_per_job : int
+        Tokens per unit of work handed to a thread.
+
+    Examples
+    --------
+    >>> from embedkit.training import Word2Vec
+    >>> result = Word2Vec(model="cbow", epochs=1).fit([["a", "b"]] * 50)   # doctest: +SKIP
+    >>> result.vectors.most_similar("a")                                   # doctest: +SKIP
+    """
+
+    def __init__(self, model: str = "sgns", dim: int = 100, window: int = 5, negative: int = 5,
+                 min_count: int = 5, sample: float = 1e-3, epochs: int = 5,
+                 alpha: float | None = None, min_alpha: float = 1e-4, workers: int | None = None,
+                 seed: int = 1, tokenizer: str = "default", words_per_job: int = 10000):
+        if not isinstance(model, str) or model.lower() not in MODELS:
+            raise ParameterError(f"model must be 'sgns' or 'cbow', got {model!r}")
+        self.model = MODELS[model.lower()]
+        self.dim = int(C.check_positive("dim", dim, integer=True))
+        self.window = int(C.check_positive("window", window, integer=True))
+        self.negative = int(C.check_non_negative("negative", negative, integer=True))
+        self.min_count = int(C.check_positive("min_count", min_count, integer=True))
+        self.sample = float(C.check_non_negative("sample", sample))
+        self.epochs = int(C.check_positive("epochs", epochs, integer=True))
+        if alpha is None:
+            alpha = DEFAULT_ALPHA[self.model]
+        self.alpha = float(C.check_positive("alpha", alpha))
+        self.min_alpha = float(C.check_non_negative("min_alpha", min_alpha))
+        if self.min_alpha > self.alpha:
+            raise ParameterError(f"min_alpha ({self.min_alpha}) must not exceed alpha "
+                                 f"({self.alpha}): lower min_alpha")
+        self.workers = C.check_workers(workers)
+        self.seed = int(C.check_non_negative("seed", seed, integer=True))
+        self.tokenizer = tokenizer
+        self.words_per_job = int(C.check_positive("words_per_job", words_per_job, integer=True))
+
+    # -- parameters -------------------------------------------------------------------
+    def params(self) -> dict:
+        """The training parameters (JSON-serialisable)."""
+        return {"model": self.model, "dim": self.dim, "window": self.window,
+                "negative": self.negative, "min_count": self.min_count, "sample": self.sample,
+                "epochs": self.epochs, "alpha": self.alpha, "min_alpha": self.min_alpha,
+                "workers": self.workers, "seed": self.seed, "tokenizer": self.tokenizer,
+                "words_per_job": self.words_per_job}
+
+    def _prepare(self, corpus):
+        if all(hasattr(corpus, a) for a in ("ids", "offsets", "vocab")):
+            return corpus
+        from embedkit.corpus import prepare
+
+        return prepare(corpus, min_count=self.min_count, tokenizer=self.tokenizer)
+
+    # -- training ---------------------------------------------------------------------
+    def fit(self, corpus=None, *, out=None, format=None, checkpoint=None,
+            checkpoint_every: float | None = None, resume=None, log_json=None,
+            progress: bool | None = None) -> TrainResult:
+        """Train on ``corpus`` and return a :class:`TrainResult`.
+
+        Parameters
+        ----------
+        corpus : None, path, iterable of token lists, or EncodedCorpus
+            ``None`` trains on the built-in corpus; anything else
+            :func:`embedkit.corpus.prepare` accepts, or its result.
+        out : path, optional
+            Also save the vectors there (format by extension, or ``format``).
+        format : str, optional
+            Vector file format for ``out``.
+        checkpoint : path, optional
+            Checkpoint path (``PATH.npz`` + ``PATH.json``); default ``OUT.ckpt`` when
+            ``out`` is given.  Written every ``checkpoint_every`` seconds and on Ctrl-C.
+        checkpoint_every : float, optional
+            Seconds between checkpoints.
+        resume : path, optional
+            Continue from a checkpoint (its parameters replace this object's).
+        log_json : path, optional
+            Append one JSON line per progress tick.
+        progress : bool, optional
+            Show the progress bar (default: embedkit's global setting).
+        """
+        out = C.check_out_path(out)
+        if checkpoint is None and out is not None:
+            checkpoint = out + ".ckpt"
+        if checkpoint is not None:
+            C.check_out_path(checkpoint)
+        if checkpoint_every is not None:
+            C.check_positive("checkpoint_every", checkpoint_every)
+            if checkpoint is None:
+                raise ParameterError("checkpoint_every needs a checkpoint path or out path")
+
+        state = arrays = None
+        if resume is not None:
+            arrays, state = C.load_checkpoint(resume)
+            if state.get("trainer") != "word2vec":
+                raise ParameterError(f"{resume} is not a word2vec checkpoint")
+            saved = dict(state["params"])
+            workers = self.workers
+            for k, v in saved.items():
+                if k != "workers" and getattr(self, k) != v:
+                    log.info("resuming with the checkpoint's %s=%r (not %r)", k, v,
+                             getattr(self, k))
+                setattr(self, k, v)
+            self.workers = workers
+
+        enc = self._prepare(corpus)
+        vocab = enc.vocab
+        n_tokens = int(len(enc.ids))
+        if len(vocab) == 0 or n_tokens == 0:
+            raise CorpusError(f"the vocabulary is empty: no word occurs at least "
+                              f"min_count={self.min_count} times; lower --min-count or "
+                              "give a bigger corpus")
+        fp = _fingerprint(enc)
+        if state is not None and state["corpus"] != fp:
+            raise ParameterError(f"checkpoint {resume} was written for another corpus or "
+                                 f"vocabulary ({state['corpus']} vs {fp}): resume with the "
+                                 "same corpus and options")
+
+        V, dim = len(vocab), self.dim
+        weight_bytes = 2 * V * dim * 4
+        log.info("%s: %d words, %d tokens, %d sentences; weights %s (2 x %d x %d float32) "
+                 "+ encoded corpus %s", self.model, V, n_tokens, len(enc.offsets) - 1,
+                 C.format_bytes(weight_bytes), V, dim,
+                 C.format_bytes(enc.ids.nbytes + enc.offsets.nbytes))
+
+        from embedkit._kernels import word2vec as K
+
+        if state is None:
+            rng = np.random.default_rng(self.seed)
+            w_in = ((rng.random((V, dim), dtype=np.float32) - np.float32(0.5))
+                    / np.float32(dim)).astype(np.float32)
+            w_out = np.zeros((V, dim), dtype=np.float32)
+            states = C.rng_states(self.seed, self.workers)
+            start, history, epoch_state = (0, 0), [], None
+        else:
+            w_in = np.ascontiguousarray(arrays["w_in"], dtype=np.float32)
+            w_out = np.ascontiguousarray(arrays["w_out"], dtype=np.float32)
+            states = np.asarray(arrays["rng"], dtype=np.uint64)
+            if len(states) < self.workers:  # more threads than before: extend the states
+                extra = C.rng_states(int(states[-1] % (1 << 62)), self.workers - len(states))
+                states = np.concatenate([states, extra])
+            states = np.ascontiguousarray(states[: max(self.workers, 1)])
+            pos = state["position"]
+            start = (int(pos["epoch"]), int(pos["job"]))
+            history = [C.EpochRecord(**h) for h in pos["history"]]
+            epoch_state = pos["epoch_state"]
+
+        keep = np.ascontiguousarray(vocab.keep_probabilities(self.sample), dtype=np.float32)
+        cdf = np.asarray(vocab.noise_cdf(0.75), dtype=np.float64)
+        p = np.diff(cdf, prepend=0.0)
+        p = np.clip(p, 0.0, None)
+        p /= p.sum()
+        alias_prob, alias_idx = K.build_alias(p)
+        sig, nls = K.make_tables()
+
+        ids = enc.ids if enc.ids.dtype == np.int32 else enc.ids.astype(np.int32)
+        offsets = np.ascontiguousarray(enc.offsets, dtype=np.int64)
+        bounds = C.split_jobs(offsets, self.words_per_job)
+        job_words = offsets[bounds[1:]] - offsets[bounds[:-1]]
+        kernel = K.sgns_job if self.model == "sgns" else K.cbow_job
+        alpha, min_alpha = float(self.alpha), float(self.min_alpha)
+        window, negative = int(self.window), int(self.negative)
+        total_pos = int(self.epochs) * n_tokens
+
+        def work(epoch: int, job: int, thread: int):
+            return kernel(ids, offsets, int(bounds[job]), int(bounds[job + 1]), w_in, w_out,
+                          keep, alias_prob, alias_idx, window, negative, alpha, min_alpha,
+                          int(epoch) * n_tokens, total_pos, states, int(thread), sig, nls)
+
+        def lr_at(progress: float) -> float:
+            return max(min_alpha, alpha - (alpha - min_alpha) * progress)
+
+        params = self.params()
+
+        def save(position: dict) -> str:
+            return C.save_checkpoint(
+                checkpoint, {"w_in": w_in, "w_out": w_out, "rng": states},
+                {"trainer": "word2vec", "version": __version__, "params": params,
+                 "corpus": fp, "position": position})
+
+        def result(seconds: float, words: int, hist) -> TrainResult:
+            from embedkit.vectors import Vectors
+
+            meta = {"trainer": "embedkit.training.word2vec", "embedkit_version": __version__,
+                    "params": params, "corpus": dict(getattr(enc, "info", {}) or {}, **fp),
+                    "history": [h.as_dict() for h in hist]}
+            v = Vectors(list(vocab.words), w_in, counts=np.asarray(vocab.counts), metadata=meta)
+            return TrainResult(vectors=v, history=[h.as_dict() for h in hist],
+                               output_vectors=w_out, seconds=seconds,
+                               words_per_sec=words / max(seconds, 1e-9))
+
+        # compile (or load from the cache) before the clock starts: an empty job
+        kernel(ids, offsets, 0, 0, w_in, w_out, keep, alias_prob, alias_idx, window, negative,
+               alpha, min_alpha, 0, max(total_pos, 1), states, 0, sig, nls)
+        done_before = start[0] * n_tokens + int(job_words[: start[1]].sum())
+        t0 = time.perf_counter()
+        try:
+            hist = C.run_training(
+                work, len(job_words), job_words, self.epochs, self.workers, lr_at=lr_at,
+                start=start, history=history, epoch_state=epoch_state,
+                save=save if checkpoint is not None else None,
+                checkpoint_every=checkpoint_every, log_json=log_json,
+                desc=self.model, unit="w", progress=progress)
+        except C.TrainingInterrupted as exc:
+            secs = time.perf_counter() - t0
+            res = result(secs, 0, history)
+            msg = str(exc).split(";")[0]
+            if out is not None:
+                self._save_vectors(res.vectors, out, format)
+                msg += f"; vectors so far written to {out}"
+            if exc.checkpoint:
+                msg += (f"; to continue, run the same command with --resume {exc.checkpoint}"
+                        f" (Python: resume={exc.checkpoint!r})")
+            raise C.TrainingInterrupted(msg, checkpoint=exc.checkpoint, result=res) from None
+        secs = time.perf_counter() - t0
+        res = result(secs, total_pos - done_before, hist)
+        log.info("trained %s in %.1f s (%.0f words/s)", self.model, secs, res.words_per_sec)
+        if out is not None:
+            self._save_vectors(res.vectors, out, format)
+            log.info("vectors written to %s", out)
+        return res
+
+    @staticmethod
+    def _save_vectors(vectors, out, format=None) -> None:
+        if hasattr(vectors, "save"):
+            vectors.save(out, format=format)
+        else:  # until Vectors.save lands on main
+            from embedkit.training._fallback_io import save_word2vec
+
+            save_word2vec(vectors, out, format)
+
+
+def train(corpus=None, model: str = "sgns", *, out=None, format=None, checkpoint=None,
+          checkpoint_every=None, resume=None, log_json=None, progress=None,
+          **params) -> TrainResult:
+    """Train skip-gram or CBOW vectors; a shortcut for ``Word2Vec(model, ...).fit(corpus)``.
+
+    Parameters
+    ----------
+    corpus : None, path, iterable of token lists, or EncodedCorpus
+        ``None`` is the built-in corpus.
+    model : {"sgns", "cbow"}
+    out, format, checkpoint, checkpoint_every, resume, log_json, progress
+        As :meth:`Word2Vec.fit`.
+    **params
+        :class:`Word2Vec` parameters (``dim``, ``window``, ``negative``, ``min_count``,
+        ``sample``, ``epochs``, ``alpha``, ``min_alpha``, ``workers``, ``seed``, ``tokenizer``).
+
+    Returns
+    -------
+    TrainResult
+        With ``.vectors`` (a :class:`~embedkit.Vectors`) and ``.history``.
+
+    Examples
+    --------
+    >>> import embedkit
+    >>> result = embedkit.train(model="sgns", epochs=1)      # doctest: +SKIP
+    >>> result.vectors.most_similar("king")                   # doctest: +SKIP
+    """
+    return Word2Vec(model=model, **params).fit(
+        corpus, out=out, format=format, checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every, resume=resume, log_json=log_json, progress=progress)

@@ -1,0 +1,116 @@
+"""Opening vector files: transparent .gz/.bz2/.xz, chunked reading, atomic writing."""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import gzip
+import lzma
+import os
+import pathlib
+
+import numpy as np
+
+from embedkit.errors import MissingFileError
+
+_MAGIC = {b"\x1f\x8b": "gz", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz"}
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
+CHUNK = 8 << 20
+
+
+def compression_of(path) -> str | None:
+    """``"gz"``, ``"bz2"``, ``"xz"`` from the file's first bytes, or ``None``."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+    for magic, name in _MAGIC.items():
+        if head.startswith(magic):
+            return name
+    return None
+
+
+def open_input(path):
+    """Open ``path`` for binary reading, decompressing by content (not by extension)."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise MissingFileError(f"vectors file not found: {path}")
+    if path.is_dir():
+        raise MissingFileError(f"{path} is a directory, not a vectors file "
+                               "(a native .ekv directory holds vectors.npy and vocab.json)")
+    kind = compression_of(path)
+    if kind == "gz":
+        return gzip.open(path, "rb")
+    if kind == "bz2":
+        return bz2.open(path, "rb")
+    if kind == "xz":
+        return lzma.open(path, "rb")
+    return open(path, "rb", buffering=0)
+
+
+def stream_is_plain(stream) -> bool:
+    """Whether ``stream`` reads the file as is (no decompression)."""
+    return not isinstance(stream, (gzip.GzipFile, bz2.BZ2File, lzma.LZMAFile))
+
+
+def strip_compression(name: str) -> tuple[str, str | None]:
+    """Split ``"x.txt.gz"`` into ``("x.txt", "gz")``."""
+    for suffix in COMPRESSED_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)], suffix[1:]
+    return name, None
+
+
+class ChunkReader:
+    """Reads a stream into a reusable uint8 buffer, keeping the unparsed tail of each chunk."""
+
+    def __init__(self, stream, size: int = CHUNK):
+        self.stream = stream
+        self.buf = np.empty(size, dtype=np.uint8)
+        self.n = 0          # valid bytes in buf
+        self.base = 0       # file offset of buf[0]
+        self.eof = False
+
+    def fill(self, keep_from: int) -> None:
+        """Drop ``buf[:keep_from]``, then read until the buffer is full or the stream ends."""
+        tail = self.n - keep_from
+        if keep_from > 0:
+            self.buf[:tail] = self.buf[keep_from:self.n]
+            self.base += keep_from
+        elif tail == len(self.buf):  # one record longer than the buffer: grow it
+            self.buf = np.concatenate([self.buf, np.empty(len(self.buf), dtype=np.uint8)])
+        self.n = tail
+        view = memoryview(self.buf)
+        while self.n < len(self.buf):
+            got = self.stream.readinto(view[self.n:])
+            if not got:
+                self.eof = True
+                break
+            self.n += got
+
+
+@contextlib.contextmanager
+def atomic_output(path, compress: str | None = None):
+    """Yield a binary file object writing to a temp file next to ``path``; replace on success."""
+    path = pathlib.Path(path)
+    if path.parent and not path.parent.exists():
+        raise MissingFileError(f"directory does not exist: {path.parent}")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        raw = open(tmp, "wb")
+        if compress == "gz":
+            f = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, filename="", mtime=0)
+        elif compress == "bz2":
+            f = bz2.BZ2File(raw, "wb")
+        elif compress == "xz":
+            f = lzma.LZMAFile(raw, "wb")
+        else:
+            f = raw
+        try:
+            yield f
+        finally:
+            if f is not raw:
+                f.close()
+            raw.close()
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()

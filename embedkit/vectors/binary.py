@@ -1,0 +1,135 @@
+"""word2vec binary format: ``count dim`` header line, then ``word SP <dim float32> [LF]``.
+
+word2vec.c ends every record with a newline; other writers (and gensim's reader) allow it to
+be missing.  Both are read; the newline is written, as word2vec.c does.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import numpy as np
+
+from embedkit._kernels import vectors_io as K
+from embedkit.errors import FormatError
+from embedkit.vectors._files import ChunkReader, atomic_output, open_input, strip_compression
+from embedkit.vectors.text import WordDecoder, _grow, encode_words
+
+log = logging.getLogger(__name__)
+
+
+def read_header(reader: ChunkReader, path) -> tuple[int, int, int]:
+    """``(count, dim, offset after the header line)`` from the first line of the buffer."""
+    if reader.n == 0:
+        raise FormatError(f"{path}: the file is empty; expected a word2vec binary file")
+    head = reader.buf[: min(reader.n, 200)].tobytes()
+    nl = head.find(b"\n")
+    line = head[:nl] if nl >= 0 else head
+    toks = line.split()
+    try:
+        if nl < 0 or len(toks) != 2:
+            raise ValueError
+        count, dim = int(toks[0]), int(toks[1])
+    except ValueError:
+        shown = line[:60].decode("utf-8", "replace")
+        raise FormatError(f"{path}: line 1: the header must be two integers 'count dim', "
+                          f"got {shown!r}") from None
+    if count < 0 or dim < 1:
+        raise FormatError(f"{path}: line 1: header 'count dim' must have count >= 0 and "
+                          f"dim >= 1, got {count} {dim}")
+    return count, dim, nl + 1
+
+
+def read_binary(path, *, limit=None, unicode_errors="replace", problems=None):
+    """Read a word2vec binary file (optionally compressed).
+
+    Returns ``(words, matrix, info)`` like :func:`embedkit.vectors.text.read_text`,
+    including its validation mode (``problems``: ``("record N (byte B)", message)``).
+    """
+    validating = problems is not None
+    if sys.byteorder != "little":  # pragma: no cover
+        raise FormatError("reading word2vec binary needs a little-endian machine")
+    decoder = WordDecoder(unicode_errors)
+    with open_input(path) as stream:
+        reader = ChunkReader(stream)
+        reader.fill(0)
+        count, dim, pos = read_header(reader, path)
+        capacity = count if limit is None else min(count, limit)
+        if validating:
+            capacity = min(capacity, 4096)
+        matrix = np.empty((max(capacity, 1), dim), dtype=np.float32)
+        row = 0
+        done = 0
+        wbuf = np.empty(len(reader.buf) + 1, dtype=np.uint8)
+        while True:
+            if len(wbuf) < len(reader.buf) + 1:
+                wbuf = np.empty(len(reader.buf) + 1, dtype=np.uint8)
+            target = matrix.shape[0] if limit is None else min(matrix.shape[0], limit - done)
+            first_row = done + row
+            status, pos, row, wpos, a = K.parse_binary_chunk(
+                reader.buf, reader.n, pos, reader.eof, dim, matrix.view(np.uint8), matrix,
+                row, target, wbuf, 0)
+            decoder.add(wbuf[:wpos].tobytes(),
+                        lambda i, fr=first_row: f"{path}: record {fr + i + 1}")
+            if validating:
+                done += row
+                row = 0
+            where = f"record {done + row + 1} (byte {reader.base + a})"
+            if status == K.ERR_TRUNCATED:
+                what = (f"truncated: the record needs a word, a space and {4 * dim} bytes of "
+                        f"numbers but the file ends {reader.n - a} bytes later")
+                if not validating:
+                    raise FormatError(f"{path}: {where}: {what}")
+                problems.append((where, what))
+                break
+            if status == K.ERR_BIN_NONFINITE:
+                what = "NaN or infinity in the vector: fix or drop the record"
+                if not validating:
+                    raise FormatError(f"{path}: {where}: {what}")
+                problems.append((where, what))
+                done += 1
+                continue
+            if status == K.ERR_WORD_TOO_LONG:
+                what = ("no space within 65536 bytes: is this a word2vec binary file "
+                        "(or is the header's dim wrong)?")
+                if not validating:
+                    raise FormatError(f"{path}: {where}: {what}")
+                problems.append((where, what))
+                break
+            if status == K.OK_ROWS_FULL:
+                if limit is not None and done + row >= limit:
+                    break
+                if not validating:
+                    matrix = _grow(matrix, max(16, int(matrix.shape[0] * 1.5)))
+                continue
+            if reader.eof or (limit is not None and done + row >= limit):
+                break
+            reader.fill(pos)
+            pos = 0
+    if row < matrix.shape[0]:
+        matrix = _grow(matrix, row)
+    rows = done + row
+    if rows != count and not validating \
+            and (limit is None or rows < min(limit, count)):
+        log.warning("%s: the header says %d words but the file holds %d; using %d",
+                    path, count, rows, rows)
+    if decoder.repaired and not validating:
+        log.warning("%s: repaired %d words that were not valid UTF-8 (unicode_errors=%r)",
+                    path, decoder.repaired, unicode_errors)
+    return decoder.words, matrix, {"format": "word2vec-binary", "header_count": count,
+                                   "dim": dim, "rows": rows, "repaired": decoder.repaired}
+
+
+def write_binary(words, matrix, path, *, newline=True):
+    """Write word2vec binary exactly as word2vec.c does (``newline=False`` omits the LF)."""
+    n, dim = matrix.shape
+    block = max(1, (8 << 20) // (dim * 4 + 32))
+    end = b"\n" if newline else b""
+    with atomic_output(path, strip_compression(str(path))[1]) as f:
+        f.write(f"{n} {dim}\n".encode())
+        for s in range(0, n, block):
+            rows = np.ascontiguousarray(matrix[s:s + block], dtype="<f4")
+            encode_words(words[s:s + block])  # rejects words with whitespace
+            f.write(b"".join(w.encode("utf-8") + b" " + r.tobytes() + end
+                             for w, r in zip(words[s:s + block], rows)))

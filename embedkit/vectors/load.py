@@ -1,0 +1,254 @@
+"""``embedkit.load`` and ``embedkit.save``: every format behind one call, detected by content."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+
+import numpy as np
+
+from embedkit.errors import FormatError, MissingFileError, ParameterError
+from embedkit.vectors import binary, native, text
+from embedkit.vectors._files import open_input, strip_compression
+from embedkit.vectors.core import Vectors
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("word2vec-text", "word2vec-binary", "glove", "fasttext", "native")
+_ALIASES = {
+    "word2vec-text": "word2vec-text", "text": "word2vec-text", "txt": "word2vec-text",
+    "word2vec-binary": "word2vec-binary", "binary": "word2vec-binary", "bin": "word2vec-binary",
+    "glove": "glove", "fasttext": "fasttext", "vec": "fasttext",
+    "native": "native", "ekv": "native",
+}
+_TEXTY = set(b"0123456789.-+eE \t\r\nnNaAiIfFtTyY")
+
+
+def canonical_format(fmt: str) -> str:
+    """The canonical format name for ``fmt`` (aliases: text, bin, vec, ekv, ...)."""
+    try:
+        return _ALIASES[str(fmt).lower()]
+    except KeyError:
+        raise ParameterError(f"unknown vectors format {fmt!r}; choose one of "
+                             f"{', '.join(FORMATS)}") from None
+
+
+def format_from_extension(path) -> str | None:
+    """Format implied by the file name: .bin binary, .txt/.vec text, .ekv native."""
+    name = strip_compression(pathlib.Path(path).name)[0].lower()
+    if name.endswith(".ekv"):
+        return "native"
+    if name.endswith(".bin"):
+        return "word2vec-binary"
+    if name.endswith(".vec"):
+        return "fasttext"
+    if name.endswith(".txt"):
+        return "word2vec-text"
+    return None
+
+
+def detect_format(path) -> str:
+    """Sniff a file's format from its content: native, word2vec-binary/-text or glove."""
+    path = pathlib.Path(path)
+    if path.is_dir():
+        if native.is_native(path):
+            return "native"
+        raise FormatError(f"{path} is a directory without {native.VOCAB_FILE}: not embedkit "
+                          "vectors")
+    if not path.exists():
+        raise MissingFileError(f"vectors file not found: {path}")
+    with open_input(path) as f:
+        head = f.read(1 << 16)
+    if not head.strip():
+        raise FormatError(f"{path}: the file is empty; expected word vectors")
+    nl = head.find(b"\n")
+    first = head[:nl] if nl >= 0 else head
+    toks = first.split()
+    try:
+        count, dim = (int(toks[0]), int(toks[1])) if len(toks) == 2 else (None, None)
+    except ValueError:
+        count = dim = None
+    if count is None:
+        if b"\x00" in head[:4096]:
+            raise FormatError(f"{path}: not a recognised vectors format (binary data without "
+                              "a 'count dim' header); pass format= if you know it")
+        return "glove"
+    body = head[nl + 1:]
+    sp = body.find(b" ")
+    if sp < 0:
+        return "word2vec-text"
+    # text if the first record, up to its newline, looks like numbers; binary floats
+    # almost never consist of digits and spaces only
+    sample = body[sp + 1: sp + 1 + min(4 * max(dim, 1), 256)]
+    sample = sample.split(b"\n", 1)[0]
+    return "word2vec-text" if set(sample) <= _TEXTY else "word2vec-binary"
+
+
+def _check_limit(limit):
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
+        raise ParameterError(f"limit must be a positive integer (number of words), got {limit!r}")
+    return int(limit)
+
+
+def load(path, format=None, limit=None, unicode_errors="replace", mmap=True) -> Vectors:
+    """Load word vectors from any common format.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A word2vec text or binary file, a GloVe text file, a fastText ``.vec`` file (each
+        optionally ``.gz``/``.bz2``/``.xz``), or a native ``.ekv`` directory.
+    format : str, optional
+        One of ``word2vec-text``, ``word2vec-binary``, ``glove``, ``fasttext``, ``native``;
+        detected from the content when omitted.
+    limit : int, optional
+        Read only the first ``limit`` words (the most frequent, in most files).
+    unicode_errors : {"replace", "strict", "ignore"}
+        Words that are not valid UTF-8 are repaired (default) and counted in a warning,
+        or raise :class:`~embedkit.errors.FormatError` with ``"strict"``.
+    mmap : bool
+        Native format only: memory-map the matrix (default) or read it into memory.
+
+    Returns
+    -------
+    Vectors
+        Duplicate words keep their first vector (with a warning giving the count).
+
+    Examples
+    --------
+    >>> v = embedkit.load("GoogleNews-vectors-negative300.bin.gz", limit=100_000)  # doctest: +SKIP
+    """
+    limit = _check_limit(limit)
+    if unicode_errors not in text.UNICODE_ERRORS:
+        raise ParameterError(f"unicode_errors must be one of {', '.join(text.UNICODE_ERRORS)},"
+                             f" got {unicode_errors!r}")
+    path = pathlib.Path(os.fspath(path))
+    fmt = detect_format(path) if format is None else canonical_format(format)
+    if fmt == "native":
+        words, matrix, counts, meta = native.load_native(path, limit=limit, mmap=mmap)
+        return Vectors._trusted(words, matrix, counts=counts, metadata=meta)
+    if fmt == "word2vec-binary":
+        words, matrix, info = binary.read_binary(path, limit=limit, unicode_errors=unicode_errors)
+    else:
+        header = {"word2vec-text": True, "glove": False, "fasttext": True}[fmt]
+        if format is None:
+            header = None
+        words, matrix, info = text.read_text(path, limit=limit, unicode_errors=unicode_errors,
+                                             header=header)
+    index = dict(zip(words, range(len(words))))
+    if len(index) != len(words):
+        first = dict(zip(reversed(words), range(len(words) - 1, -1, -1)))
+        keep = np.fromiter(sorted(first.values()), dtype=np.int64, count=len(first))
+        log.warning("%s: %d duplicate words; kept the first vector of each",
+                    path, len(words) - len(index))
+        from embedkit._kernels.vectors_io import compact_rows
+
+        compact_rows(matrix, keep)
+        matrix = text._grow(matrix, len(keep))
+        words = [words[i] for i in keep]
+        index = {w: i for i, w in enumerate(words)}
+    meta = {"source": str(path), "format": info["format"] if format is None else fmt}
+    if info.get("repaired"):
+        meta["repaired_words"] = info["repaired"]
+    return Vectors._trusted(words, matrix, index=index, metadata=meta)
+
+
+def save(vectors: Vectors, path, format=None, precision=None) -> None:
+    """Write ``vectors`` to ``path``.
+
+    Parameters
+    ----------
+    vectors : Vectors
+    path : str or path-like
+        ``.ekv`` native directory, ``.bin`` word2vec binary, ``.txt``/``.vec`` word2vec
+        text; add ``.gz``/``.bz2``/``.xz`` to compress a text or binary file.
+    format : str, optional
+        Overrides the extension: ``word2vec-text``, ``word2vec-binary``, ``glove``,
+        ``fasttext``, ``native``.
+    precision : int, optional
+        Text formats: significant digits per value; by default the fewest that read back
+        to exactly the same float32 (lossless).
+    """
+    if not isinstance(vectors, Vectors):
+        raise ParameterError(f"save needs a Vectors object, got {type(vectors).__name__}")
+    path = pathlib.Path(os.fspath(path))
+    if format is None:
+        fmt = format_from_extension(path)
+        if fmt is None:
+            raise ParameterError(
+                f"cannot tell the format from the name {path.name!r}: use .ekv (native), "
+                ".bin (word2vec binary), .txt or .vec (word2vec text), or pass format=")
+    else:
+        fmt = canonical_format(format)
+    if fmt == "native":
+        native.save_native(vectors.words, vectors.vectors, path, counts=vectors.counts,
+                           metadata=vectors.metadata)
+    elif fmt == "word2vec-binary":
+        binary.write_binary(vectors.words, vectors.vectors, path)
+    else:
+        text.write_text(vectors.words, vectors.vectors, path,
+                        style="glove" if fmt == "glove" else "word2vec", precision=precision)
+    log.debug("saved %d x %d vectors to %s (%s)", len(vectors), vectors.dim, path, fmt)
+
+
+def validate(path, format=None, max_duplicates: int = 20) -> dict:
+    """Check a vectors file without loading its matrix; list every problem.
+
+    Returns
+    -------
+    dict
+        ``format``, ``count``, ``dim``, ``header_count``, ``errors`` (malformed lines or
+        records: ``(where, what)`` pairs, e.g. ``("line 7", "2 numbers, expected 3 ...")``)
+        and ``warnings`` (repairs a load would make: header count, duplicates, bad UTF-8).
+    """
+    path = pathlib.Path(os.fspath(path))
+    report = {"path": str(path), "format": None, "count": 0, "dim": None,
+              "header_count": None, "errors": [], "warnings": []}
+    try:
+        fmt = detect_format(path) if format is None else canonical_format(format)
+        report["format"] = fmt
+        if fmt == "native":
+            words, matrix, _, _ = native.load_native(path)
+            report.update(count=len(words), dim=int(matrix.shape[1]))
+            block = max(1, (16 << 20) // (4 * max(matrix.shape[1], 1)))
+            for s in range(0, len(matrix), block):
+                bad = np.flatnonzero(~np.isfinite(matrix[s:s + block]).all(axis=1))
+                for r in bad[:100]:
+                    report["errors"].append((f"row {s + r + 1}", f"word {words[s + r]!r}: NaN "
+                                             "or infinity in the vector"))
+        else:
+            problems: list = []
+            if fmt == "word2vec-binary":
+                words, _, info = binary.read_binary(path, problems=problems)
+            else:
+                header = None if format is None else fmt != "glove"
+                words, _, info = text.read_text(path, header=header, problems=problems)
+            report.update(count=info["rows"], dim=info["dim"], header_count=info["header_count"],
+                          format=info["format"] if format is None else fmt)
+            report["errors"].extend(problems)
+            if info["header_count"] is not None and info["header_count"] != info["rows"]:
+                report["warnings"].append(
+                    ("line 1", f"the header says {info['header_count']} words but the file "
+                               f"holds {info['rows']} (a load trusts the body)"))
+            if info["repaired"]:
+                report["warnings"].append(
+                    ("words", f"{info['repaired']} words are not valid UTF-8 (a load repairs "
+                              "them with unicode_errors='replace')"))
+    except FormatError as exc:
+        report["errors"].append(("file", str(exc).replace(f"{path}: ", "", 1)))
+        return report
+    seen: dict[str, int] = {}
+    dups = 0
+    for i, w in enumerate(words):
+        j = seen.setdefault(w, i)
+        if j != i:
+            dups += 1
+            if dups <= max_duplicates:
+                report["warnings"].append((f"word {i + 1}", f"duplicate of word {j + 1} "
+                                           f"({w!r}); a load keeps the first"))
+    if dups > max_duplicates:
+        report["warnings"].append(("words", f"{dups} duplicate words in all"))
+    return report

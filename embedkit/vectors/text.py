@@ -1,0 +1,293 @@
+"""Text vector formats: word2vec text (``count dim`` header), GloVe (no header), fastText .vec.
+
+Reading runs a Numba parser over raw byte chunks straight into the preallocated matrix;
+writing formats numbers in Numba with the fewest digits that read back exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+
+from embedkit._kernels import vectors_io as K
+from embedkit.errors import FormatError, ParameterError
+from embedkit.vectors._files import (ChunkReader, atomic_output, open_input, stream_is_plain,
+                                     strip_compression)
+
+log = logging.getLogger(__name__)
+
+UNICODE_ERRORS = ("replace", "strict", "ignore")
+
+
+class WordDecoder:
+    """Decodes NUL-separated UTF-8 words, counting the words that needed repair."""
+
+    def __init__(self, unicode_errors: str):
+        if unicode_errors not in UNICODE_ERRORS:
+            raise ParameterError(f"unicode_errors must be one of {', '.join(UNICODE_ERRORS)}, "
+                                 f"got {unicode_errors!r}")
+        self.errors = unicode_errors
+        self.repaired = 0
+        self.words: list[str] = []
+
+    def add(self, raw: bytes, where) -> None:
+        """Append the words in ``raw`` (each followed by NUL); ``where(i)`` names word i."""
+        try:
+            self.words.extend(raw.decode("utf-8").split("\x00")[:-1])
+            return
+        except UnicodeDecodeError:
+            pass
+        for i, part in enumerate(raw.split(b"\x00")[:-1]):
+            try:
+                self.words.append(part.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                if self.errors == "strict":
+                    raise FormatError(
+                        f"{where(i)}: word {part!r} is not valid UTF-8 ({exc.reason}); "
+                        "pass unicode_errors='replace' to repair it") from None
+                self.repaired += 1
+                self.words.append(part.decode("utf-8", self.errors))
+
+
+def _is_int(tok: str) -> bool:
+    try:
+        int(tok)
+        return True
+    except ValueError:
+        return False
+
+
+def _is_number(tok: str) -> bool:
+    try:
+        float(tok)
+        return True
+    except ValueError:
+        return False
+
+
+def parse_first_line(line: bytes, path, expect_header: bool | None):
+    """Decide from the first line whether there is a ``count dim`` header.
+
+    Returns ``(count or None, dim)``; ``dim`` is None for a header-less file until the
+    caller counts the numbers in the first record (done here for GloVe-style lines).
+    """
+    text = line.decode("utf-8", "replace").strip()
+    toks = text.split()
+    if not toks:
+        raise FormatError(f"{path}: line 1 is blank; expected a 'count dim' header or "
+                          "'word v1 v2 ...'")
+    looks_header = len(toks) == 2 and _is_int(toks[0]) and _is_int(toks[1])
+    if expect_header is None:
+        if len(toks) == 1 or (len(toks) == 2 and _is_int(toks[0]) and not _is_number(toks[1])):
+            expect_header = True
+        else:
+            expect_header = looks_header
+    if expect_header:
+        if not looks_header:
+            raise FormatError(f"{path}: line 1: the header must be two integers 'count dim', "
+                              f"got {text[:80]!r}")
+        count, dim = int(toks[0]), int(toks[1])
+        if count < 0 or dim < 1:
+            raise FormatError(f"{path}: line 1: header 'count dim' must have count >= 0 and "
+                              f"dim >= 1, got {text!r}")
+        return count, dim
+    dim = 0
+    for tok in reversed(toks[1:]):
+        if not _is_number(tok):
+            break
+        dim += 1
+    if dim == 0:
+        raise FormatError(f"{path}: line 1: no numbers after the word {toks[0]!r}; "
+                          "expected 'word v1 v2 ...'")
+    return None, dim
+
+
+def _grow(matrix: np.ndarray, rows: int) -> np.ndarray:
+    """Resize in place (realloc: no second copy of the matrix in memory when possible)."""
+    try:
+        matrix.resize((rows, matrix.shape[1]), refcheck=False)
+        return matrix
+    except ValueError:  # pragma: no cover - does not own its data
+        new = np.empty((rows, matrix.shape[1]), dtype=matrix.dtype)
+        new[: min(rows, len(matrix))] = matrix[: min(rows, len(matrix))]
+        return new
+
+
+def read_text(path, *, limit=None, unicode_errors="replace", header=None, problems=None):
+    """Read a word2vec text / GloVe / fastText ``.vec`` file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file, optionally ``.gz``/``.bz2``/``.xz`` compressed.
+    limit : int, optional
+        Read only the first ``limit`` words.
+    unicode_errors : {"replace", "strict", "ignore"}
+        What to do with words that are not valid UTF-8.
+    header : bool, optional
+        True: a ``count dim`` header is required (word2vec); False: none (GloVe);
+        None: detect.
+    problems : list, optional
+        Validation mode: instead of raising at the first malformed line, append
+        ``("line N", message)`` for each one, skip it, and keep no matrix (the
+        returned matrix has 0 rows; ``info["rows"]`` counts the good lines).
+
+    Returns
+    -------
+    words : list of str
+    matrix : ndarray of float32, shape (len(words), dim)
+    info : dict
+        ``format``, ``header_count``, ``dim``, ``rows``, ``repaired`` (words with bad UTF-8).
+    """
+    decoder = WordDecoder(unicode_errors)
+    validating = problems is not None
+    with open_input(path) as stream:
+        reader = ChunkReader(stream)
+        reader.fill(0)
+        if reader.n == 0 or not reader.buf[: reader.n].tobytes().strip():
+            raise FormatError(f"{path}: the file is empty; expected word vectors")
+        # first line (grow the buffer until it holds one full line)
+        while True:
+            nl = np.flatnonzero(reader.buf[: reader.n] == 10)
+            if len(nl) or reader.eof:
+                break
+            reader.fill(0)
+        bom = 3 if reader.buf[:3].tobytes() == b"\xef\xbb\xbf" else 0
+        end = int(nl[0]) if len(nl) else reader.n
+        first = reader.buf[bom:end].tobytes()
+        count, dim = parse_first_line(first, path, header)
+        pos = end + 1 if count is not None else bom
+        line_base = 1 if count is not None else 0   # lines before buf[pos]
+        plain = stream_is_plain(stream)
+        size = os.path.getsize(path) if plain else 0
+        if validating:
+            capacity = 4096
+        elif count is not None:
+            # trust the header, but it cannot promise more rows than the file can hold
+            capacity = min(count, size // (2 * dim + 1) + 1) if size else count
+        else:
+            capacity = int(size / max(len(first), 1) * 1.05) + 16 if size else 1 << 16
+        if limit is not None:
+            capacity = min(capacity, limit)
+        capacity = max(1, min(capacity, 1 << 28))
+        matrix = np.empty((capacity, dim), dtype=np.float32)
+        wbuf = np.empty(len(reader.buf) + 1, dtype=np.uint8)
+        row = 0
+        done = 0  # rows parsed and dropped (validation mode)
+        while True:
+            if len(wbuf) < len(reader.buf) + 1:
+                wbuf = np.empty(len(reader.buf) + 1, dtype=np.uint8)
+            target = matrix.shape[0]
+            if limit is not None:
+                target = min(target, limit - done)
+            first_row = done + row
+            status, pos, row, wpos, lines, a, b = K.parse_text_chunk(
+                reader.buf, reader.n, pos, reader.eof, dim, matrix, row, target, wbuf, 0)
+            decoder.add(wbuf[:wpos].tobytes(),
+                        lambda i, fr=first_row: f"{path}: word {fr + i + 1}")
+            if validating:
+                done += row
+                row = 0
+            if status >= K.ERR_TOO_FEW:
+                line_no = line_base + lines + 1
+                what = _text_error(status, reader, pos, a, b, dim)
+                if not validating:
+                    raise FormatError(f"{path}: line {line_no}: {what}")
+                problems.append((f"line {line_no}", what))
+                while pos < reader.n and reader.buf[pos] != 10:
+                    pos += 1
+                pos += 1
+                line_base += lines + 1
+                continue
+            line_base += lines
+            if status == K.OK_ROWS_FULL:
+                if limit is not None and done + row >= limit:
+                    break
+                if not validating:
+                    matrix = _grow(matrix, max(16, int(matrix.shape[0] * 1.5)))
+                continue
+            if reader.eof or (limit is not None and done + row >= limit):
+                break
+            reader.fill(pos)
+            pos = 0
+    if row < matrix.shape[0]:
+        matrix = _grow(matrix, row)
+    rows = done + row
+    words = decoder.words
+    if count is not None and rows != count and not validating \
+            and (limit is None or rows < min(limit, count)):
+        log.warning("%s: the header says %d words but the file holds %d; using %d",
+                    path, count, rows, rows)
+    if decoder.repaired and not validating:
+        log.warning("%s: repaired %d words that were not valid UTF-8 (unicode_errors=%r)",
+                    path, decoder.repaired, unicode_errors)
+    info = {"format": "word2vec-text" if count is not None else "glove",
+            "header_count": count, "dim": dim, "rows": rows, "repaired": decoder.repaired}
+    return words, matrix, info
+
+
+def _text_error(status, reader, pos, a, b, dim) -> str:
+    """What is wrong with the line starting at ``reader.buf[pos]``."""
+    end = pos
+    buf = reader.buf
+    while end < reader.n and buf[end] != 10:
+        end += 1
+    line = buf[pos:end].tobytes().decode("utf-8", "replace").rstrip()
+    shown = line if len(line) <= 60 else line[:57] + "..."
+    if status in (K.ERR_TOO_FEW, K.ERR_TOO_MANY):
+        msg = (f"{a} numbers, expected {dim}: every line is a word and {dim} numbers "
+               f"({shown!r})")
+    elif status == K.ERR_NOT_NUMBER:
+        tok = buf[a:b].tobytes().decode("utf-8", "replace")
+        msg = f"{tok!r} is not a number ({shown!r})"
+    elif status == K.ERR_NONFINITE:
+        tok = buf[a:b].tobytes().decode("utf-8", "replace")
+        msg = f"non-finite value {tok!r} (NaN or infinity): fix or drop the line"
+    elif status == K.ERR_WORD_TOO_LONG:
+        msg = "the word is longer than 65536 bytes: is this a vectors file?"
+    else:  # pragma: no cover
+        msg = f"cannot parse (status {status})"
+    return msg
+
+
+def encode_words(words) -> tuple[np.ndarray, np.ndarray]:
+    """UTF-8 words back to back (uint8) and their start offsets (int64, len + 1)."""
+    encoded = [w.encode("utf-8") for w in words]
+    for w in encoded:
+        if b" " in w or b"\n" in w or b"\t" in w:
+            raise FormatError(f"word {w.decode('utf-8', 'replace')!r} contains whitespace; "
+                              "text and binary formats cannot store it (use the native .ekv)")
+    lengths = np.fromiter((len(w) for w in encoded), dtype=np.int64, count=len(encoded))
+    starts = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), starts
+
+
+def write_text(words, matrix, path, *, style="word2vec", precision=None, header=True):
+    """Write word2vec text (``style="word2vec"``) or GloVe text (``style="glove"``).
+
+    word2vec.c layout: a ``count dim`` header line, then ``word v1 v2 ... vn `` (each value
+    followed by a space) per line.  GloVe layout: no header, ``word v1 ... vn``.  Values
+    get ``precision`` significant digits, or (default) the fewest that read back to the
+    same float32.  A ``.gz``/``.bz2``/``.xz`` suffix compresses.
+    """
+    if style not in ("word2vec", "glove"):
+        raise ParameterError(f"style must be 'word2vec' or 'glove', got {style!r}")
+    if precision is not None and not 1 <= int(precision) <= 9:
+        raise ParameterError(f"precision must be between 1 and 9 digits, got {precision}")
+    prec = 0 if precision is None else int(precision)
+    glove = style == "glove"
+    n, dim = matrix.shape
+    block = max(1, (4 << 20) // (dim * 16 + 64))
+    compress = strip_compression(str(path))[1]
+    with atomic_output(path, compress) as f:
+        if header and not glove:
+            f.write(f"{n} {dim}\n".encode())
+        for s in range(0, n, block):
+            wb, starts = encode_words(words[s:s + block])
+            rows = np.ascontiguousarray(matrix[s:s + block], dtype=np.float32)
+            out = np.empty(len(wb) + len(rows) * (dim * 16 + 2), dtype=np.uint8)
+            m = K.format_text_rows(wb, starts, rows, prec, glove, out)
+            f.write(out[:m].tobytes())

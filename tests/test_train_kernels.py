@@ -1,0 +1,148 @@
+"""word2vec kernels against a float64 reference whose gradients are finite differences."""
+
+import numpy as np
+import pytest
+
+from embedkit._kernels import word2vec as K
+from embedkit.training._common import rng_states
+
+
+def _logsig(x):
+    return -np.logaddexp(0.0, -x)
+
+
+def _numgrad(f, arrays, eps=1e-6):
+    """Central differences of scalar ``f()`` w.r.t. every entry of each array (float64)."""
+    grads = []
+    for a in arrays:
+        g = np.zeros_like(a)
+        it = np.nditer(a, flags=["multi_index"])
+        for _ in it:
+            i = it.multi_index
+            old = a[i]
+            a[i] = old + eps
+            hi = f()
+            a[i] = old - eps
+            lo = f()
+            a[i] = old
+            g[i] = (hi - lo) / (2 * eps)
+        grads.append(g)
+    return grads
+
+
+def _setup(V=4, dim=6, seed=0):
+    rng = np.random.default_rng(seed)
+    w_in = (rng.standard_normal((V, dim)) * 0.3).astype(np.float32)
+    w_out = (rng.standard_normal((V, dim)) * 0.3).astype(np.float32)
+    return w_in, w_out
+
+
+def _only_noise_word(V, word):
+    p = np.zeros(V)
+    p[word] = 1.0
+    return K.build_alias(p)
+
+
+def _run(kernel, sentence, w_in, w_out, negative, noise_word, lr=0.05):
+    V = w_in.shape[0]
+    ids = np.array(sentence, np.int32)
+    offsets = np.array([0, len(ids)], np.int64)
+    keep = np.ones(V, np.float32)
+    ap, ai = _only_noise_word(V, noise_word)
+    sig, nls = K.make_tables()
+    states = rng_states(7, 1)
+    # alpha == min_alpha: a constant learning rate
+    return kernel(ids, offsets, 0, 1, w_in, w_out, keep, ap, ai, 1, negative, lr, lr, 0,
+                  len(ids), states, 0, sig, nls)
+
+
+def test_sgns_update_matches_finite_difference_gradient():
+    w_in, w_out = _setup()
+    sentence, negative, noise, lr = [0, 1, 2], 2, 3, 0.05
+    ref_in, ref_out = w_in.astype(np.float64), w_out.astype(np.float64)
+    ref_loss = 0.0
+    # window 1 (the reduced window is always 1): centre c predicts from its neighbours;
+    # the same negatives (noise word drawn `negative` times) are shared by the window.
+    for pos, centre in enumerate(sentence):
+        ctx = [sentence[c] for c in (pos - 1, pos + 1) if 0 <= c < len(sentence)]
+        outs = [centre] + [noise] * negative
+        rows_in = ref_in[ctx].copy()
+        rows_out = ref_out[outs].copy()
+
+        def loss():
+            scores = rows_in @ rows_out.T
+            return -(_logsig(scores[:, 0]).sum() + _logsig(-scores[:, 1:]).sum())
+
+        ref_loss += loss()
+        g_in, g_out = _numgrad(loss, [rows_in, rows_out])
+        for k, r in enumerate(ctx):
+            ref_in[r] -= lr * g_in[k]
+        for k, r in enumerate(outs):
+            ref_out[r] -= lr * g_out[k]
+    tokens, loss_sum, n = _run(K.sgns_job, sentence, w_in, w_out, negative, noise, lr)
+    assert tokens == 3 and n == 4  # pairs: (0<-1), (1<-0), (1<-2), (2<-1)
+    # the tabulated sigmoid is within 1e-3 of the exact one
+    np.testing.assert_allclose(w_in, ref_in, atol=2e-4)
+    np.testing.assert_allclose(w_out, ref_out, atol=2e-4)
+    assert loss_sum == pytest.approx(ref_loss, rel=2e-3)
+    assert not np.allclose(w_out[noise], 0)  # the negatives really were updated
+
+
+def test_cbow_update_matches_finite_difference_gradient():
+    w_in, w_out = _setup(seed=1)
+    sentence, negative, noise, lr = [0, 1, 2], 1, 3, 0.05
+    ref_in, ref_out = w_in.astype(np.float64), w_out.astype(np.float64)
+    ref_loss = 0.0
+    for pos, centre in enumerate(sentence):
+        ctx = [sentence[c] for c in (pos - 1, pos + 1) if 0 <= c < len(sentence)]
+        h = ref_in[ctx].mean(axis=0)
+        for j, (o, label) in enumerate([(centre, 1)] + [(noise, 0)] * negative):
+            hv = h.copy()
+            row = ref_out[o].copy()
+
+            def loss():
+                f = hv @ row
+                return -_logsig(f) if label else -_logsig(-f)
+
+            ref_loss += loss()
+            g_h, g_row = _numgrad(loss, [hv, row])
+            if j == 0:
+                err = -lr * g_h
+            else:
+                err += -lr * g_h
+            ref_out[o] -= lr * g_row
+        for r in ctx:  # word2vec.c adds the hidden-layer error unscaled to each context row
+            ref_in[r] += err
+    tokens, loss_sum, n = _run(K.cbow_job, sentence, w_in, w_out, negative, noise, lr)
+    assert tokens == 3 and n == 3
+    np.testing.assert_allclose(w_in, ref_in, atol=2e-4)
+    np.testing.assert_allclose(w_out, ref_out, atol=2e-4)
+    assert loss_sum == pytest.approx(ref_loss, rel=2e-3)
+
+
+def test_sgns_skips_a_negative_equal_to_the_target():
+    w_in, w_out = _setup()
+    # the only noise word is 1, which is also a centre word: it must not be pushed down there
+    before_in, before_out = w_in.copy(), w_out.copy()
+    _, _, n = _run(K.sgns_job, [1, 1], w_in, w_out, 3, 1)
+    assert n == 2
+    # positive-only updates: the score of (1, 1) goes up
+    assert w_in[1] @ w_out[1] > before_in[1] @ before_out[1]
+
+
+def test_alias_table_reproduces_the_distribution():
+    p = np.array([0.5, 0.25, 0.125, 0.125, 0.0])
+    prob, alias = K.build_alias(p)
+    # implied probability of each outcome
+    n = len(p)
+    implied = prob / n
+    for i in range(n):
+        implied[alias[i]] += (1 - prob[i]) / n
+    np.testing.assert_allclose(implied, p, atol=1e-6)
+
+
+def test_tables_are_sigmoid_and_loss():
+    sig, nls = K.make_tables(size=8, max_exp=4.0)
+    x = (np.arange(8) + 0.5) / 8 * 8 - 4
+    np.testing.assert_allclose(sig, 1 / (1 + np.exp(-x)), rtol=1e-6)
+    np.testing.assert_allclose(nls, -np.log(1 / (1 + np.exp(-x))), rtol=1e-5)

@@ -1,0 +1,182 @@
+"""Word2Vec trainer: loss, determinism, resume, planted topics, divergence, validation."""
+
+import _thread
+import json
+
+import numpy as np
+import pytest
+
+import embedkit
+from embedkit.corpus import prepare
+from embedkit.errors import CorpusError, MissingFileError, ParameterError
+from embedkit.training import Word2Vec
+from embedkit.training._common import TrainingDiverged, TrainingInterrupted, load_checkpoint
+
+TOPICS = 4
+PER_TOPIC = 12
+
+
+def topic_corpus(n_sentences=600, length=12, seed=0):
+    """Sentences drawn from one of TOPICS disjoint word sets each."""
+    rng = np.random.default_rng(seed)
+    words = [[f"t{t}w{i}" for i in range(PER_TOPIC)] for t in range(TOPICS)]
+    out = []
+    for _ in range(n_sentences):
+        t = rng.integers(TOPICS)
+        out.append([words[t][i] for i in rng.integers(PER_TOPIC, size=length)])
+    return out
+
+
+@pytest.fixture(scope="module")
+def enc():
+    return prepare(topic_corpus(), min_count=1, cache=False)
+
+
+FAST = dict(dim=16, window=3, negative=3, epochs=3, sample=0.0, workers=1, seed=3,
+            words_per_job=500)
+
+
+@pytest.mark.parametrize("model", ["sgns", "cbow"])
+def test_loss_decreases_over_epochs(enc, model):
+    res = Word2Vec(model=model, **FAST).fit(enc, progress=False)
+    losses = [h["loss"] for h in res.history]
+    assert len(losses) == 3
+    assert losses[0] > losses[1] > losses[2]
+    assert all(h["words"] == enc.n_tokens for h in res.history)
+
+
+@pytest.mark.parametrize("model", ["sgns", "cbow"])
+def test_planted_topics_give_same_topic_neighbours(enc, model):
+    res = Word2Vec(model=model, **dict(FAST, epochs=5)).fit(enc, progress=False)
+    v = res.vectors
+    unit = v.normalized
+    sims = unit @ unit.T
+    np.fill_diagonal(sims, -np.inf)
+    topic = np.array([int(w[1:].split("w")[0]) for w in v.words])
+    top = np.argsort(-sims, axis=1)[:, :5]
+    same = (topic[top] == topic[:, None]).mean()
+    assert same > 0.95, same
+
+
+def test_same_seed_one_worker_is_bit_identical(enc):
+    a = Word2Vec(**FAST).fit(enc, progress=False)
+    b = Word2Vec(**FAST).fit(enc, progress=False)
+    c = Word2Vec(**dict(FAST, seed=4)).fit(enc, progress=False)
+    assert np.array_equal(a.vectors.vectors, b.vectors.vectors)
+    assert np.array_equal(a.output_vectors, b.output_vectors)
+    assert a.history[-1]["loss_sum"] == b.history[-1]["loss_sum"]
+    assert not np.array_equal(a.vectors.vectors, c.vectors.vectors)
+
+
+def test_two_workers_train(enc):
+    res = Word2Vec(**dict(FAST, workers=2)).fit(enc, progress=False)
+    assert np.isfinite(res.vectors.vectors).all()
+    assert res.history[0]["loss"] > res.history[-1]["loss"]
+
+
+def test_result_has_counts_and_metadata(enc):
+    res = embedkit.train(enc, model="cbow", **FAST, progress=False)
+    v = res.vectors
+    assert v.counts is not None and v.counts.sum() == enc.n_tokens
+    assert v.metadata["params"]["model"] == "cbow"
+    assert v.metadata["embedkit_version"] == embedkit.__version__
+    assert v.metadata["corpus"]["tokens"] == enc.n_tokens
+    json.dumps(v.metadata)  # serialisable
+
+
+def _interrupt_after(monkeypatch, name, calls):
+    """Make the kernel send Ctrl-C to the main thread after its ``calls``-th job."""
+    from embedkit._kernels import word2vec as K
+
+    real = getattr(K, name)
+    count = {"n": 0}
+
+    def wrapper(ids, offsets, lo, hi, *args):
+        out = real(ids, offsets, lo, hi, *args)
+        if hi > lo:
+            count["n"] += 1
+            if count["n"] == calls:
+                _thread.interrupt_main()
+        return out
+
+    monkeypatch.setattr(K, name, wrapper)
+
+
+@pytest.mark.parametrize("model", ["sgns", "cbow"])
+def test_resume_after_ctrl_c_equals_uninterrupted_run(enc, model, tmp_path, monkeypatch):
+    full = Word2Vec(model=model, **FAST).fit(enc, progress=False)
+    n_jobs_per_epoch = len(full.history) and None  # noqa: F841
+    out = tmp_path / "v.txt"
+    _interrupt_after(monkeypatch, f"{model}_job", 20)
+    with pytest.raises(TrainingInterrupted) as info:
+        Word2Vec(model=model, **FAST).fit(enc, out=str(out), progress=False)
+    monkeypatch.undo()
+    exc = info.value
+    assert "--resume" in str(exc) and exc.checkpoint
+    assert out.exists()  # the vectors so far
+    _, state = load_checkpoint(exc.checkpoint)
+    assert (state["position"]["epoch"], state["position"]["job"]) != (0, 0)
+    resumed = Word2Vec(model=model, **dict(FAST, seed=99)).fit(  # the checkpoint's seed wins
+        enc, resume=exc.checkpoint, progress=False)
+    assert np.array_equal(resumed.vectors.vectors, full.vectors.vectors)
+    assert np.array_equal(resumed.output_vectors, full.output_vectors)
+    assert [h["loss_sum"] for h in resumed.history] == [h["loss_sum"] for h in full.history]
+
+
+def test_periodic_checkpoints_and_log_json(enc, tmp_path):
+    ckpt = tmp_path / "run.ckpt"
+    log = tmp_path / "log.jsonl"
+    Word2Vec(**FAST).fit(enc, checkpoint=str(ckpt), checkpoint_every=1e-6,
+                         log_json=str(log), progress=False)
+    arrays, state = load_checkpoint(ckpt)
+    assert set(arrays) == {"w_in", "w_out", "rng"}
+    assert state["trainer"] == "word2vec" and state["params"]["dim"] == 16
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert lines and {"epoch", "progress", "words_per_sec", "lr", "loss",
+                      "eta_seconds"} <= set(lines[-1])
+    assert lines[-1]["progress"] == pytest.approx(1.0)
+
+
+def test_resume_refuses_another_corpus(enc, tmp_path):
+    ckpt = tmp_path / "c"
+    Word2Vec(**FAST).fit(enc, checkpoint=str(ckpt), checkpoint_every=1e-6, progress=False)
+    other = prepare(topic_corpus(seed=5), min_count=1, cache=False)
+    with pytest.raises(ParameterError, match="another corpus"):
+        Word2Vec(**FAST).fit(other, resume=str(ckpt), progress=False)
+
+
+def test_huge_learning_rate_is_detected(enc):
+    with pytest.raises(TrainingDiverged, match="learning rate"):
+        Word2Vec(**dict(FAST, alpha=1e30, min_alpha=1e29)).fit(enc, progress=False)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(dim=0), "dim must be >= 1"),
+    (dict(window=0), "window must be >= 1"),
+    (dict(epochs=0), "epochs must be >= 1"),
+    (dict(workers=0), "workers must be >= 1"),
+    (dict(alpha=0.0), "alpha must be > 0"),
+    (dict(alpha=-1.0), "alpha must be > 0"),
+    (dict(negative=-1), "negative must be >= 0"),
+    (dict(sample=-0.1), "sample must be >= 0"),
+    (dict(model="glove"), "model must be"),
+    (dict(dim=2.5), "whole number"),
+])
+def test_bad_parameters(kwargs, match):
+    with pytest.raises(ParameterError, match=match):
+        Word2Vec(**kwargs)
+
+
+def test_empty_vocabulary():
+    with pytest.raises(CorpusError):
+        Word2Vec(**FAST).fit(prepare([["a", "b"]], min_count=1, cache=False).__class__(
+            ids=np.zeros(0, np.int32), offsets=np.zeros(1, np.int64),
+            vocab=prepare([["a"]], min_count=1, cache=False).vocab), progress=False)
+    with pytest.raises(CorpusError):
+        Word2Vec(**dict(FAST, min_count=1000)).fit([["a", "b"]] * 3, progress=False)
+
+
+def test_output_in_missing_directory(enc, tmp_path):
+    with pytest.raises(MissingFileError, match="does not exist"):
+        Word2Vec(**FAST).fit(enc, out=str(tmp_path / "nope" / "v.bin"), progress=False)
