@@ -20,6 +20,8 @@ _LAZY = {
     "train": "embedkit.training.word2vec",
     "Word2Vec": "embedkit.training.word2vec",
     "TrainResult": "embedkit.training.word2vec",
+    "SentimentClassifier": "embedkit.downstream",
+    "NERTagger": "embedkit.downstream",
 }
 
 
@@ -41,6 +43,8 @@ __all__ = [
     "train",
     "Word2Vec",
     "TrainResult",
+    "SentimentClassifier",
+    "NERTagger",
     "EmbedkitError",
     "ParameterError",
     "CorpusError",

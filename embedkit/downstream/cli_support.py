@@ -34,8 +34,4 @@ def load_vectors(path: str):
         raise MissingFileError(f"vectors file not found: {path}")
     import embedkit
 
-    loader = getattr(embedkit, "load", None)
-    if loader is None:  # pragma: no cover - only before the vectors loader landed
-        from embedkit.downstream._w2v import read_word2vec
-        return read_word2vec(path)
-    return loader(path)
+    return embedkit.load(path)
