@@ -61,28 +61,33 @@ def step_times(T=40, B=32, D=100, H=128, threads=2, repeats=30):
     if torch is not None:
         torch.set_num_threads(threads)
         gru = torch.nn.GRU(D, H, bidirectional=True)
-        xt = torch.from_numpy(X)
+        # the input needs its gradient too: embedkit's step computes dX (for learned
+        # embedding rows and character features), so torch does the same work
+        xt = torch.from_numpy(X).requires_grad_(True)
         dt = torch.from_numpy(dO)
 
         def tt():
             gru.zero_grad(set_to_none=False)
+            xt.grad = None
             out, _ = gru(xt)
             out.backward(dt)
 
-    res = {"embedkit": [], "torch": []}
+    res = {"embedkit": [], "torch": [], "embedkit_cpu": [], "torch_cpu": []}
     with single_threaded_blas():
         for _ in range(3):
             ek()
             if tt:
                 tt()
         for _ in range(repeats):  # interleaved, so both see the same machine load
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             ek()
             res["embedkit"].append(time.perf_counter() - t0)
+            res["embedkit_cpu"].append(time.process_time() - c0)
             if tt:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 tt()
                 res["torch"].append(time.perf_counter() - t0)
+                res["torch_cpu"].append(time.process_time() - c0)
     enc.close()
     return {k: statistics.median(v) if v else None for k, v in res.items()}
 
@@ -167,12 +172,15 @@ def main(argv=None):
         out["step"] = steps
         print("\nBiGRU training step (forward + backward), batch 32, length 40, input 100, "
               "hidden 128; median of 30, interleaved")
-        print("| threads | embedkit ms | torch.nn.GRU ms | embedkit / torch |")
-        print("|---|---|---|---|")
+        print("| threads | embedkit ms | torch.nn.GRU ms | embedkit / torch | "
+              "CPU ms embedkit / torch |")
+        print("|---|---|---|---|---|")
         for th, s in steps.items():
             e, t = s["embedkit"] * 1e3, (s["torch"] or float("nan")) * 1e3
             ratio = f"{e / t:.2f}" if s["torch"] else "torch not installed"
-            print(f"| {th} | {e:.1f} | {t:.1f} | {ratio} |")
+            cpu = (f"{s['embedkit_cpu'] * 1e3:.1f} / {s['torch_cpu'] * 1e3:.1f}"
+                   if s["torch"] else "-")
+            print(f"| {th} | {e:.1f} | {t:.1f} | {ratio} | {cpu} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)

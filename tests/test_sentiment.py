@@ -261,3 +261,13 @@ def test_committed_sample_tsv():
     texts, labels = read_tsv(f)
     assert labels == ["1", "0", "1"]
     assert texts[1] == ["it", "does", "n't", "work", "at", "all"]
+
+
+def test_vectors_default_from_environment(cli_files, tmp_path, monkeypatch):
+    d = cli_files
+    monkeypatch.setenv("EMBEDKIT_VECTORS", str(d / "vec.txt"))
+    r = CliRunner().invoke(cli, ["-q", "sentiment", "train", "--train", str(d / "dev.tsv"),
+                                 "--out", str(tmp_path / "m"), "--hidden", "4", "--epochs", "1",
+                                 "--threads", "1"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "m" / "model.json").exists()
