@@ -45,9 +45,11 @@ def ner():
 @click.option("--char-dim", default=32, show_default=True, type=int)
 @click.option("--case-dim", default=8, show_default=True, type=int,
               help="Casing features (0 off).")
+@click.option("--crf", is_flag=True, help="A linear-chain CRF output layer instead of the "
+                                          "per-token softmax.")
 @_training_options
 def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column, strip_prefix,
-              char_buckets, char_dim, case_dim, epochs, batch_size, lr, hidden, dropout,
+              char_buckets, char_dim, case_dim, crf, epochs, batch_size, lr, hidden, dropout,
               input_dropout, fine_tune, oov_min_count, max_vocab, patience, evals_per_epoch,
               clip, seed, threads):
     """Train a tagger on CoNLL data and save it to --out."""
@@ -62,7 +64,7 @@ def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column,
     model = NERTagger(
         vectors, hidden=hidden, dropout=dropout, input_dropout=input_dropout,
         fine_tune=fine_tune, oov_min_count=oov_min_count, max_vocab=max_vocab,
-        char_buckets=char_buckets, char_dim=char_dim, case_dim=case_dim, seed=seed,
+        char_buckets=char_buckets, char_dim=char_dim, case_dim=case_dim, crf=crf, seed=seed,
         threads=threads)
     model.fit(sents, tags, dev[0], dev[1], epochs=epochs, batch_size=batch_size, lr=lr,
               patience=patience, clip=clip, evals_per_epoch=evals_per_epoch,

@@ -135,23 +135,27 @@ def allowed_transitions(tags) -> np.ndarray:
     return A
 
 
-def viterbi_bio(logp: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """Best valid tag sequence under per-token log-probabilities ``logp`` (L, n_tags).
+def viterbi_bio(logp: np.ndarray, allowed: np.ndarray, trans=None, start=None,
+                end=None) -> np.ndarray:
+    """Best valid tag sequence under per-token scores ``logp`` (L, n_tags).
 
     Invalid BIO transitions (``allowed`` from :func:`allowed_transitions`) are excluded,
-    so the result never needs repair.
+    so the result never needs repair.  ``trans`` (n, n), ``start`` and ``end`` (n,) add
+    CRF transition scores.
     """
     L, n = logp.shape
     if L == 0:
         return np.zeros(0, dtype=np.int64)
     neg = np.float64(-1e30)
-    trans = np.where(allowed[:n], 0.0, neg)
-    score = np.where(allowed[n], logp[0], neg)
+    tr = np.where(allowed[:n], 0.0 if trans is None else trans, neg)
+    score = np.where(allowed[n], logp[0] + (0.0 if start is None else start), neg)
     back = np.zeros((L, n), dtype=np.int64)
     for t in range(1, L):
-        cand = score[:, None] + trans
+        cand = score[:, None] + tr
         back[t] = np.argmax(cand, axis=0)
         score = cand[back[t], np.arange(n)] + logp[t]
+    if end is not None:
+        score = score + end
     path = np.empty(L, dtype=np.int64)
     path[-1] = int(np.argmax(score))
     for t in range(L - 1, 0, -1):

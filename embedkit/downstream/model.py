@@ -12,6 +12,7 @@ from embedkit._kernels import gru as K
 from embedkit._progress import progress_bar
 from embedkit._threads import single_threaded_blas
 from embedkit.downstream import metrics as M
+from embedkit.downstream.crf import crf_nll
 from embedkit.downstream.data import length_batches
 from embedkit.downstream.encoder import BiGRU, init_bigru
 from embedkit.downstream.features import CASE_CLASSES, Featurizer, Vocabulary, make_batch
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 DEFAULTS = {
     "hidden": 128, "dropout": 0.5, "input_dropout": 0.25, "fine_tune": False,
     "oov_min_count": 2, "case_dim": 0, "char_buckets": 0, "char_dim": 32, "char_nmax": 4,
-    "pooling": "maxmean", "max_vocab": None, "seed": 0, "threads": 2,
+    "pooling": "maxmean", "max_vocab": None, "seed": 0, "threads": 2, "crf": False,
 }
 
 
@@ -457,7 +458,8 @@ class NERTagger(_BiGRUModel):
     vectors : embedkit.Vectors
     **options
         As :class:`SentimentClassifier` plus ``case_dim`` (casing-feature size, 0 off),
-        ``char_buckets`` (hashed character n-gram table size, 0 off), ``char_dim``.
+        ``char_buckets`` (hashed character n-gram table size, 0 off), ``char_dim``,
+        ``crf`` (a linear-chain CRF output layer instead of the per-token softmax).
     """
 
     task = "ner"
@@ -465,8 +467,13 @@ class NERTagger(_BiGRUModel):
     def _init_head(self, rng, H):
         C = len(self.labels)
         s = math.sqrt(6.0 / (2 * H + C))
-        return {"out_W": rng.uniform(-s, s, (2 * H, C)).astype(np.float32),
-                "out_b": np.zeros(C, np.float32)}
+        p = {"out_W": rng.uniform(-s, s, (2 * H, C)).astype(np.float32),
+             "out_b": np.zeros(C, np.float32)}
+        if self.config["crf"]:
+            p["crf_trans"] = np.zeros((C, C), np.float32)
+            p["crf_start"] = np.zeros(C, np.float32)
+            p["crf_end"] = np.zeros(C, np.float32)
+        return p
 
     def _logits(self, batch, rng=None):
         Hs, drop_in = self._forward(batch, rng)
@@ -489,13 +496,23 @@ class NERTagger(_BiGRUModel):
             gold[:lengths[b], b] = [self._label_index[t] for t in tags]
         valid = np.arange(T)[:, None] < lengths[None, :]
         n = int(valid.sum())
-        prob = _softmax(z)
-        tt, bb = np.nonzero(valid)
-        loss = float(-np.log(np.maximum(prob[tt, bb, gold[tt, bb]], 1e-12)).sum() / n)
-        dz = prob
-        dz[tt, bb, gold[tt, bb]] -= 1
-        dz *= valid[:, :, None] / np.float32(n)
-        dz = dz.astype(Hd.dtype)
+        if self.config["crf"]:
+            p = self.params
+            nll, dz, dtr, dst, den = crf_nll(z, lengths, gold, p["crf_trans"], p["crf_start"],
+                                             p["crf_end"])
+            loss = nll / n
+            self.grads["crf_trans"][:] = dtr / n
+            self.grads["crf_start"][:] = dst / n
+            self.grads["crf_end"][:] = den / n
+            dz = (dz / n).astype(Hd.dtype)
+        else:
+            prob = _softmax(z)
+            tt, bb = np.nonzero(valid)
+            loss = float(-np.log(np.maximum(prob[tt, bb, gold[tt, bb]], 1e-12)).sum() / n)
+            dz = prob
+            dz[tt, bb, gold[tt, bb]] -= 1
+            dz *= valid[:, :, None] / np.float32(n)
+            dz = dz.astype(Hd.dtype)
         H2 = Hd.shape[2]
         self.grads["out_W"][:] = Hd.reshape(-1, H2).T @ dz.reshape(-1, C)
         self.grads["out_b"][:] = dz.reshape(-1, C).sum(axis=0)
@@ -539,14 +556,19 @@ class NERTagger(_BiGRUModel):
         enc = self._encode_all([s if len(s) else ["<empty>"] for s in sentences])
         lengths = np.array([len(e["words"]) for e in enc])
         allowed = M.allowed_transitions(self.labels)
+        crf = ((self.params["crf_trans"], self.params["crf_start"], self.params["crf_end"])
+               if self.config["crf"] else ())
         with single_threaded_blas():
             for idx in length_batches(lengths, batch_size):
                 z, _ = self._logits(self._batch(enc, idx))
                 z = z.astype(np.float64)
-                logp = z - z.max(axis=2, keepdims=True)
-                logp -= np.log(np.exp(logp).sum(axis=2, keepdims=True))
+                if crf:
+                    logp = z
+                else:
+                    logp = z - z.max(axis=2, keepdims=True)
+                    logp -= np.log(np.exp(logp).sum(axis=2, keepdims=True))
                 for b, i in enumerate(idx):
-                    path = M.viterbi_bio(logp[:lengths[i], b], allowed)
+                    path = M.viterbi_bio(logp[:lengths[i], b], allowed, *crf)
                     out[i] = [self.labels[k] for k in path][:len(sentences[i])]
         return out
 
