@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "similar": "query:similar",
     "similarity": "query:similarity",
     "index": "index_cmd:index",
+    "sentiment": "sentiment:sentiment",
+    "ner": "ner:ner",
 }
 
 log = logging.getLogger("embedkit")

@@ -24,6 +24,8 @@ _LAZY = {
     "evaluate": "embedkit.evaluation.api",
     "Index": "embedkit.search.index",
     "parse_query": "embedkit.search.query",
+    "SentimentClassifier": "embedkit.downstream",
+    "NERTagger": "embedkit.downstream",
 }
 
 
@@ -49,6 +51,8 @@ __all__ = [
     "evaluate",
     "Index",
     "parse_query",
+    "SentimentClassifier",
+    "NERTagger",
     "EmbedkitError",
     "ParameterError",
     "CorpusError",
