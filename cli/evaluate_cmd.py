@@ -61,7 +61,7 @@ def evaluate_cmd(vectors, suite, sets, methods, restrict_vocab, case_sensitive, 
     """
     from embedkit.errors import ParameterError
     from embedkit.evaluation import evaluate
-    from embedkit.vectors.load import load
+    from embedkit import load
 
     if as_json and as_csv:
         raise ParameterError("--json and --csv exclude each other: pick one")

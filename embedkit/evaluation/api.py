@@ -23,7 +23,7 @@ def _as_vectors(vectors):
     if isinstance(vectors, Vectors):
         return vectors
     if isinstance(vectors, (str, bytes)) or hasattr(vectors, "__fspath__"):
-        from embedkit.vectors.load import load
+        from embedkit import load
 
         return load(vectors)
     raise ParameterError(f"vectors must be an embedkit Vectors or a path, got "
