@@ -12,6 +12,7 @@ from embedkit._version import __version__
 
 # command name -> "module:attribute" (relative to embedkit.cli); imported on first use.
 COMMANDS: dict[str, str] = {
+    "evaluate": "evaluate_cmd:evaluate_cmd",
     "corpora": "corpora_cmd:corpora",
     "convert": "vectors_cmd:convert",
     "info": "vectors_cmd:info",
@@ -21,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "similar": "query:similar",
     "similarity": "query:similarity",
     "index": "index_cmd:index",
+    "sentiment": "sentiment:sentiment",
+    "ner": "ner:ner",
 }
 
 log = logging.getLogger("embedkit")
