@@ -191,8 +191,6 @@ def similarity(words, vectors_path, as_json):
       printf 'king queen\\ncat dog\\n' | embedkit similarity
     With no words, reads one pair per line from stdin.
     """
-    import numpy as np
-
     if words:
         if len(words) != 2:
             raise click.UsageError(f"give exactly two words, got {len(words)}")
@@ -208,10 +206,8 @@ def similarity(words, vectors_path, as_json):
                                        f"got {len(parts)}")
             pairs.append(tuple(parts))
     vectors, _ = _open(vectors_path)
-    unit = vectors.normalized
     for a, b in pairs:
-        ra, rb = _resolve_word(vectors, a), _resolve_word(vectors, b)
-        score = float(np.dot(unit[vectors.index(ra)], unit[vectors.index(rb)]))
+        score = vectors.similarity(_resolve_word(vectors, a), _resolve_word(vectors, b))
         if as_json:
             click.echo(json.dumps({"word1": a, "word2": b, "score": round(score, 6)},
                                   ensure_ascii=False))
