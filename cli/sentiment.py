@@ -20,7 +20,8 @@ def _training_options(f):
                      help="GRU units per direction."),
         click.option("--dropout", default=0.5, show_default=True, type=float,
                      help="Dropout before the output layer."),
-        click.option("--input-dropout", default=0.25, show_default=True, type=float),
+        click.option("--input-dropout", default=0.5, show_default=True, type=float,
+                     help="Dropout on the input features."),
         click.option("--fine-tune", is_flag=True, help="Update the pretrained embeddings too."),
         click.option("--oov-min-count", default=2, show_default=True, type=int,
                      help="Training words missing from the vectors seen this often get a "

@@ -39,7 +39,7 @@ def trained():
     v = tiny_vectors(rng)
     X, y = contains_x(rng, 1500)
     Xd, yd = contains_x(rng, 200)
-    m = SentimentClassifier(v, hidden=12, seed=3, threads=1)
+    m = SentimentClassifier(v, hidden=12, seed=3, threads=1, input_dropout=0.1)
     m.fit(X, y, Xd, yd, epochs=6, lr=5e-3, progress=False)
     return m, v, Xd, yd
 
@@ -201,7 +201,7 @@ def cli_files(tmp_path_factory):
     r = CliRunner().invoke(cli, ["-q", "sentiment", "train", "--vectors", str(d / "vec.txt"),
                                  "--train", str(d / "train.tsv"), "--dev", str(d / "dev.tsv"),
                                  "--out", str(d / "model"), "--hidden", "12", "--epochs", "4",
-                                 "--lr", "0.005", "--threads", "1"])
+                                 "--lr", "0.005", "--threads", "1", "--input-dropout", "0.1"])
     assert r.exit_code == 0, r.output
     return d
 
