@@ -227,6 +227,8 @@ def test_cli_train_evaluate_predict(cli_files):
 def test_cli_bad_input_is_one_clear_line(cli_files, tmp_path, case, monkeypatch, rng):
     d = cli_files
     monkeypatch.delenv("EMBEDKIT_VECTORS", raising=False)
+    import embedkit.vectors.default as default_vectors
+    monkeypatch.setattr(default_vectors, "has_default_vectors", lambda: False)
     bad = tmp_path / "bad.tsv"
     if case == "no_tab":
         bad.write_text("1 good film\n")
