@@ -20,6 +20,12 @@ _LAZY = {
     "train": "embedkit.training.word2vec",
     "Word2Vec": "embedkit.training.word2vec",
     "TrainResult": "embedkit.training.word2vec",
+    "GloVe": "embedkit.training.glove",
+    "evaluate": "embedkit.evaluation.api",
+    "Index": "embedkit.search.index",
+    "parse_query": "embedkit.search.query",
+    "SentimentClassifier": "embedkit.downstream",
+    "NERTagger": "embedkit.downstream",
 }
 
 
@@ -41,6 +47,12 @@ __all__ = [
     "train",
     "Word2Vec",
     "TrainResult",
+    "GloVe",
+    "evaluate",
+    "Index",
+    "parse_query",
+    "SentimentClassifier",
+    "NERTagger",
     "EmbedkitError",
     "ParameterError",
     "CorpusError",
