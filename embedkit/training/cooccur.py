@@ -1,0 +1,573 @@
+"""Word-word co-occurrence counting in a memory budget.
+
+The symmetric co-occurrence matrix is kept as its upper triangle: one entry per pair
+``i <= j``, keyed ``i * V + j`` (uint64), with a float32 value (see
+:mod:`embedkit._kernels.cooccur` for the exact definition, which matches GloVe's
+``cooccur`` with ``symmetric=1``).
+
+Counting runs in Numba worker threads, each over a share of the sentences.  A worker adds
+frequent pairs (``(i + 1) * (j + 1) <= P``, with ``P`` as large as the budget allows) to a
+dense table and appends the others to a buffer; a full buffer is sorted, reduced and
+spilled to disk as a *run* (a ``.npy`` file of ``(key, val)`` records).  Runs are merged
+k ways with at most ``max_open_files`` files open at once, in several passes when there
+are more runs than that, so a big corpus never hits the "too many open files" limit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+
+import numpy as np
+
+from embedkit._progress import progress_bar
+from embedkit._threads import cpu_count
+from embedkit.errors import ParameterError
+
+log = logging.getLogger(__name__)
+
+RUN_DTYPE = np.dtype([("key", "<u8"), ("val", "<f4")])
+_HEADER_BYTES = 128          # fixed-size .npy header, rewritten once the run length is known
+_BYTES_PER_CODE = 20         # 8 for the code + 12 for the reduced (key, val) it may become
+_MIN_RUN = 1024              # smallest buffer (pairs per worker) a budget must allow
+_CHUNK_TOKENS = 1 << 20      # progress granularity of a worker
+_DENSE_MAX_CELLS = 1 << 19   # a dense table that stays in cache (4 MB of float64) counts fastest
+_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_memory(value) -> int:
+    """Parse a memory budget such as ``"4G"``, ``"512M"``, ``"64K"`` or ``1000000`` (bytes).
+
+    Suffixes are binary (K = 1024 bytes) and case-insensitive; ``"4GB"`` and ``"4GiB"``
+    are accepted too.
+
+    Parameters
+    ----------
+    value : str or int
+        The budget.
+
+    Returns
+    -------
+    int
+        Bytes.
+
+    Raises
+    ------
+    ParameterError
+        If the text cannot be parsed or the budget is not positive.
+    """
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        nbytes = int(value)
+    else:
+        text = str(value).strip()
+        m = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)\s*([kmgtb]?)(?:i?b)?", text, flags=re.I)
+        if m is None:
+            raise ParameterError(
+                f"cannot parse memory budget {value!r}: use a number of bytes with an optional "
+                "K, M or G suffix, e.g. '4G' or '512M'")
+        nbytes = int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+    if nbytes <= 0:
+        raise ParameterError(f"memory budget must be positive, got {value!r}; e.g. '4G'")
+    return nbytes
+
+
+def format_bytes(n: int) -> str:
+    """``1536`` -> ``'1.5K'``: a short human-readable size."""
+    for unit in ("T", "G", "M", "K"):
+        if n >= _UNITS[unit]:
+            return f"{n / _UNITS[unit]:.3g}{unit}"
+    return f"{n}B"
+
+
+@dataclasses.dataclass
+class Cooccurrence:
+    """A symmetric co-occurrence matrix stored as its upper triangle.
+
+    Attributes
+    ----------
+    keys : uint64 array
+        ``i * vocab_size + j`` with ``i <= j``, strictly increasing.
+    values : float32 array
+        ``X[i, j]`` for each key.
+    vocab_size : int
+        ``V``.
+    window : int
+        The context window used.
+    info : dict
+        Counting statistics (tokens, seconds, spilled runs, merge passes, ...).
+    """
+
+    keys: np.ndarray
+    values: np.ndarray
+    vocab_size: int
+    window: int
+    info: dict = dataclasses.field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.keys.shape[0])
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Row index ``i`` of each entry (int64)."""
+        return (self.keys // np.uint64(self.vocab_size)).astype(np.int64)
+
+    @property
+    def cols(self) -> np.ndarray:
+        """Column index ``j >= i`` of each entry (int64)."""
+        return (self.keys % np.uint64(self.vocab_size)).astype(np.int64)
+
+    def to_scipy(self, symmetric: bool = True):
+        """The matrix as ``scipy.sparse.csr_matrix`` (both triangles when ``symmetric``)."""
+        import scipy.sparse as sp
+
+        r, c, v = self.rows, self.cols, self.values
+        if symmetric:
+            off = r != c
+            r, c, v = np.concatenate([r, c[off]]), np.concatenate([c, r[off]]), np.concatenate([v, v[off]])
+        V = self.vocab_size
+        return sp.csr_matrix((v, (r, c)), shape=(V, V), dtype=np.float32)
+
+
+# -- run files ------------------------------------------------------------------------------
+
+def _npy_header(n: int) -> bytes:
+    descr = np.lib.format.dtype_to_descr(RUN_DTYPE)
+    text = repr({"descr": descr, "fortran_order": False, "shape": (int(n),)})
+    body_len = _HEADER_BYTES - 10
+    text = text.ljust(body_len - 1) + "\n"
+    if len(text) != body_len:  # pragma: no cover - would need > 1e40 entries
+        raise RuntimeError("run header overflow")
+    return b"\x93NUMPY\x01\x00" + body_len.to_bytes(2, "little") + text.encode("latin1")
+
+
+class _RunWriter:
+    """Append sorted (key, val) chunks to a ``.npy`` run whose length is known only at the end."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.n = 0
+        self._f = open(path + ".part", "wb")
+        self._f.write(_npy_header(0))
+
+    def write(self, keys, vals):
+        rec = np.empty(keys.shape[0], dtype=RUN_DTYPE)
+        rec["key"] = keys
+        rec["val"] = vals
+        self._f.write(rec.tobytes())
+        self.n += keys.shape[0]
+
+    def close(self):
+        self._f.seek(0)
+        self._f.write(_npy_header(self.n))
+        self._f.close()
+        os.replace(self.path + ".part", self.path)
+        return self.path
+
+
+class _FileRun:
+    """Reads a run file block by block; holds one open file while active."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._f = open(path, "rb")
+        np.lib.format.read_magic(self._f)
+        shape, _, dtype = np.lib.format.read_array_header_1_0(self._f)
+        if dtype != RUN_DTYPE or len(shape) != 1:  # pragma: no cover - our own files
+            raise RuntimeError(f"unexpected run file {path}")
+        self.left = int(shape[0])
+
+    def read(self, count: int):
+        count = min(count, self.left)
+        rec = np.fromfile(self._f, dtype=RUN_DTYPE, count=count)
+        self.left -= count
+        return np.ascontiguousarray(rec["key"]), np.ascontiguousarray(rec["val"])
+
+    def close(self):
+        self._f.close()
+
+
+class _MemoryRun:
+    """An in-memory run with the same interface as :class:`_FileRun`."""
+
+    def __init__(self, keys, vals):
+        self._keys, self._vals, self._pos = keys, vals, 0
+        self.left = int(keys.shape[0])
+
+    def read(self, count: int):
+        count = min(count, self.left)
+        s = slice(self._pos, self._pos + count)
+        self._pos += count
+        self.left -= count
+        return self._keys[s], self._vals[s]
+
+    def close(self):
+        self._keys = self._vals = None
+
+
+def _merge(sources, block: int, emit) -> None:
+    """K-way merge of sorted runs, reading ``block`` entries of each at a time.
+
+    ``emit(keys, vals)`` receives consecutive chunks of the merged, reduced stream.  Each
+    round merges everything up to the smallest last-buffered key among the runs that still
+    have data left, so every round empties at least one buffer and the output is ordered.
+    """
+    from embedkit._kernels import cooccur as K
+
+    n = len(sources)
+    keys = [np.empty(0, np.uint64)] * n
+    vals = [np.empty(0, np.float32)] * n
+    pos = [0] * n
+    top = np.iinfo(np.uint64).max
+    while True:
+        for r, src in enumerate(sources):
+            if pos[r] >= keys[r].shape[0] and src.left > 0:
+                keys[r], vals[r] = src.read(block)
+                pos[r] = 0
+        active = [r for r in range(n) if pos[r] < keys[r].shape[0]]
+        if not active:
+            return
+        pending = [keys[r][-1] for r in active if sources[r].left > 0]
+        limit = np.uint64(min(pending)) if pending else np.uint64(top)
+        seg_k, seg_v, cuts = [], [], []
+        for r in active:
+            cut = pos[r] + int(np.searchsorted(keys[r][pos[r]:], limit, side="right"))
+            seg_k.append(keys[r][pos[r]:cut])
+            seg_v.append(vals[r][pos[r]:cut])
+            cuts.append(cut)
+        lens = np.array([s.shape[0] for s in seg_k], dtype=np.int64)
+        ends = np.cumsum(lens)
+        starts = ends - lens
+        ck = np.concatenate(seg_k)
+        cv = np.concatenate(seg_v)
+        out_k = np.empty(ck.shape[0], np.uint64)
+        out_v = np.empty(ck.shape[0], np.float32)
+        m = K.merge_runs(ck, cv, starts, ends, out_k, out_v)
+        if m:
+            emit(out_k[:m], out_v[:m])
+        for r, cut in zip(active, cuts):
+            pos[r] = cut
+
+
+def _merge_in_memory(runs, workers: int):
+    """Merge in-memory runs ``[(keys, vals), ...]`` with ``workers`` threads.
+
+    The key space is cut at quantiles of the largest run; each thread merges one key range
+    of every run into its own output, and the outputs are concatenated in order.
+    """
+    from embedkit._kernels import cooccur as K
+
+    runs = [(k, v) for k, v in runs if k.shape[0]]
+    if not runs:
+        return np.empty(0, np.uint64), np.empty(0, np.float32)
+    keys = np.concatenate([k for k, _ in runs])
+    vals = np.concatenate([v for _, v in runs])
+    lens = np.array([k.shape[0] for k, _ in runs], dtype=np.int64)
+    ends = np.cumsum(lens)
+    starts = ends - lens
+    big = max(runs, key=lambda r: r[0].shape[0])[0]
+    parts = max(1, min(workers, big.shape[0] // 100000))
+    cuts = [big[(big.shape[0] * p) // parts] for p in range(1, parts)]
+    bounds = []  # per part: (starts, ends) into the concatenated arrays
+    lo = starts.copy()
+    for c in cuts + [None]:
+        if c is None:
+            hi = ends.copy()
+        else:
+            hi = np.array([s + np.searchsorted(k, c, side="left") for s, (k, _) in
+                           zip(starts, runs)], dtype=np.int64)
+        bounds.append((lo, hi))
+        lo = hi
+    outs: list = [None] * len(bounds)
+
+    def job(p):
+        s_, e_ = bounds[p]
+        size = int((e_ - s_).sum())
+        ok = np.empty(size, np.uint64)
+        ov = np.empty(size, np.float32)
+        m = K.merge_runs(keys, vals, s_, e_, ok, ov)
+        outs[p] = (ok[:m], ov[:m])
+
+    threads = [threading.Thread(target=job, args=(p,)) for p in range(1, len(bounds))]
+    for t in threads:
+        t.start()
+    job(0)
+    for t in threads:
+        t.join()
+    if any(o is None for o in outs):  # pragma: no cover - a merge thread failed
+        raise RuntimeError("co-occurrence merge failed")
+    if len(outs) == 1:
+        return outs[0]
+    return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
+
+
+# -- layout and budget ------------------------------------------------------------------------
+
+def _row_lengths(vocab_size: int, product: int) -> np.ndarray:
+    i = np.arange(vocab_size, dtype=np.int64)
+    return np.maximum(0, np.minimum(vocab_size, product // (i + 1)) - i)
+
+
+def dense_layout(vocab_size: int, max_cells: int):
+    """Row layout of the dense table: pairs ``i <= j`` with ``(i+1)(j+1) <= P``, ``P`` maximal.
+
+    Returns ``(row_start, row_len, product)``; the table has ``row_len.sum() <= max_cells``
+    cells.
+    """
+    V = int(vocab_size)
+    full = V * (V + 1) // 2
+    if max_cells >= full:
+        product = V * V
+    elif max_cells <= 0:
+        product = 0
+    else:
+        lo, hi = 0, V * V  # total(lo) <= max_cells < total(hi)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if int(_row_lengths(V, mid).sum()) <= max_cells:
+                lo = mid
+            else:
+                hi = mid
+        product = lo
+    row_len = _row_lengths(V, product)
+    row_start = np.zeros(V, dtype=np.int64)
+    if V > 1:
+        np.cumsum(row_len[:-1], out=row_start[1:])
+    return row_start, row_len, product
+
+
+def _plan(budget: int, workers: int, dense_fraction: float, vocab_size: int, window: int,
+          memory_text):
+    """Split the budget into per-worker dense cells and buffer capacity."""
+    per_worker = budget // workers
+    dense_cells = min(_DENSE_MAX_CELLS, int(per_worker * dense_fraction) // 8)
+    row_start, row_len, product = dense_layout(vocab_size, dense_cells)
+    used = int(row_len.sum()) * 8
+    capacity = (per_worker - used) // _BYTES_PER_CODE
+    need = max(_MIN_RUN, window)
+    if capacity < need:
+        minimum = int(workers * need * _BYTES_PER_CODE / max(1e-9, 1.0 - dense_fraction)) + 1
+        raise ParameterError(
+            f"memory budget {memory_text!r} is too small to hold even one sorted run of "
+            f"{need} pairs per worker ({workers} workers): give at least "
+            f"{format_bytes(minimum)}, e.g. --memory 64M")
+    return row_start, row_len, product, capacity
+
+
+# -- counting ---------------------------------------------------------------------------------
+
+def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memory="4G",
+                        workers: int | None = None, tmp_dir=None, max_open_files: int = 32,
+                        dense_fraction: float = 0.5, progress: bool = True) -> Cooccurrence:
+    """Count weighted word-word co-occurrences over an encoded corpus.
+
+    Every pair of tokens of one sentence at distance ``d <= window`` adds ``1/d`` (both
+    orders, so ``X`` is symmetric).  Counting happens in memory while it fits ``memory``;
+    otherwise sorted runs are spilled under ``tmp_dir`` and merged with at most
+    ``max_open_files`` files open at once.
+
+    Parameters
+    ----------
+    ids : int array
+        Encoded corpus (``EncodedCorpus.ids``); values in ``[0, vocab_size)``.
+    offsets : int64 array
+        Sentence boundaries, ``n_sentences + 1`` entries.
+    vocab_size : int
+        Number of words ``V``.
+    window : int, default 10
+        Maximum distance between counted tokens.
+    memory : str or int, default "4G"
+        Budget for the dense tables and pair buffers of all workers.
+    workers : int, optional
+        Counting threads (default: the number of CPUs).
+    tmp_dir : path, optional
+        Where runs are spilled (default: the system temporary directory).
+    max_open_files : int, default 32
+        Most run files open at once while merging (at least 2).
+    dense_fraction : float, default 0.5
+        Largest share of the budget given to the dense table of frequent pairs (0 to 0.9);
+        the table is capped at 4 MB per worker, where it stays in cache.
+    progress : bool, default True
+        Show a progress bar (when progress bars are enabled).
+
+    Returns
+    -------
+    Cooccurrence
+    """
+    from embedkit._kernels import cooccur as K
+
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+        raise ParameterError(f"window must be an integer >= 1, got {window!r}")
+    window = int(window)
+    budget = parse_memory(memory)
+    if not (0.0 <= dense_fraction <= 0.9):
+        raise ParameterError(f"dense_fraction must be in [0, 0.9], got {dense_fraction!r}")
+    if max_open_files < 2:
+        raise ParameterError(f"max_open_files must be >= 2, got {max_open_files}")
+    V = int(vocab_size)
+    if V < 1:
+        raise ParameterError(f"vocab_size must be >= 1, got {vocab_size}")
+    if V * V * window >= 2 ** 64:
+        raise ParameterError(
+            f"vocabulary of {V} words with window {window} is too large to key pairs in 64 "
+            "bits: raise min_count or cap the vocabulary (max_final_vocab)")
+    ids = np.asarray(ids)
+    offsets = np.ascontiguousarray(np.asarray(offsets), dtype=np.int64)
+    if ids.dtype != np.int32:
+        ids = ids.astype(np.int32)
+    n_sent = offsets.shape[0] - 1
+    n_tokens = int(offsets[-1] - offsets[0]) if n_sent >= 0 else 0
+    if n_sent < 0:
+        raise ParameterError("offsets must have at least one entry")
+    if n_tokens and (int(ids.min()) < 0 or int(ids.max()) >= V):
+        raise ParameterError(f"ids must lie in [0, {V}); got values outside that range")
+    workers = cpu_count() if workers is None else int(workers)
+    if workers < 1:
+        raise ParameterError(f"workers must be >= 1, got {workers}")
+    workers = max(1, min(workers, n_sent, max(1, n_tokens // 10000)))
+
+    row_start, row_len, product, capacity = _plan(budget, workers, dense_fraction, V, window,
+                                                  memory)
+    n_cells = int(row_len.sum())
+    bits = (V * V * window - 1).bit_length()
+    t0 = time.perf_counter()
+
+    # sentence shares of about equal token counts, cut into chunks for progress and Ctrl-C
+    targets = offsets[0] + (np.arange(1, workers) * n_tokens) // workers
+    cuts = np.concatenate([[0], np.searchsorted(offsets, targets), [n_sent]]).astype(np.int64)
+    cuts = np.maximum.accumulate(cuts)
+    spill_dir = tempfile.mkdtemp(prefix="embedkit-cooccur-", dir=tmp_dir)
+    done = np.zeros(workers, dtype=np.int64)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    spilled: list[str] = []
+    in_memory: list[_MemoryRun] = []
+    dense_tables: list[np.ndarray | None] = [None] * workers
+    lock = threading.Lock()
+
+    def work(t: int) -> None:
+        try:
+            s0, s1 = int(cuts[t]), int(cuts[t + 1])
+            dense = np.zeros(n_cells, dtype=np.float64)
+            dense_tables[t] = dense
+            buf = np.empty(capacity, dtype=np.uint64)
+            out_k = np.empty(capacity, dtype=np.uint64)
+            out_v = np.empty(capacity, dtype=np.float32)
+            sent, pos, fill = s0, int(offsets[s0]), 0
+            base = int(offsets[s0])
+            n_run = 0
+            while sent < s1 and not stop.is_set():
+                limit = int(np.searchsorted(offsets, offsets[sent] + _CHUNK_TOKENS, side="right"))
+                chunk_end = min(s1, max(sent + 1, limit - 1))
+                while sent < chunk_end:
+                    sent, pos, fill = K.scan_window(ids, offsets, sent, pos, chunk_end, window, V,
+                                                    dense, row_start, row_len, buf, fill)
+                    if sent < chunk_end:  # buffer full: sort, reduce, spill
+                        m = K.sort_reduce(buf, fill, window, V, bits, out_k, out_v)
+                        w = _RunWriter(os.path.join(spill_dir, f"run-w{t}-{n_run:06d}.npy"))
+                        w.write(out_k[:m], out_v[:m])
+                        with lock:
+                            spilled.append(w.close())
+                        n_run += 1
+                        fill = 0
+                    done[t] = pos - base
+            if fill:
+                m = K.sort_reduce(buf, fill, window, V, bits, out_k, out_v)
+                with lock:
+                    in_memory.append(_MemoryRun(out_k[:m].copy(), out_v[:m].copy()))
+        except BaseException as exc:  # pragma: no cover - surfaced in the main thread
+            stop.set()
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(t,), daemon=True, name=f"cooccur-{t}")
+               for t in range(workers)]
+    try:
+        with progress_bar(total=n_tokens, desc="co-occurrences", unit="tok",
+                          disable=None if progress else True) as bar:
+            for th in threads:
+                th.start()
+            while any(th.is_alive() for th in threads):
+                time.sleep(0.1)
+                bar.update(int(done.sum()) - bar.n)
+            bar.update(int(done.sum()) - bar.n)
+        if errors:
+            raise errors[0]
+        count_seconds = time.perf_counter() - t0
+
+        # sum the workers' dense tables and turn non-zero cells into one more sorted run
+        total = dense_tables[0]
+        for t in range(1, workers):
+            K.add_into(total, dense_tables[t])
+            dense_tables[t] = None
+        nnz = K.dense_nonzero_count(total)
+        dk = np.empty(nnz, dtype=np.uint64)
+        dv = np.empty(nnz, dtype=np.float32)
+        K.dense_to_entries(total, row_start, row_len, V, dk, dv)
+        dense_tables[0] = total = None
+
+        # merge passes over the spilled runs, never more than max_open_files open at once
+        block = max(1024, budget // (3 * _BYTES_PER_CODE * (max_open_files + 1)))
+        runs = sorted(spilled)
+        passes = 0
+        while len(runs) > max_open_files:
+            passes += 1
+            fan_in = max_open_files - 1  # one more file is the output
+            merged = []
+            for g in range(0, len(runs), fan_in):
+                group = runs[g:g + fan_in]
+                if len(group) == 1:
+                    merged.append(group[0])
+                    continue
+                out = _RunWriter(os.path.join(spill_dir, f"merge-{passes}-{g // fan_in:06d}.npy"))
+                srcs = [_FileRun(p) for p in group]
+                try:
+                    _merge(srcs, block, out.write)
+                finally:
+                    for s in srcs:
+                        s.close()
+                merged.append(out.close())
+                for p in group:
+                    os.remove(p)
+            runs = merged
+            log.debug("merge pass %d: %d runs left", passes, len(runs))
+
+        if runs:
+            chunks_k: list[np.ndarray] = []
+            chunks_v: list[np.ndarray] = []
+
+            def emit(k, v):
+                chunks_k.append(k.copy())
+                chunks_v.append(v.copy())
+
+            srcs = [_FileRun(p) for p in runs]
+            try:
+                _merge(srcs + in_memory + [_MemoryRun(dk, dv)], block, emit)
+            finally:
+                for s in srcs:
+                    s.close()
+            keys = np.concatenate(chunks_k) if chunks_k else np.empty(0, np.uint64)
+            vals = np.concatenate(chunks_v) if chunks_v else np.empty(0, np.float32)
+        else:  # everything in memory: one k-way merge, split by key range over the workers
+            keys, vals = _merge_in_memory([(r._keys, r._vals) for r in in_memory] + [(dk, dv)],
+                                          workers)
+    except KeyboardInterrupt:
+        stop.set()
+        for th in threads:
+            th.join()
+        raise
+    finally:
+        shutil.rmtree(spill_dir, ignore_errors=True)
+
+    seconds = time.perf_counter() - t0
+    info = {"tokens": n_tokens, "window": window, "workers": workers, "memory": budget,
+            "dense_product": int(product), "dense_cells": n_cells, "spilled_runs": len(spilled),
+            "merge_passes": passes, "entries": int(keys.shape[0]),
+            "count_seconds": count_seconds, "seconds": seconds}
+    log.info("co-occurrences: %d tokens in %.1f s (%.2f M tokens/s), %d entries, %d runs spilled",
+             n_tokens, seconds, n_tokens / max(seconds, 1e-9) / 1e6, keys.shape[0], len(spilled))
+    return Cooccurrence(keys=keys, values=vals, vocab_size=V, window=window, info=info)

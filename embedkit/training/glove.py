@@ -1,0 +1,380 @@
+"""GloVe (Pennington et al. 2014): the :class:`GloVe` trainer and :func:`train_glove`.
+
+Training is two steps, both in process: co-occurrence counting in a memory budget
+(:mod:`embedkit.training.cooccur`), then weighted least squares on ``log X`` with AdaGrad
+(:mod:`embedkit._kernels.glove`), the entries visited in a fresh seeded random order every
+epoch by Hogwild threads.  Progress, seeds, checkpoints and Ctrl-C behave as in the
+word2vec trainers (:mod:`embedkit.training._common`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from embedkit._version import __version__
+from embedkit.errors import CorpusError, ParameterError
+from embedkit.training import _common as C
+from embedkit.training.cooccur import count_cooccurrences, parse_memory
+
+log = logging.getLogger(__name__)
+
+VECTOR_CHOICES = ("w+c", "w")
+
+
+@dataclass
+class GloVeResult:
+    """What :meth:`GloVe.fit` returns.
+
+    Attributes
+    ----------
+    vectors : Vectors
+        The output vectors (``W + C`` by default, or ``W``), with counts and metadata.
+    history : list of dict
+        One record per epoch: ``epoch``, ``loss`` (mean of ``0.5 f(x) diff**2`` per
+        update), ``loss_sum``, ``loss_count``, ``words`` (entries trained), ``seconds``,
+        ``words_per_sec``, ``lr``.
+    word_vectors, context_vectors : ndarray
+        ``W`` and ``C`` (float32, ``(V, dim)``).
+    word_biases, context_biases : ndarray
+        ``b`` and ``b~`` (float32, ``(V,)``).
+    cooccurrence : dict
+        Counting statistics (tokens, entries, seconds, spilled runs, ...).
+    seconds : float
+        Wall time of the training loop (this run only, when resumed).
+    """
+
+    vectors: object
+    history: list = field(default_factory=list)
+    word_vectors: np.ndarray | None = None
+    context_vectors: np.ndarray | None = None
+    word_biases: np.ndarray | None = None
+    context_biases: np.ndarray | None = None
+    cooccurrence: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _fingerprint(enc) -> dict:
+    words = "\n".join(enc.vocab.words).encode("utf-8")
+    ids = np.ascontiguousarray(enc.ids)
+    return {"tokens": int(len(ids)), "sentences": int(len(enc.offsets) - 1),
+            "vocab": int(len(enc.vocab)), "words_crc32": zlib.crc32(words),
+            "ids_crc32": zlib.crc32(memoryview(ids).cast("B"))}
+
+
+def _new_state(rng, V: int, dim: int) -> np.ndarray:
+    """A state matrix (see :mod:`embedkit._kernels.glove`): vectors uniform in
+    ``(-0.5, 0.5) / dim``, biases 0, AdaGrad sums 1."""
+    S = np.empty((V, 2 * dim + 2), dtype=np.float32)
+    S[:, :dim] = (rng.random((V, dim), dtype=np.float32) - np.float32(0.5)) / np.float32(dim)
+    S[:, dim] = 0.0
+    S[:, dim + 1:] = 1.0
+    return S
+
+
+def _round_keys(seed: int, epoch: int) -> np.ndarray:
+    """The permutation keys of one epoch's shuffle (depend on seed and epoch only)."""
+    return np.random.default_rng([int(seed), int(epoch)]).integers(
+        0, np.iinfo(np.uint64).max, size=4, dtype=np.uint64, endpoint=True)
+
+
+class GloVe:
+    """GloVe vectors from word-word co-occurrences.
+
+    Parameters
+    ----------
+    dim : int
+        Vector dimension (default 100).
+    window : int
+        Symmetric context window; a pair at distance ``d`` adds ``1/d`` (default 10).
+    min_count : int
+        Words rarer than this are dropped (when the corpus is prepared here).
+    x_max, power : float
+        Weighting ``f(x) = min(1, (x / x_max) ** power)`` (defaults 100 and 0.75).
+    alpha : float
+        AdaGrad learning rate (default 0.05).
+    epochs : int
+        Passes over the co-occurrence entries (default 25).
+    workers : int, optional
+        Threads for counting and training (default: the CPU count).
+    seed : int
+        Seed of the initial vectors and of every epoch's shuffle.  With ``workers=1`` the
+        same seed gives bit-identical vectors.
+    memory : str or int
+        Budget for co-occurrence counting, e.g. ``"4G"`` or ``"512M"``; beyond it sorted
+        runs are spilled to disk and merged.
+    vectors : {"w+c", "w"}
+        Output the sum of word and context vectors (as in the paper) or the word vectors.
+    tokenizer : str
+        Tokenizer of :func:`embedkit.corpus.prepare` when a corpus is prepared here.
+    entries_per_job : int
+        Co-occurrence entries per unit of work handed to a thread.
+    grad_clip : float
+        Gradients of the vectors are clipped to ``[-grad_clip, grad_clip]``.
+    tmp_dir : path, optional
+        Where counting spills its runs (default: the system temporary directory).
+
+    Examples
+    --------
+    >>> from embedkit.training import GloVe
+    >>> result = GloVe(dim=50, epochs=10).fit("corpus.txt")     # doctest: +SKIP
+    >>> result.vectors.most_similar("king")                      # doctest: +SKIP
+    """
+
+    def __init__(self, dim: int = 100, window: int = 10, min_count: int = 5,
+                 x_max: float = 100.0, power: float = 0.75, alpha: float = 0.05,
+                 epochs: int = 25, workers: int | None = None, seed: int = 1, memory="4G",
+                 vectors: str = "w+c", tokenizer: str = "default",
+                 entries_per_job: int = 100_000, grad_clip: float = 100.0, tmp_dir=None):
+        self.dim = int(C.check_positive("dim", dim, integer=True))
+        self.window = int(C.check_positive("window", window, integer=True))
+        self.min_count = int(C.check_positive("min_count", min_count, integer=True))
+        self.x_max = float(C.check_positive("x_max", x_max, hint=" (e.g. --x-max 100)"))
+        self.power = float(C.check_positive("power", power, hint=" (e.g. --power 0.75)"))
+        self.alpha = float(C.check_positive("alpha", alpha))
+        self.epochs = int(C.check_positive("epochs", epochs, integer=True))
+        self.workers = C.check_workers(workers)
+        self.seed = int(C.check_non_negative("seed", seed, integer=True))
+        parse_memory(memory)
+        self.memory = memory if isinstance(memory, str) else int(memory)
+        if vectors not in VECTOR_CHOICES:
+            raise ParameterError(f"vectors must be 'w+c' (word + context, the default) or 'w', "
+                                 f"got {vectors!r}")
+        self.vectors = vectors
+        self.tokenizer = tokenizer
+        self.entries_per_job = int(C.check_positive("entries_per_job", entries_per_job,
+                                                    integer=True))
+        self.grad_clip = float(C.check_positive("grad_clip", grad_clip))
+        self.tmp_dir = tmp_dir
+
+    def params(self) -> dict:
+        """The training parameters (JSON-serialisable)."""
+        return {"model": "glove", "dim": self.dim, "window": self.window,
+                "min_count": self.min_count, "x_max": self.x_max, "power": self.power,
+                "alpha": self.alpha, "epochs": self.epochs, "workers": self.workers,
+                "seed": self.seed, "memory": self.memory, "vectors": self.vectors,
+                "tokenizer": self.tokenizer, "entries_per_job": self.entries_per_job,
+                "grad_clip": self.grad_clip}
+
+    def _prepare(self, corpus):
+        if all(hasattr(corpus, a) for a in ("ids", "offsets", "vocab")):
+            return corpus
+        from embedkit.corpus import prepare
+
+        return prepare(corpus, min_count=self.min_count, tokenizer=self.tokenizer)
+
+    def count(self, corpus=None, progress: bool | None = None):
+        """Prepare ``corpus`` and count its co-occurrences.
+
+        Returns
+        -------
+        (EncodedCorpus, Cooccurrence)
+        """
+        enc = self._prepare(corpus)
+        if len(enc.vocab) == 0 or len(enc.ids) == 0:
+            raise CorpusError(f"the vocabulary is empty: no word occurs at least "
+                              f"min_count={self.min_count} times; lower --min-count or give "
+                              "a bigger corpus")
+        co = count_cooccurrences(enc.ids, enc.offsets, len(enc.vocab), window=self.window,
+                                 memory=self.memory, workers=self.workers,
+                                 tmp_dir=self.tmp_dir, progress=progress is not False)
+        return enc, co
+
+    # -- training ---------------------------------------------------------------------
+    def fit(self, corpus=None, *, out=None, format=None, checkpoint=None,
+            checkpoint_every: float | None = None, resume=None, log_json=None,
+            progress: bool | None = None, cooccurrence=None) -> GloVeResult:
+        """Count co-occurrences in ``corpus``, train, and return a :class:`GloVeResult`.
+
+        Parameters
+        ----------
+        corpus : None, path, iterable of token lists, or EncodedCorpus
+            ``None`` trains on the built-in corpus; anything else
+            :func:`embedkit.corpus.prepare` accepts, or its result.
+        out : path, optional
+            Also save the vectors there (format by extension, or ``format``).
+        format : str, optional
+            Vector file format for ``out``.
+        checkpoint : path, optional
+            Checkpoint path (``PATH.npz`` + ``PATH.json``); default ``OUT.ckpt`` when
+            ``out`` is given.  Written every ``checkpoint_every`` seconds and on Ctrl-C.
+        checkpoint_every : float, optional
+            Seconds between checkpoints.
+        resume : path, optional
+            Continue from a checkpoint (its parameters replace this object's; the
+            co-occurrences are counted again, which is deterministic).
+        log_json : path, optional
+            Append one JSON line per progress tick.
+        progress : bool, optional
+            Show progress bars (default: embedkit's global setting).
+        cooccurrence : Cooccurrence, optional
+            Counts of this corpus from :meth:`count` (to train several models on one
+            count); must match the vocabulary and ``window``.
+        """
+        out = C.check_out_path(out)
+        if checkpoint is None and out is not None:
+            checkpoint = out + ".ckpt"
+        if checkpoint is not None:
+            C.check_out_path(checkpoint)
+        if checkpoint_every is not None:
+            C.check_positive("checkpoint_every", checkpoint_every)
+            if checkpoint is None:
+                raise ParameterError("checkpoint_every needs a checkpoint path or out path")
+
+        state = arrays = None
+        if resume is not None:
+            arrays, state = C.load_checkpoint(resume)
+            if state.get("trainer") != "glove":
+                raise ParameterError(f"{resume} is not a GloVe checkpoint")
+            workers = self.workers
+            for k, v in state["params"].items():
+                if k in ("model", "workers"):
+                    continue
+                if getattr(self, k) != v:
+                    log.info("resuming with the checkpoint's %s=%r (not %r)", k, v,
+                             getattr(self, k))
+                setattr(self, k, v)
+            self.workers = workers
+
+        if cooccurrence is None:
+            enc, co = self.count(corpus, progress=progress)
+        else:
+            enc, co = self._prepare(corpus), cooccurrence
+            if co.vocab_size != len(enc.vocab) or co.window != self.window:
+                raise ParameterError(
+                    f"cooccurrence was counted for {co.vocab_size} words with window "
+                    f"{co.window}, not {len(enc.vocab)} words with window {self.window}: "
+                    "count it with the same corpus and window")
+        vocab = enc.vocab
+        fp = _fingerprint(enc)
+        if state is not None and state["corpus"] != fp:
+            raise ParameterError(f"checkpoint {resume} was written for another corpus or "
+                                 f"vocabulary ({state['corpus']} vs {fp}): resume with the "
+                                 "same corpus and options")
+        V, dim, n = len(vocab), self.dim, len(co)
+        if n == 0:
+            raise CorpusError("no word pair co-occurs within the window: every sentence has a "
+                              "single word; give a corpus with longer sentences")
+        log.info("glove: %d words, %d co-occurrence entries (%s); weights %s", V, n,
+                 C.format_bytes(co.keys.nbytes + co.values.nbytes),
+                 C.format_bytes(4 * V * (2 * dim + 1) * 2))
+
+        from embedkit._kernels import glove as K
+
+        if state is None:
+            rng = np.random.default_rng(self.seed)
+            WS, CS = (_new_state(rng, V, dim) for _ in range(2))
+            start, history, epoch_state = (0, 0), [], None
+        else:
+            WS, CS = (np.ascontiguousarray(arrays[k], dtype=np.float32) for k in ("WS", "CS"))
+            if WS.shape != (V, 2 * dim + 2) or CS.shape != WS.shape:
+                raise ParameterError(f"checkpoint {resume} holds weights of shape {WS.shape}, "
+                                     f"expected {(V, 2 * dim + 2)}: resume with the same options")
+            pos = state["position"]
+            start = (int(pos["epoch"]), int(pos["job"]))
+            history = [C.EpochRecord(**h) for h in pos["history"]]
+            epoch_state = pos["epoch_state"]
+
+        keys, vals = co.keys, co.values
+        bits = K.permutation_bits(n)
+        bounds = np.arange(0, n + self.entries_per_job, self.entries_per_job, dtype=np.int64)
+        bounds[-1] = n
+        bounds = np.unique(bounds)
+        job_words = np.diff(bounds)
+        round_keys = {}
+        f32 = np.float32
+        x_max, power, alpha, clip = f32(self.x_max), f32(self.power), f32(self.alpha), \
+            f32(self.grad_clip)
+
+        def keys_for(epoch: int) -> np.ndarray:
+            rk = round_keys.get(epoch)
+            if rk is None:
+                rk = round_keys[epoch] = _round_keys(self.seed, epoch)
+            return rk
+
+        def work(epoch: int, job: int, thread: int):
+            loss, count = K.train_range(WS, CS, keys, vals, int(bounds[job]),
+                                        int(bounds[job + 1]), bits, keys_for(epoch), V, x_max,
+                                        power, alpha, clip)
+            return int(bounds[job + 1] - bounds[job]), loss, count
+
+        params = self.params()
+
+        def save(position: dict) -> str:
+            return C.save_checkpoint(
+                checkpoint, {"WS": WS, "CS": CS},
+                {"trainer": "glove", "version": __version__, "params": params,
+                 "corpus": fp, "position": position})
+
+        def result(seconds: float, hist) -> GloVeResult:
+            from embedkit.vectors import Vectors
+
+            W, Cv = WS[:, :dim], CS[:, :dim]
+            matrix = W + Cv if self.vectors == "w+c" else W.copy()
+            meta = {"trainer": "embedkit.training.glove", "embedkit_version": __version__,
+                    "params": params, "corpus": dict(getattr(enc, "info", {}) or {}, **fp),
+                    "cooccurrence": co.info, "history": [h.as_dict() for h in hist]}
+            v = Vectors(list(vocab.words), matrix, counts=np.asarray(vocab.counts),
+                        metadata=meta)
+            return GloVeResult(vectors=v, history=[h.as_dict() for h in hist],
+                               word_vectors=W.copy(), context_vectors=Cv.copy(),
+                               word_biases=WS[:, dim].copy(), context_biases=CS[:, dim].copy(),
+                               cooccurrence=co.info, seconds=seconds)
+
+        # compile (or load from the cache) before the clock starts: an empty job
+        K.train_range(WS, CS, keys, vals, 0, 0, bits, keys_for(0), V, x_max, power, alpha, clip)
+        t0 = time.perf_counter()
+        try:
+            hist = C.run_training(
+                work, len(job_words), job_words, self.epochs, self.workers,
+                lr_at=lambda progress: float(alpha), start=start, history=history,
+                epoch_state=epoch_state, save=save if checkpoint is not None else None,
+                checkpoint_every=checkpoint_every, log_json=log_json, desc="glove",
+                unit="pairs", progress=progress)
+        except C.TrainingInterrupted as exc:
+            res = result(time.perf_counter() - t0, history)
+            msg = str(exc).split(";")[0]
+            if out is not None:
+                _save_vectors(res.vectors, out, format)
+                msg += f"; vectors so far written to {out}"
+            if exc.checkpoint:
+                msg += (f"; to continue, run the same command with --resume {exc.checkpoint}"
+                        f" (Python: resume={exc.checkpoint!r})")
+            raise C.TrainingInterrupted(msg, checkpoint=exc.checkpoint, result=res) from None
+        res = result(time.perf_counter() - t0, hist)
+        log.info("trained glove in %.1f s", res.seconds)
+        if out is not None:
+            _save_vectors(res.vectors, out, format)
+            log.info("vectors written to %s", out)
+        return res
+
+
+def _save_vectors(vectors, out, format=None) -> None:
+    vectors.save(out, format=format)
+
+
+def train_glove(corpus=None, *, out=None, format=None, checkpoint=None, checkpoint_every=None,
+                resume=None, log_json=None, progress=None, **params) -> GloVeResult:
+    """Train GloVe vectors; a shortcut for ``GloVe(**params).fit(corpus, ...)``.
+
+    Parameters
+    ----------
+    corpus : None, path, iterable of token lists, or EncodedCorpus
+        ``None`` is the built-in corpus.
+    out, format, checkpoint, checkpoint_every, resume, log_json, progress
+        As :meth:`GloVe.fit`.
+    **params
+        :class:`GloVe` parameters (``dim``, ``window``, ``min_count``, ``x_max``, ``power``,
+        ``alpha``, ``epochs``, ``workers``, ``seed``, ``memory``, ``vectors``, ...).
+
+    Returns
+    -------
+    GloVeResult
+    """
+    return GloVe(**params).fit(corpus, out=out, format=format, checkpoint=checkpoint,
+                               checkpoint_every=checkpoint_every, resume=resume,
+                               log_json=log_json, progress=progress)
