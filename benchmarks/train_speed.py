@@ -61,9 +61,11 @@ def run_embedkit(model, sentences, args):
     w2v = Word2Vec(model=model, dim=args.dim, window=args.window, negative=args.negative,
                    min_count=args.min_count, sample=args.sample, epochs=args.epochs,
                    workers=args.threads, seed=args.seed)
+    c0 = time.process_time()
     res = w2v.fit(enc, progress=False)
+    cpu = time.process_time() - c0
     tokens = len(enc.ids) * args.epochs
-    return res.seconds, tokens, res.vectors.words, res.vectors.vectors
+    return res.seconds, cpu, tokens, res.vectors.words, res.vectors.vectors
 
 
 def run_gensim(model, sentences, args, mode, corpus_file=None):
@@ -77,15 +79,15 @@ def run_gensim(model, sentences, args, mode, corpus_file=None):
     if mode == "corpus_file":
         g.build_vocab(corpus_file=corpus_file)
         total_words = g.corpus_total_words
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         g.train(corpus_file=corpus_file, total_words=total_words, epochs=args.epochs)
     else:
         g.build_vocab(sentences)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         g.train(sentences, total_examples=g.corpus_count, epochs=args.epochs)
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     in_vocab = sum(int(g.wv.get_vecattr(w, "count")) for w in g.wv.index_to_key)
-    return secs, in_vocab * args.epochs, g.wv.index_to_key, g.wv.vectors
+    return secs, cpu, in_vocab * args.epochs, g.wv.index_to_key, g.wv.vectors
 
 
 def main(argv=None) -> None:
@@ -108,7 +110,10 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
+    from embedkit._progress import set_progress
     from embedkit._threads import single_threaded_blas
+
+    set_progress(False)
 
     sentences = read_tokens(args.corpus, args.max_bytes)
     n_tok = sum(map(len, sentences))
@@ -125,35 +130,33 @@ def main(argv=None) -> None:
     rows = []
     for model in args.models:
         systems = [("embedkit", None)] + [(f"gensim ({m})", m) for m in modes]
-        res = {}
-        for name, mode in systems:
-            speeds, accs, secs_l = [], [], []
-            for _ in range(args.repeat):
+        runs = {name: [] for name, _ in systems}
+        for _ in range(args.repeat):  # interleaved, so load changes hit every system alike
+            for name, mode in systems:
                 with single_threaded_blas():
                     if mode is None:
-                        secs, tokens, words, mat = run_embedkit(model, sentences, args)
+                        secs, cpu, tokens, words, mat = run_embedkit(model, sentences, args)
                     else:
-                        secs, tokens, words, mat = run_gensim(model, sentences, args, mode,
-                                                              corpus_file)
+                        secs, cpu, tokens, words, mat = run_gensim(model, sentences, args,
+                                                                   mode, corpus_file)
                 acc = analogy_accuracy(words, mat, args.questions)
-                speeds.append(tokens / secs)
-                accs.append(acc)
-                secs_l.append(secs)
-                print(f"  {model:5s} {name:22s} {secs:8.1f} s {tokens / secs:12,.0f} words/s  "
-                      f"analogy {100 * acc:5.2f} %", flush=True)
-            res[name] = (statistics.median(secs_l), statistics.median(speeds),
-                         statistics.median(accs))
-        for name, (secs, wps, acc) in res.items():
-            rows.append((model, name, secs, wps, acc, res["embedkit"][1] / wps,
-                         100 * (res["embedkit"][2] - acc)))
+                runs[name].append((secs, tokens / secs, tokens / cpu, acc))
+                print(f"  {model:5s} {name:22s} {secs:8.1f} s {tokens / secs:12,.0f} words/s "
+                      f"{tokens / cpu:12,.0f} words/CPU-s  analogy {100 * acc:5.2f} % "
+                      f"(vocab {len(words)})", flush=True)
+        med = {name: [statistics.median(col) for col in zip(*r)] for name, r in runs.items()}
+        for name, (secs, wps, wpc, acc) in med.items():
+            rows.append((model, name, secs, wps, wpc, acc, med["embedkit"][1] / wps,
+                         med["embedkit"][2] / wpc, 100 * (med["embedkit"][3] - acc)))
 
     print()
-    print("| model | system | train s | words/s | analogy % | embedkit speed ratio "
-          "| embedkit accuracy diff (points) |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    for model, name, secs, wps, acc, ratio, diff in rows:
-        print(f"| {model} | {name} | {secs:.1f} | {wps:,.0f} | {100 * acc:.2f} | "
-              f"{ratio:.2f}x | {diff:+.2f} |")
+    print(f"medians of {args.repeat} run(s); ratios are embedkit / row")
+    print("| model | system | train s | words/s | words/CPU-s | analogy % | speed ratio "
+          "| CPU-speed ratio | embedkit accuracy diff (points) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for model, name, secs, wps, wpc, acc, ratio, cratio, diff in rows:
+        print(f"| {model} | {name} | {secs:.1f} | {wps:,.0f} | {wpc:,.0f} | {100 * acc:.2f} | "
+              f"{ratio:.2f}x | {cratio:.2f}x | {diff:+.2f} |")
     try:
         os.unlink(corpus_file)
         os.rmdir(tmpdir)

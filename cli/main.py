@@ -12,11 +12,18 @@ from embedkit._version import __version__
 
 # command name -> "module:attribute" (relative to embedkit.cli); imported on first use.
 COMMANDS: dict[str, str] = {
+    "evaluate": "evaluate_cmd:evaluate_cmd",
     "corpora": "corpora_cmd:corpora",
     "convert": "vectors_cmd:convert",
     "info": "vectors_cmd:info",
     "validate": "vectors_cmd:validate",
     "train": "train:train",
+    "analogy": "query:analogy",
+    "similar": "query:similar",
+    "similarity": "query:similarity",
+    "index": "index_cmd:index",
+    "sentiment": "sentiment:sentiment",
+    "ner": "ner:ner",
 }
 
 log = logging.getLogger("embedkit")

@@ -44,7 +44,7 @@ def info(vectors, fmt):
     import numpy as np
 
     import embedkit
-    from embedkit.vectors.load import detect_format
+    from embedkit.vectors.loader import detect_format
 
     detected = fmt or detect_format(vectors)
     v = embedkit.load(vectors, format=fmt)
@@ -74,7 +74,7 @@ def info(vectors, fmt):
               help="Input format (default: detected from the content).")
 def validate(file, fmt):
     """List every malformed line of FILE with its number; exit 1 if there is any."""
-    from embedkit.vectors.load import validate as run
+    from embedkit.vectors.loader import validate as run
 
     report = run(file, format=fmt)
     for where, what in report["errors"]:

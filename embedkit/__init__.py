@@ -15,12 +15,17 @@ from embedkit.vectors.core import Vectors
 # Imported on first use so that `import embedkit` (and the CLI's start) stays quick:
 # these pull in Numba kernels.
 _LAZY = {
-    "load": "embedkit.vectors.load",
-    "save": "embedkit.vectors.load",
+    "load": "embedkit.vectors.loader",
+    "save": "embedkit.vectors.loader",
     "train": "embedkit.training.word2vec",
     "Word2Vec": "embedkit.training.word2vec",
     "TrainResult": "embedkit.training.word2vec",
     "GloVe": "embedkit.training.glove",
+    "evaluate": "embedkit.evaluation.api",
+    "Index": "embedkit.search.index",
+    "parse_query": "embedkit.search.query",
+    "SentimentClassifier": "embedkit.downstream",
+    "NERTagger": "embedkit.downstream",
 }
 
 
@@ -43,6 +48,11 @@ __all__ = [
     "Word2Vec",
     "TrainResult",
     "GloVe",
+    "evaluate",
+    "Index",
+    "parse_query",
+    "SentimentClassifier",
+    "NERTagger",
     "EmbedkitError",
     "ParameterError",
     "CorpusError",

@@ -74,3 +74,15 @@ def test_resume_from_missing_checkpoint(corpus_file, tmp_path):
               "--resume", str(tmp_path / "nothing.ckpt")])
     assert r.exit_code != 0 and "Traceback" not in r.output
     assert "not found" in r.output
+
+
+def test_native_output_keeps_counts_and_metadata(corpus_file, tmp_path):
+    import embedkit
+
+    out = tmp_path / "v.ekv"
+    r = _run([corpus_file, *BASE, "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    v = embedkit.load(str(out))
+    assert len(v) == 30 and v.dim == 8
+    assert v.counts is not None and int(v.counts.sum()) == 3000
+    assert v.metadata["params"]["epochs"] == 2

@@ -225,3 +225,35 @@ def test_cli_info(tmp_path):
     assert result.exit_code == 0, result.output
     assert "word2vec-text" in result.output and "words       3" in result.output
     assert "norms" in result.output
+
+
+def test_header_count_smaller_than_body_reads_every_record(tmp_path, caplog):
+    import struct
+
+    rec = [w.encode() + b" " + struct.pack("<2f", i, -i) + b"\n" for i, w in enumerate("abc")]
+    (tmp_path / "v.bin").write_bytes(b"1 2\n" + b"".join(rec))
+    (tmp_path / "v.txt").write_text("1 2\na 0 0\nb 1 -1\nc 2 -2\n")
+    for name in ("v.bin", "v.txt"):
+        with caplog.at_level(logging.WARNING, logger="embedkit"):
+            v = embedkit.load(tmp_path / name)
+        assert v.words == ["a", "b", "c"], name
+        np.testing.assert_array_equal(v["c"], [2, -2])
+    assert caplog.text.count("header says 1 words but the file holds 3") == 2
+
+
+def test_header_promising_impossible_size_in_compressed_file(tmp_path, monkeypatch):
+    import gzip
+
+    from embedkit.vectors import _files
+
+    def no_memory(shape, dtype):
+        if shape[0] > 1000:
+            raise MemoryError
+        return np.empty(shape, dtype)
+
+    monkeypatch.setattr(_files, "_empty", no_memory)  # whatever the overcommit policy
+    with gzip.open(tmp_path / "v.txt.gz", "wb") as f:
+        f.write(b"100000000000000 300\na " + b"1 " * 300 + b"\n")
+    with pytest.raises(FormatError, match="header promises .* more than fits in memory"):
+        embedkit.load(tmp_path / "v.txt.gz")
+    assert len(embedkit.load(tmp_path / "v.txt.gz", limit=1)) == 1

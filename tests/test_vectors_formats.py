@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 import embedkit
-from embedkit.vectors import text
-from embedkit.vectors.load import detect_format
+from embedkit.vectors.loader import detect_format
 
 
 def _vectors(rng, n=60, dim=7):
@@ -203,3 +202,63 @@ def test_from_gensim_model_uses_its_wv():
 def test_from_gensim_rejects_other_objects():
     with pytest.raises(embedkit.ParameterError, match="KeyedVectors"):
         embedkit.Vectors.from_gensim(object())
+
+
+def test_prefaulted_matrix_path_reads_the_same(tmp_path, rng, monkeypatch):
+    from embedkit.vectors import _files
+
+    monkeypatch.setattr(_files, "POPULATE_MIN_BYTES", 0)   # use MAP_POPULATE for tiny files
+    v = _vectors(rng)
+    for name in ("v.bin", "v.txt"):
+        v.save(tmp_path / name)
+        w = embedkit.load(tmp_path / name)
+        assert w.vectors.base is not None                    # the anonymous mapping
+        np.testing.assert_array_equal(w.vectors, v.vectors)
+        assert embedkit.load(tmp_path / name, limit=7).words == v.words[:7]
+    # header promising fewer records than the body: grows by copying
+    data = (tmp_path / "v.bin").read_bytes()
+    (tmp_path / "short.bin").write_bytes(b"10" + data[data.index(b" "):])
+    w = embedkit.load(tmp_path / "short.bin")
+    np.testing.assert_array_equal(w.vectors, v.vectors)
+
+
+def test_headerless_files_grow_the_matrix(tmp_path, rng, monkeypatch):
+    from embedkit.vectors import text as text_module
+
+    monkeypatch.setattr(text_module, "GROW_START", 4)
+    words = ["a" * 200] + [f"w{i}" for i in range(99)]   # a long first line underestimates
+    m = rng.standard_normal((100, 3)).astype(np.float32)
+    v = embedkit.Vectors(words, m)
+    for name in ("g.txt", "g.txt.gz"):
+        v.save(tmp_path / name, format="glove")
+        w = embedkit.load(tmp_path / name)
+        assert w.words == words
+        np.testing.assert_array_equal(w.vectors, m)
+
+
+def test_load_and_save_are_functions_everywhere():
+    import embedkit.vectors
+    import embedkit.vectors.loader  # noqa: F401  (importing the module must not shadow them)
+
+    assert callable(embedkit.vectors.load) and embedkit.vectors.load is embedkit.load
+    assert embedkit.vectors.save is embedkit.save
+
+
+def test_longest_numbers_fit_the_output_buffer(tmp_path, rng):
+    # -0.0000ddddddddd is the longest text form (17 bytes with its space)
+    m = -(1e-5 + rng.random((30, 40)) * 8.9e-5).astype(np.float32)
+    v = embedkit.Vectors([f"w{i}" for i in range(30)], m)
+    v.save(tmp_path / "v.txt")
+    lines = (tmp_path / "v.txt").read_text().splitlines()[1:]
+    assert max(len(t) for line in lines for t in line.split()[1:]) == 16
+    np.testing.assert_array_equal(embedkit.load(tmp_path / "v.txt").vectors, m)
+
+
+def test_multi_block_threaded_text_writer_keeps_row_order(tmp_path, rng):
+    n, dim = 3400, 300                        # more than 4 blocks of ~800 rows
+    m = rng.standard_normal((n, dim)).astype(np.float32)
+    v = embedkit.Vectors([f"w{i}" for i in range(n)], m)
+    v.save(tmp_path / "v.txt")
+    w = embedkit.load(tmp_path / "v.txt")
+    assert w.words == v.words
+    np.testing.assert_array_equal(w.vectors, m)

@@ -179,3 +179,19 @@ def test_restrict_by_count_and_by_words(vecs, tmp_path):
 def test_doesnt_match_needs_two_words(vecs):
     with pytest.raises(ParameterError, match="at least 2"):
         vecs.doesnt_match(["queen"])
+
+
+def test_unknown_word_suggestions_are_computed_only_when_shown(vecs, monkeypatch):
+    calls = []
+    original = embedkit.Vectors._unknown_message
+    monkeypatch.setattr(embedkit.Vectors, "_unknown_message",
+                        lambda self, w: calls.append(w) or original(self, w))
+    for _ in range(100):
+        try:
+            vecs["quen"]
+        except KeyError:
+            pass
+    assert calls == []
+    with pytest.raises(KeyError, match="queen"):
+        vecs["quen"]
+    assert calls == ["quen"]

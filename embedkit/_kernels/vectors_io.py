@@ -26,12 +26,33 @@ ERR_BIN_NONFINITE = 9  # a = offset in buf of the record
 _POW10 = np.array([10.0 ** i for i in range(23)], dtype=np.float64)
 _MAX_WORD = 1 << 16
 
-_JIT = dict(nogil=True, fastmath=False, cache=True)  # exact float parsing: no fastmath
+# fastmath stays off here (unlike the training kernels): parsing and formatting must be
+# exact to the last bit, and fastmath may reassociate or flush denormals.
+_JIT = dict(nogil=True, fastmath=False, cache=True, error_model="numpy")
 
 
 @numba.njit(**_JIT)
 def _is_space(c):
     return c == 32 or c == 9 or c == 13 or c == 11 or c == 12
+
+
+@numba.njit(**_JIT)
+def find_byte(buf, start, n, byte):
+    """Offset of the first ``byte`` in ``buf[start:n]``, or ``n``."""
+    for i in range(start, n):
+        if buf[i] == byte:
+            return i
+    return n
+
+
+@numba.njit(**_JIT)
+def has_content(buf, n):
+    """Whether ``buf[:n]`` holds anything but whitespace."""
+    for i in range(n):
+        c = buf[i]
+        if not (c == 32 or c == 10 or c == 13 or c == 9 or c == 11 or c == 12):
+            return True
+    return False
 
 
 @numba.njit(**_JIT)
@@ -455,7 +476,8 @@ def format_text_rows(words, word_starts, vectors, precision, glove_style, out):
     ``words`` holds the UTF-8 words back to back, word ``i`` at
     ``words[word_starts[i]:word_starts[i + 1]]``.  word2vec.c style (``glove_style`` False)
     is ``word SP v1 SP ... vn SP LF``; GloVe style is ``word SP v1 ... SP vn LF``.
-    ``out`` must hold at least ``len(words) + rows * (dim * 16 + 2)`` bytes.
+    ``out`` must hold at least ``len(words) + rows * (dim * 17 + 2)`` bytes (the longest
+    value is " -0.0000" plus 9 digits).
     """
     o = 0
     for i in range(vectors.shape[0]):

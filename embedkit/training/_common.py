@@ -31,6 +31,7 @@ job``; then results do not depend on scheduling with one worker.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -557,6 +558,11 @@ def run_training(
         old_handler = signal.signal(signal.SIGINT, on_sigint)
 
     started = False
+    redirect = contextlib.ExitStack()
+    if not bar.disable:  # log lines (epoch summaries, checkpoints) go above the bar
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        redirect.enter_context(logging_redirect_tqdm(loggers=[logging.getLogger("embedkit")]))
     try:
         for t in threads:
             t.start()
@@ -612,6 +618,7 @@ def run_training(
             for t in threads:
                 t.join()
         bar.close()
+        redirect.close()
         if own_log is not None:
             own_log.close()
     return history

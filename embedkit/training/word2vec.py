@@ -294,8 +294,7 @@ class Word2Vec:
                 self._save_vectors(res.vectors, out, format)
                 msg += f"; vectors so far written to {out}"
             if exc.checkpoint:
-                msg += (f"; to continue, run the same command with --resume {exc.checkpoint}"
-                        f" (Python: resume={exc.checkpoint!r})")
+                msg += f"; to continue, run the same command with --resume {exc.checkpoint}"
             raise C.TrainingInterrupted(msg, checkpoint=exc.checkpoint, result=res) from None
         secs = time.perf_counter() - t0
         res = result(secs, total_pos - done_before, hist)
@@ -307,12 +306,7 @@ class Word2Vec:
 
     @staticmethod
     def _save_vectors(vectors, out, format=None) -> None:
-        if hasattr(vectors, "save"):
-            vectors.save(out, format=format)
-        else:  # until Vectors.save lands on main
-            from embedkit.training._fallback_io import save_word2vec
-
-            save_word2vec(vectors, out, format)
+        vectors.save(out, format=format)
 
 
 def train(corpus=None, model: str = "sgns", *, out=None, format=None, checkpoint=None,

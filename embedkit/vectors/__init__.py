@@ -11,7 +11,7 @@ __all__ = ["Vectors", "load", "save"]
 
 def __getattr__(name):
     if name in ("load", "save"):
-        from embedkit.vectors import load as _load_module
+        from embedkit.vectors import loader
 
-        return getattr(_load_module, name)
+        return getattr(loader, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

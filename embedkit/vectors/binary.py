@@ -7,13 +7,15 @@ be missing.  Both are read; the newline is written, as word2vec.c does.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import numpy as np
 
 from embedkit._kernels import vectors_io as K
 from embedkit.errors import FormatError
-from embedkit.vectors._files import ChunkReader, atomic_output, open_input, strip_compression
+from embedkit.vectors._files import (ChunkReader, alloc_matrix, atomic_output, open_input,
+                                     stream_is_plain, strip_compression)
 from embedkit.vectors.text import WordDecoder, _grow, encode_words
 
 log = logging.getLogger(__name__)
@@ -52,13 +54,18 @@ def read_binary(path, *, limit=None, unicode_errors="replace", problems=None):
         raise FormatError("reading word2vec binary needs a little-endian machine")
     decoder = WordDecoder(unicode_errors)
     with open_input(path) as stream:
-        reader = ChunkReader(stream)
+        reader = ChunkReader(stream, path=None if problems is not None else path)
         reader.fill(0)
         count, dim, pos = read_header(reader, path)
         capacity = count if limit is None else min(count, limit)
+        exact = stream_is_plain(stream)
+        if exact:  # a header cannot promise more records than the file holds
+            most = (os.path.getsize(path) - pos) // (4 * dim + 2)
+            exact = capacity <= most
+            capacity = min(capacity, most)
         if validating:
-            capacity = min(capacity, 4096)
-        matrix = np.empty((max(capacity, 1), dim), dtype=np.float32)
+            capacity, exact = min(capacity, 4096), False
+        matrix = alloc_matrix(max(capacity, 1), dim, exact=exact, path=path)
         row = 0
         done = 0
         wbuf = np.empty(len(reader.buf) + 1, dtype=np.uint8)
@@ -107,6 +114,7 @@ def read_binary(path, *, limit=None, unicode_errors="replace", problems=None):
                 break
             reader.fill(pos)
             pos = 0
+        reader.close()
     if row < matrix.shape[0]:
         matrix = _grow(matrix, row)
     rows = done + row

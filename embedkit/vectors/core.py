@@ -10,6 +10,27 @@ import numpy as np
 from embedkit.errors import ParameterError, UnknownWordError
 
 
+class _UnknownMessage:
+    """The message of an unknown-word error, computed only when shown.
+
+    Finding the closest spellings scans the vocabulary; code that probes many words with
+    ``try: v[w] except KeyError`` must not pay for that.
+    """
+
+    __slots__ = ("_vectors", "_word", "_text")
+
+    def __init__(self, vectors: "Vectors", word: str):
+        self._vectors, self._word, self._text = vectors, word, None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = self._vectors._unknown_message(self._word)
+            self._vectors = None
+        return self._text
+
+    __repr__ = __str__
+
+
 class Vectors:
     """Word vectors: ``len(words)`` rows of a float32 matrix, one per word.
 
@@ -146,7 +167,7 @@ class Vectors:
                 row = self._folded_index().get(word.casefold())
                 if row is not None:
                     return row
-            raise UnknownWordError(self._unknown_message(word)) from None
+            raise UnknownWordError(_UnknownMessage(self, word)) from None
         except TypeError:
             raise UnknownWordError(f"words are strings, got {type(word).__name__}") from None
 
@@ -186,7 +207,7 @@ class Vectors:
         ``.ekv`` native directory, ``.bin`` word2vec binary, ``.txt``/``.vec`` word2vec
         text (``.gz``/``.bz2``/``.xz`` compress); ``format="glove"`` etc. overrides it.
         """
-        from embedkit.vectors.load import save
+        from embedkit.vectors.loader import save
 
         save(self, path, format=format, precision=precision)
 

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from embedkit._kernels import vectors_io as K
+from embedkit._threads import cpu_count
 from embedkit.errors import FormatError, ParameterError
-from embedkit.vectors._files import (ChunkReader, atomic_output, open_input, stream_is_plain,
-                                     strip_compression)
+from embedkit.vectors._files import (ChunkReader, alloc_matrix, atomic_output, open_input,
+                                     stream_is_plain, strip_compression)
 
 log = logging.getLogger(__name__)
 
 UNICODE_ERRORS = ("replace", "strict", "ignore")
+# longest formatted value plus its separator: " -0.0000" and 9 digits (1e-5 <= |x| < 1e-4)
+MAX_VALUE_BYTES = 17
+GROW_START = 1 << 16  # first guess of the rows of a header-less compressed file
 
 
 class WordDecoder:
@@ -105,14 +110,19 @@ def parse_first_line(line: bytes, path, expect_header: bool | None):
 
 
 def _grow(matrix: np.ndarray, rows: int) -> np.ndarray:
-    """Resize in place (realloc: no second copy of the matrix in memory when possible)."""
-    try:
-        matrix.resize((rows, matrix.shape[1]), refcheck=False)
-        return matrix
-    except ValueError:  # pragma: no cover - does not own its data
+    """Resize in place (realloc: no second copy of the matrix in memory when possible).
+
+    A matrix that does not own its memory (see ``alloc_matrix``) is sliced when it
+    shrinks and copied when it grows.
+    """
+    if matrix.base is not None:
+        if rows <= matrix.shape[0]:
+            return matrix[:rows]
         new = np.empty((rows, matrix.shape[1]), dtype=matrix.dtype)
-        new[: min(rows, len(matrix))] = matrix[: min(rows, len(matrix))]
+        new[: len(matrix)] = matrix
         return new
+    matrix.resize((rows, matrix.shape[1]), refcheck=False)
+    return matrix
 
 
 def read_text(path, *, limit=None, unicode_errors="replace", header=None, problems=None):
@@ -144,18 +154,17 @@ def read_text(path, *, limit=None, unicode_errors="replace", header=None, proble
     decoder = WordDecoder(unicode_errors)
     validating = problems is not None
     with open_input(path) as stream:
-        reader = ChunkReader(stream)
+        reader = ChunkReader(stream, path=None if problems is not None else path)
         reader.fill(0)
-        if reader.n == 0 or not reader.buf[: reader.n].tobytes().strip():
+        if not K.has_content(reader.buf, reader.n):
             raise FormatError(f"{path}: the file is empty; expected word vectors")
         # first line (grow the buffer until it holds one full line)
         while True:
-            nl = np.flatnonzero(reader.buf[: reader.n] == 10)
-            if len(nl) or reader.eof:
+            end = K.find_byte(reader.buf, 0, reader.n, 10)
+            if end < reader.n or reader.eof:
                 break
             reader.fill(0)
         bom = 3 if reader.buf[:3].tobytes() == b"\xef\xbb\xbf" else 0
-        end = int(nl[0]) if len(nl) else reader.n
         first = reader.buf[bom:end].tobytes()
         count, dim = parse_first_line(first, path, header)
         pos = end + 1 if count is not None else bom
@@ -168,11 +177,12 @@ def read_text(path, *, limit=None, unicode_errors="replace", header=None, proble
             # trust the header, but it cannot promise more rows than the file can hold
             capacity = min(count, size // (2 * dim + 1) + 1) if size else count
         else:
-            capacity = int(size / max(len(first), 1) * 1.05) + 16 if size else 1 << 16
+            capacity = int(size / max(len(first), 1) * 1.05) + 16 if size else GROW_START
         if limit is not None:
             capacity = min(capacity, limit)
         capacity = max(1, min(capacity, 1 << 28))
-        matrix = np.empty((capacity, dim), dtype=np.float32)
+        matrix = alloc_matrix(capacity, dim, exact=count is not None and bool(size)
+                              and not validating and capacity == count, path=path)
         wbuf = np.empty(len(reader.buf) + 1, dtype=np.uint8)
         row = 0
         done = 0  # rows parsed and dropped (validation mode)
@@ -212,6 +222,7 @@ def read_text(path, *, limit=None, unicode_errors="replace", header=None, proble
                 break
             reader.fill(pos)
             pos = 0
+        reader.close()
     if row < matrix.shape[0]:
         matrix = _grow(matrix, row)
     rows = done + row
@@ -280,14 +291,22 @@ def write_text(words, matrix, path, *, style="word2vec", precision=None, header=
     prec = 0 if precision is None else int(precision)
     glove = style == "glove"
     n, dim = matrix.shape
-    block = max(1, (4 << 20) // (dim * 16 + 64))
+    per_row = dim * MAX_VALUE_BYTES + 2
+    block = max(1, (4 << 20) // (per_row + 64))
     compress = strip_compression(str(path))[1]
-    with atomic_output(path, compress) as f:
+    def format_block(s):
+        wb, starts = encode_words(words[s:s + block])
+        rows = np.ascontiguousarray(matrix[s:s + block], dtype=np.float32)
+        out = np.empty(len(wb) + len(rows) * per_row, dtype=np.uint8)
+        return out[:K.format_text_rows(wb, starts, rows, prec, glove, out)]
+
+    # the kernel releases the GIL: format blocks on every core, write them in order,
+    # holding at most two blocks per thread in memory
+    workers = cpu_count() if n > 4 * block else 1
+    with atomic_output(path, compress) as f, ThreadPoolExecutor(workers) as pool:
         if header and not glove:
             f.write(f"{n} {dim}\n".encode())
-        for s in range(0, n, block):
-            wb, starts = encode_words(words[s:s + block])
-            rows = np.ascontiguousarray(matrix[s:s + block], dtype=np.float32)
-            out = np.empty(len(wb) + len(rows) * (dim * 16 + 2), dtype=np.uint8)
-            m = K.format_text_rows(wb, starts, rows, prec, glove, out)
-            f.write(out[:m].tobytes())
+        starts_all = list(range(0, n, block))
+        for b in range(0, len(starts_all), 2 * workers):
+            for chunk in pool.map(format_block, starts_all[b:b + 2 * workers]):
+                f.write(chunk)

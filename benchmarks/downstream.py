@@ -1,0 +1,191 @@
+"""Downstream benchmark: SST-2 sentiment and WikiANN-en NER with embedkit's BiGRU, and the
+time per training step of the BiGRU against ``torch.nn.GRU(bidirectional=True)``.
+
+Usage (from the repository root)::
+
+    python benchmarks/downstream.py --vectors /work/artifacts/gutenberg_sgns.bin
+    python benchmarks/downstream.py --only step          # just the step-time comparison
+
+Trains on ``train`` and scores ``dev`` of ``../shared/data/sentiment/sst2`` and
+``../shared/data/ner/wikiann_en``, prints dev accuracy / F1 and seconds per epoch, then
+times one training step (forward + backward through time, batch 32, length 40, input 100,
+hidden 128) of both implementations, interleaved in the same run, with the same thread
+count.  PyTorch is optional: without it the comparison is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "data"))
+if not os.path.isdir(DATA):
+    DATA = "/work/shared/data"
+DEFAULT_VECTORS = "/work/artifacts/gutenberg_sgns.bin"
+
+
+def load_vectors(path):
+    from embedkit.downstream.cli_support import load_vectors as _load
+    return _load(path)
+
+
+def step_times(T=40, B=32, D=100, H=128, threads=2, repeats=30):
+    """Median seconds per forward+backward step: embedkit BiGRU and (if installed) torch."""
+    from embedkit._threads import single_threaded_blas
+    from embedkit.downstream.encoder import BiGRU, init_bigru
+
+    rng = np.random.default_rng(0)
+    p = init_bigru(rng, D, H)
+    g = {k: np.zeros_like(v) for k, v in p.items()}
+    enc = BiGRU(p, g, threads=threads)
+    X = rng.normal(size=(T, B, D)).astype(np.float32)
+    lengths = np.full(B, T)
+    dO = rng.normal(size=(T, B, 2 * H)).astype(np.float32)
+
+    def ek():
+        enc.forward(X, lengths)
+        enc.backward(dO)
+
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    tt = None
+    if torch is not None:
+        torch.set_num_threads(threads)
+        gru = torch.nn.GRU(D, H, bidirectional=True)
+        # the input needs its gradient too: embedkit's step computes dX (for learned
+        # embedding rows and character features), so torch does the same work
+        xt = torch.from_numpy(X).requires_grad_(True)
+        dt = torch.from_numpy(dO)
+
+        def tt():
+            gru.zero_grad(set_to_none=False)
+            xt.grad = None
+            out, _ = gru(xt)
+            out.backward(dt)
+
+    res = {"embedkit": [], "torch": [], "embedkit_cpu": [], "torch_cpu": []}
+    with single_threaded_blas():
+        for _ in range(3):
+            ek()
+            if tt:
+                tt()
+        for _ in range(repeats):  # interleaved, so both see the same machine load
+            t0, c0 = time.perf_counter(), time.process_time()
+            ek()
+            res["embedkit"].append(time.perf_counter() - t0)
+            res["embedkit_cpu"].append(time.process_time() - c0)
+            if tt:
+                t0, c0 = time.perf_counter(), time.process_time()
+                tt()
+                res["torch"].append(time.perf_counter() - t0)
+                res["torch_cpu"].append(time.process_time() - c0)
+    enc.close()
+    return {k: statistics.median(v) if v else None for k, v in res.items()}
+
+
+def run_sentiment(vectors, args):
+    from embedkit.downstream import SentimentClassifier, read_tsv
+
+    d = os.path.join(DATA, "sentiment", "sst2")
+    tr = read_tsv(os.path.join(d, "train.tsv"))
+    dv = read_tsv(os.path.join(d, "dev.tsv"))
+    m = SentimentClassifier(vectors, hidden=args.hidden, seed=args.seed, threads=args.threads,
+                            fine_tune=args.fine_tune_sst)
+    t0 = time.perf_counter()
+    m.fit(tr[0], tr[1], dv[0], dv[1], epochs=args.sst_epochs, lr=args.lr, patience=3,
+          evals_per_epoch=2, progress=not args.quiet)
+    total = time.perf_counter() - t0
+    secs = [h["epoch_seconds"] for h in m.history if "epoch_seconds" in h]
+    res = m.evaluate(dv[0], dv[1])
+    return {"task": "SST-2", "metric": "accuracy", "dev": res["accuracy"],
+            "macro_f1": res["macro_f1"], "epochs": len(secs),
+            "sec_per_epoch": statistics.median(secs), "train_seconds": total}
+
+
+def run_ner(vectors, args):
+    from embedkit.downstream import NERTagger, read_conll
+
+    d = os.path.join(DATA, "ner", "wikiann_en")
+    tr = read_conll(os.path.join(d, "train"), strip_prefix="en:")
+    dv = read_conll(os.path.join(d, "dev"), strip_prefix="en:")
+    m = NERTagger(vectors, hidden=args.hidden, seed=args.seed, threads=args.threads,
+                  char_buckets=100_000, char_dim=32, case_dim=8, fine_tune=args.fine_tune_ner)
+    t0 = time.perf_counter()
+    m.fit(tr[0], tr[1], dv[0], dv[1], epochs=args.ner_epochs, lr=args.lr, patience=3,
+          progress=not args.quiet)
+    total = time.perf_counter() - t0
+    secs = [h["epoch_seconds"] for h in m.history if "epoch_seconds" in h]
+    res = m.evaluate(dv[0], dv[1])
+    return {"task": "WikiANN-en", "metric": "entity F1", "dev": res["f1"],
+            "precision": res["precision"], "recall": res["recall"],
+            "per_type": {k: round(v["f1"], 4) for k, v in res["per_type"].items()},
+            "epochs": len(secs), "sec_per_epoch": statistics.median(secs),
+            "train_seconds": total}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--vectors", default=os.environ.get("EMBEDKIT_VECTORS", DEFAULT_VECTORS))
+    ap.add_argument("--only", choices=["sentiment", "ner", "step"], default=None)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--sst-epochs", type=int, default=6)
+    ap.add_argument("--ner-epochs", type=int, default=15)
+    ap.add_argument("--fine-tune-sst", action="store_true")
+    ap.add_argument("--fine-tune-ner", action="store_true")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--json", default=None, help="Also write the results to this file.")
+    args = ap.parse_args(argv)
+
+    out = {"vectors": args.vectors, "threads": args.threads}
+    if args.only in (None, "sentiment", "ner"):
+        vectors = load_vectors(args.vectors)
+        print(f"vectors: {args.vectors} ({len(vectors)} words, dim {vectors.dim})", flush=True)
+        rows = []
+        if args.only in (None, "sentiment"):
+            rows.append(run_sentiment(vectors, args))
+            print(json.dumps(rows[-1]), flush=True)
+        if args.only in (None, "ner"):
+            rows.append(run_ner(vectors, args))
+            print(json.dumps(rows[-1]), flush=True)
+        out["tasks"] = rows
+        print("\n| task | dev metric | dev score | epochs run | s / epoch |")
+        print("|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['task']} | {r['metric']} | {r['dev']:.4f} | {r['epochs']} | "
+                  f"{r['sec_per_epoch']:.1f} |")
+    if args.only in (None, "step"):
+        steps = {}
+        for th in sorted({1, args.threads}):
+            steps[th] = step_times(threads=th)
+        out["step"] = steps
+        print("\nBiGRU training step (forward + backward), batch 32, length 40, input 100, "
+              "hidden 128; median of 30, interleaved")
+        print("| threads | embedkit ms | torch.nn.GRU ms | embedkit / torch | "
+              "CPU ms embedkit / torch |")
+        print("|---|---|---|---|---|")
+        for th, s in steps.items():
+            e, t = s["embedkit"] * 1e3, (s["torch"] or float("nan")) * 1e3
+            ratio = f"{e / t:.2f}" if s["torch"] else "torch not installed"
+            cpu = (f"{s['embedkit_cpu'] * 1e3:.1f} / {s['torch_cpu'] * 1e3:.1f}"
+                   if s["torch"] else "-")
+            print(f"| {th} | {e:.1f} | {t:.1f} | {ratio} | {cpu} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

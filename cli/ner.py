@@ -1,0 +1,120 @@
+"""``embedkit ner``: train, apply and evaluate a BiGRU named-entity tagger."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from embedkit.cli.sentiment import VECTORS_HELP, _load, _read_texts, _training_options
+
+
+def _conll_options(f):
+    opts = [
+        click.option("--token-column", default=0, show_default=True, type=int),
+        click.option("--tag-column", default=-1, show_default=True, type=int,
+                     help="Column of the BIO tag (-1: last)."),
+        click.option("--strip-prefix", default="", help="Remove this prefix from tokens "
+                                                        "(WikiANN: en:)."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+@click.group("ner")
+def ner():
+    """Named-entity recognition with a BiGRU over word vectors.
+
+    \b
+    Examples:
+      embedkit ner train --vectors vec.bin --train train --dev dev --strip-prefix en: --out ner.model
+      embedkit ner tag ner.model "Angela Merkel visited Paris ."
+      embedkit ner evaluate ner.model dev --strip-prefix en: --json
+    """
+
+
+@ner.command("train")
+@click.option("--vectors", "vectors_path", default=None, help=VECTORS_HELP)
+@click.option("--train", "train_path", required=True, help="CoNLL: token and tag columns.")
+@click.option("--dev", "dev_path", default=None, help="CoNLL file for early stopping.")
+@click.option("--out", required=True, help="Model directory to write.")
+@_conll_options
+@click.option("--char-buckets", default=100000, show_default=True, type=int,
+              help="Hashed character n-gram features (0 off).")
+@click.option("--char-dim", default=32, show_default=True, type=int)
+@click.option("--case-dim", default=8, show_default=True, type=int,
+              help="Casing features (0 off).")
+@click.option("--crf", is_flag=True, help="A linear-chain CRF output layer instead of the "
+                                          "per-token softmax.")
+@_training_options
+def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column, strip_prefix,
+              char_buckets, char_dim, case_dim, crf, epochs, batch_size, lr, hidden, dropout,
+              input_dropout, fine_tune, oov_min_count, max_vocab, patience, evals_per_epoch,
+              clip, seed, threads):
+    """Train a tagger on CoNLL data and save it to --out."""
+    from embedkit._progress import progress_enabled
+    from embedkit.downstream import NERTagger, read_conll
+    from embedkit.downstream.cli_support import load_vectors, resolve_vectors_path
+
+    sents, tags = read_conll(train_path, token_column, tag_column, strip_prefix)
+    dev = (read_conll(dev_path, token_column, tag_column, strip_prefix) if dev_path
+           else (None, None))
+    vectors = load_vectors(resolve_vectors_path(vectors_path))
+    model = NERTagger(
+        vectors, hidden=hidden, dropout=dropout, input_dropout=input_dropout,
+        fine_tune=fine_tune, oov_min_count=oov_min_count, max_vocab=max_vocab,
+        char_buckets=char_buckets, char_dim=char_dim, case_dim=case_dim, crf=crf, seed=seed,
+        threads=threads)
+    model.fit(sents, tags, dev[0], dev[1], epochs=epochs, batch_size=batch_size, lr=lr,
+              patience=patience, clip=clip, evals_per_epoch=evals_per_epoch,
+              progress=progress_enabled())
+    model.save(out)
+    if dev_path:
+        click.echo(f"dev F1 {model.best_dev:.4f}; model saved to {out}")
+    else:
+        click.echo(f"model saved to {out}")
+
+
+@ner.command("tag")
+@click.argument("model")
+@click.argument("texts", nargs=-1, required=True)
+@click.option("--vectors", default=None, help="Replace the model's vectors (same dimension).")
+def tag_cmd(model, texts, vectors):
+    """Print the entities of each TEXT ('-': one text per line on stdin).
+
+    One line per entity: type, token span start:end (end exclusive) and the words.
+    """
+    m = _load(model, vectors)
+    raw, toks = _read_texts(texts)
+    tagged = m.predict(toks) if toks else []
+    from embedkit.downstream.metrics import chunks
+
+    for n, (words, tags) in enumerate(zip(toks, tagged)):
+        if len(toks) > 1:
+            click.echo(f"# {raw[n]}")
+        for typ, s, e in chunks(tags):
+            click.echo(f"{typ}\t{s}:{e}\t{' '.join(words[s:e])}")
+
+
+@ner.command("evaluate")
+@click.argument("model")
+@click.argument("file")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_conll_options
+@click.option("--vectors", default=None, help="Replace the model's vectors (same dimension).")
+def evaluate_cmd(model, file, as_json, token_column, tag_column, strip_prefix, vectors):
+    """Entity-level precision, recall and F1 (conlleval) of MODEL on a CoNLL FILE."""
+    from embedkit.downstream import read_conll
+
+    m = _load(model, vectors)
+    sents, tags = read_conll(file, token_column, tag_column, strip_prefix)
+    res = m.evaluate(sents, tags)
+    if as_json:
+        click.echo(json.dumps(res))
+        return
+    click.echo(f"precision {res['precision']:.4f}  recall {res['recall']:.4f}  "
+               f"F1 {res['f1']:.4f}  token accuracy {res['token_accuracy']:.4f}")
+    for t, r in res["per_type"].items():
+        click.echo(f"  {t:<8} P {r['precision']:.4f}  R {r['recall']:.4f}  "
+                   f"F1 {r['f1']:.4f}  ({r['support']} entities)")

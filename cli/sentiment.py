@@ -1,0 +1,140 @@
+"""``embedkit sentiment``: train, apply and evaluate a BiGRU sentiment classifier."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+VECTORS_HELP = ("Word vectors (word2vec .bin/.txt, GloVe, fastText .vec, .ekv); default "
+                "$EMBEDKIT_VECTORS, else the packaged default vectors.")
+
+
+def _training_options(f):
+    opts = [
+        click.option("--epochs", default=10, show_default=True, type=int),
+        click.option("--batch-size", default=32, show_default=True, type=int),
+        click.option("--lr", default=1e-3, show_default=True, type=float, help="Adam step size."),
+        click.option("--hidden", default=128, show_default=True, type=int,
+                     help="GRU units per direction."),
+        click.option("--dropout", default=0.5, show_default=True, type=float,
+                     help="Dropout before the output layer."),
+        click.option("--input-dropout", default=0.25, show_default=True, type=float),
+        click.option("--fine-tune", is_flag=True, help="Update the pretrained embeddings too."),
+        click.option("--oov-min-count", default=2, show_default=True, type=int,
+                     help="Training words missing from the vectors seen this often get a "
+                          "learned embedding (others map to UNK)."),
+        click.option("--max-vocab", default=None, type=int,
+                     help="Keep only the first N rows of the vectors."),
+        click.option("--patience", default=3, show_default=True, type=int,
+                     help="Stop after this many dev evaluations without improvement."),
+        click.option("--evals-per-epoch", default=1, show_default=True, type=int),
+        click.option("--clip", default=5.0, show_default=True, type=float,
+                     help="Gradient-norm clipping (0 off)."),
+        click.option("--seed", default=0, show_default=True, type=int),
+        click.option("--threads", default=2, show_default=True, type=int,
+                     help="1 or 2 (the two GRU directions run in parallel)."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _read_texts(texts):
+    from embedkit.downstream import tokenize
+
+    if list(texts) == ["-"]:
+        lines = [line.rstrip("\n") for line in sys.stdin]
+        return lines, [tokenize(line) for line in lines]
+    return list(texts), [tokenize(t) for t in texts]
+
+
+def _load(model, vectors):
+    from embedkit.downstream import load_model
+    from embedkit.downstream.cli_support import load_vectors
+
+    return load_model(model, load_vectors(vectors) if vectors else None)
+
+
+@click.group("sentiment")
+def sentiment():
+    """Sentiment classification with a BiGRU over word vectors.
+
+    \b
+    Examples:
+      embedkit sentiment train --vectors vec.bin --train train.tsv --dev dev.tsv --out sst2.model
+      embedkit sentiment predict sst2.model "a gorgeous, witty film"
+      embedkit sentiment evaluate sst2.model dev.tsv --json
+    """
+
+
+@sentiment.command("train")
+@click.option("--vectors", "vectors_path", default=None, help=VECTORS_HELP)
+@click.option("--train", "train_path", required=True, help="TSV: label<TAB>text (header allowed).")
+@click.option("--dev", "dev_path", default=None, help="TSV for early stopping and model choice.")
+@click.option("--out", required=True, help="Model directory to write.")
+@click.option("--label-column", default=0, show_default=True, type=int)
+@click.option("--text-column", default=1, show_default=True, type=int)
+@click.option("--pooling", default="maxmean", show_default=True,
+              type=click.Choice(["maxmean", "max", "mean", "attention"]))
+@_training_options
+def train_cmd(vectors_path, train_path, dev_path, out, label_column, text_column, pooling,
+              epochs, batch_size, lr, hidden, dropout, input_dropout, fine_tune, oov_min_count,
+              max_vocab, patience, evals_per_epoch, clip, seed, threads):
+    """Train a classifier on TSV data and save it to --out."""
+    from embedkit._progress import progress_enabled
+    from embedkit.downstream import SentimentClassifier, read_tsv
+    from embedkit.downstream.cli_support import load_vectors, resolve_vectors_path
+
+    texts, labels = read_tsv(train_path, label_column, text_column)
+    dev = read_tsv(dev_path, label_column, text_column) if dev_path else (None, None)
+    vectors = load_vectors(resolve_vectors_path(vectors_path))
+    model = SentimentClassifier(
+        vectors, hidden=hidden, dropout=dropout, input_dropout=input_dropout,
+        fine_tune=fine_tune, oov_min_count=oov_min_count, max_vocab=max_vocab,
+        pooling=pooling, seed=seed, threads=threads)
+    model.fit(texts, labels, dev[0], dev[1], epochs=epochs, batch_size=batch_size, lr=lr,
+              patience=patience, clip=clip, evals_per_epoch=evals_per_epoch,
+              progress=progress_enabled())
+    model.save(out)
+    if dev_path:
+        click.echo(f"dev accuracy {model.best_dev:.4f}; model saved to {out}")
+    else:
+        click.echo(f"model saved to {out}")
+
+
+@sentiment.command("predict")
+@click.argument("model")
+@click.argument("texts", nargs=-1, required=True)
+@click.option("--vectors", default=None, help="Replace the model's vectors (same dimension).")
+def predict_cmd(model, texts, vectors):
+    """Print the label and its probability for each TEXT ('-': one text per line on stdin)."""
+    m = _load(model, vectors)
+    raw, toks = _read_texts(texts)
+    if not toks:
+        return
+    labels, probs = m.predict(toks)
+    for text, lab, p in zip(raw, labels, probs):
+        click.echo(f"{lab}\t{p:.4f}\t{text}")
+
+
+@sentiment.command("evaluate")
+@click.argument("model")
+@click.argument("file")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--label-column", default=0, show_default=True, type=int)
+@click.option("--text-column", default=1, show_default=True, type=int)
+@click.option("--vectors", default=None, help="Replace the model's vectors (same dimension).")
+def evaluate_cmd(model, file, as_json, label_column, text_column, vectors):
+    """Accuracy and macro-F1 of MODEL on a TSV FILE."""
+    from embedkit.downstream import read_tsv
+
+    m = _load(model, vectors)
+    texts, labels = read_tsv(file, label_column, text_column)
+    res = m.evaluate(texts, labels)
+    if as_json:
+        click.echo(json.dumps(res))
+    else:
+        click.echo(f"accuracy {res['accuracy']:.4f}  macro-F1 {res['macro_f1']:.4f}  "
+                   f"({res['n']} examples)")

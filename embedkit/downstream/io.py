@@ -1,0 +1,92 @@
+"""Save and load downstream models as a directory of ``model.json`` + ``weights.npz`` (no pickle)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from embedkit._version import __version__
+from embedkit.errors import FormatError, MissingFileError
+
+FORMAT_VERSION = 1
+
+
+def _atomic_write(path, write):
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_model(model, path) -> None:
+    """Write ``model`` to directory ``path`` (created if needed); each file is replaced atomically."""
+    if model.params is None:
+        from embedkit.errors import ParameterError
+        raise ParameterError("the model is not trained yet: call fit() before save()")
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise FormatError(f"{path} exists and is not a directory: a model is saved as a "
+                          "directory; choose another path")
+    os.makedirs(path, exist_ok=True)
+    state = model._state()
+    state["format_version"] = FORMAT_VERSION
+    state["embedkit_version"] = __version__
+    state["history"] = model.history
+    _atomic_write(os.path.join(path, "weights.npz"),
+                  lambda f: np.savez(f, **model.params))
+    _atomic_write(os.path.join(path, "model.json"),
+                  lambda f: f.write(json.dumps(state, ensure_ascii=False).encode("utf-8")))
+
+
+def load_model(path, vectors=None):
+    """Load a model saved by ``save()``; ``vectors`` (optional) replaces its pretrained rows.
+
+    Returns a :class:`~embedkit.downstream.SentimentClassifier` or
+    :class:`~embedkit.downstream.NERTagger`.
+    """
+    from embedkit.downstream.features import Vocabulary
+    from embedkit.downstream.model import NERTagger, SentimentClassifier
+
+    path = os.fspath(path)
+    meta, weights = os.path.join(path, "model.json"), os.path.join(path, "weights.npz")
+    if not os.path.isdir(path) or not os.path.exists(meta) or not os.path.exists(weights):
+        raise MissingFileError(f"no model at {path}: expected a directory with model.json and "
+                               "weights.npz (train one with 'embedkit sentiment train' or "
+                               "'embedkit ner train')")
+    try:
+        with open(meta, encoding="utf-8") as f:
+            state = json.load(f)
+        with np.load(weights, allow_pickle=False) as z:
+            params = {k: z[k] for k in z.files}
+    except (ValueError, OSError, KeyError) as exc:
+        raise FormatError(f"{path}: cannot read the model ({exc})") from None
+    cls = {"sentiment": SentimentClassifier, "ner": NERTagger}.get(state.get("task"))
+    if cls is None:
+        raise FormatError(f"{path}: unknown model task {state.get('task')!r}")
+    if state.get("format_version", 0) > FORMAT_VERSION:
+        raise FormatError(f"{path} was saved by a newer embedkit; upgrade embedkit to load it")
+    cfg = state["config"]
+    options = {k: v for k, v in cfg.items() if k not in ("dim", "n_pretrained")}
+    model = cls(None, **options)
+    model.config = cfg
+    model.labels = list(state["labels"])
+    model._label_index = {c: i for i, c in enumerate(model.labels)}
+    model.vocab = Vocabulary(state["vocab"], state["n_pretrained"])
+    model.params = params
+    model.history = state.get("history", [])
+    if params["emb"].shape[0] != len(model.vocab):
+        raise FormatError(f"{path}: {len(model.vocab)} vocabulary rows in model.json but "
+                          f"{params['emb'].shape[0]} in weights.npz")
+    model._setup()
+    if vectors is not None:
+        model.use_vectors(vectors)
+    return model

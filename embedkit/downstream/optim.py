@@ -1,0 +1,68 @@
+"""Adam with global-norm gradient clipping; lazy (row-wise) updates for embedding tables."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from embedkit.errors import ParameterError
+
+
+class Adam:
+    """Adam (Kingma & Ba) over a dict of parameters.
+
+    Dense parameters take a full gradient each step; sparse ones (embedding tables) take
+    ``(rows, grad_rows)`` and update only those rows (lazy Adam).
+
+    Parameters
+    ----------
+    params : dict of ndarray
+        Updated in place.
+    lr : float
+        Learning rate (> 0).
+    clip : float
+        Rescale the gradients when their global L2 norm exceeds ``clip`` (0 disables).
+    """
+
+    def __init__(self, params: dict, lr: float = 1e-3, beta1: float = 0.9,
+                 beta2: float = 0.999, eps: float = 1e-8, clip: float = 5.0):
+        if not lr > 0:
+            raise ParameterError(f"lr must be > 0, got {lr}")
+        if clip < 0:
+            raise ParameterError(f"clip must be >= 0 (0 disables clipping), got {clip}")
+        self.p = params
+        self.lr, self.b1, self.b2, self.eps, self.clip = lr, beta1, beta2, eps, clip
+        self.m = {k: np.zeros_like(v) for k, v in params.items()}
+        self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        self.t = 0
+
+    def step(self, dense: dict, sparse: dict | None = None) -> float:
+        """Apply one update; returns the gradient norm before clipping."""
+        sparse = sparse or {}
+        sq = sum(float(np.vdot(g, g)) for g in dense.values())
+        sq += sum(float(np.vdot(g, g)) for _, g in sparse.values())
+        norm = float(np.sqrt(sq))
+        scale = self.clip / norm if self.clip and norm > self.clip else 1.0
+        self.t += 1
+        b1, b2 = self.b1, self.b2
+        lr_t = self.lr * np.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
+        f32 = np.float32
+        for k, g in dense.items():
+            if scale != 1.0:
+                g = g * f32(scale)
+            m, v = self.m[k], self.v[k]
+            m *= f32(b1)
+            m += f32(1 - b1) * g
+            v *= f32(b2)
+            v += f32(1 - b2) * (g * g)
+            self.p[k] -= f32(lr_t) * m / (np.sqrt(v) + f32(self.eps))
+        for k, (rows, g) in sparse.items():
+            if len(rows) == 0:
+                continue
+            if scale != 1.0:
+                g = g * f32(scale)
+            m = self.m[k][rows] * f32(b1) + f32(1 - b1) * g
+            v = self.v[k][rows] * f32(b2) + f32(1 - b2) * (g * g)
+            self.m[k][rows] = m
+            self.v[k][rows] = v
+            self.p[k][rows] -= f32(lr_t) * m / (np.sqrt(v) + f32(self.eps))
+        return norm

@@ -1,0 +1,365 @@
+"""The :class:`Index`: a FAISS inner-product index over unit-normalized word vectors."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+
+from embedkit._kernels import search as kernels
+from embedkit.errors import FormatError, MissingFileError, ParameterError
+from embedkit.search import store
+
+log = logging.getLogger(__name__)
+
+KINDS = ("auto", "exact", "hnsw", "ivfpq")
+#: ``kind="auto"`` picks HNSW from this many words on, exact below.
+AUTO_HNSW_MIN_WORDS = 200_000
+
+_DEFAULTS = {
+    "hnsw": {"hnsw_m": 32, "ef_construction": 80, "ef_search": 64, "rerank": 2},
+    "ivfpq": {"nlist": None, "pq_m": None, "nbits": 8, "nprobe": 16, "train_size": None,
+              "rerank": 8, "seed": 0},
+    "exact": {},
+}
+
+
+def _check_int(name, value, low):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ParameterError(f"{name} must be an integer, got {value!r}")
+    if value < low:
+        raise ParameterError(f"{name} must be >= {low}, got {value}")
+    return int(value)
+
+
+def resolve_kind(kind: str, n_words: int) -> str:
+    """The concrete kind for ``kind`` (``"auto"``: exact below 200,000 words, HNSW above)."""
+    if kind not in KINDS:
+        raise ParameterError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if kind == "auto":
+        return "hnsw" if n_words >= AUTO_HNSW_MIN_WORDS else "exact"
+    return kind
+
+
+def _largest_divisor_at_most(dim: int, limit: int) -> int:
+    for m in range(max(1, min(dim, limit)), 0, -1):
+        if dim % m == 0:
+            return m
+    return 1
+
+
+class Index:
+    """A nearest-neighbour index over the unit rows of a :class:`~embedkit.Vectors`.
+
+    Inner product on unit vectors is cosine similarity.  Approximate kinds fetch extra
+    candidates and re-rank them with exact cosines, so returned scores are always exact.
+
+    Parameters
+    ----------
+    vectors : Vectors
+        The vocabulary and its matrix; the index keeps a reference for re-ranking and words.
+    kind : {"auto", "exact", "hnsw", "ivfpq"}
+        ``exact`` is FAISS ``IndexFlatIP``; ``hnsw`` is ``IndexHNSWFlat``; ``ivfpq`` is an
+        inverted file with product quantization (for millions of words), trained on a
+        seeded sample.  ``auto`` is exact below 200,000 words and HNSW from there on.
+    hnsw_m : int, default 32
+        HNSW graph degree (FAISS's ``M``).
+    ef_construction, ef_search : int, default 80, 64
+        HNSW beam widths when building and searching (raised to the candidate count).
+    nlist : int, optional
+        IVF cells; default ``4 * sqrt(n)`` clipped to [16, 65536].
+    pq_m : int, optional
+        PQ sub-quantizers (must divide ``dim``); default the largest divisor <= dim / 4.
+    nbits : int, default 8
+        Bits per PQ code.
+    nprobe : int, default 16
+        IVF cells visited per query.
+    train_size : int, optional
+        IVF-PQ training sample; default ``max(64 * nlist, 2 ** nbits * 64)`` rows, at most n.
+    rerank : int
+        Approximate kinds fetch ``rerank * (k + excluded)`` candidates and keep the exact best.
+    seed : int, default 0
+        Seeds the IVF-PQ training sample and k-means.
+
+    Examples
+    --------
+    >>> import numpy as np, embedkit
+    >>> from embedkit.search import Index
+    >>> v = embedkit.Vectors(["a", "b", "c"], np.eye(3, dtype=np.float32) + 0.1)
+    >>> ids, scores = Index(v, "exact").search(v.normalized[:1], k=1, exclude=[[0]])
+    >>> int(ids[0, 0]) in (1, 2)
+    True
+    """
+
+    def __init__(self, vectors, kind: str = "auto", **params):
+        self.vectors = vectors
+        self.requested_kind = kind
+        self.kind = resolve_kind(kind, len(vectors))
+        if len(vectors) == 0:
+            raise ParameterError("cannot index an empty vocabulary: load vectors with words first")
+        self.params = self._validate(self.kind, params, len(vectors), vectors.dim)
+        self.checksum = store.vectors_checksum(vectors.vectors)
+        self._faiss = self._build()
+
+    # -- construction -------------------------------------------------------------------------
+    @staticmethod
+    def _validate(kind, params, n, dim):
+        allowed = _DEFAULTS[kind]
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            raise ParameterError(
+                f"{', '.join(unknown)} is not a parameter of a {kind} index; "
+                f"it takes {', '.join(sorted(allowed)) or 'no parameters'}")
+        out = dict(allowed)
+        out.update({k: v for k, v in params.items() if v is not None})
+        if kind == "hnsw":
+            out["hnsw_m"] = _check_int("hnsw_m", out["hnsw_m"], 2)
+            out["ef_construction"] = _check_int("ef_construction", out["ef_construction"], 1)
+            out["ef_search"] = _check_int("ef_search", out["ef_search"], 1)
+            out["rerank"] = _check_int("rerank", out["rerank"], 1)
+        elif kind == "ivfpq":
+            if out["nlist"] is None:
+                out["nlist"] = int(np.clip(4 * np.sqrt(n), 16, 65536))
+            out["nlist"] = _check_int("nlist", out["nlist"], 1)
+            if out["nlist"] > n:
+                raise ParameterError(f"nlist must be <= the number of words ({n}), got "
+                                     f"{out['nlist']}: use fewer IVF cells")
+            if out["pq_m"] is None:
+                out["pq_m"] = _largest_divisor_at_most(dim, max(1, dim // 4))
+            out["pq_m"] = _check_int("pq_m", out["pq_m"], 1)
+            if dim % out["pq_m"]:
+                raise ParameterError(f"pq_m must divide the dimension {dim}, got {out['pq_m']}")
+            out["nbits"] = _check_int("nbits", out["nbits"], 1)
+            if out["nbits"] > 16:
+                raise ParameterError(f"nbits must be <= 16, got {out['nbits']}")
+            out["nprobe"] = _check_int("nprobe", out["nprobe"], 1)
+            out["rerank"] = _check_int("rerank", out["rerank"], 1)
+            out["seed"] = _check_int("seed", out["seed"], 0)
+            if out["train_size"] is None:
+                out["train_size"] = min(n, max(64 * out["nlist"], (2 ** out["nbits"]) * 64))
+            out["train_size"] = _check_int("train_size", out["train_size"], 1)
+            need = max(out["nlist"], 2 ** out["nbits"])
+            if out["train_size"] < need or n < need:
+                raise ParameterError(
+                    f"an ivfpq index needs at least {need} training rows (nlist and 2**nbits), "
+                    f"got {min(out['train_size'], n)}: lower nlist/nbits or use kind='hnsw'")
+        return out
+
+    def _build(self):
+        import faiss
+
+        unit = np.ascontiguousarray(self.vectors.normalized, dtype=np.float32)
+        n, dim = unit.shape
+        p = self.params
+        log.info("building a %s index over %d words (dim %d)", self.kind, n, dim)
+        if self.kind == "exact":
+            index = faiss.IndexFlatIP(dim)
+        elif self.kind == "hnsw":
+            index = faiss.IndexHNSWFlat(dim, p["hnsw_m"], faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = p["ef_construction"]
+            index.hnsw.efSearch = p["ef_search"]
+        else:
+            index = faiss.index_factory(dim, f"IVF{p['nlist']},PQ{p['pq_m']}x{p['nbits']}",
+                                        faiss.METRIC_INNER_PRODUCT)
+            ivf = faiss.extract_index_ivf(index)
+            ivf.cp.seed = p["seed"]
+            rng = np.random.default_rng(p["seed"])
+            size = min(p["train_size"], n)
+            sample = unit[np.sort(rng.choice(n, size=size, replace=False))]
+            index.train(sample)
+            ivf.nprobe = p["nprobe"]
+        index.add(unit)
+        return index
+
+    # -- queries ------------------------------------------------------------------------------
+    @property
+    def approximate(self) -> bool:
+        """Whether candidates come from an approximate search (and are re-ranked exactly)."""
+        return self.kind != "exact"
+
+    def __len__(self) -> int:
+        return int(self._faiss.ntotal)
+
+    def __repr__(self) -> str:
+        return f"Index({self.kind}, {len(self)} words, dim {self.vectors.dim})"
+
+    def _prepare_queries(self, queries) -> np.ndarray:
+        q = np.asarray(queries, dtype=np.float32)
+        if q.ndim == 1:
+            q = q[None, :]
+        if q.ndim != 2 or q.shape[1] != self.vectors.dim:
+            raise ParameterError(f"queries must have shape (n, {self.vectors.dim}), "
+                                 f"got {np.shape(queries)}")
+        norms = np.linalg.norm(q, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return np.ascontiguousarray(q / norms, dtype=np.float32)
+
+    def search(self, queries, k: int = 10, exclude=None):
+        """The ``k`` most similar rows of each query, excluded rows removed.
+
+        Parameters
+        ----------
+        queries : array of shape (n, dim) or (dim,)
+            Query vectors (normalized here; scores are cosines).
+        k : int, default 10
+            Results per query.
+        exclude : sequence of sequences of int, optional
+            Per query, row ids never to return (usually the query words).
+
+        Returns
+        -------
+        ids : int64 ndarray (n, k)
+            Row ids best first; ``-1`` where fewer than ``k`` rows remain.
+        scores : float32 ndarray (n, k)
+            Exact cosines; ``-inf`` in empty slots.
+        """
+        k = _check_int("k", k, 1)
+        q = self._prepare_queries(queries)
+        excl = exclusion_matrix(exclude, len(q))
+        width = k + excl.shape[1]
+        out_ids = np.empty((len(q), k), dtype=np.int64)
+        out_scores = np.empty((len(q), k), dtype=np.float32)
+        if len(q) == 0:
+            return out_ids, out_scores
+        if not self.approximate:
+            scores, cand = self._faiss.search(q, min(width, len(self)))
+            kernels.filter_sorted(cand, scores, excl, k, out_ids, out_scores)
+            return out_ids, _empty_to_neg_inf(out_ids, out_scores)
+        fetch = min(len(self), self.params["rerank"] * width)
+        if self.kind == "hnsw":
+            self._faiss.hnsw.efSearch = max(self.params["ef_search"], fetch)
+        _, cand = self._faiss.search(q, fetch)
+        kernels.rerank_exact(self.vectors.normalized, q, cand, excl, k, out_ids, out_scores)
+        return out_ids, _empty_to_neg_inf(out_ids, out_scores)
+
+    def search_words(self, queries, k: int = 10, exclude=None) -> list[list[tuple[str, float]]]:
+        """Like :meth:`search`, as lists of ``(word, score)`` pairs best first."""
+        ids, scores = self.search(queries, k, exclude)
+        return ids_to_words(self.vectors, ids, scores)
+
+    # -- persistence --------------------------------------------------------------------------
+    def save(self, vectors_path) -> str:
+        """Write the index beside ``vectors_path`` (``<path>.faiss`` + ``<path>.faiss.json``).
+
+        Returns the FAISS file's path.  Both files are written to temporary files in the same
+        directory and renamed, so a crash never leaves a half-written index.
+        """
+        import faiss
+
+        index_path, meta_path = store.index_paths(vectors_path)
+        store.atomic_write(index_path, lambda tmp: faiss.write_index(self._faiss, tmp))
+        store.write_json(meta_path, {
+            "format": store.FORMAT_NAME, "version": store.FORMAT_VERSION,
+            "kind": self.kind, "params": self.params, "words": len(self),
+            "dim": self.vectors.dim, "checksum": self.checksum,
+            "faiss": faiss.__version__,
+        })
+        log.info("saved the %s index to %s", self.kind, index_path)
+        return index_path
+
+    @classmethod
+    def load(cls, vectors_path, vectors) -> "Index":
+        """Read the index saved beside ``vectors_path`` for ``vectors``.
+
+        Raises
+        ------
+        MissingFileError
+            No index beside the vectors.
+        FormatError
+            The index was built from other vectors (checksum mismatch) or is unreadable.
+        """
+        import faiss
+
+        index_path, meta_path = store.index_paths(vectors_path)
+        if not os.path.exists(index_path):
+            raise MissingFileError(f"no index beside {vectors_path} ({index_path}): "
+                                   "build one with `embedkit index build`")
+        meta = store.read_json(meta_path)
+        if not meta or meta.get("format") != store.FORMAT_NAME:
+            raise FormatError(f"{meta_path} is missing or not an embedkit index descriptor: "
+                              "rebuild the index with `embedkit index build`")
+        checksum = store.vectors_checksum(vectors.vectors)
+        if meta.get("checksum") != checksum:
+            raise FormatError(f"the index {index_path} was built from other vectors "
+                              "(checksum mismatch): rebuild it with `embedkit index build`")
+        try:
+            raw = faiss.read_index(index_path)
+        except RuntimeError as exc:
+            raise FormatError(f"cannot read the index {index_path} ({exc}): "
+                              "rebuild it with `embedkit index build`") from None
+        if raw.ntotal != len(vectors) or raw.d != vectors.dim:
+            raise FormatError(f"the index {index_path} holds {raw.ntotal} x {raw.d} vectors, "
+                              f"not {len(vectors)} x {vectors.dim}: rebuild it")
+        self = cls.__new__(cls)
+        self.vectors = vectors
+        self.requested_kind = meta["kind"]
+        self.kind = meta["kind"]
+        self.params = dict(meta.get("params") or {})
+        self.checksum = checksum
+        self._faiss = raw
+        return self
+
+    @classmethod
+    def open(cls, vectors, vectors_path, kind: str = "auto", save: bool = True,
+             **params) -> "Index":
+        """The index beside ``vectors_path`` if it matches ``vectors``, else a fresh build.
+
+        A saved index is used only when its checksum matches the vectors (and its kind matches
+        ``kind`` unless ``kind="auto"``); a stale one is rebuilt and, with ``save``, rewritten.
+        """
+        index_path, meta_path = store.index_paths(vectors_path)
+        meta = store.read_json(meta_path)
+        if meta and os.path.exists(index_path) and (
+                kind == "auto" or meta.get("kind") == resolve_kind(kind, len(vectors))):
+            try:
+                index = cls.load(vectors_path, vectors)
+            except FormatError as exc:
+                log.warning("%s; rebuilding it", exc)
+            else:
+                log.info("using the %s index %s", index.kind, index_path)
+                return index
+        if meta and kind == "auto" and not params and meta.get("kind") in _DEFAULTS:
+            kind = meta["kind"]  # rebuild a stale index as it was built
+            params = {k: v for k, v in (meta.get("params") or {}).items()
+                      if k in _DEFAULTS[kind]}
+        index = cls(vectors, kind, **params)
+        if save:
+            try:
+                index.save(vectors_path)
+            except OSError as exc:
+                log.warning("could not save the index beside %s (%s); using it in memory",
+                            vectors_path, exc.strerror or exc)
+        return index
+
+
+def _empty_to_neg_inf(ids, scores):
+    scores[ids < 0] = -np.inf
+    return scores
+
+
+def exclusion_matrix(exclude, n_queries: int) -> np.ndarray:
+    """Per-query excluded row ids as an int64 matrix padded with ``-1``."""
+    if exclude is None:
+        return np.full((n_queries, 0), -1, dtype=np.int64)
+    if isinstance(exclude, np.ndarray) and exclude.ndim == 2:
+        if exclude.shape[0] != n_queries:
+            raise ParameterError(f"exclude has {exclude.shape[0]} rows for {n_queries} queries: "
+                                 "give one list of excluded ids per query")
+        return np.ascontiguousarray(exclude, dtype=np.int64)
+    rows = [list(e) if e is not None else [] for e in exclude]
+    if len(rows) != n_queries:
+        raise ParameterError(f"exclude has {len(rows)} entries for {n_queries} queries: "
+                             "give one list of excluded ids per query")
+    width = max((len(r) for r in rows), default=0)
+    out = np.full((n_queries, width), -1, dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, :len(r)] = r
+    return out
+
+
+def ids_to_words(vectors, ids, scores) -> list[list[tuple[str, float]]]:
+    """Turn id/score matrices into lists of ``(word, score)``, skipping empty slots."""
+    words = vectors.words
+    return [[(words[i], float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
+            for row_ids, row_scores in zip(ids.tolist(), scores.tolist())]

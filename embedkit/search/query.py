@@ -1,0 +1,128 @@
+"""Parse word-arithmetic queries: ``king - man + woman``, ``king -man +woman``, ``man:king::woman:?``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from embedkit.errors import ParameterError
+
+_EXAMPLES = "e.g. 'king - man + woman', 'king -man +woman' or 'man:king::woman:?'"
+
+
+@dataclass(frozen=True)
+class Query:
+    """Words added (``positive``) and subtracted (``negative``) in a query."""
+
+    positive: tuple[str, ...]
+    negative: tuple[str, ...] = ()
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """Every word of the query, positives first."""
+        return self.positive + self.negative
+
+    def __str__(self) -> str:
+        parts = []
+        for i, w in enumerate(self.positive):
+            parts.append(w if i == 0 else f"+ {w}")
+        for w in self.negative:
+            parts.append(f"- {w}")
+        return " ".join(parts)
+
+
+def parse_query(expression: str | Sequence[str]) -> Query:
+    """Parse one query.
+
+    Parameters
+    ----------
+    expression : str or sequence of str
+        Either signed words -- ``king - man + woman`` or ``king -man +woman`` (a sign is
+        read only at the start of a whitespace-separated token, so ``well-known`` stays one
+        word; a word without a sign is added) -- or the analogy form ``a:b::c:?`` ("a is to b
+        as c is to ?"), which means ``b - a + c``.  A sequence of tokens (command-line
+        arguments) is joined with spaces first.
+
+    Returns
+    -------
+    Query
+
+    Raises
+    ------
+    ParameterError
+        An empty query, a dangling or doubled operator, or a malformed analogy.
+
+    Examples
+    --------
+    >>> parse_query("man:king::woman:?")
+    Query(positive=('king', 'woman'), negative=('man',))
+    >>> parse_query(["king", "-man", "+woman"])
+    Query(positive=('king', 'woman'), negative=('man',))
+    """
+    text = expression if isinstance(expression, str) else " ".join(expression)
+    text = text.strip()
+    if not text:
+        raise ParameterError(f"empty query: give words, {_EXAMPLES}")
+    if "::" in text:
+        return _parse_analogy(text)
+    positive, negative = [], []
+    pending = None
+    for token in text.split():
+        if token in ("+", "-"):
+            if pending is not None:
+                raise ParameterError(f"two operators in a row in {text!r}: "
+                                     f"put a word between them, {_EXAMPLES}")
+            pending = token
+            continue
+        sign = "+"
+        if token[0] in "+-":
+            if pending is not None:
+                raise ParameterError(f"two operators in a row in {text!r}: "
+                                     f"put a word between them, {_EXAMPLES}")
+            sign, token = token[0], token[1:]
+            if token[0] in "+-":
+                raise ParameterError(f"two operators in a row in {text!r}: "
+                                     f"put a word between them, {_EXAMPLES}")
+        elif pending is not None:
+            sign = pending
+        pending = None
+        (negative if sign == "-" else positive).append(token)
+    if pending is not None:
+        raise ParameterError(f"{text!r} ends with {pending!r}: add the word it applies to, "
+                             f"{_EXAMPLES}")
+    return Query(tuple(positive), tuple(negative))
+
+
+def _parse_analogy(text: str) -> Query:
+    compact = "".join(text.split())
+    halves = compact.split("::")
+    bad = ParameterError(f"cannot read {text!r} as an analogy: write a:b::c:? "
+                         "(a is to b as c is to ?), e.g. man:king::woman:?")
+    if len(halves) != 2:
+        raise bad
+    left, right = halves[0].split(":"), halves[1].split(":")
+    if len(left) != 2 or len(right) not in (1, 2):
+        raise bad
+    if len(right) == 2 and right[1] not in ("?", ""):
+        raise bad
+    a, b, c = left[0], left[1], right[0]
+    if not (a and b and c) or "?" in (a, b, c):
+        raise bad
+    return Query((b, c), (a,))
+
+
+def parse_queries(lines) -> list[Query]:
+    """Parse one query per non-blank line (``#`` starts a comment line).
+
+    Errors name the line: ``line 3: ...``.
+    """
+    out = []
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            out.append(parse_query(line))
+        except ParameterError as exc:
+            raise ParameterError(f"line {number}: {exc}") from None
+    return out

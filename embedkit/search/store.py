@@ -1,0 +1,80 @@
+"""Where an index is saved beside its vectors, the checksum that ties it to them, atomic writes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+
+import numpy as np
+
+INDEX_SUFFIX = ".faiss"
+META_SUFFIX = ".faiss.json"
+FORMAT_NAME = "embedkit-index"
+FORMAT_VERSION = 1
+
+_CHUNK_ROWS = 1 << 14
+
+
+def index_paths(vectors_path: str | os.PathLike) -> tuple[str, str]:
+    """The FAISS file and its JSON descriptor saved beside ``vectors_path``.
+
+    ``vectors.ekv`` gets ``vectors.ekv.faiss`` and ``vectors.ekv.faiss.json``.
+    """
+    base = os.fspath(vectors_path).rstrip("/\\")
+    return base + INDEX_SUFFIX, base + META_SUFFIX
+
+
+def vectors_checksum(matrix: np.ndarray) -> str:
+    """BLAKE2b digest of a vector matrix: its shape, dtype and every value, row by row.
+
+    Works on memory-mapped matrices without loading them whole.
+
+    Parameters
+    ----------
+    matrix : ndarray of shape (n, dim)
+
+    Returns
+    -------
+    str
+        ``"blake2b:<hex>"``.
+    """
+    h = hashlib.blake2b(digest_size=20)
+    h.update(f"{matrix.shape}|{matrix.dtype.str}".encode())
+    for start in range(0, matrix.shape[0], _CHUNK_ROWS):
+        h.update(np.ascontiguousarray(matrix[start:start + _CHUNK_ROWS]).data)
+    return "blake2b:" + h.hexdigest()
+
+
+def atomic_write(path: str, write) -> None:
+    """Call ``write(tmp_path)`` on a temporary file in ``path``'s directory, then rename it."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: str, data: dict) -> None:
+    """Write ``data`` as indented JSON, atomically."""
+    def _write(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.write("\n")
+    atomic_write(path, _write)
+
+
+def read_json(path: str) -> dict:
+    """Read a JSON object; ``None`` when the file is missing or not valid JSON."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
