@@ -76,39 +76,46 @@ def _is_word(b):
     return (97 <= b <= 122) or (65 <= b <= 90) or (48 <= b <= 57)
 
 
+_HI = np.uint64(0xFFFFFFFF00000000)
+_LO = np.uint64(0x00000000FFFFFFFF)
+
+
 @numba.njit(nogil=True, cache=True, inline="always")
-def _lookup_or_add(data, start, end, h, table, thash, wstart, wlen, arena, state):
+def _lookup_or_add(data, start, end, h, table, wstart, wlen, arena, state):
     """Id of the token ``data[start:end]`` (FNV-1a hash ``h``), adding it if new; -1 when
     the table is full.
 
-    Open addressing with linear probing on FNV-1a hashes; each slot keeps the word's hash
-    so most probes never touch the word arrays.  Full means: as many words as
-    ``wstart`` has room for, the table half full, or no arena room for the token.
+    Open addressing with linear probing.  A slot packs the hash's high 32 bits with
+    ``id + 1`` (0 = empty), so a probe reads one word and most never touch the word
+    arrays.  Full means: as many words as ``wstart`` has room for, the table half full, or
+    no arena room for the token.
     """
     mask = table.shape[0] - 1
     slot = np.int64(h & np.uint64(mask))
+    hi = h & _HI
     n = end - start
     while True:
-        wid = table[slot]
-        if wid < 0:
+        v = table[slot]
+        if v == 0:
             break
-        if thash[slot] == h and wlen[wid] == n:
-            s = wstart[wid]
-            same = True
-            for k in range(n):
-                if arena[s + k] != data[start + k]:
-                    same = False
-                    break
-            if same:
-                return wid
+        if (v & _HI) == hi:
+            wid = np.int64(v & _LO) - 1
+            if wlen[wid] == n:
+                s = wstart[wid]
+                same = True
+                for k in range(n):
+                    if arena[s + k] != data[start + k]:
+                        same = False
+                        break
+                if same:
+                    return wid
         slot = (slot + 1) & mask
     wid = state[0]
     pos = state[1]
     if wid >= wstart.shape[0] or 2 * (wid + 1) > table.shape[0] or pos + n > arena.shape[0]:
         return -1
     state[0] = wid + 1
-    table[slot] = wid
-    thash[slot] = h
+    table[slot] = hi | np.uint64(wid + 1)
     wstart[wid] = pos
     wlen[wid] = n
     for k in range(n):
@@ -117,8 +124,8 @@ def _lookup_or_add(data, start, end, h, table, thash, wstart, wlen, arena, state
     return wid
 
 
-def _scan_block(data, start, mode, table, thash, wstart, wlen, arena, state, out_ids,
-                out_lens, counts):
+def _scan_block(data, start, mode, table, wstart, wlen, arena, state, out_ids, out_lens,
+                counts):
     """Tokenize bytes from ``start`` into word ids, ending a line at each newline.
 
     ``state = [n_words, arena_used, tokens_in_open_line, n_ids, n_lines]``: ids and line
@@ -167,7 +174,7 @@ def _scan_block(data, start, mode, table, thash, wstart, wlen, arena, state, out
                     j += 1
                 else:
                     break
-        wid = _lookup_or_add(data, i, j, h, table, thash, wstart, wlen, arena, state)
+        wid = _lookup_or_add(data, i, j, h, table, wstart, wlen, arena, state)
         if wid < 0:
             break
         out_ids[n_ids] = wid
@@ -181,10 +188,10 @@ def _scan_block(data, start, mode, table, thash, wstart, wlen, arena, state, out
     return i
 
 
-def _rebuild_table(keep, wstart, wlen, arena, table, thash, new_wstart, new_wlen, new_arena):
+def _rebuild_table(keep, wstart, wlen, arena, table, new_wstart, new_wlen, new_arena):
     """Re-insert the words with ``keep[wid]`` into an empty table, renumbered in order,
     compacting the arena.  Returns ``(n_words, arena_used)``."""
-    table[:] = -1
+    table[:] = 0
     mask = table.shape[0] - 1
     n = 0
     pos = 0
@@ -197,10 +204,9 @@ def _rebuild_table(keep, wstart, wlen, arena, table, thash, new_wstart, new_wlen
         for k in range(ln):
             h = (h ^ np.uint64(arena[s + k])) * _FNV_PRIME
         slot = np.int64(h & np.uint64(mask))
-        while table[slot] >= 0:
+        while table[slot] != 0:
             slot = (slot + 1) & mask
-        table[slot] = n
-        thash[slot] = h
+        table[slot] = (h & _HI) | np.uint64(n + 1)
         new_wstart[n] = pos
         new_wlen[n] = ln
         for k in range(ln):

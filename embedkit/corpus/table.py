@@ -63,8 +63,7 @@ class ByteTable:
         self.counts = np.zeros(capacity, dtype=np.int64)
 
     def _alloc(self, words: int, arena: int) -> None:
-        self._table = np.full(_pow2(2 * words), -1, dtype=np.int32)
-        self._thash = np.zeros(self._table.shape[0], dtype=np.uint64)
+        self._table = np.zeros(_pow2(2 * words), dtype=np.uint64)
         self._wstart = np.zeros(words, dtype=np.int64)
         self._wlen = np.zeros(words, dtype=np.int32)
         self._arena = np.zeros(arena, dtype=np.uint8)
@@ -75,8 +74,8 @@ class ByteTable:
     def _rebuild(self, keep: np.ndarray, words: int, arena: int) -> None:
         wstart, wlen, old_arena = self._wstart, self._wlen, self._arena
         self._alloc(words, arena)
-        n, used = rebuild_table(keep, wstart, wlen, old_arena, self._table, self._thash,
-                                self._wstart, self._wlen, self._arena)
+        n, used = rebuild_table(keep, wstart, wlen, old_arena, self._table, self._wstart,
+                                self._wlen, self._arena)
         self._state[0], self._state[1] = n, used
         counts = np.zeros(words, dtype=np.int64)
         kept = self.counts[:keep.shape[0]][keep]
@@ -92,9 +91,8 @@ class ByteTable:
         pos = 0
         mode = MODE_WORDS if mode == MODE_WORDS else MODE_WHITESPACE
         while True:
-            pos = scan_block(buf, pos, mode, self._table, self._thash, self._wstart,
-                             self._wlen, self._arena, self._state, out_ids, out_lens,
-                             self.counts)
+            pos = scan_block(buf, pos, mode, self._table, self._wstart, self._wlen,
+                             self._arena, self._state, out_ids, out_lens, self.counts)
             if pos >= buf.shape[0]:
                 break
             n = len(self)  # full: double the table (and the arena if it is the limit)
