@@ -55,12 +55,12 @@ def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column,
     """Train a tagger on CoNLL data and save it to --out."""
     from embedkit._progress import progress_enabled
     from embedkit.downstream import NERTagger, read_conll
-    from embedkit.downstream.cli_support import load_vectors, resolve_vectors_path
+    from embedkit.downstream.cli_support import resolve_and_load_vectors
 
     sents, tags = read_conll(train_path, token_column, tag_column, strip_prefix)
     dev = (read_conll(dev_path, token_column, tag_column, strip_prefix) if dev_path
            else (None, None))
-    vectors = load_vectors(resolve_vectors_path(vectors_path))
+    vectors = resolve_and_load_vectors(vectors_path)
     model = NERTagger(
         vectors, hidden=hidden, dropout=dropout, input_dropout=input_dropout,
         fine_tune=fine_tune, oov_min_count=oov_min_count, max_vocab=max_vocab,

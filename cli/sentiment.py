@@ -20,7 +20,8 @@ def _training_options(f):
                      help="GRU units per direction."),
         click.option("--dropout", default=0.5, show_default=True, type=float,
                      help="Dropout before the output layer."),
-        click.option("--input-dropout", default=0.25, show_default=True, type=float),
+        click.option("--input-dropout", default=0.5, show_default=True, type=float,
+                     help="Dropout on the input features."),
         click.option("--fine-tune", is_flag=True, help="Update the pretrained embeddings too."),
         click.option("--oov-min-count", default=2, show_default=True, type=int,
                      help="Training words missing from the vectors seen this often get a "
@@ -85,11 +86,11 @@ def train_cmd(vectors_path, train_path, dev_path, out, label_column, text_column
     """Train a classifier on TSV data and save it to --out."""
     from embedkit._progress import progress_enabled
     from embedkit.downstream import SentimentClassifier, read_tsv
-    from embedkit.downstream.cli_support import load_vectors, resolve_vectors_path
+    from embedkit.downstream.cli_support import resolve_and_load_vectors
 
     texts, labels = read_tsv(train_path, label_column, text_column)
     dev = read_tsv(dev_path, label_column, text_column) if dev_path else (None, None)
-    vectors = load_vectors(resolve_vectors_path(vectors_path))
+    vectors = resolve_and_load_vectors(vectors_path)
     model = SentimentClassifier(
         vectors, hidden=hidden, dropout=dropout, input_dropout=input_dropout,
         fine_tune=fine_tune, oov_min_count=oov_min_count, max_vocab=max_vocab,

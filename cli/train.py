@@ -42,6 +42,7 @@ import click
               help="glove: output word + context vectors, or word vectors only [default: w+c].")
 @click.option("--tokenizer", type=click.Choice(["default", "whitespace"]), default="default",
               show_default=True, help="How text is split into tokens.")
+@click.option("--keep-case", is_flag=True, help="Keep the corpus's case (default: lowercase).")
 @click.option("--checkpoint", default=None, metavar="PATH",
               help="Checkpoint path (PATH.npz + PATH.json) [default: OUT.ckpt].")
 @click.option("--checkpoint-every", type=float, default=None, metavar="SECONDS",
@@ -53,8 +54,8 @@ import click
 @click.option("--quiet", is_flag=True, help="No progress bar or progress messages.")
 @click.pass_context
 def train(ctx, corpus, model, out, fmt, dim, window, negative, min_count, sample, epochs, alpha,
-          min_alpha, workers, seed, x_max, power, memory, vector_choice, tokenizer, checkpoint,
-          checkpoint_every, resume, log_json, quiet):
+          min_alpha, workers, seed, x_max, power, memory, vector_choice, tokenizer, keep_case,
+          checkpoint, checkpoint_every, resume, log_json, quiet):
     """Train word vectors with skip-gram or CBOW (negative sampling) on CORPUS.
 
     CORPUS is a text file (.gz/.bz2/.xz too), a directory of them, or '-' for standard
@@ -92,7 +93,7 @@ def train(ctx, corpus, model, out, fmt, dim, window, negative, min_count, sample
             if v is not None:
                 opts[k] = v
         trainer = GloVe(dim=dim, min_count=min_count, workers=workers, seed=seed,
-                    tokenizer=tokenizer, **opts)
+                    tokenizer=tokenizer, lowercase=not keep_case, **opts)
     else:
         for k, v in glove_only.items():
             if v is not None:
@@ -102,7 +103,8 @@ def train(ctx, corpus, model, out, fmt, dim, window, negative, min_count, sample
         trainer = Word2Vec(model=model, dim=dim, window=5 if window is None else window,
                        negative=negative, min_count=min_count, sample=sample,
                        epochs=5 if epochs is None else epochs, alpha=alpha,
-                       min_alpha=min_alpha, workers=workers, seed=seed, tokenizer=tokenizer)
+                       min_alpha=min_alpha, workers=workers, seed=seed, tokenizer=tokenizer,
+                           lowercase=not keep_case)
     res = trainer.fit(corpus, out=out, format=fmt, checkpoint=checkpoint,
                   checkpoint_every=checkpoint_every, resume=resume, log_json=log_json,
                   progress=progress_enabled())

@@ -21,6 +21,9 @@ def single_threaded_blas():
     Worker threads are the parallelism in embedkit's kernels; a BLAS pool spinning
     beside them slows ``np.dot`` inside ``@njit`` code by an order of magnitude.
     """
+    # threadpoolctl only limits libraries already loaded: load SciPy's BLAS (the one np.dot
+    # inside @njit calls) first, or it starts later with a full, spinning thread pool.
+    import scipy.linalg.cython_blas  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):

@@ -273,3 +273,21 @@ def test_token_lists_must_be_lists_of_strings():
 def test_invalid_parameters(kwargs, match):
     with pytest.raises(ParameterError, match=match):
         prepare([["a"]], **kwargs)
+
+
+def test_blocks_tokenized_on_two_tables_give_one_vocabulary(tmp_path, monkeypatch, cache_dir):
+    # small blocks: consecutive blocks go to the two word tables on two threads, lines run
+    # across block boundaries, and the merged vocabulary must equal a plain count
+    import collections
+    import random
+
+    rnd = random.Random(7)
+    lines = [" ".join(f"w{rnd.randrange(300)}" for _ in range(rnd.randrange(0, 40)))
+             for _ in range(400)]
+    path = tmp_path / "many.txt"
+    path.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 64)
+    enc = prepare(path, min_count=1, cache_dir=cache_dir)
+    want = collections.Counter(t for line in lines for t in line.split())
+    assert dict(zip(enc.vocab.words, enc.vocab.counts.tolist())) == dict(want)
+    assert _decode(enc) == [line.split() for line in lines if line]

@@ -39,7 +39,7 @@ def trained():
     v = tiny_vectors(rng)
     X, y = contains_x(rng, 1500)
     Xd, yd = contains_x(rng, 200)
-    m = SentimentClassifier(v, hidden=12, seed=3, threads=1)
+    m = SentimentClassifier(v, hidden=12, seed=3, threads=1, input_dropout=0.1)
     m.fit(X, y, Xd, yd, epochs=6, lr=5e-3, progress=False)
     return m, v, Xd, yd
 
@@ -201,7 +201,7 @@ def cli_files(tmp_path_factory):
     r = CliRunner().invoke(cli, ["-q", "sentiment", "train", "--vectors", str(d / "vec.txt"),
                                  "--train", str(d / "train.tsv"), "--dev", str(d / "dev.tsv"),
                                  "--out", str(d / "model"), "--hidden", "12", "--epochs", "4",
-                                 "--lr", "0.005", "--threads", "1"])
+                                 "--lr", "0.005", "--threads", "1", "--input-dropout", "0.1"])
     assert r.exit_code == 0, r.output
     return d
 
@@ -227,6 +227,8 @@ def test_cli_train_evaluate_predict(cli_files):
 def test_cli_bad_input_is_one_clear_line(cli_files, tmp_path, case, monkeypatch, rng):
     d = cli_files
     monkeypatch.delenv("EMBEDKIT_VECTORS", raising=False)
+    import embedkit.vectors.default as default_vectors
+    monkeypatch.setattr(default_vectors, "has_default_vectors", lambda: False)
     bad = tmp_path / "bad.tsv"
     if case == "no_tab":
         bad.write_text("1 good film\n")

@@ -135,3 +135,21 @@ def test_periodic_checkpoints_and_json_ticks(tmp_path):
 def test_checks(check, value, match):
     with pytest.raises(ParameterError, match=match):
         check("x", value)
+
+
+def test_history_is_in_epoch_order_when_a_later_epoch_finishes_first():
+    # regression: with two workers, epoch 2 finished while a slow thread still held the last
+    # job of epoch 1, and the history came out as [epoch 2, epoch 1, ...]
+    import threading
+
+    release = threading.Event()
+
+    def work(epoch, job, thread):
+        if epoch == 0 and job == 1:
+            release.wait(5)  # the last job of epoch 1 is held back ...
+        if epoch == 1 and job == 1:
+            release.set()    # ... until epoch 2 is done
+        return 10, float(epoch + 1), 1
+
+    history = C.run_training(work, 2, [10, 10], 2, 2, progress=False)
+    assert [h.epoch for h in history] == [1, 2]

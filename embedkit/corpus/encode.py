@@ -28,6 +28,7 @@ import numpy as np
 from embedkit._progress import progress_bar
 from embedkit._version import __version__
 from embedkit._cache import user_cache_dir
+from embedkit._threads import cpu_count
 from embedkit._kernels.corpus import MODE_WHITESPACE, MODE_WORDS, remap_chunk, sentence_offsets
 from embedkit.corpus import readers
 from embedkit.corpus.table import ByteTable, DictTable
@@ -121,35 +122,83 @@ def _validate(min_count, max_vocab_size, max_final_vocab, tokenizer):
 _UNICODE_SPACE = re.compile(r"[^\S\n]")  # whitespace other than newline
 
 
-def _id_blocks(source, tokenizer, lowercase, stats, progress, table):
-    """Yield ``(ids, line_lengths, last_continues)`` for each block of any kind of source.
+def _block_bytes(block: bytes, tokenizer: str, lowercase: bool, stats) -> tuple[bytes, int]:
+    """Bytes for the Numba tokenizer and its mode.
 
-    ``line_lengths`` are the token counts of the lines the block completes; with
-    ``last_continues`` the block's last line goes on in the next block.
+    ASCII blocks go as they are (lowercased in C); other blocks are decoded and tokenized
+    with Python's Unicode rules first, then handed on as whitespace-separated words.
     """
-    if not isinstance(source, (str, os.PathLike)):
-        yield from _list_blocks(source, stats, table)
-        return
-    mode = MODE_WORDS if tokenizer == "default" else MODE_WHITESPACE
-    for block, cont in readers.prefetch(readers.iter_blocks(source, stats, progress)):
-        if block.isascii():
-            data = block.lower() if lowercase else block
-            ids, lens = table.add(data, mode)
-        else:  # decode, then let Python's Unicode rules decide case and word characters
-            text = readers.decode(block, stats).replace("\r\n", "\n").replace("\r", "\n")
-            if lowercase:
-                text = text.lower()
-            if tokenizer == "default":
-                tokenize = get_tokenizer("default", lowercase=False)
-                text = "\n".join(" ".join(tokenize(line)) for line in text.split("\n"))
-            else:
-                text = _UNICODE_SPACE.sub(" ", text)
-            ids, lens = table.add(text.encode("utf-8"), MODE_WHITESPACE)
+    if block.isascii():
+        return (block.lower() if lowercase else block,
+                MODE_WORDS if tokenizer == "default" else MODE_WHITESPACE)
+    text = readers.decode(block, stats).replace("\r\n", "\n").replace("\r", "\n")
+    if lowercase:
+        text = text.lower()
+    if tokenizer == "default":
+        tokenize = get_tokenizer("default", lowercase=False)
+        text = "\n".join(" ".join(tokenize(line)) for line in text.split("\n"))
+    else:
+        text = _UNICODE_SPACE.sub(" ", text)
+    return text.encode("utf-8"), MODE_WHITESPACE
+
+
+def _path_id_blocks(source, tokenizer, lowercase, stats, progress, tables):
+    """Yield ``(raw_ids, line_lengths)`` for each block of a path source, in order.
+
+    Block ``k`` is tokenized by ``tables[k % T]`` on that table's own thread (the kernel
+    releases the GIL), so ``T`` tables work at once; a raw id is ``id * T + table``.
+    ``line_lengths`` are the token counts of the lines the block completes (a line that
+    runs over several blocks is counted once, where it ends).
+    """
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    n_tables = len(tables)
+
+    def run(table, block):
+        local = readers.ReadStats()
+        ids, lens = table.add(*_block_bytes(block, tokenizer, lowercase, local))
+        return ids, lens, table.take_open(), local.replaced_bytes
+
+    carry = 0
+    pools = [ThreadPoolExecutor(1, thread_name_prefix="embedkit-tokenizer")
+             for _ in tables]
+    pending: deque = deque()
+
+    def finish():
+        nonlocal carry
+        t, future = pending.popleft()
+        ids, lens, open_len, replaced = future.result()
+        stats.replaced_bytes += replaced
         stats.lines += lens.shape[0]
-        yield ids, lens, cont
+        if lens.shape[0]:
+            lens[0] += carry
+            carry = open_len
+        else:
+            carry += open_len
+        if n_tables > 1:
+            ids = ids * np.int32(n_tables) + np.int32(t)
+        return ids, lens
+
+    try:
+        blocks = readers.prefetch(readers.iter_blocks(source, stats, progress))
+        for k, (block, _cont) in enumerate(blocks):
+            t = k % n_tables
+            pending.append((t, pools[t].submit(run, tables[t], block)))
+            if len(pending) > 2 * n_tables:
+                yield finish()
+        while pending:
+            yield finish()
+        if carry:
+            stats.lines += 1
+            yield np.zeros(0, dtype=np.int32), np.array([carry], dtype=np.int64)
+    finally:
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _list_blocks(source, stats, table):
+    """Yield ``(ids, line_lengths)`` for token lists given from Python, 4096 at a time."""
     block = []
     for n, sentence in enumerate(source):
         if isinstance(sentence, str) or not all(isinstance(t, str) for t in sentence):
@@ -160,11 +209,11 @@ def _list_blocks(source, stats, table):
         if len(block) >= 4096:
             ids, lens = table.add(block)
             stats.lines += len(block)
-            yield ids, lens, False
+            yield ids, lens
             block = []
     ids, lens = table.add(block)
     stats.lines += len(block)
-    yield ids, lens, False
+    yield ids, lens
 
 
 def iter_sentences(source, tokenizer: str = "default", lowercase: bool = True) -> Iterator[list[str]]:
@@ -282,33 +331,37 @@ def _encode(source, options, work: pathlib.Path, is_path: bool) -> None:
     stats = readers.ReadStats()
     name = str(source) if is_path else "<token lists>"
     total_bytes = readers.source_size(source) if is_path else None
-    table = ByteTable() if is_path else DictTable()
+    # two tables on two threads, unless the table must stay bounded (pruning needs one)
+    n_tables = 2 if is_path and options["max_vocab_size"] is None and cpu_count() > 1 else 1
+    tables = [ByteTable() for _ in range(n_tables)] if is_path else [DictTable()]
     min_reduce = 1
     n_raw = 0
     raw_path, lens_path = work / "raw.i32", work / "lines.i64"
     bar = progress_bar(total=total_bytes, desc=f"reading {pathlib.Path(name).name}",
                        unit="B" if is_path else "tok", unit_scale=True)
+    if is_path:
+        blocks = _path_id_blocks(source, options["tokenizer"], options["lowercase"], stats,
+                                 bar, tables)
+    else:
+        blocks = _list_blocks(source, stats, tables[0])
     with open(raw_path, "wb") as raw_f, open(lens_path, "wb") as lens_f, bar:
-        for ids, lens, cont in _id_blocks(source, options["tokenizer"], options["lowercase"],
-                                          stats, bar if is_path else None, table):
+        for ids, lens in blocks:
             n_raw += ids.shape[0]
             raw_f.write(ids.tobytes())
             lens_f.write(lens.tobytes())
             if not is_path:
                 bar.update(ids.shape[0])
-            if options["max_vocab_size"] is not None and len(table) > options["max_vocab_size"]:
+            if options["max_vocab_size"] is not None and \
+                    len(tables[0]) > options["max_vocab_size"]:
                 raw_f.flush()
-                min_reduce = _prune(table, min_reduce, options["max_vocab_size"], raw_path)
-        if is_path:
-            lens_f.write(table.end().tobytes())
+                min_reduce = _prune(tables[0], min_reduce, options["max_vocab_size"], raw_path)
     if stats.replaced_bytes:
         log.warning("%s: replaced %d undecodable bytes with U+FFFD (the corpus is not valid "
                     "UTF-8; convert it with iconv to read it exactly)", name,
                     stats.replaced_bytes)
     if n_raw == 0:
         raise CorpusError(f"corpus {name} is empty: it has no tokens")
-    words = table.words()  # provisional id order
-    counts = table.counts[:len(words)]
+    words, counts, raw_to_word = _merge_tables(tables)
     if not words:
         raise CorpusError(f"every word of {name} was pruned while counting: raise "
                           "max_vocab_size")
@@ -323,10 +376,11 @@ def _encode(source, options, work: pathlib.Path, is_path: bool) -> None:
              name, n_raw, len(words), len(vocab), options["min_count"],
              100.0 * vocab.total / max(n_raw, 1))
     position = {w: i for i, w in enumerate(words)}
-    remap = np.full(len(words), -1, dtype=np.int32)
+    remap = np.full(len(words) + 1, -1, dtype=np.int32)  # last slot: raw ids of no word
     remap[np.fromiter((position[w] for w in vocab.words), dtype=np.int64,
                       count=len(vocab))] = np.arange(len(vocab), dtype=np.int32)
-    del position, table
+    remap = remap[raw_to_word]  # indexed by raw id
+    del position, tables
     _finish(work, raw_path, lens_path, remap, vocab)
     info = {"source": name, "files": stats.files, "raw_tokens": int(n_raw),
             "lines": int(stats.lines), "replaced_bytes": int(stats.replaced_bytes),
@@ -334,6 +388,34 @@ def _encode(source, options, work: pathlib.Path, is_path: bool) -> None:
             "options": options, "embedkit_version": __version__}
     with open(work / "info.json", "w", encoding="utf-8") as f:
         json.dump(info, f, ensure_ascii=False)
+
+
+def _merge_tables(tables):
+    """One word list and count array from ``T`` tables, and the map raw id -> word index.
+
+    A raw id is ``id * T + table``; raw ids that name no word map to ``len(words)``.
+    """
+    n_tables = len(tables)
+    if n_tables == 1:
+        words = tables[0].words()
+        return words, tables[0].counts[:len(words)], np.arange(len(words) + 1)
+    index: dict[str, int] = {}
+    words: list[str] = []
+    per_table = [t.words() for t in tables]
+    raw_to_word = np.full(n_tables * max(map(len, per_table)) + 1, -1, dtype=np.int64)
+    for t, table_words in enumerate(per_table):
+        for i, w in enumerate(table_words):
+            g = index.get(w)
+            if g is None:
+                g = index[w] = len(words)
+                words.append(w)
+            raw_to_word[i * n_tables + t] = g
+    counts = np.zeros(len(words), dtype=np.int64)
+    for t, (table, table_words) in enumerate(zip(tables, per_table)):
+        np.add.at(counts, raw_to_word[t:len(table_words) * n_tables:n_tables],
+                  table.counts[:len(table_words)])
+    raw_to_word[raw_to_word < 0] = len(words)
+    return words, counts, raw_to_word
 
 
 def _prune(table, min_reduce, max_vocab_size, raw_path):

@@ -100,11 +100,11 @@ class ByteTable:
                           max(2 * self._arena.shape[0], int(self._state[1]) + buf.shape[0]))
         return out_ids[:self._state[3]], out_lens[:self._state[4]]
 
-    def end(self) -> np.ndarray:
-        """Close the last line if it had no newline; returns its length (or nothing)."""
+    def take_open(self) -> int:
+        """Tokens after the last newline of the data added so far; resets the count."""
         open_len = int(self._state[2])
         self._state[2] = 0
-        return np.array([open_len] if open_len else [], dtype=np.int64)
+        return open_len
 
     def prune(self, keep: np.ndarray) -> None:
         self._rebuild(keep, self._wstart.shape[0], self._arena.shape[0])

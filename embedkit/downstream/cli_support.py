@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-import os
+import logging
 
-from embedkit.errors import MissingFileError, ParameterError
-
-ENV_VECTORS = "EMBEDKIT_VECTORS"
+log = logging.getLogger(__name__)
 
 
-def resolve_vectors_path(path: str | None) -> str:
-    """``--vectors``, else ``$EMBEDKIT_VECTORS``, else the packaged default vectors."""
-    if path:
-        return path
-    env = os.environ.get(ENV_VECTORS)
-    if env:
-        return env
-    try:
-        from embedkit.vectors import default as _default  # added by the search work
-    except ImportError:
-        _default = None
-    for name in ("default_vectors_path", "path", "default_path"):
-        fn = getattr(_default, name, None)
-        if callable(fn):
-            return os.fspath(fn())
-    raise ParameterError("no vectors given: pass --vectors FILE or set $EMBEDKIT_VECTORS "
-                         "(word2vec .bin/.txt, GloVe, fastText .vec or .ekv)")
+def resolve_and_load_vectors(path: str | None):
+    """Vectors from ``--vectors``, else ``$EMBEDKIT_VECTORS``, else the packaged default
+    (the same resolution as every other command, :mod:`embedkit.vectors.default`)."""
+    from embedkit.vectors.default import load_vectors as _load
+
+    vectors, where = _load(path)
+    log.info("vectors: %s (%d words, dim %d)", where, len(vectors), vectors.dim)
+    return vectors
 
 
 def load_vectors(path: str):
-    """Load vectors with :func:`embedkit.load`."""
-    if not os.path.exists(path):
-        raise MissingFileError(f"vectors file not found: {path}")
-    import embedkit
-
-    return embedkit.load(path)
+    """Load an explicit vectors path (a file any embedkit loader reads, or packed vectors)."""
+    return resolve_and_load_vectors(path)

@@ -22,7 +22,7 @@ from embedkit.errors import FormatError, ParameterError
 log = logging.getLogger(__name__)
 
 DEFAULTS = {
-    "hidden": 128, "dropout": 0.5, "input_dropout": 0.25, "fine_tune": False,
+    "hidden": 128, "dropout": 0.5, "input_dropout": 0.5, "fine_tune": False,
     "oov_min_count": 2, "case_dim": 0, "char_buckets": 0, "char_dim": 32, "char_nmax": 4,
     "pooling": "maxmean", "max_vocab": None, "seed": 0, "threads": 2, "crf": False,
 }
@@ -291,7 +291,7 @@ class SentimentClassifier(_BiGRUModel):
         Pretrained word vectors (frozen unless ``fine_tune=True``).
     **options
         ``hidden`` (128), ``dropout`` (0.5, before the output layer), ``input_dropout``
-        (0.25), ``fine_tune`` (False), ``oov_min_count`` (2: training words missing from the
+        (0.5), ``fine_tune`` (False), ``oov_min_count`` (2: training words missing from the
         vectors seen this often get a learned row), ``pooling`` ("maxmean", "max", "mean" or
         "attention"), ``max_vocab`` (keep the first N vector rows), ``seed``, ``threads``.
 

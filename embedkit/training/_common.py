@@ -489,6 +489,9 @@ def run_training(
                               seconds=secs, words_per_sec=a.words / max(secs, 1e-9),
                               lr=lr_at(min(1.0, (e + 1) / epochs)))
             history.append(rec)
+            # with several workers a later epoch can finish first (a slow thread still
+            # holds the last job of an earlier one): keep the history in epoch order
+            history.sort(key=lambda r: r.epoch)
             del accum[e]
             log.info("epoch %d/%d: loss %.4f, %.0f words/s, %.1f s", e + 1, epochs,
                      rec.loss, rec.words_per_sec, rec.seconds)

@@ -111,6 +111,8 @@ class GloVe:
         Output the sum of word and context vectors (as in the paper) or the word vectors.
     tokenizer : str
         Tokenizer of :func:`embedkit.corpus.prepare` when a corpus is prepared here.
+    lowercase : bool
+        Lowercase the corpus before tokenizing (``--keep-case`` turns it off).
     entries_per_job : int
         Co-occurrence entries per unit of work handed to a thread.
     grad_clip : float
@@ -128,7 +130,7 @@ class GloVe:
     def __init__(self, dim: int = 100, window: int = 10, min_count: int = 5,
                  x_max: float = 100.0, power: float = 0.75, alpha: float = 0.05,
                  epochs: int = 25, workers: int | None = None, seed: int = 1, memory="4G",
-                 vectors: str = "w+c", tokenizer: str = "default",
+                 vectors: str = "w+c", tokenizer: str = "default", lowercase: bool = True,
                  entries_per_job: int = 100_000, grad_clip: float = 100.0, tmp_dir=None):
         self.dim = int(C.check_positive("dim", dim, integer=True))
         self.window = int(C.check_positive("window", window, integer=True))
@@ -146,6 +148,7 @@ class GloVe:
                                  f"got {vectors!r}")
         self.vectors = vectors
         self.tokenizer = tokenizer
+        self.lowercase = bool(lowercase)
         self.entries_per_job = int(C.check_positive("entries_per_job", entries_per_job,
                                                     integer=True))
         self.grad_clip = float(C.check_positive("grad_clip", grad_clip))
@@ -157,7 +160,8 @@ class GloVe:
                 "min_count": self.min_count, "x_max": self.x_max, "power": self.power,
                 "alpha": self.alpha, "epochs": self.epochs, "workers": self.workers,
                 "seed": self.seed, "memory": self.memory, "vectors": self.vectors,
-                "tokenizer": self.tokenizer, "entries_per_job": self.entries_per_job,
+                "tokenizer": self.tokenizer, "lowercase": self.lowercase,
+                "entries_per_job": self.entries_per_job,
                 "grad_clip": self.grad_clip}
 
     def _prepare(self, corpus):
@@ -165,7 +169,8 @@ class GloVe:
             return corpus
         from embedkit.corpus import prepare
 
-        return prepare(corpus, min_count=self.min_count, tokenizer=self.tokenizer)
+        return prepare(corpus, min_count=self.min_count, tokenizer=self.tokenizer,
+                       lowercase=self.lowercase)
 
     def count(self, corpus=None, progress: bool | None = None):
         """Prepare ``corpus`` and count its co-occurrences.

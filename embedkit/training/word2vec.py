@@ -86,6 +86,8 @@ class Word2Vec:
         seed gives bit-identical vectors.
     tokenizer : str
         Tokenizer of :func:`embedkit.corpus.prepare` when a corpus is prepared here.
+    lowercase : bool
+        Lowercase the corpus before tokenizing (``--keep-case`` turns it off).
     words_per_job : int
         Tokens per unit of work handed to a thread.
 
@@ -99,7 +101,8 @@ class Word2Vec:
     def __init__(self, model: str = "sgns", dim: int = 100, window: int = 5, negative: int = 5,
                  min_count: int = 5, sample: float = 1e-3, epochs: int = 5,
                  alpha: float | None = None, min_alpha: float = 1e-4, workers: int | None = None,
-                 seed: int = 1, tokenizer: str = "default", words_per_job: int = 10000):
+                 seed: int = 1, tokenizer: str = "default", lowercase: bool = True,
+                 words_per_job: int = 10000):
         if not isinstance(model, str) or model.lower() not in MODELS:
             raise ParameterError(f"model must be 'sgns' or 'cbow', got {model!r}")
         self.model = MODELS[model.lower()]
@@ -119,6 +122,7 @@ class Word2Vec:
         self.workers = C.check_workers(workers)
         self.seed = int(C.check_non_negative("seed", seed, integer=True))
         self.tokenizer = tokenizer
+        self.lowercase = bool(lowercase)
         self.words_per_job = int(C.check_positive("words_per_job", words_per_job, integer=True))
 
     # -- parameters -------------------------------------------------------------------
@@ -128,14 +132,15 @@ class Word2Vec:
                 "negative": self.negative, "min_count": self.min_count, "sample": self.sample,
                 "epochs": self.epochs, "alpha": self.alpha, "min_alpha": self.min_alpha,
                 "workers": self.workers, "seed": self.seed, "tokenizer": self.tokenizer,
-                "words_per_job": self.words_per_job}
+                "lowercase": self.lowercase, "words_per_job": self.words_per_job}
 
     def _prepare(self, corpus):
         if all(hasattr(corpus, a) for a in ("ids", "offsets", "vocab")):
             return corpus
         from embedkit.corpus import prepare
 
-        return prepare(corpus, min_count=self.min_count, tokenizer=self.tokenizer)
+        return prepare(corpus, min_count=self.min_count, tokenizer=self.tokenizer,
+                       lowercase=self.lowercase)
 
     # -- training ---------------------------------------------------------------------
     def fit(self, corpus=None, *, out=None, format=None, checkpoint=None,
@@ -318,7 +323,8 @@ def train(corpus=None, model: str = "sgns", *, out=None, format=None, checkpoint
     ----------
     corpus : None, path, iterable of token lists, or EncodedCorpus
         ``None`` is the built-in corpus.
-    model : {"sgns", "cbow"}
+    model : {"sgns", "cbow", "glove"}
+        ``"glove"`` hands everything to :func:`embedkit.training.glove.train_glove`.
     out, format, checkpoint, checkpoint_every, resume, log_json, progress
         As :meth:`Word2Vec.fit`.
     **params
@@ -327,7 +333,7 @@ def train(corpus=None, model: str = "sgns", *, out=None, format=None, checkpoint
 
     Returns
     -------
-    TrainResult
+    TrainResult or GloVeResult
         With ``.vectors`` (a :class:`~embedkit.Vectors`) and ``.history``.
 
     Examples
@@ -336,6 +342,12 @@ def train(corpus=None, model: str = "sgns", *, out=None, format=None, checkpoint
     >>> result = embedkit.train(model="sgns", epochs=1)      # doctest: +SKIP
     >>> result.vectors.most_similar("king")                   # doctest: +SKIP
     """
+    if isinstance(model, str) and model.lower() == "glove":
+        from embedkit.training.glove import train_glove
+
+        return train_glove(corpus, out=out, format=format, checkpoint=checkpoint,
+                           checkpoint_every=checkpoint_every, resume=resume,
+                           log_json=log_json, progress=progress, **params)
     return Word2Vec(model=model, **params).fit(
         corpus, out=out, format=format, checkpoint=checkpoint,
         checkpoint_every=checkpoint_every, resume=resume, log_json=log_json, progress=progress)
