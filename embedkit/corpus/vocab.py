@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import pathlib
-import tempfile
 
 import numpy as np
 
+from embedkit._atomic import atomic_file
 from embedkit.errors import FormatError, ParameterError
 
 
@@ -110,16 +108,8 @@ class Vocab:
 
     def save(self, path) -> None:
         """Write the vocabulary as JSON (atomically)."""
-        path = pathlib.Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(json.dumps(self.to_json(), ensure_ascii=False))
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_file(path, "w", encoding="utf-8") as f:
+            f.write(json.dumps(self.to_json(), ensure_ascii=False))
 
     @classmethod
     def load(cls, path) -> "Vocab":

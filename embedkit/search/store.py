@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 
 import numpy as np
+
+from embedkit._atomic import atomic_path
 
 INDEX_SUFFIX = ".faiss"
 META_SUFFIX = ".faiss.json"
@@ -49,19 +50,8 @@ def vectors_checksum(matrix: np.ndarray) -> str:
 
 def atomic_write(path: str, write) -> None:
     """Call ``write(tmp_path)`` on a temporary file in ``path``'s directory, then rename it."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def write_json(path: str, data: dict) -> None:

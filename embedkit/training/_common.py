@@ -38,7 +38,6 @@ import math
 import os
 import queue
 import signal
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from embedkit._atomic import atomic_file
 from embedkit._progress import progress_bar
 from embedkit.errors import EmbedkitError, MissingFileError, ParameterError
 
@@ -222,20 +222,8 @@ def split_jobs(offsets: np.ndarray, words_per_job: int = 10000) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 # checkpoints
 def _atomic_write(path: str, write: Callable[[object], None], mode: str = "wb") -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
-    try:
-        with os.fdopen(fd, mode) as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_file(path, mode, fsync=True) as fh:
+        write(fh)
 
 
 def _checkpoint_paths(path) -> tuple[str, str]:

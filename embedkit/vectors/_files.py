@@ -12,6 +12,7 @@ import pathlib
 
 import numpy as np
 
+from embedkit._atomic import atomic_path
 from embedkit.errors import FormatError, MissingFileError
 
 _MAGIC = {b"\x1f\x8b": "gz", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz"}
@@ -140,8 +141,7 @@ def atomic_output(path, compress: str | None = None):
     path = pathlib.Path(path)
     if path.parent and not path.parent.exists():
         raise MissingFileError(f"directory does not exist: {path.parent}")
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         raw = open(tmp, "wb")
         if compress == "gz":
             f = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, filename="", mtime=0)
@@ -157,7 +157,3 @@ def atomic_output(path, compress: str | None = None):
             if f is not raw:
                 f.close()
             raw.close()
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
