@@ -219,6 +219,16 @@ def split_jobs(offsets: np.ndarray, words_per_job: int = 10000) -> np.ndarray:
     return bounds
 
 
+def encoded_corpus(corpus, **options):
+    """``corpus`` itself when it is already encoded (has ``ids``, ``offsets`` and ``vocab``),
+    else :func:`embedkit.corpus.prepare` of it with ``options``."""
+    if all(hasattr(corpus, a) for a in ("ids", "offsets", "vocab")):
+        return corpus
+    from embedkit.corpus import prepare
+
+    return prepare(corpus, **options)
+
+
 # ---------------------------------------------------------------------------------------
 # checkpoints
 def _atomic_write(path: str, write: Callable[[object], None], mode: str = "wb") -> None:

@@ -165,12 +165,8 @@ class GloVe:
                 "grad_clip": self.grad_clip}
 
     def _prepare(self, corpus):
-        if all(hasattr(corpus, a) for a in ("ids", "offsets", "vocab")):
-            return corpus
-        from embedkit.corpus import prepare
-
-        return prepare(corpus, min_count=self.min_count, tokenizer=self.tokenizer,
-                       lowercase=self.lowercase)
+        return C.encoded_corpus(corpus, min_count=self.min_count, tokenizer=self.tokenizer,
+                                lowercase=self.lowercase)
 
     def count(self, corpus=None, progress: bool | None = None):
         """Prepare ``corpus`` and count its co-occurrences.

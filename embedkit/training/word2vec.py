@@ -135,12 +135,8 @@ class Word2Vec:
                 "lowercase": self.lowercase, "words_per_job": self.words_per_job}
 
     def _prepare(self, corpus):
-        if all(hasattr(corpus, a) for a in ("ids", "offsets", "vocab")):
-            return corpus
-        from embedkit.corpus import prepare
-
-        return prepare(corpus, min_count=self.min_count, tokenizer=self.tokenizer,
-                       lowercase=self.lowercase)
+        return C.encoded_corpus(corpus, min_count=self.min_count, tokenizer=self.tokenizer,
+                                lowercase=self.lowercase)
 
     # -- training ---------------------------------------------------------------------
     def fit(self, corpus=None, *, out=None, format=None, checkpoint=None,
