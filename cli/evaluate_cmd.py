@@ -30,7 +30,7 @@ def _clean(rec: dict) -> dict:
 
 
 @click.command("evaluate")
-@click.argument("vectors", type=click.Path(dir_okay=False))
+@click.argument("vectors", type=click.Path())
 @click.option("--suite", type=click.Choice(["analogy", "similarity", "all"]), default="all",
               show_default=True, help="Which kind of sets to run.")
 @click.option("--sets", default=None, metavar="NAME,...",

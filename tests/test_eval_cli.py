@@ -77,3 +77,20 @@ def test_cli_numbers_equal_gensim():
 
 def test_negative_restrict_vocab():
     assert "--restrict-vocab must be >= 0" in _bad(_run(VECTORS, "--restrict-vocab", "-1"))
+
+
+def test_native_vectors_directory(tmp_path):
+    # regression: the VECTORS argument refused a native .ekv (a directory)
+    import numpy as np
+
+    import embedkit
+
+    words = ["king", "queen", "man", "woman", "cat", "dog"]
+    rng = np.random.default_rng(0)
+    path = tmp_path / "v.ekv"
+    embedkit.Vectors(words, rng.normal(size=(6, 8)).astype(np.float32)).save(path)
+    sims = tmp_path / "pairs.txt"
+    sims.write_text("king\tqueen\t8.5\ncat\tdog\t7.0\nman\twoman\t8.0\n")
+    r = CliRunner().invoke(cli, ["evaluate", str(path), "--suite", "similarity",
+                                 "--sets", str(sims), "--json"])
+    assert r.exit_code == 0, r.output
