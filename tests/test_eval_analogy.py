@@ -7,8 +7,7 @@ import pytest
 
 import embedkit
 from embedkit.errors import ParameterError
-from embedkit.evaluation import (AnalogySet, evaluate_analogies, evaluate_similarity,
-                                 read_analogies)
+from embedkit.evaluation import (AnalogySet, evaluate_analogies, evaluate_similarity)
 from embedkit.vectors import Vectors
 
 
