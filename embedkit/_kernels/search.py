@@ -14,6 +14,7 @@ _EMPTY = np.float32(-3.0e38)
 
 METHOD_3COSADD = 0
 METHOD_3COSMUL = 1
+_CHUNK = 2048  # vocabulary rows scored at a time per query (a float32 buffer that stays in L1)
 
 
 @njit(nogil=True, fastmath=True, cache=True, inline="always")
@@ -70,31 +71,50 @@ def combination_topk(sims, pos, neg, scale, exclude, k, method, epsilon, out_ids
         best_ids = np.full(k, -1, dtype=np.int64)
         best_scores = np.full(k, _EMPTY, dtype=np.float32)
         threshold = _EMPTY
-        for x in range(n):
+        buf = np.empty(_CHUNK, dtype=np.float32)
+        den = np.empty(_CHUNK, dtype=np.float32)
+        for x0 in range(0, n, _CHUNK):
+            c = min(_CHUNK, n - x0)
+            # score a chunk of rows with branch-free loops (they vectorize), then scan it
             if method == METHOD_3COSADD:
-                s = np.float32(0.0)
+                for i in range(c):
+                    buf[i] = np.float32(0.0)
                 for j in range(pos.shape[1]):
-                    if pos[q, j] >= 0:
-                        s += sims[pos[q, j], x]
+                    r = pos[q, j]
+                    if r >= 0:
+                        for i in range(c):
+                            buf[i] += sims[r, x0 + i]
                 for j in range(neg.shape[1]):
-                    if neg[q, j] >= 0:
-                        s -= sims[neg[q, j], x]
-                s *= scale[q]
+                    r = neg[q, j]
+                    if r >= 0:
+                        for i in range(c):
+                            buf[i] -= sims[r, x0 + i]
+                sc = scale[q]
+                for i in range(c):
+                    buf[i] *= sc
             else:
-                num = one
+                for i in range(c):
+                    buf[i] = one
+                    den[i] = one
                 for j in range(pos.shape[1]):
-                    if pos[q, j] >= 0:
-                        num *= (one + sims[pos[q, j], x]) * half
-                den = one
+                    r = pos[q, j]
+                    if r >= 0:
+                        for i in range(c):
+                            buf[i] *= (one + sims[r, x0 + i]) * half
                 for j in range(neg.shape[1]):
-                    if neg[q, j] >= 0:
-                        den *= (one + sims[neg[q, j], x]) * half
-                s = num / (den + eps)  # no negatives: den = 1 (an empty product)
-            if s > threshold:
-                if _excluded(x, exclude, q):
-                    continue
-                _insert(best_ids, best_scores, k, x, s)
-                threshold = best_scores[k - 1]
+                    r = neg[q, j]
+                    if r >= 0:
+                        for i in range(c):
+                            den[i] *= (one + sims[r, x0 + i]) * half
+                for i in range(c):  # no negatives: den = 1 (an empty product)
+                    buf[i] = buf[i] / (den[i] + eps)
+            for i in range(c):
+                s = buf[i]
+                if s > threshold:
+                    if _excluded(x0 + i, exclude, q):
+                        continue
+                    _insert(best_ids, best_scores, k, x0 + i, s)
+                    threshold = best_scores[k - 1]
         for j in range(k):
             out_ids[q, j] = best_ids[j]
             out_scores[q, j] = best_scores[j]
