@@ -311,7 +311,7 @@ def prepare(source=None, *, min_count: int = 5, tokenizer: str = "default",
         final = None
         work = pathlib.Path(tempfile.mkdtemp(prefix="embedkit-corpus-"))
     try:
-        enc = _encode(source, options, work, is_path)
+        _encode(source, options, work, is_path)
         if final is None:
             enc = EncodedCorpus.open(work)
             weakref.finalize(enc, shutil.rmtree, work, True)
@@ -355,10 +355,7 @@ def _encode(source, options, work: pathlib.Path, is_path: bool) -> None:
                     len(tables[0]) > options["max_vocab_size"]:
                 raw_f.flush()
                 min_reduce = _prune(tables[0], min_reduce, options["max_vocab_size"], raw_path)
-    if stats.replaced_bytes:
-        log.warning("%s: replaced %d undecodable bytes with U+FFFD (the corpus is not valid "
-                    "UTF-8; convert it with iconv to read it exactly)", name,
-                    stats.replaced_bytes)
+    readers.warn_replaced(name, stats.replaced_bytes)
     if n_raw == 0:
         raise CorpusError(f"corpus {name} is empty: it has no tokens")
     words, counts, raw_to_word = _merge_tables(tables)

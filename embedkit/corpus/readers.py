@@ -42,10 +42,9 @@ codecs.register_error("embedkit_replace", _count_and_replace)
 
 @dataclass
 class ReadStats:
-    """What reading a source met: files, bytes, lines, repaired bytes."""
+    """What reading a source met: files, lines, repaired bytes."""
 
     files: list[str] = field(default_factory=list)
-    bytes_read: int = 0
     lines: int = 0
     replaced_bytes: int = 0
 
@@ -160,7 +159,7 @@ def iter_blocks(source, stats: ReadStats | None = None, progress=None,
     source : str or path-like
         A file, a directory of files, or ``"-"`` for standard input.
     stats : ReadStats, optional
-        Filled in while reading (files, bytes read).
+        Filled in while reading (the files read).
     progress : tqdm bar, optional
         Advanced by the number of bytes read from disk (compressed bytes for archives).
     block_bytes : int, optional
@@ -171,7 +170,6 @@ def iter_blocks(source, stats: ReadStats | None = None, progress=None,
     if str(source) == "-":
         stats.files.append("<stdin>")
         for block in _blocks(sys.stdin.buffer, "<stdin>", block_bytes):
-            stats.bytes_read += len(block[0])
             if progress is not None:
                 progress.update(len(block[0]))
             yield block
@@ -184,7 +182,6 @@ def iter_blocks(source, stats: ReadStats | None = None, progress=None,
             try:
                 for block in _blocks(stream, str(path), block_bytes):
                     pos = raw.tell()
-                    stats.bytes_read += pos - last
                     if progress is not None:
                         progress.update(pos - last)
                     last = pos
@@ -213,9 +210,14 @@ def iter_lines(source, stats: ReadStats | None = None, progress=None,
                 lines.append(text[text.rfind("\n") + 1:])
         stats.lines += len(lines) - int(cont)
         yield lines, cont
-    if stats.replaced_bytes:
-        log.warning("replaced %d undecodable bytes with U+FFFD (the corpus is not valid "
-                    "UTF-8; convert it with iconv to read it exactly)", stats.replaced_bytes)
+    warn_replaced(str(source), stats.replaced_bytes)
+
+
+def warn_replaced(name: str, replaced: int) -> None:
+    """Log how many undecodable bytes reading ``name`` replaced, if any."""
+    if replaced:
+        log.warning("%s: replaced %d undecodable bytes with U+FFFD (the corpus is not valid "
+                    "UTF-8; convert it with iconv to read it exactly)", name, replaced)
 
 
 def source_size(source) -> int | None:
