@@ -11,19 +11,11 @@ from embedkit.errors import CorpusError, ParameterError
 from embedkit.training import GloVe
 from embedkit.training._common import TrainingInterrupted, load_checkpoint
 
-TOPICS = 4
-PER_TOPIC = 12
+import synthetic  # tests/synthetic.py
 
 
 def topic_corpus(n_sentences=500, length=12, seed=0):
-    """Sentences drawn from one of TOPICS disjoint word sets each."""
-    rng = np.random.default_rng(seed)
-    words = [[f"t{t}w{i}" for i in range(PER_TOPIC)] for t in range(TOPICS)]
-    out = []
-    for _ in range(n_sentences):
-        t = rng.integers(TOPICS)
-        out.append([words[t][i] for i in rng.integers(PER_TOPIC, size=length)])
-    return out
+    return synthetic.topic_corpus(n_sentences, length, seed)
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +40,11 @@ def test_planted_topics_give_same_topic_neighbours(enc):
     res = GloVe(**dict(FAST, epochs=15)).fit(enc, progress=False)
     v = res.vectors
     hits = 0
-    for t in range(TOPICS):
+    for t in range(synthetic.TOPICS):
         word = f"t{t}w0"
         near = [w for w, _ in v.most_similar(word, topn=5)]
         hits += sum(w.startswith(f"t{t}w") for w in near)
-    assert hits >= 0.9 * TOPICS * 5
+    assert hits >= 0.9 * synthetic.TOPICS * 5
 
 
 def test_same_seed_one_worker_is_bit_identical(enc):

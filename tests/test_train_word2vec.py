@@ -12,19 +12,11 @@ from embedkit.errors import CorpusError, MissingFileError, ParameterError
 from embedkit.training import Word2Vec
 from embedkit.training._common import TrainingDiverged, TrainingInterrupted, load_checkpoint
 
-TOPICS = 4
-PER_TOPIC = 12
+import synthetic  # tests/synthetic.py
 
 
 def topic_corpus(n_sentences=600, length=12, seed=0):
-    """Sentences drawn from one of TOPICS disjoint word sets each."""
-    rng = np.random.default_rng(seed)
-    words = [[f"t{t}w{i}" for i in range(PER_TOPIC)] for t in range(TOPICS)]
-    out = []
-    for _ in range(n_sentences):
-        t = rng.integers(TOPICS)
-        out.append([words[t][i] for i in rng.integers(PER_TOPIC, size=length)])
-    return out
+    return synthetic.topic_corpus(n_sentences, length, seed)
 
 
 @pytest.fixture(scope="module")
