@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401  (load SciPy's BLAS now, see below)
-from numba import njit
+from llvmlite import binding as _llvm
+from numba import njit, types
+from numba.extending import get_cython_function_address
 
 # ``np.dot`` inside these kernels calls SciPy's OpenBLAS.  threadpoolctl can only pin a
 # BLAS library that is already loaded, so load it at import: otherwise the first kernel
@@ -29,6 +31,16 @@ from numba import njit
 # GRU directions fight over its multi-threaded GEMM (a 10-100x slowdown).
 
 _JIT = dict(nogil=True, fastmath=True, cache=True, error_model="numpy")
+
+# BLAS: SciPy's sgemm/dgemm, called straight from the kernels (no copies, leading dimensions
+# and beta), registered under our own symbol names so cached kernels link to them at load.
+_llvm.add_symbol("embedkit_sgemm", get_cython_function_address("scipy.linalg.cython_blas",
+                                                               "sgemm"))
+_llvm.add_symbol("embedkit_dgemm", get_cython_function_address("scipy.linalg.cython_blas",
+                                                               "dgemm"))
+_SIG = types.void(*([types.intp] * 13))  # Fortran calling convention: every argument a pointer
+_sgemm = types.ExternalFunction("embedkit_sgemm", _SIG)
+_dgemm = types.ExternalFunction("embedkit_dgemm", _SIG)
 
 # Rational minimax approximation of tanh on [-7.905, 7.905] (odd degree-13 numerator,
 # even degree-6 denominator); absolute error < 3e-8, so float32 rounding dominates.
@@ -45,6 +57,7 @@ _B4 = np.float32(1.18534705686654e-04)
 _B6 = np.float32(1.19825839466702e-06)
 _CLAMP = np.float32(7.90531110763549805)
 _HALF = np.float32(0.5)
+_u = np.uint64
 _ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)
 
@@ -68,131 +81,252 @@ def fast_tanh(x):
 
 
 @njit(**_JIT)
-def _gates_forward(xp, hp, bhn, h, r_out, z_out, n_out, hn_out, h_out, H, exact):
-    """Gate math of one sequence at one step: ``xp``, ``hp`` are length-3H rows."""
-    if exact:
-        for j in range(H):
-            r = _HALF + _HALF * np.tanh(_HALF * (xp[j] + hp[j]))
-            z = _HALF + _HALF * np.tanh(_HALF * (xp[H + j] + hp[H + j]))
-            hn = hp[2 * H + j] + bhn[j]
-            n = np.tanh(xp[2 * H + j] + r * hn)
-            r_out[j] = r
-            z_out[j] = z
-            n_out[j] = n
-            hn_out[j] = hn
-            h_out[j] = (_ONE - z) * n + z * h[j]
+def _mm(ta, tb, M, N, K, A, a_off, lda, Bm, b_off, ldb, beta, C, c_off, ldc, ib, fb):
+    """Row-major ``C = op(A) @ op(B) + beta * C`` on sub-blocks, through BLAS ``?gemm``.
+
+    ``A``, ``Bm``, ``C`` are arrays of one float dtype; a block starts at flat offset
+    ``*_off`` with leading dimension ``ld*`` (row stride in elements); ``ta``/``tb`` transpose
+    (the stored block is then ``K x M`` / ``N x K``).  ``ib`` (int32, 8) and ``fb`` (the data
+    dtype, 2) are scratch for the by-reference arguments.
+    """
+    if M == 0 or N == 0:
+        return
+    if K == 0:
+        flat = C.reshape(C.size)
+        for i in range(M):
+            for j in range(N):
+                flat[c_off + i * ldc + j] *= beta
+        return
+    # column-major BLAS computes C^T = op(B)^T op(A)^T
+    ib[0] = 84 if tb else 78  # 'T' / 'N'
+    ib[1] = 84 if ta else 78
+    ib[2] = N
+    ib[3] = M
+    ib[4] = K
+    ib[5] = ldb
+    ib[6] = lda
+    ib[7] = ldc
+    fb[0] = 1
+    fb[1] = beta
+    p = ib.ctypes.data
+    f = fb.ctypes.data
+    s = A.itemsize
+    if s == 4:
+        _sgemm(p, p + 4, p + 8, p + 12, p + 16, f, Bm.ctypes.data + b_off * s, p + 20,
+               A.ctypes.data + a_off * s, p + 24, f + s, C.ctypes.data + c_off * s, p + 28)
     else:
-        for j in range(H):
-            r = _HALF + _HALF * fast_tanh(_HALF * (xp[j] + hp[j]))
-            z = _HALF + _HALF * fast_tanh(_HALF * (xp[H + j] + hp[H + j]))
-            hn = hp[2 * H + j] + bhn[j]
-            n = fast_tanh(xp[2 * H + j] + r * hn)
-            r_out[j] = r
-            z_out[j] = z
-            n_out[j] = n
-            hn_out[j] = hn
-            h_out[j] = (_ONE - z) * n + z * h[j]
+        _dgemm(p, p + 4, p + 8, p + 12, p + 16, f, Bm.ctypes.data + b_off * s, p + 20,
+               A.ctypes.data + a_off * s, p + 24, f + s, C.ctypes.data + c_off * s, p + 28)
 
 
 @njit(**_JIT)
-def gru_forward(X, Wi, bi, WhT, bhn, lengths, exact, XP, Hs, R, Z, N, HN, h, hp):
+def step_mask(lengths, T, mask):
+    """``mask[s * B + b] = 1`` where step ``s`` is real for sequence ``b``, else 0."""
+    B = lengths.shape[0]
+    for s in range(T):
+        for b in range(B):
+            mask[s * B + b] = 1 if s < lengths[b] else 0
+
+
+@njit(**_JIT)
+def gru_forward(X, rev, reverse, Wi, bi, WhT, bhn, mask, exact, out, col,
+                Xs, XP, Hs, R, Z, N, HN, Whh, hp, ib, fb):
     """Forward pass of one GRU direction over a padded, masked batch.
+
+    Internally everything is in *step order* and feature-major: column ``s * B + b`` of a
+    ``(rows, T * B)`` array belongs to step ``s`` of sequence ``b`` (for the backward
+    direction step ``s`` reads position ``rev[s, b]``), so every matrix product runs on
+    contiguous blocks through BLAS with no copies.
 
     Parameters
     ----------
     X : (T, B, D) inputs (C-contiguous).
+    rev : (T, B) int, :func:`reverse_index`; reverse : bool, run right to left.
     Wi : (3H, D) input weights; bi : (3H,) input biases with ``b_hr, b_hz`` folded in.
     WhT : (H, 3H) transposed recurrent weights; bhn : (H,) recurrent bias of ``n``.
-    lengths : (B,) int, real steps per sequence.
+    mask : (T * B,) from :func:`step_mask`.
     exact : bool, use ``np.tanh`` (float64 checks) instead of the rational tanh.
-    XP : (T, B, 3H) workspace, receives the input projections.
-    Hs, R, Z, N, HN : (T, B, H) outputs: hidden states (zero past a length) and the
-        saved gates ``r, z, n`` and ``W_hn h + b_hn`` for the backward pass.
-    h : (B, H), hp : (B, 3H) workspaces.
+    out : (T, B, C) output; receives the hidden states in columns ``col:col + H`` (zero
+        past each length).
+    Xs : (T * B, D) workspace (the reversed inputs; unused going forward).
+    XP : (3H, T * B) workspace, the input projections.
+    Hs : (H, (T + 1) * B) hidden states, column block 0 the zero initial state.
+    R, Z, N, HN : (H, T * B) saved gates ``r, z, n`` and ``W_hn h + b_hn``.
+    Whh : (3H, H), hp : (3H, B) workspaces; ib : int32 (8,), fb : (2,) BLAS scratch.
     """
     T, B, D = X.shape
     H = WhT.shape[0]
-    # all input projections (biases folded in) as one matrix product
-    xp2 = XP.reshape(T * B, 3 * H)
-    np.dot(X.reshape(T * B, D), Wi.T, xp2)
-    for i in range(T * B):
+    TB = T * B
+    if reverse:
+        for s in range(T):
+            for b in range(B):
+                Xs[s * B + b, :] = X[rev[s, b], b]
+        src = Xs
+    else:
+        src = X.reshape(TB, D)
+    for j in range(H):
         for k in range(3 * H):
-            xp2[i, k] += bi[k]
-    h[:] = _ZERO
-    for t in range(T):
-        np.dot(h, WhT, hp)
-        for b in range(B):
-            if t < lengths[b]:
-                _gates_forward(XP[t, b], hp[b], bhn, h[b], R[t, b], Z[t, b], N[t, b],
-                               HN[t, b], Hs[t, b], H, exact)
-                h[b, :] = Hs[t, b]
+            Whh[k, j] = WhT[j, k]
+    _mm(False, True, 3 * H, TB, D, Wi, 0, D, src, 0, D, 0, XP, 0, TB, ib, fb)
+    Hs[:, :B] = 0
+    hp[:] = 0
+    xpf = XP.reshape(XP.size)
+    hpf = hp.reshape(hp.size)
+    hsf = Hs.reshape(Hs.size)
+    rf = R.reshape(R.size)
+    zf = Z.reshape(Z.size)
+    nf = N.reshape(N.size)
+    hnf = HN.reshape(HN.size)
+    HB = H * B
+    Bu = _u(B)
+    for s in range(T):
+        c = s * B
+        if s > 0:
+            _mm(False, False, 3 * H, B, H, Whh, 0, H, Hs, c, TB + B, 0, hp, 0, B, ib, fb)
+        for j in range(H):
+            bir = bi[j]
+            biz = bi[H + j]
+            bin_ = bi[2 * H + j]
+            bn = bhn[j]
+            # unsigned offsets: Numba then skips the negative-index wraparound, which
+            # would otherwise stop these loops from vectorising
+            x0 = _u(j * TB + c)  # gate rows r, z, n of XP at step s
+            x1 = x0 + _u(H * TB)
+            x2 = x1 + _u(H * TB)
+            h0 = _u(j * B)  # and of hp
+            h1 = h0 + _u(HB)
+            h2 = h1 + _u(HB)
+            q = _u(j * (TB + B) + c)  # h_{s-1} in Hs; h_s at q + Bu
+            o = _u(s * HB + j * B)  # saved gates
+            cu = _u(c)
+            # one short loop per output array: few pointers per loop, so each vectorises
+            if exact:
+                for b in range(Bu):
+                    rf[o + b] = _HALF + _HALF * np.tanh(_HALF * (xpf[x0 + b] + hpf[h0 + b] + bir))
+                for b in range(Bu):
+                    zf[o + b] = _HALF + _HALF * np.tanh(_HALF * (xpf[x1 + b] + hpf[h1 + b] + biz))
+                for b in range(Bu):
+                    hnf[o + b] = hpf[h2 + b] + bn
+                for b in range(Bu):
+                    nf[o + b] = np.tanh(xpf[x2 + b] + bin_ + rf[o + b] * hnf[o + b])
             else:
-                Hs[t, b, :] = _ZERO
-                R[t, b, :] = _ZERO
-                Z[t, b, :] = _ZERO
-                N[t, b, :] = _ZERO
-                HN[t, b, :] = _ZERO
+                for b in range(Bu):
+                    rf[o + b] = _HALF + _HALF * fast_tanh(_HALF * (xpf[x0 + b] + hpf[h0 + b] + bir))
+                for b in range(Bu):
+                    zf[o + b] = _HALF + _HALF * fast_tanh(_HALF * (xpf[x1 + b] + hpf[h1 + b] + biz))
+                for b in range(Bu):
+                    hnf[o + b] = hpf[h2 + b] + bn
+                for b in range(Bu):
+                    nf[o + b] = fast_tanh(xpf[x2 + b] + bin_ + rf[o + b] * hnf[o + b])
+            for b in range(Bu):
+                z = zf[o + b]
+                hsf[q + Bu + b] = mask[cu + b] * ((_ONE - z) * nf[o + b] + z * hsf[q + b])
+    for s in range(T):
+        for b in range(B):
+            p = rev[s, b] if reverse else s
+            o = out[p, b]
+            for j in range(H):
+                o[col + j] = Hs[j, (s + 1) * B + b]
 
 
 @njit(**_JIT)
-def gru_backward(dHs, X, Wi, WhT, lengths, Hs, R, Z, N, HN, dXP, dHP, dh, dX,
-                 dWi, dbi, dWhT, dbhn):
+def gru_backward(dOut, col, X, rev, reverse, Wi, WhT, mask, Xs, Hs, R, Z, N, HN,
+                 dHs, G, WhTp, dh, dXs, dWi, dbi, dWhT, dbhn, ib, fb):
     """Backward pass (backprop through time) of one GRU direction.
 
-    ``dHs`` (T, B, H) is the gradient of the loss with respect to the outputs ``Hs`` of
-    :func:`gru_forward` (zero past each length).  Writes the input gradient ``dX``
-    (T, B, D) and the parameter gradients ``dWi`` (3H, D), ``dbi`` (3H,), ``dWhT``
-    (H, 3H), ``dbhn`` (H,) (overwritten, not accumulated).  ``dXP``, ``dHP`` (T, B, 3H)
-    and ``dh`` (B, H) are workspaces.  The gradients of the folded biases ``b_hr, b_hz``
-    equal the first 2H entries of ``dbi``.
+    ``dOut`` (T, B, C) holds the gradient of the loss with respect to ``out`` of
+    :func:`gru_forward`; this direction reads columns ``col:col + H``.  Writes the input
+    gradient in step order to ``dXs`` (T * B, D) (for the reverse direction, position
+    ``rev[s, b]`` of row ``s * B + b``) and the parameter gradients ``dWi`` (3H, D),
+    ``dbi`` (3H,), ``dWhT`` (H, 3H), ``dbhn`` (H,) (overwritten, not accumulated).
+    ``Xs, Hs, R, Z, N, HN`` are as left by :func:`gru_forward`.  Workspaces: ``dHs``
+    (H, T * B); ``G`` (4H, T * B) the gate gradients per step, rows ``[dn * r; dr; dz; dn]``
+    (rows 0:3H are the gradient of ``W_h h`` in gate order n, r, z, rows H:4H that of the
+    input projection in order r, z, n); ``WhTp`` (H, 3H); ``dh`` (H, B).  The gradients of
+    the folded biases ``b_hr, b_hz`` equal the first 2H entries of ``dbi``.
     """
     T, B, D = X.shape
     H = WhT.shape[0]
-    dh[:] = _ZERO
-    tmp = np.empty_like(dh)
-    Wh = np.ascontiguousarray(WhT.T)
-    for t in range(T - 1, -1, -1):
+    TB = T * B
+    src = Xs if reverse else X.reshape(TB, D)
+    for s in range(T):
         for b in range(B):
-            if t < lengths[b]:
-                for j in range(H):
-                    g = dh[b, j] + dHs[t, b, j]
-                    hprev = Hs[t - 1, b, j] if t > 0 else _ZERO
-                    r = R[t, b, j]
-                    z = Z[t, b, j]
-                    n = N[t, b, j]
-                    dn = g * (_ONE - z) * (_ONE - n * n)
-                    dz = g * (hprev - n) * z * (_ONE - z)
-                    dr = dn * HN[t, b, j] * r * (_ONE - r)
-                    dXP[t, b, j] = dr
-                    dXP[t, b, H + j] = dz
-                    dXP[t, b, 2 * H + j] = dn
-                    dHP[t, b, j] = dr
-                    dHP[t, b, H + j] = dz
-                    dHP[t, b, 2 * H + j] = dn * r
-                    dh[b, j] = g * z
-            else:
-                for j in range(H):
-                    dh[b, j] += dHs[t, b, j]
-                dXP[t, b, :] = _ZERO
-                dHP[t, b, :] = _ZERO
-        np.dot(dHP[t], Wh, tmp)
-        dh += tmp
-    xf = X.reshape(T * B, D)
-    dxp = dXP.reshape(T * B, 3 * H)
-    np.dot(dxp, Wi, dX.reshape(T * B, D))
-    np.dot(dxp.T, xf, dWi)
-    dbi[:] = _ZERO
-    dbhn[:] = _ZERO
-    for i in range(T * B):
-        for k in range(3 * H):
-            dbi[k] += dxp[i, k]
-    dhp = dHP.reshape(T * B, 3 * H)
-    for i in range(T * B):
+            p = rev[s, b] if reverse else s
+            g = dOut[p, b]
+            for j in range(H):
+                dHs[s, j, b] = g[col + j]
+    for j in range(H):
         for k in range(H):
-            dbhn[k] += dhp[i, 2 * H + k]
-    dWhT[:] = _ZERO
-    if T > 1:
-        np.dot(Hs[:T - 1].reshape((T - 1) * B, H).T, dHP[1:].reshape((T - 1) * B, 3 * H), dWhT)
+            WhTp[j, k] = WhT[j, 2 * H + k]
+        for k in range(2 * H):
+            WhTp[j, H + k] = WhT[j, k]
+    dh[:] = 0
+    rf = R.reshape(R.size)
+    zf = Z.reshape(Z.size)
+    nf = N.reshape(N.size)
+    hnf = HN.reshape(HN.size)
+    hsf = Hs.reshape(Hs.size)
+    dyf = dHs.reshape(dHs.size)
+    gf = G.reshape(G.size)
+    dhf = dh.reshape(dh.size)
+    HB = H * B
+    Bu = _u(B)
+    for s in range(T - 1, -1, -1):
+        c = s * B
+        for j in range(H):
+            o = _u(s * HB + j * B)  # saved gates and dHs
+            q = _u(j * (TB + B) + c)  # h_{s-1}
+            e = _u(j * B)  # dh
+            gnr = _u(j * TB + c)  # rows of G: dn * r, dr, dz, dn
+            gr = gnr + _u(H * TB)
+            gz = gr + _u(H * TB)
+            gn = gz + _u(H * TB)
+            cu = _u(c)
+            for b in range(Bu):  # dh <- g, the gradient wrt h_s
+                dhf[e + b] = mask[cu + b] * (dhf[e + b] + dyf[o + b])
+            for b in range(Bu):
+                n = nf[o + b]
+                gf[gn + b] = dhf[e + b] * (_ONE - zf[o + b]) * (_ONE - n * n)
+            for b in range(Bu):
+                gf[gnr + b] = gf[gn + b] * rf[o + b]
+            for b in range(Bu):
+                r = rf[o + b]
+                gf[gr + b] = gf[gn + b] * hnf[o + b] * r * (_ONE - r)
+            for b in range(Bu):
+                z = zf[o + b]
+                gf[gz + b] = dhf[e + b] * (hsf[q + b] - nf[o + b]) * z * (_ONE - z)
+            for b in range(Bu):
+                dhf[e + b] *= zf[o + b]
+        if s > 0:
+            _mm(False, False, H, B, 3 * H, WhTp, 0, 3 * H, G, c, TB, 1, dh, 0, B, ib, fb)
+    # input gradient and input weights: rows H:4H of G are d(input projection), order r, z, n
+    _mm(True, False, TB, D, 3 * H, G, H * TB, TB, Wi, 0, D, 0, dXs, 0, D, ib, fb)
+    _mm(False, False, 3 * H, D, TB, G, H * TB, TB, src, 0, D, 0, dWi, 0, D, ib, fb)
+    # recurrent weights: h_{s-1} against the step-s gradients, steps 1..T-1
+    K = (T - 1) * B
+    _mm(False, True, H, 2 * H, K, Hs, B, TB + B, G, H * TB + B, TB, 0, dWhT, 0, 3 * H, ib, fb)
+    _mm(False, True, H, H, K, Hs, B, TB + B, G, B, TB, 0, dWhT, 2 * H, 3 * H, ib, fb)
+    for k in range(3 * H):
+        row = G[H + k]
+        acc = row[0] * 0
+        for i in range(TB):
+            acc += row[i]
+        dbi[k] = acc
+    for k in range(H):
+        row = G[k]
+        acc = row[0] * 0
+        for i in range(TB):
+            acc += row[i]
+        dbhn[k] = acc
+
+
+@njit(**_JIT)
+def add_unreversed(dX, dXs, rev):
+    """``dX[rev[s, b], b] += dXs[s * B + b]``: adds a reverse direction's input gradient."""
+    T, B = rev.shape
+    for s in range(T):
+        for b in range(B):
+            dX[rev[s, b], b, :] += dXs[s * B + b]
 
 
 @njit(**_JIT)

@@ -31,35 +31,32 @@ def init_bigru(rng, input_dim: int, hidden: int, dtype=np.float32) -> dict:
     return p
 
 
+def _shapes(T, B, D, H):
+    """Per-direction buffer shapes (see :func:`embedkit._kernels.gru.gru_forward`)."""
+    TB = T * B
+    return {
+        "Xs": (TB, D), "XP": (3 * H, TB), "Hs": (H, TB + B), "R": (T, H, B), "Z": (T, H, B),
+        "N": (T, H, B), "HN": (T, H, B), "dHs": (T, H, B), "G": (4 * H, TB), "dXs": (TB, D),
+        "hp": (3 * H, B), "dh": (H, B), "Whh": (3 * H, H), "WhTp": (H, 3 * H), "fb": (2,),
+    }
+
+
 class _Workspace:
-    """Per-direction buffers, grown to the largest (T, B) seen and reused."""
+    """Per-direction buffers, grown to the largest batch seen and reused (no page faults)."""
 
     def __init__(self):
-        self.shape = None
+        self.flat = {}
+        self.ib = np.zeros(8, np.int32)
 
-    def ensure(self, T, B, D, H, dtype):
-        if self.shape is not None and self.shape[0] >= T and self.shape[1] >= B \
-                and self.shape[2:] == (D, H, dtype):
-            return
-        T = max(T, self.shape[0] if self.shape else 0)
-        B = max(B, self.shape[1] if self.shape else 0)
-        self.shape = (T, B, D, H, dtype)
-        n = T * B
-        self.flat = {
-            "XP": np.empty(n * 3 * H, dtype), "Hs": np.empty(n * H, dtype),
-            "R": np.empty(n * H, dtype), "Z": np.empty(n * H, dtype),
-            "N": np.empty(n * H, dtype), "HN": np.empty(n * H, dtype),
-            "dXP": np.empty(n * 3 * H, dtype), "dHP": np.empty(n * 3 * H, dtype),
-            "dX": np.empty(n * D, dtype), "Xr": np.empty(n * D, dtype),
-            "dHr": np.empty(n * H, dtype),
-        }
-        self.h = np.empty(B * H, dtype)
-        self.hp = np.empty(B * 3 * H, dtype)
-        self.dh = np.empty(B * H, dtype)
+    def view(self, name, dtype, shape):
+        n = int(np.prod(shape))
+        buf = self.flat.get(name)
+        if buf is None or buf.size < n or buf.dtype != dtype:
+            buf = self.flat[name] = np.empty(n, dtype)
+        return buf[:n].reshape(shape)
 
-    def view(self, name, *shape):
-        size = int(np.prod(shape))
-        return self.flat[name][:size].reshape(shape)
+    def views(self, T, B, D, H, dtype):
+        return {k: self.view(k, dtype, shape) for k, shape in _shapes(T, B, D, H).items()}
 
 
 class BiGRU:
@@ -67,8 +64,9 @@ class BiGRU:
 
     ``forward(X, lengths)`` returns ``(T, B, 2H)`` (forward states, then backward
     states, both zero past each length); ``backward(dOut)`` returns ``dX`` and writes the
-    parameter gradients into ``grads``.  The two directions run in two threads (the
-    kernels release the GIL); call it inside :func:`embedkit._threads.single_threaded_blas`.
+    parameter gradients into ``grads``.  With ``threads=2`` the backward direction runs in a
+    second thread while the calling thread runs the forward one (the kernels release the
+    GIL); call it inside :func:`embedkit._threads.single_threaded_blas`.
 
     Parameters
     ----------
@@ -88,14 +86,20 @@ class BiGRU:
         self.exact = bool(exact)
         self.threads = int(threads)
         self._ws = {d: _Workspace() for d in _DIRS}
-        self._pool = ThreadPoolExecutor(2) if self.threads >= 2 else None
+        self._pool = ThreadPoolExecutor(1) if self.threads >= 2 else None
         self._cache = None
 
-    def _run(self, fns):
+    def _run(self, f, b):
+        """Run ``f()`` here and ``b()`` in the pool (or after ``f`` with one thread)."""
         if self._pool is None:
-            return [f() for f in fns]
-        futs = [self._pool.submit(f) for f in fns]
-        return [f.result() for f in futs]
+            f()
+            b()
+            return
+        fut = self._pool.submit(b)
+        try:
+            f()
+        finally:
+            fut.result()
 
     def forward(self, X: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Encode ``X`` (T, B, D) with sequence ``lengths`` (B,); returns (T, B, 2H)."""
@@ -105,63 +109,42 @@ class BiGRU:
         X = np.ascontiguousarray(X, dtype=dtype)
         lengths = np.ascontiguousarray(lengths, dtype=np.int64)
         rev = K.reverse_index(lengths, T)
+        mask = self._ws["f"].view("mask", dtype, (T * B,))
+        K.step_mask(lengths, T, mask)
         out = np.empty((T, B, 2 * H), dtype)
-        for d in _DIRS:
-            self._ws[d].ensure(T, B, D, H, dtype)
+        v = {d: self._ws[d].views(T, B, D, H, dtype) for d in _DIRS}
 
         def run(d):
-            w = self._ws[d]
-            if d == "b":
-                Xd = w.view("Xr", T, B, D)
-                K.gather_time(X, rev, Xd)
-            else:
-                Xd = X
-            Hs = w.view("Hs", T, B, H)
-            K.gru_forward(Xd, self.p[f"gru_{d}_Wi"], self.p[f"gru_{d}_bi"],
-                          self.p[f"gru_{d}_WhT"], self.p[f"gru_{d}_bhn"], lengths, self.exact,
-                          w.view("XP", T, B, 3 * H), Hs, w.view("R", T, B, H),
-                          w.view("Z", T, B, H), w.view("N", T, B, H), w.view("HN", T, B, H),
-                          w.h[:B * H].reshape(B, H), w.hp[:B * 3 * H].reshape(B, 3 * H))
-            return Hs
+            w = v[d]
+            K.gru_forward(X, rev, d == "b", self.p[f"gru_{d}_Wi"], self.p[f"gru_{d}_bi"],
+                          self.p[f"gru_{d}_WhT"], self.p[f"gru_{d}_bhn"], mask, self.exact,
+                          out, 0 if d == "f" else H, w["Xs"], w["XP"], w["Hs"], w["R"],
+                          w["Z"], w["N"], w["HN"], w["Whh"], w["hp"], self._ws[d].ib, w["fb"])
 
-        hf, hb = self._run([lambda: run("f"), lambda: run("b")])
-        out[:, :, :H] = hf
-        tmp = np.empty((T, B, H), dtype)
-        K.gather_time(hb, rev, tmp)
-        out[:, :, H:] = tmp
-        self._cache = (X, lengths, rev, T, B, D)
+        self._run(lambda: run("f"), lambda: run("b"))
+        self._cache = (X, lengths, rev, mask, v)
         return out
 
     def backward(self, dOut: np.ndarray) -> np.ndarray:
         """Gradient of the loss wrt the input ``X`` given the gradient wrt the output."""
-        X, lengths, rev, T, B, D = self._cache
+        X, lengths, rev, mask, v = self._cache
+        T, B, D = X.shape
         H = self.H
-        dtype = X.dtype
-        dOut = np.ascontiguousarray(dOut, dtype=dtype)
+        dOut = np.ascontiguousarray(dOut, dtype=X.dtype)
+        dX = np.empty((T, B, D), X.dtype)
 
         def run(d):
-            w = self._ws[d]
-            if d == "b":
-                dHs = w.view("dHr", T, B, H)
-                K.gather_time(np.ascontiguousarray(dOut[:, :, H:]), rev, dHs)
-                Xd = w.view("Xr", T, B, D)
-            else:
-                dHs = np.ascontiguousarray(dOut[:, :, :H])
-                Xd = X
-            dX = w.view("dX", T, B, D)
-            K.gru_backward(dHs, Xd, self.p[f"gru_{d}_Wi"], self.p[f"gru_{d}_WhT"], lengths,
-                           w.view("Hs", T, B, H), w.view("R", T, B, H), w.view("Z", T, B, H),
-                           w.view("N", T, B, H), w.view("HN", T, B, H),
-                           w.view("dXP", T, B, 3 * H), w.view("dHP", T, B, 3 * H),
-                           w.dh[:B * H].reshape(B, H), dX,
-                           self.g[f"gru_{d}_Wi"], self.g[f"gru_{d}_bi"],
-                           self.g[f"gru_{d}_WhT"], self.g[f"gru_{d}_bhn"])
-            return dX
+            w = v[d]
+            dXs = dX.reshape(T * B, D) if d == "f" else w["dXs"]
+            K.gru_backward(dOut, 0 if d == "f" else H, X, rev, d == "b",
+                           self.p[f"gru_{d}_Wi"], self.p[f"gru_{d}_WhT"], mask, w["Xs"],
+                           w["Hs"], w["R"], w["Z"], w["N"], w["HN"], w["dHs"], w["G"],
+                           w["WhTp"], w["dh"], dXs, self.g[f"gru_{d}_Wi"],
+                           self.g[f"gru_{d}_bi"], self.g[f"gru_{d}_WhT"],
+                           self.g[f"gru_{d}_bhn"], self._ws[d].ib, w["fb"])
 
-        dxf, dxb = self._run([lambda: run("f"), lambda: run("b")])
-        dX = np.empty((T, B, D), dtype)
-        K.gather_time(dxb, rev, dX)
-        dX += dxf
+        self._run(lambda: run("f"), lambda: run("b"))
+        K.add_unreversed(dX, v["b"]["dXs"], rev)
         return dX
 
     def close(self):
