@@ -1,10 +1,17 @@
 """Numba kernels of a GRU layer (one direction) and of a hashed character-n-gram bag.
 
-Layout is time-major: inputs ``X`` have shape ``(T, B, D)``, hidden states ``(T, B, H)``.
-Sequences are padded at the end; ``lengths[b]`` is the number of real steps of sequence
-``b``.  Past its length a sequence keeps its state, its output is zero and it receives no
-gradient.  A backward (right-to-left) direction is the same kernel run on inputs reversed
-within each length (see :func:`reverse_index`).
+Inputs ``X`` are time-major ``(T, B, D)`` and the layer output ``(T, B, C)`` (a direction
+fills ``H`` of its columns).  Sequences are padded at the end; ``lengths[b]`` is the number
+of real steps of sequence ``b``; past its length a sequence's output is zero and it receives
+no gradient.  A backward (right-to-left) direction is the same kernels run on the inputs
+reversed within each length (see :func:`reverse_index`).
+
+Inside the kernels the data are in *step order* and feature-major: column ``s * B + b`` of a
+``(rows, T * B)`` array is step ``s`` of sequence ``b``.  Then the input projection of all
+steps, the input gradient and the weight gradients are each one BLAS GEMM over contiguous
+blocks, the recurrent product of a step is one GEMM on a column block (``h_{s-1}`` is read
+in place through the leading dimension), and the gate loops run over ``B`` contiguous
+values.
 
 Gates follow ``torch.nn.GRU`` (order ``r, z, n``)::
 
@@ -25,10 +32,10 @@ from llvmlite import binding as _llvm
 from numba import njit, types
 from numba.extending import get_cython_function_address
 
-# ``np.dot`` inside these kernels calls SciPy's OpenBLAS.  threadpoolctl can only pin a
-# BLAS library that is already loaded, so load it at import: otherwise the first kernel
-# call inside ``single_threaded_blas()`` loads it with its default thread count and the two
-# GRU directions fight over its multi-threaded GEMM (a 10-100x slowdown).
+# The kernels call SciPy's OpenBLAS.  threadpoolctl can only pin a BLAS library that is
+# already loaded, so load it at import: otherwise the first kernel call inside
+# ``single_threaded_blas()`` loads it with its default thread count and the two GRU
+# directions fight over its multi-threaded GEMM (a 10-100x slowdown).
 
 _JIT = dict(nogil=True, fastmath=True, cache=True, error_model="numpy")
 
@@ -133,10 +140,9 @@ def gru_forward(X, rev, reverse, Wi, bi, WhT, bhn, mask, exact, out, col,
                 Xs, XP, Hs, R, Z, N, HN, Whh, hp, ib, fb):
     """Forward pass of one GRU direction over a padded, masked batch.
 
-    Internally everything is in *step order* and feature-major: column ``s * B + b`` of a
-    ``(rows, T * B)`` array belongs to step ``s`` of sequence ``b`` (for the backward
-    direction step ``s`` reads position ``rev[s, b]``), so every matrix product runs on
-    contiguous blocks through BLAS with no copies.
+    Buffers are in step order (see the module docstring); for the reverse direction step
+    ``s`` of sequence ``b`` is position ``rev[s, b]``.  Past a sequence's length its state
+    is reset to zero (nothing downstream reads it).
 
     Parameters
     ----------
@@ -151,7 +157,7 @@ def gru_forward(X, rev, reverse, Wi, bi, WhT, bhn, mask, exact, out, col,
     Xs : (T * B, D) workspace (the reversed inputs; unused going forward).
     XP : (3H, T * B) workspace, the input projections.
     Hs : (H, (T + 1) * B) hidden states, column block 0 the zero initial state.
-    R, Z, N, HN : (H, T * B) saved gates ``r, z, n`` and ``W_hn h + b_hn``.
+    R, Z, N, HN : (T, H, B) saved gates ``r, z, n`` and ``W_hn h + b_hn``.
     Whh : (3H, H), hp : (3H, B) workspaces; ib : int32 (8,), fb : (2,) BLAS scratch.
     """
     T, B, D = X.shape
@@ -240,7 +246,7 @@ def gru_backward(dOut, col, X, rev, reverse, Wi, WhT, mask, Xs, Hs, R, Z, N, HN,
     ``rev[s, b]`` of row ``s * B + b``) and the parameter gradients ``dWi`` (3H, D),
     ``dbi`` (3H,), ``dWhT`` (H, 3H), ``dbhn`` (H,) (overwritten, not accumulated).
     ``Xs, Hs, R, Z, N, HN`` are as left by :func:`gru_forward`.  Workspaces: ``dHs``
-    (H, T * B); ``G`` (4H, T * B) the gate gradients per step, rows ``[dn * r; dr; dz; dn]``
+    (T, H, B); ``G`` (4H, T * B) the gate gradients per step, rows ``[dn * r; dr; dz; dn]``
     (rows 0:3H are the gradient of ``W_h h`` in gate order n, r, z, rows H:4H that of the
     input projection in order r, z, n); ``WhTp`` (H, 3H); ``dh`` (H, B).  The gradients of
     the folded biases ``b_hr, b_hz`` equal the first 2H entries of ``dbi``.

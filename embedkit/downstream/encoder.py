@@ -122,12 +122,12 @@ class BiGRU:
                           w["Z"], w["N"], w["HN"], w["Whh"], w["hp"], self._ws[d].ib, w["fb"])
 
         self._run(lambda: run("f"), lambda: run("b"))
-        self._cache = (X, lengths, rev, mask, v)
+        self._cache = (X, rev, mask, v)
         return out
 
     def backward(self, dOut: np.ndarray) -> np.ndarray:
         """Gradient of the loss wrt the input ``X`` given the gradient wrt the output."""
-        X, lengths, rev, mask, v = self._cache
+        X, rev, mask, v = self._cache
         T, B, D = X.shape
         H = self.H
         dOut = np.ascontiguousarray(dOut, dtype=X.dtype)
