@@ -197,3 +197,57 @@ def test_matches_torch_gru_when_installed(rng):
     np.testing.assert_allclose(dX, xt.grad.numpy(), atol=1e-10)
     np.testing.assert_allclose(g["gru_b_WhT"].T, gru.weight_hh_l0_reverse.grad.numpy(),
                                atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+def test_blas_gemm_on_sub_blocks(rng, dtype, ta, tb):
+    # the kernels' GEMM reads blocks in place through an offset and a leading dimension
+    M, N, Kd = 5, 7, 4
+    A = rng.normal(size=(12, 20)).astype(dtype)
+    Bm = rng.normal(size=(15, 18)).astype(dtype)
+    C = rng.normal(size=(9, 11)).astype(dtype)
+    a = A[2:2 + Kd, 3:3 + M] if ta else A[2:2 + M, 3:3 + Kd]
+    b = Bm[1:1 + N, 4:4 + Kd] if tb else Bm[1:1 + Kd, 4:4 + N]
+    want = (a.T if ta else a) @ (b.T if tb else b)
+    ib, fb = np.zeros(8, np.int32), np.zeros(2, dtype)
+    for beta in (0.0, 1.0):
+        C2 = C.copy()
+        K._mm(ta, tb, M, N, Kd, A, 2 * 20 + 3, 20, Bm, 1 * 18 + 4, 18, beta, C2, 3 * 11 + 2,
+              11, ib, fb)
+        expect = C.copy()
+        expect[3:3 + M, 2:2 + N] = want + beta * C[3:3 + M, 2:2 + N]
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(C2, expect, rtol=tol, atol=tol)
+    C2 = C.copy()  # an empty inner dimension scales C by beta
+    K._mm(ta, tb, M, N, 0, A, 0, 20, Bm, 0, 18, 0.0, C2, 0, 11, ib, fb)
+    assert not C2[:M, :N].any() and (C2[M:] == C[M:]).all()
+
+
+def test_workspace_reuse_across_batch_shapes(rng):
+    # one encoder, batches of different shapes in turn: each result equals a fresh encoder's
+    p = init_bigru(rng, 4, 5, np.float64)
+    g = {k: np.zeros_like(v) for k, v in p.items()}
+    enc = BiGRU(p, g, threads=2, exact=True)
+    for T, lengths in ((6, (6, 2, 4)), (3, (3, 1)), (8, (8, 5, 1, 7))):
+        X = rng.normal(size=(T, len(lengths), 4))
+        W = rng.normal(size=(T, len(lengths), 10))
+        out = enc.forward(X, np.array(lengths))
+        dX = enc.backward(W)
+        g2 = {k: np.zeros_like(v) for k, v in p.items()}
+        fresh = BiGRU(p, g2, threads=1, exact=True)
+        np.testing.assert_allclose(out, fresh.forward(X, np.array(lengths)), rtol=1e-13)
+        np.testing.assert_allclose(dX, fresh.backward(W), rtol=1e-12, atol=1e-14)
+        for k in g:
+            np.testing.assert_allclose(g[k], g2[k], rtol=1e-12, atol=1e-14, err_msg=k)
+
+
+def test_single_step_sequences(rng):
+    # T = 1: no recurrent product, the recurrent weight gradient is exactly zero
+    p, g, enc, X, lengths = _setup(rng, T=1, B=2, lengths=(1, 1))
+    out = enc.forward(X, lengths)
+    np.testing.assert_allclose(out, reference_bigru(p, X, lengths), rtol=1e-12)
+    enc.backward(np.ones_like(out))
+    assert not g["gru_f_WhT"].any() and not g["gru_b_WhT"].any()
+    assert g["gru_f_Wi"].any()
