@@ -79,11 +79,16 @@ def step_times(T=40, B=32, D=100, H=128, threads=2, repeats=30):
             if tt:
                 tt()
         for _ in range(repeats):  # interleaved, so both see the same machine load
+            # each timed step follows an untimed step of the same library, as in training:
+            # OpenMP worker threads (torch's) spin for a while after a parallel region and
+            # would otherwise run, and be counted as CPU time, inside the other's timing
+            ek()
             t0, c0 = time.perf_counter(), time.process_time()
             ek()
             res["embedkit"].append(time.perf_counter() - t0)
             res["embedkit_cpu"].append(time.process_time() - c0)
             if tt:
+                tt()
                 t0, c0 = time.perf_counter(), time.process_time()
                 tt()
                 res["torch"].append(time.perf_counter() - t0)

@@ -47,6 +47,7 @@ class _Workspace:
     def __init__(self):
         self.flat = {}
         self.ib = np.zeros(8, np.int32)
+        self._last = (None, None)
 
     def view(self, name, dtype, shape):
         n = int(np.prod(shape))
@@ -56,7 +57,11 @@ class _Workspace:
         return buf[:n].reshape(shape)
 
     def views(self, T, B, D, H, dtype):
-        return {k: self.view(k, dtype, shape) for k, shape in _shapes(T, B, D, H).items()}
+        key = (T, B, D, H, np.dtype(dtype))
+        if self._last[0] != key:
+            self._last = (key, {k: self.view(k, dtype, shape)
+                                for k, shape in _shapes(T, B, D, H).items()})
+        return self._last[1]
 
 
 class BiGRU:
