@@ -195,8 +195,15 @@ def test_matches_torch_gru_when_installed(rng):
     np.testing.assert_allclose(out, out_t.detach().numpy(), atol=1e-12)
     dX = enc.backward(W * (np.arange(T)[:, None] < lengths[None, :])[:, :, None])
     np.testing.assert_allclose(dX, xt.grad.numpy(), atol=1e-10)
-    np.testing.assert_allclose(g["gru_b_WhT"].T, gru.weight_hh_l0_reverse.grad.numpy(),
-                               atol=1e-10)
+    for d, suf in (("f", ""), ("b", "_reverse")):
+        grad = {n: getattr(gru, f"{n}_l0{suf}").grad.numpy()
+                for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+        np.testing.assert_allclose(g[f"gru_{d}_Wi"], grad["weight_ih"], atol=1e-10)
+        np.testing.assert_allclose(g[f"gru_{d}_WhT"].T, grad["weight_hh"], atol=1e-10)
+        # the folded r, z recurrent biases get the same gradient as the input biases
+        np.testing.assert_allclose(g[f"gru_{d}_bi"], grad["bias_ih"], atol=1e-10)
+        np.testing.assert_allclose(g[f"gru_{d}_bi"][:2 * H], grad["bias_hh"][:2 * H], atol=1e-10)
+        np.testing.assert_allclose(g[f"gru_{d}_bhn"], grad["bias_hh"][2 * H:], atol=1e-10)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
