@@ -302,7 +302,7 @@ class Word2Vec:
         log.info("trained %s in %.1f s (%.0f words/s)", self.model, secs, res.words_per_sec)
         if out is not None:
             self._save_vectors(res.vectors, out, format)
-            log.info("vectors written to %s", out)
+            log.debug("vectors written to %s", out)  # the CLI reports the output
             if checkpoint is not None:
                 C.discard_checkpoint(checkpoint)
         return res
