@@ -246,3 +246,18 @@ def test_sort_codes_sorts(rng, n):
 def test_vocabulary_too_large_for_64_bit_codes():
     with pytest.raises(ParameterError, match="too large to key pairs in 64"):
         count_cooccurrences(np.zeros(3, np.int32), [0, 3], 2 ** 31, window=10, progress=False)
+
+
+def test_huge_vocabulary_keeps_64_bit_bucket_codes(rng):
+    # V = 2**22: within a bucket the codes keep more than 32 bits, so they stay uint64
+    from embedkit._kernels.cooccur import bucket_split, code_bits, code_shift
+
+    V = 1 << 22
+    assert bucket_split(code_bits(V, 3), code_shift(3))[0] > 32
+    words = np.array([0, 1, 7, 5000, 123_456, V - 2, V - 1])
+    sents = [list(rng.choice(words, size=rng.integers(2, 15))) for _ in range(80)]
+    ids = np.array([w for s in sents for w in s], dtype=np.int32)
+    offsets = np.concatenate([[0], np.cumsum([len(s) for s in sents])]).astype(np.int64)
+    co = count_cooccurrences(ids, offsets, V, window=3, memory="64M", workers=2,
+                             progress=False)
+    check(co, sents, 3)

@@ -178,6 +178,19 @@ def bucket_scatter(codes, n, shift, pos, out):
 
 
 @njit(**_OPTS)
+def bucket_scatter_low(codes, n, shift, pos, out):
+    """:func:`bucket_scatter` keeping only the low ``shift`` bits of each code (the bucket
+    holds the rest), so ``out`` can be uint32 when ``shift <= 32``: half the memory."""
+    sh = np.uint64(shift)
+    low = (np.uint64(1) << sh) - np.uint64(1)
+    for k in range(n):
+        c = codes[k]
+        b = np.int64(c >> sh)
+        out[pos[b]] = c & low
+        pos[b] += 1
+
+
+@njit(**_OPTS)
 def sort_buckets(codes, scratch, bstart, b0, b1, shift, dbits, n_keys):
     """Sort each bucket ``codes[bstart[b]:bstart[b+1]]``, ``b0 <= b < b1``, in place.
 
@@ -300,8 +313,9 @@ def reduce_buckets(codes, bstart, b0, b1, shift, window, vocab_size, dense, row_
                    row_len, out_start, out_keys, out_vals):
     """Reduce the sorted buckets ``b0 <= b < b1`` and merge in the dense cells of their keys.
 
-    Bucket ``b`` (codes ``codes[bstart[b]:bstart[b+1]]``, sorted by :func:`sort_buckets`)
-    covers the keys ``[(b << shift) >> s, ((b + 1) << shift) >> s)`` with
+    Bucket ``b`` (codes ``codes[bstart[b]:bstart[b+1]]``, sorted by :func:`sort_buckets`,
+    holding only the low ``shift`` bits, as :func:`bucket_scatter_low` leaves them) covers
+    the keys ``[(b << shift) >> s, ((b + 1) << shift) >> s)`` with
     ``s = code_shift(window)``; its entries (the reduced codes and the non-zero dense cells
     of that key range, which never share a key) are written in key order from
     ``out_start[b]``.
@@ -323,15 +337,17 @@ def reduce_buckets(codes, bstart, b0, b1, shift, window, vocab_size, dense, row_
         if dj < di:
             dj = di
         di, dj, dkey = _dense_next(dense, row_start, row_len, di, dj, V, khi)
+        top = np.uint64(b) << np.uint64(shift)
         m = out_start[b]
         k = bstart[b]
         hi = bstart[b + 1]
         while k < hi:
-            key = codes[k] >> db
+            low = np.uint64(codes[k]) >> db
             acc = 0.0
-            while k < hi and (codes[k] >> db) == key:
-                acc += inv[np.int64(codes[k] & dmask) + 1]
+            while k < hi and (np.uint64(codes[k]) >> db) == low:
+                acc += inv[np.int64(np.uint64(codes[k]) & dmask) + 1]
                 k += 1
+            key = (top >> db) | low
             ikey = np.int64(key)
             while dkey >= 0 and dkey < ikey:
                 out_keys[m] = np.uint64(dkey)

@@ -298,12 +298,13 @@ def _finish_in_memory(leftovers, dense, row_start, row_len, vocab_size: int, win
     bstart = np.zeros(nb + 1, dtype=np.int64)
     np.cumsum(per_bucket, out=bstart[1:])
     n_codes = int(bstart[-1])
-    codes = np.empty(n_codes, dtype=np.uint64)
+    # within a bucket only the low `shift` bits vary: uint32 halves the traffic when they fit
+    codes = np.empty(n_codes, dtype=np.uint32 if shift <= 32 else np.uint64)
     pos = bstart[:-1] + np.cumsum(hists, axis=0) - hists  # where worker t's codes of b go
 
     def scatter(t):
         buf, fill = leftovers[t][0], leftovers[t][1]
-        K.bucket_scatter(buf, fill, shift, np.ascontiguousarray(pos[t]), codes)
+        K.bucket_scatter_low(buf, fill, shift, np.ascontiguousarray(pos[t]), codes)
         leftovers[t] = None
 
     _run_threads(scatter, n_buf)
@@ -318,7 +319,7 @@ def _finish_in_memory(leftovers, dense, row_start, row_len, vocab_size: int, win
     def sort(t):
         b0, b1 = int(ranges[t]), int(ranges[t + 1])
         big = int(per_bucket[b0:b1].max()) if b1 > b0 else 0
-        K.sort_buckets(codes, np.empty(max(1, big), dtype=np.uint64), bstart, b0, b1, shift,
+        K.sort_buckets(codes, np.empty(max(1, big), dtype=codes.dtype), bstart, b0, b1, shift,
                        dbits, n_keys)
 
     _run_threads(sort, workers)
