@@ -11,6 +11,11 @@ dense table and appends the others to a buffer; a full buffer is sorted, reduced
 spilled to disk as a *run* (a ``.npy`` file of ``(key, val)`` records).  Runs are merged
 k ways with at most ``max_open_files`` files open at once, in several passes when there
 are more runs than that, so a big corpus never hits the "too many open files" limit.
+
+When nothing spilled (the common case), no merge happens at all: the workers' codes are
+scattered into buckets of contiguous key ranges (their top bits, counted during the scan),
+and threads sort and reduce ranges of buckets, merging in the dense cells of the same keys,
+straight into the final arrays (:func:`_finish_in_memory`).
 """
 
 from __future__ import annotations
