@@ -31,8 +31,10 @@ def test_loss_decreases_over_epochs(enc):
     res = GloVe(**dict(FAST, epochs=8)).fit(enc, progress=False)
     losses = [h["loss"] for h in res.history]
     assert len(losses) == 8
-    assert losses[-1] < 0.5 * losses[0]
-    assert all(b < a for a, b in zip(losses, losses[1:]))
+    assert losses[-1] < 0.05 * losses[0]
+    # strictly down until it reaches the noise floor of the stochastic updates
+    assert all(b < a for a, b in zip(losses[:5], losses[1:5]))
+    assert max(losses[4:]) < 0.05 * losses[0]
     assert res.history[0]["words"] == res.cooccurrence["entries"]
 
 
