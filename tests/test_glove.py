@@ -92,6 +92,12 @@ def test_writes_vectors_that_load_back(enc, tmp_path):
     np.testing.assert_allclose(back.vectors, res.vectors.vectors, rtol=1e-4, atol=1e-6)
 
 
+def test_checkpoint_is_removed_once_the_vectors_are_written(enc, tmp_path):
+    out = tmp_path / "g.txt"
+    GloVe(**FAST).fit(enc, out=str(out), checkpoint_every=1e-6, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.txt"]
+
+
 def _interrupt_after(monkeypatch, calls):
     """Make the kernel send Ctrl-C to the main thread after its ``calls``-th job."""
     from embedkit._kernels import glove as K
