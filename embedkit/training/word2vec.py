@@ -165,15 +165,7 @@ class Word2Vec:
         progress : bool, optional
             Show the progress bar (default: embedkit's global setting).
         """
-        out = C.check_out_path(out)
-        if checkpoint is None and out is not None:
-            checkpoint = out + ".ckpt"
-        if checkpoint is not None:
-            C.check_out_path(checkpoint)
-        if checkpoint_every is not None:
-            C.check_positive("checkpoint_every", checkpoint_every)
-            if checkpoint is None:
-                raise ParameterError("checkpoint_every needs a checkpoint path or out path")
+        out, checkpoint = C.checkpoint_plan(out, checkpoint, checkpoint_every)
 
         state = arrays = None
         if resume is not None:
