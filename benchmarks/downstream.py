@@ -120,7 +120,8 @@ def run_ner(vectors, args):
     dv = read_conll(os.path.join(d, "dev"), strip_prefix="en:")
     m = NERTagger(vectors, hidden=args.ner_hidden, seed=args.seed, threads=args.threads,
                   char_buckets=100_000, char_dim=32, case_dim=8, fine_tune=args.ner_fine_tune,
-                  crf=args.ner_crf, input_dropout=0.5)
+                  crf=args.ner_crf, input_dropout=0.5, char_cnn=args.ner_char_cnn,
+                  char_cnn_dim=25, word_dropout=args.ner_word_dropout)
     t0 = time.perf_counter()
     m.fit(tr[0], tr[1], dv[0], dv[1], epochs=args.ner_epochs, lr=args.ner_lr, patience=3,
           progress=not args.quiet)
@@ -130,7 +131,9 @@ def run_ner(vectors, args):
     return {"task": "WikiANN-en", "metric": "entity F1", "dev": res["f1"],
             "config": ("fine-tune" if args.ner_fine_tune else "frozen")
             + (", CRF" if args.ner_crf else ", softmax") + f", hidden {args.ner_hidden}"
-            + ", char n-grams + case",
+            + ", char n-grams + case"
+            + (f", char CNN {args.ner_char_cnn}" if args.ner_char_cnn else "")
+            + (f", word dropout {args.ner_word_dropout}" if args.ner_word_dropout else ""),
             "precision": res["precision"], "recall": res["recall"],
             "per_type": {k: round(v["f1"], 4) for k, v in res["per_type"].items()},
             "epochs": len(secs), "sec_per_epoch": statistics.median(secs),
@@ -150,6 +153,9 @@ def main(argv=None):
     ap.add_argument("--ner-epochs", type=int, default=12)
     ap.add_argument("--sst-fine-tune", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--ner-fine-tune", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--ner-char-cnn", type=int, default=50,
+                    help="Char CNN filters for WikiANN (0 off).")
+    ap.add_argument("--ner-word-dropout", type=float, default=0.0)
     ap.add_argument("--ner-crf", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quiet", action="store_true")

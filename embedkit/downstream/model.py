@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 
+from embedkit._kernels import charcnn as CK
 from embedkit._kernels import gru as K
 from embedkit._progress import progress_bar
 from embedkit._threads import single_threaded_blas
@@ -15,7 +16,8 @@ from embedkit.downstream import metrics as M
 from embedkit.downstream.crf import crf_nll
 from embedkit.downstream.data import length_batches
 from embedkit.downstream.encoder import BiGRU, init_bigru
-from embedkit.downstream.features import CASE_CLASSES, Featurizer, Vocabulary, make_batch
+from embedkit.downstream.features import (CASE_CLASSES, CHAR_FIRST, Featurizer, Vocabulary,
+                                          char_alphabet, make_batch)
 from embedkit.downstream.optim import Adam
 from embedkit.errors import FormatError, ParameterError
 
@@ -25,6 +27,7 @@ DEFAULTS = {
     "hidden": 128, "dropout": 0.5, "input_dropout": 0.5, "fine_tune": False,
     "oov_min_count": 2, "case_dim": 0, "char_buckets": 0, "char_dim": 32, "char_nmax": 4,
     "pooling": "maxmean", "max_vocab": None, "seed": 0, "threads": 2, "crf": False,
+    "char_cnn": 0, "char_cnn_dim": 25, "char_cnn_width": 3, "word_dropout": 0.0,
 }
 
 
@@ -45,6 +48,15 @@ def _check_options(cfg):
     if int(cfg["char_buckets"]) < 0 or int(cfg["char_dim"]) < 1:
         raise ParameterError("char_buckets must be >= 0 (0 disables) and char_dim >= 1, got "
                              f"{cfg['char_buckets']}, {cfg['char_dim']}")
+    if int(cfg["char_cnn"]) < 0 or int(cfg["char_cnn_dim"]) < 1:
+        raise ParameterError("char_cnn (filters) must be >= 0 (0 disables) and char_cnn_dim "
+                             f">= 1, got {cfg['char_cnn']}, {cfg['char_cnn_dim']}")
+    width = int(cfg["char_cnn_width"])
+    if width < 1 or width % 2 == 0:
+        raise ParameterError(f"char_cnn_width must be an odd number >= 1 (3 is usual), "
+                             f"got {cfg['char_cnn_width']}")
+    if not 0 <= float(cfg["word_dropout"]) < 1:
+        raise ParameterError(f"word_dropout must be in [0, 1), got {cfg['word_dropout']}")
     if int(cfg["case_dim"]) < 0:
         raise ParameterError(f"case_dim must be >= 0 (0 disables), got {cfg['case_dim']}")
     if cfg["pooling"] not in ("maxmean", "max", "mean", "attention"):
@@ -99,6 +111,16 @@ class _BiGRUModel:
             p["char_emb"] = rng.normal(0, 0.1, (cfg["char_buckets"], cfg["char_dim"])
                                        ).astype(np.float32)
             d_in += cfg["char_dim"]
+        if cfg["char_cnn"]:
+            cfg["alphabet"] = char_alphabet(sentences)
+            F, Dc, Kw = int(cfg["char_cnn"]), int(cfg["char_cnn_dim"]), int(cfg["char_cnn_width"])
+            s = math.sqrt(3.0 / Dc)
+            p["cnn_emb"] = rng.uniform(-s, s, (CHAR_FIRST + len(cfg["alphabet"]), Dc)
+                                       ).astype(np.float32)
+            s = math.sqrt(6.0 / (Kw * Dc + F))
+            p["cnn_W"] = rng.uniform(-s, s, (Kw, Dc, F)).astype(np.float32)
+            p["cnn_b"] = np.zeros(F, np.float32)
+            d_in += F
         H = int(cfg["hidden"])
         p.update(init_bigru(rng, d_in, H))
         p.update(self._init_head(rng, H))
@@ -112,12 +134,19 @@ class _BiGRUModel:
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()
                       if k not in ("emb", "char_emb")}
         self.encoder = BiGRU(self.params, self.grads, threads=int(cfg["threads"]), exact=exact)
-        self.featurizer = Featurizer(self.vocab, int(cfg["char_buckets"]), int(cfg["char_nmax"]))
+        self.featurizer = Featurizer(self.vocab, int(cfg["char_buckets"]), int(cfg["char_nmax"]),
+                                     alphabet=cfg.get("alphabet") if cfg.get("char_cnn") else None)
 
     # -- forward / backward -----------------------------------------------------------------
     def _inputs(self, batch, rng):
         p = self.params
         T, B = batch["T"], batch["B"]
+        wrate = float(self.config.get("word_dropout", 0.0))
+        if rng is not None and wrate > 0:
+            # word dropout: some tokens see the UNK row, so the model learns to tag unseen
+            # words from their characters and context
+            batch["words"] = np.where(rng.random(batch["words"].shape) < wrate,
+                                      self.vocab.unk, batch["words"])
         parts = [p["emb"][batch["words"]]]
         if "case_emb" in p:
             parts.append(p["case_emb"][batch["case"]])
@@ -125,6 +154,8 @@ class _BiGRUModel:
             bag = np.empty((B * T, p["char_emb"].shape[1]), p["char_emb"].dtype)
             K.bag_forward(p["char_emb"], batch["char_offsets"], batch["char_ids"], bag)
             parts.append(bag.reshape(B, T, -1).transpose(1, 0, 2))
+        if "cnn_W" in p:
+            parts.append(self._cnn_forward(batch))
         X = np.concatenate(parts, axis=2) if len(parts) > 1 else parts[0]
         drop = None
         rate = float(self.config["input_dropout"])
@@ -132,6 +163,33 @@ class _BiGRUModel:
             drop = (rng.random(X.shape, dtype=np.float32) >= rate).astype(X.dtype) / X.dtype.type(1 - rate)
             X = X * drop
         return np.ascontiguousarray(X), drop
+
+    def _cnn_forward(self, batch):
+        """Char CNN features (T, B, F), computed once per distinct word of the batch."""
+        p = self.params
+        T, B = batch["T"], batch["B"]
+        valid = np.arange(T)[:, None] < batch["lengths"][None, :]
+        uniq, inv = np.unique(batch["types"][valid], return_inverse=True)
+        chars, offsets = self.featurizer.type_chars(uniq)
+        F = p["cnn_W"].shape[2]
+        dtype = p["cnn_W"].dtype
+        out = np.empty((len(uniq), F), dtype)
+        arg = np.empty((len(uniq), F), np.int64)
+        CK.charcnn_forward(p["cnn_emb"], p["cnn_W"], p["cnn_b"], chars, offsets, out, arg)
+        feat = np.zeros((T, B, F), dtype)
+        feat[valid] = out[inv.reshape(-1)]
+        batch["_cnn"] = (valid, inv.reshape(-1), chars, offsets, out, arg)
+        return feat
+
+    def _cnn_backward(self, batch, dfeat):
+        valid, inv, chars, offsets, out, arg = batch["_cnn"]
+        p, g = self.params, self.grads
+        dout = np.zeros_like(out)
+        K.scatter_rows(np.ascontiguousarray(dfeat[valid]), inv, dout)
+        for k in ("cnn_emb", "cnn_W", "cnn_b"):
+            g[k][...] = 0
+        CK.charcnn_backward(dout, out, p["cnn_emb"], p["cnn_W"], chars, offsets, arg,
+                            g["cnn_emb"], g["cnn_W"], g["cnn_b"])
 
     def _input_backward(self, batch, dX, drop):
         p = self.params
@@ -166,6 +224,10 @@ class _BiGRUModel:
             # bag backward over compacted rows
             K.bag_backward(gout, batch["char_offsets"], inv.reshape(-1).astype(np.int64), gtab)
             sparse["char_emb"] = (rows, gtab)
+            off += cd
+        if "cnn_W" in p:
+            F = p["cnn_W"].shape[2]
+            self._cnn_backward(batch, dX[:, :, off:off + F])
         return sparse
 
     def _forward(self, batch, rng=None):
