@@ -161,6 +161,8 @@ def main(argv=None):
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--json", default=None, help="Also write the results to this file.")
     args = ap.parse_args(argv)
+    import logging
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
     out = {"vectors": args.vectors, "threads": args.threads}
     if args.only in (None, "sentiment", "ner"):

@@ -53,12 +53,17 @@ def ner():
               help="Char CNN window (odd).")
 @click.option("--word-dropout", default=0.0, show_default=True, type=float,
               help="Training tokens replaced by the UNK word with this probability.")
+@click.option("--layers", default=1, show_default=True, type=int,
+              help="Stacked BiGRU layers (dropout --dropout between them).")
+@click.option("--variational-dropout", "variational", is_flag=True,
+              help="One dropout mask per sentence, shared by all its tokens (input, between "
+                   "layers, before the output).")
 @click.option("--crf", is_flag=True, help="A linear-chain CRF output layer instead of the "
                                           "per-token softmax.")
 @_training_options
 def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column, strip_prefix,
               char_buckets, char_dim, case_dim, char_cnn, char_cnn_dim, char_cnn_width,
-              word_dropout, crf, epochs, batch_size, lr, hidden, dropout,
+              word_dropout, layers, variational, crf, epochs, batch_size, lr, hidden, dropout,
               input_dropout, fine_tune, oov_min_count, max_vocab, patience, evals_per_epoch,
               clip, seed, threads):
     """Train a tagger on CoNLL data and save it to --out."""
@@ -75,7 +80,7 @@ def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column,
         fine_tune=fine_tune, oov_min_count=oov_min_count, max_vocab=max_vocab,
         char_buckets=char_buckets, char_dim=char_dim, case_dim=case_dim, char_cnn=char_cnn,
         char_cnn_dim=char_cnn_dim, char_cnn_width=char_cnn_width, word_dropout=word_dropout,
-        crf=crf, seed=seed, threads=threads)
+        layers=layers, variational=variational, crf=crf, seed=seed, threads=threads)
     model.fit(sents, tags, dev[0], dev[1], epochs=epochs, batch_size=batch_size, lr=lr,
               patience=patience, clip=clip, evals_per_epoch=evals_per_epoch,
               progress=progress_enabled())

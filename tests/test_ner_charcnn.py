@@ -195,13 +195,76 @@ def test_cli_ner_char_cnn(tmp_path, rng):
                                  "--train", str(f), "--out", str(tmp_path / "m"),
                                  "--hidden", "8", "--epochs", "1", "--threads", "1",
                                  "--char-cnn", "6", "--char-cnn-dim", "5",
-                                 "--char-cnn-width", "5", "--word-dropout", "0.1"])
+                                 "--char-cnn-width", "5", "--word-dropout", "0.1",
+                                 "--layers", "2", "--variational-dropout"])
     assert r.exit_code == 0, r.output
     m = load_model(tmp_path / "m")
     assert m.params["cnn_W"].shape == (5, 5, 6)
     assert m.config["word_dropout"] == 0.1
+    assert m.config["layers"] == 2 and m.config["variational"] is True
+    assert m.params["l2_gru_f_Wi"].shape[1] == 16
     r = CliRunner().invoke(cli, ["ner", "train", "--vectors", str(tmp_path / "vec.txt"),
                                  "--train", str(f), "--out", str(tmp_path / "m2"),
                                  "--char-cnn-width", "4"])
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert "char_cnn_width must be an odd" in r.output
+
+
+def test_two_layer_tagger_gradients_match_finite_differences(rng):
+    v = tag_vectors(rng, dim=3)
+    S, T = tagging_data(rng, 10)
+    m = NERTagger(v, hidden=3, case_dim=2, layers=2, threads=1, crf=True)
+    m.fit(S, T, epochs=1, progress=False)
+    assert m.params["l2_gru_f_Wi"].shape == (9, 6)
+    _to_float64(m)
+    batch = make_batch([m.featurizer.encode(s) for s in S[:3]], False)
+    ys = T[:3]
+    m._loss_grad(batch, ys, None)
+    for name in ("l2_gru_f_Wi", "l2_gru_b_WhT", "l2_gru_b_bhn", "gru_f_Wi", "gru_b_bi"):
+        g = m.grads[name].copy()
+        assert np.abs(g).sum() > 0, name
+        a = m.params[name]
+        idx = list(np.ndindex(a.shape))
+        for i in idx[::max(1, len(idx) // 10)]:
+            old = a[i]
+            a[i] = old + 1e-6
+            lp = m._loss_grad(batch, ys, None)[0]
+            a[i] = old - 1e-6
+            lm = m._loss_grad(batch, ys, None)[0]
+            a[i] = old
+            assert abs((lp - lm) / 2e-6 - g[i]) < 1e-6 + 1e-5 * abs(g[i]), (name, i)
+
+
+def test_variational_dropout_shares_the_mask_over_time(rng):
+    v = tag_vectors(rng)
+    S, T = tagging_data(rng, 20)
+    m = NERTagger(v, hidden=4, case_dim=3, input_dropout=0.5, variational=True, threads=1)
+    m.fit(S, T, epochs=1, progress=False)
+    b = make_batch([m.featurizer.encode(s) for s in S], False)
+    X, drop = m._inputs(b, np.random.default_rng(0))
+    assert drop.shape == (1, b["B"], X.shape[2])
+    assert set(np.unique(drop)) == {0.0, 2.0}
+    Xc, _ = m._inputs(b, None)
+    np.testing.assert_array_equal(X, Xc * drop)
+    m.config["variational"] = False
+    assert m._inputs(b, np.random.default_rng(0))[1].shape == X.shape
+
+
+def test_two_layer_variational_tagger_learns_and_round_trips(tmp_path):
+    rng = np.random.default_rng(6)
+    v = tag_vectors(rng)
+    S, T = tagging_data(rng, 600)
+    Sd, Td = tagging_data(rng, 80)
+    m = NERTagger(v, hidden=10, case_dim=4, char_buckets=300, char_dim=6, layers=2,
+                  variational=True, crf=True, threads=2, seed=1)
+    m.fit(S, T, Sd, Td, epochs=6, lr=5e-3, progress=False)
+    assert m.evaluate(Sd, Td)["f1"] > 0.95
+    m.save(tmp_path / "l2")
+    m2 = load_model(tmp_path / "l2")
+    assert len(m2.encoders) == 2
+    assert m2.predict(Sd) == m.predict(Sd)
+
+
+def test_bad_layers(rng):
+    with pytest.raises(ParameterError, match="layers must be >= 1"):
+        NERTagger(tag_vectors(rng), layers=0)

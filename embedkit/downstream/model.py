@@ -28,7 +28,11 @@ DEFAULTS = {
     "oov_min_count": 2, "case_dim": 0, "char_buckets": 0, "char_dim": 32, "char_nmax": 4,
     "pooling": "maxmean", "max_vocab": None, "seed": 0, "threads": 2, "crf": False,
     "char_cnn": 0, "char_cnn_dim": 25, "char_cnn_width": 3, "word_dropout": 0.0,
+    "layers": 1, "variational": False,
 }
+
+_GRU_KEYS = ("gru_f_Wi", "gru_f_bi", "gru_f_WhT", "gru_f_bhn",
+             "gru_b_Wi", "gru_b_bi", "gru_b_WhT", "gru_b_bhn")
 
 
 def _softmax(z):
@@ -62,6 +66,8 @@ def _check_options(cfg):
     if cfg["pooling"] not in ("maxmean", "max", "mean", "attention"):
         raise ParameterError(f"pooling must be maxmean, max, mean or attention, "
                              f"got {cfg['pooling']!r}")
+    if int(cfg["layers"]) < 1:
+        raise ParameterError(f"layers must be >= 1, got {cfg['layers']}")
     if int(cfg["threads"]) < 1:
         raise ParameterError(f"threads must be >= 1, got {cfg['threads']}")
 
@@ -123,6 +129,8 @@ class _BiGRUModel:
             d_in += F
         H = int(cfg["hidden"])
         p.update(init_bigru(rng, d_in, H))
+        for layer in range(2, int(cfg["layers"]) + 1):
+            p.update({f"l{layer}_{k}": v for k, v in init_bigru(rng, 2 * H, H).items()})
         p.update(self._init_head(rng, H))
         self.params = p
         self.config["dim"] = dim
@@ -134,6 +142,13 @@ class _BiGRUModel:
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()
                       if k not in ("emb", "char_emb")}
         self.encoder = BiGRU(self.params, self.grads, threads=int(cfg["threads"]), exact=exact)
+        # stacked layers: BiGRUs over views of the shared parameter and gradient dicts
+        self.encoders = [self.encoder]
+        for layer in range(2, int(cfg.get("layers", 1)) + 1):
+            keys = {k: f"l{layer}_{k}" for k in _GRU_KEYS}
+            self.encoders.append(BiGRU({k: self.params[v] for k, v in keys.items()},
+                                       {k: self.grads[v] for k, v in keys.items()},
+                                       threads=int(cfg["threads"]), exact=exact))
         self.featurizer = Featurizer(self.vocab, int(cfg["char_buckets"]), int(cfg["char_nmax"]),
                                      alphabet=cfg.get("alphabet") if cfg.get("char_cnn") else None)
 
@@ -160,9 +175,16 @@ class _BiGRUModel:
         drop = None
         rate = float(self.config["input_dropout"])
         if rng is not None and rate > 0:
-            drop = (rng.random(X.shape, dtype=np.float32) >= rate).astype(X.dtype) / X.dtype.type(1 - rate)
+            drop = self._dropout_mask(X.shape, X.dtype, rate, rng)
             X = X * drop
         return np.ascontiguousarray(X), drop
+
+    def _dropout_mask(self, shape, dtype, rate, rng):
+        """Inverted-dropout mask for a (T, B, D) array; with ``variational`` one mask per
+        sequence, shared by all time steps (shape (1, B, D))."""
+        if self.config.get("variational") and len(shape) == 3:
+            shape = (1,) + tuple(shape[1:])
+        return (rng.random(shape, dtype=np.float32) >= rate).astype(dtype) / dtype.type(1 - rate)
 
     def _cnn_forward(self, batch):
         """Char CNN features (T, B, F), computed once per distinct word of the batch."""
@@ -233,7 +255,24 @@ class _BiGRUModel:
     def _forward(self, batch, rng=None):
         X, drop = self._inputs(batch, rng)
         Hs = self.encoder.forward(X, batch["lengths"])
+        self._layer_drops = []
+        rate = float(self.config["dropout"])
+        for enc in self.encoders[1:]:
+            mask = None
+            if rng is not None and rate > 0:
+                mask = self._dropout_mask(Hs.shape, Hs.dtype, rate, rng)
+                Hs = Hs * mask
+            self._layer_drops.append(mask)
+            Hs = enc.forward(Hs, batch["lengths"])
         return Hs, drop
+
+    def _encoder_backward(self, dH):
+        """Backward through the stacked BiGRUs; returns the gradient wrt their input."""
+        for enc, mask in zip(self.encoders[:0:-1], self._layer_drops[::-1]):
+            dH = enc.backward(dH)
+            if mask is not None:
+                dH = dH * mask
+        return self.encoder.backward(dH)
 
     # -- training ---------------------------------------------------------------------------
     def _encode_all(self, sentences):
@@ -455,7 +494,7 @@ class SentimentClassifier(_BiGRUModel):
         if drop is not None:
             dP *= drop
         dHs = self._pool_backward(Hs, batch["lengths"], dP, cache)
-        dX = self.encoder.backward(dHs)
+        dX = self._encoder_backward(dHs)
         return loss, self._input_backward(batch, dX, drop_in)
 
     def fit(self, texts, labels, dev_texts=None, dev_labels=None, epochs: int = 10,
@@ -544,7 +583,7 @@ class NERTagger(_BiGRUModel):
         rate = float(self.config["dropout"])
         Hd = Hs
         if rng is not None and rate > 0:
-            drop = (rng.random(Hs.shape, dtype=np.float32) >= rate).astype(Hs.dtype) / Hs.dtype.type(1 - rate)
+            drop = self._dropout_mask(Hs.shape, Hs.dtype, rate, rng)
             Hd = Hs * drop
         z = (Hd.reshape(T * B, H2) @ self.params["out_W"] + self.params["out_b"]).reshape(T, B, -1)
         return z, (Hd, drop_in, drop)
@@ -581,7 +620,7 @@ class NERTagger(_BiGRUModel):
         dH = (dz.reshape(-1, C) @ self.params["out_W"].T).reshape(T, B, H2)
         if drop is not None:
             dH *= drop
-        dX = self.encoder.backward(dH)
+        dX = self._encoder_backward(dH)
         return loss, self._input_backward(batch, dX, drop_in)
 
     def fit(self, sentences, tags, dev_sentences=None, dev_tags=None, epochs: int = 20,
