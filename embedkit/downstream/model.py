@@ -560,6 +560,11 @@ class NERTagger(_BiGRUModel):
     **options
         As :class:`SentimentClassifier` plus ``case_dim`` (casing-feature size, 0 off),
         ``char_buckets`` (hashed character n-gram table size, 0 off), ``char_dim``,
+        ``char_cnn`` (filters of a character CNN with max pooling over each word, 0 off),
+        ``char_cnn_dim`` (its character embedding size, 25), ``char_cnn_width`` (odd
+        window, 3), ``word_dropout`` (probability that a training token reads the UNK
+        row, 0), ``layers`` (stacked BiGRUs, 1; ``dropout`` between them),
+        ``variational`` (one dropout mask per sentence shared over time, False) and
         ``crf`` (a linear-chain CRF output layer instead of the per-token softmax).
     """
 
