@@ -58,12 +58,15 @@ def ner():
 @click.option("--variational-dropout", "variational", is_flag=True,
               help="One dropout mask per sentence, shared by all its tokens (input, between "
                    "layers, before the output).")
+@click.option("--average", default=0.0, show_default=True, type=float,
+              help="Evaluate and keep a moving average of the weights with this decay "
+                   "(0 off; 0.999 is usual).")
 @click.option("--crf", is_flag=True, help="A linear-chain CRF output layer instead of the "
                                           "per-token softmax.")
 @_training_options
 def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column, strip_prefix,
               char_buckets, char_dim, case_dim, char_cnn, char_cnn_dim, char_cnn_width,
-              word_dropout, layers, variational, crf, epochs, batch_size, lr, hidden, dropout,
+              word_dropout, layers, variational, average, crf, epochs, batch_size, lr, hidden, dropout,
               input_dropout, fine_tune, oov_min_count, max_vocab, patience, evals_per_epoch,
               clip, seed, threads):
     """Train a tagger on CoNLL data and save it to --out."""
@@ -82,7 +85,7 @@ def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column,
         char_cnn_dim=char_cnn_dim, char_cnn_width=char_cnn_width, word_dropout=word_dropout,
         layers=layers, variational=variational, crf=crf, seed=seed, threads=threads)
     model.fit(sents, tags, dev[0], dev[1], epochs=epochs, batch_size=batch_size, lr=lr,
-              patience=patience, clip=clip, evals_per_epoch=evals_per_epoch,
+              patience=patience, clip=clip, evals_per_epoch=evals_per_epoch, average=average,
               progress=progress_enabled())
     model.save(out)
     if dev_path:

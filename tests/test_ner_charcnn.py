@@ -196,7 +196,8 @@ def test_cli_ner_char_cnn(tmp_path, rng):
                                  "--hidden", "8", "--epochs", "1", "--threads", "1",
                                  "--char-cnn", "6", "--char-cnn-dim", "5",
                                  "--char-cnn-width", "5", "--word-dropout", "0.1",
-                                 "--layers", "2", "--variational-dropout"])
+                                 "--layers", "2", "--variational-dropout",
+                                 "--average", "0.99"])
     assert r.exit_code == 0, r.output
     m = load_model(tmp_path / "m")
     assert m.params["cnn_W"].shape == (5, 5, 6)
@@ -268,3 +269,43 @@ def test_two_layer_variational_tagger_learns_and_round_trips(tmp_path):
 def test_bad_layers(rng):
     with pytest.raises(ParameterError, match="layers must be >= 1"):
         NERTagger(tag_vectors(rng), layers=0)
+
+
+def test_parameter_average_matches_dense_reference(rng):
+    """Lazy row-wise averaging equals averaging every row after every step."""
+    from embedkit.downstream.optim import ParameterAverage
+
+    p = {"emb": rng.normal(size=(6, 3)), "w": rng.normal(size=4)}
+    avg = ParameterAverage(p, 0.9, sparse=("emb",))
+    ref = {k: v.copy() for k, v in p.items()}
+    for _ in range(7):
+        rows = np.unique(rng.integers(0, 6, 2))
+        sparse = {"emb": (rows, None)}
+        avg.before_step(sparse)
+        p["emb"][rows] += rng.normal(size=(len(rows), 3))
+        p["w"] += rng.normal(size=4)
+        avg.after_step(sparse)
+        for k in ref:
+            ref[k] = 0.9 * ref[k] + 0.1 * p[k]
+    out = avg.averaged()
+    for k in ref:
+        np.testing.assert_allclose(out[k], ref[k], rtol=1e-12)
+    with pytest.raises(ParameterError, match="average decay"):
+        ParameterAverage(p, 1.0)
+
+
+def test_tagger_keeps_averaged_weights(rng):
+    v = tag_vectors(rng)
+    S, T = tagging_data(rng, 100)
+    a = NERTagger(v, hidden=6, case_dim=3, threads=1, seed=3, fine_tune=True)
+    a.fit(S, T, epochs=2, lr=5e-3, progress=False)
+    b = NERTagger(v, hidden=6, case_dim=3, threads=1, seed=3, fine_tune=True)
+    b.fit(S, T, epochs=2, lr=5e-3, progress=False, average=0.9)
+    # same training trajectory, but b keeps the average of its weights
+    assert not np.array_equal(a.params["out_W"], b.params["out_W"])
+    c = NERTagger(v, hidden=6, case_dim=3, threads=1, seed=3, fine_tune=True)
+    c.fit(S, T, epochs=2, lr=5e-3, progress=False, average=1e-12)  # ~ no averaging
+    np.testing.assert_allclose(a.params["out_W"], c.params["out_W"], atol=1e-6)
+    np.testing.assert_allclose(a.params["emb"], c.params["emb"], atol=1e-6)
+    with pytest.raises(ParameterError, match="average decay"):
+        NERTagger(v, hidden=4, threads=1).fit(S, T, epochs=1, progress=False, average=1.5)

@@ -18,7 +18,7 @@ from embedkit.downstream.data import length_batches
 from embedkit.downstream.encoder import BiGRU, init_bigru
 from embedkit.downstream.features import (CASE_CLASSES, CHAR_FIRST, Featurizer, Vocabulary,
                                           char_alphabet, make_batch)
-from embedkit.downstream.optim import Adam
+from embedkit.downstream.optim import Adam, ParameterAverage
 from embedkit.errors import FormatError, ParameterError
 
 log = logging.getLogger(__name__)
@@ -282,7 +282,7 @@ class _BiGRUModel:
         return make_batch([enc[i] for i in idx], "char_emb" in self.params)
 
     def _fit(self, train_x, train_y, dev_x, dev_y, epochs, batch_size, lr, patience, clip,
-             evals_per_epoch, progress):
+             evals_per_epoch, progress, average=0.0):
         cfg = self.config
         if epochs < 1:
             raise ParameterError(f"epochs must be >= 1, got {epochs}")
@@ -295,6 +295,8 @@ class _BiGRUModel:
         log.info("vocabulary %d rows (%d from the vectors); %.1f%% of training tokens covered",
                  len(self.vocab), self.vocab.n_pretrained, 100 * self.vocab.coverage(train_x))
         opt = Adam(self.params, lr=lr, clip=clip)
+        avg = (ParameterAverage(self.params, average, sparse=("emb", "char_emb"))
+               if average else None)
         lengths = np.array([len(s) for s in train_x])
         best, best_params, bad = -1.0, None, 0
         evals_done = 0
@@ -313,11 +315,20 @@ class _BiGRUModel:
                     for i, idx in enumerate(batches, 1):
                         batch = self._batch(enc, idx)
                         loss, sparse = self._loss_grad(batch, [train_y[j] for j in idx], rng)
+                        if avg is not None:
+                            avg.before_step(sparse)
                         opt.step(self.grads, sparse)
+                        if avg is not None:
+                            avg.after_step(sparse)
                         total += loss * len(idx)
                         seen += len(idx)
                         bar.update(1)
                         if i in checkpoints:
+                            live = None
+                            if avg is not None:  # evaluate (and keep) the averaged weights
+                                live = {k: v.copy() for k, v in self.params.items()}
+                                for k, v in avg.averaged().items():
+                                    self.params[k][...] = v
                             score = self._dev_score(dev_x, dev_y) if dev_x is not None else -seen
                             evals_done += 1
                             self.history.append({"epoch": epoch, "batches": i,
@@ -329,9 +340,12 @@ class _BiGRUModel:
                                 best_params = {k: v.copy() for k, v in self.params.items()}
                             else:
                                 bad += 1
-                                if bad >= patience:
-                                    stop = True
-                                    break
+                            if live is not None:
+                                for k, v in live.items():
+                                    self.params[k][...] = v
+                            if bad >= patience:
+                                stop = True
+                                break
                         else:
                             bar.set_postfix(loss=f"{total / seen:.4f}")
                 secs = time.perf_counter() - t0
@@ -630,8 +644,12 @@ class NERTagger(_BiGRUModel):
 
     def fit(self, sentences, tags, dev_sentences=None, dev_tags=None, epochs: int = 20,
             batch_size: int = 32, lr: float = 1e-3, patience: int = 3, clip: float = 5.0,
-            evals_per_epoch: int = 1, progress: bool = True):
-        """Train on token lists with BIO tag lists; early stopping on dev entity F1."""
+            evals_per_epoch: int = 1, progress: bool = True, average: float = 0.0):
+        """Train on token lists with BIO tag lists; early stopping on dev entity F1.
+
+        ``average`` (0 off, e.g. 0.999) evaluates and keeps an exponential moving average
+        of the weights instead of the last ones (Polyak averaging).
+        """
         if len(sentences) != len(tags):
             raise ParameterError(f"{len(sentences)} sentences but {len(tags)} tag lists")
         for i, (s, t) in enumerate(zip(sentences, tags)):
@@ -651,7 +669,7 @@ class NERTagger(_BiGRUModel):
             if unknown:
                 log.warning("dev tags %s do not occur in training", sorted(unknown))
         return self._fit(sentences, tags, dev_sentences, dev_tags, epochs, batch_size, lr,
-                         patience, clip, evals_per_epoch, progress)
+                         patience, clip, evals_per_epoch, progress, average)
 
     def _dev_score(self, sentences, tags):
         return M.ner_report(tags, self.predict(sentences))["f1"]
