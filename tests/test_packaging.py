@@ -22,6 +22,16 @@ def test_every_package_folder_is_listed():
             if any(p.startswith(".") or p == "__pycache__" for p in parts):
                 continue
             found.add(".".join([name, *parts]))
+        # data-only folders: setuptools wants each folder that holds package data listed
+        for folder in base.rglob("*"):
+            rel = folder.relative_to(base)
+            if (not folder.is_dir() or not rel.parts or (folder / "__init__.py").exists()
+                    or not all(p.isidentifier() for p in rel.parts)
+                    or not any(f.is_file() for f in folder.iterdir())):
+                continue
+            if any(p.startswith(".") or p == "__pycache__" for p in rel.parts):
+                continue
+            found.add(".".join([name, *rel.parts]))
     # subpackages of a mapped package that are themselves mapped count once
     assert found == set(tool["packages"])
 

@@ -37,8 +37,19 @@ def assert_same(ours, theirs):
         np.testing.assert_allclose(row_scores, [s for _, s in want], rtol=0, atol=2e-5)
 
 
-@pytest.mark.parametrize("block_bytes", [256 << 20, 4 * N * 10])  # one block; many small ones
-def test_3cosadd_matches_gensim_for_many_shared_word_queries(pair, block_bytes):
+@pytest.fixture(params=["one tile", "many tiles"])
+def tiles(request, monkeypatch):
+    """Run a test with the whole vocabulary in one tile, and with 256-row tiles."""
+    from embedkit.search import batch
+
+    if request.param == "many tiles":
+        monkeypatch.setattr(batch, "_TILE_BYTES", 1)  # the minimum: 256 rows a tile
+    return request.param
+
+
+# one block; blocks of at most 10 distinct words
+@pytest.mark.parametrize("block_bytes", [256 << 20, 4 * 256 * 10])
+def test_3cosadd_matches_gensim_for_many_shared_word_queries(pair, block_bytes, tiles):
     v, kv = pair
     qs = questions(200, 1)
     ours = combination_search(v, [[b, c] for a, b, c in qs], [[a] for a, b, c in qs], k=5,
@@ -55,7 +66,7 @@ def test_3cosadd_matches_gensim_for_a_single_query_and_uneven_terms(pair):
     assert_same(ours, theirs)
 
 
-def test_3cosmul_matches_gensim(pair):
+def test_3cosmul_matches_gensim(pair, tiles):
     v, kv = pair
     qs = questions(100, 2)
     ours = combination_search(v, [[b, c] for a, b, c in qs], [[a] for a, b, c in qs], k=5,

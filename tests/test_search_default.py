@@ -59,7 +59,8 @@ def test_nothing_to_load_names_every_fix(tmp_path, monkeypatch):
 def test_default_vectors_are_package_data():
     root = pathlib.Path(__file__).resolve().parents[1]
     data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert "data/default/*" in data["package-data"]["embedkit"]
+    assert "embedkit.data.default" in data["packages"]
+    assert "*" in data["package-data"]["embedkit.data.default"]
     assert default.default_vectors_dir() == root / "embedkit" / "data" / "default"
 
 

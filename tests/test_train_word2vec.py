@@ -130,6 +130,13 @@ def test_periodic_checkpoints_and_log_json(enc, tmp_path):
     assert lines[-1]["progress"] == pytest.approx(1.0)
 
 
+def test_checkpoint_is_removed_once_the_vectors_are_written(enc, tmp_path):
+    out = tmp_path / "v.txt"
+    Word2Vec(**FAST).fit(enc, out=str(out), checkpoint_every=1e-6, progress=False)
+    assert out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.txt"]
+
+
 def test_resume_refuses_another_corpus(enc, tmp_path):
     ckpt = tmp_path / "c"
     Word2Vec(**FAST).fit(enc, checkpoint=str(ckpt), checkpoint_every=1e-6, progress=False)

@@ -14,7 +14,7 @@ _EMPTY = np.float32(-3.0e38)
 
 METHOD_3COSADD = 0
 METHOD_3COSMUL = 1
-_CHUNK = 2048  # vocabulary rows scored at a time per query (a float32 buffer that stays in L1)
+_GROUP = 64  # queries per parallel work item (they share one scratch row)
 
 
 @njit(nogil=True, fastmath=True, cache=True, inline="always")
@@ -38,20 +38,28 @@ def _excluded(row, exclude, q):
 
 
 @njit(nogil=True, fastmath=True, cache=True, parallel=True, error_model="numpy")
-def combination_topk(sims, pos, neg, scale, exclude, k, method, epsilon, out_ids, out_scores):
-    """Top-k rows for queries that are signed combinations of vocabulary words.
+def combination_topk(tile, x0, pos, neg, scale, exclude, k, method, epsilon, best_ids,
+                     best_scores):
+    """Fold one tile of vocabulary columns into the running top-k of signed word combinations.
+
+    The caller computes, for one tile of vocabulary rows ``x0 .. x0 + tile.shape[1]``, the
+    cosines of every term word with them (one small GEMM that stays in cache) and calls this
+    once per tile; the top-k arrays carry over between tiles.  The full terms x vocabulary
+    matrix is never stored, so each query reads its few rows of the tile from cache.
 
     Parameters
     ----------
-    sims : float32 (u, n)
-        Cosine of each of ``u`` distinct query words with every one of the ``n`` rows.
+    tile : float32 (t, c)
+        Cosines of the ``t`` term words (or query vectors) with the tile's ``c`` rows.
+    x0 : int
+        Vocabulary row of the tile's first column.
     pos, neg : int32 (q, p), (q, m)
-        Per query, the rows of ``sims`` of its positive / negative words, ``-1`` padded.
+        Per query, the rows of ``tile`` added / subtracted, ``-1`` padded.
     scale : float32 (q,)
         3CosAdd: ``1 / ||sum of signed unit vectors||`` so scores are cosines with the
         normalized query; ignored by 3CosMul.
     exclude : int64 (q, e)
-        Row ids never to return, ``-1`` padded.
+        Vocabulary rows never to return, ``-1`` padded.
     k : int
         Results per query.
     method : int
@@ -59,23 +67,20 @@ def combination_topk(sims, pos, neg, scale, exclude, k, method, epsilon, out_ids
         product of the positives' ``(1 + cos) / 2`` divided by the negatives' plus ``epsilon``).
     epsilon : float32
         3CosMul's guard against division by zero (Levy & Goldberg: 1e-3; gensim: 1e-6).
-    out_ids : int64 (q, k), out_scores : float32 (q, k)
-        Filled best first.
+    best_ids : int64 (q, k), best_scores : float32 (q, k)
+        The running top-k, best first (start with ``-1`` / ``_EMPTY``); updated in place.
     """
-    n = sims.shape[1]
+    c = tile.shape[1]
     nq = pos.shape[0]
     half = np.float32(0.5)
     one = np.float32(1.0)
     eps = np.float32(epsilon)
-    for q in prange(nq):
-        best_ids = np.full(k, -1, dtype=np.int64)
-        best_scores = np.full(k, _EMPTY, dtype=np.float32)
-        threshold = _EMPTY
-        buf = np.empty(_CHUNK, dtype=np.float32)
-        den = np.empty(_CHUNK, dtype=np.float32)
-        for x0 in range(0, n, _CHUNK):
-            c = min(_CHUNK, n - x0)
-            # score a chunk of rows with branch-free loops (they vectorize), then scan it
+    n_groups = (nq + _GROUP - 1) // _GROUP
+    for g in prange(n_groups):
+        buf = np.empty(c, dtype=np.float32)  # one scratch row per group of queries
+        den = np.empty(c, dtype=np.float32)
+        for q in range(g * _GROUP, min(nq, (g + 1) * _GROUP)):
+            # score the tile with branch-free loops (they vectorize), then scan it
             if method == METHOD_3COSADD:
                 for i in range(c):
                     buf[i] = np.float32(0.0)
@@ -83,12 +88,12 @@ def combination_topk(sims, pos, neg, scale, exclude, k, method, epsilon, out_ids
                     r = pos[q, j]
                     if r >= 0:
                         for i in range(c):
-                            buf[i] += sims[r, x0 + i]
+                            buf[i] += tile[r, i]
                 for j in range(neg.shape[1]):
                     r = neg[q, j]
                     if r >= 0:
                         for i in range(c):
-                            buf[i] -= sims[r, x0 + i]
+                            buf[i] -= tile[r, i]
                 sc = scale[q]
                 for i in range(c):
                     buf[i] *= sc
@@ -100,24 +105,24 @@ def combination_topk(sims, pos, neg, scale, exclude, k, method, epsilon, out_ids
                     r = pos[q, j]
                     if r >= 0:
                         for i in range(c):
-                            buf[i] *= (one + sims[r, x0 + i]) * half
+                            buf[i] *= (one + tile[r, i]) * half
                 for j in range(neg.shape[1]):
                     r = neg[q, j]
                     if r >= 0:
                         for i in range(c):
-                            den[i] *= (one + sims[r, x0 + i]) * half
+                            den[i] *= (one + tile[r, i]) * half
                 for i in range(c):  # no negatives: den = 1 (an empty product)
                     buf[i] = buf[i] / (den[i] + eps)
+            ids = best_ids[q]
+            scores = best_scores[q]
+            threshold = scores[k - 1]
             for i in range(c):
                 s = buf[i]
                 if s > threshold:
                     if _excluded(x0 + i, exclude, q):
                         continue
-                    _insert(best_ids, best_scores, k, x0 + i, s)
-                    threshold = best_scores[k - 1]
-        for j in range(k):
-            out_ids[q, j] = best_ids[j]
-            out_scores[q, j] = best_scores[j]
+                    _insert(ids, scores, k, x0 + i, s)
+                    threshold = scores[k - 1]
 
 
 @njit(nogil=True, fastmath=True, cache=True, parallel=True)

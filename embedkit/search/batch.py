@@ -2,7 +2,10 @@
 
 Many analogy questions share their words (the 19,544 Google questions use 905 distinct
 words), so the exact engine computes each distinct word's cosines with the vocabulary once
-(one matrix product) and scores every query from those rows: 3CosAdd is the sum of signed
+and scores every query from those rows.  It works through the vocabulary a tile of rows at a
+time: one matrix product gives the distinct words' cosines with the tile (a block sized to
+stay in cache), every query folds the tile into its running top k, and the next tile
+follows, so the words x vocabulary matrix is never stored.  3CosAdd is the sum of signed
 cosines scaled by ``1 / ||query||`` -- exactly the cosine with the normalized query vector
 that gensim's ``most_similar`` computes -- and 3CosMul needs those cosines anyway.  With an
 approximate index, query vectors go through :meth:`Index.search` and the candidates are
@@ -25,6 +28,10 @@ log = logging.getLogger(__name__)
 METHODS = {"3cosadd": kernels.METHOD_3COSADD, "3cosmul": kernels.METHOD_3COSMUL}
 #: Memory for one block of cosine rows (distinct words or queries x vocabulary).
 DEFAULT_BLOCK_BYTES = 256 << 20
+#: The cosines of the distinct words with one tile of the vocabulary are computed at a time,
+#: sized to stay in the CPU's last-level cache, and never stored for the whole vocabulary.
+_TILE_BYTES = 8 << 20
+_MIN_TILE = 256
 
 
 def _rows(vectors, terms) -> list[int]:
@@ -63,7 +70,8 @@ def combination_search(vectors, positive: Sequence[Sequence], negative: Sequence
     restrict_vocab : int, optional
         Only the first ``restrict_vocab`` rows are candidates (exact engine).
     block_bytes : int
-        Memory for one block of cosine rows.
+        Bounds how many distinct words are handled together (their cosines with a tile of
+        at least 256 vocabulary rows take at most this much memory).
     cosmul_epsilon : float, default 1e-3
         3CosMul's denominator guard: 1e-3 as Levy & Goldberg and ``Vectors.analogy``;
         gensim's ``most_similar_cosmul`` uses 1e-6.
@@ -152,28 +160,39 @@ def _blocks(pos, neg, rows_per_block):
         start = end
 
 
+def _tile_columns(n_terms: int, n_rows: int) -> int:
+    """Vocabulary rows per tile: the terms x tile cosine block stays near ``_TILE_BYTES``."""
+    return int(max(_MIN_TILE, min(n_rows, _TILE_BYTES // (4 * max(n_terms, 1)))))
+
+
 def _exact(vectors, pos, neg, k, method, eps, n_rows, block_bytes, out_ids, out_scores):
     unit = vectors.normalized
-    cand = np.ascontiguousarray(unit[:n_rows])
-    rows_per_block = max(1, int(block_bytes) // (4 * n_rows))
-    for start, end, words in _blocks(pos, neg, rows_per_block):
+    words_per_block = max(1, int(block_bytes) // (4 * _MIN_TILE))
+    for start, end, words in _blocks(pos, neg, words_per_block):
         bpos, bneg = pos[start:end], neg[start:end]
         excl = exclusion_matrix([p + m for p, m in zip(bpos, bneg)], end - start)
         if method == kernels.METHOD_3COSADD and len(words) >= end - start:
             # as many distinct words as queries: one cosine row per query vector is cheaper
-            qv, scale = _query_vectors(unit, bpos, bneg)
-            sims = qv @ cand.T
+            terms, scale = _query_vectors(unit, bpos, bneg)
             bp = np.arange(end - start, dtype=np.int32)[:, None]
             bn = np.full((end - start, 0), -1, dtype=np.int32)
         else:
             slot = {w: i for i, w in enumerate(words)}
-            sims = unit[words] @ cand.T
+            terms = unit[words]
             bp = _padded([[slot[w] for w in p] for p in bpos])
             bn = _padded([[slot[w] for w in m] for m in bneg])
             _, scale = _query_vectors(unit, bpos, bneg)
-        kernels.combination_topk(np.ascontiguousarray(sims, dtype=np.float32), bp, bn, scale,
-                                 excl, k, method, eps, out_ids[start:end],
-                                 out_scores[start:end])
+        terms = np.ascontiguousarray(terms, dtype=np.float32)
+        ids = out_ids[start:end]
+        scores = out_scores[start:end]
+        ids.fill(-1)
+        scores.fill(kernels._EMPTY)
+        step = _tile_columns(len(terms), n_rows)
+        for x0 in range(0, n_rows, step):
+            # the terms' cosines with one tile of the vocabulary: a GEMM that fits in cache,
+            # folded into the running top-k before the next tile is computed
+            tile = terms @ unit[x0:min(n_rows, x0 + step)].T
+            kernels.combination_topk(tile, x0, bp, bn, scale, excl, k, method, eps, ids, scores)
 
 
 def _indexed(vectors, index, pos, neg, k, method, eps, out_ids, out_scores):

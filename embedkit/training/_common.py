@@ -60,6 +60,7 @@ __all__ = [
     "check_out_path",
     "check_positive",
     "check_workers",
+    "discard_checkpoint",
     "format_bytes",
     "load_checkpoint",
     "rng_states",
@@ -282,6 +283,24 @@ def load_checkpoint(path) -> tuple[dict[str, np.ndarray], dict]:
     with np.load(npz_path, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     return arrays, state
+
+
+def discard_checkpoint(path) -> bool:
+    """Delete the checkpoint ``PATH`` (its npz and JSON) once the final vectors are written.
+
+    A finished run's vectors supersede its checkpoint; leaving hundreds of megabytes of
+    weights beside them would only waste disk.  Returns whether anything was removed.
+    """
+    removed = False
+    for p in _checkpoint_paths(path)[::-1]:  # the JSON first: an npz alone is never read
+        try:
+            os.remove(p)
+            removed = True
+        except FileNotFoundError:
+            pass
+    if removed:
+        log.info("training finished; removed its checkpoint %s", path)
+    return removed
 
 
 # ---------------------------------------------------------------------------------------

@@ -154,7 +154,8 @@ class Word2Vec:
             Vector file format for ``out``.
         checkpoint : path, optional
             Checkpoint path (``PATH.npz`` + ``PATH.json``); default ``OUT.ckpt`` when
-            ``out`` is given.  Written every ``checkpoint_every`` seconds and on Ctrl-C.
+            ``out`` is given.  Written every ``checkpoint_every`` seconds and on Ctrl-C,
+            and deleted once the run finishes and its vectors are written to ``out``.
         checkpoint_every : float, optional
             Seconds between checkpoints.
         resume : path, optional
@@ -302,6 +303,8 @@ class Word2Vec:
         if out is not None:
             self._save_vectors(res.vectors, out, format)
             log.info("vectors written to %s", out)
+            if checkpoint is not None:
+                C.discard_checkpoint(checkpoint)
         return res
 
     @staticmethod
