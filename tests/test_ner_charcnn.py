@@ -309,3 +309,22 @@ def test_tagger_keeps_averaged_weights(rng):
     np.testing.assert_allclose(a.params["emb"], c.params["emb"], atol=1e-6)
     with pytest.raises(ParameterError, match="average decay"):
         NERTagger(v, hidden=4, threads=1).fit(S, T, epochs=1, progress=False, average=1.5)
+
+
+def test_model_saved_without_the_new_options_loads(cnn_tagger, tmp_path, rng):
+    """model.json files written before char_cnn/layers/... existed still load."""
+    import json
+
+    v = tag_vectors(rng)
+    S, T = tagging_data(rng, 50)
+    m = NERTagger(v, hidden=4, case_dim=2, threads=1).fit(S, T, epochs=1, progress=False)
+    m.save(tmp_path / "old")
+    meta = tmp_path / "old" / "model.json"
+    state = json.loads(meta.read_text())
+    for k in ("char_cnn", "char_cnn_dim", "char_cnn_width", "word_dropout", "layers",
+              "variational"):
+        del state["config"][k]
+    meta.write_text(json.dumps(state))
+    m2 = load_model(tmp_path / "old")
+    assert m2.config["layers"] == 1 and m2.config["char_cnn"] == 0
+    assert m2.predict(S) == m.predict(S)
