@@ -119,7 +119,8 @@ def run_ner(vectors, args):
     tr = read_conll(os.path.join(d, "train"), strip_prefix="en:")
     dv = read_conll(os.path.join(d, "dev"), strip_prefix="en:")
     m = NERTagger(vectors, hidden=args.ner_hidden, seed=args.seed, threads=args.threads,
-                  char_buckets=args.ner_char_buckets, char_dim=32, case_dim=8, fine_tune=args.ner_fine_tune,
+                  char_buckets=args.ner_char_buckets, char_dim=32, case_dim=8,
+                  fine_tune=args.ner_fine_tune,
                   crf=args.ner_crf, input_dropout=0.5, char_cnn=args.ner_char_cnn,
                   char_cnn_dim=25, word_dropout=args.ner_word_dropout, layers=args.ner_layers,
                   variational=args.ner_variational)

@@ -66,9 +66,9 @@ def ner():
 @_training_options
 def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column, strip_prefix,
               char_buckets, char_dim, case_dim, char_cnn, char_cnn_dim, char_cnn_width,
-              word_dropout, layers, variational, average, crf, epochs, batch_size, lr, hidden, dropout,
-              input_dropout, fine_tune, oov_min_count, max_vocab, patience, evals_per_epoch,
-              clip, seed, threads):
+              word_dropout, layers, variational, average, crf, epochs, batch_size, lr, hidden,
+              dropout, input_dropout, fine_tune, oov_min_count, max_vocab, patience,
+              evals_per_epoch, clip, seed, threads):
     """Train a tagger on CoNLL data and save it to --out."""
     from embedkit._progress import progress_enabled
     from embedkit.downstream import NERTagger, read_conll

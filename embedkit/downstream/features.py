@@ -146,11 +146,6 @@ class Featurizer:
         chars = np.concatenate(parts) if parts else np.zeros(0, np.int64)
         return chars, offsets
 
-    def reset_types(self):
-        """Forget the word types seen so far (ids encoded before are then invalid)."""
-        self._types.clear()
-        self._type_chars.clear()
-
     def _chars(self, word: str) -> np.ndarray:
         ids = self._char_cache.get(word)
         if ids is None:
@@ -184,7 +179,8 @@ class Featurizer:
 
 def make_batch(encoded: list[dict], char: bool) -> dict:
     """Pad encoded examples into a time-major batch: ``words``/``case`` (T, B), ``lengths``
-    (B,), ``types`` (T, B) when the examples carry char CNN word types, and for char features ``char_ids`` with ``char_offsets`` over B*T items (b-major)."""
+    (B,), ``types`` (T, B) when the examples carry char CNN word types, and for char
+    features ``char_ids`` with ``char_offsets`` over B*T items (b-major)."""
     B = len(encoded)
     lengths = np.array([len(e["words"]) for e in encoded], dtype=np.int64)
     T = max(1, int(lengths.max()) if B else 1)
