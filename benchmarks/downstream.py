@@ -156,7 +156,7 @@ def main(argv=None):
     ap.add_argument("--ner-hidden", type=int, default=256)
     ap.add_argument("--ner-lr", type=float, default=2e-3)
     ap.add_argument("--sst-epochs", type=int, default=4)
-    ap.add_argument("--ner-epochs", type=int, default=12)
+    ap.add_argument("--ner-epochs", type=int, default=16)
     ap.add_argument("--ner-char-buckets", type=int, default=0,
                     help="Hashed character n-gram buckets for WikiANN (0 off).")
     ap.add_argument("--ner-average", type=float, default=0.9995,

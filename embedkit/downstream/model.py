@@ -650,6 +650,9 @@ class NERTagger(_BiGRUModel):
         ``average`` (0 off, e.g. 0.999) evaluates and keeps an exponential moving average
         of the weights instead of the last ones (Polyak averaging).
         """
+        if average and not 0 < average < 1:
+            raise ParameterError(f"average decay must be in (0, 1) (0 disables; 0.999 is "
+                                 f"usual), got {average}")
         if len(sentences) != len(tags):
             raise ParameterError(f"{len(sentences)} sentences but {len(tags)} tag lists")
         for i, (s, t) in enumerate(zip(sentences, tags)):
