@@ -178,3 +178,86 @@ def test_merge_runs_kernel_sums_equal_keys(rng, n_runs):
     expected_v = np.bincount(inverse, weights=v)
     assert out_k[:m].tolist() == expected_k.tolist()
     np.testing.assert_allclose(out_v[:m], expected_v, rtol=1e-6)
+
+
+def vectorized_count(ids, offsets, vocab, window):
+    """The same X as brute_force, with NumPy (fast enough for ~10^5 tokens)."""
+    sent = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    x = collections.defaultdict(float)
+    for d in range(1, window + 1):
+        same = sent[d:] == sent[:-d]
+        a, b = ids[:-d][same].astype(np.int64), ids[d:][same].astype(np.int64)
+        i, j = np.minimum(a, b), np.maximum(a, b)
+        w = np.where(i == j, 2.0 / d, 1.0 / d)
+        keys, inv = np.unique(i * vocab + j, return_inverse=True)
+        for k, v in zip(keys.tolist(), np.bincount(inv, weights=w).tolist()):
+            x[divmod(k, vocab)] += v
+    return x
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_big_spilled_buffers_use_the_bucketed_sort(rng, workers):
+    # buffers above 65,536 codes are sorted by a top-bits bucket pass + in-cache bucket sorts
+    p = 1.0 / np.arange(1, 3001)
+    ids = rng.choice(3000, size=120_000, p=p / p.sum()).astype(np.int32)
+    offsets = np.arange(0, 120_001, 400, dtype=np.int64)
+    co = count_cooccurrences(ids, offsets, 3000, window=6, memory=workers * 2_000_000,
+                             workers=workers, dense_fraction=0.0, progress=False)
+    assert co.info["spilled_runs"] >= 3
+    expected = vectorized_count(ids, offsets, 3000, 6)
+    assert len(co) == len(expected)
+    got = dict(zip(zip(co.rows.tolist(), co.cols.tolist()), co.values.tolist()))
+    for k, v in expected.items():
+        assert got[k] == pytest.approx(v, rel=1e-5), k
+
+
+@pytest.mark.parametrize("window", [1, 2, 7])
+def test_in_memory_buckets_merge_dense_and_sparse_pairs(rng, window):
+    # a bigger Zipf corpus in memory: many buckets, ranges split over threads, dense cells
+    # interleaved with reduced codes inside buckets
+    p = 1.0 / np.arange(1, 801)
+    ids = rng.choice(800, size=60_000, p=p / p.sum()).astype(np.int32)
+    offsets = np.concatenate([[0], np.sort(rng.choice(np.arange(1, 60_000), 300, replace=False)),
+                              [60_000]]).astype(np.int64)
+    co = count_cooccurrences(ids, offsets, 800, window=window, memory="64M", workers=2,
+                             dense_fraction=0.01, progress=False)
+    assert co.info["spilled_runs"] == 0 and 0 < co.info["dense_product"] < 800 * 800
+    expected = vectorized_count(ids, offsets, 800, window)
+    assert len(co) == len(expected)
+    got = dict(zip(zip(co.rows.tolist(), co.cols.tolist()), co.values.tolist()))
+    for k, v in expected.items():
+        assert got[k] == pytest.approx(v, rel=1e-5), k
+    assert np.all(co.keys[1:] > co.keys[:-1])
+
+
+@pytest.mark.parametrize("n", [0, 1, 1000, 70_000, 300_000])
+def test_sort_codes_sorts(rng, n):
+    from embedkit._kernels.cooccur import sort_codes
+
+    bits, dbits = 37, 4
+    a = rng.integers(0, 2 ** bits, n, dtype=np.uint64)
+    if n:
+        a[: n // 3] = a[0]  # a heavy bucket and duplicates
+    expected = np.sort(a)
+    sort_codes(a, np.empty(n, np.uint64), n, bits, dbits)
+    assert np.array_equal(a, expected)
+
+
+def test_vocabulary_too_large_for_64_bit_codes():
+    with pytest.raises(ParameterError, match="too large to key pairs in 64"):
+        count_cooccurrences(np.zeros(3, np.int32), [0, 3], 2 ** 31, window=10, progress=False)
+
+
+def test_huge_vocabulary_keeps_64_bit_bucket_codes(rng):
+    # V = 2**22: within a bucket the codes keep more than 32 bits, so they stay uint64
+    from embedkit._kernels.cooccur import bucket_split, code_bits, code_shift
+
+    V = 1 << 22
+    assert bucket_split(code_bits(V, 3), code_shift(3))[0] > 32
+    words = np.array([0, 1, 7, 5000, 123_456, V - 2, V - 1])
+    sents = [list(rng.choice(words, size=rng.integers(2, 15))) for _ in range(80)]
+    ids = np.array([w for s in sents for w in s], dtype=np.int32)
+    offsets = np.concatenate([[0], np.cumsum([len(s) for s in sents])]).astype(np.int64)
+    co = count_cooccurrences(ids, offsets, V, window=3, memory="64M", workers=2,
+                             progress=False)
+    check(co, sents, 3)

@@ -46,8 +46,9 @@ def test_builtin_corpus_is_package_data():
     import tomllib
 
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    patterns = data["package-data"]["embedkit.corpora"]
-    assert "data/*" in patterns and "*.json" in patterns
+    assert "*.json" in data["package-data"]["embedkit.corpora"]
+    assert "embedkit.corpora.data" in data["packages"]
+    assert "*" in data["package-data"]["embedkit.corpora.data"]
     assert (ROOT / "corpora" / "data" / "README.md").is_file()  # source and licence note
 
 

@@ -31,8 +31,10 @@ def test_loss_decreases_over_epochs(enc):
     res = GloVe(**dict(FAST, epochs=8)).fit(enc, progress=False)
     losses = [h["loss"] for h in res.history]
     assert len(losses) == 8
-    assert losses[-1] < 0.5 * losses[0]
-    assert all(b < a for a, b in zip(losses, losses[1:]))
+    assert losses[-1] < 0.05 * losses[0]
+    # strictly down until it reaches the noise floor of the stochastic updates
+    assert all(b < a for a, b in zip(losses[:5], losses[1:5]))
+    assert max(losses[4:]) < 0.05 * losses[0]
     assert res.history[0]["words"] == res.cooccurrence["entries"]
 
 
@@ -88,6 +90,12 @@ def test_writes_vectors_that_load_back(enc, tmp_path):
     back = embedkit.load(str(out))
     assert back.words == res.vectors.words
     np.testing.assert_allclose(back.vectors, res.vectors.vectors, rtol=1e-4, atol=1e-6)
+
+
+def test_checkpoint_is_removed_once_the_vectors_are_written(enc, tmp_path):
+    out = tmp_path / "g.txt"
+    GloVe(**FAST).fit(enc, out=str(out), checkpoint_every=1e-6, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.txt"]
 
 
 def _interrupt_after(monkeypatch, calls):

@@ -46,13 +46,15 @@ def test_one_adagrad_update_matches_hand_computation(rng):
     w0, c0 = WS[i, :3].astype(np.float64), CS[j, :3].astype(np.float64)
     b0, d0 = float(WS[i, 3]), float(CS[j, 3])
     diff = w0 @ c0 + b0 + d0 - np.log(x)
-    gw, gc, gb = f * diff * c0, f * diff * w0, f * diff
-    exp_gW = 1.5 + gw ** 2
-    exp_gC = 2.0 + gc ** 2
-    exp_W = w0 - alpha * gw / np.sqrt(exp_gW)
-    exp_C = c0 - alpha * gc / np.sqrt(exp_gC)
-    exp_bw = b0 - alpha * gb / np.sqrt(1.0 + gb ** 2)
-    exp_bc = d0 - alpha * gb / np.sqrt(3.0 + gb ** 2)
+    # reference glove.c: u = alpha * g moves p by u / sqrt(G) with G *before* the step,
+    # then G += u**2 (the sums hold scaled steps)
+    uw, uc, ub = alpha * f * diff * c0, alpha * f * diff * w0, alpha * f * diff
+    exp_gW = 1.5 + uw ** 2
+    exp_gC = 2.0 + uc ** 2
+    exp_W = w0 - uw / np.sqrt(1.5)
+    exp_C = c0 - uc / np.sqrt(2.0)
+    exp_bw = b0 - ub / np.sqrt(1.0)
+    exp_bc = d0 - ub / np.sqrt(3.0)
     before_W, before_C = WS.copy(), CS.copy()
 
     loss = G.update_pair(WS, CS, i, j, F32(np.log(x)), F32(f), F32(alpha), F32(100.0))
@@ -65,8 +67,8 @@ def test_one_adagrad_update_matches_hand_computation(rng):
     np.testing.assert_allclose(gC[j], exp_gC, rtol=1e-5)
     assert bw[i] == pytest.approx(exp_bw, rel=1e-5)
     assert bc[j] == pytest.approx(exp_bc, rel=1e-5)
-    assert gbw[i] == pytest.approx(1.0 + gb ** 2, rel=1e-5)
-    assert gbc[j] == pytest.approx(3.0 + gb ** 2, rel=1e-5)
+    assert gbw[i] == pytest.approx(1.0 + ub ** 2, rel=1e-5)
+    assert gbc[j] == pytest.approx(3.0 + ub ** 2, rel=1e-5)
     # other rows untouched
     keep_w, keep_c = [0, 2, 3], [0, 1, 3]
     assert np.array_equal(WS[keep_w], before_W[keep_w])
@@ -111,9 +113,10 @@ def test_off_diagonal_entries_train_both_directions(rng):
     keys = np.array([0 * 3 + 1, 2 * 3 + 2], dtype=np.uint64)  # (0, 1) and diagonal (2, 2)
     vals = np.array([4.0, 2.0], dtype=F32)
     loss, n = G.train_range(WS, CS, keys, vals, 0, 2, G.permutation_bits(2), ROUND_KEYS, 3,
-                            F32(100), F32(0.75), F32(0.05), F32(100))
+                            F32(1), F32(0.75), F32(0.05), F32(100))
     assert n == 3
-    assert np.all(split(WS)[2] > 1) and np.all(split(CS)[2] > 1)
+    # every word and context row was updated: its bias sum grew (by (alpha * f * diff)**2)
+    assert np.all(split(WS)[3] > 1) and np.all(split(CS)[3] > 1)
 
 
 def test_loss_decreases_over_epochs(rng):

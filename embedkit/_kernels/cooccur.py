@@ -8,8 +8,11 @@ word next to itself adds ``2 / d`` to the diagonal, as GloVe's ``cooccur`` does)
 
 Frequent pairs go to a dense table laid out row by row (``row_start[i]`` is where row ``i``
 begins, ``row_len[i]`` how many columns ``j = i, i+1, ...`` it holds); the other pairs are
-appended to a buffer of uint64 *codes* ``key * window + (distance - 1)`` that is later sorted
-and reduced to strictly increasing keys with summed values (a *run*).
+appended to a buffer of uint64 *codes* ``(key << s) | (distance - 1)`` (``s`` bits hold the
+distance, :func:`code_shift`) that is later sorted and reduced to strictly increasing keys
+with summed values (a *run*).  Sorting splits the codes into buckets of contiguous key ranges
+by their top bits (one pass over memory), then sorts each bucket in cache; in memory, threads
+take ranges of buckets and write the merged entries straight into the final arrays.
 """
 
 from __future__ import annotations
@@ -20,14 +23,26 @@ from numba import njit
 _OPTS = dict(nogil=True, fastmath=True, cache=True, error_model="numpy")
 
 
+def code_shift(window: int) -> int:
+    """Bits that hold ``distance - 1`` below the key in a pair code (0 for ``window == 1``)."""
+    return int(window - 1).bit_length()
+
+
+def code_bits(vocab_size: int, window: int) -> int:
+    """Width of the pair codes ``(key << code_shift(window)) | (distance - 1)``."""
+    return int(vocab_size * vocab_size - 1).bit_length() + code_shift(window)
+
+
 @njit(**_OPTS)
-def scan_window(ids, offsets, sent, pos, sent_end, window, vocab_size,
-                dense, row_start, row_len, buf, fill):
+def scan_window(ids, offsets, sent, pos, sent_end, window, vocab_size, product,
+                dense, row_start, buf, fill, hist, shift):
     """Count the pairs of sentences ``sent .. sent_end-1``, starting at token ``pos``.
 
-    Dense pairs are added to ``dense`` in place; the others are appended as codes to
-    ``buf`` from index ``fill``.  Stops early, before a token whose pairs might not fit in
-    ``buf``, so the caller can empty the buffer and call again with the returned state.
+    A pair ``i <= j`` with ``(i + 1) * (j + 1) <= product`` is dense: its ``1/d`` is added to
+    ``dense`` in place; the others are appended as codes ``(key << s) | (d - 1)``
+    (``s = code_shift(window)``) to ``buf`` from index ``fill``.  Stops early, before a token
+    whose pairs might not fit in ``buf``, so the caller can empty the buffer and call again
+    with the returned state.
 
     Parameters
     ----------
@@ -43,11 +58,16 @@ def scan_window(ids, offsets, sent, pos, sent_end, window, vocab_size,
         Maximum distance between two counted tokens.
     vocab_size : int
         ``V``; keys are ``i * V + j``.
-    dense, row_start, row_len : arrays
-        Dense table (float64: frequent pairs sum millions of terms) and its row layout
-        (int64).
+    product : int
+        ``P`` of the dense layout (:func:`embedkit.training.cooccur.dense_layout`).
+    dense, row_start : arrays
+        Dense table (float64: frequent pairs sum millions of terms) and where each of its
+        rows starts (int64).
     buf : uint64 array
         Code buffer; ``fill`` entries are used.
+    hist, shift : int64 array, int
+        ``hist[code >> shift] += 1`` for every appended code (the bucket sizes of
+        :func:`bucket_split`, counted while the code is at hand).
 
     Returns
     -------
@@ -55,8 +75,16 @@ def scan_window(ids, offsets, sent, pos, sent_end, window, vocab_size,
         Where to resume (``sent == sent_end`` when done) and the new buffer fill.
     """
     cap = buf.shape[0]
-    w64 = np.uint64(window)
     v64 = np.uint64(vocab_size)
+    dbits = np.uint64(0)
+    while (1 << np.int64(dbits)) < window:
+        dbits += np.uint64(1)
+    P = np.int64(product)
+    sh = np.uint64(shift)
+    inv = np.empty(window + 1, dtype=np.float64)
+    inv[0] = 0.0
+    for d in range(1, window + 1):
+        inv[d] = 1.0 / d
     while sent < sent_end:
         end = offsets[sent + 1]
         if pos < offsets[sent]:
@@ -64,25 +92,23 @@ def scan_window(ids, offsets, sent, pos, sent_end, window, vocab_size,
         while pos < end:
             if fill + window > cap:
                 return sent, pos, fill
-            a = ids[pos]
+            a = np.int64(ids[pos])
             stop = min(end, pos + window + 1)
             for q in range(pos + 1, stop):
-                b = ids[q]
+                b = np.int64(ids[q])
                 d = q - pos
-                if a <= b:
-                    i = a
-                    j = b
-                else:
-                    i = b
-                    j = a
-                if j - i < row_len[i]:
-                    inc = 1.0 / d
+                i = min(a, b)
+                j = max(a, b)
+                if (i + 1) * (j + 1) <= P:
+                    inc = inv[d]
                     if i == j:
                         inc = inc + inc
                     dense[row_start[i] + (j - i)] += inc
                 else:
                     key = np.uint64(i) * v64 + np.uint64(j)
-                    buf[fill] = key * w64 + np.uint64(d - 1)
+                    code = (key << dbits) | np.uint64(d - 1)
+                    buf[fill] = code
+                    hist[np.int64(code >> sh)] += 1
                     fill += 1
             pos += 1
         sent += 1
@@ -122,25 +148,125 @@ def radix_sort(a, scratch, n, bits):
             a[k] = scratch[k]
 
 
+def bucket_split(bits: int, dbits: int, top: int = 11):
+    """``(shift, n_buckets)`` of a most-significant-digit split of ``bits``-bit pair codes.
+
+    Buckets are ``code >> shift``; ``shift >= dbits``, so all codes of one key share a
+    bucket and a bucket covers a contiguous range of keys.
+    """
+    hb = max(0, min(top, bits - dbits))
+    return bits - hb, 1 << hb
+
+
+@njit(**_OPTS)
+def bucket_histogram(codes, n, shift, hist):
+    """``hist[b] += `` number of ``codes[:n]`` with ``code >> shift == b``."""
+    sh = np.uint64(shift)
+    for k in range(n):
+        hist[np.int64(codes[k] >> sh)] += 1
+
+
+@njit(**_OPTS)
+def bucket_scatter(codes, n, shift, pos, out):
+    """Move ``codes[:n]`` to ``out[pos[b]]``, ``pos[b] += 1``, ``b = code >> shift``."""
+    sh = np.uint64(shift)
+    for k in range(n):
+        c = codes[k]
+        b = np.int64(c >> sh)
+        out[pos[b]] = c
+        pos[b] += 1
+
+
+@njit(**_OPTS)
+def bucket_scatter_low(codes, n, shift, pos, out):
+    """:func:`bucket_scatter` keeping only the low ``shift`` bits of each code (the bucket
+    holds the rest), so ``out`` can be uint32 when ``shift <= 32``: half the memory."""
+    sh = np.uint64(shift)
+    low = (np.uint64(1) << sh) - np.uint64(1)
+    for k in range(n):
+        c = codes[k]
+        b = np.int64(c >> sh)
+        out[pos[b]] = c & low
+        pos[b] += 1
+
+
+@njit(**_OPTS)
+def sort_buckets(codes, scratch, bstart, b0, b1, shift, dbits, n_keys):
+    """Sort each bucket ``codes[bstart[b]:bstart[b+1]]``, ``b0 <= b < b1``, in place.
+
+    Only the low ``shift`` bits differ within a bucket, so each is a small LSD sort (in
+    cache when the bucket is).  ``n_keys[b]`` receives the bucket's number of distinct keys
+    (``code >> dbits``).  ``scratch`` must hold the largest bucket.
+    """
+    db = np.uint64(dbits)
+    for b in range(b0, b1):
+        lo = bstart[b]
+        hi = bstart[b + 1]
+        n = hi - lo
+        if n == 0:
+            n_keys[b] = 0
+            continue
+        seg = codes[lo:hi]
+        radix_sort(seg, scratch, n, shift)
+        u = 1
+        prev = seg[0] >> db
+        for k in range(1, n):
+            cur = seg[k] >> db
+            if cur != prev:
+                u += 1
+                prev = cur
+        n_keys[b] = u
+
+
+@njit(**_OPTS)
+def sort_codes(a, scratch, n, bits, dbits):
+    """Sort pair codes ``a[:n]`` in place: one most-significant-digit pass, then every
+    bucket by LSD radix sort while it is in cache.  ``scratch`` holds ``n`` entries."""
+    shift = bits
+    hb = min(11, bits - dbits)
+    if hb < 1 or n < 65536:
+        radix_sort(a, scratch, n, bits)
+        return
+    shift = bits - hb
+    nb = 1 << hb
+    hist = np.zeros(nb, dtype=np.int64)
+    bucket_histogram(a, n, shift, hist)
+    bstart = np.zeros(nb + 1, dtype=np.int64)
+    for b in range(nb):
+        bstart[b + 1] = bstart[b] + hist[b]
+    pos = bstart[:nb].copy()
+    bucket_scatter(a, n, shift, pos, scratch)
+    n_keys = np.empty(nb, dtype=np.int64)
+    sort_buckets(scratch, a, bstart, 0, nb, shift, dbits, n_keys)
+    for k in range(n):
+        a[k] = scratch[k]
+
+
 @njit(**_OPTS)
 def sort_reduce(buf, n, window, vocab_size, bits, out_keys, out_vals):
     """Sort the codes ``buf[:n]`` and reduce them to unique keys with summed values.
 
-    ``out_keys`` doubles as the radix sort's scratch space.  Returns the number of entries
+    ``out_keys`` doubles as the sort's scratch space.  Returns the number of entries
     written to ``out_keys`` / ``out_vals`` (strictly increasing keys).  Sums are
     accumulated in float64 and stored as float32.
     """
-    radix_sort(buf, out_keys, n, bits)
-    codes = buf
-    w64 = np.uint64(window)
+    dbits = 0
+    while (1 << dbits) < window:
+        dbits += 1
+    sort_codes(buf, out_keys, n, bits, dbits)
+    db = np.uint64(dbits)
+    dmask = np.uint64((1 << dbits) - 1)
     v64 = np.uint64(vocab_size)
+    inv = np.empty(window + 1, dtype=np.float64)
+    for d in range(1, window + 1):
+        inv[d] = 1.0 / d
     m = 0
     k = 0
     while k < n:
-        key = codes[k] // w64
+        key = buf[k] >> db
         acc = 0.0
-        while k < n and codes[k] // w64 == key:
-            acc += 1.0 / (float(codes[k] % w64) + 1.0)
+        while k < n and (buf[k] >> db) == key:
+            acc += inv[np.int64(buf[k] & dmask) + 1]
             k += 1
         if key // v64 == key % v64:  # diagonal: both orders of the position pair
             acc *= 2.0
@@ -148,6 +274,97 @@ def sort_reduce(buf, n, window, vocab_size, bits, out_keys, out_vals):
         out_vals[m] = np.float32(acc)
         m += 1
     return m
+
+
+@njit(**_OPTS)
+def dense_bucket_counts(dense, row_start, row_len, vocab_size, dbits, shift, counts):
+    """``counts[b] +=`` number of non-zero dense cells whose key falls in bucket ``b``."""
+    for i in range(row_start.shape[0]):
+        base = row_start[i]
+        for t in range(row_len[i]):
+            if dense[base + t] != 0:
+                key = np.int64(i) * vocab_size + i + t
+                counts[(key << dbits) >> shift] += 1
+
+
+@njit(**_OPTS)
+def _dense_next(dense, row_start, row_len, di, dj, vocab_size, khi):
+    """First non-zero dense cell at or after ``(di, dj)`` in key order with key < ``khi``:
+    ``(di, dj, key)``, key -1 when there is none."""
+    n_rows = row_start.shape[0]
+    while di < n_rows:
+        end = di + row_len[di]
+        if end <= di:
+            return di, dj, np.int64(-1)  # rows with dense cells form a prefix
+        while dj < end:
+            key = di * vocab_size + dj
+            if key >= khi:
+                return di, dj, np.int64(-1)
+            if dense[row_start[di] + dj - di] != 0:
+                return di, dj, key
+            dj += 1
+        di += 1
+        dj = di
+    return di, dj, np.int64(-1)
+
+
+@njit(**_OPTS)
+def reduce_buckets(codes, bstart, b0, b1, shift, window, vocab_size, dense, row_start,
+                   row_len, out_start, out_keys, out_vals):
+    """Reduce the sorted buckets ``b0 <= b < b1`` and merge in the dense cells of their keys.
+
+    Bucket ``b`` (codes ``codes[bstart[b]:bstart[b+1]]``, sorted by :func:`sort_buckets`,
+    holding only the low ``shift`` bits, as :func:`bucket_scatter_low` leaves them) covers
+    the keys ``[(b << shift) >> s, ((b + 1) << shift) >> s)`` with
+    ``s = code_shift(window)``; its entries (the reduced codes and the non-zero dense cells
+    of that key range, which never share a key) are written in key order from
+    ``out_start[b]``.
+    """
+    dbits = 0
+    while (1 << dbits) < window:
+        dbits += 1
+    db = np.uint64(dbits)
+    dmask = np.uint64((1 << dbits) - 1)
+    inv = np.empty(window + 1, dtype=np.float64)
+    for d in range(1, window + 1):
+        inv[d] = 1.0 / d
+    V = np.int64(vocab_size)
+    for b in range(b0, b1):
+        klo = (np.int64(b) << shift) >> dbits
+        khi = (np.int64(b + 1) << shift) >> dbits
+        di = klo // V
+        dj = klo - di * V
+        if dj < di:
+            dj = di
+        di, dj, dkey = _dense_next(dense, row_start, row_len, di, dj, V, khi)
+        top = np.uint64(b) << np.uint64(shift)
+        m = out_start[b]
+        k = bstart[b]
+        hi = bstart[b + 1]
+        while k < hi:
+            low = np.uint64(codes[k]) >> db
+            acc = 0.0
+            while k < hi and (np.uint64(codes[k]) >> db) == low:
+                acc += inv[np.int64(np.uint64(codes[k]) & dmask) + 1]
+                k += 1
+            key = (top >> db) | low
+            ikey = np.int64(key)
+            while dkey >= 0 and dkey < ikey:
+                out_keys[m] = np.uint64(dkey)
+                out_vals[m] = np.float32(dense[row_start[di] + dj - di])
+                m += 1
+                di, dj, dkey = _dense_next(dense, row_start, row_len, di, dj + 1, V, khi)
+            i = ikey // V
+            if ikey - i * V == i:  # diagonal: both orders of the position pair
+                acc *= 2.0
+            out_keys[m] = key
+            out_vals[m] = np.float32(acc)
+            m += 1
+        while dkey >= 0:
+            out_keys[m] = np.uint64(dkey)
+            out_vals[m] = np.float32(dense[row_start[di] + dj - di])
+            m += 1
+            di, dj, dkey = _dense_next(dense, row_start, row_len, di, dj + 1, V, khi)
 
 
 @njit(**_OPTS)

@@ -3,9 +3,11 @@
 For an entry ``(i, j, x)`` the model predicts ``log x`` as ``w_i . c_j + b_i + b~_j`` and the
 loss is ``0.5 * f(x) * diff**2`` with ``f(x) = min(1, (x / x_max) ** power)`` and
 ``diff = w_i . c_j + b_i + b~_j - log x`` (Pennington et al. 2014).  Each parameter ``p``
-with gradient ``g`` takes the AdaGrad step ``G_p += g**2; p -= alpha * g / sqrt(G_p)``, the
-accumulators ``G`` starting at 1 as in the reference implementation.  Gradients of the
-vectors are clipped to ``[-grad_clip, grad_clip]``.
+with gradient ``g`` takes the AdaGrad step of the reference implementation (``glove.c``):
+``u = alpha * g; p -= u / sqrt(G_p); G_p += u**2``, the accumulators ``G`` starting at 1 and
+summing the *scaled* steps ``u**2`` (not ``g**2``), so the step only starts to shrink once
+``sum (alpha g)**2`` is comparable to 1.  The steps of the vectors are clipped to
+``[-grad_clip, grad_clip]``.
 
 Parameters live in two float32 *state* matrices of shape ``(V, 2 * dim + 2)``, one for
 words and one for contexts, a row holding everything one update touches, contiguously
@@ -72,7 +74,10 @@ def update_pair(WS, CS, i, j, logx, f, alpha, grad_clip):
     """One AdaGrad step on the entry (word ``i``, context ``j``); returns its loss.
 
     ``WS`` and ``CS`` are the word and context state matrices (see the module docstring).
-    The loss ``0.5 * f * diff**2`` is measured before the step.
+    The loss ``0.5 * f * diff**2`` is measured before the step.  As in the reference
+    implementation, a parameter with gradient ``g`` moves by ``u / sqrt(G)`` where
+    ``u = alpha * g`` (clipped to ``[-grad_clip, grad_clip]``) and ``G`` is its sum *before*
+    this step, which then grows by ``u**2`` (the sums hold scaled steps, not raw gradients).
     """
     dim = (WS.shape[1] - 2) // 2
     w = WS[i]
@@ -82,25 +87,26 @@ def update_pair(WS, CS, i, j, logx, f, alpha, grad_clip):
         dot += w[k] * c[k]
     diff = dot + w[dim] + c[dim] - logx
     fdiff = f * diff
+    step = alpha * fdiff
     g0 = dim + 1
     for k in range(dim):
         wi = w[k]
         cj = c[k]
-        g1 = min(max(fdiff * cj, -grad_clip), grad_clip)
-        g2 = min(max(fdiff * wi, -grad_clip), grad_clip)
-        s1 = w[g0 + k] + g1 * g1
-        s2 = c[g0 + k] + g2 * g2
-        w[g0 + k] = s1
-        c[g0 + k] = s2
-        w[k] = wi - alpha * g1 / np.sqrt(s1)
-        c[k] = cj - alpha * g2 / np.sqrt(s2)
+        u1 = min(max(step * cj, -grad_clip), grad_clip)
+        u2 = min(max(step * wi, -grad_clip), grad_clip)
+        s1 = w[g0 + k]
+        s2 = c[g0 + k]
+        w[k] = wi - u1 / np.sqrt(s1)
+        c[k] = cj - u2 / np.sqrt(s2)
+        w[g0 + k] = s1 + u1 * u1
+        c[g0 + k] = s2 + u2 * u2
     gb = g0 + dim
-    sb = w[gb] + fdiff * fdiff
-    w[gb] = sb
-    w[dim] -= alpha * fdiff / np.sqrt(sb)
-    sc = c[gb] + fdiff * fdiff
-    c[gb] = sc
-    c[dim] -= alpha * fdiff / np.sqrt(sc)
+    sb = w[gb]
+    w[dim] -= step / np.sqrt(sb)
+    w[gb] = sb + step * step
+    sc = c[gb]
+    c[dim] -= step / np.sqrt(sc)
+    c[gb] = sc + step * step
     return np.float32(0.5) * fdiff * diff
 
 

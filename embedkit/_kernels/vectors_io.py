@@ -55,31 +55,17 @@ def has_content(buf, n):
     return False
 
 
-@numba.njit(**_JIT)
-def parse_float(buf, s, e):
-    """Parse the decimal number in ``buf[s:e]``.
+@numba.njit(inline="always", **_JIT)
+def _scan_decimal(buf, i, e):
+    """Read the digits and optional fraction of a decimal number from ``buf[i:e]``.
 
-    Returns ``(value, status)``: status 0 ok, 1 not a number, 2 NaN/inf (spelled out or
-    overflowing float32).
+    Returns ``(mant, exp10, digits, i)``: the value is ``mant * 10**exp10`` (at most 18
+    significant digits kept, so ``mant`` fits int64), ``digits`` counts the digits seen
+    and ``i`` is where reading stopped.
     """
-    i = s
-    neg = False
-    if i < e and (buf[i] == 45 or buf[i] == 43):  # - +
-        neg = buf[i] == 45
-        i += 1
-    if i < e:
-        c = buf[i] | 32
-        if c == 110 or c == 105:  # n(an), i(nf)
-            # accept nan / inf / infinity in any case as "non-finite"
-            word_ok = True
-            for j in range(i, e):
-                cj = buf[j] | 32
-                if not (cj == 110 or cj == 97 or cj == 105 or cj == 102 or cj == 116 or cj == 121):
-                    word_ok = False
-            return 0.0, (2 if word_ok else 1)
     # int64 throughout: mixing uint64 with int64 makes Numba fall back to float64 maths
     mant = 0
-    nd = 0          # significant digits kept in mant (at most 18: fits int64)
+    nd = 0          # significant digits kept in mant
     exp10 = 0
     digits = 0
     while i < e:
@@ -107,22 +93,62 @@ def parse_float(buf, s, e):
                     nd += 1
                 exp10 -= 1
             i += 1
+    return mant, exp10, digits, i
+
+
+@numba.njit(inline="always", **_JIT)
+def _scan_exponent(buf, i, e):
+    """Read an exponent's optional sign and digits from ``buf[i:e]`` (just after the 'e').
+
+    Returns ``(value, digits, i)``; ``digits`` is 0 when no digit follows.
+    """
+    neg = False
+    if i < e and (buf[i] == 45 or buf[i] == 43):
+        neg = buf[i] == 45
+        i += 1
+    ev = 0
+    ed = 0
+    while i < e:
+        d = np.int64(buf[i]) - 48
+        if d < 0 or d > 9:
+            break
+        if ev < 100000:
+            ev = ev * 10 + d
+        ed += 1
+        i += 1
+    return (-ev if neg else ev), ed, i
+
+
+@numba.njit(**_JIT)
+def parse_float(buf, s, e):
+    """Parse the decimal number in ``buf[s:e]``.
+
+    Returns ``(value, status)``: status 0 ok, 1 not a number, 2 NaN/inf (spelled out or
+    overflowing float32).
+    """
+    i = s
+    neg = False
+    if i < e and (buf[i] == 45 or buf[i] == 43):  # - +
+        neg = buf[i] == 45
+        i += 1
+    if i < e:
+        c = buf[i] | 32
+        if c == 110 or c == 105:  # n(an), i(nf)
+            # accept nan / inf / infinity in any case as "non-finite"
+            word_ok = True
+            for j in range(i, e):
+                cj = buf[j] | 32
+                if not (cj == 110 or cj == 97 or cj == 105 or cj == 102 or cj == 116 or cj == 121):
+                    word_ok = False
+            return 0.0, (2 if word_ok else 1)
+    mant, exp10, digits, i = _scan_decimal(buf, i, e)
     if digits == 0:
         return 0.0, 1
     if i < e and (buf[i] | 32) == 101:  # e E
-        i += 1
-        eneg = False
-        if i < e and (buf[i] == 45 or buf[i] == 43):
-            eneg = buf[i] == 45
-            i += 1
-        if i >= e:
+        ev, ed, i = _scan_exponent(buf, i + 1, e)
+        if ed == 0:
             return 0.0, 1
-        ev = 0
-        while i < e and 48 <= buf[i] <= 57:
-            if ev < 100000:
-                ev = ev * 10 + (buf[i] - 48)
-            i += 1
-        exp10 += -ev if eneg else ev
+        exp10 += ev
     if i != e:
         return 0.0, 1
     v = _scale(mant, exp10)
@@ -172,56 +198,14 @@ def _parse_line_fast(buf, ls, le, dim, out, row):
         if c == 45 or c == 43:
             neg = c == 45
             i += 1
-        mant = 0
-        nd = 0
-        exp10 = 0
-        digits = 0
-        while i < le:
-            d = np.int64(buf[i]) - 48
-            if d < 0 or d > 9:
-                break
-            digits += 1
-            if nd < 18:
-                if mant != 0 or d != 0:
-                    mant = mant * 10 + d
-                    nd += 1
-            else:
-                exp10 += 1
-            i += 1
-        if i < le and buf[i] == 46:
-            i += 1
-            while i < le:
-                d = np.int64(buf[i]) - 48
-                if d < 0 or d > 9:
-                    break
-                digits += 1
-                if nd < 18:
-                    if mant != 0 or d != 0:
-                        mant = mant * 10 + d
-                        nd += 1
-                    exp10 -= 1
-                i += 1
+        mant, exp10, digits, i = _scan_decimal(buf, i, le)
         if digits == 0:
             return -1
         if i < le and (buf[i] | 32) == 101:
-            i += 1
-            eneg = False
-            if i < le and (buf[i] == 45 or buf[i] == 43):
-                eneg = buf[i] == 45
-                i += 1
-            ev = 0
-            ed = 0
-            while i < le:
-                d = np.int64(buf[i]) - 48
-                if d < 0 or d > 9:
-                    break
-                if ev < 100000:
-                    ev = ev * 10 + d
-                ed += 1
-                i += 1
+            ev, ed, i = _scan_exponent(buf, i + 1, le)
             if ed == 0:
                 return -1
-            exp10 += -ev if eneg else ev
+            exp10 += ev
         if i < le and buf[i] != 32 and buf[i] != 9:
             return -1
         v = _scale(mant, exp10)

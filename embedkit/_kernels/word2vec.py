@@ -164,6 +164,34 @@ def _subsample(ids, a, b, keep, sent, x):
     return n, x
 
 
+@njit(inline="always", **_OPTS)
+def _learning_rate(alpha, min_alpha, position, total_pos):
+    """The linearly decayed learning rate at corpus ``position`` (float32, >= min_alpha)."""
+    lr64 = alpha - (alpha - min_alpha) * (position / total_pos)
+    if lr64 < min_alpha:
+        lr64 = min_alpha
+    return np.float32(lr64)
+
+
+@njit(inline="always", **_OPTS)
+def _context(sent, n, pos, window, ctx, x):
+    """Gather the context of ``sent[pos]`` into ``ctx`` with word2vec.c's shrunk window.
+
+    The effective window is drawn uniformly from 1..window with the xorshift state ``x``.
+    Returns ``(number of context words, new state)``.
+    """
+    x = _xorshift(x)
+    red = window - np.int64(((x * _MULT) >> _U33) % np.uint64(window))
+    lo = max(0, pos - red)
+    hi = min(n, pos + red + 1)
+    nc = 0
+    for c in range(lo, hi):
+        if c != pos:
+            ctx[nc] = sent[c]
+            nc += 1
+    return nc, x
+
+
 @njit(**_OPTS)
 def _max_len(offsets, s_lo, s_hi):
     m = 1
@@ -225,21 +253,10 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
         a = offsets[s]
         b = offsets[s + 1]
         tokens += b - a
-        lr64 = alpha - (alpha - min_alpha) * ((pos_base + a) / total_pos)
-        if lr64 < min_alpha:
-            lr64 = min_alpha
-        lr = np.float32(lr64)
+        lr = _learning_rate(alpha, min_alpha, pos_base + a, total_pos)
         n, x = _subsample(ids, a, b, keep, sent, x)
         for pos in range(n):
-            x = _xorshift(x)
-            red = window - np.int64(((x * _MULT) >> _U33) % np.uint64(window))
-            lo = max(0, pos - red)
-            hi = min(n, pos + red + 1)
-            nc = 0
-            for c in range(lo, hi):
-                if c != pos:
-                    ctx[nc] = sent[c]
-                    nc += 1
+            nc, x = _context(sent, n, pos, window, ctx, x)
             if nc == 0:
                 continue
             t = np.int64(sent[pos])
@@ -313,21 +330,10 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
         a = offsets[s]
         b = offsets[s + 1]
         tokens += b - a
-        lr64 = alpha - (alpha - min_alpha) * ((pos_base + a) / total_pos)
-        if lr64 < min_alpha:
-            lr64 = min_alpha
-        lr = np.float32(lr64)
+        lr = _learning_rate(alpha, min_alpha, pos_base + a, total_pos)
         n, x = _subsample(ids, a, b, keep, sent, x)
         for pos in range(n):
-            x = _xorshift(x)
-            red = window - np.int64(((x * _MULT) >> _U33) % np.uint64(window))
-            lo = max(0, pos - red)
-            hi = min(n, pos + red + 1)
-            nc = 0
-            for c in range(lo, hi):
-                if c != pos:
-                    ctx[nc] = sent[c]
-                    nc += 1
+            nc, x = _context(sent, n, pos, window, ctx, x)
             if nc == 0:
                 continue
             for d in range(dim):

@@ -60,6 +60,7 @@ __all__ = [
     "check_out_path",
     "check_positive",
     "check_workers",
+    "checkpoint_plan",
     "discard_checkpoint",
     "format_bytes",
     "load_checkpoint",
@@ -283,6 +284,24 @@ def load_checkpoint(path) -> tuple[dict[str, np.ndarray], dict]:
     with np.load(npz_path, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     return arrays, state
+
+
+def checkpoint_plan(out, checkpoint, checkpoint_every) -> tuple[str | None, str | None]:
+    """Validate a trainer's ``out`` / ``checkpoint`` / ``checkpoint_every`` options.
+
+    The checkpoint defaults to ``OUT.ckpt`` when an output path is given.  Returns the
+    checked ``(out, checkpoint)`` paths (either may be ``None``).
+    """
+    out = check_out_path(out)
+    if checkpoint is None and out is not None:
+        checkpoint = out + ".ckpt"
+    if checkpoint is not None:
+        check_out_path(checkpoint)
+    if checkpoint_every is not None:
+        check_positive("checkpoint_every", checkpoint_every)
+        if checkpoint is None:
+            raise ParameterError("checkpoint_every needs a checkpoint path or out path")
+    return out, checkpoint
 
 
 def discard_checkpoint(path) -> bool:

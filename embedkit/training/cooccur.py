@@ -11,6 +11,11 @@ dense table and appends the others to a buffer; a full buffer is sorted, reduced
 spilled to disk as a *run* (a ``.npy`` file of ``(key, val)`` records).  Runs are merged
 k ways with at most ``max_open_files`` files open at once, in several passes when there
 are more runs than that, so a big corpus never hits the "too many open files" limit.
+
+When nothing spilled (the common case), no merge happens at all: the workers' codes are
+scattered into buckets of contiguous key ranges (their top bits, counted during the scan),
+and threads sort and reduce ranges of buckets, merging in the dense cells of the same keys,
+straight into the final arrays (:func:`_finish_in_memory`).
 """
 
 from __future__ import annotations
@@ -254,56 +259,89 @@ def _merge(sources, block: int, emit) -> None:
             pos[r] = cut
 
 
-def _merge_in_memory(runs, workers: int):
-    """Merge in-memory runs ``[(keys, vals), ...]`` with ``workers`` threads.
+def _run_threads(fn, n: int) -> None:
+    """Call ``fn(0) .. fn(n - 1)`` in ``n`` threads (``fn(0)`` in this one); re-raise the
+    first error once all are done."""
+    errors: list[BaseException] = []
 
-    The key space is cut at quantiles of the largest run; each thread merges one key range
-    of every run into its own output, and the outputs are concatenated in order.
+    def wrap(t):
+        try:
+            fn(t)
+        except BaseException as exc:  # pragma: no cover - re-raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=wrap, args=(t,), daemon=True) for t in range(1, n)]
+    for th in threads:
+        th.start()
+    wrap(0)
+    for th in threads:
+        th.join()
+    if errors:
+        raise errors[0]
+
+
+def _finish_in_memory(leftovers, dense, row_start, row_len, vocab_size: int, window: int,
+                      bits: int, dbits: int, workers: int, phases: dict):
+    """The entries of a count that spilled nothing, in key order.
+
+    The workers' pair codes are scattered into buckets of contiguous key ranges (the codes'
+    top bits, one pass over memory); threads then take ranges of buckets of about equal
+    size, sort every bucket in cache, and write its reduced entries, merged with the dense
+    cells of the same keys, straight to their place in the final arrays (the size of every
+    bucket's output is counted first), so nothing is merged or concatenated afterwards.
+    ``leftovers[t]`` is ``(buffer, fill, _, _, histogram)`` of worker ``t`` (the histogram
+    of its codes over the buckets of :func:`~embedkit._kernels.cooccur.bucket_split`); the
+    buffers are released.
     """
     from embedkit._kernels import cooccur as K
 
-    runs = [(k, v) for k, v in runs if k.shape[0]]
-    if not runs:
-        return np.empty(0, np.uint64), np.empty(0, np.float32)
-    keys = np.concatenate([k for k, _ in runs])
-    vals = np.concatenate([v for _, v in runs])
-    lens = np.array([k.shape[0] for k, _ in runs], dtype=np.int64)
-    ends = np.cumsum(lens)
-    starts = ends - lens
-    big = max(runs, key=lambda r: r[0].shape[0])[0]
-    parts = max(1, min(workers, big.shape[0] // 100000))
-    cuts = [big[(big.shape[0] * p) // parts] for p in range(1, parts)]
-    bounds = []  # per part: (starts, ends) into the concatenated arrays
-    lo = starts.copy()
-    for c in cuts + [None]:
-        if c is None:
-            hi = ends.copy()
-        else:
-            hi = np.array([s + np.searchsorted(k, c, side="left") for s, (k, _) in
-                           zip(starts, runs)], dtype=np.int64)
-        bounds.append((lo, hi))
-        lo = hi
-    outs: list = [None] * len(bounds)
+    t1 = time.perf_counter()
+    n_buf = len(leftovers)
+    shift, nb = K.bucket_split(bits, dbits)
+    hists = np.stack([lo[4] for lo in leftovers])
+    per_bucket = hists.sum(axis=0)
+    bstart = np.zeros(nb + 1, dtype=np.int64)
+    np.cumsum(per_bucket, out=bstart[1:])
+    n_codes = int(bstart[-1])
+    # within a bucket only the low `shift` bits vary: uint32 halves the traffic when they fit
+    codes = np.empty(n_codes, dtype=np.uint32 if shift <= 32 else np.uint64)
+    pos = bstart[:-1] + np.cumsum(hists, axis=0) - hists  # where worker t's codes of b go
 
-    def job(p):
-        s_, e_ = bounds[p]
-        size = int((e_ - s_).sum())
-        ok = np.empty(size, np.uint64)
-        ov = np.empty(size, np.float32)
-        m = K.merge_runs(keys, vals, s_, e_, ok, ov)
-        outs[p] = (ok[:m], ov[:m])
+    def scatter(t):
+        buf, fill = leftovers[t][0], leftovers[t][1]
+        K.bucket_scatter_low(buf, fill, shift, np.ascontiguousarray(pos[t]), codes)
+        leftovers[t] = None
 
-    threads = [threading.Thread(target=job, args=(p,)) for p in range(1, len(bounds))]
-    for t in threads:
-        t.start()
-    job(0)
-    for t in threads:
-        t.join()
-    if any(o is None for o in outs):  # pragma: no cover - a merge thread failed
-        raise RuntimeError("co-occurrence merge failed")
-    if len(outs) == 1:
-        return outs[0]
-    return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
+    _run_threads(scatter, n_buf)
+    phases["bucket"] = time.perf_counter() - t1
+
+    t1 = time.perf_counter()
+    targets = (np.arange(1, workers) * n_codes) // workers
+    ranges = np.concatenate([[0], np.searchsorted(bstart, targets), [nb]]).astype(np.int64)
+    ranges = np.minimum(np.maximum.accumulate(ranges), nb)
+    n_keys = np.zeros(nb, dtype=np.int64)
+
+    def sort(t):
+        b0, b1 = int(ranges[t]), int(ranges[t + 1])
+        big = int(per_bucket[b0:b1].max()) if b1 > b0 else 0
+        K.sort_buckets(codes, np.empty(max(1, big), dtype=codes.dtype), bstart, b0, b1, shift,
+                       dbits, n_keys)
+
+    _run_threads(sort, workers)
+    phases["sort"] = time.perf_counter() - t1
+
+    t1 = time.perf_counter()
+    n_dense = np.zeros(nb, dtype=np.int64)
+    K.dense_bucket_counts(dense, row_start, row_len, vocab_size, dbits, shift, n_dense)
+    out_start = np.zeros(nb + 1, dtype=np.int64)
+    np.cumsum(n_keys + n_dense, out=out_start[1:])
+    keys = np.empty(int(out_start[-1]), dtype=np.uint64)
+    vals = np.empty(int(out_start[-1]), dtype=np.float32)
+    _run_threads(lambda t: K.reduce_buckets(codes, bstart, int(ranges[t]), int(ranges[t + 1]),
+                                            shift, window, vocab_size, dense, row_start,
+                                            row_len, out_start, keys, vals), workers)
+    phases["reduce"] = time.perf_counter() - t1
+    return keys, vals
 
 
 # -- layout and budget ------------------------------------------------------------------------
@@ -412,7 +450,7 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
     V = int(vocab_size)
     if V < 1:
         raise ParameterError(f"vocab_size must be >= 1, got {vocab_size}")
-    if V * V * window >= 2 ** 64:
+    if K.code_bits(V, window) > 64:
         raise ParameterError(
             f"vocabulary of {V} words with window {window} is too large to key pairs in 64 "
             "bits: raise min_count or cap the vocabulary (max_final_vocab)")
@@ -434,7 +472,9 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
     row_start, row_len, product, capacity = _plan(budget, workers, dense_fraction, V, window,
                                                   memory)
     n_cells = int(row_len.sum())
-    bits = (V * V * window - 1).bit_length()
+    bits = K.code_bits(V, window)
+    dbits = K.code_shift(window)
+    shift, n_buckets = K.bucket_split(bits, dbits)
     t0 = time.perf_counter()
 
     # sentence shares of about equal token counts, cut into chunks for progress and Ctrl-C
@@ -446,18 +486,22 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
     stop = threading.Event()
     errors: list[BaseException] = []
     spilled: list[str] = []
-    in_memory: list[_MemoryRun] = []
+    in_memory: list = []
     dense_tables: list[np.ndarray | None] = [None] * workers
+    leftovers: list = [None] * workers   # (buffer, fill, out_k, out_v) when a worker is done
+    scan_seconds = np.zeros(workers)
     lock = threading.Lock()
 
     def work(t: int) -> None:
         try:
+            t_start = time.perf_counter()
             s0, s1 = int(cuts[t]), int(cuts[t + 1])
             dense = np.zeros(n_cells, dtype=np.float64)
             dense_tables[t] = dense
             buf = np.empty(capacity, dtype=np.uint64)
             out_k = np.empty(capacity, dtype=np.uint64)
             out_v = np.empty(capacity, dtype=np.float32)
+            hist = np.zeros(n_buckets, dtype=np.int64)
             sent, pos, fill = s0, int(offsets[s0]), 0
             base = int(offsets[s0])
             n_run = 0
@@ -466,7 +510,8 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
                 chunk_end = min(s1, max(sent + 1, limit - 1))
                 while sent < chunk_end:
                     sent, pos, fill = K.scan_window(ids, offsets, sent, pos, chunk_end, window, V,
-                                                    dense, row_start, row_len, buf, fill)
+                                                    product, dense, row_start, buf, fill,
+                                                    hist, shift)
                     if sent < chunk_end:  # buffer full: sort, reduce, spill
                         m = K.sort_reduce(buf, fill, window, V, bits, out_k, out_v)
                         w = _RunWriter(os.path.join(spill_dir, f"run-w{t}-{n_run:06d}.npy"))
@@ -475,11 +520,10 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
                             spilled.append(w.close())
                         n_run += 1
                         fill = 0
+                        hist[:] = 0
                     done[t] = pos - base
-            if fill:
-                m = K.sort_reduce(buf, fill, window, V, bits, out_k, out_v)
-                with lock:
-                    in_memory.append(_MemoryRun(out_k[:m].copy(), out_v[:m].copy()))
+            leftovers[t] = (buf, fill, out_k, out_v, hist)
+            scan_seconds[t] = time.perf_counter() - t_start
         except BaseException as exc:  # pragma: no cover - surfaced in the main thread
             stop.set()
             errors.append(exc)
@@ -498,45 +542,70 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
         if errors:
             raise errors[0]
         count_seconds = time.perf_counter() - t0
+        phases = {"scan": float(scan_seconds.max())}
 
-        # sum the workers' dense tables and turn non-zero cells into one more sorted run
+        # sum the workers' dense tables
+        t1 = time.perf_counter()
         total = dense_tables[0]
         for t in range(1, workers):
             K.add_into(total, dense_tables[t])
             dense_tables[t] = None
-        nnz = K.dense_nonzero_count(total)
-        dk = np.empty(nnz, dtype=np.uint64)
-        dv = np.empty(nnz, dtype=np.float32)
-        K.dense_to_entries(total, row_start, row_len, V, dk, dv)
-        dense_tables[0] = total = None
+        dense_tables[0] = None
+        phases["dense_sum"] = time.perf_counter() - t1
 
-        # merge passes over the spilled runs, never more than max_open_files open at once
-        block = max(1024, budget // (3 * _BYTES_PER_CODE * (max_open_files + 1)))
-        runs = sorted(spilled)
-        passes = 0
-        while len(runs) > max_open_files:
-            passes += 1
-            fan_in = max_open_files - 1  # one more file is the output
-            merged = []
-            for g in range(0, len(runs), fan_in):
-                group = runs[g:g + fan_in]
-                if len(group) == 1:
-                    merged.append(group[0])
-                    continue
-                out = _RunWriter(os.path.join(spill_dir, f"merge-{passes}-{g // fan_in:06d}.npy"))
-                srcs = [_FileRun(p) for p in group]
-                try:
-                    _merge(srcs, block, out.write)
-                finally:
-                    for s in srcs:
-                        s.close()
-                merged.append(out.close())
-                for p in group:
-                    os.remove(p)
-            runs = merged
-            log.debug("merge pass %d: %d runs left", passes, len(runs))
+        if not spilled:
+            # everything in memory: bucket the codes of all workers by key range, then each
+            # thread sorts and reduces a range of buckets straight into the final arrays
+            keys, vals = _finish_in_memory(leftovers, total, row_start, row_len, V, window,
+                                           bits, dbits, workers, phases)
+            leftovers = total = None
+            passes = 0
+        else:
+            t1 = time.perf_counter()
 
-        if runs:
+            def reduce_leftover(t):
+                buf, fill, out_k, out_v, _ = leftovers[t]
+                leftovers[t] = None
+                if fill:
+                    m = K.sort_reduce(buf, fill, window, V, bits, out_k, out_v)
+                    in_memory[t] = _MemoryRun(out_k[:m].copy(), out_v[:m].copy())
+
+            in_memory[:] = [None] * workers
+            _run_threads(reduce_leftover, workers)
+            in_memory[:] = [r for r in in_memory if r is not None]
+            nnz = K.dense_nonzero_count(total)
+            dk = np.empty(nnz, dtype=np.uint64)
+            dv = np.empty(nnz, dtype=np.float32)
+            K.dense_to_entries(total, row_start, row_len, V, dk, dv)
+            total = None
+            phases["sort_reduce"] = time.perf_counter() - t1
+            # merge passes over the spilled runs, never more than max_open_files open at once
+            block = max(1024, budget // (3 * _BYTES_PER_CODE * (max_open_files + 1)))
+            runs = sorted(spilled)
+            passes = 0
+            while len(runs) > max_open_files:
+                passes += 1
+                fan_in = max_open_files - 1  # one more file is the output
+                merged = []
+                for g in range(0, len(runs), fan_in):
+                    group = runs[g:g + fan_in]
+                    if len(group) == 1:
+                        merged.append(group[0])
+                        continue
+                    name = f"merge-{passes}-{g // fan_in:06d}.npy"
+                    out = _RunWriter(os.path.join(spill_dir, name))
+                    srcs = [_FileRun(p) for p in group]
+                    try:
+                        _merge(srcs, block, out.write)
+                    finally:
+                        for s in srcs:
+                            s.close()
+                    merged.append(out.close())
+                    for p in group:
+                        os.remove(p)
+                runs = merged
+                log.debug("merge pass %d: %d runs left", passes, len(runs))
+
             chunks_k: list[np.ndarray] = []
             chunks_v: list[np.ndarray] = []
 
@@ -552,9 +621,7 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
                     s.close()
             keys = np.concatenate(chunks_k) if chunks_k else np.empty(0, np.uint64)
             vals = np.concatenate(chunks_v) if chunks_v else np.empty(0, np.float32)
-        else:  # everything in memory: one k-way merge, split by key range over the workers
-            keys, vals = _merge_in_memory([(r._keys, r._vals) for r in in_memory] + [(dk, dv)],
-                                          workers)
+            phases["merge"] = time.perf_counter() - t1 - phases["sort_reduce"]
     except KeyboardInterrupt:
         stop.set()
         for th in threads:
@@ -567,7 +634,8 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
     info = {"tokens": n_tokens, "window": window, "workers": workers, "memory": budget,
             "dense_product": int(product), "dense_cells": n_cells, "spilled_runs": len(spilled),
             "merge_passes": passes, "entries": int(keys.shape[0]),
-            "count_seconds": count_seconds, "seconds": seconds}
+            "count_seconds": count_seconds, "seconds": seconds,
+            "phase_seconds": {k: round(v, 4) for k, v in phases.items()}}
     log.info("co-occurrences: %d tokens in %.1f s (%.2f M tokens/s), %d entries, %d runs spilled",
              n_tokens, seconds, n_tokens / max(seconds, 1e-9) / 1e6, keys.shape[0], len(spilled))
     return Cooccurrence(keys=keys, values=vals, vocab_size=V, window=window, info=info)

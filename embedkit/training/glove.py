@@ -202,7 +202,8 @@ class GloVe:
             Vector file format for ``out``.
         checkpoint : path, optional
             Checkpoint path (``PATH.npz`` + ``PATH.json``); default ``OUT.ckpt`` when
-            ``out`` is given.  Written every ``checkpoint_every`` seconds and on Ctrl-C.
+            ``out`` is given.  Written every ``checkpoint_every`` seconds and on Ctrl-C,
+            and deleted once the run finishes and its vectors are written to ``out``.
         checkpoint_every : float, optional
             Seconds between checkpoints.
         resume : path, optional
@@ -216,15 +217,7 @@ class GloVe:
             Counts of this corpus from :meth:`count` (to train several models on one
             count); must match the vocabulary and ``window``.
         """
-        out = C.check_out_path(out)
-        if checkpoint is None and out is not None:
-            checkpoint = out + ".ckpt"
-        if checkpoint is not None:
-            C.check_out_path(checkpoint)
-        if checkpoint_every is not None:
-            C.check_positive("checkpoint_every", checkpoint_every)
-            if checkpoint is None:
-                raise ParameterError("checkpoint_every needs a checkpoint path or out path")
+        out, checkpoint = C.checkpoint_plan(out, checkpoint, checkpoint_every)
 
         state = arrays = None
         if resume is not None:
@@ -350,7 +343,9 @@ class GloVe:
         log.info("trained glove in %.1f s", res.seconds)
         if out is not None:
             _save_vectors(res.vectors, out, format)
-            log.info("vectors written to %s", out)
+            log.debug("vectors written to %s", out)  # the CLI reports the output
+            if checkpoint is not None:
+                C.discard_checkpoint(checkpoint)
         return res
 
 

@@ -165,15 +165,7 @@ class Word2Vec:
         progress : bool, optional
             Show the progress bar (default: embedkit's global setting).
         """
-        out = C.check_out_path(out)
-        if checkpoint is None and out is not None:
-            checkpoint = out + ".ckpt"
-        if checkpoint is not None:
-            C.check_out_path(checkpoint)
-        if checkpoint_every is not None:
-            C.check_positive("checkpoint_every", checkpoint_every)
-            if checkpoint is None:
-                raise ParameterError("checkpoint_every needs a checkpoint path or out path")
+        out, checkpoint = C.checkpoint_plan(out, checkpoint, checkpoint_every)
 
         state = arrays = None
         if resume is not None:
@@ -302,7 +294,7 @@ class Word2Vec:
         log.info("trained %s in %.1f s (%.0f words/s)", self.model, secs, res.words_per_sec)
         if out is not None:
             self._save_vectors(res.vectors, out, format)
-            log.info("vectors written to %s", out)
+            log.debug("vectors written to %s", out)  # the CLI reports the output
             if checkpoint is not None:
                 C.discard_checkpoint(checkpoint)
         return res
