@@ -124,18 +124,27 @@ def run_ner(vectors, args):
     tr = read_conll(os.path.join(d, "train"), strip_prefix="en:")
     dv = read_conll(os.path.join(d, "dev"), strip_prefix="en:")
     m = NERTagger(vectors, hidden=args.ner_hidden, seed=args.seed, threads=args.threads,
-                  char_buckets=100_000, char_dim=32, case_dim=8, fine_tune=args.ner_fine_tune,
-                  crf=args.ner_crf, input_dropout=0.5)
+                  char_buckets=args.ner_char_buckets, char_dim=32, case_dim=8,
+                  fine_tune=args.ner_fine_tune,
+                  crf=args.ner_crf, input_dropout=0.5, char_cnn=args.ner_char_cnn,
+                  char_cnn_dim=25, word_dropout=args.ner_word_dropout, layers=args.ner_layers,
+                  variational=args.ner_variational)
     t0 = time.perf_counter()
     m.fit(tr[0], tr[1], dv[0], dv[1], epochs=args.ner_epochs, lr=args.ner_lr, patience=3,
-          progress=not args.quiet)
+          clip=args.ner_clip, average=args.ner_average, progress=not args.quiet)
     total = time.perf_counter() - t0
     secs = [h["epoch_seconds"] for h in m.history if "epoch_seconds" in h]
     res = m.evaluate(dv[0], dv[1])
     return {"task": "WikiANN-en", "metric": "entity F1", "dev": res["f1"],
             "config": ("fine-tune" if args.ner_fine_tune else "frozen")
-            + (", CRF" if args.ner_crf else ", softmax") + f", hidden {args.ner_hidden}"
-            + ", char n-grams + case",
+            + (", CRF" if args.ner_crf else ", softmax")
+            + f", {args.ner_layers} x BiGRU {args.ner_hidden}"
+            + (", variational dropout" if args.ner_variational else "")
+            + f", clip {args.ner_clip:g}"
+            + (f", weight average {args.ner_average:g}" if args.ner_average else "")
+            + (", char n-grams" if args.ner_char_buckets else "") + ", case"
+            + (f", char CNN {args.ner_char_cnn}" if args.ner_char_cnn else "")
+            + (f", word dropout {args.ner_word_dropout}" if args.ner_word_dropout else ""),
             "precision": res["precision"], "recall": res["recall"],
             "per_type": {k: round(v["f1"], 4) for k, v in res["per_type"].items()},
             "epochs": len(secs), "sec_per_epoch": statistics.median(secs),
@@ -152,14 +161,26 @@ def main(argv=None):
     ap.add_argument("--ner-hidden", type=int, default=256)
     ap.add_argument("--ner-lr", type=float, default=2e-3)
     ap.add_argument("--sst-epochs", type=int, default=4)
-    ap.add_argument("--ner-epochs", type=int, default=12)
+    ap.add_argument("--ner-epochs", type=int, default=16)
+    ap.add_argument("--ner-char-buckets", type=int, default=0,
+                    help="Hashed character n-gram buckets for WikiANN (0 off).")
+    ap.add_argument("--ner-average", type=float, default=0.9995,
+                    help="Moving-average decay of the kept WikiANN weights (0 off).")
     ap.add_argument("--sst-fine-tune", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--ner-fine-tune", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--ner-char-cnn", type=int, default=50,
+                    help="Char CNN filters for WikiANN (0 off).")
+    ap.add_argument("--ner-word-dropout", type=float, default=0.0)
+    ap.add_argument("--ner-layers", type=int, default=2)
+    ap.add_argument("--ner-variational", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--ner-clip", type=float, default=1.0)
     ap.add_argument("--ner-crf", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--json", default=None, help="Also write the results to this file.")
     args = ap.parse_args(argv)
+    import logging
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
     out = {"vectors": args.vectors, "threads": args.threads}
     if args.only in (None, "sentiment", "ner"):

@@ -45,13 +45,30 @@ def ner():
 @click.option("--char-dim", default=32, show_default=True, type=int)
 @click.option("--case-dim", default=8, show_default=True, type=int,
               help="Casing features (0 off).")
+@click.option("--char-cnn", default=0, show_default=True, type=int,
+              help="Filters of a character CNN over each word (0 off; 50 is usual).")
+@click.option("--char-cnn-dim", default=25, show_default=True, type=int,
+              help="Character embedding size of the char CNN.")
+@click.option("--char-cnn-width", default=3, show_default=True, type=int,
+              help="Char CNN window (odd).")
+@click.option("--word-dropout", default=0.0, show_default=True, type=float,
+              help="Training tokens replaced by the UNK word with this probability.")
+@click.option("--layers", default=1, show_default=True, type=int,
+              help="Stacked BiGRU layers (dropout --dropout between them).")
+@click.option("--variational-dropout", "variational", is_flag=True,
+              help="One dropout mask per sentence, shared by all its tokens (input, between "
+                   "layers, before the output).")
+@click.option("--average", default=0.0, show_default=True, type=float,
+              help="Evaluate and keep a moving average of the weights with this decay "
+                   "(0 off; 0.999 is usual).")
 @click.option("--crf", is_flag=True, help="A linear-chain CRF output layer instead of the "
                                           "per-token softmax.")
 @_training_options
 def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column, strip_prefix,
-              char_buckets, char_dim, case_dim, crf, epochs, batch_size, lr, hidden, dropout,
-              input_dropout, fine_tune, oov_min_count, max_vocab, patience, evals_per_epoch,
-              clip, seed, threads):
+              char_buckets, char_dim, case_dim, char_cnn, char_cnn_dim, char_cnn_width,
+              word_dropout, layers, variational, average, crf, epochs, batch_size, lr, hidden,
+              dropout, input_dropout, fine_tune, oov_min_count, max_vocab, patience,
+              evals_per_epoch, clip, seed, threads):
     """Train a tagger on CoNLL data and save it to --out."""
     from embedkit._progress import progress_enabled
     from embedkit.downstream import NERTagger, read_conll
@@ -64,10 +81,11 @@ def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column,
     model = NERTagger(
         vectors, hidden=hidden, dropout=dropout, input_dropout=input_dropout,
         fine_tune=fine_tune, oov_min_count=oov_min_count, max_vocab=max_vocab,
-        char_buckets=char_buckets, char_dim=char_dim, case_dim=case_dim, crf=crf, seed=seed,
-        threads=threads)
+        char_buckets=char_buckets, char_dim=char_dim, case_dim=case_dim, char_cnn=char_cnn,
+        char_cnn_dim=char_cnn_dim, char_cnn_width=char_cnn_width, word_dropout=word_dropout,
+        layers=layers, variational=variational, crf=crf, seed=seed, threads=threads)
     model.fit(sents, tags, dev[0], dev[1], epochs=epochs, batch_size=batch_size, lr=lr,
-              patience=patience, clip=clip, evals_per_epoch=evals_per_epoch,
+              patience=patience, clip=clip, evals_per_epoch=evals_per_epoch, average=average,
               progress=progress_enabled())
     model.save(out)
     if dev_path:

@@ -87,15 +87,64 @@ class Vocabulary:
         return cls(list(vector_words) + extra, len(vector_words))
 
 
-class Featurizer:
-    """Turns token lists into id arrays: word rows, casing classes and char n-gram buckets."""
+# character ids of the char CNN: 0 unknown character, 1 begin of word, 2 end of word
+CHAR_UNK, CHAR_BOW, CHAR_EOW, CHAR_FIRST = 0, 1, 2, 3
 
-    def __init__(self, vocab: Vocabulary, char_buckets: int = 0, char_nmax: int = 4):
+
+def char_alphabet(sentences, min_count: int = 2) -> str:
+    """Characters occurring ``>= min_count`` times in the tokens, most frequent first
+    (ties by code point); the char CNN gives each a row, the rest share the unknown row."""
+    counts = Counter()
+    for s in sentences:
+        for w in s:
+            counts.update(w)
+    return "".join(sorted((c for c, n in counts.items() if n >= min_count),
+                          key=lambda c: (-counts[c], c)))
+
+
+class Featurizer:
+    """Turns token lists into id arrays: word rows, casing classes, char n-gram buckets and
+    (with an ``alphabet``) word-type ids whose character ids feed the char CNN."""
+
+    def __init__(self, vocab: Vocabulary, char_buckets: int = 0, char_nmax: int = 4,
+                 alphabet: str | None = None, max_word_chars: int = 30):
         self.vocab = vocab
         self.char_buckets = int(char_buckets)
         self.char_nmax = int(char_nmax)
         self._char_cache: dict[str, np.ndarray] = {}
         self._case_cache: dict[str, int] = {}
+        self.alphabet = alphabet
+        self.max_word_chars = int(max_word_chars)
+        if alphabet is not None:
+            self._char_index = {c: CHAR_FIRST + i for i, c in enumerate(alphabet)}
+        self._types: dict[str, int] = {}
+        self._type_chars: list[np.ndarray] = []
+
+    def word_chars(self, word: str) -> np.ndarray:
+        """Char CNN ids of ``word``: begin mark, characters, end mark.  Words longer than
+        ``max_word_chars`` keep their first and last ``max_word_chars // 2`` characters."""
+        m = self.max_word_chars
+        if len(word) > m:
+            word = word[:m // 2] + word[len(word) - (m - m // 2):]
+        idx = self._char_index
+        return np.array([CHAR_BOW] + [idx.get(c, CHAR_UNK) for c in word] + [CHAR_EOW],
+                        dtype=np.int64)
+
+    def _type(self, word: str) -> int:
+        t = self._types.get(word)
+        if t is None:
+            t = len(self._type_chars)
+            self._types[word] = t
+            self._type_chars.append(self.word_chars(word))
+        return t
+
+    def type_chars(self, types: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Flat char ids and offsets (len(types) + 1) of the word types ``types``."""
+        parts = [self._type_chars[t] for t in types]
+        offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+        np.cumsum([len(p) for p in parts], out=offsets[1:])
+        chars = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        return chars, offsets
 
     def _chars(self, word: str) -> np.ndarray:
         ids = self._char_cache.get(word)
@@ -123,22 +172,30 @@ class Featurizer:
             parts = [self._chars(w) for w in tokens]
             out["char_ids"] = (np.concatenate(parts) if parts else np.zeros(0, np.int64))
             out["char_counts"] = np.array([len(p) for p in parts], dtype=np.int64)
+        if self.alphabet is not None:
+            out["types"] = np.array([self._type(w) for w in tokens], dtype=np.int64)
         return out
 
 
 def make_batch(encoded: list[dict], char: bool) -> dict:
     """Pad encoded examples into a time-major batch: ``words``/``case`` (T, B), ``lengths``
-    (B,), and for char features ``char_ids`` with ``char_offsets`` over B*T items (b-major)."""
+    (B,), ``types`` (T, B) when the examples carry char CNN word types, and for char
+    features ``char_ids`` with ``char_offsets`` over B*T items (b-major)."""
     B = len(encoded)
     lengths = np.array([len(e["words"]) for e in encoded], dtype=np.int64)
     T = max(1, int(lengths.max()) if B else 1)
     words = np.zeros((T, B), dtype=np.int64)
     case = np.zeros((T, B), dtype=np.int64)
+    types = np.zeros((T, B), dtype=np.int64) if B and "types" in encoded[0] else None
     for b, e in enumerate(encoded):
         L = lengths[b]
         words[:L, b] = e["words"]
         case[:L, b] = e["case"]
+        if types is not None:
+            types[:L, b] = e["types"]
     batch = {"words": words, "case": case, "lengths": lengths, "T": T, "B": B}
+    if types is not None:
+        batch["types"] = types
     if char:
         counts = np.zeros((B, T), dtype=np.int64)
         for b, e in enumerate(encoded):

@@ -67,9 +67,9 @@ def load_model(path, vectors=None):
     if state.get("format_version", 0) > FORMAT_VERSION:
         raise FormatError(f"{path} was saved by a newer embedkit; upgrade embedkit to load it")
     cfg = state["config"]
-    options = {k: v for k, v in cfg.items() if k not in ("dim", "n_pretrained")}
+    options = {k: v for k, v in cfg.items() if k not in ("dim", "n_pretrained", "alphabet")}
     model = cls(None, **options)
-    model.config = cfg
+    model.config.update(cfg)  # options added later keep their defaults
     model.labels = list(state["labels"])
     model._label_index = {c: i for i, c in enumerate(model.labels)}
     model.vocab = Vocabulary(state["vocab"], state["n_pretrained"])

@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 
+from embedkit._kernels import charcnn as CK
 from embedkit._kernels import gru as K
 from embedkit._progress import progress_bar
 from embedkit._threads import single_threaded_blas
@@ -15,8 +16,9 @@ from embedkit.downstream import metrics as M
 from embedkit.downstream.crf import crf_nll
 from embedkit.downstream.data import length_batches
 from embedkit.downstream.encoder import BiGRU, init_bigru
-from embedkit.downstream.features import CASE_CLASSES, Featurizer, Vocabulary, make_batch
-from embedkit.downstream.optim import Adam
+from embedkit.downstream.features import (CASE_CLASSES, CHAR_FIRST, Featurizer, Vocabulary,
+                                          char_alphabet, make_batch)
+from embedkit.downstream.optim import Adam, ParameterAverage
 from embedkit.errors import FormatError, ParameterError
 
 log = logging.getLogger(__name__)
@@ -25,7 +27,12 @@ DEFAULTS = {
     "hidden": 128, "dropout": 0.5, "input_dropout": 0.5, "fine_tune": False,
     "oov_min_count": 2, "case_dim": 0, "char_buckets": 0, "char_dim": 32, "char_nmax": 4,
     "pooling": "maxmean", "max_vocab": None, "seed": 0, "threads": 2, "crf": False,
+    "char_cnn": 0, "char_cnn_dim": 25, "char_cnn_width": 3, "word_dropout": 0.0,
+    "layers": 1, "variational": False,
 }
+
+_GRU_KEYS = ("gru_f_Wi", "gru_f_bi", "gru_f_WhT", "gru_f_bhn",
+             "gru_b_Wi", "gru_b_bi", "gru_b_WhT", "gru_b_bhn")
 
 
 def _softmax(z):
@@ -45,11 +52,22 @@ def _check_options(cfg):
     if int(cfg["char_buckets"]) < 0 or int(cfg["char_dim"]) < 1:
         raise ParameterError("char_buckets must be >= 0 (0 disables) and char_dim >= 1, got "
                              f"{cfg['char_buckets']}, {cfg['char_dim']}")
+    if int(cfg["char_cnn"]) < 0 or int(cfg["char_cnn_dim"]) < 1:
+        raise ParameterError("char_cnn (filters) must be >= 0 (0 disables) and char_cnn_dim "
+                             f">= 1, got {cfg['char_cnn']}, {cfg['char_cnn_dim']}")
+    width = int(cfg["char_cnn_width"])
+    if width < 1 or width % 2 == 0:
+        raise ParameterError(f"char_cnn_width must be an odd number >= 1 (3 is usual), "
+                             f"got {cfg['char_cnn_width']}")
+    if not 0 <= float(cfg["word_dropout"]) < 1:
+        raise ParameterError(f"word_dropout must be in [0, 1), got {cfg['word_dropout']}")
     if int(cfg["case_dim"]) < 0:
         raise ParameterError(f"case_dim must be >= 0 (0 disables), got {cfg['case_dim']}")
     if cfg["pooling"] not in ("maxmean", "max", "mean", "attention"):
         raise ParameterError(f"pooling must be maxmean, max, mean or attention, "
                              f"got {cfg['pooling']!r}")
+    if int(cfg["layers"]) < 1:
+        raise ParameterError(f"layers must be >= 1, got {cfg['layers']}")
     if int(cfg["threads"]) < 1:
         raise ParameterError(f"threads must be >= 1, got {cfg['threads']}")
 
@@ -99,8 +117,20 @@ class _BiGRUModel:
             p["char_emb"] = rng.normal(0, 0.1, (cfg["char_buckets"], cfg["char_dim"])
                                        ).astype(np.float32)
             d_in += cfg["char_dim"]
+        if cfg["char_cnn"]:
+            cfg["alphabet"] = char_alphabet(sentences)
+            F, Dc, Kw = int(cfg["char_cnn"]), int(cfg["char_cnn_dim"]), int(cfg["char_cnn_width"])
+            s = math.sqrt(3.0 / Dc)
+            p["cnn_emb"] = rng.uniform(-s, s, (CHAR_FIRST + len(cfg["alphabet"]), Dc)
+                                       ).astype(np.float32)
+            s = math.sqrt(6.0 / (Kw * Dc + F))
+            p["cnn_W"] = rng.uniform(-s, s, (Kw, Dc, F)).astype(np.float32)
+            p["cnn_b"] = np.zeros(F, np.float32)
+            d_in += F
         H = int(cfg["hidden"])
         p.update(init_bigru(rng, d_in, H))
+        for layer in range(2, int(cfg["layers"]) + 1):
+            p.update({f"l{layer}_{k}": v for k, v in init_bigru(rng, 2 * H, H).items()})
         p.update(self._init_head(rng, H))
         self.params = p
         self.config["dim"] = dim
@@ -112,12 +142,26 @@ class _BiGRUModel:
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()
                       if k not in ("emb", "char_emb")}
         self.encoder = BiGRU(self.params, self.grads, threads=int(cfg["threads"]), exact=exact)
-        self.featurizer = Featurizer(self.vocab, int(cfg["char_buckets"]), int(cfg["char_nmax"]))
+        # stacked layers: BiGRUs over views of the shared parameter and gradient dicts
+        self.encoders = [self.encoder]
+        for layer in range(2, int(cfg.get("layers", 1)) + 1):
+            keys = {k: f"l{layer}_{k}" for k in _GRU_KEYS}
+            self.encoders.append(BiGRU({k: self.params[v] for k, v in keys.items()},
+                                       {k: self.grads[v] for k, v in keys.items()},
+                                       threads=int(cfg["threads"]), exact=exact))
+        self.featurizer = Featurizer(self.vocab, int(cfg["char_buckets"]), int(cfg["char_nmax"]),
+                                     alphabet=cfg.get("alphabet") if cfg.get("char_cnn") else None)
 
     # -- forward / backward -----------------------------------------------------------------
     def _inputs(self, batch, rng):
         p = self.params
         T, B = batch["T"], batch["B"]
+        wrate = float(self.config.get("word_dropout", 0.0))
+        if rng is not None and wrate > 0:
+            # word dropout: some tokens see the UNK row, so the model learns to tag unseen
+            # words from their characters and context
+            batch["words"] = np.where(rng.random(batch["words"].shape) < wrate,
+                                      self.vocab.unk, batch["words"])
         parts = [p["emb"][batch["words"]]]
         if "case_emb" in p:
             parts.append(p["case_emb"][batch["case"]])
@@ -125,13 +169,49 @@ class _BiGRUModel:
             bag = np.empty((B * T, p["char_emb"].shape[1]), p["char_emb"].dtype)
             K.bag_forward(p["char_emb"], batch["char_offsets"], batch["char_ids"], bag)
             parts.append(bag.reshape(B, T, -1).transpose(1, 0, 2))
+        if "cnn_W" in p:
+            parts.append(self._cnn_forward(batch))
         X = np.concatenate(parts, axis=2) if len(parts) > 1 else parts[0]
         drop = None
         rate = float(self.config["input_dropout"])
         if rng is not None and rate > 0:
-            drop = (rng.random(X.shape, dtype=np.float32) >= rate).astype(X.dtype) / X.dtype.type(1 - rate)
+            drop = self._dropout_mask(X.shape, X.dtype, rate, rng)
             X = X * drop
         return np.ascontiguousarray(X), drop
+
+    def _dropout_mask(self, shape, dtype, rate, rng):
+        """Inverted-dropout mask for a (T, B, D) array; with ``variational`` one mask per
+        sequence, shared by all time steps (shape (1, B, D))."""
+        if self.config.get("variational") and len(shape) == 3:
+            shape = (1,) + tuple(shape[1:])
+        return (rng.random(shape, dtype=np.float32) >= rate).astype(dtype) / dtype.type(1 - rate)
+
+    def _cnn_forward(self, batch):
+        """Char CNN features (T, B, F), computed once per distinct word of the batch."""
+        p = self.params
+        T, B = batch["T"], batch["B"]
+        valid = np.arange(T)[:, None] < batch["lengths"][None, :]
+        uniq, inv = np.unique(batch["types"][valid], return_inverse=True)
+        chars, offsets = self.featurizer.type_chars(uniq)
+        F = p["cnn_W"].shape[2]
+        dtype = p["cnn_W"].dtype
+        out = np.empty((len(uniq), F), dtype)
+        arg = np.empty((len(uniq), F), np.int64)
+        CK.charcnn_forward(p["cnn_emb"], p["cnn_W"], p["cnn_b"], chars, offsets, out, arg)
+        feat = np.zeros((T, B, F), dtype)
+        feat[valid] = out[inv.reshape(-1)]
+        batch["_cnn"] = (valid, inv.reshape(-1), chars, offsets, out, arg)
+        return feat
+
+    def _cnn_backward(self, batch, dfeat):
+        valid, inv, chars, offsets, out, arg = batch["_cnn"]
+        p, g = self.params, self.grads
+        dout = np.zeros_like(out)
+        K.scatter_rows(np.ascontiguousarray(dfeat[valid]), inv, dout)
+        for k in ("cnn_emb", "cnn_W", "cnn_b"):
+            g[k][...] = 0
+        CK.charcnn_backward(dout, out, p["cnn_emb"], p["cnn_W"], chars, offsets, arg,
+                            g["cnn_emb"], g["cnn_W"], g["cnn_b"])
 
     def _input_backward(self, batch, dX, drop):
         p = self.params
@@ -166,12 +246,33 @@ class _BiGRUModel:
             # bag backward over compacted rows
             K.bag_backward(gout, batch["char_offsets"], inv.reshape(-1).astype(np.int64), gtab)
             sparse["char_emb"] = (rows, gtab)
+            off += cd
+        if "cnn_W" in p:
+            F = p["cnn_W"].shape[2]
+            self._cnn_backward(batch, dX[:, :, off:off + F])
         return sparse
 
     def _forward(self, batch, rng=None):
         X, drop = self._inputs(batch, rng)
         Hs = self.encoder.forward(X, batch["lengths"])
+        self._layer_drops = []
+        rate = float(self.config["dropout"])
+        for enc in self.encoders[1:]:
+            mask = None
+            if rng is not None and rate > 0:
+                mask = self._dropout_mask(Hs.shape, Hs.dtype, rate, rng)
+                Hs = Hs * mask
+            self._layer_drops.append(mask)
+            Hs = enc.forward(Hs, batch["lengths"])
         return Hs, drop
+
+    def _encoder_backward(self, dH):
+        """Backward through the stacked BiGRUs; returns the gradient wrt their input."""
+        for enc, mask in zip(self.encoders[:0:-1], self._layer_drops[::-1]):
+            dH = enc.backward(dH)
+            if mask is not None:
+                dH = dH * mask
+        return self.encoder.backward(dH)
 
     # -- training ---------------------------------------------------------------------------
     def _encode_all(self, sentences):
@@ -181,7 +282,7 @@ class _BiGRUModel:
         return make_batch([enc[i] for i in idx], "char_emb" in self.params)
 
     def _fit(self, train_x, train_y, dev_x, dev_y, epochs, batch_size, lr, patience, clip,
-             evals_per_epoch, progress):
+             evals_per_epoch, progress, average=0.0):
         cfg = self.config
         if epochs < 1:
             raise ParameterError(f"epochs must be >= 1, got {epochs}")
@@ -194,6 +295,8 @@ class _BiGRUModel:
         log.info("vocabulary %d rows (%d from the vectors); %.1f%% of training tokens covered",
                  len(self.vocab), self.vocab.n_pretrained, 100 * self.vocab.coverage(train_x))
         opt = Adam(self.params, lr=lr, clip=clip)
+        avg = (ParameterAverage(self.params, average, sparse=("emb", "char_emb"))
+               if average else None)
         lengths = np.array([len(s) for s in train_x])
         best, best_params, bad = -1.0, None, 0
         evals_done = 0
@@ -212,11 +315,20 @@ class _BiGRUModel:
                     for i, idx in enumerate(batches, 1):
                         batch = self._batch(enc, idx)
                         loss, sparse = self._loss_grad(batch, [train_y[j] for j in idx], rng)
+                        if avg is not None:
+                            avg.before_step(sparse)
                         opt.step(self.grads, sparse)
+                        if avg is not None:
+                            avg.after_step(sparse)
                         total += loss * len(idx)
                         seen += len(idx)
                         bar.update(1)
                         if i in checkpoints:
+                            live = None
+                            if avg is not None:  # evaluate (and keep) the averaged weights
+                                live = {k: v.copy() for k, v in self.params.items()}
+                                for k, v in avg.averaged().items():
+                                    self.params[k][...] = v
                             score = self._dev_score(dev_x, dev_y) if dev_x is not None else -seen
                             evals_done += 1
                             self.history.append({"epoch": epoch, "batches": i,
@@ -228,9 +340,12 @@ class _BiGRUModel:
                                 best_params = {k: v.copy() for k, v in self.params.items()}
                             else:
                                 bad += 1
-                                if bad >= patience:
-                                    stop = True
-                                    break
+                            if live is not None:
+                                for k, v in live.items():
+                                    self.params[k][...] = v
+                            if bad >= patience:
+                                stop = True
+                                break
                         else:
                             bar.set_postfix(loss=f"{total / seen:.4f}")
                 secs = time.perf_counter() - t0
@@ -393,7 +508,7 @@ class SentimentClassifier(_BiGRUModel):
         if drop is not None:
             dP *= drop
         dHs = self._pool_backward(Hs, batch["lengths"], dP, cache)
-        dX = self.encoder.backward(dHs)
+        dX = self._encoder_backward(dHs)
         return loss, self._input_backward(batch, dX, drop_in)
 
     def fit(self, texts, labels, dev_texts=None, dev_labels=None, epochs: int = 10,
@@ -459,6 +574,11 @@ class NERTagger(_BiGRUModel):
     **options
         As :class:`SentimentClassifier` plus ``case_dim`` (casing-feature size, 0 off),
         ``char_buckets`` (hashed character n-gram table size, 0 off), ``char_dim``,
+        ``char_cnn`` (filters of a character CNN with max pooling over each word, 0 off),
+        ``char_cnn_dim`` (its character embedding size, 25), ``char_cnn_width`` (odd
+        window, 3), ``word_dropout`` (probability that a training token reads the UNK
+        row, 0), ``layers`` (stacked BiGRUs, 1; ``dropout`` between them),
+        ``variational`` (one dropout mask per sentence shared over time, False) and
         ``crf`` (a linear-chain CRF output layer instead of the per-token softmax).
     """
 
@@ -482,7 +602,7 @@ class NERTagger(_BiGRUModel):
         rate = float(self.config["dropout"])
         Hd = Hs
         if rng is not None and rate > 0:
-            drop = (rng.random(Hs.shape, dtype=np.float32) >= rate).astype(Hs.dtype) / Hs.dtype.type(1 - rate)
+            drop = self._dropout_mask(Hs.shape, Hs.dtype, rate, rng)
             Hd = Hs * drop
         z = (Hd.reshape(T * B, H2) @ self.params["out_W"] + self.params["out_b"]).reshape(T, B, -1)
         return z, (Hd, drop_in, drop)
@@ -519,13 +639,20 @@ class NERTagger(_BiGRUModel):
         dH = (dz.reshape(-1, C) @ self.params["out_W"].T).reshape(T, B, H2)
         if drop is not None:
             dH *= drop
-        dX = self.encoder.backward(dH)
+        dX = self._encoder_backward(dH)
         return loss, self._input_backward(batch, dX, drop_in)
 
     def fit(self, sentences, tags, dev_sentences=None, dev_tags=None, epochs: int = 20,
             batch_size: int = 32, lr: float = 1e-3, patience: int = 3, clip: float = 5.0,
-            evals_per_epoch: int = 1, progress: bool = True):
-        """Train on token lists with BIO tag lists; early stopping on dev entity F1."""
+            evals_per_epoch: int = 1, progress: bool = True, average: float = 0.0):
+        """Train on token lists with BIO tag lists; early stopping on dev entity F1.
+
+        ``average`` (0 off, e.g. 0.999) evaluates and keeps an exponential moving average
+        of the weights instead of the last ones (Polyak averaging).
+        """
+        if average and not 0 < average < 1:
+            raise ParameterError(f"average decay must be in (0, 1) (0 disables; 0.999 is "
+                                 f"usual), got {average}")
         if len(sentences) != len(tags):
             raise ParameterError(f"{len(sentences)} sentences but {len(tags)} tag lists")
         for i, (s, t) in enumerate(zip(sentences, tags)):
@@ -545,7 +672,7 @@ class NERTagger(_BiGRUModel):
             if unknown:
                 log.warning("dev tags %s do not occur in training", sorted(unknown))
         return self._fit(sentences, tags, dev_sentences, dev_tags, epochs, batch_size, lr,
-                         patience, clip, evals_per_epoch, progress)
+                         patience, clip, evals_per_epoch, progress, average)
 
     def _dev_score(self, sentences, tags):
         return M.ner_report(tags, self.predict(sentences))["f1"]

@@ -66,3 +66,67 @@ class Adam:
             self.v[k][rows] = v
             self.p[k][rows] -= f32(lr_t) * m / (np.sqrt(v) + f32(self.eps))
         return norm
+
+
+class ParameterAverage:
+    """Exponential moving average of the parameters (Polyak averaging), for evaluation.
+
+    After each optimiser step, ``shadow = decay * shadow + (1 - decay) * param``.  Sparse
+    tables are averaged lazily: a row catches up on the steps it was not updated (during
+    which it was constant) when it is next touched or when :meth:`averaged` is called, so a
+    step costs time in the touched rows only.
+
+    Parameters
+    ----------
+    params : dict of ndarray
+        The live parameters (read, never written).
+    decay : float
+        In (0, 1); 0.999 averages over roughly the last 1,000 steps.
+    sparse : iterable of str
+        Names of the row-wise (lazily updated) tables.
+    """
+
+    def __init__(self, params: dict, decay: float, sparse=()):
+        if not 0 < decay < 1:
+            raise ParameterError(f"average decay must be in (0, 1), got {decay}")
+        self.p = params
+        self.decay = float(decay)
+        self.shadow = {k: v.copy() for k, v in params.items()}
+        self.sparse = set(sparse) & set(params)
+        self.last = {k: np.zeros(params[k].shape[0], np.int64) for k in self.sparse}
+        self.t = 0
+
+    def _catch_up(self, k, rows):
+        """Bring ``rows`` of sparse table ``k`` up to step ``self.t`` (param constant since)."""
+        gap = self.t - self.last[k][rows]
+        f = np.power(self.decay, gap).astype(self.shadow[k].dtype)[:, None]
+        p = self.p[k][rows]
+        self.shadow[k][rows] = p + (self.shadow[k][rows] - p) * f
+        self.last[k][rows] = self.t
+
+    def before_step(self, sparse: dict):
+        """Call before the optimiser step with its sparse ``{name: (rows, grad)}``."""
+        for k, (rows, _) in sparse.items():
+            if k in self.sparse and len(rows):
+                self._catch_up(k, rows)
+
+    def after_step(self, sparse: dict):
+        """Call after the optimiser step: average the dense parameters and touched rows."""
+        self.t += 1
+        d = self.shadow[next(iter(self.shadow))].dtype.type(self.decay)
+        for k, s in self.shadow.items():
+            if k in self.sparse:
+                continue
+            s *= d
+            s += (1 - d) * self.p[k]
+        for k, (rows, _) in sparse.items():
+            if k in self.sparse and len(rows):
+                s = self.shadow[k]
+                s[rows] = d * s[rows] + (1 - d) * self.p[k][rows]
+                self.last[k][rows] = self.t
+
+    def averaged(self) -> dict:
+        """The averaged parameters (fresh arrays)."""
+        for k in self.sparse:
+            self._catch_up(k, np.arange(self.p[k].shape[0]))
+        return {k: v.copy() for k, v in self.shadow.items()}
