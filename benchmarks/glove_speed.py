@@ -12,9 +12,10 @@ development sets (``--x-max 10 --vectors w``, see the README) explicitly.
 CORPUS is a normalized text file (``.gz`` allowed), one sentence per line; it is read with
 embedkit's corpus pipeline (whitespace tokens, ``--min-count``).  The script prints
 
-* counting: seconds and corpus tokens/s of ``count_cooccurrences`` (and its phases), beside a vectorized
-  NumPy/SciPy count (``scipy.sparse`` sums the pairs of every distance) on the first
-  ``--baseline-tokens`` tokens, whose result must equal embedkit's count of the same slice;
+* counting: seconds (median of ``--count-repeats`` full counts) and corpus tokens/s of
+  ``count_cooccurrences`` (and its phases), beside a vectorized NumPy/SciPy count
+  (``scipy.sparse`` sums the pairs of every distance) on the first ``--baseline-tokens``
+  tokens, whose result must equal embedkit's count of the same slice;
 * training: seconds per epoch (median), total, and the loss of the last epoch;
 * peak resident memory of the process (``ru_maxrss``) after counting and after training;
 * accuracy: gensim's ``evaluate_word_analogies`` (Google analogies, restrict_vocab 30000)
@@ -105,6 +106,8 @@ def main(argv=None) -> None:
                    help="tokens counted by the NumPy/SciPy reference (0 = skip)")
     p.add_argument("--spill-memory", default="256M",
                    help="also count with this small budget (spilling runs) and compare ('' = skip)")
+    p.add_argument("--count-repeats", type=int, default=3,
+                   help="count the full corpus this many times; the median is reported")
     p.add_argument("--gensim-epochs", type=int, default=1,
                    help="epochs of the gensim skip-gram reference (0 = skip)")
     p.add_argument("--questions", default=os.path.join(EVAL, "questions-words.txt"))
@@ -130,12 +133,18 @@ def main(argv=None) -> None:
     count_cooccurrences(ids[:100], np.array([0, min(100, n_tok)]), V, window=args.window,
                         memory="64M", workers=1, progress=False)
     rss0 = peak_rss_mb()
-    t0, c0 = time.perf_counter(), time.process_time()
-    co = count_cooccurrences(ids, offsets, V, window=args.window, memory=args.memory,
-                             workers=args.threads, progress=False)
-    count_s, count_cpu = time.perf_counter() - t0, time.process_time() - c0
+    walls, cpus = [], []
+    for _ in range(max(1, args.count_repeats)):
+        co = None  # release the previous count before the next one
+        t0, c0 = time.perf_counter(), time.process_time()
+        co = count_cooccurrences(ids, offsets, V, window=args.window, memory=args.memory,
+                                 workers=args.threads, progress=False)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    count_s, count_cpu = statistics.median(walls), statistics.median(cpus)
     rss_count = peak_rss_mb()
-    print(f"counting: {count_s:.2f} s, {n_tok / count_s / 1e6:.2f} M tokens/s, "
+    print(f"counting, median of {len(walls)} ({', '.join(f'{w:.2f}' for w in walls)} s): "
+          f"{count_s:.2f} s, {n_tok / count_s / 1e6:.2f} M tokens/s, "
           f"({count_cpu:.2f} CPU-s, {n_tok / count_cpu / 1e6:.2f} M tokens per CPU-s), "
           f"{len(co):,} entries, {co.info['spilled_runs']} runs spilled; peak RSS "
           f"{rss_count:.0f} MB (before counting {rss0:.0f} MB)", flush=True)
@@ -214,7 +223,7 @@ def main(argv=None) -> None:
     print(f"| measure ({args.threads} threads, {n_tok / 1e6:.1f} M tokens) | embedkit GloVe | "
           f"reference | ratio |")
     print("|---|---|---|---|")
-    print(f"| co-occurrence counting, s | {count_s:.2f} | | |")
+    print(f"| co-occurrence counting, s (median of {len(walls)}) | {count_s:.2f} | | |")
     print("| counting phases, s | " + ", ".join(f"{k} {v:.2f}" for k, v in
                                                co.info["phase_seconds"].items()) + " | | |")
     print(f"| counting speed, M tokens/s (per CPU-second) | {n_tok / count_s / 1e6:.2f} "
