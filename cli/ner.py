@@ -40,30 +40,30 @@ def ner():
 @click.option("--dev", "dev_path", default=None, help="CoNLL file for early stopping.")
 @click.option("--out", required=True, help="Model directory to write.")
 @_conll_options
-@click.option("--char-buckets", default=100000, show_default=True, type=int,
-              help="Hashed character n-gram features (0 off).")
+@click.option("--char-buckets", default=0, show_default=True, type=int,
+              help="Hashed character n-gram features (0 off; 100000 is usual).")
 @click.option("--char-dim", default=32, show_default=True, type=int)
 @click.option("--case-dim", default=8, show_default=True, type=int,
               help="Casing features (0 off).")
-@click.option("--char-cnn", default=0, show_default=True, type=int,
-              help="Filters of a character CNN over each word (0 off; 50 is usual).")
+@click.option("--char-cnn", default=50, show_default=True, type=int,
+              help="Filters of a character CNN over each word (0 off).")
 @click.option("--char-cnn-dim", default=25, show_default=True, type=int,
               help="Character embedding size of the char CNN.")
 @click.option("--char-cnn-width", default=3, show_default=True, type=int,
               help="Char CNN window (odd).")
 @click.option("--word-dropout", default=0.0, show_default=True, type=float,
               help="Training tokens replaced by the UNK word with this probability.")
-@click.option("--layers", default=1, show_default=True, type=int,
+@click.option("--layers", default=2, show_default=True, type=int,
               help="Stacked BiGRU layers (dropout --dropout between them).")
-@click.option("--variational-dropout", "variational", is_flag=True,
-              help="One dropout mask per sentence, shared by all its tokens (input, between "
+@click.option("--variational-dropout/--no-variational-dropout", "variational", default=True,
+              show_default=True, help="One dropout mask per sentence, shared by all its tokens (input, between "
                    "layers, before the output).")
-@click.option("--average", default=0.0, show_default=True, type=float,
+@click.option("--average", default=0.9995, show_default=True, type=float,
               help="Evaluate and keep a moving average of the weights with this decay "
-                   "(0 off; 0.999 is usual).")
-@click.option("--crf", is_flag=True, help="A linear-chain CRF output layer instead of the "
-                                          "per-token softmax.")
-@_training_options
+                   "(0 off).")
+@click.option("--crf/--softmax", default=True, show_default=True,
+              help="A linear-chain CRF output layer, or a per-token softmax.")
+@_training_options(epochs=16, lr=2e-3, hidden=256, fine_tune=True, clip=1.0)
 def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column, strip_prefix,
               char_buckets, char_dim, case_dim, char_cnn, char_cnn_dim, char_cnn_width,
               word_dropout, layers, variational, average, crf, epochs, batch_size, lr, hidden,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 
@@ -11,18 +12,25 @@ VECTORS_HELP = ("Word vectors (word2vec .bin/.txt, GloVe, fastText .vec, .ekv); 
                 "$EMBEDKIT_VECTORS, else the packaged default vectors.")
 
 
-def _training_options(f):
+def _training_options(epochs=10, lr=1e-3, hidden=128, fine_tune=False, clip=5.0):
+    """The options every ``train`` command shares, with per-command defaults."""
+    return functools.partial(_add_training_options, epochs=epochs, lr=lr, hidden=hidden,
+                             fine_tune=fine_tune, clip=clip)
+
+
+def _add_training_options(f, *, epochs, lr, hidden, fine_tune, clip):
     opts = [
-        click.option("--epochs", default=10, show_default=True, type=int),
+        click.option("--epochs", default=epochs, show_default=True, type=int),
         click.option("--batch-size", default=32, show_default=True, type=int),
-        click.option("--lr", default=1e-3, show_default=True, type=float, help="Adam step size."),
-        click.option("--hidden", default=128, show_default=True, type=int,
+        click.option("--lr", default=lr, show_default=True, type=float, help="Adam step size."),
+        click.option("--hidden", default=hidden, show_default=True, type=int,
                      help="GRU units per direction."),
         click.option("--dropout", default=0.5, show_default=True, type=float,
                      help="Dropout before the output layer."),
         click.option("--input-dropout", default=0.5, show_default=True, type=float,
                      help="Dropout on the input features."),
-        click.option("--fine-tune", is_flag=True, help="Update the pretrained embeddings too."),
+        click.option("--fine-tune/--frozen", default=fine_tune, show_default=True,
+                     help="Update the pretrained embeddings too, or keep them fixed."),
         click.option("--oov-min-count", default=2, show_default=True, type=int,
                      help="Training words missing from the vectors seen this often get a "
                           "learned embedding (others map to UNK)."),
@@ -31,7 +39,7 @@ def _training_options(f):
         click.option("--patience", default=3, show_default=True, type=int,
                      help="Stop after this many dev evaluations without improvement."),
         click.option("--evals-per-epoch", default=1, show_default=True, type=int),
-        click.option("--clip", default=5.0, show_default=True, type=float,
+        click.option("--clip", default=clip, show_default=True, type=float,
                      help="Gradient-norm clipping (0 off)."),
         click.option("--seed", default=0, show_default=True, type=int),
         click.option("--threads", default=2, show_default=True, type=int,
@@ -79,7 +87,7 @@ def sentiment():
 @click.option("--text-column", default=1, show_default=True, type=int)
 @click.option("--pooling", default="maxmean", show_default=True,
               type=click.Choice(["maxmean", "max", "mean", "attention"]))
-@_training_options
+@_training_options()
 def train_cmd(vectors_path, train_path, dev_path, out, label_column, text_column, pooling,
               epochs, batch_size, lr, hidden, dropout, input_dropout, fine_tune, oov_min_count,
               max_vocab, patience, evals_per_epoch, clip, seed, threads):

@@ -328,3 +328,25 @@ def test_model_saved_without_the_new_options_loads(cnn_tagger, tmp_path, rng):
     m2 = load_model(tmp_path / "old")
     assert m2.config["layers"] == 1 and m2.config["char_cnn"] == 0
     assert m2.predict(S) == m.predict(S)
+
+
+def test_cli_ner_defaults_are_the_benchmarked_recipe(tmp_path, rng):
+    # `embedkit ner train` without options trains the model benchmarks/downstream.py measures;
+    # --softmax / --frozen / --no-variational-dropout switch its parts off
+    _write_vectors(tmp_path / "vec.txt", tag_vectors(rng))
+    S, T = tagging_data(rng, 60)
+    f = tmp_path / "train"
+    f.write_text("\n\n".join("\n".join(f"{w}\t{t}" for w, t in zip(s, ts))
+                             for s, ts in zip(S, T)) + "\n")
+    base = ["-q", "ner", "train", "--vectors", str(tmp_path / "vec.txt"), "--train", str(f),
+            "--epochs", "1", "--threads", "1", "--hidden", "4"]
+    r = CliRunner().invoke(cli, base + ["--out", str(tmp_path / "a")])
+    assert r.exit_code == 0, r.output
+    c = load_model(tmp_path / "a").config
+    assert (c["crf"], c["fine_tune"], c["variational"], c["layers"], c["char_cnn"],
+            c["char_buckets"], c["case_dim"]) == (True, True, True, 2, 50, 0, 8)
+    r = CliRunner().invoke(cli, base + ["--out", str(tmp_path / "b"), "--softmax", "--frozen",
+                                        "--no-variational-dropout", "--layers", "1"])
+    assert r.exit_code == 0, r.output
+    c = load_model(tmp_path / "b").config
+    assert (c["crf"], c["fine_tune"], c["variational"], c["layers"]) == (False, False, False, 1)
