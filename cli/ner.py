@@ -63,7 +63,7 @@ def ner():
                    "(0 off).")
 @click.option("--crf/--softmax", default=True, show_default=True,
               help="A linear-chain CRF output layer, or a per-token softmax.")
-@_training_options(epochs=16, lr=2e-3, hidden=256, fine_tune=True, clip=1.0)
+@_training_options(epochs=16, lr=2e-3, hidden=256, clip=1.0)
 def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column, strip_prefix,
               char_buckets, char_dim, case_dim, char_cnn, char_cnn_dim, char_cnn_width,
               word_dropout, layers, variational, average, crf, epochs, batch_size, lr, hidden,
