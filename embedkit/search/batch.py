@@ -133,12 +133,23 @@ def _padded(lists, width=None) -> np.ndarray:
 
 
 def _query_vectors(unit, pos, neg):
+    """Per query, the sum of its signed unit vectors and ``1 / ||sum||`` (1 for a zero sum).
+
+    Built a term column at a time (one gather per column), not a query at a time.
+    """
     q = np.zeros((len(pos), unit.shape[1]), dtype=np.float32)
-    for i, (p, m) in enumerate(zip(pos, neg)):
-        if p:
-            q[i] += unit[p].sum(axis=0)
-        if m:
-            q[i] -= unit[m].sum(axis=0)
+    for terms, sign in ((_padded(pos), 1), (_padded(neg), -1)):
+        for j in range(terms.shape[1]):
+            rows = terms[:, j]
+            if rows.min(initial=0) >= 0:  # every query has a j-th term: no scatter needed
+                part, where = unit[rows], slice(None)
+            else:
+                where = np.flatnonzero(rows >= 0)
+                part = unit[rows[where]]
+            if sign > 0:
+                q[where] += part
+            else:
+                q[where] -= part
     norms = np.linalg.norm(q, axis=1)
     norms[norms == 0] = 1.0
     return q, (1.0 / norms).astype(np.float32)
