@@ -37,6 +37,17 @@ def _excluded(row, exclude, q):
     return False
 
 
+@njit(nogil=True, fastmath=True, cache=True, inline="always")
+def _skip_candidate(x, exclude, q, best_ids):
+    """Whether candidate row ``x`` is an empty slot, excluded, or already in the top k."""
+    if x < 0 or _excluded(x, exclude, q):
+        return True
+    for j in range(best_ids.shape[0]):
+        if best_ids[j] == x:
+            return True
+    return False
+
+
 @njit(nogil=True, fastmath=True, cache=True, parallel=True, error_model="numpy")
 def combination_topk(tile, x0, pos, neg, scale, exclude, k, method, epsilon, best_ids,
                      best_scores):
@@ -151,15 +162,7 @@ def rerank_exact(normalized, queries, candidates, exclude, k, out_ids, out_score
         best_scores = np.full(k, _EMPTY, dtype=np.float32)
         for c in range(candidates.shape[1]):
             x = candidates[q, c]
-            if x < 0:
-                continue
-            if _excluded(x, exclude, q):
-                continue
-            dup = False
-            for j in range(k):
-                if best_ids[j] == x:
-                    dup = True
-            if dup:
+            if _skip_candidate(x, exclude, q, best_ids):
                 continue
             s = np.float32(0.0)
             for d in range(dim):
@@ -229,13 +232,7 @@ def rescore_candidates(normalized, pos, neg, scale, candidates, exclude, k, meth
         best_scores = np.full(k, _EMPTY, dtype=np.float32)
         for c in range(candidates.shape[1]):
             x = candidates[q, c]
-            if x < 0 or _excluded(x, exclude, q):
-                continue
-            dup = False
-            for j in range(k):
-                if best_ids[j] == x:
-                    dup = True
-            if dup:
+            if _skip_candidate(x, exclude, q, best_ids):
                 continue
             if method == METHOD_3COSADD:
                 s = np.float32(0.0)
