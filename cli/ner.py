@@ -6,7 +6,8 @@ import json
 
 import click
 
-from embedkit.cli.sentiment import VECTORS_HELP, _load, _read_texts, _training_options
+from embedkit.cli.sentiment import (VECTORS_HELP, _load, _read_texts, _save_and_report,
+                                    _training_options)
 
 
 def _conll_options(f):
@@ -87,11 +88,7 @@ def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column,
     model.fit(sents, tags, dev[0], dev[1], epochs=epochs, batch_size=batch_size, lr=lr,
               patience=patience, clip=clip, evals_per_epoch=evals_per_epoch, average=average,
               progress=progress_enabled())
-    model.save(out)
-    if dev_path:
-        click.echo(f"dev F1 {model.best_dev:.4f}; model saved to {out}")
-    else:
-        click.echo(f"model saved to {out}")
+    _save_and_report(model, out, "F1" if dev_path else None)
 
 
 @ner.command("tag")

@@ -50,6 +50,15 @@ def _add_training_options(f, *, epochs, lr, hidden, fine_tune, clip):
     return f
 
 
+def _save_and_report(model, out, dev_metric):
+    """Save a trained model to ``out`` and print where (with its best dev score, if any)."""
+    model.save(out)
+    if dev_metric:
+        click.echo(f"dev {dev_metric} {model.best_dev:.4f}; model saved to {out}")
+    else:
+        click.echo(f"model saved to {out}")
+
+
 def _read_texts(texts):
     from embedkit.downstream import tokenize
 
@@ -106,11 +115,7 @@ def train_cmd(vectors_path, train_path, dev_path, out, label_column, text_column
     model.fit(texts, labels, dev[0], dev[1], epochs=epochs, batch_size=batch_size, lr=lr,
               patience=patience, clip=clip, evals_per_epoch=evals_per_epoch,
               progress=progress_enabled())
-    model.save(out)
-    if dev_path:
-        click.echo(f"dev accuracy {model.best_dev:.4f}; model saved to {out}")
-    else:
-        click.echo(f"model saved to {out}")
+    _save_and_report(model, out, "accuracy" if dev_path else None)
 
 
 @sentiment.command("predict")
