@@ -26,7 +26,8 @@ from embedkit.search.index import _check_int, exclusion_matrix, ids_to_words
 log = logging.getLogger(__name__)
 
 METHODS = {"3cosadd": kernels.METHOD_3COSADD, "3cosmul": kernels.METHOD_3COSMUL}
-#: Memory for one block of cosine rows (distinct words or queries x vocabulary).
+#: Bounds the distinct words (or query vectors) handled together: their cosines with a tile
+#: of ``_MIN_TILE`` vocabulary rows take at most this much memory.
 DEFAULT_BLOCK_BYTES = 256 << 20
 #: The cosines of the distinct words with one tile of the vocabulary are computed at a time,
 #: sized to stay in the CPU's last-level cache, and never stored for the whole vocabulary.
@@ -192,7 +193,10 @@ def _exact(vectors, pos, neg, k, method, eps, n_rows, block_bytes, out_ids, out_
             terms = unit[words]
             bp = _padded([[slot[w] for w in p] for p in bpos])
             bn = _padded([[slot[w] for w in m] for m in bneg])
-            _, scale = _query_vectors(unit, bpos, bneg)
+            if method == kernels.METHOD_3COSADD:
+                _, scale = _query_vectors(unit, bpos, bneg)
+            else:  # 3CosMul does not use the query norm
+                scale = np.ones(end - start, dtype=np.float32)
         terms = np.ascontiguousarray(terms, dtype=np.float32)
         ids = out_ids[start:end]
         scores = out_scores[start:end]
