@@ -352,15 +352,6 @@ def reverse_index(lengths, T):
 
 
 @njit(**_JIT)
-def gather_time(A, idx, out):
-    """``out[t, b] = A[idx[t, b], b]`` for a (T, B, K) array."""
-    T, B = idx.shape
-    for t in range(T):
-        for b in range(B):
-            out[t, b, :] = A[idx[t, b], b]
-
-
-@njit(**_JIT)
 def bag_forward(table, offsets, ids, out):
     """Mean of ``table`` rows per item: item ``i`` averages rows ``ids[offsets[i]:offsets[i+1]]``.
 
