@@ -131,7 +131,8 @@ def run_ner(vectors, args):
                   variational=args.ner_variational)
     t0 = time.perf_counter()
     m.fit(tr[0], tr[1], dv[0], dv[1], epochs=args.ner_epochs, lr=args.ner_lr, patience=3,
-          clip=args.ner_clip, average=args.ner_average, progress=not args.quiet)
+          clip=args.ner_clip, average=args.ner_average, lr_decay=args.ner_lr_decay,
+          evals_per_epoch=args.ner_evals_per_epoch, progress=not args.quiet)
     total = time.perf_counter() - t0
     secs = [h["epoch_seconds"] for h in m.history if "epoch_seconds" in h]
     res = m.evaluate(dv[0], dv[1])
@@ -142,6 +143,9 @@ def run_ner(vectors, args):
             + (", variational dropout" if args.ner_variational else "")
             + f", clip {args.ner_clip:g}"
             + (f", weight average {args.ner_average:g}" if args.ner_average else "")
+            + (f", lr decay {args.ner_lr_decay:g}" if args.ner_lr_decay else "")
+            + (f", {args.ner_evals_per_epoch} dev evaluations per epoch"
+               if args.ner_evals_per_epoch > 1 else "")
             + (", char n-grams" if args.ner_char_buckets else "") + ", case"
             + (f", char CNN {args.ner_char_cnn}" if args.ner_char_cnn else "")
             + (f", word dropout {args.ner_word_dropout}" if args.ner_word_dropout else ""),
@@ -170,6 +174,9 @@ def main(argv=None):
     ap.add_argument("--ner-fine-tune", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--ner-char-cnn", type=int, default=50,
                     help="Char CNN filters for WikiANN (0 off).")
+    ap.add_argument("--ner-lr-decay", type=float, default=0.0,
+                    help="WikiANN learning rate of epoch e: lr / (1 + decay * (e - 1)).")
+    ap.add_argument("--ner-evals-per-epoch", type=int, default=1)
     ap.add_argument("--ner-word-dropout", type=float, default=0.0)
     ap.add_argument("--ner-layers", type=int, default=2)
     ap.add_argument("--ner-variational", action=argparse.BooleanOptionalAction, default=True)

@@ -46,8 +46,13 @@ class Vocabulary:
     """Word -> row of the embedding table.
 
     Rows ``0 .. n_pretrained-1`` are the vectors' words, then words frequent in the training
-    data that the vectors lack (learned rows), then the UNK row (learned).  Lookup tries
-    the word, then its lowercase form, then UNK.
+    data that the vectors lack (learned rows), then the UNK row (learned).
+
+    Lookup tries the word, its lowercase form and its capitalised form ("PARIS" ->
+    "Paris"), in that order, first among the vectors' rows and then among the learned
+    rows, then UNK.  So a cased token finds a vector whenever some casing of it has one
+    (cased vectors lack "paris" but have "Paris"), and lowercased vectors behave as before
+    (exact, then lowercase).
     """
 
     def __init__(self, words: list[str], n_pretrained: int):
@@ -60,10 +65,16 @@ class Vocabulary:
         return len(self.words) + 1
 
     def lookup(self, word: str) -> int:
-        i = self.index.get(word)
-        if i is None:
-            i = self.index.get(word.lower(), self.unk)
-        return i
+        index = self.index
+        learned = None
+        for form in (word, word.lower(), word.capitalize()):
+            i = index.get(form)
+            if i is not None:
+                if i < self.n_pretrained:
+                    return i
+                if learned is None:
+                    learned = i
+        return self.unk if learned is None else learned
 
     def coverage(self, sentences) -> float:
         n = hit = 0

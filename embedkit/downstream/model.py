@@ -282,7 +282,7 @@ class _BiGRUModel:
         return make_batch([enc[i] for i in idx], "char_emb" in self.params)
 
     def _fit(self, train_x, train_y, dev_x, dev_y, epochs, batch_size, lr, patience, clip,
-             evals_per_epoch, progress, average=0.0):
+             evals_per_epoch, progress, average=0.0, lr_decay=0.0):
         cfg = self.config
         if epochs < 1:
             raise ParameterError(f"epochs must be >= 1, got {epochs}")
@@ -290,6 +290,9 @@ class _BiGRUModel:
             raise ParameterError(f"patience must be >= 1, got {patience}")
         if evals_per_epoch < 1:
             raise ParameterError(f"evals_per_epoch must be >= 1, got {evals_per_epoch}")
+        if not lr_decay >= 0:
+            raise ParameterError(f"lr_decay must be >= 0 (0 keeps the learning rate "
+                                 f"constant; 0.05 is usual), got {lr_decay}")
         rng = np.random.default_rng(cfg["seed"] + 1)
         enc = self._encode_all(train_x)
         log.info("vocabulary %d rows (%d from the vectors); %.1f%% of training tokens covered",
@@ -303,6 +306,8 @@ class _BiGRUModel:
         with single_threaded_blas():
             for epoch in range(1, epochs + 1):
                 t0 = time.perf_counter()
+                # inverse-time decay per epoch, lr / (1 + decay * (epoch - 1)) (Ma & Hovy 2016)
+                opt.lr = lr / (1.0 + lr_decay * (epoch - 1))
                 batches = length_batches(lengths, batch_size, rng)
                 n = len(batches)
                 checkpoints = {int(round(n * (k + 1) / evals_per_epoch)) for k in
@@ -331,7 +336,7 @@ class _BiGRUModel:
                                     self.params[k][...] = v
                             score = self._dev_score(dev_x, dev_y) if dev_x is not None else -seen
                             evals_done += 1
-                            self.history.append({"epoch": epoch, "batches": i,
+                            self.history.append({"epoch": epoch, "batches": i, "lr": opt.lr,
                                                  "loss": total / seen, "dev": score})
                             bar.set_postfix(loss=f"{total / seen:.4f}",
                                             dev=f"{score:.4f}" if dev_x is not None else "-")
@@ -644,11 +649,13 @@ class NERTagger(_BiGRUModel):
 
     def fit(self, sentences, tags, dev_sentences=None, dev_tags=None, epochs: int = 20,
             batch_size: int = 32, lr: float = 1e-3, patience: int = 3, clip: float = 5.0,
-            evals_per_epoch: int = 1, progress: bool = True, average: float = 0.0):
+            evals_per_epoch: int = 1, progress: bool = True, average: float = 0.0,
+            lr_decay: float = 0.0):
         """Train on token lists with BIO tag lists; early stopping on dev entity F1.
 
         ``average`` (0 off, e.g. 0.999) evaluates and keeps an exponential moving average
-        of the weights instead of the last ones (Polyak averaging).
+        of the weights instead of the last ones (Polyak averaging).  ``lr_decay`` (0 off,
+        e.g. 0.05) lowers the learning rate of epoch ``e`` to ``lr / (1 + lr_decay * (e - 1))``.
         """
         if average and not 0 < average < 1:
             raise ParameterError(f"average decay must be in (0, 1) (0 disables; 0.999 is "
@@ -672,7 +679,7 @@ class NERTagger(_BiGRUModel):
             if unknown:
                 log.warning("dev tags %s do not occur in training", sorted(unknown))
         return self._fit(sentences, tags, dev_sentences, dev_tags, epochs, batch_size, lr,
-                         patience, clip, evals_per_epoch, progress, average)
+                         patience, clip, evals_per_epoch, progress, average, lr_decay)
 
     def _dev_score(self, sentences, tags):
         return M.ner_report(tags, self.predict(sentences))["f1"]
