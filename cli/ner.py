@@ -50,8 +50,9 @@ def ner():
               help="Filters of a character CNN over each word (0 off).")
 @click.option("--char-cnn-dim", default=25, show_default=True, type=int,
               help="Character embedding size of the char CNN.")
-@click.option("--char-cnn-width", default=3, show_default=True, type=int,
-              help="Char CNN window (odd).")
+@click.option("--char-cnn-width", default="3", show_default=True,
+              help="Char CNN window (odd), or several separated by commas (3,5: one bank of "
+                   "--char-cnn filters per width).")
 @click.option("--word-dropout", default=0.0, show_default=True, type=float,
               help="Training tokens replaced by the UNK word with this probability.")
 @click.option("--layers", default=2, show_default=True, type=int,
@@ -77,6 +78,14 @@ def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column,
     from embedkit.downstream import NERTagger, read_conll
     from embedkit.downstream.cli_support import resolve_and_load_vectors
 
+    from embedkit.errors import ParameterError
+
+    try:
+        widths = [int(w) for w in str(char_cnn_width).split(",")]
+    except ValueError:
+        raise ParameterError(f"--char-cnn-width must be odd numbers separated by commas "
+                             f"(3, or 3,5), got {char_cnn_width!r}") from None
+    char_cnn_width = widths[0] if len(widths) == 1 else widths
     sents, tags = read_conll(train_path, token_column, tag_column, strip_prefix)
     dev = (read_conll(dev_path, token_column, tag_column, strip_prefix) if dev_path
            else (None, None))

@@ -97,3 +97,74 @@ def test_cli_ner_lr_decay(tmp_path, rng):
         pytest.approx([2e-3, 1e-3])
     r = CliRunner().invoke(cli, base + ["--lr-decay", "-1"])
     assert r.exit_code == 1 and "lr_decay must be >= 0" in r.output
+
+
+def test_multi_width_char_cnn_gradients_match_finite_differences(rng):
+    from embedkit.downstream.features import make_batch
+    from test_sentiment import _to_float64
+
+    v = tag_vectors(rng, dim=3)
+    S, T = tagging_data(rng, 10)
+    m = NERTagger(v, hidden=3, case_dim=2, char_cnn=3, char_cnn_dim=2, char_cnn_width=[3, 1, 5],
+                  threads=1, crf=True)
+    m.fit(S, T, epochs=1, progress=False)
+    assert [m.params[k].shape[0] for k in ("cnn_W", "cnn_W_1", "cnn_W_2")] == [3, 1, 5]
+    assert m.params["gru_f_Wi"].shape[1] == 3 + 2 + 3 * 3   # word + case + 3 banks
+    _to_float64(m)
+
+    def batch():
+        return make_batch([m.featurizer.encode(s) for s in S[:3]], False)
+
+    ys = T[:3]
+    m._loss_grad(batch(), ys, None)
+    for name in ("cnn_emb", "cnn_W", "cnn_b", "cnn_W_1", "cnn_b_1", "cnn_W_2", "cnn_b_2"):
+        g = m.grads[name].copy()
+        assert np.abs(g).sum() > 0, name
+        a = m.params[name]
+        idx = list(np.ndindex(a.shape))
+        for i in idx[::max(1, len(idx) // 10)]:
+            old = a[i]
+            a[i] = old + 1e-6
+            lp = m._loss_grad(batch(), ys, None)[0]
+            a[i] = old - 1e-6
+            lm = m._loss_grad(batch(), ys, None)[0]
+            a[i] = old
+            assert abs((lp - lm) / 2e-6 - g[i]) < 1e-6 + 1e-5 * abs(g[i]), (name, i)
+
+
+def test_one_width_in_a_list_is_the_single_width_model(rng):
+    v = tag_vectors(rng)
+    S, T = tagging_data(rng, 40)
+    a = NERTagger(v, hidden=4, char_cnn=4, char_cnn_width=3, threads=1).fit(
+        S, T, epochs=1, progress=False)
+    b = NERTagger(v, hidden=4, char_cnn=4, char_cnn_width=[3], threads=1).fit(
+        S, T, epochs=1, progress=False)
+    assert sorted(a.params) == sorted(b.params)
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k])
+
+
+@pytest.mark.parametrize("width", [[3, 4], [3, 3], [], "x", [3, None]])
+def test_bad_char_cnn_widths(rng, width):
+    with pytest.raises(ParameterError, match="char_cnn_width"):
+        NERTagger(tag_vectors(rng), char_cnn=4, char_cnn_width=width)
+
+
+def test_cli_ner_multi_width_char_cnn_round_trips(tmp_path, rng):
+    _write_vectors(tmp_path / "vec.txt", tag_vectors(rng))
+    S, T = tagging_data(rng, 60)
+    f = tmp_path / "train"
+    f.write_text("\n\n".join("\n".join(f"{w}\t{t}" for w, t in zip(s, ts))
+                             for s, ts in zip(S, T)) + "\n")
+    base = ["-q", "ner", "train", "--vectors", str(tmp_path / "vec.txt"), "--train", str(f),
+            "--epochs", "1", "--threads", "1", "--hidden", "4", "--layers", "1",
+            "--char-cnn", "5"]
+    r = CliRunner().invoke(cli, base + ["--char-cnn-width", "3,5", "--out", str(tmp_path / "m")])
+    assert r.exit_code == 0, r.output
+    m = load_model(tmp_path / "m")
+    assert m.config["char_cnn_width"] == [3, 5]
+    assert m.params["cnn_W"].shape == (3, 25, 5) and m.params["cnn_W_1"].shape == (5, 25, 5)
+    m.save(tmp_path / "m2")
+    assert load_model(tmp_path / "m2").predict(S) == m.predict(S)
+    r = CliRunner().invoke(cli, base + ["--char-cnn-width", "3,x", "--out", str(tmp_path / "b")])
+    assert r.exit_code == 1 and "--char-cnn-width must be odd numbers" in r.output

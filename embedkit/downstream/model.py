@@ -41,6 +41,22 @@ def _softmax(z):
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def cnn_widths(width) -> list[int]:
+    """Char CNN window widths: ``width`` is one int or a list of ints (one filter bank each)."""
+    try:
+        if isinstance(width, (list, tuple)):
+            return [int(w) for w in width]
+        return [int(width)]
+    except (TypeError, ValueError):
+        raise ParameterError(f"char_cnn_width must be an odd number or a list of odd numbers "
+                             f"(3 is usual), got {width!r}") from None
+
+
+def _cnn_names(i):
+    """Parameter names of filter bank ``i`` (bank 0 keeps the single-width names)."""
+    return ("cnn_W", "cnn_b") if i == 0 else (f"cnn_W_{i}", f"cnn_b_{i}")
+
+
 def _check_options(cfg):
     if int(cfg["hidden"]) < 1:
         raise ParameterError(f"hidden must be >= 1, got {cfg['hidden']}")
@@ -55,9 +71,10 @@ def _check_options(cfg):
     if int(cfg["char_cnn"]) < 0 or int(cfg["char_cnn_dim"]) < 1:
         raise ParameterError("char_cnn (filters) must be >= 0 (0 disables) and char_cnn_dim "
                              f">= 1, got {cfg['char_cnn']}, {cfg['char_cnn_dim']}")
-    width = int(cfg["char_cnn_width"])
-    if width < 1 or width % 2 == 0:
-        raise ParameterError(f"char_cnn_width must be an odd number >= 1 (3 is usual), "
+    widths = cnn_widths(cfg["char_cnn_width"])
+    if not widths or any(w < 1 or w % 2 == 0 for w in widths) or len(set(widths)) < len(widths):
+        raise ParameterError(f"char_cnn_width must be an odd number >= 1 or a list of distinct "
+                             f"odd numbers (3 is usual; [3, 5] two banks of filters), "
                              f"got {cfg['char_cnn_width']}")
     if not 0 <= float(cfg["word_dropout"]) < 1:
         raise ParameterError(f"word_dropout must be in [0, 1), got {cfg['word_dropout']}")
@@ -119,14 +136,16 @@ class _BiGRUModel:
             d_in += cfg["char_dim"]
         if cfg["char_cnn"]:
             cfg["alphabet"] = char_alphabet(sentences)
-            F, Dc, Kw = int(cfg["char_cnn"]), int(cfg["char_cnn_dim"]), int(cfg["char_cnn_width"])
+            F, Dc = int(cfg["char_cnn"]), int(cfg["char_cnn_dim"])
             s = math.sqrt(3.0 / Dc)
             p["cnn_emb"] = rng.uniform(-s, s, (CHAR_FIRST + len(cfg["alphabet"]), Dc)
                                        ).astype(np.float32)
-            s = math.sqrt(6.0 / (Kw * Dc + F))
-            p["cnn_W"] = rng.uniform(-s, s, (Kw, Dc, F)).astype(np.float32)
-            p["cnn_b"] = np.zeros(F, np.float32)
-            d_in += F
+            for i, Kw in enumerate(cnn_widths(cfg["char_cnn_width"])):
+                wn, bn = _cnn_names(i)
+                s = math.sqrt(6.0 / (Kw * Dc + F))
+                p[wn] = rng.uniform(-s, s, (Kw, Dc, F)).astype(np.float32)
+                p[bn] = np.zeros(F, np.float32)
+                d_in += F
         H = int(cfg["hidden"])
         p.update(init_bigru(rng, d_in, H))
         for layer in range(2, int(cfg["layers"]) + 1):
@@ -186,32 +205,45 @@ class _BiGRUModel:
             shape = (1,) + tuple(shape[1:])
         return (rng.random(shape, dtype=np.float32) >= rate).astype(dtype) / dtype.type(1 - rate)
 
+    def _cnn_banks(self):
+        return [_cnn_names(i) for i in range(len(cnn_widths(self.config["char_cnn_width"])))]
+
     def _cnn_forward(self, batch):
-        """Char CNN features (T, B, F), computed once per distinct word of the batch."""
+        """Char CNN features (T, B, F * banks), computed once per distinct word of the batch;
+        with several widths the banks' features are concatenated."""
         p = self.params
         T, B = batch["T"], batch["B"]
         valid = np.arange(T)[:, None] < batch["lengths"][None, :]
         uniq, inv = np.unique(batch["types"][valid], return_inverse=True)
         chars, offsets = self.featurizer.type_chars(uniq)
-        F = p["cnn_W"].shape[2]
-        dtype = p["cnn_W"].dtype
-        out = np.empty((len(uniq), F), dtype)
-        arg = np.empty((len(uniq), F), np.int64)
-        CK.charcnn_forward(p["cnn_emb"], p["cnn_W"], p["cnn_b"], chars, offsets, out, arg)
-        feat = np.zeros((T, B, F), dtype)
-        feat[valid] = out[inv.reshape(-1)]
-        batch["_cnn"] = (valid, inv.reshape(-1), chars, offsets, out, arg)
+        outs, args = [], []
+        for wn, bn in self._cnn_banks():
+            F = p[wn].shape[2]
+            out = np.empty((len(uniq), F), p[wn].dtype)
+            arg = np.empty((len(uniq), F), np.int64)
+            CK.charcnn_forward(p["cnn_emb"], p[wn], p[bn], chars, offsets, out, arg)
+            outs.append(out)
+            args.append(arg)
+        allout = np.concatenate(outs, axis=1) if len(outs) > 1 else outs[0]
+        feat = np.zeros((T, B, allout.shape[1]), allout.dtype)
+        feat[valid] = allout[inv.reshape(-1)]
+        batch["_cnn"] = (valid, inv.reshape(-1), chars, offsets, outs, args)
         return feat
 
     def _cnn_backward(self, batch, dfeat):
-        valid, inv, chars, offsets, out, arg = batch["_cnn"]
+        valid, inv, chars, offsets, outs, args = batch["_cnn"]
         p, g = self.params, self.grads
-        dout = np.zeros_like(out)
-        K.scatter_rows(np.ascontiguousarray(dfeat[valid]), inv, dout)
-        for k in ("cnn_emb", "cnn_W", "cnn_b"):
-            g[k][...] = 0
-        CK.charcnn_backward(dout, out, p["cnn_emb"], p["cnn_W"], chars, offsets, arg,
-                            g["cnn_emb"], g["cnn_W"], g["cnn_b"])
+        dall = np.zeros((len(outs[0]), dfeat.shape[2]), dfeat.dtype)
+        K.scatter_rows(np.ascontiguousarray(dfeat[valid]), inv, dall)
+        g["cnn_emb"][...] = 0
+        off = 0
+        for (wn, bn), out, arg in zip(self._cnn_banks(), outs, args):
+            F = out.shape[1]
+            g[wn][...] = 0
+            g[bn][...] = 0
+            CK.charcnn_backward(np.ascontiguousarray(dall[:, off:off + F]), out, p["cnn_emb"],
+                                p[wn], chars, offsets, arg, g["cnn_emb"], g[wn], g[bn])
+            off += F
 
     def _input_backward(self, batch, dX, drop):
         p = self.params
@@ -248,7 +280,7 @@ class _BiGRUModel:
             sparse["char_emb"] = (rows, gtab)
             off += cd
         if "cnn_W" in p:
-            F = p["cnn_W"].shape[2]
+            F = sum(p[wn].shape[2] for wn, _ in self._cnn_banks())
             self._cnn_backward(batch, dX[:, :, off:off + F])
         return sparse
 
@@ -581,7 +613,8 @@ class NERTagger(_BiGRUModel):
         ``char_buckets`` (hashed character n-gram table size, 0 off), ``char_dim``,
         ``char_cnn`` (filters of a character CNN with max pooling over each word, 0 off),
         ``char_cnn_dim`` (its character embedding size, 25), ``char_cnn_width`` (odd
-        window, 3), ``word_dropout`` (probability that a training token reads the UNK
+        window, 3, or a list such as ``[3, 5]``: one bank of ``char_cnn`` filters per
+        width, features concatenated), ``word_dropout`` (probability that a training token reads the UNK
         row, 0), ``layers`` (stacked BiGRUs, 1; ``dropout`` between them),
         ``variational`` (one dropout mask per sentence shared over time, False) and
         ``crf`` (a linear-chain CRF output layer instead of the per-token softmax).
