@@ -121,13 +121,15 @@ def run_ner(vectors, args):
     from embedkit.downstream import NERTagger, read_conll
 
     d = os.path.join(DATA, "ner", "wikiann_en")
+    widths = [int(w) for w in args.ner_char_cnn_width.split(",")]
+    widths = widths[0] if len(widths) == 1 else widths
     tr = read_conll(os.path.join(d, "train"), strip_prefix="en:")
     dv = read_conll(os.path.join(d, "dev"), strip_prefix="en:")
     m = NERTagger(vectors, hidden=args.ner_hidden, seed=args.seed, threads=args.threads,
                   char_buckets=args.ner_char_buckets, char_dim=32, case_dim=8,
                   fine_tune=args.ner_fine_tune,
                   crf=args.ner_crf, input_dropout=0.5, char_cnn=args.ner_char_cnn,
-                  char_cnn_dim=25, word_dropout=args.ner_word_dropout, layers=args.ner_layers,
+                  char_cnn_dim=25, char_cnn_width=widths, word_dropout=args.ner_word_dropout, layers=args.ner_layers,
                   variational=args.ner_variational)
     t0 = time.perf_counter()
     m.fit(tr[0], tr[1], dv[0], dv[1], epochs=args.ner_epochs, lr=args.ner_lr, patience=3,
@@ -148,6 +150,8 @@ def run_ner(vectors, args):
                if args.ner_evals_per_epoch > 1 else "")
             + (", char n-grams" if args.ner_char_buckets else "") + ", case"
             + (f", char CNN {args.ner_char_cnn}" if args.ner_char_cnn else "")
+            + (f" x widths {args.ner_char_cnn_width}"
+               if args.ner_char_cnn and args.ner_char_cnn_width != "3" else "")
             + (f", word dropout {args.ner_word_dropout}" if args.ner_word_dropout else ""),
             "precision": res["precision"], "recall": res["recall"],
             "per_type": {k: round(v["f1"], 4) for k, v in res["per_type"].items()},
@@ -174,6 +178,8 @@ def main(argv=None):
     ap.add_argument("--ner-fine-tune", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--ner-char-cnn", type=int, default=50,
                     help="Char CNN filters for WikiANN (0 off).")
+    ap.add_argument("--ner-char-cnn-width", default="3",
+                    help="Char CNN window(s) for WikiANN, e.g. 3 or 3,5.")
     ap.add_argument("--ner-lr-decay", type=float, default=0.0,
                     help="WikiANN learning rate of epoch e: lr / (1 + decay * (e - 1)).")
     ap.add_argument("--ner-evals-per-epoch", type=int, default=1)
