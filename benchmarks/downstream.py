@@ -36,6 +36,63 @@ def load_vectors(path):
     return _load(path)
 
 
+def _gemm_floor_kernel():
+    """A Numba function making exactly the BLAS calls of one BiGRU step, and nothing else."""
+    from numba import njit
+
+    from embedkit._kernels.gru import _mm
+
+    @njit(nogil=True)
+    def gemms(T, B, D, H, Wi, X, XP, Whh, Hs, hp, WhTp, G, dh, dX, dWi, dWhT, ib, fb):
+        TB = T * B
+        for _ in range(2):  # the two directions, one after the other
+            _mm(False, True, 3 * H, TB, D, Wi, 0, D, X, 0, D, 0, XP, 0, TB, ib, fb)
+            for s in range(1, T):
+                _mm(False, False, 3 * H, B, H, Whh, 0, H, Hs, s * B, TB + B, 0, hp, 0, B, ib, fb)
+            for s in range(T - 1, 0, -1):
+                _mm(False, False, H, B, 3 * H, WhTp, 0, 3 * H, G, s * B, TB, 1, dh, 0, B, ib, fb)
+            _mm(True, False, TB, D, 3 * H, G, H * TB, TB, Wi, 0, D, 0, dX, 0, D, ib, fb)
+            _mm(False, False, 3 * H, D, TB, G, H * TB, TB, X, 0, D, 0, dWi, 0, D, ib, fb)
+            K = (T - 1) * B
+            _mm(False, True, H, 2 * H, K, Hs, B, TB + B, G, H * TB + B, TB, 0, dWhT, 0, 3 * H,
+                ib, fb)
+            _mm(False, True, H, H, K, Hs, B, TB + B, G, B, TB, 0, dWhT, 2 * H, 3 * H, ib, fb)
+
+    return gemms
+
+
+def gemm_floor(T=40, B=32, D=100, H=128, repeats=30):
+    """Median wall and CPU seconds of the step's matrix products alone on one thread.
+
+    The same BLAS calls with the same shapes as :func:`embedkit._kernels.gru.gru_forward`
+    and ``gru_backward`` make for both directions.
+
+    A lower bound for the 1-thread step: the gate arithmetic comes on top.  The GEMMs are
+    ``2 * (3 * 2TBD + 3 * 2TBH * 3H)`` flops minus the skipped first recurrent steps.
+    """
+    from embedkit._threads import single_threaded_blas
+
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+    TB = T * B
+    args = (rng.normal(size=(3 * H, D)).astype(f32), rng.normal(size=(TB, D)).astype(f32),
+            np.empty((3 * H, TB), f32), rng.normal(size=(3 * H, H)).astype(f32),
+            rng.normal(size=(H, TB + B)).astype(f32), np.empty((3 * H, B), f32),
+            rng.normal(size=(H, 3 * H)).astype(f32), rng.normal(size=(4 * H, TB)).astype(f32),
+            np.zeros((H, B), f32), np.empty((TB, D), f32), np.empty((3 * H, D), f32),
+            np.empty((H, 3 * H), f32), np.zeros(8, np.int32), np.zeros(2, f32))
+    gemms = _gemm_floor_kernel()
+    wall, cpu = [], []
+    with single_threaded_blas():
+        for i in range(repeats + 3):
+            t0, c0 = time.perf_counter(), time.process_time()
+            gemms(T, B, D, H, *args)
+            if i >= 3:
+                wall.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
+    return {"wall": statistics.median(wall), "cpu": statistics.median(cpu)}
+
+
 def step_times(T=40, B=32, D=100, H=128, threads=2, repeats=30):
     """Median seconds per forward+backward step: embedkit BiGRU and (if installed) torch."""
     from embedkit._threads import single_threaded_blas
@@ -216,7 +273,9 @@ def main(argv=None):
         steps = {}
         for th in sorted({1, args.threads}):
             steps[th] = step_times(threads=th)
+        floor = gemm_floor()
         out["step"] = steps
+        out["step_gemm_floor_1_thread"] = floor
         print("\nBiGRU training step (forward + backward), batch 32, length 40, input 100, "
               "hidden 128; median of 30, interleaved")
         print("| threads | embedkit ms | torch.nn.GRU ms | embedkit / torch | "
@@ -228,6 +287,11 @@ def main(argv=None):
             cpu = (f"{s['embedkit_cpu'] * 1e3:.1f} / {s['torch_cpu'] * 1e3:.1f}"
                    if s["torch"] else "-")
             print(f"| {th} | {e:.1f} | {t:.1f} | {ratio} | {cpu} |")
+        print(f"\nThe step's matrix products alone (the same BLAS calls and shapes, no gate "
+              f"arithmetic), 1 thread: {floor['wall'] * 1e3:.1f} ms (CPU "
+              f"{floor['cpu'] * 1e3:.1f} ms), a lower bound for the 1-thread step "
+              f"with this BLAS; half of torch's 1-thread step is "
+              f"{(steps[1]['torch'] or float('nan')) * 1e3 / 2:.1f} ms.")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)

@@ -27,11 +27,15 @@ def index():
 @click.option("--hnsw-m", type=int, help="HNSW graph degree M [32].")
 @click.option("--ef-construction", type=int, help="HNSW build beam width [80].")
 @click.option("--ef-search", type=int, help="HNSW search beam width [64].")
+@click.option("--clusters", type=int,
+              help="HNSW k-means cells: the graph is stored cell by cell and query batches run "
+                   "in cell order (faster, same answers); 0 turns this off "
+                   "[min(1024, words / 64)].")
 @click.option("--nlist", type=int, help="IVF-PQ cells [4 * sqrt(words)].")
 @click.option("--pq-m", type=int, help="IVF-PQ sub-quantizers; must divide dim [<= dim/4].")
 @click.option("--nbits", type=int, help="IVF-PQ bits per code [8].")
 @click.option("--nprobe", type=int, help="IVF-PQ cells searched per query [16].")
-@click.option("--seed", type=int, help="IVF-PQ training seed [0].")
+@click.option("--seed", type=int, help="k-means seed (IVF-PQ training, HNSW cells) [0].")
 def build(vectors_path, kind, **params):
     """Build an index for VECTORS and save it beside them.
 
@@ -45,7 +49,7 @@ def build(vectors_path, kind, **params):
 
     vectors, path = load_vectors(vectors_path)
     concrete = resolve_kind(kind, len(vectors))
-    wanted = {"hnsw": ("hnsw_m", "ef_construction", "ef_search"),
+    wanted = {"hnsw": ("hnsw_m", "ef_construction", "ef_search", "clusters", "seed"),
               "ivfpq": ("nlist", "pq_m", "nbits", "nprobe", "seed"), "exact": ()}[concrete]
     given = {k: v for k, v in params.items() if v is not None}
     stray = sorted(set(given) - set(wanted))

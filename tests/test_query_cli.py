@@ -181,6 +181,15 @@ def test_index_build_then_queries_use_it_and_a_stale_index_is_rebuilt(vec_path):
     assert new["checksum"] != old["checksum"] and new["kind"] == "hnsw"
 
 
+def test_index_build_takes_hnsw_cells_and_seed(vec_path):
+    result = run("index", "build", vec_path, "--kind", "hnsw", "--clusters", "3", "--seed", "5")
+    assert result.exit_code == 0, result.output
+    params = json.loads(open(index_paths(vec_path)[1]).read())["params"]
+    assert params["clusters"] == 3 and params["seed"] == 5
+    result = run("index", "build", vec_path, "--kind", "exact", "--clusters", "3")
+    assert result.exit_code != 0 and "--clusters do not apply to a exact index" in result.output
+
+
 def test_index_build_rejects_options_of_another_kind(vec_path):
     result = run("index", "build", vec_path, "--kind", "exact", "--nlist", "4")
     assert result.exit_code != 0 and "--nlist do not apply to a exact index" in result.output

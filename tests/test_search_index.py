@@ -10,7 +10,7 @@ import embedkit
 from embedkit.errors import FormatError, MissingFileError, ParameterError
 from embedkit.search import Index
 from embedkit.search.index import AUTO_HNSW_MIN_WORDS, resolve_kind
-from embedkit.search.store import index_paths, vectors_checksum
+from embedkit.search.store import cells_path, index_paths, vectors_checksum
 
 
 def clustered(n, dim, seed, spread=0.35):
@@ -120,6 +120,8 @@ def test_auto_builds_exact_for_a_small_vocabulary(small):
     ("hnsw", {"hnsw_m": 1}, "hnsw_m must be >= 2"),
     ("hnsw", {"ef_search": 0}, "ef_search must be >= 1"),
     ("hnsw", {"ef_construction": 2.5}, "ef_construction must be an integer"),
+    ("hnsw", {"clusters": -1}, "clusters must be >= 0"),
+    ("hnsw", {"clusters": 3001}, "clusters must be <= the number of words"),
     ("ivfpq", {"pq_m": 5}, "pq_m must divide the dimension 16"),
     ("ivfpq", {"nlist": 10**6}, "nlist must be <="),
     ("ivfpq", {"nbits": 17}, "nbits must be <= 16"),
@@ -226,3 +228,72 @@ def test_saved_files_get_the_usual_permissions(tmp_path, small):
     os.umask(umask)
     for f in index_paths(tmp_path / "v.ekv"):
         assert os.stat(f).st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_hnsw_cells_default_to_one_per_64_words_up_to_1024(small):
+    assert Index(small[0], "hnsw").params["clusters"] == 3000 // 64
+    tiny, _ = clustered(300, 8, 2)
+    assert Index(tiny, "hnsw").params["clusters"] == 0  # too few words to bother
+
+
+def test_locality_order_changes_no_result(small):
+    v, rng = small
+    index = Index(v, "hnsw", clusters=20)
+    q = near_queries(v, rng, 300)
+    exclude = [[i % len(v)] for i in range(len(q))]
+    ordered = index.search(q, 5, exclude=exclude)
+    index.locality = False
+    given = index.search(q, 5, exclude=exclude)
+    np.testing.assert_array_equal(ordered[0], given[0])
+    np.testing.assert_array_equal(ordered[1], given[1])
+    # and the ids are word rows (the graph stores its vectors cell by cell)
+    exact, _ = brute_force(v, q, 1, exclude)
+    assert np.mean(ordered[0][:, 0] == exact[:, 0]) > 0.95
+
+
+def test_hnsw_without_cells_matches_with_cells(small):
+    v, rng = small
+    q = near_queries(v, rng, 200)
+    plain = Index(v, "hnsw", clusters=0, ef_search=200)
+    cells = Index(v, "hnsw", clusters=30, ef_search=200)
+    assert plain._centroids is None and cells._centroids.shape == (30, 16)
+    exact, _ = brute_force(v, q, 3)
+    for index in (plain, cells):
+        assert np.mean(index.search(q, 3)[0] == exact) > 0.97
+
+
+def test_cells_round_trip_and_a_missing_cell_file_forces_a_rebuild(tmp_path, small):
+    v, rng = small
+    path = tmp_path / "v.ekv"
+    built = Index(v, "hnsw", clusters=25)
+    built.save(path)
+    loaded = Index.load(path, v)
+    np.testing.assert_array_equal(loaded._centroids, built._centroids)
+    q = near_queries(v, rng, 100)
+    np.testing.assert_array_equal(loaded.search(q, 4)[0], built.search(q, 4)[0])
+    os.remove(cells_path(path))
+    with pytest.raises(FormatError, match="cell file .* is missing or unreadable"):
+        Index.load(path, v)
+    assert Index.open(v, path).params["clusters"] == 25  # rebuilt as it was built
+    assert os.path.exists(cells_path(path))
+
+
+def test_a_cell_file_that_is_not_a_permutation_is_rejected(tmp_path, small):
+    v, _ = small
+    path = tmp_path / "v.ekv"
+    Index(v, "hnsw", clusters=10).save(path)
+    with np.load(cells_path(path)) as data:
+        ids, centroids = data["ids"].copy(), data["centroids"]
+    ids[0] = ids[1]
+    np.savez(cells_path(path), ids=ids, centroids=centroids)
+    with pytest.raises(FormatError, match="does not match the index"):
+        Index.load(path, v)
+
+
+def test_an_index_saved_without_cells_removes_an_old_cell_file(tmp_path, small):
+    v, _ = small
+    path = tmp_path / "v.ekv"
+    Index(v, "hnsw", clusters=10).save(path)
+    Index(v, "hnsw", clusters=0).save(path)
+    assert not os.path.exists(cells_path(path))
+    assert Index.load(path, v)._centroids is None

@@ -12,6 +12,7 @@ from embedkit._atomic import atomic_path
 
 INDEX_SUFFIX = ".faiss"
 META_SUFFIX = ".faiss.json"
+CELLS_SUFFIX = ".faiss.npz"
 FORMAT_NAME = "embedkit-index"
 FORMAT_VERSION = 1
 
@@ -25,6 +26,11 @@ def index_paths(vectors_path: str | os.PathLike) -> tuple[str, str]:
     """
     base = os.fspath(vectors_path).rstrip("/\\")
     return base + INDEX_SUFFIX, base + META_SUFFIX
+
+
+def cells_path(vectors_path: str | os.PathLike) -> str:
+    """The HNSW index's cell order and centroids (``.npz``) saved beside ``vectors_path``."""
+    return os.fspath(vectors_path).rstrip("/\\") + CELLS_SUFFIX
 
 
 def vectors_checksum(matrix: np.ndarray) -> str:
@@ -71,3 +77,20 @@ def read_json(path: str) -> dict:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def write_npz(path: str, **arrays) -> None:
+    """Write ``arrays`` to an uncompressed ``.npz``, atomically."""
+    def _write(tmp):
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    atomic_write(path, _write)
+
+
+def read_npz(path: str) -> dict:
+    """Every array of an ``.npz`` (no pickles); ``None`` when missing or unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError):
+        return None
