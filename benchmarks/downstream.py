@@ -237,7 +237,7 @@ def main(argv=None):
                     help="Char CNN filters for WikiANN (0 off).")
     ap.add_argument("--ner-char-cnn-width", default="3",
                     help="Char CNN window(s) for WikiANN, e.g. 3 or 3,5.")
-    ap.add_argument("--ner-lr-decay", type=float, default=0.0,
+    ap.add_argument("--ner-lr-decay", type=float, default=0.05,
                     help="WikiANN learning rate of epoch e: lr / (1 + decay * (e - 1)).")
     ap.add_argument("--ner-evals-per-epoch", type=int, default=1)
     ap.add_argument("--ner-word-dropout", type=float, default=0.0)

@@ -63,7 +63,7 @@ def ner():
 @click.option("--average", default=0.9995, show_default=True, type=float,
               help="Evaluate and keep a moving average of the weights with this decay "
                    "(0 off).")
-@click.option("--lr-decay", default=0.0, show_default=True, type=float,
+@click.option("--lr-decay", default=0.05, show_default=True, type=float,
               help="Learning rate of epoch e: lr / (1 + DECAY * (e - 1)) (0 keeps it constant).")
 @click.option("--crf/--softmax", default=True, show_default=True,
               help="A linear-chain CRF output layer, or a per-token softmax.")

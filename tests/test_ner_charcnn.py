@@ -346,6 +346,12 @@ def test_cli_ner_defaults_are_the_benchmarked_recipe(tmp_path, rng):
     c = load_model(tmp_path / "a").config
     assert (c["crf"], c["fine_tune"], c["variational"], c["layers"], c["char_cnn"],
             c["char_buckets"], c["case_dim"]) == (True, False, True, 2, 50, 0, 8)
+    # and the learning-rate decay of the benchmark (lr / (1 + 0.05 (epoch - 1)))
+    r = CliRunner().invoke(cli, base[:-6] + ["--epochs", "2", "--threads", "1", "--hidden", "4",
+                                              "--dev", str(f), "--out", str(tmp_path / "d")])
+    assert r.exit_code == 0, r.output
+    assert [h["lr"] for h in load_model(tmp_path / "d").history] == \
+        pytest.approx([2e-3, 2e-3 / 1.05])
     r = CliRunner().invoke(cli, base + ["--out", str(tmp_path / "b"), "--softmax", "--fine-tune",
                                         "--no-variational-dropout", "--layers", "1"])
     assert r.exit_code == 0, r.output
