@@ -110,6 +110,9 @@ def main(argv=None):
     p.add_argument("--clusters", type=int, default=None,
                    help="HNSW k-means cells for locality-ordered batches (default: the "
                         "Index's, min(1024, words // 64); 0: none)")
+    p.add_argument("--similar", type=int, default=5000,
+                   help="also score `similar` queries: this many seeded vocabulary words, "
+                        "their 10 nearest words by HNSW against exact (0: skip)")
     p.add_argument("--unordered", action="store_true",
                    help="also time each HNSW setting with batches in the given order")
     p.add_argument("--repeats", type=int, default=3, help="embedkit runs (median reported)")
@@ -178,6 +181,19 @@ def main(argv=None):
             hn10 = combination_search(v, pos, neg, k=10, index=hnsw)[0]
             recall10[name] = _recall_at(ex10, hn10)
         hnsw.locality = True
+    similar_rows = []
+    if args.similar:
+        # `embedkit similar`: word queries (points of the data), each word excluded from its list
+        rows_q = np.sort(np.random.default_rng(args.seed).choice(n, min(args.similar, n),
+                                                                 replace=False))
+        wq, wx = v.normalized[rows_q], [[int(r)] for r in rows_q]
+        t_ex, (sim_exact, _) = timed(lambda: flat.search(wq, 10, exclude=wx), args.repeats)
+        similar_rows.append(("embedkit exact `Index` (IndexFlatIP)", t_ex, 1.0))
+        for ef in args.ef_search:
+            hnsw.params["ef_search"] = ef
+            t, (sim_ids, _) = timed(lambda: hnsw.search(wq, 10, exclude=wx), args.repeats)
+            similar_rows.append((f"embedkit HNSW M={args.hnsw_m} efSearch={ef}", t,
+                                 _recall_at(sim_exact, sim_ids)))
 
     # gensim: a loop over most_similar (restrict_vocab=None: the whole vocabulary)
     g_idx = np.arange(len(questions))
@@ -216,6 +232,13 @@ def main(argv=None):
     if len(g_idx) < len(questions):
         print(f"* gensim timed on a seeded sample of {len(g_idx)} questions, scaled to all")
     print(f"embedkit times: median of {args.repeats} runs; gensim: one pass")
+    if similar_rows:
+        print(f"\n`similar` queries: {len(rows_q)} seeded vocabulary words, k=10, the word "
+              "itself excluded; recall@10 against exact")
+        print("| method | time (s) | queries/s | recall@10 |")
+        print("|---|---:|---:|---:|")
+        for name, t, r in similar_rows:
+            print(f"| {name} | {t:.3f} | {len(rows_q) / t:,.0f} | {r:.4f} |")
     return 0
 
 

@@ -26,7 +26,7 @@ def index():
                    "auto: exact below 200,000 words, else hnsw.")
 @click.option("--hnsw-m", type=int, help="HNSW graph degree M [32].")
 @click.option("--ef-construction", type=int, help="HNSW build beam width [80].")
-@click.option("--ef-search", type=int, help="HNSW search beam width [64].")
+@click.option("--ef-search", type=int, help="HNSW search beam width [256].")
 @click.option("--clusters", type=int,
               help="HNSW k-means cells: the graph is stored cell by cell and query batches run "
                    "in cell order (faster, same answers); 0 turns this off "
@@ -42,7 +42,7 @@ def build(vectors_path, kind, **params):
     \b
     Examples:
       embedkit index build vectors.ekv
-      embedkit index build vectors.bin --kind hnsw --hnsw-m 32 --ef-search 64
+      embedkit index build vectors.bin --kind hnsw --hnsw-m 32 --ef-search 128
     """
     from embedkit.search.index import Index, resolve_kind
     from embedkit.vectors.default import load_vectors

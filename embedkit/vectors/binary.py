@@ -16,7 +16,7 @@ from embedkit._kernels import vectors_io as K
 from embedkit.errors import FormatError
 from embedkit.vectors._files import (ChunkReader, alloc_matrix, atomic_output, open_input,
                                      stream_is_plain, strip_compression)
-from embedkit.vectors.text import WordDecoder, _grow, encode_words
+from embedkit.vectors.text import WordDecoder, _finish_read, _grow, encode_words
 
 log = logging.getLogger(__name__)
 
@@ -115,16 +115,8 @@ def read_binary(path, *, limit=None, unicode_errors="replace", problems=None):
             reader.fill(pos)
             pos = 0
         reader.close()
-    if row < matrix.shape[0]:
-        matrix = _grow(matrix, row)
-    rows = done + row
-    if rows != count and not validating \
-            and (limit is None or rows < min(limit, count)):
-        log.warning("%s: the header says %d words but the file holds %d; using %d",
-                    path, count, rows, rows)
-    if decoder.repaired and not validating:
-        log.warning("%s: repaired %d words that were not valid UTF-8 (unicode_errors=%r)",
-                    path, decoder.repaired, unicode_errors)
+    matrix, rows = _finish_read(path, matrix, done, row, count, limit, validating, decoder,
+                                unicode_errors)
     return decoder.words, matrix, {"format": "word2vec-binary", "header_count": count,
                                    "dim": dim, "rows": rows, "repaired": decoder.repaired}
 

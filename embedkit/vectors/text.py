@@ -109,6 +109,22 @@ def parse_first_line(line: bytes, path, expect_header: bool | None):
     return None, dim
 
 
+def _finish_read(path, matrix, done, row, count, limit, validating, decoder, unicode_errors):
+    """Trim the matrix to the ``done + row`` rows read; warn about a wrong header count and
+    repaired words (not while validating).  Returns the matrix and the row count."""
+    if row < matrix.shape[0]:
+        matrix = _grow(matrix, row)
+    rows = done + row
+    if count is not None and rows != count and not validating \
+            and (limit is None or rows < min(limit, count)):
+        log.warning("%s: the header says %d words but the file holds %d; using %d",
+                    path, count, rows, rows)
+    if decoder.repaired and not validating:
+        log.warning("%s: repaired %d words that were not valid UTF-8 (unicode_errors=%r)",
+                    path, decoder.repaired, unicode_errors)
+    return matrix, rows
+
+
 def _grow(matrix: np.ndarray, rows: int) -> np.ndarray:
     """Resize in place (realloc: no second copy of the matrix in memory when possible).
 
@@ -223,20 +239,11 @@ def read_text(path, *, limit=None, unicode_errors="replace", header=None, proble
             reader.fill(pos)
             pos = 0
         reader.close()
-    if row < matrix.shape[0]:
-        matrix = _grow(matrix, row)
-    rows = done + row
-    words = decoder.words
-    if count is not None and rows != count and not validating \
-            and (limit is None or rows < min(limit, count)):
-        log.warning("%s: the header says %d words but the file holds %d; using %d",
-                    path, count, rows, rows)
-    if decoder.repaired and not validating:
-        log.warning("%s: repaired %d words that were not valid UTF-8 (unicode_errors=%r)",
-                    path, decoder.repaired, unicode_errors)
+    matrix, rows = _finish_read(path, matrix, done, row, count, limit, validating, decoder,
+                                unicode_errors)
     info = {"format": "word2vec-text" if count is not None else "glove",
             "header_count": count, "dim": dim, "rows": rows, "repaired": decoder.repaired}
-    return words, matrix, info
+    return decoder.words, matrix, info
 
 
 def _text_error(status, reader, pos, a, b, dim) -> str:
