@@ -6,6 +6,7 @@ import pytest
 
 from embedkit._kernels import gru as K
 from embedkit.downstream.encoder import BiGRU, init_bigru
+from gradcheck import numeric_gradient
 
 
 def _sig(x):
@@ -73,19 +74,6 @@ def test_backward_direction_starts_at_last_real_token(rng):
     np.testing.assert_allclose(out1[0, 1, H:], single[-1], rtol=1e-12)
 
 
-def _numeric_grad(f, a, eps=1e-6):
-    num = np.zeros_like(a)
-    for i in np.ndindex(a.shape):
-        old = a[i]
-        a[i] = old + eps
-        lp = f()
-        a[i] = old - eps
-        lm = f()
-        a[i] = old
-        num[i] = (lp - lm) / (2 * eps)
-    return num
-
-
 @pytest.mark.parametrize("threads", [1, 2])
 def test_every_gradient_matches_finite_differences(rng, threads):
     p, g, enc, X, lengths = _setup(rng, threads=threads)
@@ -100,9 +88,9 @@ def test_every_gradient_matches_finite_differences(rng, threads):
     loss()
     dX = enc.backward(W)
     for name in p:
-        num = _numeric_grad(loss, p[name])
+        num = numeric_gradient(loss, p[name])
         np.testing.assert_allclose(g[name], num, rtol=1e-6, atol=1e-8, err_msg=name)
-    np.testing.assert_allclose(dX, _numeric_grad(loss, X), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dX, numeric_gradient(loss, X), rtol=1e-6, atol=1e-8)
 
 
 def test_float32_fast_path_close_to_exact(rng):
@@ -167,7 +155,7 @@ def test_bag_forward_backward(rng):
         K.bag_forward(table, offsets, ids, o)
         return float((o * G).sum())
 
-    np.testing.assert_allclose(gt, _numeric_grad(loss, table), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(gt, numeric_gradient(loss, table), rtol=1e-6, atol=1e-9)
 
 
 def test_matches_torch_gru_when_installed(rng):

@@ -14,6 +14,7 @@ from embedkit.downstream.features import case_class, char_ngrams, fnv1a, make_ba
 from embedkit.downstream.metrics import allowed_transitions, viterbi_bio
 from embedkit.errors import FormatError
 
+from gradcheck import check_gradient
 from test_sentiment import _to_float64, _write_vectors
 
 
@@ -119,6 +120,19 @@ def tagging_data(rng, n):
     return sents, tags
 
 
+def write_ner_files(tmp_path, rng, n, prefix=""):
+    """``vec.txt`` (:func:`tag_vectors`) and a CoNLL file ``train`` of ``n`` tagged sentences.
+
+    Returns the two paths and the sentences and tags written.
+    """
+    _write_vectors(tmp_path / "vec.txt", tag_vectors(rng))
+    S, T = tagging_data(rng, n)
+    f = tmp_path / "train"
+    f.write_text("\n\n".join("\n".join(f"{prefix}{w}\t{t}" for w, t in zip(s, ts))
+                             for s, ts in zip(S, T)) + "\n")
+    return tmp_path / "vec.txt", f, S, T
+
+
 def tag_vectors(rng, dim=8):
     words = ["mr", "in", "paris", "rome", "smith", "jones"] + [f"w{i}" for i in range(10)]
     return Vectors(words, rng.normal(size=(len(words), dim)).astype(np.float32))
@@ -174,23 +188,12 @@ def test_tagger_gradients_match_finite_differences(rng):
         idx = list(np.ndindex(a.shape))
         if name in sparse:  # check the touched rows, plus one untouched
             idx = [i for i in idx if g[i] != 0][:12] + [idx[-1]]
-        for i in idx[::max(1, len(idx) // 12)]:
-            old = a[i]
-            a[i] = old + 1e-6
-            lp = loss()
-            a[i] = old - 1e-6
-            lm = loss()
-            a[i] = old
-            assert abs((lp - lm) / 2e-6 - g[i]) < 1e-6 + 1e-5 * abs(g[i]), (name, i)
+        check_gradient(loss, a, g, idx[::max(1, len(idx) // 12)], name)
 
 
 def test_cli_ner(tagger, tmp_path, rng):
     m, Sd, Td = tagger
-    _write_vectors(tmp_path / "vec.txt", tag_vectors(rng))
-    S, T = tagging_data(rng, 300)
-    f = tmp_path / "train"
-    f.write_text("\n\n".join("\n".join(f"en:{w}\t{t}" for w, t in zip(s, ts))
-                             for s, ts in zip(S, T)) + "\n")
+    _, f, S, T = write_ner_files(tmp_path, rng, 300, prefix="en:")
     r = CliRunner().invoke(cli, ["-q", "ner", "train", "--vectors", str(tmp_path / "vec.txt"),
                                  "--train", str(f), "--dev", str(f), "--strip-prefix", "en:",
                                  "--out", str(tmp_path / "m"), "--hidden", "8", "--epochs", "2",

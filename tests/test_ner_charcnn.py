@@ -12,8 +12,9 @@ from embedkit.downstream.features import (CHAR_BOW, CHAR_EOW, CHAR_FIRST, CHAR_U
                                           Vocabulary, char_alphabet, make_batch)
 from embedkit.errors import ParameterError
 
-from test_ner import tag_vectors, tagging_data
-from test_sentiment import _to_float64, _write_vectors
+from gradcheck import check_gradient, spread
+from test_ner import tag_vectors, tagging_data, write_ner_files
+from test_sentiment import _to_float64
 
 
 def _cnn_setup(rng, K=3, Dc=4, F=5, V=9):
@@ -115,15 +116,8 @@ def test_tagger_char_cnn_gradients_match_finite_differences(rng):
         g = m.grads[name].copy()
         assert np.abs(g).sum() > 0, name
         a = m.params[name]
-        idx = list(np.ndindex(a.shape))
-        for i in idx[::max(1, len(idx) // 15)]:
-            old = a[i]
-            a[i] = old + 1e-6
-            lp = m._loss_grad(batch(), ys, None)[0]
-            a[i] = old - 1e-6
-            lm = m._loss_grad(batch(), ys, None)[0]
-            a[i] = old
-            assert abs((lp - lm) / 2e-6 - g[i]) < 1e-6 + 1e-5 * abs(g[i]), (name, i)
+        check_gradient(lambda: m._loss_grad(batch(), ys, None)[0], a, g, spread(a.shape, 15),
+                       name)
 
 
 @pytest.fixture(scope="module")
@@ -186,11 +180,7 @@ def test_bad_char_cnn_options(rng, opts, match):
 
 
 def test_cli_ner_char_cnn(tmp_path, rng):
-    _write_vectors(tmp_path / "vec.txt", tag_vectors(rng))
-    S, T = tagging_data(rng, 200)
-    f = tmp_path / "train"
-    f.write_text("\n\n".join("\n".join(f"{w}\t{t}" for w, t in zip(s, ts))
-                             for s, ts in zip(S, T)) + "\n")
+    _, f, S, T = write_ner_files(tmp_path, rng, 200)
     r = CliRunner().invoke(cli, ["-q", "ner", "train", "--vectors", str(tmp_path / "vec.txt"),
                                  "--train", str(f), "--out", str(tmp_path / "m"),
                                  "--hidden", "8", "--epochs", "1", "--threads", "1",
@@ -225,15 +215,8 @@ def test_two_layer_tagger_gradients_match_finite_differences(rng):
         g = m.grads[name].copy()
         assert np.abs(g).sum() > 0, name
         a = m.params[name]
-        idx = list(np.ndindex(a.shape))
-        for i in idx[::max(1, len(idx) // 10)]:
-            old = a[i]
-            a[i] = old + 1e-6
-            lp = m._loss_grad(batch, ys, None)[0]
-            a[i] = old - 1e-6
-            lm = m._loss_grad(batch, ys, None)[0]
-            a[i] = old
-            assert abs((lp - lm) / 2e-6 - g[i]) < 1e-6 + 1e-5 * abs(g[i]), (name, i)
+        check_gradient(lambda: m._loss_grad(batch, ys, None)[0], a, g, spread(a.shape, 10),
+                       name)
 
 
 def test_variational_dropout_shares_the_mask_over_time(rng):
@@ -334,11 +317,7 @@ def test_cli_ner_defaults_are_the_benchmarked_recipe(tmp_path, rng):
     # `embedkit ner train` without options trains the model benchmarks/downstream.py measures
     # (but with frozen embeddings, as the issue asks); --softmax / --no-variational-dropout
     # switch its parts off and --fine-tune updates the embeddings
-    _write_vectors(tmp_path / "vec.txt", tag_vectors(rng))
-    S, T = tagging_data(rng, 60)
-    f = tmp_path / "train"
-    f.write_text("\n\n".join("\n".join(f"{w}\t{t}" for w, t in zip(s, ts))
-                             for s, ts in zip(S, T)) + "\n")
+    _, f, S, T = write_ner_files(tmp_path, rng, 60)
     base = ["-q", "ner", "train", "--vectors", str(tmp_path / "vec.txt"), "--train", str(f),
             "--epochs", "1", "--threads", "1", "--hidden", "4"]
     r = CliRunner().invoke(cli, base + ["--out", str(tmp_path / "a")])

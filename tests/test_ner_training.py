@@ -4,14 +4,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from embedkit import Vectors
 from embedkit.cli.main import cli
 from embedkit.downstream import NERTagger, load_model
 from embedkit.downstream.features import Vocabulary
 from embedkit.errors import ParameterError
 
-from test_ner import tag_vectors, tagging_data
-from test_sentiment import _write_vectors
+from gradcheck import check_gradient, spread
+from test_ner import tag_vectors, tagging_data, write_ner_files
 
 
 def test_lookup_tries_exact_lowercase_then_capitalised_form():
@@ -83,11 +82,7 @@ def test_bad_lr_decay(rng):
 
 
 def test_cli_ner_lr_decay(tmp_path, rng):
-    _write_vectors(tmp_path / "vec.txt", tag_vectors(rng))
-    S, T = tagging_data(rng, 40)
-    f = tmp_path / "train"
-    f.write_text("\n\n".join("\n".join(f"{w}\t{t}" for w, t in zip(s, ts))
-                             for s, ts in zip(S, T)) + "\n")
+    _, f, S, T = write_ner_files(tmp_path, rng, 40)
     base = ["-q", "ner", "train", "--vectors", str(tmp_path / "vec.txt"), "--train", str(f),
             "--dev", str(f), "--epochs", "2", "--threads", "1", "--hidden", "4",
             "--layers", "1", "--char-cnn", "0", "--out", str(tmp_path / "m")]
@@ -121,15 +116,8 @@ def test_multi_width_char_cnn_gradients_match_finite_differences(rng):
         g = m.grads[name].copy()
         assert np.abs(g).sum() > 0, name
         a = m.params[name]
-        idx = list(np.ndindex(a.shape))
-        for i in idx[::max(1, len(idx) // 10)]:
-            old = a[i]
-            a[i] = old + 1e-6
-            lp = m._loss_grad(batch(), ys, None)[0]
-            a[i] = old - 1e-6
-            lm = m._loss_grad(batch(), ys, None)[0]
-            a[i] = old
-            assert abs((lp - lm) / 2e-6 - g[i]) < 1e-6 + 1e-5 * abs(g[i]), (name, i)
+        check_gradient(lambda: m._loss_grad(batch(), ys, None)[0], a, g, spread(a.shape, 10),
+                       name)
 
 
 def test_one_width_in_a_list_is_the_single_width_model(rng):
@@ -151,11 +139,7 @@ def test_bad_char_cnn_widths(rng, width):
 
 
 def test_cli_ner_multi_width_char_cnn_round_trips(tmp_path, rng):
-    _write_vectors(tmp_path / "vec.txt", tag_vectors(rng))
-    S, T = tagging_data(rng, 60)
-    f = tmp_path / "train"
-    f.write_text("\n\n".join("\n".join(f"{w}\t{t}" for w, t in zip(s, ts))
-                             for s, ts in zip(S, T)) + "\n")
+    _, f, S, T = write_ner_files(tmp_path, rng, 60)
     base = ["-q", "ner", "train", "--vectors", str(tmp_path / "vec.txt"), "--train", str(f),
             "--epochs", "1", "--threads", "1", "--hidden", "4", "--layers", "1",
             "--char-cnn", "5"]

@@ -5,6 +5,7 @@ import pytest
 
 from embedkit._kernels import word2vec as K
 from embedkit.training._common import rng_states
+from gradcheck import numeric_gradient
 
 
 def _logsig(x):
@@ -13,21 +14,7 @@ def _logsig(x):
 
 def _numgrad(f, arrays, eps=1e-6):
     """Central differences of scalar ``f()`` w.r.t. every entry of each array (float64)."""
-    grads = []
-    for a in arrays:
-        g = np.zeros_like(a)
-        it = np.nditer(a, flags=["multi_index"])
-        for _ in it:
-            i = it.multi_index
-            old = a[i]
-            a[i] = old + eps
-            hi = f()
-            a[i] = old - eps
-            lo = f()
-            a[i] = old
-            g[i] = (hi - lo) / (2 * eps)
-        grads.append(g)
-    return grads
+    return [numeric_gradient(f, a, eps) for a in arrays]
 
 
 def _setup(V=4, dim=6, seed=0):
