@@ -94,8 +94,10 @@ class Index:
         HNSW only: spherical k-means cells (default ``min(1024, n // 64)``; 0 turns this
         off).  The graph's vectors are stored cell by cell, and a batch of queries is searched
         in the order of each query's nearest cell, so consecutive queries walk the same part
-        of the graph while it is still in the CPU caches (about twice the queries/s on
-        100,000 x 300 vectors; see ``benchmarks/query_speed.py``).  Results do not change.
+        of the graph while it is still in the CPU caches: 1.4-1.6x the queries/s on the
+        benchmark's 100,000 x 300 set, whose words are not sorted by frequency, and no change
+        on a frequency-sorted real vocabulary (``benchmarks/query_speed.py --unordered``).
+        Results do not change.
         Set the attribute ``locality = False`` to search batches in the order given.
     seed : int, default 0
         Seeds the IVF-PQ training sample and k-means, and the HNSW cells' k-means.
