@@ -456,8 +456,8 @@ def _read_cells(path, vectors, clusters):
     n, dim = len(vectors), vectors.dim
     if (ids is None or centroids is None or ids.shape != (n,)
             or centroids.shape != (clusters, dim) or ids.dtype.kind not in "iu"
-            or np.bincount(np.clip(ids, 0, n - 1), minlength=n).max(initial=0) != 1
-            or ids.min(initial=0) < 0 or ids.max(initial=0) >= n):
+            or ids.min(initial=0) < 0 or ids.max(initial=0) >= n
+            or np.bincount(ids.astype(np.int64), minlength=n).max(initial=0) != 1):  # permutation
         raise FormatError(f"the HNSW index's cell file {path} does not match the index "
                           f"({n} words, {clusters} cells of dim {dim}): rebuild the index")
     return ids.astype(np.int64), np.ascontiguousarray(centroids, dtype=np.float32)

@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from embedkit._atomic import atomic_path
+from embedkit._atomic import atomic_file, atomic_path
 
 INDEX_SUFFIX = ".faiss"
 META_SUFFIX = ".faiss.json"
@@ -81,10 +81,8 @@ def read_json(path: str) -> dict:
 
 def write_npz(path: str, **arrays) -> None:
     """Write ``arrays`` to an uncompressed ``.npz``, atomically."""
-    def _write(tmp):
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-    atomic_write(path, _write)
+    with atomic_file(path) as f:
+        np.savez(f, **arrays)
 
 
 def read_npz(path: str) -> dict:
