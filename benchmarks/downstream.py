@@ -186,8 +186,8 @@ def run_ner(vectors, args):
                   char_buckets=args.ner_char_buckets, char_dim=32, case_dim=8,
                   fine_tune=args.ner_fine_tune,
                   crf=args.ner_crf, input_dropout=0.5, char_cnn=args.ner_char_cnn,
-                  char_cnn_dim=25, char_cnn_width=widths, word_dropout=args.ner_word_dropout, layers=args.ner_layers,
-                  variational=args.ner_variational)
+                  char_cnn_dim=25, char_cnn_width=widths, word_dropout=args.ner_word_dropout,
+                  layers=args.ner_layers, variational=args.ner_variational)
     t0 = time.perf_counter()
     m.fit(tr[0], tr[1], dv[0], dv[1], epochs=args.ner_epochs, lr=args.ner_lr, patience=3,
           clip=args.ner_clip, average=args.ner_average, lr_decay=args.ner_lr_decay,

@@ -58,26 +58,27 @@ def ner():
 @click.option("--layers", default=2, show_default=True, type=int,
               help="Stacked BiGRU layers (dropout --dropout between them).")
 @click.option("--variational-dropout/--no-variational-dropout", "variational", default=True,
-              show_default=True, help="One dropout mask per sentence, shared by all its tokens (input, between "
+              show_default=True,
+              help="One dropout mask per sentence, shared by all its tokens (input, between "
                    "layers, before the output).")
 @click.option("--average", default=0.9995, show_default=True, type=float,
               help="Evaluate and keep a moving average of the weights with this decay "
                    "(0 off).")
 @click.option("--lr-decay", default=0.05, show_default=True, type=float,
-              help="Learning rate of epoch e: lr / (1 + DECAY * (e - 1)) (0 keeps it constant).")
+              help="Learning rate of epoch e: lr / (1 + DECAY * (e - 1)) "
+                   "(0 keeps it constant).")
 @click.option("--crf/--softmax", default=True, show_default=True,
               help="A linear-chain CRF output layer, or a per-token softmax.")
 @_training_options(epochs=16, lr=2e-3, hidden=256, clip=1.0)
 def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column, strip_prefix,
               char_buckets, char_dim, case_dim, char_cnn, char_cnn_dim, char_cnn_width,
-              word_dropout, layers, variational, average, lr_decay, crf, epochs, batch_size, lr, hidden,
-              dropout, input_dropout, fine_tune, oov_min_count, max_vocab, patience,
-              evals_per_epoch, clip, seed, threads):
+              word_dropout, layers, variational, average, lr_decay, crf, epochs, batch_size,
+              lr, hidden, dropout, input_dropout, fine_tune, oov_min_count, max_vocab,
+              patience, evals_per_epoch, clip, seed, threads):
     """Train a tagger on CoNLL data and save it to --out."""
     from embedkit._progress import progress_enabled
     from embedkit.downstream import NERTagger, read_conll
     from embedkit.downstream.cli_support import resolve_and_load_vectors
-
     from embedkit.errors import ParameterError
 
     try:
@@ -97,8 +98,8 @@ def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column,
         char_cnn_dim=char_cnn_dim, char_cnn_width=char_cnn_width, word_dropout=word_dropout,
         layers=layers, variational=variational, crf=crf, seed=seed, threads=threads)
     model.fit(sents, tags, dev[0], dev[1], epochs=epochs, batch_size=batch_size, lr=lr,
-              patience=patience, clip=clip, evals_per_epoch=evals_per_epoch, average=average, lr_decay=lr_decay,
-              progress=progress_enabled())
+              patience=patience, clip=clip, evals_per_epoch=evals_per_epoch, average=average,
+              lr_decay=lr_decay, progress=progress_enabled())
     _save_and_report(model, out, "F1" if dev_path else None)
 
 
