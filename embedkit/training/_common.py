@@ -246,16 +246,26 @@ def _checkpoint_paths(path) -> tuple[str, str]:
     return path + ".npz", path + ".json"
 
 
-def save_checkpoint(path, arrays: dict[str, np.ndarray], state: dict) -> str:
-    """Write ``arrays`` to ``PATH.npz`` and ``state`` to ``PATH.json``, each atomically.
+STATE_KEY = "__checkpoint_state__"
 
-    The npz is written first and the JSON (which records the npz's size) last, so a JSON
-    on disk always describes a complete npz.  Returns the JSON path.
+
+def save_checkpoint(path, arrays: dict[str, np.ndarray], state: dict) -> str:
+    """Write ``arrays`` and ``state`` to ``PATH.npz``, and ``state`` again to ``PATH.json``.
+
+    The npz is self-sufficient: it holds the state as JSON (array ``__checkpoint_state__``)
+    beside the weights, so weights and position are renamed into place together, in one
+    step.  The JSON copy (written last, tied to the npz by a random ``checkpoint_id`` that
+    both hold) is for people and tools; a kill between the two renames leaves a JSON one
+    checkpoint behind, which :func:`load_checkpoint` notices and ignores.  Returns the JSON
+    path.
     """
     npz_path, json_path = _checkpoint_paths(path)
-    _atomic_write(npz_path, lambda fh: np.savez(fh, **arrays))
-    state = dict(state, npz=os.path.basename(npz_path), npz_bytes=os.path.getsize(npz_path))
+    state = dict(state, npz=os.path.basename(npz_path), checkpoint_id=os.urandom(12).hex())
     text = json.dumps(state, indent=1, sort_keys=True)
+    blob = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    if STATE_KEY in arrays:
+        raise ParameterError(f"{STATE_KEY} is reserved in a checkpoint")
+    _atomic_write(npz_path, lambda fh: np.savez(fh, **arrays, **{STATE_KEY: blob}))
     _atomic_write(json_path, lambda fh: fh.write(text.encode("utf-8")))
     log.debug("checkpoint written to %s", json_path)
     return json_path
@@ -264,26 +274,110 @@ def save_checkpoint(path, arrays: dict[str, np.ndarray], state: dict) -> str:
 def load_checkpoint(path) -> tuple[dict[str, np.ndarray], dict]:
     """Read a checkpoint written by :func:`save_checkpoint` (``PATH``, ``.npz`` or ``.json``).
 
+    The state comes from the npz (the JSON beside it may be one checkpoint older after a
+    kill between the two renames).  Any unreadable or malformed part is a
+    :class:`~embedkit.errors.FormatError` naming the file.
+
     Returns
     -------
     arrays : dict of ndarray
     state : dict
     """
+    from embedkit import _validate as V
+
     npz_path, json_path = _checkpoint_paths(path)
-    if not os.path.exists(json_path) or not os.path.exists(npz_path):
+    if not os.path.exists(npz_path) or (not os.path.exists(json_path)
+                                        and not str(path).endswith(".npz")):
         raise MissingFileError(f"checkpoint {json_path} (with {os.path.basename(npz_path)}) "
                                "not found: give the path printed when the checkpoint was written")
-    with open(json_path, encoding="utf-8") as fh:
+    fix = "this checkpoint cannot be resumed: start the training again without --resume"
+    arrays = V.read_npz(npz_path, fix=fix)
+    blob = arrays.pop(STATE_KEY, None)
+    if blob is not None:
+        V.check_array(blob, file=npz_path, name=STATE_KEY, ndim=1, kind="u", fix=fix)
         try:
-            state = json.load(fh)
-        except json.JSONDecodeError as exc:
-            raise ParameterError(f"checkpoint {json_path} is not valid JSON ({exc})") from None
-    if os.path.getsize(npz_path) != state.get("npz_bytes"):
-        raise ParameterError(f"checkpoint {npz_path} does not match {json_path} "
-                             "(truncated or from another run)")
-    with np.load(npz_path, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
+            state = json.loads(blob.astype(np.uint8).tobytes().decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise V.corrupt(npz_path, exc, STATE_KEY, fix) from None
+        if os.path.exists(json_path):
+            try:
+                side = V.read_json(json_path)
+            except V.FormatError:
+                side = None
+            if not isinstance(side, dict) or side.get("checkpoint_id") != \
+                    (state.get("checkpoint_id") if isinstance(state, dict) else None):
+                log.warning("%s does not describe %s (a kill between the two writes?); "
+                            "using the state stored in the npz", json_path, npz_path)
+    else:  # written by embedkit <= 0.x: the state is only in the JSON, tied by the npz size
+        state = V.read_json(json_path, fix=fix)
+        if not isinstance(state, dict) or os.path.getsize(npz_path) != state.get("npz_bytes"):
+            raise V.FormatError(f"checkpoint {npz_path} does not match {json_path} "
+                                "(truncated or from another run); " + fix)
     return arrays, state
+
+
+def check_checkpoint_state(state, file, fix: str = "") -> dict:
+    """Check the fields every trainer reads from a checkpoint's state; return it."""
+    from embedkit import _validate as V
+
+    if not isinstance(state, dict):
+        raise V.FormatError(f"{file}: the checkpoint state is not a JSON object; {fix}")
+    V.field(state, "trainer", str, file=file, fix=fix)
+    V.field(state, "params", dict, file=file, fix=fix)
+    V.field(state, "corpus", dict, file=file, fix=fix)
+    pos = V.field(state, "position", dict, file=file, fix=fix)
+    for key in ("epoch", "job"):
+        if V.field(pos, key, int, file=file, fix=fix) < 0:
+            raise V.FormatError(f"{file}: position {key!r} is negative; {fix}")
+    history = V.field(pos, "history", list, file=file, fix=fix)
+    names = set(EpochRecord.__dataclass_fields__)
+    for h in history:
+        if not isinstance(h, dict) or set(h) != names or not all(
+                isinstance(h[k], (int, float)) and not isinstance(h[k], bool) for k in names):
+            raise V.FormatError(f"{file}: a history entry is not an epoch record "
+                                f"({', '.join(sorted(names))}); {fix}")
+    ep = V.field(pos, "epoch_state", (dict, type(None)), file=file, fix=fix)
+    if ep is not None:
+        for key in ("jobs_done", "words", "loss_count"):
+            if V.field(ep, key, int, file=file, fix=fix) < 0:
+                raise V.FormatError(f"{file}: epoch_state {key!r} is negative; {fix}")
+        for key in ("loss_sum", "seconds"):
+            V.field(ep, key, float, file=file, fix=fix)
+    return state
+
+
+def checked_params(cls, params: dict, file, skip=("workers",)) -> dict:
+    """A checkpoint's training parameters, validated by building ``cls`` from them.
+
+    Only the keyword arguments of ``cls`` are taken; a value the constructor refuses is
+    a :class:`~embedkit.errors.FormatError` naming the checkpoint.
+    """
+    import inspect
+
+    from embedkit import _validate as V
+
+    accepted = inspect.signature(cls).parameters
+    kwargs = {k: v for k, v in params.items() if k in accepted and k not in skip}
+    try:
+        obj = cls(**kwargs)
+    except (EmbedkitError, TypeError, ValueError) as exc:
+        raise V.FormatError(f"{file}: the checkpoint's parameters are invalid ({exc}); "
+                            "start the training again without --resume") from None
+    return {k: getattr(obj, k) for k in kwargs}
+
+
+def check_resume_position(state, n_jobs: int, epochs: int, file) -> tuple[int, int]:
+    """The checked ``(epoch, job)`` position of a checkpoint for a run of ``epochs`` x
+    ``n_jobs`` jobs."""
+    from embedkit import _validate as V
+
+    pos = state["position"]
+    epoch, job = int(pos["epoch"]), int(pos["job"])
+    if epoch > epochs or job > n_jobs or (epoch == epochs and job != 0):
+        raise V.FormatError(f"{file}: the checkpoint's position (epoch {epoch}, job {job}) is "
+                            f"outside this run ({epochs} epochs of {n_jobs} jobs): resume with "
+                            "the same corpus and options")
+    return epoch, job
 
 
 def checkpoint_plan(out, checkpoint, checkpoint_every) -> tuple[str | None, str | None]:

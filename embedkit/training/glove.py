@@ -224,8 +224,10 @@ class GloVe:
             arrays, state = C.load_checkpoint(resume)
             if state.get("trainer") != "glove":
                 raise ParameterError(f"{resume} is not a GloVe checkpoint")
+            C.check_checkpoint_state(state, resume)
             workers = self.workers
-            for k, v in state["params"].items():
+            for k, v in C.checked_params(type(self), state["params"], resume,
+                                         skip=("workers", "model")).items():
                 if k in ("model", "workers"):
                     continue
                 if getattr(self, k) != v:
@@ -264,6 +266,11 @@ class GloVe:
             WS, CS = (_new_state(rng, V, dim) for _ in range(2))
             start, history, epoch_state = (0, 0), [], None
         else:
+            from embedkit import _validate as Vd
+
+            for k in ("WS", "CS"):
+                Vd.check_array(arrays.get(k), file=resume, name=k, ndim=2, kind="f",
+                               finite=True, fix="resume with the same corpus and options")
             WS, CS = (np.ascontiguousarray(arrays[k], dtype=np.float32) for k in ("WS", "CS"))
             if WS.shape != (V, 2 * dim + 2) or CS.shape != WS.shape:
                 raise ParameterError(f"checkpoint {resume} holds weights of shape {WS.shape}, "

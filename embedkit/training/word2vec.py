@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from embedkit._version import __version__
-from embedkit.errors import CorpusError, ParameterError
+from embedkit.errors import CorpusError, FormatError, ParameterError
 from embedkit.training import _common as C
 
 log = logging.getLogger(__name__)
@@ -172,7 +172,8 @@ class Word2Vec:
             arrays, state = C.load_checkpoint(resume)
             if state.get("trainer") != "word2vec":
                 raise ParameterError(f"{resume} is not a word2vec checkpoint")
-            saved = dict(state["params"])
+            C.check_checkpoint_state(state, resume)
+            saved = C.checked_params(type(self), state["params"], resume)
             workers = self.workers
             for k, v in saved.items():
                 if k != "workers" and getattr(self, k) != v:
@@ -211,6 +212,15 @@ class Word2Vec:
             states = C.rng_states(self.seed, self.workers)
             start, history, epoch_state = (0, 0), [], None
         else:
+            from embedkit import _validate as Vd
+
+            for k in ("w_in", "w_out"):
+                Vd.check_array(arrays.get(k), file=resume, name=k, shape=(V, dim), kind="f",
+                               finite=True, fix="resume with the same corpus and options")
+            Vd.check_array(arrays.get("rng"), file=resume, name="rng", shape=(None,),
+                           kind="u", fix="resume with the same corpus and options")
+            if len(arrays["rng"]) == 0:
+                raise FormatError(f"{resume}: array 'rng' is empty")
             w_in = np.ascontiguousarray(arrays["w_in"], dtype=np.float32)
             w_out = np.ascontiguousarray(arrays["w_out"], dtype=np.float32)
             states = np.asarray(arrays["rng"], dtype=np.uint64)
