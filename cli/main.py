@@ -12,6 +12,7 @@ from embedkit._version import __version__
 
 # command name -> "module:attribute" (relative to embedkit.cli); imported on first use.
 COMMANDS: dict[str, str] = {
+    "cache": "cache_cmd:cache",
     "evaluate": "evaluate_cmd:evaluate_cmd",
     "corpora": "corpora_cmd:corpora",
     "convert": "vectors_cmd:convert",

@@ -27,6 +27,10 @@ class MissingFileError(EmbedkitError, FileNotFoundError):
     """An input file or directory does not exist."""
 
 
+class WriteError(EmbedkitError, OSError):
+    """A file could not be written (disk full, permission denied, ...)."""
+
+
 class UnknownWordError(EmbedkitError, KeyError):
     """A word is not in the vocabulary.  The message lists the closest spellings."""
 

@@ -83,3 +83,48 @@ def run_isolated(code: str, timeout: float = 120.0) -> subprocess.CompletedProce
     of the test run)."""
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
                           text=True, timeout=timeout)
+
+
+def _tag_data(rng, n):
+    sents, tags = [], []
+    for _ in range(n):
+        if rng.random() < 0.5:
+            sents.append(["mr", "Smith", "went"])
+            tags.append(["O", "B-PER", "O"])
+        else:
+            sents.append(["in", "paris", "now"])
+            tags.append(["O", "B-LOC", "O"])
+    return sents, tags
+
+
+def ner_model(path, **options):
+    """A tiny NER tagger with every parameter family (case, char n-grams, char CNN with two
+    widths, two layers, CRF), saved to directory ``path``; returns ``(model, sentences)``."""
+    from embedkit.downstream import NERTagger
+
+    rng = np.random.default_rng(1)
+    v = vectors(8, 6)
+    sents, tags = _tag_data(rng, 40)
+    opts = dict(hidden=4, char_buckets=50, char_dim=3, case_dim=2, char_cnn=3, char_cnn_dim=3,
+                char_cnn_width=[3, 5], layers=2, crf=True, threads=1, seed=2)
+    opts.update(options)
+    m = NERTagger(v, **opts)
+    m.fit(sents, tags, epochs=1, progress=False)
+    m.save(path)
+    return m, sents
+
+
+def sentiment_model(path, **options):
+    """A tiny attention-pooling sentiment classifier saved to ``path``; ``(model, texts)``."""
+    from embedkit.downstream import SentimentClassifier
+
+    rng = np.random.default_rng(2)
+    v = vectors(8, 6)
+    texts = [[WORDS[int(i)] for i in rng.integers(0, 8, 4)] for _ in range(40)]
+    labels = ["pos" if "cat" in t else "neg" for t in texts]
+    opts = dict(hidden=4, pooling="attention", threads=1, seed=1)
+    opts.update(options)
+    m = SentimentClassifier(v, **opts)
+    m.fit(texts, labels, epochs=1, progress=False)
+    m.save(path)
+    return m, texts

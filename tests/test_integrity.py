@@ -207,3 +207,279 @@ def test_checkpoint_with_a_corrupt_npz_is_a_format_error(tmp_path):
     (tmp_path / "ck.npz").write_bytes(bytes(data))
     with pytest.raises(EmbedkitError, match="ck.npz"):
         C.load_checkpoint(tmp_path / "ck")
+
+
+# -- corpus cache ---------------------------------------------------------------------------
+
+def _cached(tmp_path, name="c.txt"):
+    from embedkit.corpus import prepare
+
+    src = F.corpus_file(tmp_path / name)
+    enc = prepare(str(src), min_count=1, cache_dir=tmp_path / "cache")
+    return src, enc
+
+
+@pytest.mark.parametrize("damage", ["id_too_big", "negative_id", "offset_past_end",
+                                    "offsets_decrease"])
+def test_corpus_cache_with_bad_ids_or_offsets_is_a_format_error(tmp_path, damage):
+    from embedkit.corpus.encode import EncodedCorpus
+
+    _, enc = _cached(tmp_path)
+    path = enc.path
+    ids = np.load(path / "ids.npy")
+    offsets = np.load(path / "offsets.npy")
+    if damage == "id_too_big":
+        ids[5] = len(enc.vocab) + 1000
+    elif damage == "negative_id":
+        ids[5] = -3
+    elif damage == "offset_past_end":
+        offsets[-1] = len(ids) + 10000
+    else:
+        offsets[2], offsets[3] = offsets[3], offsets[2]
+    del enc
+    np.save(path / "ids.npy", ids)
+    np.save(path / "offsets.npy", offsets)
+    with pytest.raises(FormatError, match="ids|offsets"):
+        EncodedCorpus.open(path)
+
+
+def test_a_damaged_corpus_cache_entry_is_rebuilt(tmp_path, caplog):
+    from embedkit.corpus import prepare
+
+    src, enc = _cached(tmp_path)
+    good = np.array(enc.ids).copy()
+    path = enc.path
+    del enc
+    ids = np.load(path / "ids.npy")
+    ids[:] = 10 ** 6
+    np.save(path / "ids.npy", ids)
+    again = prepare(str(src), min_count=1, cache_dir=tmp_path / "cache")
+    assert again.path == path and np.array_equal(again.ids, good)
+    assert "damaged" in caplog.text
+
+
+def test_corpus_cache_sees_a_same_size_edit_with_the_mtime_restored(tmp_path):
+    from embedkit.corpus import prepare
+
+    src, enc = _cached(tmp_path)
+    st = os.stat(src)
+    text = src.read_text()
+    src.write_text(text.replace("w1 ", "w2 ", 1))  # same size
+    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns))
+    again = prepare(str(src), min_count=1, cache_dir=tmp_path / "cache")
+    assert again.path != enc.path
+    assert again.vocab.counts.tolist() != enc.vocab.counts.tolist()
+
+
+def test_corpus_cache_is_bounded_least_recently_used_first(tmp_path, monkeypatch):
+    from embedkit.corpus import prepare
+
+    _, first = _cached(tmp_path, "a.txt")
+    os.utime(first.path, (1, 1))  # used long ago
+    monkeypatch.setenv("EMBEDKIT_CACHE_MAX", "1")
+    _, second = _cached(tmp_path, "b.txt")
+    left = sorted(p.name for p in (tmp_path / "cache" / "encoded").iterdir())
+    assert left == [second.path.name]
+
+
+def test_cache_cli_lists_and_clears(tmp_path):
+    from click.testing import CliRunner
+
+    from embedkit.cli.main import cli
+
+    (tmp_path / "cache" / "encoded").mkdir(parents=True)
+    (tmp_path / "cache" / "encoded" / "notes").mkdir()  # not ours: never removed
+    _, enc = _cached(tmp_path)
+    runner = CliRunner()
+    res = runner.invoke(cli, ["cache", "list", "--cache-dir", str(tmp_path / "cache")])
+    assert res.exit_code == 0 and enc.path.name in res.output and "c.txt" in res.output
+    res = runner.invoke(cli, ["cache", "clear", "--cache-dir", str(tmp_path / "cache")])
+    assert res.exit_code == 0 and "removed 1" in res.output
+    assert [p.name for p in (tmp_path / "cache" / "encoded").iterdir()] == ["notes"]
+
+
+# -- downstream models ----------------------------------------------------------------------
+
+def _resave_weights(path, **changes):
+    weights = dict(np.load(path / "weights.npz"))
+    weights.update(changes)
+    np.savez(path / "weights.npz", **weights)
+    # keep model.json's tie to the weights, as a careful tamperer would
+    from embedkit import _validate as V
+
+    meta = json.loads((path / "model.json").read_text())
+    if "weights_sha256" in meta:
+        meta["weights_sha256"] = V.file_digest(path / "weights.npz")
+        (path / "model.json").write_text(json.dumps(meta))
+
+
+def test_model_weights_of_the_wrong_shape_are_a_format_error_not_a_crash(tmp_path):
+    # gru_f_WhT 2x3 corrupted the heap (SIGSEGV); gru_f_Wi 24x37 and emb with half its
+    # columns predicted from out-of-bounds memory.  One subprocess runs the three cases.
+    proc = F.run_isolated(f"""
+        import sys, json, numpy as np
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        import integrity_files as F
+        from embedkit import _validate as V
+        from embedkit.downstream import load_model
+        from embedkit.errors import FormatError
+        from pathlib import Path
+        path = Path({str(tmp_path)!r}) / "model"
+        m, texts = F.sentiment_model(path)
+        good = dict(np.load(path / "weights.npz"))
+        for name, shape in [("gru_f_WhT", (2, 3)), ("gru_f_Wi", (24, 37)), ("emb", None)]:
+            w = dict(good)
+            if shape is None:
+                w[name] = np.ascontiguousarray(w[name][:, : w[name].shape[1] // 2])
+            else:
+                w[name] = np.ones(shape, np.float32)
+            np.savez(path / "weights.npz", **w)
+            meta = json.loads((path / "model.json").read_text())
+            if "weights_sha256" in meta:
+                meta["weights_sha256"] = V.file_digest(path / "weights.npz")
+                (path / "model.json").write_text(json.dumps(meta))
+            try:
+                print("LOADED", name, load_model(path).predict(texts[:5]), flush=True)
+            except FormatError as exc:
+                print("CLEAN", name, exc, flush=True)
+    """)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
+    for name in ("gru_f_WhT", "gru_f_Wi", "emb"):
+        assert f"CLEAN {name}" in proc.stdout, proc.stdout
+
+
+def test_model_with_every_part_round_trips_and_checks_each_array(tmp_path):
+    from embedkit.downstream import load_model
+
+    m, sents = F.ner_model(tmp_path / "ner")
+    assert load_model(tmp_path / "ner").predict(sents[:3]) == m.predict(sents[:3])
+    for name in ("cnn_W_1", "l2_gru_b_WhT", "crf_trans", "char_emb", "case_emb"):
+        w = np.load(tmp_path / "ner" / "weights.npz")[name]
+        _resave_weights(tmp_path / "ner", **{name: w[:-1]})
+        with pytest.raises(FormatError, match=name):
+            load_model(tmp_path / "ner")
+        _resave_weights(tmp_path / "ner", **{name: w})
+
+
+def test_model_json_and_weights_from_different_saves_are_refused(tmp_path):
+    from embedkit.downstream import load_model
+
+    F.sentiment_model(tmp_path / "a")
+    F.sentiment_model(tmp_path / "b", seed=5)
+    (tmp_path / "a" / "weights.npz").write_bytes((tmp_path / "b" / "weights.npz").read_bytes())
+    with pytest.raises(FormatError, match="different saves"):
+        load_model(tmp_path / "a")
+
+
+@pytest.mark.parametrize("field,value", [("config", []), ("labels", "pos"), ("vocab", [1, 2]),
+                                         ("n_pretrained", "x"), ("task", 3)])
+def test_model_json_fields_of_the_wrong_type_are_format_errors(tmp_path, field, value):
+    from embedkit.downstream import load_model
+
+    F.sentiment_model(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    meta[field] = value
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(FormatError, match=field):
+        load_model(tmp_path / "m")
+
+
+def test_model_config_of_the_wrong_type_is_a_format_error(tmp_path):
+    from embedkit.downstream import load_model
+
+    F.sentiment_model(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    meta["config"]["hidden"] = "many"
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(FormatError, match="hidden"):
+        load_model(tmp_path / "m")
+
+
+def test_model_nan_weights_are_refused(tmp_path):
+    from embedkit.downstream import load_model
+
+    F.sentiment_model(tmp_path / "m")
+    w = np.load(tmp_path / "m" / "weights.npz")["out_W"].copy()
+    w[0, 0] = np.nan
+    _resave_weights(tmp_path / "m", out_W=w)
+    with pytest.raises(FormatError, match="out_W"):
+        load_model(tmp_path / "m")
+
+
+# -- search indexes -------------------------------------------------------------------------
+
+def _index_setup(tmp_path, kind="exact"):
+    from embedkit.search import Index
+
+    v = F.vectors(200, 8, seed=3)
+    path = tmp_path / "v.ekv"
+    Index(v, kind).save(path)
+    return v, path
+
+
+def test_index_with_a_tampered_row_is_not_trusted(tmp_path):
+    from embedkit.search import Index
+    from embedkit.search.store import index_paths
+
+    v, path = _index_setup(tmp_path)
+    index_file = index_paths(path)[0]
+    data = bytearray(open(index_file, "rb").read())
+    row5 = np.ascontiguousarray(v.normalized[5]).tobytes()
+    row0 = np.ascontiguousarray(v.normalized[0]).tobytes()
+    at = bytes(data).find(row5)
+    assert at > 0
+    data[at:at + len(row5)] = row0  # word 5 now looks exactly like word 0
+    open(index_file, "wb").write(bytes(data))
+    with pytest.raises(FormatError, match="rebuild"):
+        Index.load(path, v)
+    ids, scores = Index.open(v, path).search(v.normalized[:1], k=2)
+    assert ids[0, 0] == 0 and scores[0, 1] < 0.999
+
+
+def test_index_with_an_unknown_kind_is_rebuilt(tmp_path):
+    from embedkit.search import Index
+    from embedkit.search.store import index_paths
+
+    v, path = _index_setup(tmp_path, "hnsw")
+    meta_file = index_paths(path)[1]
+    meta = json.loads(open(meta_file).read())
+    meta["kind"] = "hnsw2"
+    open(meta_file, "w").write(json.dumps(meta))
+    with pytest.raises(FormatError, match="unknown index kind"):
+        Index.load(path, v)
+    index = Index.open(v, path)
+    assert index.kind == "exact"
+    assert index.search_words([v.vectors[7]], k=1)[0][0][0] == v.words[7]
+
+
+@pytest.mark.parametrize("field,value", [("params", [1, 2]), ("kind", ["exact"]),
+                                         ("params", {"rerank": "x"})])
+def test_index_descriptor_fields_of_the_wrong_type_are_format_errors(tmp_path, field, value):
+    from embedkit.search import Index
+    from embedkit.search.store import index_paths
+
+    v, path = _index_setup(tmp_path, "hnsw")
+    meta_file = index_paths(path)[1]
+    meta = json.loads(open(meta_file).read())
+    meta[field] = value
+    open(meta_file, "w").write(json.dumps(meta))
+    with pytest.raises(FormatError):
+        Index.load(path, v)
+    assert len(Index.open(v, path)) == len(v)
+
+
+def test_index_write_on_a_full_disk_is_a_clean_error(tmp_path, monkeypatch):
+    import faiss
+
+    from embedkit.search import Index
+
+    def full_disk(index, path):
+        raise RuntimeError("Error in faiss::FileIOWriter: write error (no space left)")
+
+    v = F.vectors(50, 8)
+    index = Index(v, "exact")
+    monkeypatch.setattr(faiss, "write_index", full_disk)
+    with pytest.raises(EmbedkitError, match="cannot write the index"):
+        index.save(tmp_path / "v.ekv")
+    assert not list(tmp_path.iterdir())
+    assert len(Index.open(v, tmp_path / "v.ekv")) == 50  # used in memory, with a warning

@@ -6,7 +6,8 @@ table outgrows ``max_vocab_size``).  The vocabulary is then fixed (``min_count``
 ``max_final_vocab``, order by count then word), and a Numba pass maps provisional ids to
 final ids, drops out-of-vocabulary tokens and cuts lines longer than
 ``MAX_SENTENCE_LENGTH`` tokens into chunks.  The result is memory-mapped ``.npy`` files,
-cached under a key made of the inputs' paths, sizes and mtimes and every option.
+cached under a key made of the inputs' paths, sizes, mtimes and content fingerprints
+and every option (see :mod:`embedkit._cache` for the cache's size bound).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 
 from embedkit._progress import progress_bar
 from embedkit._version import __version__
+from embedkit import _cache
 from embedkit._cache import user_cache_dir
 from embedkit._threads import cpu_count
 from embedkit._kernels.corpus import MODE_WHITESPACE, MODE_WORDS, remap_chunk, sentence_offsets
@@ -34,7 +36,7 @@ from embedkit.corpus import readers
 from embedkit.corpus.table import ByteTable, DictTable
 from embedkit.corpus.tokenize import get_tokenizer
 from embedkit.corpus.vocab import Vocab
-from embedkit.errors import CorpusError, ParameterError
+from embedkit.errors import CorpusError, FormatError, ParameterError
 
 log = logging.getLogger(__name__)
 
@@ -96,13 +98,53 @@ class EncodedCorpus:
 
     @classmethod
     def open(cls, path) -> "EncodedCorpus":
-        """Open a directory written by :func:`prepare` (memory-maps the ids)."""
+        """Open a directory written by :func:`prepare` (memory-maps the ids).
+
+        Every file is checked before use (the ids lie in the vocabulary, the offsets run
+        from 0 to the number of ids without decreasing); a damaged directory is a
+        :class:`~embedkit.errors.FormatError` naming the file.
+        """
+        from embedkit import _validate as V
+
         path = pathlib.Path(path)
-        with open(path / "info.json", encoding="utf-8") as f:
-            info = json.load(f)
-        return cls(ids=np.load(path / "ids.npy", mmap_mode="r", allow_pickle=False),
-                   offsets=np.load(path / "offsets.npy", allow_pickle=False),
-                   vocab=Vocab.load(path / "vocab.json"), info=info, path=path)
+        fix = "delete this cache entry (embedkit cache clear) and prepare the corpus again"
+        info = V.read_json(path / "info.json", fix=fix)
+        if not isinstance(info, dict):
+            raise FormatError(f"{path / 'info.json'}: not a JSON object; {fix}")
+        vocab = _load_vocab(path / "vocab.json", fix)
+        ids = V.read_npy(path / "ids.npy", mmap=True, fix=fix)
+        V.check_array(ids, file=path / "ids.npy", name="ids", ndim=1, kind="iu", fix=fix)
+        if ids.shape[0] != vocab.total:
+            raise FormatError(f"{path / 'ids.npy'}: {ids.shape[0]} ids but the vocabulary "
+                              f"counts {vocab.total} tokens; {fix}")
+        V.check_ids(ids, file=path / "ids.npy", name="ids", high=len(vocab), fix=fix)
+        if ids.dtype != np.int32:
+            ids = np.ascontiguousarray(ids, dtype=np.int32)
+        if not np.array_equal(np.bincount(ids, minlength=len(vocab)), vocab.counts):
+            raise FormatError(f"{path / 'ids.npy'}: the ids do not occur as often as "
+                              f"{path / 'vocab.json'} counts; {fix}")
+        offsets = V.read_npy(path / "offsets.npy", fix=fix)
+        V.check_offsets(offsets, file=path / "offsets.npy", name="offsets",
+                        total=ids.shape[0], fix=fix)
+        return cls(ids=ids, offsets=np.ascontiguousarray(offsets, dtype=np.int64),
+                   vocab=vocab, info=info, path=path)
+
+
+def _load_vocab(path: pathlib.Path, fix: str) -> Vocab:
+    """A cached ``vocab.json``: unique string words, one count >= 1 each."""
+    from embedkit import _validate as V
+
+    data = V.read_json(path, fix=fix)
+    words = V.string_list(V.field(data, "words", list, file=path, fix=fix), file=path,
+                          name="words", fix=fix)
+    counts = V.count_list(V.field(data, "counts", list, file=path, fix=fix), len(words),
+                          file=path, name="counts", fix=fix)
+    if counts.size and int(counts.min()) < 1:
+        raise FormatError(f"{path}: a word has count 0; every cached word occurs; {fix}")
+    try:
+        return Vocab(words, counts)
+    except ParameterError as exc:
+        raise FormatError(f"{path}: {exc}; {fix}") from None
 
 
 def _validate(min_count, max_vocab_size, max_final_vocab, tokenizer):
@@ -236,14 +278,45 @@ def iter_sentences(source, tokenizer: str = "default", lowercase: bool = True) -
         yield pending
 
 
+#: files up to this size are hashed whole for the cache key; bigger ones are sampled
+FINGERPRINT_FULL_BYTES = 64 << 20
+FINGERPRINT_SAMPLES = 64
+FINGERPRINT_SAMPLE_BYTES = 1 << 20
+
+
+def content_fingerprint(path) -> str:
+    """A cheap fingerprint of a file's content: BLAKE2b of its size and of the whole file
+    (up to 64 MiB) or of 64 evenly spaced 1 MiB blocks (first and last included).
+
+    An edit that keeps the size and restores the mtime still changes the key, unless it
+    falls entirely between the sampled blocks of a file over 64 MiB.
+    """
+    h = hashlib.blake2b(digest_size=16)
+    size = os.path.getsize(path)
+    h.update(str(size).encode())
+    with open(path, "rb") as f:
+        if size <= FINGERPRINT_FULL_BYTES:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        else:
+            last = size - FINGERPRINT_SAMPLE_BYTES
+            for k in range(FINGERPRINT_SAMPLES):
+                f.seek(last * k // (FINGERPRINT_SAMPLES - 1))
+                h.update(f.read(FINGERPRINT_SAMPLE_BYTES))
+    return h.hexdigest()
+
+
 def _source_key(source, options: dict) -> str | None:
-    """Cache key for a path source, or None when it cannot be cached (stdin, iterables)."""
+    """Cache key for a path source, or None when it cannot be cached (stdin, iterables).
+
+    The key covers every file's resolved path, size, mtime and content fingerprint, and
+    every option."""
     if not isinstance(source, (str, os.PathLike)) or str(source) == "-":
         return None
     files = []
     for p in readers.resolve_files(source):
         st = p.stat()
-        files.append([str(p.resolve()), st.st_size, st.st_mtime_ns])
+        files.append([str(p.resolve()), st.st_size, st.st_mtime_ns, content_fingerprint(p)])
     blob = json.dumps({"files": files, "options": options, "format": CACHE_FORMAT},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
@@ -303,8 +376,17 @@ def prepare(source=None, *, min_count: int = 5, tokenizer: str = "default",
     if key is not None:
         final = cache_root(cache_dir) / key
         if (final / "info.json").exists():
-            log.info("using the cached encoding of %s (%s)", source, final)
-            return EncodedCorpus.open(final)
+            try:
+                enc = EncodedCorpus.open(final)
+            except FormatError as exc:
+                log.warning("the cached encoding of %s is damaged (%s); encoding it again",
+                            source, exc)
+                if _cache.is_entry(final):
+                    shutil.rmtree(final, ignore_errors=True)
+            else:
+                log.info("using the cached encoding of %s (%s)", source, final)
+                _cache.touch(final)
+                return enc
         final.parent.mkdir(parents=True, exist_ok=True)
         work = pathlib.Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{key}-"))
     else:
@@ -321,6 +403,7 @@ def prepare(source=None, *, min_count: int = 5, tokenizer: str = "default",
         except OSError:  # another process finished the same encoding first
             shutil.rmtree(work, ignore_errors=True)
         log.info("cached the encoding in %s", final)
+        _cache.evict(final.parent, keep=final)
         return EncodedCorpus.open(final)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

@@ -9,7 +9,8 @@ import numpy as np
 
 from embedkit._atomic import atomic_file
 from embedkit._version import __version__
-from embedkit.errors import FormatError, MissingFileError
+from embedkit import _validate as V
+from embedkit.errors import EmbedkitError, FormatError, MissingFileError
 
 FORMAT_VERSION = 1
 
@@ -35,6 +36,8 @@ def save_model(model, path) -> None:
     state["history"] = model.history
     _atomic_write(os.path.join(path, "weights.npz"),
                   lambda f: np.savez(f, **model.params))
+    # ties model.json to these weights: a fault between the two writes is detected on load
+    state["weights_sha256"] = V.file_digest(os.path.join(path, "weights.npz"))
     _atomic_write(os.path.join(path, "model.json"),
                   lambda f: f.write(json.dumps(state, ensure_ascii=False).encode("utf-8")))
 
@@ -54,13 +57,8 @@ def load_model(path, vectors=None):
         raise MissingFileError(f"no model at {path}: expected a directory with model.json and "
                                "weights.npz (train one with 'embedkit sentiment train' or "
                                "'embedkit ner train')")
-    try:
-        with open(meta, encoding="utf-8") as f:
-            state = json.load(f)
-        with np.load(weights, allow_pickle=False) as z:
-            params = {k: z[k] for k in z.files}
-    except (ValueError, OSError, KeyError) as exc:
-        raise FormatError(f"{path}: cannot read the model ({exc})") from None
+    state = _read_state(meta, weights)
+    params = V.read_npz(weights, fix=_FIX)
     cls = {"sentiment": SentimentClassifier, "ner": NERTagger}.get(state.get("task"))
     if cls is None:
         raise FormatError(f"{path}: unknown model task {state.get('task')!r}")
@@ -68,17 +66,138 @@ def load_model(path, vectors=None):
         raise FormatError(f"{path} was saved by a newer embedkit; upgrade embedkit to load it")
     cfg = state["config"]
     options = {k: v for k, v in cfg.items() if k not in ("dim", "n_pretrained", "alphabet")}
-    model = cls(None, **options)
+    try:
+        model = cls(None, **options)
+    except (EmbedkitError, TypeError, ValueError) as exc:
+        raise FormatError(f"{meta}: invalid config ({exc}); {_FIX}") from None
     model.config.update(cfg)  # options added later keep their defaults
     model.labels = list(state["labels"])
     model._label_index = {c: i for i, c in enumerate(model.labels)}
     model.vocab = Vocabulary(state["vocab"], state["n_pretrained"])
     model.params = params
     model.history = state.get("history", [])
-    if params["emb"].shape[0] != len(model.vocab):
+    if params.get("emb") is not None and params["emb"].shape[0] != len(model.vocab):
         raise FormatError(f"{path}: {len(model.vocab)} vocabulary rows in model.json but "
                           f"{params['emb'].shape[0]} in weights.npz")
+    model.params = check_weights(model, params, weights)
     model._setup()
     if vectors is not None:
         model.use_vectors(vectors)
     return model
+
+
+# -- validation of what is read back (issue 21: a bad file is a FormatError, never a crash) --
+
+_FIX = "save the model again, or train it again"
+
+
+def _read_state(meta: str, weights: str) -> dict:
+    """``model.json``, checked: the fields load_model reads have the right types, and the
+    weights are the ones saved with it."""
+    state = V.read_json(meta, fix=_FIX)
+    if not isinstance(state, dict):
+        raise FormatError(f"{meta}: not a JSON object; {_FIX}")
+    digest = V.field(state, "weights_sha256", str, file=meta, default=None)
+    if digest is not None and digest != V.file_digest(weights):
+        raise FormatError(f"{meta} and {weights} come from different saves (the weights "
+                          f"changed after model.json was written); {_FIX}")
+    V.field(state, "task", str, file=meta, fix=_FIX)
+    V.field(state, "format_version", int, file=meta, default=0, fix=_FIX)
+    cfg = V.field(state, "config", dict, file=meta, fix=_FIX)
+    labels = V.string_list(V.field(state, "labels", list, file=meta, fix=_FIX), file=meta,
+                           name="labels", fix=_FIX)
+    if not labels:
+        raise FormatError(f"{meta}: 'labels' is empty; {_FIX}")
+    vocab = V.string_list(V.field(state, "vocab", list, file=meta, fix=_FIX), file=meta,
+                          name="vocab", fix=_FIX)
+    n_pre = V.field(state, "n_pretrained", int, file=meta, fix=_FIX)
+    if not 0 <= n_pre <= len(vocab):
+        raise FormatError(f"{meta}: n_pretrained is {n_pre}, outside [0, {len(vocab)}]; {_FIX}")
+    if len(set(vocab)) != len(vocab):
+        raise FormatError(f"{meta}: the vocabulary repeats a word; {_FIX}")
+    history = V.field(state, "history", list, file=meta, default=[], fix=_FIX)
+    if not all(isinstance(h, dict) for h in history):
+        raise FormatError(f"{meta}: 'history' must be a list of objects; {_FIX}")
+    for key, types in (("hidden", int), ("case_dim", int), ("char_buckets", int),
+                       ("char_dim", int), ("char_nmax", int), ("char_cnn", int),
+                       ("char_cnn_dim", int), ("layers", int), ("threads", int),
+                       ("oov_min_count", int), ("seed", int), ("dim", int),
+                       ("n_pretrained", int), ("dropout", float), ("input_dropout", float),
+                       ("word_dropout", float), ("pooling", str), ("fine_tune", bool),
+                       ("crf", bool), ("variational", bool), ("alphabet", str),
+                       ("max_vocab", (int, type(None))), ("char_cnn_width", (int, list))):
+        V.field(cfg, key, types, file=meta, default=None, fix=_FIX)
+    for key in ("hidden", "dim", "char_dim", "char_cnn_dim", "layers", "threads"):
+        if key in cfg and not 1 <= cfg[key] <= 1 << 20:
+            raise FormatError(f"{meta}: config {key!r} is {cfg[key]}, outside [1, 2^20]; {_FIX}")
+    for key in ("case_dim", "char_buckets", "char_cnn"):
+        if key in cfg and not 0 <= cfg[key] <= 1 << 24:
+            raise FormatError(f"{meta}: config {key!r} is {cfg[key]}, outside [0, 2^24]; {_FIX}")
+    if "char_nmax" in cfg and not 1 <= cfg["char_nmax"] <= 64:
+        raise FormatError(f"{meta}: config 'char_nmax' is {cfg['char_nmax']}, outside [1, 64]; "
+                          f"{_FIX}")
+    if cfg.get("char_cnn") and not isinstance(cfg.get("alphabet"), str):
+        raise FormatError(f"{meta}: a char CNN model needs the config's 'alphabet'; {_FIX}")
+    if "dim" not in cfg:
+        raise FormatError(f"{meta}: config 'dim' is missing; {_FIX}")
+    if cfg.get("n_pretrained", n_pre) != n_pre:
+        raise FormatError(f"{meta}: config n_pretrained disagrees with n_pretrained; {_FIX}")
+    return state
+
+
+def expected_shapes(model) -> dict[str, tuple]:
+    """The shape of every weight array of ``model`` (its config, labels and vocabulary set),
+    computed as the model builds them."""
+    from embedkit.downstream.encoder import init_bigru
+    from embedkit.downstream.features import CASE_CLASSES, CHAR_FIRST
+    from embedkit.downstream.model import _cnn_names, cnn_widths
+
+    cfg = model.config
+    dim = int(cfg["dim"])
+    shapes = {"emb": (len(model.vocab), dim)}
+    d_in = dim
+    if cfg["case_dim"]:
+        shapes["case_emb"] = (CASE_CLASSES, int(cfg["case_dim"]))
+        d_in += int(cfg["case_dim"])
+    if cfg["char_buckets"]:
+        shapes["char_emb"] = (int(cfg["char_buckets"]), int(cfg["char_dim"]))
+        d_in += int(cfg["char_dim"])
+    if cfg["char_cnn"]:
+        n_filters, dc = int(cfg["char_cnn"]), int(cfg["char_cnn_dim"])
+        shapes["cnn_emb"] = (CHAR_FIRST + len(cfg["alphabet"]), dc)
+        for i, width in enumerate(cnn_widths(cfg["char_cnn_width"])):
+            wn, bn = _cnn_names(i)
+            shapes[wn] = (width, dc, n_filters)
+            shapes[bn] = (n_filters,)
+            d_in += n_filters
+    hidden = int(cfg["hidden"])
+    rng = np.random.default_rng(0)
+    gru = {k: v.shape for k, v in init_bigru(rng, 1, hidden).items()}
+
+    def with_input(shapes_, d):
+        return {k: ((s[0], d) if k.endswith("_Wi") else s) for k, s in shapes_.items()}
+
+    shapes.update(with_input(gru, d_in))
+    for layer in range(2, int(cfg["layers"]) + 1):
+        shapes.update({f"l{layer}_{k}": s for k, s in with_input(gru, 2 * hidden).items()})
+    shapes.update({k: v.shape for k, v in model._init_head(rng, hidden).items()})
+    return shapes
+
+
+def check_weights(model, params: dict, weights) -> dict:
+    """Check every array of ``weights.npz`` against the shapes the model's config implies
+    (names, shapes, floating dtype, finite values); return them as float32."""
+    want = expected_shapes(model)
+    missing = sorted(set(want) - set(params))
+    extra = sorted(set(params) - set(want))
+    if missing or extra:
+        what = "; ".join(x for x in (f"missing {', '.join(missing)}" if missing else "",
+                                     f"unexpected {', '.join(extra)}" if extra else "") if x)
+        raise FormatError(f"{weights} does not hold the arrays its model.json describes "
+                          f"({what}); {_FIX}")
+    out = {}
+    for name, shape in want.items():
+        arr = V.check_array(params[name], file=weights, name=name, shape=shape, kind="f",
+                            finite=True, fix=_FIX)
+        out[name] = np.ascontiguousarray(arr, dtype=np.float32)
+    return out

@@ -259,6 +259,7 @@ class Index:
             return out_ids, out_scores
         if not self.approximate:
             scores, cand = self._faiss.search(q, min(width, len(self)))
+            _check_labels(cand, len(self))
             kernels.filter_sorted(cand, scores, excl, k, out_ids, out_scores)
             return out_ids, _empty_to_neg_inf(out_ids, out_scores)
         fetch = min(len(self), self.params["rerank"] * width)
@@ -277,6 +278,7 @@ class Index:
             _, found = self._faiss.search(q[order], fetch)
             cand = np.empty_like(found)
             cand[order] = found
+        _check_labels(cand, len(self._ids) if self._ids is not None else len(self))
         if self._ids is not None:
             cand = np.where(cand >= 0, self._ids[np.maximum(cand, 0)], -1)
         return cand
@@ -296,7 +298,7 @@ class Index:
         import faiss
 
         index_path, meta_path = store.index_paths(vectors_path)
-        store.atomic_write(index_path, lambda tmp: faiss.write_index(self._faiss, tmp))
+        store.atomic_write(index_path, lambda tmp: store.write_faiss(faiss, self._faiss, tmp))
         cells_path = store.cells_path(vectors_path)
         if self._centroids is not None:
             store.write_npz(cells_path, ids=self._ids, centroids=self._centroids)
@@ -306,7 +308,7 @@ class Index:
             "format": store.FORMAT_NAME, "version": store.FORMAT_VERSION,
             "kind": self.kind, "params": self.params, "words": len(self),
             "dim": self.vectors.dim, "checksum": self.checksum,
-            "faiss": faiss.__version__,
+            "faiss": faiss.__version__, "index_checksum": store.file_checksum(index_path),
         })
         log.info("saved the %s index to %s", self.kind, index_path)
         return index_path
@@ -332,10 +334,15 @@ class Index:
         if not meta or meta.get("format") != store.FORMAT_NAME:
             raise FormatError(f"{meta_path} is missing or not an embedkit index descriptor: "
                               "rebuild the index with `embedkit index build`")
+        kind, params = _checked_meta(meta, meta_path, len(vectors), vectors.dim)
         checksum = store.vectors_checksum(vectors.vectors)
         if meta.get("checksum") != checksum:
             raise FormatError(f"the index {index_path} was built from other vectors "
                               "(checksum mismatch): rebuild it with `embedkit index build`")
+        if meta.get("index_checksum") != store.file_checksum(index_path):
+            raise FormatError(f"the index {index_path} is not the file its descriptor "
+                              f"{meta_path} was written with (damaged, replaced, or saved by "
+                              "an older embedkit): rebuild it with `embedkit index build`")
         try:
             raw = faiss.read_index(index_path)
         except RuntimeError as exc:
@@ -344,11 +351,12 @@ class Index:
         if raw.ntotal != len(vectors) or raw.d != vectors.dim:
             raise FormatError(f"the index {index_path} holds {raw.ntotal} x {raw.d} vectors, "
                               f"not {len(vectors)} x {vectors.dim}: rebuild it")
+        _check_faiss_kind(faiss, raw, kind, index_path)
         self = cls.__new__(cls)
         self.vectors = vectors
-        self.requested_kind = meta["kind"]
-        self.kind = meta["kind"]
-        self.params = dict(meta.get("params") or {})
+        self.requested_kind = kind
+        self.kind = kind
+        self.params = params
         self.checksum = checksum
         self._faiss = raw
         self.locality = True
@@ -377,10 +385,15 @@ class Index:
             else:
                 log.info("using the %s index %s", index.kind, index_path)
                 return index
-        if meta and kind == "auto" and not params and meta.get("kind") in _DEFAULTS:
+        if meta and kind == "auto" and not params and isinstance(meta.get("kind"), str) \
+                and meta["kind"] in _DEFAULTS and isinstance(meta.get("params") or {}, dict):
             kind = meta["kind"]  # rebuild a stale index as it was built
             params = {k: v for k, v in (meta.get("params") or {}).items()
                       if k in _DEFAULTS[kind]}
+            try:
+                cls._validate(kind, params, len(vectors), vectors.dim)
+            except ParameterError:  # a damaged descriptor: default parameters
+                params = {}
         index = cls(vectors, kind, **params)
         if save:
             try:
@@ -461,3 +474,42 @@ def _read_cells(path, vectors, clusters):
         raise FormatError(f"the HNSW index's cell file {path} does not match the index "
                           f"({n} words, {clusters} cells of dim {dim}): rebuild the index")
     return ids.astype(np.int64), np.ascontiguousarray(centroids, dtype=np.float32)
+
+
+# -- validation of a saved index (issue 21) ---------------------------------------------------
+
+_FAISS_CLASSES = {"exact": ("IndexFlatIP", "IndexFlat"), "hnsw": ("IndexHNSWFlat",),
+                  "ivfpq": ("IndexIVFPQ",)}
+
+
+def _checked_meta(meta: dict, meta_path, n: int, dim: int) -> tuple[str, dict]:
+    """The kind and parameters of an index descriptor; any unknown or ill-typed value is a
+    :class:`FormatError` (so :meth:`Index.open` rebuilds)."""
+    kind = meta.get("kind")
+    if not isinstance(kind, str) or kind not in _DEFAULTS:
+        raise FormatError(f"{meta_path}: unknown index kind {kind!r} (expected one of "
+                          f"{', '.join(_DEFAULTS)}): rebuild the index with `embedkit index build`")
+    params = meta.get("params") or {}
+    if not isinstance(params, dict):
+        raise FormatError(f"{meta_path}: 'params' must be an object: rebuild the index")
+    try:
+        params = Index._validate(kind, params, n, dim)
+    except (ParameterError, TypeError, ValueError) as exc:
+        raise FormatError(f"{meta_path}: invalid index parameters ({exc}): rebuild the index "
+                          "with `embedkit index build`") from None
+    return kind, params
+
+
+def _check_faiss_kind(faiss, raw, kind: str, index_path) -> None:
+    """The FAISS object read must be the structure ``kind`` names, over inner products."""
+    name = type(faiss.downcast_index(raw)).__name__
+    if name not in _FAISS_CLASSES[kind] or raw.metric_type != faiss.METRIC_INNER_PRODUCT:
+        raise FormatError(f"the index {index_path} is a {name} but its descriptor says "
+                          f"{kind!r}: rebuild it with `embedkit index build`")
+
+
+def _check_labels(labels: np.ndarray, n: int) -> None:
+    """FAISS answers must be rows ``-1 .. n-1`` before a kernel indexes with them."""
+    if labels.size and (int(labels.min()) < -1 or int(labels.max()) >= n):
+        raise FormatError("the index returned row ids outside the vectors (a damaged index "
+                          "file): rebuild it with `embedkit index build`")

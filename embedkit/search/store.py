@@ -92,3 +92,27 @@ def read_npz(path: str) -> dict:
             return {k: data[k] for k in data.files}
     except (OSError, ValueError, EOFError):
         return None
+
+
+def file_checksum(path: str) -> str:
+    """BLAKE2b digest of a file's bytes (``"blake2b:<hex>"``); ties an index file to its
+    descriptor, so a damaged or replaced ``.faiss`` file is rebuilt, not trusted."""
+    h = hashlib.blake2b(digest_size=20)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return "blake2b:" + h.hexdigest()
+
+
+def write_faiss(faiss, index, path: str) -> None:
+    """``faiss.write_index``; its ``RuntimeError`` (disk full, permission) becomes an
+    :class:`~embedkit.errors.WriteError` naming the file."""
+    from embedkit.errors import WriteError
+
+    try:
+        faiss.write_index(index, path)
+    except RuntimeError as exc:
+        text = str(exc).strip().splitlines()
+        why = next((t for t in text if "rror" in t or "failed" in t), text[-1] if text else "")
+        raise WriteError(f"cannot write the index {path}: {why.strip()} (is the disk full?)"
+                         ) from None
