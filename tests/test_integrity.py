@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import embedkit
-import integrity_files as F  # tests/integrity_files.py
+from helpers import integrity as F
 from embedkit.errors import EmbedkitError, FormatError, ParameterError
 from embedkit.training import _common as C
 from embedkit.vectors import native
@@ -161,7 +161,7 @@ def test_word2vec_resume_with_fewer_rows_is_a_format_error_not_a_crash(tmp_path)
     proc = F.run_isolated(f"""
         import sys, numpy as np
         sys.path.insert(0, {os.path.dirname(__file__)!r})
-        import integrity_files as F
+        from helpers import integrity as F
         from embedkit.training import Word2Vec, _common as C
         from embedkit.errors import FormatError
         ckpt, enc = F.word2vec_checkpoint({str(tmp_path)!r})
@@ -319,7 +319,7 @@ def test_model_weights_of_the_wrong_shape_are_a_format_error_not_a_crash(tmp_pat
     proc = F.run_isolated(f"""
         import sys, json, numpy as np
         sys.path.insert(0, {os.path.dirname(__file__)!r})
-        import integrity_files as F
+        from helpers import integrity as F
         from embedkit import _validate as V
         from embedkit.downstream import load_model
         from embedkit.errors import FormatError

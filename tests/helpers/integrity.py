@@ -1,6 +1,6 @@
 """Small valid files of every kind embedkit reads back, for the integrity tests and the fuzzer.
 
-Imported by name (``import integrity_files``) like ``synthetic`` and ``corpora_server``.
+Imported as ``from helpers import integrity as F``.
 """
 
 from __future__ import annotations
