@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "sentiment": "sentiment:sentiment",
     "ner": "ner:ner",
     "bleu": "bleu_cmd:bleu_cmd",
+    "lm": "lm_cmd:lm",
 }
 
 log = logging.getLogger("embedkit")
