@@ -337,7 +337,7 @@ def test_negative_or_nan_norms(files, tmp_path):
     norms = np.load(d / "norms.npy")
     norms[1234] = np.nan
     np.save(d / "norms.npy", norms)
-    with pytest.raises(FormatError, match="norm of row 1235 is nan"):
+    with pytest.raises(FormatError, match="norm of row 1235 is nan .negative or NaN"):
         embedkit.load(d)
 
 
