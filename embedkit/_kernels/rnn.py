@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from embedkit._kernels.gru import _JIT, _ONE, _mm, _u, fast_tanh
+from embedkit._kernels._options import FAST as _JIT
+from embedkit._kernels.gru import _ONE, _mm, _u, fast_tanh
 
 
 @njit(**_JIT)
