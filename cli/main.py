@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "cache": "cache_cmd:cache",
     "evaluate": "evaluate_cmd:evaluate_cmd",
     "corpora": "corpora_cmd:corpora",
+    "corpus": "corpus_cmd:corpus",
     "convert": "vectors_cmd:convert",
     "info": "vectors_cmd:info",
     "validate": "vectors_cmd:validate",
@@ -26,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "sentiment": "sentiment:sentiment",
     "ner": "ner:ner",
     "bleu": "bleu_cmd:bleu_cmd",
+    "lm": "lm_cmd:lm",
+    "seq2seq": "seq2seq_cmd:seq2seq",
 }
 
 log = logging.getLogger("embedkit")

@@ -42,6 +42,29 @@ def save_model(model, path) -> None:
                   lambda f: f.write(json.dumps(state, ensure_ascii=False).encode("utf-8")))
 
 
+def _check_encoder(path, cfg, params):
+    """The saved encoder kind is known and its weight arrays have the shapes its config gives
+    (models saved before the ``encoder`` field existed are GRU models)."""
+    from embedkit.downstream.encoders import ENCODERS, encoder_shapes, feature_width
+
+    kind = cfg.get("encoder", "gru")
+    if kind not in ENCODERS:
+        raise FormatError(f"{path}: unknown encoder kind {kind!r} in model.json (this embedkit "
+                          f"knows {', '.join(ENCODERS)}); upgrade embedkit or retrain the model")
+    try:
+        expected = encoder_shapes(cfg, feature_width(params))
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise FormatError(f"{path}: inconsistent model.json and weights.npz ({exc!r})") from None
+    for name, shape in expected.items():
+        arr = params.get(name)
+        if arr is None:
+            raise FormatError(f"{path}: weights.npz lacks the {kind} encoder array {name!r}")
+        if arr.shape != tuple(shape) or arr.dtype != np.float32:
+            raise FormatError(f"{path}: weights.npz array {name!r} is {arr.dtype} "
+                              f"{arr.shape}, expected float32 {tuple(shape)} for the "
+                              f"{kind} encoder of model.json")
+
+
 def load_model(path, vectors=None):
     """Load a model saved by ``save()``; ``vectors`` (optional) replaces its pretrained rows.
 
@@ -65,6 +88,7 @@ def load_model(path, vectors=None):
     if state.get("format_version", 0) > FORMAT_VERSION:
         raise FormatError(f"{path} was saved by a newer embedkit; upgrade embedkit to load it")
     cfg = state["config"]
+    _check_encoder(path, cfg, params)
     options = {k: v for k, v in cfg.items() if k not in ("dim", "n_pretrained", "alphabet")}
     try:
         model = cls(None, **options)
@@ -123,8 +147,8 @@ def _read_state(meta: str, weights: str) -> dict:
                        ("char_cnn_dim", int), ("layers", int), ("threads", int),
                        ("oov_min_count", int), ("seed", int), ("dim", int),
                        ("n_pretrained", int), ("dropout", float), ("input_dropout", float),
-                       ("word_dropout", float), ("pooling", str), ("fine_tune", bool),
-                       ("crf", bool), ("variational", bool), ("alphabet", str),
+                       ("word_dropout", float), ("pooling", str), ("encoder", str),
+                       ("fine_tune", bool), ("crf", bool), ("variational", bool), ("alphabet", str),
                        ("max_vocab", (int, type(None))), ("char_cnn_width", (int, list))):
         V.field(cfg, key, types, file=meta, default=None, fix=_FIX)
     for key in ("hidden", "dim", "char_dim", "char_cnn_dim", "layers", "threads"):
@@ -148,7 +172,6 @@ def _read_state(meta: str, weights: str) -> dict:
 def expected_shapes(model) -> dict[str, tuple]:
     """The shape of every weight array of ``model`` (its config, labels and vocabulary set),
     computed as the model builds them."""
-    from embedkit.downstream.encoder import init_bigru
     from embedkit.downstream.features import CASE_CLASSES, CHAR_FIRST
     from embedkit.downstream.model import _cnn_names, cnn_widths
 
@@ -170,17 +193,11 @@ def expected_shapes(model) -> dict[str, tuple]:
             shapes[wn] = (width, dc, n_filters)
             shapes[bn] = (n_filters,)
             d_in += n_filters
-    hidden = int(cfg["hidden"])
+    from embedkit.downstream.encoders import encoder_shapes, encoder_width
+
+    shapes.update(encoder_shapes(cfg, d_in))
     rng = np.random.default_rng(0)
-    gru = {k: v.shape for k, v in init_bigru(rng, 1, hidden).items()}
-
-    def with_input(shapes_, d):
-        return {k: ((s[0], d) if k.endswith("_Wi") else s) for k, s in shapes_.items()}
-
-    shapes.update(with_input(gru, d_in))
-    for layer in range(2, int(cfg["layers"]) + 1):
-        shapes.update({f"l{layer}_{k}": s for k, s in with_input(gru, 2 * hidden).items()})
-    shapes.update({k: v.shape for k, v in model._init_head(rng, hidden).items()})
+    shapes.update({k: v.shape for k, v in model._init_head(rng, encoder_width(cfg)).items()})
     return shapes
 
 
