@@ -219,14 +219,17 @@ def _parse_line_fast(buf, ls, le, dim, out, row):
 
 
 @numba.njit(**_JIT)
-def parse_text_chunk(buf, n, pos, final, dim, out, row, max_rows, wbuf, wpos):
+def parse_text_chunk(buf, n, pos, final, dim, out, row, max_rows, wbuf, wpos, wlens):
     """Parse complete lines of ``buf[pos:n]`` ("word v1 ... vdim") into ``out[row:]``.
 
     The numbers are split off the right end of the line, so a word may contain spaces.
+    Word ``k`` of this call (row ``row + k``) is copied to ``wbuf`` followed by a NUL and
+    its byte length stored in ``wlens[k]`` (a word may itself hold NUL bytes).
     Returns ``(status, pos, row, wpos, lines, a, b)``: ``lines`` counts the lines consumed
     (blank lines included), and on an error ``pos`` is the start of the offending line.
     """
     lines = 0
+    row0 = row
     while pos < n:
         # find the end of the line
         nl = pos
@@ -248,6 +251,7 @@ def parse_text_chunk(buf, n, pos, final, dim, out, row, max_rows, wbuf, wpos):
             return OK_ROWS_FULL, pos, row, wpos, lines, 0, 0
         we = _parse_line_fast(buf, ls, le, dim, out, row)
         if we >= 0 and we - ls <= _MAX_WORD:
+            wlens[row - row0] = we - ls
             for t in range(ls, we):
                 wbuf[wpos] = buf[t]
                 wpos += 1
@@ -296,6 +300,7 @@ def parse_text_chunk(buf, n, pos, final, dim, out, row, max_rows, wbuf, wpos):
             return ERR_TOO_MANY, pos, row, wpos, lines, dim + extra, 0
         if we - ls > _MAX_WORD:
             return ERR_WORD_TOO_LONG, pos, row, wpos, lines, ls, 0
+        wlens[row - row0] = we - ls
         for t in range(ls, we):
             wbuf[wpos] = buf[t]
             wpos += 1
@@ -308,14 +313,17 @@ def parse_text_chunk(buf, n, pos, final, dim, out, row, max_rows, wbuf, wpos):
 
 
 @numba.njit(**_JIT)
-def parse_binary_chunk(buf, n, pos, final, dim, out_bytes, out, row, max_rows, wbuf, wpos):
+def parse_binary_chunk(buf, n, pos, final, dim, out_bytes, out, row, max_rows, wbuf, wpos,
+                       wlens):
     """Parse complete word2vec binary records ("word" SP dim*float32 [LF]) of ``buf[pos:n]``.
 
-    ``out_bytes`` is ``out`` viewed as uint8 of shape ``(rows, 4 * dim)``.
+    ``out_bytes`` is ``out`` viewed as uint8 of shape ``(rows, 4 * dim)``; words go to
+    ``wbuf`` and ``wlens`` as in :func:`parse_text_chunk`.
     Returns ``(status, pos, row, wpos, a)``; on an error ``a`` is the offset of the
     offending record (for NaN/inf, ``pos`` is already past it).
     """
     rec = 4 * dim
+    row0 = row
     while True:
         while pos < n and (buf[pos] == 10 or buf[pos] == 13):
             pos += 1
@@ -338,6 +346,7 @@ def parse_binary_chunk(buf, n, pos, final, dim, out_bytes, out, row, max_rows, w
             if not np.isfinite(out[row, t]):
                 # skip the record (pos moves past it) so a validator can go on
                 return ERR_BIN_NONFINITE, src + rec, row, wpos, pos
+        wlens[row - row0] = sp - pos
         for t in range(pos, sp):
             wbuf[wpos] = buf[t]
             wpos += 1

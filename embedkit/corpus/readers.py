@@ -17,6 +17,7 @@ import lzma
 import os
 import pathlib
 import sys
+import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
@@ -186,7 +187,7 @@ def iter_blocks(source, stats: ReadStats | None = None, progress=None,
                         progress.update(pos - last)
                     last = pos
                     yield block
-            except (EOFError, gzip.BadGzipFile, lzma.LZMAError, OSError) as exc:
+            except (EOFError, gzip.BadGzipFile, lzma.LZMAError, zlib.error, OSError) as exc:
                 if type(exc) is OSError and exc.errno is not None:
                     raise
                 raise CorpusError(f"{path}: the compressed file is corrupt or truncated "

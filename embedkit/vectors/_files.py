@@ -9,6 +9,7 @@ import lzma
 import mmap
 import os
 import pathlib
+import zlib
 
 import numpy as np
 
@@ -49,12 +50,44 @@ def open_input(path):
     return open(path, "rb", buffering=0)
 
 
+@contextlib.contextmanager
+def decompression_errors(path):
+    """Turn the errors of a truncated or corrupt ``.gz``/``.bz2``/``.xz`` stream (``EOFError``,
+    ``zlib.error``, ``lzma.LZMAError``, ``OSError`` without an errno) into a
+    :class:`FormatError` naming the file."""
+    try:
+        yield
+    except (EOFError, zlib.error, lzma.LZMAError) as exc:
+        raise FormatError(f"{path}: the compressed file is truncated or corrupt "
+                          f"({type(exc).__name__}: {exc or 'ends early'}); download or "
+                          "compress it again") from None
+    except OSError as exc:
+        if exc.errno is not None:
+            raise
+        raise FormatError(f"{path}: the compressed file is truncated or corrupt ({exc}); "
+                          "download or compress it again") from None
+
+
 def stream_is_plain(stream) -> bool:
     """Whether ``stream`` reads the file as is (no decompression)."""
     return not isinstance(stream, (gzip.GzipFile, bz2.BZ2File, lzma.LZMAFile))
 
 
 POPULATE_MIN_BYTES = 64 << 20
+#: bounds on a header's ``count dim``: a larger figure is a damaged or hostile header
+MAX_DIM = 1 << 20
+MAX_COUNT = 1 << 48
+
+
+def check_header(count: int, dim: int, path, text) -> None:
+    """Refuse a ``count dim`` header outside ``0 <= count <= 2**48``, ``1 <= dim <= 2**20``."""
+    if count < 0 or dim < 1:
+        raise FormatError(f"{path}: line 1: header 'count dim' must have count >= 0 and "
+                          f"dim >= 1, got {text!r}")
+    if count > MAX_COUNT or dim > MAX_DIM:
+        raise FormatError(f"{path}: line 1: header 'count dim' promises {count} words of "
+                          f"dimension {dim}, more than any vectors file holds (at most "
+                          f"{MAX_COUNT} words, dimension {MAX_DIM}): the header is damaged")
 _empty = np.empty  # (tests replace it to simulate a failed allocation)
 
 
@@ -76,7 +109,7 @@ def alloc_matrix(rows: int, dim: int, exact: bool, path=None) -> np.ndarray:
             pass
     try:
         return _empty((rows, dim), dtype=np.float32)
-    except MemoryError:
+    except (MemoryError, ValueError, OverflowError):
         raise FormatError(f"{path}: the header promises {rows} x {dim} vectors "
                           f"({nbytes / 2**30:.1f} GiB), more than fits in memory; pass "
                           "limit= or fix the header") from None

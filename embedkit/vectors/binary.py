@@ -14,8 +14,9 @@ import numpy as np
 
 from embedkit._kernels import vectors_io as K
 from embedkit.errors import FormatError
-from embedkit.vectors._files import (ChunkReader, alloc_matrix, atomic_output, open_input,
-                                     stream_is_plain, strip_compression)
+from embedkit.vectors._files import (ChunkReader, alloc_matrix, atomic_output, check_header,
+                                     decompression_errors, open_input, stream_is_plain,
+                                     strip_compression)
 from embedkit.vectors.text import WordDecoder, _finish_read, _grow, encode_words
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,7 @@ def read_header(reader: ChunkReader, path) -> tuple[int, int, int]:
         shown = line[:60].decode("utf-8", "replace")
         raise FormatError(f"{path}: line 1: the header must be two integers 'count dim', "
                           f"got {shown!r}") from None
-    if count < 0 or dim < 1:
-        raise FormatError(f"{path}: line 1: header 'count dim' must have count >= 0 and "
-                          f"dim >= 1, got {count} {dim}")
+    check_header(count, dim, path, f"{count} {dim}")
     return count, dim, nl + 1
 
 
@@ -53,7 +52,7 @@ def read_binary(path, *, limit=None, unicode_errors="replace", problems=None):
     if sys.byteorder != "little":  # pragma: no cover
         raise FormatError("reading word2vec binary needs a little-endian machine")
     decoder = WordDecoder(unicode_errors)
-    with open_input(path) as stream:
+    with decompression_errors(path), open_input(path) as stream:
         reader = ChunkReader(stream, path=None if problems is not None else path)
         reader.fill(0)
         count, dim, pos = read_header(reader, path)
@@ -69,16 +68,20 @@ def read_binary(path, *, limit=None, unicode_errors="replace", problems=None):
         row = 0
         done = 0
         wbuf = np.empty(len(reader.buf) + 1, dtype=np.uint8)
+        wlens = np.empty(len(reader.buf) + 1, dtype=np.int64)
         while True:
             if len(wbuf) < len(reader.buf) + 1:
                 wbuf = np.empty(len(reader.buf) + 1, dtype=np.uint8)
+                wlens = np.empty(len(reader.buf) + 1, dtype=np.int64)
             target = matrix.shape[0] if limit is None else min(matrix.shape[0], limit - done)
             first_row = done + row
+            row_before = row
             status, pos, row, wpos, a = K.parse_binary_chunk(
                 reader.buf, reader.n, pos, reader.eof, dim, matrix.view(np.uint8), matrix,
-                row, target, wbuf, 0)
+                row, target, wbuf, 0, wlens)
             decoder.add(wbuf[:wpos].tobytes(),
-                        lambda i, fr=first_row: f"{path}: record {fr + i + 1}")
+                        lambda i, fr=first_row: f"{path}: record {fr + i + 1}",
+                        wlens[:row - row_before])
             if validating:
                 done += row
                 row = 0

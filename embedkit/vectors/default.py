@@ -100,15 +100,20 @@ def load_packed(directory, limit: int | None = None):
     except FileNotFoundError as exc:
         raise MissingFileError(f"{exc.filename} is missing: the packed vectors in {d} are "
                                "incomplete; remake them") from None
-    except ValueError as exc:
+    except (ValueError, RecursionError, EOFError) as exc:
         raise FormatError(f"the packed vectors in {d} are unreadable ({exc}): remake them") from None
     if not isinstance(words, list) or matrix.ndim != 2 or len(words) != matrix.shape[0]:
         raise FormatError(f"the packed vectors in {d} are inconsistent ({len(words)} words, "
                           f"matrix {matrix.shape}): remake them")
     meta = {}
     if (d / PACKED_META).is_file():
-        with open(d / PACKED_META, encoding="utf-8") as f:
-            meta = json.load(f)
+        try:
+            with open(d / PACKED_META, encoding="utf-8") as f:
+                meta = json.load(f)
+        except (ValueError, RecursionError) as exc:
+            raise FormatError(f"{d / PACKED_META} is unreadable ({exc}): remake it") from None
+        if not isinstance(meta, dict):
+            raise FormatError(f"{d / PACKED_META} must hold a JSON object: remake it")
     if limit is not None:
         words, matrix = words[:limit], matrix[:limit]
     return Vectors(words, matrix.astype(np.float32), metadata=meta)

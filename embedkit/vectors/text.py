@@ -15,8 +15,9 @@ import numpy as np
 from embedkit._kernels import vectors_io as K
 from embedkit._threads import cpu_count
 from embedkit.errors import FormatError, ParameterError
-from embedkit.vectors._files import (ChunkReader, alloc_matrix, atomic_output, open_input,
-                                     stream_is_plain, strip_compression)
+from embedkit.vectors._files import (ChunkReader, alloc_matrix, atomic_output, check_header,
+                                     decompression_errors, open_input, stream_is_plain,
+                                     strip_compression)
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +38,32 @@ class WordDecoder:
         self.repaired = 0
         self.words: list[str] = []
 
-    def add(self, raw: bytes, where) -> None:
-        """Append the words in ``raw`` (each followed by NUL); ``where(i)`` names word i."""
-        try:
-            self.words.extend(raw.decode("utf-8").split("\x00")[:-1])
-            return
-        except UnicodeDecodeError:
-            pass
-        for i, part in enumerate(raw.split(b"\x00")[:-1]):
+    def add(self, raw: bytes, where, lengths=None) -> None:
+        """Append the words in ``raw`` (each followed by NUL); ``where(i)`` names word i.
+
+        ``lengths`` (the byte length of each word) splits words that hold NUL bytes
+        themselves: rows and words never disagree.
+        """
+        if lengths is not None:
+            try:
+                words = raw.decode("utf-8").split("\x00")[:-1]
+                if len(words) == len(lengths):
+                    self.words.extend(words)
+                    return
+            except UnicodeDecodeError:
+                pass
+            parts, at = [], 0
+            for n in lengths.tolist():
+                parts.append(raw[at:at + n])
+                at += n + 1
+        else:
+            try:
+                self.words.extend(raw.decode("utf-8").split("\x00")[:-1])
+                return
+            except UnicodeDecodeError:
+                pass
+            parts = raw.split(b"\x00")[:-1]
+        for i, part in enumerate(parts):
             try:
                 self.words.append(part.decode("utf-8"))
             except UnicodeDecodeError as exc:
@@ -94,9 +113,7 @@ def parse_first_line(line: bytes, path, expect_header: bool | None):
             raise FormatError(f"{path}: line 1: the header must be two integers 'count dim', "
                               f"got {text[:80]!r}")
         count, dim = int(toks[0]), int(toks[1])
-        if count < 0 or dim < 1:
-            raise FormatError(f"{path}: line 1: header 'count dim' must have count >= 0 and "
-                              f"dim >= 1, got {text!r}")
+        check_header(count, dim, path, text)
         return count, dim
     dim = 0
     for tok in reversed(toks[1:]):
@@ -169,7 +186,7 @@ def read_text(path, *, limit=None, unicode_errors="replace", header=None, proble
     """
     decoder = WordDecoder(unicode_errors)
     validating = problems is not None
-    with open_input(path) as stream:
+    with decompression_errors(path), open_input(path) as stream:
         reader = ChunkReader(stream, path=None if problems is not None else path)
         reader.fill(0)
         if not K.has_content(reader.buf, reader.n):
@@ -200,19 +217,23 @@ def read_text(path, *, limit=None, unicode_errors="replace", header=None, proble
         matrix = alloc_matrix(capacity, dim, exact=count is not None and bool(size)
                               and not validating and capacity == count, path=path)
         wbuf = np.empty(len(reader.buf) + 1, dtype=np.uint8)
+        wlens = np.empty(len(reader.buf) + 1, dtype=np.int64)
         row = 0
         done = 0  # rows parsed and dropped (validation mode)
         while True:
             if len(wbuf) < len(reader.buf) + 1:
                 wbuf = np.empty(len(reader.buf) + 1, dtype=np.uint8)
+                wlens = np.empty(len(reader.buf) + 1, dtype=np.int64)
             target = matrix.shape[0]
             if limit is not None:
                 target = min(target, limit - done)
             first_row = done + row
+            row_before = row
             status, pos, row, wpos, lines, a, b = K.parse_text_chunk(
-                reader.buf, reader.n, pos, reader.eof, dim, matrix, row, target, wbuf, 0)
+                reader.buf, reader.n, pos, reader.eof, dim, matrix, row, target, wbuf, 0, wlens)
             decoder.add(wbuf[:wpos].tobytes(),
-                        lambda i, fr=first_row: f"{path}: word {fr + i + 1}")
+                        lambda i, fr=first_row: f"{path}: word {fr + i + 1}",
+                        wlens[:row - row_before])
             if validating:
                 done += row
                 row = 0
