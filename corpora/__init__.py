@@ -30,8 +30,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from embedkit.corpus.download import (ChecksumError, DownloadError, Source, fetch, is_cached,
-                                      user_cache_dir)
+from embedkit.corpus.download import (NAME_PATTERN, ChecksumError, DownloadError, Source, fetch,
+                                      is_cached, user_cache_dir)
 from embedkit.errors import FormatError, MissingFileError, ParameterError
 
 __all__ = [
@@ -138,7 +138,8 @@ def corpus_info(name: str, cache_dir: str | os.PathLike | None = None) -> Corpus
 
 
 def download(name: str, cache_dir: str | os.PathLike | None = None, progress: bool = True, *,
-             mirror: str | None = None, timeout: float = 30.0) -> Path:
+             mirror: str | None = None, timeout: float = 30.0,
+             deadline: float | None = None) -> Path:
     """Download a corpus of the registry (once) and return the path of its text file.
 
     The file goes to ``corpora/<name>/`` under ``cache_dir`` (default: the user cache
@@ -160,6 +161,8 @@ def download(name: str, cache_dir: str | os.PathLike | None = None, progress: bo
         registry's URL.
     timeout : float
         Seconds to wait for the server.
+    deadline : float, optional
+        Seconds the whole download may take (see :func:`embedkit.corpus.download.fetch`).
 
     Returns
     -------
@@ -179,7 +182,8 @@ def download(name: str, cache_dir: str | os.PathLike | None = None, progress: bo
     if entry.get("builtin"):
         return default_corpus_path() if name == DEFAULT_CORPUS else _HERE / entry["file"]
     source = _source(name, entry, mirror if mirror is not None else os.environ.get(MIRROR_ENV))
-    return fetch(source, corpora_cache_dir(cache_dir) / name, progress=progress, timeout=timeout)
+    return fetch(source, corpora_cache_dir(cache_dir) / name, progress=progress, timeout=timeout,
+                 deadline=deadline)
 
 
 # -- registry ------------------------------------------------------------------------------
@@ -196,6 +200,10 @@ def _read_json(path: Path) -> dict:
     if not isinstance(corpora, dict) or not all(isinstance(v, dict) for v in corpora.values()):
         raise FormatError(f"corpus registry {path} must hold an object 'corpora' mapping each "
                           "name to an entry object")
+    for name in corpora:  # a name is a directory of the cache: never a path
+        if not NAME_PATTERN.fullmatch(name) or ".." in name:
+            raise FormatError(f"corpus registry {path}: the name {name!r} is not an identifier "
+                              "(letters, digits, '.', '_' and '-'; it names a cache directory)")
     return corpora
 
 
@@ -227,6 +235,8 @@ def _source(name: str, entry: dict, mirror: str | None) -> Source:
                       checksums=entry.get("checksums") or {}, archive=entry.get("archive"),
                       member=entry.get("member"), output=entry.get("output"),
                       unpacked_size=entry.get("unpacked_size"),
-                      unpacked_checksums=entry.get("unpacked_checksums") or {})
+                      unpacked_checksums=entry.get("unpacked_checksums") or {},
+                      max_size=entry.get("max_size"),
+                      max_unpacked_size=entry.get("max_unpacked_size"))
     except KeyError as exc:
         raise FormatError(f"corpus registry entry {name!r} has no {exc.args[0]!r}; add it") from None

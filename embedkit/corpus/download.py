@@ -25,6 +25,7 @@ import re
 import shutil
 import socket
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -48,6 +49,14 @@ ALGORITHMS: dict[str, int] = {"sha256": 64, "sha512": 128, "sha1": 40, "md5": 32
 _STRENGTH = ("sha512", "sha256", "sha1", "md5")
 ARCHIVES = ("zip", "gz")
 _CHUNK = 1 << 20
+#: a corpus name: it names a directory of the cache, so no separators and no ".."
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+#: ceiling on a download whose size nothing states
+DEFAULT_MAX_BYTES = 16 << 30
+#: ceiling on unpacked bytes per archive byte when no unpacked size is stated
+MAX_RATIO = 64
+#: a download slower than this on average (bytes/s) is stopped by the default deadline
+MIN_RATE = 32 << 10
 
 
 class DownloadError(CorpusError):
@@ -95,10 +104,20 @@ class Source:
     output: str | None = None
     unpacked_size: int | None = None
     unpacked_checksums: Mapping[str, str] = field(default_factory=dict)
+    max_size: int | None = None
+    max_unpacked_size: int | None = None
 
     def __post_init__(self):
+        if not isinstance(self.name, str) or not NAME_PATTERN.fullmatch(self.name) \
+                or ".." in self.name:
+            raise ParameterError(f"corpus name {self.name!r} is not an identifier: use letters, "
+                                 "digits, '.', '_' and '-' (it names a cache directory)")
         if not self.url or not self.filename:
             raise ParameterError(f"corpus {self.name!r}: a download needs a url and a filename")
+        scheme = urllib.parse.urlsplit(str(self.url)).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise ParameterError(f"corpus {self.name!r}: only http and https URLs are "
+                                 f"downloaded, got {self.url!r}")
         if Path(self.filename).name != self.filename or (
                 self.output is not None and Path(self.output).name != self.output):
             raise ParameterError(f"corpus {self.name!r}: filename and output must be plain "
@@ -106,7 +125,9 @@ class Source:
         if self.archive is not None and self.archive not in ARCHIVES:
             raise ParameterError(f"corpus {self.name!r}: archive must be one of "
                                  f"{', '.join(ARCHIVES)} or null, got {self.archive!r}")
-        for what, size in (("size", self.size), ("unpacked_size", self.unpacked_size)):
+        for what, size in (("size", self.size), ("unpacked_size", self.unpacked_size),
+                           ("max_size", self.max_size),
+                           ("max_unpacked_size", self.max_unpacked_size)):
             if size is not None and (not isinstance(size, int) or size < 0):
                 raise ParameterError(f"corpus {self.name!r}: {what} must be a byte count "
                                      f">= 0 or null, got {size!r}")
@@ -134,6 +155,27 @@ class Source:
         return stem + ".unpacked"
 
     @property
+    def size_limit(self) -> int:
+        """Ceiling on the downloaded bytes: ``size``, else ``max_size``, else the unpacked
+        size of an archive (plus 1% and 1 MiB), else :data:`DEFAULT_MAX_BYTES`."""
+        if self.size is not None:
+            return self.size
+        if self.max_size is not None:
+            return self.max_size
+        if self.archive and self.unpacked_size is not None:
+            return self.unpacked_size + self.unpacked_size // 100 + (1 << 20)
+        return DEFAULT_MAX_BYTES
+
+    def unpacked_limit(self, archive_bytes: int) -> int:
+        """Ceiling on the unpacked bytes: ``unpacked_size``, else ``max_unpacked_size``, else
+        :data:`MAX_RATIO` times the archive (text rarely packs tighter)."""
+        if self.unpacked_size is not None:
+            return self.unpacked_size
+        if self.max_unpacked_size is not None:
+            return self.max_unpacked_size
+        return max(MAX_RATIO * archive_bytes, 1 << 20)
+
+    @property
     def verified_by(self) -> list[str]:
         """Checks that will vouch for the result, e.g. ``['sha256', 'sha1', 'unpacked sha1']``."""
         out = [a for a in _STRENGTH if a in self.checksums]
@@ -147,7 +189,7 @@ def is_cached(source: Source, directory: str | os.PathLike) -> bool:
 
 
 def fetch(source: Source, directory: str | os.PathLike, progress: bool = True,
-          timeout: float = 30.0) -> Path:
+          timeout: float = 30.0, deadline: float | None = None) -> Path:
     """Download, verify and (if archived) unpack ``source`` into ``directory``.
 
     A finished corpus already in ``directory`` is returned at once.
@@ -162,6 +204,9 @@ def fetch(source: Source, directory: str | os.PathLike, progress: bool = True,
         Show a progress bar (still subject to the global ``--quiet`` switch).
     timeout : float
         Seconds to wait for the server to connect or send data.
+    deadline : float, optional
+        Seconds the whole transfer may take (the ``.part`` file is kept, so running again
+        resumes); default 10 minutes plus the time the size ceiling takes at 32 KiB/s.
 
     Returns
     -------
@@ -179,6 +224,10 @@ def fetch(source: Source, directory: str | os.PathLike, progress: bool = True,
     directory = Path(directory)
     if timeout <= 0:
         raise ParameterError(f"timeout must be > 0 seconds, got {timeout}")
+    if deadline is None:
+        deadline = 600.0 + source.size_limit / MIN_RATE
+    if not deadline > 0:
+        raise ParameterError(f"deadline must be > 0 seconds, got {deadline}")
     done = _cached_target(source, directory)
     if done is not None:
         log.info("%s: already downloaded: %s", source.name, done)
@@ -197,10 +246,12 @@ def fetch(source: Source, directory: str | os.PathLike, progress: bool = True,
         if done is not None:
             return done
         download = directory / source.filename
+        _refuse_link(source, download)
         if not (source.archive and download.is_file()):  # kept from an interrupted unpack
             part = directory / (source.filename + ".part")
+            _refuse_link(source, part)
             _check_free_space(source, directory, part)
-            _transfer(source, part, progress, timeout)
+            _transfer(source, part, progress, timeout, time.monotonic() + deadline)
             _verify(source, part, source.size, source.checksums, what=source.filename)
             os.replace(part, download)
         if source.archive is None:
@@ -218,9 +269,16 @@ def fetch(source: Source, directory: str | os.PathLike, progress: bool = True,
 
 # -- internals -----------------------------------------------------------------------------
 
+def _refuse_link(source: Source, path: Path) -> None:
+    """Files the downloader writes are never opened through a symbolic link."""
+    if path.is_symlink():
+        raise DownloadError(f"{source.name}: {path} is a symbolic link; the downloader does not "
+                            "write through links: remove it and run the download again")
+
+
 def _cached_target(source: Source, directory: Path) -> Path | None:
     target = directory / source.target
-    if not target.is_file():
+    if target.is_symlink() or not target.is_file():
         return None
     expected = source.unpacked_size if source.archive else source.size
     if expected is not None and target.stat().st_size != expected:
@@ -302,8 +360,11 @@ def _open(source: Source, offset: int, timeout: float):
     if offset:
         headers["Range"] = f"bytes={offset}-"
     request = urllib.request.Request(source.url, headers=headers)
+    opener = urllib.request.build_opener(_SameSchemeRedirects(source))
     try:
-        return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 (http/https/file)
+        return opener.open(request, timeout=timeout)  # noqa: S310 (http/https only)
+    except DownloadError:
+        raise
     except urllib.error.HTTPError as exc:
         exc.close()
         if exc.code == 416 and offset:
@@ -320,11 +381,48 @@ def _open(source: Source, offset: int, timeout: float):
                             f"{source.filename}") from None
 
 
+class _SameSchemeRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects only to http(s) URLs of the same scheme (or from http up to https):
+    never to ``file:``, ``ftp:`` or from https down to http."""
+
+    def __init__(self, source: Source):
+        super().__init__()
+        self.source = source
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        old = urllib.parse.urlsplit(req.full_url).scheme.lower()
+        new = urllib.parse.urlsplit(newurl).scheme.lower()
+        if new not in ("http", "https") or (new != old and not (old == "http"
+                                                                and new == "https")):
+            raise DownloadError(f"cannot download {self.source.name}: {_describe(req.full_url)} "
+                                f"redirects to {newurl!r}; only redirects to http(s) URLs of "
+                                "the same scheme are followed")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 
 
-def _transfer(source: Source, part: Path, progress: bool, timeout: float) -> None:
-    """Bring ``part`` to the full size of the remote file, resuming what is there."""
+def _open_part(part: Path, mode: str):
+    """Open the ``.part`` file for appending or writing, never through a symbolic link."""
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    flags |= os.O_APPEND if mode == "ab" else os.O_TRUNC
+    try:
+        fd = os.open(part, flags, 0o644)
+    except OSError as exc:
+        if part.is_symlink():
+            raise DownloadError(f"{part} is a symbolic link; the downloader does not write "
+                                "through links: remove it and run the download again") from None
+        raise
+    return os.fdopen(fd, mode)
+
+
+def _transfer(source: Source, part: Path, progress: bool, timeout: float,
+              deadline: float = float("inf")) -> None:
+    """Bring ``part`` to the full size of the remote file, resuming what is there.
+
+    Stops at the first byte past :attr:`Source.size_limit` (deleting the ``.part``) and
+    when ``deadline`` (a ``time.monotonic()`` value) passes (keeping it)."""
     offset = part.stat().st_size if part.exists() else 0
     if source.size is not None and offset > source.size:
         log.warning("%s: %s is larger than the expected %d bytes; starting again", source.name,
@@ -366,19 +464,38 @@ def _transfer(source: Source, part: Path, progress: bool, timeout: float) -> Non
             raise ChecksumError(f"{source.name}: {source.url} is {total:,} bytes but "
                                 f"{source.filename} should be {source.size:,} bytes; the server "
                                 "(or mirror) serves a different file. Nothing was kept.")
+        limit = source.size_limit
+        if total is not None and total > limit:
+            if part.exists():
+                part.unlink()
+            raise ChecksumError(f"{source.name}: {source.url} is {total:,} bytes, more than the "
+                                f"{limit:,} bytes {source.filename} may have; the server (or "
+                                "mirror) serves a different file. Nothing was kept.")
         expected = source.size if source.size is not None else total
         written = offset
-        with open(part, mode) as out, progress_bar(
+        read = getattr(response, "read1", response.read)  # one recv at a time: the deadline
+        with _open_part(part, mode) as out, progress_bar(
                 total=expected, initial=offset, desc=source.name, unit="B", unit_scale=True,
                 unit_divisor=1024, disable=None if progress else True) as bar:
             while True:
+                if time.monotonic() > deadline:
+                    out.flush()
+                    raise DownloadError(_broken(source, written, expected,
+                                                "the download passed its deadline"))
                 try:
-                    chunk = response.read(_CHUNK)
+                    chunk = read(_CHUNK)
                 except (OSError, http.client.HTTPException, socket.timeout) as exc:
                     out.flush()
                     raise DownloadError(_broken(source, written, expected, exc)) from None
                 if not chunk:
                     break
+                if written + len(chunk) > limit:
+                    out.close()
+                    part.unlink()
+                    raise ChecksumError(f"{source.name}: the server sent more than the "
+                                        f"{limit:,} bytes {source.filename} may have; the "
+                                        "partial file was deleted. The server (or mirror) serves "
+                                        "a different file.")
                 out.write(chunk)
                 written += len(chunk)
                 bar.update(len(chunk))
@@ -444,14 +561,22 @@ def _unpack(source: Source, archive: Path, target: Path, progress: bool) -> None
     try:
         with os.fdopen(fd, "wb") as out:
             try:
+                limit = source.unpacked_limit(archive.stat().st_size)
                 if source.archive == "zip":
                     with zipfile.ZipFile(archive) as zf:
                         info = _zip_member(source, zf)
                         with zf.open(info) as src:
-                            _copy(source, src, out, hashers, info.file_size, progress)
+                            _copy(source, src, out, hashers, info.file_size, progress, limit)
                 else:
                     with gzip.open(archive, "rb") as src:
-                        _copy(source, src, out, hashers, source.unpacked_size, progress)
+                        _copy(source, src, out, hashers, source.unpacked_size, progress, limit)
+            except _TooBig as exc:
+                archive.unlink()
+                raise ChecksumError(f"{source.name}: {archive.name} unpacks to more than the "
+                                    f"{exc.args[0]:,} bytes {source.target} may have (a "
+                                    "decompression bomb or a different file); stopped at that "
+                                    "byte and deleted it. Run the download again, or use "
+                                    "another mirror.") from None
             except (zipfile.BadZipFile, gzip.BadGzipFile, EOFError, zlib.error) as exc:
                 archive.unlink()
                 raise ChecksumError(f"{source.name}: {archive.name} is not a valid "
@@ -479,10 +604,19 @@ def _zip_member(source: Source, zf: zipfile.ZipFile) -> zipfile.ZipInfo:
                             f"{', '.join(i.filename for i in files[:5])}") from None
 
 
-def _copy(source: Source, src, out, hashers: dict, total: int | None, progress: bool) -> None:
+class _TooBig(Exception):
+    """Unpacking passed its ceiling (args: the ceiling)."""
+
+
+def _copy(source: Source, src, out, hashers: dict, total: int | None, progress: bool,
+          limit: int | None = None) -> None:
+    done = 0
     with progress_bar(total=total, desc=f"unpack {source.name}", unit="B", unit_scale=True,
                       unit_divisor=1024, disable=None if progress else True) as bar:
-        while chunk := src.read(_CHUNK):
+        while chunk := src.read(_CHUNK if limit is None else min(_CHUNK, limit + 1 - done)):
+            done += len(chunk)
+            if limit is not None and done > limit:
+                raise _TooBig(limit)
             out.write(chunk)
             for h in hashers.values():
                 h.update(chunk)
