@@ -95,7 +95,7 @@ def read_npy(path, *, mmap: bool = False, fix: str = ""):
         raise MissingFileError(f"{path} is missing" + (f"; {fix}" if fix else ""))
     try:
         arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except READ_ERRORS as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever numpy's header parser meets
         raise corrupt(path, exc, fix=fix) from None
     if not isinstance(arr, np.ndarray):
         raise FormatError(f"{path}: not a .npy array file" + (f"; {fix}" if fix else ""))
@@ -117,7 +117,7 @@ def read_npz(path, *, fix: str = "") -> dict[str, np.ndarray]:
             return {k: data[k] for k in data.files}
     except FormatError:
         raise
-    except READ_ERRORS as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever zipfile or numpy's parser meets
         raise corrupt(path, exc, fix=fix) from None
 
 

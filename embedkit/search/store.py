@@ -90,7 +90,7 @@ def read_npz(path: str) -> dict:
     try:
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError):
+    except Exception:  # noqa: BLE001 - any damage means "unreadable": the index is rebuilt
         return None
 
 
