@@ -51,6 +51,14 @@ class Vectors:
         ``casefold()`` matches).  Exact spellings always win.  Settable later as
         ``v.ignore_case = True``.
 
+    Attributes
+    ----------
+    subwords : Subwords or None
+        Set for vectors read from a fastText model (``.bin``, or a ``.ekv`` converted from
+        one): builds a vector for an unseen word from its character n-grams, which
+        ``v[word]``, :meth:`most_similar` and :meth:`similarity` then use instead of
+        raising.  ``word in v`` and :meth:`index` still only know the vocabulary.
+
     Examples
     --------
     >>> import numpy as np
@@ -93,6 +101,7 @@ class Vectors:
         self._folded = None
         self.ignore_case = bool(ignore_case)
         self.search_index = None
+        self.subwords = None
 
     @classmethod
     def _trusted(cls, words, vectors, *, index=None, counts=None, metadata=None) -> "Vectors":
@@ -111,6 +120,7 @@ class Vectors:
         self._folded = None
         self.ignore_case = False
         self.search_index = None
+        self.subwords = None
         return self
 
     # -- container protocol -------------------------------------------------------------
@@ -185,8 +195,25 @@ class Vectors:
 
     def __getitem__(self, word):
         if isinstance(word, str):
-            return self._vectors[self.index(word)]
+            return self._word_vector(word)[1]
+        if self.subwords is not None:
+            return np.stack([self._word_vector(w)[1] for w in word]) if len(word) else \
+                np.zeros((0, self.dim), dtype=np.float32)
         return self._vectors[self.indices(word)]
+
+    def _word_vector(self, word):
+        """``(row, vector)`` of a vocabulary word; ``(None, vector)`` of an unseen word built
+        from its character n-grams when the vectors carry :attr:`subwords` (fastText).
+
+        Raises :class:`~embedkit.errors.UnknownWordError` for an unseen word otherwise.
+        """
+        try:
+            row = self.index(word)
+        except UnknownWordError:
+            if self.subwords is None or not isinstance(word, str):
+                raise
+            return None, self.subwords.vector(word)
+        return row, self._vectors[row]
 
     def _unknown_message(self, word: str) -> str:
         pool = self._words[:50000]
@@ -351,7 +378,10 @@ class Vectors:
         vecs, ids = [], []
         for item in items:
             if isinstance(item, str):
-                row = self.index(item)
+                row, vec = self._word_vector(item)
+                if row is None:  # an unseen word's vector from its n-grams (fastText)
+                    vecs.append(self._unit(vec))
+                    continue
                 vecs.append(self.normalized[row])
                 ids.append(row)
             else:
@@ -416,8 +446,12 @@ class Vectors:
         return self._results(ids[0], scores[0])
 
     def similarity(self, a: str, b: str) -> float:
-        """Cosine similarity of two words."""
-        return float(np.dot(self.normalized[self.index(a)], self.normalized[self.index(b)]))
+        """Cosine similarity of two words (unseen words use their n-gram vectors when the
+        vectors carry :attr:`subwords`)."""
+        if self.subwords is None:
+            return float(np.dot(self.normalized[self.index(a)], self.normalized[self.index(b)]))
+        ua, ub = (self._unit(self._word_vector(w)[1]) for w in (a, b))
+        return float(np.dot(ua, ub))
 
     def analogy(self, a: str, b: str, c: str, topn: int = 1, method: str = "3cosadd",
                 restrict_vocab=None):
@@ -503,4 +537,5 @@ class Vectors:
             index = None
         out = Vectors._trusted(words, matrix, index=index, counts=counts, metadata=self.metadata)
         out.ignore_case = self.ignore_case
+        out.subwords = self.subwords
         return out

@@ -29,8 +29,12 @@ def is_native(path) -> bool:
     return path.is_dir() and (path / VOCAB_FILE).exists()
 
 
-def save_native(words, matrix, path, *, counts=None, metadata=None) -> None:
-    """Write a native ``.ekv`` directory atomically (temp directory, then rename)."""
+def save_native(words, matrix, path, *, counts=None, metadata=None, extra_arrays=None) -> None:
+    """Write a native ``.ekv`` directory atomically (temp directory, then rename).
+
+    ``extra_arrays`` (file name -> array) are saved as further ``.npy`` files in it (the
+    n-gram matrix of fastText vectors, see :mod:`embedkit.vectors.subword`).
+    """
     path = pathlib.Path(path)
     if path.exists() and not is_native(path):
         if path.is_dir() and any(path.iterdir()):
@@ -63,6 +67,8 @@ def save_native(words, matrix, path, *, counts=None, metadata=None) -> None:
     try:
         np.save(tmp / VECTORS_FILE, np.ascontiguousarray(matrix, dtype=np.float32),
                 allow_pickle=False)
+        for name, array in (extra_arrays or {}).items():
+            np.save(tmp / name, np.asanyarray(array), allow_pickle=False)
         (tmp / VOCAB_FILE).write_text(text, encoding="utf-8")
         if path.exists():
             os.replace(path, old)
