@@ -14,6 +14,7 @@ from embedkit._version import __version__
 COMMANDS: dict[str, str] = {
     "evaluate": "evaluate_cmd:evaluate_cmd",
     "corpora": "corpora_cmd:corpora",
+    "corpus": "corpus_cmd:corpus",
     "convert": "vectors_cmd:convert",
     "info": "vectors_cmd:info",
     "validate": "vectors_cmd:validate",
@@ -24,6 +25,9 @@ COMMANDS: dict[str, str] = {
     "index": "index_cmd:index",
     "sentiment": "sentiment:sentiment",
     "ner": "ner:ner",
+    "bleu": "bleu_cmd:bleu_cmd",
+    "lm": "lm_cmd:lm",
+    "seq2seq": "seq2seq_cmd:seq2seq",
 }
 
 log = logging.getLogger("embedkit")
