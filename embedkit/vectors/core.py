@@ -51,6 +51,14 @@ class Vectors:
         ``casefold()`` matches).  Exact spellings always win.  Settable later as
         ``v.ignore_case = True``.
 
+    Attributes
+    ----------
+    subwords : Subwords or None
+        Set for vectors read from a fastText model (``.bin``, or a ``.ekv`` converted from
+        one): builds a vector for an unseen word from its character n-grams, which
+        ``v[word]``, :meth:`most_similar` and :meth:`similarity` then use instead of
+        raising.  ``word in v`` and :meth:`index` still only know the vocabulary.
+
     Examples
     --------
     >>> import numpy as np
@@ -94,6 +102,7 @@ class Vectors:
         self._folded = None
         self.ignore_case = bool(ignore_case)
         self.search_index = None
+        self.subwords = None
 
     @classmethod
     def _trusted(cls, words, vectors, *, index=None, counts=None, metadata=None,
@@ -118,6 +127,7 @@ class Vectors:
         self._folded = None
         self.ignore_case = False
         self.search_index = None
+        self.subwords = None
         return self
 
     # -- container protocol -------------------------------------------------------------
@@ -219,13 +229,37 @@ class Vectors:
         return np.array([self.index(w) for w in words], dtype=np.int64)
 
     def __getitem__(self, word):
-        if self._vectors is None:  # float16 / int8 storage: decode only these rows
-            if isinstance(word, str):
-                return self.storage.rows([self.index(word)])[0]
-            return self.storage.rows(self.indices(word))
+        if self.subwords is not None and not isinstance(word, str):
+            words = list(word)
+            return np.stack([self._word_vector(w)[1] for w in words]) if words else \
+                np.zeros((0, self.dim), dtype=np.float32)
         if isinstance(word, str):
-            return self._vectors[self.index(word)]
+            return self._word_vector(word)[1]
+        if self._vectors is None:  # float16 / int8 storage: decode only these rows
+            return self.storage.rows(self.indices(word))
         return self._vectors[self.indices(word)]
+
+    def _row_or_none(self, word):
+        """Row of ``word``; None for an unseen word when the vectors carry :attr:`subwords`."""
+        try:
+            return self.index(word)
+        except UnknownWordError:
+            if self.subwords is None or not isinstance(word, str):
+                raise
+            return None
+
+    def _word_vector(self, word):
+        """``(row, vector)`` of a vocabulary word; ``(None, vector)`` of an unseen word built
+        from its character n-grams when the vectors carry :attr:`subwords` (fastText).
+
+        Raises :class:`~embedkit.errors.UnknownWordError` for an unseen word otherwise.
+        """
+        row = self._row_or_none(word)
+        if row is None:
+            return None, self.subwords.vector(word)
+        if self._vectors is None:  # float16 / int8 storage: decode only this row
+            return row, self.storage.rows([row])[0]
+        return row, self._vectors[row]
 
     def _unknown_message(self, word: str) -> str:
         pool = self._words[:50000]
@@ -402,7 +436,10 @@ class Vectors:
         vecs, ids = [], []
         for item in items:
             if isinstance(item, str):
-                row = self.index(item)
+                row = self._row_or_none(item)
+                if row is None:  # an unseen word's vector from its n-grams (fastText)
+                    vecs.append(self._unit(self.subwords.vector(item)))
+                    continue
                 vecs.append(self._unit_row(row))
                 ids.append(row)
             else:
@@ -467,8 +504,12 @@ class Vectors:
         return self._results(ids[0], scores[0])
 
     def similarity(self, a: str, b: str) -> float:
-        """Cosine similarity of two words."""
-        return float(np.dot(self._unit_row(self.index(a)), self._unit_row(self.index(b))))
+        """Cosine similarity of two words (unseen words use their n-gram vectors when the
+        vectors carry :attr:`subwords`)."""
+        if self.subwords is None:
+            return float(np.dot(self._unit_row(self.index(a)), self._unit_row(self.index(b))))
+        ua, ub = (self._unit(self._word_vector(w)[1]) for w in (a, b))
+        return float(np.dot(ua, ub))
 
     def analogy(self, a: str, b: str, c: str, topn: int = 1, method: str = "3cosadd",
                 restrict_vocab=None):
@@ -567,4 +608,5 @@ class Vectors:
         out = Vectors._trusted(words, matrix, index=index, counts=counts, metadata=self.metadata,
                                storage=storage)
         out.ignore_case = self.ignore_case
+        out.subwords = self.subwords
         return out

@@ -9,17 +9,18 @@ import pathlib
 import numpy as np
 
 from embedkit.errors import FormatError, MissingFileError, ParameterError
-from embedkit.vectors import binary, native, text
+from embedkit.vectors import binary, fasttext, native, text
 from embedkit.vectors._files import decompression_errors, open_input, strip_compression
 from embedkit.vectors.core import Vectors
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("word2vec-text", "word2vec-binary", "glove", "fasttext", "native")
+FORMATS = ("word2vec-text", "word2vec-binary", "glove", "fasttext", "fasttext-bin", "native")
 _ALIASES = {
     "word2vec-text": "word2vec-text", "text": "word2vec-text", "txt": "word2vec-text",
     "word2vec-binary": "word2vec-binary", "binary": "word2vec-binary", "bin": "word2vec-binary",
     "glove": "glove", "fasttext": "fasttext", "vec": "fasttext",
+    "fasttext-bin": "fasttext-bin", "fasttext-binary": "fasttext-bin",
     "native": "native", "ekv": "native",
 }
 _TEXTY = set(b"0123456789.-+eE \t\r\nnNaAiIfFtTyY")
@@ -62,6 +63,8 @@ def detect_format(path) -> str:
         head = f.read(1 << 16)
     if not head.strip():
         raise FormatError(f"{path}: the file is empty; expected word vectors")
+    if fasttext.sniff(head) is not None:
+        return "fasttext-bin"
     nl = head.find(b"\n")
     first = head[:nl] if nl >= 0 else head
     toks = first.split()
@@ -71,8 +74,9 @@ def detect_format(path) -> str:
         count = dim = None
     if count is None:
         if b"\x00" in head[:4096]:
-            raise FormatError(f"{path}: not a recognised vectors format (binary data without "
-                              "a 'count dim' header); pass format= if you know it")
+            raise FormatError(f"{path}: not a recognised vectors format: binary data that is "
+                              "neither word2vec binary (a 'count dim' text header) nor a "
+                              "fastText .bin model (damaged, or another tool's format)")
         return "glove"
     body = head[nl + 1:]
     sp = body.find(b" ")
@@ -160,24 +164,31 @@ def _check_limit(limit):
     return int(limit)
 
 
-def load(path, format=None, limit=None, unicode_errors="replace", mmap=True) -> Vectors:
+def load(path, format=None, limit=None, unicode_errors="replace", mmap=True,
+         encoding="utf-8") -> Vectors:
     """Load word vectors from any common format.
 
     Parameters
     ----------
     path : str or path-like
-        A word2vec text or binary file, a GloVe text file, a fastText ``.vec`` file (each
-        optionally ``.gz``/``.bz2``/``.xz``), or a native ``.ekv`` directory.
+        A word2vec text or binary file, a GloVe text file, a fastText ``.vec`` file or
+        ``.bin`` model (each optionally ``.gz``/``.bz2``/``.xz``), or a native ``.ekv``
+        directory.  A fastText model gives vectors with :attr:`Vectors.subwords`: unseen
+        words get vectors from their character n-grams, as in fastText.
     format : str, optional
-        One of ``word2vec-text``, ``word2vec-binary``, ``glove``, ``fasttext``, ``native``;
-        detected from the content when omitted.
+        One of ``word2vec-text``, ``word2vec-binary``, ``glove``, ``fasttext`` (``.vec``),
+        ``fasttext-bin``, ``native``; detected from the content when omitted.
     limit : int, optional
         Read only the first ``limit`` words (the most frequent, in most files).
     unicode_errors : {"replace", "strict", "ignore"}
         Words that are not valid UTF-8 are repaired (default) and counted in a warning,
         or raise :class:`~embedkit.errors.FormatError` with ``"strict"``.
     mmap : bool
-        Native format only: memory-map the matrix (default) or read it into memory.
+        Native format and fastText ``.bin``: memory-map the matrices (the word matrix of a
+        native directory, the n-gram matrix of either) or read them into memory.
+    encoding : str
+        fastText ``.bin`` only: the encoding of its words (fastText stores the bytes it
+        read; almost always UTF-8).  Unseen words are hashed in the same encoding.
 
     Returns
     -------
@@ -196,7 +207,14 @@ def load(path, format=None, limit=None, unicode_errors="replace", mmap=True) -> 
     fmt = detect_format(path) if format is None else canonical_format(format)
     if fmt == "native":
         words, storage, counts, meta = native.open_native(path, limit=limit, mmap=mmap)
-        return Vectors._trusted(words, None, counts=counts, metadata=meta, storage=storage)
+        out = Vectors._trusted(words, None, counts=counts, metadata=meta, storage=storage)
+        if meta.get("subwords") is not None:
+            from embedkit.vectors.subword import Subwords
+
+            out.subwords = Subwords.from_native(path, meta["subwords"], out.dim, mmap=mmap)
+        return out
+    if fmt == "fasttext-bin":
+        return _load_fasttext_bin(path, limit, unicode_errors, mmap, encoding)
     if fmt == "word2vec-binary":
         words, matrix, info = binary.read_binary(path, limit=limit, unicode_errors=unicode_errors)
     else:
@@ -221,6 +239,26 @@ def load(path, format=None, limit=None, unicode_errors="replace", mmap=True) -> 
     if info.get("repaired"):
         meta["repaired_words"] = info["repaired"]
     return Vectors._trusted(words, matrix, index=index, metadata=meta)
+
+
+def _load_fasttext_bin(path, limit, unicode_errors, mmap, encoding) -> Vectors:
+    words, matrix, counts, subwords, info = fasttext.read_fasttext_bin(
+        path, limit=limit, encoding=encoding, unicode_errors=unicode_errors, mmap=mmap)
+    index = dict(zip(words, range(len(words))))
+    if len(index) != len(words):  # distinct byte strings repaired into the same text
+        keep = np.asarray(sorted({w: i for i, w in reversed(list(enumerate(words)))}.values()),
+                          dtype=np.int64)
+        log.warning("%s: %d duplicate words after decoding; kept the first vector of each",
+                    path, len(words) - len(keep))
+        words = [words[i] for i in keep]
+        matrix, counts = np.ascontiguousarray(matrix[keep]), counts[keep]
+        index = {w: i for i, w in enumerate(words)}
+    meta = {"source": str(path), "format": "fasttext-bin", "fasttext": info}
+    if info.get("repaired"):
+        meta["repaired_words"] = info["repaired"]
+    out = Vectors._trusted(words, matrix, index=index, counts=counts, metadata=meta)
+    out.subwords = subwords
+    return out
 
 
 def save(vectors: Vectors, path, format=None, precision=None, dtype=None, scale="row") -> None:
@@ -256,10 +294,17 @@ def save(vectors: Vectors, path, format=None, precision=None, dtype=None, scale=
                 ".bin (word2vec binary), .txt or .vec (word2vec text), or pass format=")
     else:
         fmt = canonical_format(format)
+    subwords = getattr(vectors, "subwords", None)
     if fmt == "native":
+        meta = dict(vectors.metadata)
+        meta.pop("subwords", None)
+        extra = None
+        if subwords is not None:
+            meta["subwords"] = subwords.to_metadata()
+            extra = subwords.arrays()
         native.save_native(vectors.words, None, path, counts=vectors.counts,
-                           metadata=vectors.metadata, dtype=dtype, scale=scale,
-                           storage=vectors.storage)
+                           metadata=meta, dtype=dtype, scale=scale,
+                           storage=vectors.storage, extra_arrays=extra)
     elif dtype is not None:
         raise ParameterError(f"dtype applies to the native .ekv format only, not {fmt}")
     elif fmt == "word2vec-binary":
@@ -267,6 +312,9 @@ def save(vectors: Vectors, path, format=None, precision=None, dtype=None, scale=
     else:
         text.write_text(vectors.words, vectors.vectors, path,
                         style="glove" if fmt == "glove" else "word2vec", precision=precision)
+    if subwords is not None and fmt != "native":
+        log.warning("%s: the %s format holds no character n-grams: the vectors for unseen "
+                    "words are not kept (save to a .ekv directory to keep them)", path, fmt)
     log.debug("saved %d x %d vectors to %s (%s)", len(vectors), vectors.dim, path, fmt)
 
 
@@ -313,6 +361,17 @@ def validate(path, format=None, max_duplicates: int = 20) -> dict:
             if off:
                 report["errors"].append(("norms", f"{off} stored norms disagree with the matrix: "
                                          f"rewrite them with `embedkit convert {path}`"))
+        elif fmt == "fasttext-bin":
+            words, matrix, _, _, info = fasttext.read_fasttext_bin(path)
+            report.update(count=len(words), dim=int(matrix.shape[1]))
+            bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
+            for r in bad[:100]:
+                report["errors"].append((f"word {r + 1}", f"{words[r]!r}: NaN or infinity in "
+                                         "the vector"))
+            if info.get("repaired"):
+                report["warnings"].append(
+                    ("words", f"{info['repaired']} words are not valid UTF-8 (a load repairs "
+                              "them with unicode_errors='replace')"))
         else:
             problems: list = []
             if fmt == "word2vec-binary":
