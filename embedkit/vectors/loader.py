@@ -107,7 +107,9 @@ def load(path, format=None, limit=None, unicode_errors="replace", mmap=True,
         A word2vec text or binary file, a GloVe text file, a fastText ``.vec`` file or
         ``.bin`` model (each optionally ``.gz``/``.bz2``/``.xz``), or a native ``.ekv``
         directory.  A fastText model gives vectors with :attr:`Vectors.subwords`: unseen
-        words get vectors from their character n-grams, as in fastText.
+        words get vectors from their character n-grams, as in fastText.  Or the name of a
+        pretrained set (``"glove-wiki-gigaword-100"``, ``"default"``; see
+        :mod:`embedkit.vectors.pretrained`): downloaded and converted to ``.ekv`` once.
     format : str, optional
         One of ``word2vec-text``, ``word2vec-binary``, ``glove``, ``fasttext`` (``.vec``),
         ``fasttext-bin``, ``native``; detected from the content when omitted.
@@ -136,6 +138,15 @@ def load(path, format=None, limit=None, unicode_errors="replace", mmap=True,
     if unicode_errors not in text.UNICODE_ERRORS:
         raise ParameterError(f"unicode_errors must be one of {', '.join(text.UNICODE_ERRORS)},"
                              f" got {unicode_errors!r}")
+    if not os.path.exists(os.fspath(path)):
+        from embedkit.vectors import pretrained
+
+        if pretrained.is_name(os.fspath(path)):  # "glove-wiki-gigaword-100", "default"
+            if os.fspath(path) == pretrained.DEFAULT_NAME:
+                from embedkit.vectors.default import default_vectors_dir, load_packed
+
+                return load_packed(default_vectors_dir(), limit=limit)
+            path = pretrained.resolve(os.fspath(path))
     path = pathlib.Path(os.fspath(path))
     fmt = detect_format(path) if format is None else canonical_format(format)
     if fmt == "native":
