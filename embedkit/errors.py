@@ -32,3 +32,10 @@ class UnknownWordError(EmbedkitError, KeyError):
 
     def __str__(self) -> str:  # KeyError would wrap the message in quotes
         return str(self.args[0]) if self.args else ""
+
+
+class UnknownAttributeError(EmbedkitError, KeyError):
+    """A per-word attribute that the vectors do not have (embedkit keeps one: ``count``)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
