@@ -203,6 +203,10 @@ def encoded_corpus(corpus, **options):
     else :func:`embedkit.corpus.prepare` of it with ``options``."""
     if all(hasattr(corpus, a) for a in ("ids", "offsets", "vocab")):
         return corpus
+    from embedkit.corpus.sharded import ShardedCorpus, is_sharded_dir
+
+    if is_sharded_dir(corpus):  # written by prepare(..., out=DIR): memory-mapped shards
+        return ShardedCorpus.open(corpus)
     from embedkit.corpus import prepare
 
     return prepare(corpus, **options)
