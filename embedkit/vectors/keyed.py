@@ -121,8 +121,12 @@ class KeyedVectorsMixin:
         A zero vector stays zero under ``norm`` (gensim would divide by zero).
         """
         row = self.get_index(key)
-        result = self.normalized[row] if norm else self._vectors[row]
-        result = result.view()
+        if norm:
+            result = self._unit_row(row)
+        elif self._vectors is None:  # float16 / int8 storage: decode this row only
+            result = self.storage.rows([row])[0]
+        else:
+            result = self._vectors[row].view()
         result.setflags(write=False)
         return result
 
@@ -136,28 +140,29 @@ class KeyedVectorsMixin:
             raise UnknownWordError(f"a key is a word (str), a row number (int) or a list of "
                                    f"them, got {type(key_or_keys).__name__}") from None
         rows = np.fromiter((self.get_index(k) for k in keys), dtype=np.int64, count=len(keys))
-        return self._vectors[rows]
+        return self.storage.rows(rows) if self._vectors is None else self._vectors[rows]
 
     def get_normed_vectors(self) -> np.ndarray:
-        """Every vector scaled to unit length, as a ``(len(self), dim)`` array."""
+        """Every vector scaled to unit length, as a ``(len(self), dim)`` array (a full-size
+        copy, kept: see :attr:`normalized`)."""
         return self.normalized
 
     def fill_norms(self, force: bool = False) -> None:
-        """Compute (and cache) the unit-length rows now; ``force`` recomputes them."""
+        """Compute the row norms now (queries divide by them); ``force`` recomputes them."""
         if force:
             self._normalized = None
-        self.normalized  # noqa: B018 - computes the cache
+            self._storage = None
+        self.storage.norms  # noqa: B018 - computes and caches them
 
     def unit_normalize_all(self) -> None:
         """Scale every vector to unit length, in place of the originals (zero rows stay zero).
 
         A memory-mapped matrix is not written: the vectors become an in-memory copy.
         """
-        unit = np.ascontiguousarray(self.normalized, dtype=np.float32)
-        if unit is self._vectors:
-            unit = unit.copy()
+        unit = np.array(self.normalized, dtype=np.float32, order="C")
         self._vectors = unit
-        self._normalized = unit
+        self._storage = None
+        self._normalized = None
 
     # -- the query vector -------------------------------------------------------------------
     def get_mean_vector(self, keys, weights=None, pre_normalize: bool = True,
@@ -254,7 +259,7 @@ class KeyedVectorsMixin:
 
     def _all_scores(self, query, start, end) -> np.ndarray:
         """Cosine of every row in ``[start, end)`` with the unit ``query`` (float32)."""
-        return self.normalized[start:end] @ np.asarray(query, dtype=np.float32)
+        return self.storage.cosines(np.asarray(query, dtype=np.float32)[None, :], start, end)[0]
 
     # -- most similar -------------------------------------------------------------------------
     def most_similar(self, positive=None, negative=None, topn=10, clip_start=0, clip_end=None,
@@ -369,7 +374,8 @@ class KeyedVectorsMixin:
                 raise ParameterError(f"most_similar_cosmul takes words, row numbers or vectors, "
                                      f"got {item!r:.80}")
         _, end = _clip(0, None, restrict_vocab, len(self))
-        cos = self.normalized[:end] @ np.stack(terms).T
+        # row . term / |row| for every term (a raw term is not normalised, as in gensim)
+        cos = self.storage.cosines(np.stack(terms), 0, end).T
         sims = (1 + cos) / 2
         pos = np.prod(sims[:, :len(positive)], axis=1)
         neg = np.prod(sims[:, len(positive):], axis=1)
@@ -428,7 +434,7 @@ class KeyedVectorsMixin:
         if other_words is None or len(other_words) == 0:
             return 1 - self._all_scores(query, 0, len(self))
         rows = [self.get_index(w) for w in other_words]
-        return 1 - self.normalized[rows] @ query
+        return 1 - self.storage.unit_rows(rows) @ query
 
     def closer_than(self, key1, key2) -> list[str]:
         """Every word closer to ``key1`` than ``key2`` is (``key1`` itself excluded)."""
@@ -515,7 +521,7 @@ class KeyedVectorsMixin:
     def _writable_matrix(self) -> np.ndarray:
         """The matrix, copied into memory first if it is memory-mapped, read-only or a view
         of another array (so a write never reaches a file or another object)."""
-        m = self._vectors
+        m = self.vectors  # float16 / int8 storage is decoded
         if isinstance(m, np.memmap) or not m.flags.writeable or not m.flags.owndata:
             self._vectors = np.array(m, dtype=np.float32, order="C")
         return self._vectors
@@ -524,6 +530,7 @@ class KeyedVectorsMixin:
         """Drop caches after the matrix or the vocabulary changed."""
         self._normalized = None
         self._folded = None
+        self._storage = None  # its row norms are stale; rebuilt from the new matrix
         if self.search_index is not None:
             log.warning("the vectors changed: the attached search index was detached; "
                         "build a new one (embedkit.Index) to search with an index again")
@@ -582,7 +589,7 @@ class KeyedVectorsMixin:
                 self._writable_counts()[rows] = extra_counts[in_vocab]
         if len(new):
             n = len(self)
-            self._vectors = np.vstack([self._vectors, weights[new]])
+            self._vectors = np.vstack([self.vectors, weights[new]])
             self._words = self._words + [keys[i] for i in new]
             for j, i in enumerate(new):
                 index[keys[i]] = n + j
@@ -637,7 +644,7 @@ class KeyedVectorsMixin:
         indices = np.arange(len(counts))
         order = np.lexsort((-indices, -counts))
         self._words = [self._words[i] for i in order]
-        self._vectors = np.ascontiguousarray(self._vectors[order])
+        self._vectors = np.ascontiguousarray(self.vectors[order])
         self.counts = counts[order]
         self._index = None
         self._changed()
@@ -730,7 +737,7 @@ class KeyedVectorsMixin:
             if self.counts is not None:
                 order = np.argsort(-np.asarray(self.counts, dtype=np.int64), kind="stable")
             words = [prefix + self._words[i] for i in order]
-            out = Vectors(words, self._vectors[order],
+            out = Vectors(words, self.vectors[order],
                           counts=None if self.counts is None else self.counts[order])
         elif fvocab is not None:
             raise ParameterError("cannot write fvocab: these vectors have no counts")

@@ -146,8 +146,8 @@ def load(path, format=None, limit=None, unicode_errors="replace", mmap=True, *, 
         format = "glove"
     fmt = detect_format(path) if format is None else canonical_format(format)
     if fmt == "native":
-        words, matrix, counts, meta = native.load_native(path, limit=limit, mmap=mmap)
-        out = Vectors._trusted(words, matrix, counts=counts, metadata=meta)
+        words, storage, counts, meta = native.open_native(path, limit=limit, mmap=mmap)
+        out = Vectors._trusted(words, None, counts=counts, metadata=meta, storage=storage)
         return _finish_gensim_options(out, fvocab, encoding, unicode_errors, datatype)
     if fmt == "word2vec-binary":
         words, matrix, info = binary.read_binary(path, limit=limit, unicode_errors=unicode_errors,
@@ -183,15 +183,15 @@ def _finish_gensim_options(vectors, fvocab, encoding, unicode_errors, datatype):
         vectors.counts = gensim_io.read_fvocab(fvocab, vectors.words, encoding=encoding,
                                                unicode_errors=unicode_errors)
     if datatype is not np.float32:
-        if not vectors.vectors.flags.writeable or isinstance(vectors.vectors, np.memmap):
-            vectors._vectors = np.array(vectors.vectors, dtype=np.float32)
-        gensim_io.apply_datatype(vectors.vectors, datatype)
+        matrix = np.array(vectors.vectors, dtype=np.float32)
+        gensim_io.apply_datatype(matrix, datatype)
+        vectors._vectors, vectors._storage, vectors._normalized = matrix, None, None
         vectors.metadata["datatype"] = np.dtype(datatype).name
     return vectors
 
 
-def save(vectors: Vectors, path, format=None, precision=None, *, fvocab=None,
-         write_header=True) -> None:
+def save(vectors: Vectors, path, format=None, precision=None, dtype=None, scale="row", *,
+         fvocab=None, write_header=True) -> None:
     """Write ``vectors`` to ``path``.
 
     Parameters
@@ -207,6 +207,12 @@ def save(vectors: Vectors, path, format=None, precision=None, *, fvocab=None,
         Text formats: significant digits per value; by default the fewest that read back
         to exactly the same float32 (lossless).  A value is never rounded past float32's
         range: it reads back finite.
+    dtype : {"float32", "float16", "int8"}, optional
+        Native format only: how the matrix is stored (default: as it is stored now, float32
+        for vectors not read from a ``.ekv``).  float16 halves the file, int8 quarters it
+        (scalar quantisation); queries read either directly.
+    scale : {"row", "dim"}, default "row"
+        int8 only: one scale per row or per dimension.
     fvocab : str or path-like, optional
         Also write the counts there, ``word count`` per line in row order (gensim's
         ``fvocab``); the vectors must have counts.
@@ -232,8 +238,11 @@ def save(vectors: Vectors, path, format=None, precision=None, *, fvocab=None,
         raise ParameterError(f"write_header=False is for text files; the {fmt} format needs "
                              "its header")
     if fmt == "native":
-        native.save_native(vectors.words, vectors.vectors, path, counts=vectors.counts,
-                           metadata=vectors.metadata)
+        native.save_native(vectors.words, None, path, counts=vectors.counts,
+                           metadata=vectors.metadata, dtype=dtype, scale=scale,
+                           storage=vectors.storage)
+    elif dtype is not None:
+        raise ParameterError(f"dtype applies to the native .ekv format only, not {fmt}")
     elif fmt == "word2vec-binary":
         binary.write_binary(vectors.words, vectors.vectors, path)
     else:
@@ -262,14 +271,32 @@ def validate(path, format=None, max_duplicates: int = 20) -> dict:
         fmt = detect_format(path) if format is None else canonical_format(format)
         report["format"] = fmt
         if fmt == "native":
-            words, matrix, _, _ = native.load_native(path)
-            report.update(count=len(words), dim=int(matrix.shape[1]))
-            block = max(1, (16 << 20) // (4 * max(matrix.shape[1], 1)))
-            for s in range(0, len(matrix), block):
-                bad = np.flatnonzero(~np.isfinite(matrix[s:s + block]).all(axis=1))
+            words, storage, _, _ = native.open_native(path, norms=False)
+            report.update(count=len(words), dim=storage.dim)
+            stored = None
+            if (path / native.NORMS_FILE).exists():
+                stored = native._read_norms(path / native.NORMS_FILE, len(words), False)
+            block = max(1, (16 << 20) // (4 * max(storage.dim, 1)))
+            off = 0
+            for s in range(0, len(storage), block):
+                rows = storage.decode(s, min(len(storage), s + block))
+                bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
                 for r in bad[:100]:
                     report["errors"].append((f"row {s + r + 1}", f"word {words[s + r]!r}: NaN "
                                              "or infinity in the vector"))
+                if stored is not None:
+                    want = np.linalg.norm(rows, axis=1)
+                    got = stored[s:s + len(rows)]
+                    with np.errstate(invalid="ignore"):
+                        wrong = np.flatnonzero(~((got == want) | (
+                            np.abs(got - want) <= native.NORM_RTOL * np.maximum(want, 1e-30))))
+                    for r in wrong[:max(0, 100 - off)]:
+                        report["errors"].append((f"row {s + r + 1}", f"{native.NORMS_FILE} says "
+                                                 f"norm {got[r]:.6g}, the row has {want[r]:.6g}"))
+                    off += len(wrong)
+            if off:
+                report["errors"].append(("norms", f"{off} stored norms disagree with the matrix: "
+                                         f"rewrite them with `embedkit convert {path}`"))
         else:
             problems: list = []
             if fmt == "word2vec-binary":
