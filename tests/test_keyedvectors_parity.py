@@ -348,3 +348,25 @@ def test_wmd_special_cases(v):
         v.wmdistance("w1 w2", ["w1"])
     with pytest.raises(ParameterError, match="solver"):
         emd(np.ones(1), np.ones(1), np.zeros((1, 1)), solver="magic")
+
+
+@pytest.mark.parametrize("dtype", ["float16", "int8"])
+def test_gensim_methods_on_compact_storage(v, tmp_path, dtype):
+    v.save(tmp_path / "v.ekv", dtype=dtype)
+    c = embedkit.load(tmp_path / "v.ekv")
+    dec = c.vectors.copy()                        # the decoded float32 values
+    ref = embedkit.Vectors(c.words, dec)
+    np.testing.assert_array_equal(c.get_vector("w3"), dec[3])
+    np.testing.assert_array_equal(c[["w3", 5]], dec[[3, 5]])
+    for call in (lambda x: x.most_similar(["w1", dec[2]], topn=5),
+                 lambda x: x.most_similar_cosmul(["w1", "w2"], ["w3"], topn=5),
+                 lambda x: x.closer_than("w1", "w9"), lambda x: x.doesnt_match(["w1", "w2", "w3"])):
+        a, b = call(c), call(ref)
+        if isinstance(a, list) and a and isinstance(a[0], tuple):
+            assert [w for w, _ in a] == [w for w, _ in b]
+            np.testing.assert_allclose([s for _, s in a], [s for _, s in b], atol=1e-5)
+        else:
+            assert a == b
+    c.add_vectors(["new"], np.ones((1, 8)))
+    np.testing.assert_array_equal(c.vectors[:-1], dec)
+    assert c.most_similar("new", topn=1) == ref.similar_by_vector(np.ones(8), topn=1)
