@@ -52,6 +52,14 @@ class Vectors(KeyedVectorsMixin):
         ``casefold()`` matches).  Exact spellings always win.  Settable later as
         ``v.ignore_case = True``.
 
+    Attributes
+    ----------
+    subwords : Subwords or None
+        Set for vectors read from a fastText model (``.bin``, or a ``.ekv`` converted from
+        one): builds a vector for an unseen word from its character n-grams, which
+        ``v[word]``, :meth:`most_similar` and :meth:`similarity` then use instead of
+        raising.  ``word in v`` and :meth:`index` still only know the vocabulary.
+
     Examples
     --------
     >>> import numpy as np
@@ -95,6 +103,7 @@ class Vectors(KeyedVectorsMixin):
         self._folded = None
         self.ignore_case = bool(ignore_case)
         self.search_index = None
+        self.subwords = None
 
     @classmethod
     def _trusted(cls, words, vectors, *, index=None, counts=None, metadata=None,
@@ -119,6 +128,7 @@ class Vectors(KeyedVectorsMixin):
         self._folded = None
         self.ignore_case = False
         self.search_index = None
+        self.subwords = None
         return self
 
     # -- container protocol -------------------------------------------------------------
@@ -218,6 +228,28 @@ class Vectors(KeyedVectorsMixin):
     def indices(self, words: Iterable[str]) -> np.ndarray:
         """Row numbers of several words (int64); raises on the first unknown one."""
         return np.array([self.index(w) for w in words], dtype=np.int64)
+
+    def _row_or_none(self, word):
+        """Row of ``word``; None for an unseen word when the vectors carry :attr:`subwords`."""
+        try:
+            return self.index(word)
+        except UnknownWordError:
+            if self.subwords is None or not isinstance(word, str):
+                raise
+            return None
+
+    def _word_vector(self, word):
+        """``(row, vector)`` of a vocabulary word; ``(None, vector)`` of an unseen word built
+        from its character n-grams when the vectors carry :attr:`subwords` (fastText).
+
+        Raises :class:`~embedkit.errors.UnknownWordError` for an unseen word otherwise.
+        """
+        row = self._row_or_none(word)
+        if row is None:
+            return None, self.subwords.vector(word)
+        if self._vectors is None:  # float16 / int8 storage: decode only this row
+            return row, self.storage.rows([row])[0]
+        return row, self._vectors[row]
 
     def _unknown_message(self, word: str) -> str:
         pool = self._words[:50000]
@@ -489,4 +521,5 @@ class Vectors(KeyedVectorsMixin):
         out = Vectors._trusted(words, matrix, index=index, counts=counts, metadata=self.metadata,
                                storage=storage)
         out.ignore_case = self.ignore_case
+        out.subwords = self.subwords
         return out

@@ -109,17 +109,25 @@ class KeyedVectorsMixin:
         return self.get_index(key, -1) >= 0
 
     def _known(self, key) -> bool:
-        """gensim's ``key in kv``: a known word (``__contains__``, which a subclass may widen)
-        or a row number in range."""
+        """gensim's ``key in kv``: a known word, any word when the vectors carry fastText
+        :attr:`subwords` (its vector is built from character n-grams, as gensim's
+        ``FastTextKeyedVectors`` does), or a row number in range."""
         if isinstance(key, str):
-            return key in self
+            return key in self or getattr(self, "subwords", None) is not None
         return self.has_index_for(key)
 
     def get_vector(self, key, norm: bool = False) -> np.ndarray:
         """The vector of ``key`` (read-only view); ``norm=True`` gives it unit length.
 
-        A zero vector stays zero under ``norm`` (gensim would divide by zero).
+        A zero vector stays zero under ``norm`` (gensim would divide by zero).  With
+        fastText :attr:`subwords`, an unseen word's vector is built from its n-grams.
         """
+        if isinstance(key, str) and getattr(self, "subwords", None) is not None:
+            row, vec = self._word_vector(key)
+            if row is None:
+                result = np.array(self._unit(vec) if norm else vec, dtype=np.float32)
+                result.setflags(write=False)
+                return result
         row = self.get_index(key)
         if norm:
             result = self._unit_row(row)
@@ -139,6 +147,9 @@ class KeyedVectorsMixin:
         except TypeError:
             raise UnknownWordError(f"a key is a word (str), a row number (int) or a list of "
                                    f"them, got {type(key_or_keys).__name__}") from None
+        if getattr(self, "subwords", None) is not None:  # unseen words from their n-grams
+            return np.stack([self.get_vector(k) for k in keys]) if keys else \
+                np.zeros((0, self.dim), dtype=np.float32)
         rows = np.fromiter((self.get_index(k) for k in keys), dtype=np.int64, count=len(keys))
         return self.storage.rows(rows) if self._vectors is None else self._vectors[rows]
 
@@ -367,8 +378,8 @@ class KeyedVectorsMixin:
                                          f"{item.shape}")
                 terms.append(item.astype(np.float32, copy=False))
             elif isinstance(item, _KEY_TYPES):
-                row = self.get_index(item)
-                exclude.append(row)
+                if self.has_index_for(item) or not self._known(item):
+                    exclude.append(self.get_index(item))
                 terms.append(self.get_vector(item, norm=True))
             else:
                 raise ParameterError(f"most_similar_cosmul takes words, row numbers or vectors, "
@@ -506,7 +517,7 @@ class KeyedVectorsMixin:
             seen.add(key)
             if not isinstance(key, str):
                 continue
-            if (key in self) if allow_inference else (key in self.key_to_index):
+            if self._known(key) if allow_inference else (key in self.key_to_index):
                 vocab.append(key)
         if vocab:
             matrix = np.stack([self.get_vector(k) for k in vocab]).astype(np.float32)

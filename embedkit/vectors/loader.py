@@ -9,17 +9,18 @@ import pathlib
 import numpy as np
 
 from embedkit.errors import FormatError, MissingFileError, ParameterError
-from embedkit.vectors import binary, gensim_io, native, text
+from embedkit.vectors import binary, fasttext, gensim_io, native, text
 from embedkit.vectors._files import open_input, strip_compression
 from embedkit.vectors.core import Vectors
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("word2vec-text", "word2vec-binary", "glove", "fasttext", "native")
+FORMATS = ("word2vec-text", "word2vec-binary", "glove", "fasttext", "fasttext-bin", "native")
 _ALIASES = {
     "word2vec-text": "word2vec-text", "text": "word2vec-text", "txt": "word2vec-text",
     "word2vec-binary": "word2vec-binary", "binary": "word2vec-binary", "bin": "word2vec-binary",
     "glove": "glove", "fasttext": "fasttext", "vec": "fasttext",
+    "fasttext-bin": "fasttext-bin", "fasttext-binary": "fasttext-bin",
     "native": "native", "ekv": "native",
 }
 _TEXTY = set(b"0123456789.-+eE \t\r\nnNaAiIfFtTyY")
@@ -62,6 +63,8 @@ def detect_format(path) -> str:
         head = f.read(1 << 16)
     if not head.strip():
         raise FormatError(f"{path}: the file is empty; expected word vectors")
+    if fasttext.sniff(head) is not None:
+        return "fasttext-bin"
     nl = head.find(b"\n")
     first = head[:nl] if nl >= 0 else head
     toks = first.split()
@@ -71,8 +74,9 @@ def detect_format(path) -> str:
         count = dim = None
     if count is None:
         if b"\x00" in head[:4096]:
-            raise FormatError(f"{path}: not a recognised vectors format (binary data without "
-                              "a 'count dim' header); pass format= if you know it")
+            raise FormatError(f"{path}: not a recognised vectors format: binary data that is "
+                              "neither word2vec binary (a 'count dim' text header) nor a "
+                              "fastText .bin model (damaged, or another tool's format)")
         return "glove"
     body = head[nl + 1:]
     sp = body.find(b" ")
@@ -100,23 +104,27 @@ def load(path, format=None, limit=None, unicode_errors="replace", mmap=True, *, 
     Parameters
     ----------
     path : str or path-like
-        A word2vec text or binary file, a GloVe text file, a fastText ``.vec`` file (each
-        optionally ``.gz``/``.bz2``/``.xz``), or a native ``.ekv`` directory.
+        A word2vec text or binary file, a GloVe text file, a fastText ``.vec`` file or
+        ``.bin`` model (each optionally ``.gz``/``.bz2``/``.xz``), or a native ``.ekv``
+        directory.  A fastText model gives vectors with :attr:`Vectors.subwords`: unseen
+        words get vectors from their character n-grams, as in fastText.
     format : str, optional
-        One of ``word2vec-text``, ``word2vec-binary``, ``glove``, ``fasttext``, ``native``;
-        detected from the content when omitted.
+        One of ``word2vec-text``, ``word2vec-binary``, ``glove``, ``fasttext`` (``.vec``),
+        ``fasttext-bin``, ``native``; detected from the content when omitted.
     limit : int, optional
         Read only the first ``limit`` words (the most frequent, in most files).
     unicode_errors : {"replace", "strict", "ignore"}
         Words that are not valid UTF-8 are repaired (default) and counted in a warning,
         or raise :class:`~embedkit.errors.FormatError` with ``"strict"``.
     mmap : bool
-        Native format only: memory-map the matrix (default) or read it into memory.
+        Native format and fastText ``.bin``: memory-map the matrices (the word matrix of a
+        native directory, the n-gram matrix of either) or read them into memory.
     fvocab : str or path-like, optional
         A counts file (``word count`` per line; word2vec.c's ``-save-vocab``, gensim's
         ``fvocab``): the counts of the loaded words.
     encoding : str
-        The words' encoding in a text or binary file (default UTF-8).
+        The words' encoding (default UTF-8) in a text, binary or fastText ``.bin`` file
+        (fastText stores the bytes it read; unseen words are hashed in the same encoding).
     datatype : np.float32 or np.float16, optional
         Round the values to this type, as gensim's ``datatype=`` (held as float32).
     no_header : bool
@@ -148,6 +156,13 @@ def load(path, format=None, limit=None, unicode_errors="replace", mmap=True, *, 
     if fmt == "native":
         words, storage, counts, meta = native.open_native(path, limit=limit, mmap=mmap)
         out = Vectors._trusted(words, None, counts=counts, metadata=meta, storage=storage)
+        if meta.get("subwords") is not None:
+            from embedkit.vectors.subword import Subwords
+
+            out.subwords = Subwords.from_native(path, meta["subwords"], out.dim, mmap=mmap)
+        return _finish_gensim_options(out, fvocab, encoding, unicode_errors, datatype)
+    if fmt == "fasttext-bin":
+        out = _load_fasttext_bin(path, limit, unicode_errors, mmap, encoding)
         return _finish_gensim_options(out, fvocab, encoding, unicode_errors, datatype)
     if fmt == "word2vec-binary":
         words, matrix, info = binary.read_binary(path, limit=limit, unicode_errors=unicode_errors,
@@ -188,6 +203,26 @@ def _finish_gensim_options(vectors, fvocab, encoding, unicode_errors, datatype):
         vectors._vectors, vectors._storage, vectors._normalized = matrix, None, None
         vectors.metadata["datatype"] = np.dtype(datatype).name
     return vectors
+
+
+def _load_fasttext_bin(path, limit, unicode_errors, mmap, encoding) -> Vectors:
+    words, matrix, counts, subwords, info = fasttext.read_fasttext_bin(
+        path, limit=limit, encoding=encoding, unicode_errors=unicode_errors, mmap=mmap)
+    index = dict(zip(words, range(len(words))))
+    if len(index) != len(words):  # distinct byte strings repaired into the same text
+        keep = np.asarray(sorted({w: i for i, w in reversed(list(enumerate(words)))}.values()),
+                          dtype=np.int64)
+        log.warning("%s: %d duplicate words after decoding; kept the first vector of each",
+                    path, len(words) - len(keep))
+        words = [words[i] for i in keep]
+        matrix, counts = np.ascontiguousarray(matrix[keep]), counts[keep]
+        index = {w: i for i, w in enumerate(words)}
+    meta = {"source": str(path), "format": "fasttext-bin", "fasttext": info}
+    if info.get("repaired"):
+        meta["repaired_words"] = info["repaired"]
+    out = Vectors._trusted(words, matrix, index=index, counts=counts, metadata=meta)
+    out.subwords = subwords
+    return out
 
 
 def save(vectors: Vectors, path, format=None, precision=None, dtype=None, scale="row", *,
@@ -237,10 +272,17 @@ def save(vectors: Vectors, path, format=None, precision=None, dtype=None, scale=
     if not write_header and fmt in ("native", "word2vec-binary"):
         raise ParameterError(f"write_header=False is for text files; the {fmt} format needs "
                              "its header")
+    subwords = getattr(vectors, "subwords", None)
     if fmt == "native":
+        meta = dict(vectors.metadata)
+        meta.pop("subwords", None)
+        extra = None
+        if subwords is not None:
+            meta["subwords"] = subwords.to_metadata()
+            extra = subwords.arrays()
         native.save_native(vectors.words, None, path, counts=vectors.counts,
-                           metadata=vectors.metadata, dtype=dtype, scale=scale,
-                           storage=vectors.storage)
+                           metadata=meta, dtype=dtype, scale=scale,
+                           storage=vectors.storage, extra_arrays=extra)
     elif dtype is not None:
         raise ParameterError(f"dtype applies to the native .ekv format only, not {fmt}")
     elif fmt == "word2vec-binary":
@@ -249,6 +291,9 @@ def save(vectors: Vectors, path, format=None, precision=None, dtype=None, scale=
         text.write_text(vectors.words, vectors.vectors, path,
                         style="glove" if fmt == "glove" else "word2vec", precision=precision,
                         header=write_header)
+    if subwords is not None and fmt != "native":
+        log.warning("%s: the %s format holds no character n-grams: the vectors for unseen "
+                    "words are not kept (save to a .ekv directory to keep them)", path, fmt)
     if fvocab is not None:
         gensim_io.write_fvocab(fvocab, vectors.words, vectors.counts)
     log.debug("saved %d x %d vectors to %s (%s)", len(vectors), vectors.dim, path, fmt)
@@ -297,6 +342,17 @@ def validate(path, format=None, max_duplicates: int = 20) -> dict:
             if off:
                 report["errors"].append(("norms", f"{off} stored norms disagree with the matrix: "
                                          f"rewrite them with `embedkit convert {path}`"))
+        elif fmt == "fasttext-bin":
+            words, matrix, _, _, info = fasttext.read_fasttext_bin(path)
+            report.update(count=len(words), dim=int(matrix.shape[1]))
+            bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
+            for r in bad[:100]:
+                report["errors"].append((f"word {r + 1}", f"{words[r]!r}: NaN or infinity in "
+                                         "the vector"))
+            if info.get("repaired"):
+                report["warnings"].append(
+                    ("words", f"{info['repaired']} words are not valid UTF-8 (a load repairs "
+                              "them with unicode_errors='replace')"))
         else:
             problems: list = []
             if fmt == "word2vec-binary":
