@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import Report, add_markdown_option, data_path  # noqa: E402
 
 _CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 lib, path = sys.argv[1], sys.argv[2]
 if lib == "embedkit":
     import embedkit
@@ -41,8 +41,11 @@ else:
     t = time.perf_counter(); c = time.process_time()
     v = load_facebook_vectors(path)
     words, probe = len(v), v["zzyzxq"]
-print(json.dumps({"seconds": time.perf_counter() - t, "cpu": time.process_time() - c,
-                  "words": words, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+seconds, cpu = time.perf_counter() - t, time.process_time() - c
+# VmHWM: this process's peak resident memory (ru_maxrss would include the parent's, kept
+# across fork and exec)
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(json.dumps({"seconds": seconds, "cpu": cpu, "words": words, "rss_mib": hwm / 1024}))
 """
 
 
