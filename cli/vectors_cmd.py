@@ -162,14 +162,14 @@ def _index_estimate(vectors, n, dim):
 
 
 @click.command()
-@click.argument("file", type=click.Path(exists=True))
+@click.argument("file", type=click.Path())
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default=None,
               help="Input format (default: detected from the content).")
 def validate(file, fmt):
     """List every malformed line of FILE with its number; exit 1 if there is any."""
     from embedkit.vectors.loader import validate as run
 
-    report = run(file, format=fmt)
+    report = run(_resolve(file), format=fmt)
     for where, what in report["errors"]:
         click.echo(f"{file}: {where}: {what}")
     for where, what in report["warnings"]:
