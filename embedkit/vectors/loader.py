@@ -277,6 +277,9 @@ def save(vectors: Vectors, path, format=None, precision=None, dtype=None, scale=
                 ".bin (word2vec binary), .txt or .vec (word2vec text), or pass format=")
     else:
         fmt = canonical_format(format)
+        if fmt == "fasttext-bin":
+            raise ParameterError("embedkit reads fastText .bin models but does not write them: "
+                                 "save to a .ekv directory, which keeps the n-gram vectors")
     if fvocab is not None and vectors.counts is None:
         raise ParameterError("cannot write fvocab: these vectors have no counts (set them with "
                              "set_vecattr or load them with fvocab=)")
