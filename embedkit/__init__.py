@@ -34,6 +34,7 @@ _EXPORTS = {
     "MissingFileError": "embedkit.errors",
     "UnknownWordError": "embedkit.errors",
     "WriteError": "embedkit.errors",
+    "UnknownAttributeError": "embedkit.errors",
     "TrainingInterrupted": "embedkit.errors",
     "TrainingDiverged": "embedkit.errors",
 }

@@ -9,7 +9,7 @@ import pathlib
 import numpy as np
 
 from embedkit.errors import FormatError, MissingFileError, ParameterError
-from embedkit.vectors import binary, fasttext, native, text
+from embedkit.vectors import binary, fasttext, gensim_io, native, text
 from embedkit.vectors._files import decompression_errors, open_input, strip_compression
 from embedkit.vectors.core import Vectors
 
@@ -164,8 +164,8 @@ def _check_limit(limit):
     return int(limit)
 
 
-def load(path, format=None, limit=None, unicode_errors="replace", mmap=True,
-         encoding="utf-8") -> Vectors:
+def load(path, format=None, limit=None, unicode_errors="replace", mmap=True, *, fvocab=None,
+         encoding="utf-8", datatype=None, no_header=False) -> Vectors:
     """Load word vectors from any common format.
 
     Parameters
@@ -174,7 +174,9 @@ def load(path, format=None, limit=None, unicode_errors="replace", mmap=True,
         A word2vec text or binary file, a GloVe text file, a fastText ``.vec`` file or
         ``.bin`` model (each optionally ``.gz``/``.bz2``/``.xz``), or a native ``.ekv``
         directory.  A fastText model gives vectors with :attr:`Vectors.subwords`: unseen
-        words get vectors from their character n-grams, as in fastText.
+        words get vectors from their character n-grams, as in fastText.  Or the name of a
+        pretrained set (``"glove-wiki-gigaword-100"``, ``"default"``; see
+        :mod:`embedkit.vectors.pretrained`): downloaded and converted to ``.ekv`` once.
     format : str, optional
         One of ``word2vec-text``, ``word2vec-binary``, ``glove``, ``fasttext`` (``.vec``),
         ``fasttext-bin``, ``native``; detected from the content when omitted.
@@ -186,9 +188,17 @@ def load(path, format=None, limit=None, unicode_errors="replace", mmap=True,
     mmap : bool
         Native format and fastText ``.bin``: memory-map the matrices (the word matrix of a
         native directory, the n-gram matrix of either) or read them into memory.
+    fvocab : str or path-like, optional
+        A counts file (``word count`` per line; word2vec.c's ``-save-vocab``, gensim's
+        ``fvocab``): the counts of the loaded words.
     encoding : str
-        fastText ``.bin`` only: the encoding of its words (fastText stores the bytes it
-        read; almost always UTF-8).  Unseen words are hashed in the same encoding.
+        The words' encoding (default UTF-8) in a text, binary or fastText ``.bin`` file
+        (fastText stores the bytes it read; unseen words are hashed in the same encoding).
+    datatype : np.float32 or np.float16, optional
+        Round the values to this type, as gensim's ``datatype=`` (held as float32).
+    no_header : bool
+        The text file has no ``count dim`` line (gensim's ``no_header``; the same as
+        ``format="glove"``).
 
     Returns
     -------
@@ -203,7 +213,23 @@ def load(path, format=None, limit=None, unicode_errors="replace", mmap=True,
     if unicode_errors not in text.UNICODE_ERRORS:
         raise ParameterError(f"unicode_errors must be one of {', '.join(text.UNICODE_ERRORS)},"
                              f" got {unicode_errors!r}")
+    encoding = gensim_io.check_encoding(encoding)
+    datatype = gensim_io.check_datatype(datatype)
+    if not os.path.exists(os.fspath(path)):
+        from embedkit.vectors import pretrained
+
+        if pretrained.is_name(os.fspath(path)):  # "glove-wiki-gigaword-100", "default"
+            if os.fspath(path) == pretrained.DEFAULT_NAME:
+                from embedkit.vectors.default import default_vectors_dir, load_packed
+
+                return load_packed(default_vectors_dir(), limit=limit)
+            path = pretrained.resolve(os.fspath(path))
     path = pathlib.Path(os.fspath(path))
+    if no_header:
+        if format is not None and canonical_format(format) not in ("glove", "word2vec-text",
+                                                                   "fasttext"):
+            raise ParameterError(f"no_header is for text files, not format={format!r}")
+        format = "glove"
     fmt = detect_format(path) if format is None else canonical_format(format)
     if fmt == "native":
         words, storage, counts, meta = native.open_native(path, limit=limit, mmap=mmap)
@@ -212,17 +238,19 @@ def load(path, format=None, limit=None, unicode_errors="replace", mmap=True,
             from embedkit.vectors.subword import Subwords
 
             out.subwords = Subwords.from_native(path, meta["subwords"], out.dim, mmap=mmap)
-        return out
+        return _finish_gensim_options(out, fvocab, encoding, unicode_errors, datatype)
     if fmt == "fasttext-bin":
-        return _load_fasttext_bin(path, limit, unicode_errors, mmap, encoding)
+        out = _load_fasttext_bin(path, limit, unicode_errors, mmap, encoding)
+        return _finish_gensim_options(out, fvocab, encoding, unicode_errors, datatype)
     if fmt == "word2vec-binary":
-        words, matrix, info = binary.read_binary(path, limit=limit, unicode_errors=unicode_errors)
+        words, matrix, info = binary.read_binary(path, limit=limit, unicode_errors=unicode_errors,
+                                                 encoding=encoding)
     else:
         header = {"word2vec-text": True, "glove": False, "fasttext": True}[fmt]
         if format is None:
             header = None
         words, matrix, info = text.read_text(path, limit=limit, unicode_errors=unicode_errors,
-                                             header=header)
+                                             header=header, encoding=encoding)
     index = dict(zip(words, range(len(words))))
     if len(index) != len(words):
         first = dict(zip(reversed(words), range(len(words) - 1, -1, -1)))
@@ -238,7 +266,21 @@ def load(path, format=None, limit=None, unicode_errors="replace", mmap=True,
     meta = {"source": str(path), "format": info["format"] if format is None else fmt}
     if info.get("repaired"):
         meta["repaired_words"] = info["repaired"]
-    return Vectors._trusted(words, matrix, index=index, metadata=meta)
+    out = Vectors._trusted(words, matrix, index=index, metadata=meta)
+    return _finish_gensim_options(out, fvocab, encoding, unicode_errors, datatype)
+
+
+def _finish_gensim_options(vectors, fvocab, encoding, unicode_errors, datatype):
+    """Apply ``load``'s gensim options: counts from ``fvocab``, rounding to ``datatype``."""
+    if fvocab is not None:
+        vectors.counts = gensim_io.read_fvocab(fvocab, vectors.words, encoding=encoding,
+                                               unicode_errors=unicode_errors)
+    if datatype is not np.float32:
+        matrix = np.array(vectors.vectors, dtype=np.float32)
+        gensim_io.apply_datatype(matrix, datatype)
+        vectors._vectors, vectors._storage, vectors._normalized = matrix, None, None
+        vectors.metadata["datatype"] = np.dtype(datatype).name
+    return vectors
 
 
 def _load_fasttext_bin(path, limit, unicode_errors, mmap, encoding) -> Vectors:
@@ -261,7 +303,8 @@ def _load_fasttext_bin(path, limit, unicode_errors, mmap, encoding) -> Vectors:
     return out
 
 
-def save(vectors: Vectors, path, format=None, precision=None, dtype=None, scale="row") -> None:
+def save(vectors: Vectors, path, format=None, precision=None, dtype=None, scale="row", *,
+         fvocab=None, write_header=True) -> None:
     """Write ``vectors`` to ``path``.
 
     Parameters
@@ -275,13 +318,20 @@ def save(vectors: Vectors, path, format=None, precision=None, dtype=None, scale=
         ``fasttext``, ``native``.
     precision : int, optional
         Text formats: significant digits per value; by default the fewest that read back
-        to exactly the same float32 (lossless).
+        to exactly the same float32 (lossless).  A value is never rounded past float32's
+        range: it reads back finite.
     dtype : {"float32", "float16", "int8"}, optional
         Native format only: how the matrix is stored (default: as it is stored now, float32
         for vectors not read from a ``.ekv``).  float16 halves the file, int8 quarters it
         (scalar quantisation); queries read either directly.
     scale : {"row", "dim"}, default "row"
         int8 only: one scale per row or per dimension.
+    fvocab : str or path-like, optional
+        Also write the counts there, ``word count`` per line in row order (gensim's
+        ``fvocab``); the vectors must have counts.
+    write_header : bool
+        word2vec text: write the ``count dim`` line (default), or not (gensim's
+        ``write_header=False``; read back with ``no_header=True``).
     """
     if not isinstance(vectors, Vectors):
         raise ParameterError(f"save needs a Vectors object, got {type(vectors).__name__}")
@@ -294,6 +344,15 @@ def save(vectors: Vectors, path, format=None, precision=None, dtype=None, scale=
                 ".bin (word2vec binary), .txt or .vec (word2vec text), or pass format=")
     else:
         fmt = canonical_format(format)
+        if fmt == "fasttext-bin":
+            raise ParameterError("embedkit reads fastText .bin models but does not write them: "
+                                 "save to a .ekv directory, which keeps the n-gram vectors")
+    if fvocab is not None and vectors.counts is None:
+        raise ParameterError("cannot write fvocab: these vectors have no counts (set them with "
+                             "set_vecattr or load them with fvocab=)")
+    if not write_header and fmt in ("native", "word2vec-binary"):
+        raise ParameterError(f"write_header=False is for text files; the {fmt} format needs "
+                             "its header")
     subwords = getattr(vectors, "subwords", None)
     if fmt == "native":
         meta = dict(vectors.metadata)
@@ -311,10 +370,13 @@ def save(vectors: Vectors, path, format=None, precision=None, dtype=None, scale=
         binary.write_binary(vectors.words, vectors.vectors, path)
     else:
         text.write_text(vectors.words, vectors.vectors, path,
-                        style="glove" if fmt == "glove" else "word2vec", precision=precision)
+                        style="glove" if fmt == "glove" else "word2vec", precision=precision,
+                        header=write_header)
     if subwords is not None and fmt != "native":
         log.warning("%s: the %s format holds no character n-grams: the vectors for unseen "
                     "words are not kept (save to a .ekv directory to keep them)", path, fmt)
+    if fvocab is not None:
+        gensim_io.write_fvocab(fvocab, vectors.words, vectors.counts)
     log.debug("saved %d x %d vectors to %s (%s)", len(vectors), vectors.dim, path, fmt)
 
 
