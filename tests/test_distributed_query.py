@@ -1,0 +1,46 @@
+"""Batch queries on Dask: the same answers, in input order, as one process gives."""
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import embedkit
+from embedkit.cli.main import cli
+from embedkit.search.batch import combination_words
+
+
+@pytest.fixture(scope="module")
+def ekv(tmp_path_factory):
+    rng = np.random.default_rng(4)
+    words = [f"w{i}" for i in range(300)]
+    path = tmp_path_factory.mktemp("vec") / "v.ekv"
+    embedkit.Vectors(words, rng.standard_normal((300, 16)).astype(np.float32)).save(str(path))
+    return path
+
+
+def _queries(n, seed=0):
+    rng = np.random.default_rng(seed)
+    triples = [rng.choice(300, 3, replace=False) for _ in range(n)]
+    return ([[f"w{b}", f"w{c}"] for a, b, c in triples], [[f"w{a}"] for a, b, c in triples])
+
+
+@pytest.mark.parametrize("method", ["3cosadd", "3cosmul"])
+def test_dask_batches_answer_like_one_process_in_input_order(ekv, dask_client, method):
+    from embedkit.distributed.query import combination_words_on
+
+    pos, neg = _queries(70)
+    expected = combination_words(embedkit.load(str(ekv)), pos, neg, k=5, method=method)
+    got = combination_words_on(dask_client, ekv, pos, neg, k=5, method=method, batch_size=9)
+    assert got == expected
+
+
+def test_cli_analogy_with_a_scheduler_answers_like_without(ekv):
+    pytest.importorskip("distributed")
+    pos, neg = _queries(12, seed=1)
+    text = "".join(f"{p[0]} - {n[0]} + {p[1]}\n" for p, n in zip(pos, neg))
+    args = ["analogy", "--vectors", str(ekv), "--json", "-k", "3"]
+    plain = CliRunner().invoke(cli, args, input=text)
+    dask = CliRunner().invoke(cli, args + ["--scheduler", "local:1"], input=text)
+    assert plain.exit_code == 0 and dask.exit_code == 0, dask.output
+    assert dask.output == plain.output
+    assert len(plain.output.splitlines()) == 12
