@@ -41,21 +41,27 @@ from _report import Report, add_markdown_option, data_path  # noqa: E402
 
 
 def peak_rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM), in MB."""
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def split(corpus: str, n: int, folder: str) -> int:
-    """Write ``corpus`` as ``n`` shards of consecutive lines; returns the line count."""
+    """Write ``corpus`` as ``n`` shards of consecutive lines (two streaming passes);
+    returns the line count."""
     opener = gzip.open if corpus.endswith(".gz") else open
     with opener(corpus, "rb") as fh:
-        lines = fh.read().splitlines(keepends=True)
-    if lines and not lines[-1].endswith(b"\n"):
-        lines[-1] += b"\n"
-    per = -(-len(lines) // n)
-    for k in range(n):
-        with open(os.path.join(folder, f"shard-{k:03d}.txt"), "wb") as out:
-            out.writelines(lines[k * per:(k + 1) * per])
-    return len(lines)
+        n_lines = sum(1 for _ in fh)
+    per = -(-n_lines // n)
+    with opener(corpus, "rb") as fh:
+        for k in range(n):
+            with open(os.path.join(folder, f"shard-{k:03d}.txt"), "wb") as out:
+                for _, line in zip(range(per), fh):
+                    out.write(line if line.endswith(b"\n") else line + b"\n")
+    return n_lines
 
 
 def task_times(stream, prefix: str) -> list[float]:
@@ -138,8 +144,7 @@ def main() -> None:
                                    memory=args.memory, client=client)
                 t_count2 = time.perf_counter() - t0
             stream = ts.data
-            worker_rss = client.run(
-                lambda: __import__("resource").getrusage(0).ru_maxrss / 1024.0)
+            worker_rss = client.run(peak_rss_mb)
         finally:
             client.close()
             cluster.close()
@@ -191,7 +196,7 @@ def main() -> None:
                   ["task", "tasks", "median s", "M tokens/s per worker"], rows)
         rep.table("Peak resident memory",
                   ["process", "peak RSS (MB)"],
-                  [["single machine (this process, after counting)", rss_single]]
+                  [["single machine (this process: split, prepare, count)", rss_single]]
                   + [[f"Dask worker {a}", m] for a, m in sorted(worker_rss.items())])
         rep.note(f"The counting budget --memory {args.memory} bounds each map task's counting "
                  "tables and buffers; a map task also holds its shard's result "

@@ -44,3 +44,19 @@ def test_cli_analogy_with_a_scheduler_answers_like_without(ekv):
     assert plain.exit_code == 0 and dask.exit_code == 0, dask.output
     assert dask.output == plain.output
     assert len(plain.output.splitlines()) == 12
+
+
+def test_dask_evaluate_gives_the_same_frame(ekv, dask_client, tmp_path):
+    from embedkit.distributed.query import evaluate_on
+    from embedkit.evaluation import evaluate
+
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("".join(f"w{i}\tw{i + 1}\t{i % 7}\n" for i in range(40)))
+    quads = tmp_path / "quads.txt"
+    quads.write_text(": fam\n" + "".join(f"w{i} w{i + 1} w{i + 2} w{i + 3}\n"
+                                        for i in range(30)))
+    kw = dict(sets=[str(quads), str(pairs)], methods=["3cosadd", "3cosmul"], restrict_vocab=None)
+    expected = evaluate(embedkit.load(str(ekv)), **kw)
+    got = evaluate_on(dask_client, ekv, **kw)
+    assert len(got) == len(expected) > 2
+    assert got.equals(expected)

@@ -73,3 +73,71 @@ def combination_words_on(client, vectors_path, positive, negative, k: int = 10,
     for answers in client.gather(futures):  # gathered in submission order
         out.extend(answers)
     return out
+
+
+_LOADED: dict = {}
+
+
+def _loaded(path: str):
+    """``embedkit.load(path)`` once per worker process (reloaded when the file changes)."""
+    st = os.stat(path)
+    key = (path, st.st_size, st.st_mtime_ns)
+    got = _LOADED.get(key)
+    if got is None:
+        import embedkit
+
+        _LOADED.clear()
+        got = _LOADED[key] = embedkit.load(path)
+    return got
+
+
+def _evaluate_one(path: str, name: str, methods: list, options: dict):
+    from embedkit.evaluation import evaluate
+
+    return evaluate(_loaded(path), suite="all", sets=[name], methods=methods, **options)
+
+
+def evaluate_on(client, vectors_path, suite: str = "all", sets=None, methods=("3cosadd",),
+                **options):
+    """:func:`embedkit.evaluation.evaluate` with its sets (and analogy methods) mapped over
+    Dask workers; the DataFrame is the same, rows in the same order.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    vectors_path : path
+        A vector file every worker can open (``.ekv`` is memory-mapped).
+    suite, sets, methods, **options
+        As :func:`embedkit.evaluation.evaluate` (dataset paths must be reachable by the
+        workers).
+    """
+    import pandas as pd
+
+    from embedkit.errors import ParameterError
+    from embedkit.evaluation.api import (COLUMNS, DEFAULT_ANALOGY, METHODS, SUITES,
+                                         dataset_kind, list_datasets)
+
+    if suite not in SUITES:
+        raise ParameterError(f"suite must be one of {', '.join(SUITES)}, got {suite!r}")
+    if isinstance(methods, str):
+        methods = [m.strip() for m in methods.split(",") if m.strip()]
+    methods = [m.lower() for m in methods]
+    if not methods or any(m not in METHODS for m in methods):
+        raise ParameterError(f"methods must be among {', '.join(METHODS)}, got {methods!r}")
+    if sets is None:
+        names = (list(DEFAULT_ANALOGY) if suite in ("all", "analogy") else []) + \
+            (list_datasets("similarity") if suite in ("all", "similarity") else [])
+    else:
+        if isinstance(sets, str):
+            sets = [s.strip() for s in sets.split(",") if s.strip()]
+        names = [str(s) for s in sets if suite in ("all", dataset_kind(str(s)))]
+    path = os.path.abspath(os.fspath(vectors_path))
+    jobs = []
+    for name in names:
+        per = [[m] for m in methods] if dataset_kind(name) == "analogy" else [methods]
+        jobs += [client.submit(_evaluate_one, path, name, ms, options, pure=False)
+                 for ms in per]
+    frames = client.gather(jobs)  # in submission order: the order evaluate() runs them
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    df["n_correct"] = df["n_correct"].astype("Int64")
+    return df
