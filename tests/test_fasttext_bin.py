@@ -15,7 +15,7 @@ import pytest
 
 import embedkit
 from embedkit._kernels import subword as K
-from embedkit.errors import FormatError, UnknownWordError
+from embedkit.errors import FormatError, ParameterError, UnknownWordError
 from embedkit.vectors.loader import detect_format
 from embedkit.vectors.subword import Subwords
 from ftbin import model_bytes, write_model
@@ -417,3 +417,26 @@ def test_cli_similar_answers_for_an_unseen_word(tmp_path, rng):
     got = [r["word"] for r in json.loads(out.output.strip().splitlines()[-1])]
     v = embedkit.load(path)
     assert got == [w for w, _ in v.most_similar("sharkado", topn=2)]
+
+
+def test_saving_as_fasttext_bin_is_refused_with_advice(model, tmp_path):
+    with pytest.raises(ParameterError, match="does not write them.*ekv"):
+        model.save(tmp_path / "out.bin", format="fasttext-bin")
+
+
+def test_cli_convert_to_ekv_keeps_subword_vectors(tmp_path, rng):
+    from click.testing import CliRunner
+
+    from embedkit.cli.main import cli
+
+    path = write_model(tmp_path / "cc.bin", WORDS, _matrix(rng, bucket=200))
+    out = CliRunner().invoke(cli, ["convert", str(path), str(tmp_path / "cc.ekv")])
+    assert out.exit_code == 0, out.output
+    np.testing.assert_array_equal(embedkit.load(tmp_path / "cc.ekv")["sharkado"],
+                                  embedkit.load(path)["sharkado"])
+
+
+def test_vectors_for_all_builds_unseen_words(model):
+    out = model.vectors_for_all(["hello", "sharkado"])
+    assert out.words == ["hello", "sharkado"]
+    np.testing.assert_array_equal(out["sharkado"], model["sharkado"])

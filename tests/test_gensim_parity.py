@@ -287,3 +287,35 @@ def test_restrict_to_gensim_keeps_the_row_order_when_saved(tmp_path, rng, caplog
     assert KeyedVectors.load_word2vec_format(str(tmp_path / "r.txt")).index_to_key == sub.words
     kept = v.restrict(["w2", "w5", "w7"]).to_gensim()   # non-increasing counts are handed over
     assert kept.get_vecattr("w5", "count") == 50
+
+
+def test_unseen_words_of_a_fasttext_bin_behave_as_in_gensim():
+    """With fastText n-grams, gensim's methods take unseen words (FastTextKeyedVectors)."""
+    fasttext = pytest.importorskip("gensim.models.fasttext")
+    path = gensim_utils.datapath("lee_fasttext.bin")
+    v, kv = embedkit.load(path), fasttext.load_facebook_vectors(path)
+    oov = "sharkadoodle"
+    assert not v.has_index_for(oov) and not kv.has_index_for(oov)
+    for call in (lambda x: x.most_similar(oov, topn=5),
+                 lambda x: x.most_similar([oov, "night"], ["day"], topn=5),
+                 lambda x: x.most_similar_cosmul([oov, "night"], ["day"], topn=5),
+                 lambda x: x.similarity(oov, "night"),
+                 lambda x: x.n_similarity([oov, "night"], ["day"]),
+                 lambda x: x.doesnt_match([oov, "night", "day", "the"]),
+                 lambda x: x.get_mean_vector([oov, "night"]),
+                 lambda x: x.get_vector(oov, norm=True),
+                 lambda x: x[[oov, "night"]],
+                 lambda x: x.distances(oov, ["night", "day"]),
+                 lambda x: x.vectors_for_all([oov, "night"]).vectors):
+        _same(call(v), call(kv))
+    if _has_pot():
+        _same(v.wmdistance([oov, "night"], ["day", "the"]), kv.wmdistance([oov, "night"],
+                                                                         ["day", "the"]))
+
+
+def _has_pot():
+    try:
+        import ot  # noqa: F401
+    except ImportError:
+        return False
+    return True

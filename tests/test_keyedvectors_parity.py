@@ -370,3 +370,46 @@ def test_gensim_methods_on_compact_storage(v, tmp_path, dtype):
     c.add_vectors(["new"], np.ones((1, 8)))
     np.testing.assert_array_equal(c.vectors[:-1], dec)
     assert c.most_similar("new", topn=1) == ref.similar_by_vector(np.ones(8), topn=1)
+
+
+# -- every error a caller can cause is an EmbedkitError ------------------------------------------
+BAD_CALLS = [
+    ("most_similar", (["w1", 3.5],), {}), ("most_similar", ([[1, 2, 3]],), {}),
+    ("most_similar", (object(),), {}), ("most_similar", ("w1",), {"topn": "5"}),
+    ("most_similar", ("w1",), {"clip_start": -1}), ("most_similar", ("w1",), {"indexer": 3}),
+    ("most_similar", (np.ones((2, 2, 2)),), {}),
+    ("most_similar_cosmul", (["w1", [1.0]],), {}), ("most_similar_cosmul", ("w1",), {"topn": 1.5}),
+    ("most_similar_cosmul", ([np.ones(3)],), {}),
+    ("similarity", ("w1", None), {}), ("distance", ("w1", "nope"), {}),
+    ("distances", (np.ones(3),), {}), ("distances", ("w1", ["nope"]), {}),
+    ("cosine_similarities", (np.ones(3), np.ones((2, 8))), {}),
+    ("closer_than", ("w1", 10 ** 6), {}), ("rank", ("nope", "w1"), {}),
+    ("most_similar_to_given", ("w1", []), {}), ("relative_cosine_similarity", ("w1", "w2", 0), {}),
+    ("rank_by_centrality", (["nope"],), {}), ("get_mean_vector", ([np.ones(3)],), {}),
+    ("get_mean_vector", ([["w1"]],), {"ignore_missing": False}),
+    ("get_vector", (1.5,), {}), ("get_index", ([1],), {}),
+    ("add_vectors", (["a"], np.ones(3)), {}), ("add_vectors", (["a"], np.ones((1, 8))),
+                                                 {"extras": {"sample_int": [1]}}),
+    ("add_vector", (5, np.ones(8)), {}), ("set_vecattr", ("w1", "count", "many"), {}),
+    ("set_vecattr", ("w1", "other", 1), {}), ("get_vecattr", ("nope", "count"), {}),
+    ("wmdistance", ("a b", ["w1"]), {}),
+    ("save_word2vec_format", ("x.txt",), {"append": True}),
+    ("save_word2vec_format", ("x.txt",), {"sort_attr": "other"}),
+]
+
+
+@pytest.mark.parametrize("method,args,kwargs", BAD_CALLS,
+                         ids=[f"{m}-{i}" for i, (m, _, _) in enumerate(BAD_CALLS)])
+def test_bad_calls_raise_embedkit_errors(v, method, args, kwargs):
+    with pytest.raises(EmbedkitError):
+        getattr(v, method)(*args, **kwargs)
+
+
+def test_regression_a_weighted_pair_list_was_a_bare_value_error(v):
+    assert v.most_similar([("w1", 1.0)], topn=3) == v.most_similar("w1", topn=3)
+
+
+def test_regression_an_int_key_was_a_bare_type_error(v):
+    np.testing.assert_array_equal(v[5], v.vectors[5])
+    with pytest.raises(UnknownWordError):
+        v[len(v)]

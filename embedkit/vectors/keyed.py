@@ -239,6 +239,10 @@ class KeyedVectorsMixin:
         positives weigh 1 and negatives -1 unless a pair says otherwise (as in gensim, a
         pair's weight is used as given, also among the negatives).
         """
+        if isinstance(positive, str) and negative is None and positive in self.key_to_index:
+            # the common one-word query: its unit vector (the mean of one unit vector)
+            row = self.key_to_index[positive]
+            return self._unit_row(row), [row]
         items = _ensure_list(positive) + _ensure_list(negative)
         n_pos = len(_ensure_list(positive))
         weight = np.concatenate((np.ones(n_pos), -1.0 * np.ones(len(items) - n_pos)))

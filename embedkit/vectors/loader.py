@@ -107,7 +107,9 @@ def load(path, format=None, limit=None, unicode_errors="replace", mmap=True, *, 
         A word2vec text or binary file, a GloVe text file, a fastText ``.vec`` file or
         ``.bin`` model (each optionally ``.gz``/``.bz2``/``.xz``), or a native ``.ekv``
         directory.  A fastText model gives vectors with :attr:`Vectors.subwords`: unseen
-        words get vectors from their character n-grams, as in fastText.
+        words get vectors from their character n-grams, as in fastText.  Or the name of a
+        pretrained set (``"glove-wiki-gigaword-100"``, ``"default"``; see
+        :mod:`embedkit.vectors.pretrained`): downloaded and converted to ``.ekv`` once.
     format : str, optional
         One of ``word2vec-text``, ``word2vec-binary``, ``glove``, ``fasttext`` (``.vec``),
         ``fasttext-bin``, ``native``; detected from the content when omitted.
@@ -146,6 +148,15 @@ def load(path, format=None, limit=None, unicode_errors="replace", mmap=True, *, 
                              f" got {unicode_errors!r}")
     encoding = gensim_io.check_encoding(encoding)
     datatype = gensim_io.check_datatype(datatype)
+    if not os.path.exists(os.fspath(path)):
+        from embedkit.vectors import pretrained
+
+        if pretrained.is_name(os.fspath(path)):  # "glove-wiki-gigaword-100", "default"
+            if os.fspath(path) == pretrained.DEFAULT_NAME:
+                from embedkit.vectors.default import default_vectors_dir, load_packed
+
+                return load_packed(default_vectors_dir(), limit=limit)
+            path = pretrained.resolve(os.fspath(path))
     path = pathlib.Path(os.fspath(path))
     if no_header:
         if format is not None and canonical_format(format) not in ("glove", "word2vec-text",
@@ -266,6 +277,9 @@ def save(vectors: Vectors, path, format=None, precision=None, dtype=None, scale=
                 ".bin (word2vec binary), .txt or .vec (word2vec text), or pass format=")
     else:
         fmt = canonical_format(format)
+        if fmt == "fasttext-bin":
+            raise ParameterError("embedkit reads fastText .bin models but does not write them: "
+                                 "save to a .ekv directory, which keeps the n-gram vectors")
     if fvocab is not None and vectors.counts is None:
         raise ParameterError("cannot write fvocab: these vectors have no counts (set them with "
                              "set_vecattr or load them with fvocab=)")
