@@ -195,3 +195,16 @@ def test_cli_unknown_encoder_is_one_clear_error(tmp_path):
                                  str(tmp_path / "m"), "--encoder", "cnn"])
     assert r.exit_code != 0 and "Traceback" not in r.output
     assert "Invalid value for '--encoder'" in r.output
+
+
+def test_saved_transformer_with_bad_heads_is_a_format_error(tmp_path):
+    rng = np.random.default_rng(2)
+    X, y = before_after(rng, 30)
+    m = SentimentClassifier(order_vectors(rng), encoder="transformer", hidden=8, heads=2,
+                            threads=1).fit(X, y, epochs=1, progress=False)
+    m.save(tmp_path / "m")
+    np.testing.assert_array_equal(load_model(tmp_path / "m").predict_proba(X),
+                                  m.predict_proba(X))
+    _edit_config(tmp_path / "m", heads=3)
+    with pytest.raises(FormatError, match="invalid encoder options.*heads \\(3\\) must divide"):
+        load_model(tmp_path / "m")
