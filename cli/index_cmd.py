@@ -6,8 +6,10 @@ import time
 
 import click
 
+from embedkit.cli._base import SuggestingGroup
 
-@click.group()
+
+@click.group(cls=SuggestingGroup)
 def index():
     """Build search indexes that speed up analogy and similarity queries.
 

@@ -1,26 +1,32 @@
-"""``embedkit convert``, ``embedkit info`` and ``embedkit validate``: vector files from the shell."""
+"""``embedkit convert``, ``info``, ``validate`` and ``vector``: vector files from the shell."""
 
 from __future__ import annotations
 
+import sys
+
 import click
+
+from embedkit.cli._base import echo_json, input_file
 
 FORMAT_CHOICE = click.Choice(["word2vec-text", "word2vec-binary", "glove", "fasttext", "native"])
 
 
 @click.command()
-@click.argument("source", type=click.Path(exists=True))
-@click.argument("target", type=click.Path())
+@click.argument("source", type=input_file(), metavar="SOURCE")
+@click.argument("target", type=click.Path(), metavar="TARGET")
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default=None,
               help="Output format (default: from TARGET's extension: .txt/.vec text, .bin "
                    "binary, .ekv native; add .gz/.bz2/.xz to compress).")
 @click.option("--input-format", type=FORMAT_CHOICE, default=None,
               help="Input format (default: detected from the content).")
-@click.option("--limit", type=click.IntRange(min=1), default=None,
+@click.option("--limit", type=click.IntRange(min=1), default=None, metavar="N",
               help="Keep only the first N words.")
-@click.option("--precision", type=click.IntRange(1, 9), default=None,
-              help="Significant digits in text output (default: lossless).")
+@click.option("--precision", type=click.IntRange(1, 9), default=None, metavar="DIGITS",
+              help="Significant digits in text output, 1 to 9 (default: lossless).")
 def convert(source, target, fmt, input_format, limit, precision):
     """Convert vectors SOURCE to TARGET (any format to any format).
+
+    TARGET's name, format and directory are checked before SOURCE is read.
 
     \b
     Examples:
@@ -29,18 +35,38 @@ def convert(source, target, fmt, input_format, limit, precision):
       embedkit convert GoogleNews.bin.gz top100k.txt --limit 100000
     """
     import embedkit
+    from embedkit.vectors.output import check_output
 
+    check_output(target, fmt)
     v = embedkit.load(source, format=input_format, limit=limit)
     v.save(target, format=fmt, precision=precision)
     click.echo(f"wrote {len(v)} x {v.dim} vectors to {target}")
 
 
-@click.command()
-@click.argument("vectors", type=click.Path(exists=True))
-@click.option("--format", "fmt", type=FORMAT_CHOICE, default=None,
-              help="Input format (default: detected from the content).")
-def info(vectors, fmt):
-    """Show count, dimension, format and norm statistics of VECTORS."""
+def _summary_value(key, value, width: int = 100) -> str:
+    """A metadata value as one readable line: dicts as key=value, histories summarised."""
+    if key == "history" and isinstance(value, list) and value and isinstance(value[-1], dict):
+        last = value[-1]
+        parts = [f"{len(value)} epochs"]
+        if "loss" in last:
+            parts.append(f"last loss {last['loss']:.4f}")
+        if "words_per_sec" in last:
+            parts.append(f"{last['words_per_sec']:,.0f} words/s")
+        total = sum(float(h.get("seconds", 0) or 0) for h in value)
+        parts.append(f"{total:.1f} s in all")
+        return ", ".join(parts)
+    if isinstance(value, dict):
+        flat = [f"{k}={v}" for k, v in value.items() if not isinstance(v, (dict, list))]
+        text = " ".join(flat)
+    elif isinstance(value, list):
+        text = f"{len(value)} items" if len(str(value)) > width else ", ".join(map(str, value))
+    else:
+        text = str(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def vectors_info(vectors, fmt=None) -> dict:
+    """The facts ``embedkit info`` shows, as a JSON-ready dict."""
     import numpy as np
 
     import embedkit
@@ -49,42 +75,130 @@ def info(vectors, fmt):
     detected = fmt or detect_format(vectors)
     v = embedkit.load(vectors, format=fmt)
     norms = np.linalg.norm(v.vectors, axis=1)
-    zero = int((norms == 0).sum())
-    click.echo(f"file        {vectors}")
-    click.echo(f"format      {detected}")
-    click.echo(f"words       {len(v)}")
-    click.echo(f"dim         {v.dim}")
-    click.echo(f"matrix      {v.vectors.nbytes / 2**20:.1f} MiB float32"
-               + (" (memory-mapped)" if isinstance(v.vectors, np.memmap) else ""))
+    info = {"file": str(vectors), "format": detected, "words": len(v), "dim": v.dim,
+            "matrix_bytes": int(v.vectors.nbytes),
+            "memory_mapped": isinstance(v.vectors, np.memmap)}
     if len(v):
         q = np.percentile(norms, [0, 50, 100])
-        click.echo(f"norms       min {q[0]:.4g}  median {q[1]:.4g}  mean {norms.mean():.4g}  "
-                   f"max {q[2]:.4g}  zero rows {zero}")
-        click.echo(f"first words {' '.join(v.words[:8])}")
+        info["norms"] = {"min": float(q[0]), "median": float(q[1]),
+                         "mean": float(norms.mean()), "max": float(q[2]),
+                         "zero_rows": int((norms == 0).sum())}
+        info["first_words"] = list(v.words[:8])
     if v.counts is not None:
-        click.echo(f"counts      {int(v.counts.sum())} tokens")
-    for key, value in sorted(v.metadata.items()):
-        if key not in ("source", "format"):
-            click.echo(f"{key:<11} {value}")
+        info["tokens"] = int(v.counts.sum())
+    info["metadata"] = {k: val for k, val in v.metadata.items()
+                        if k not in ("source", "format")}
+    return info
 
 
 @click.command()
-@click.argument("file", type=click.Path(exists=True))
+@click.argument("vectors", type=input_file(), metavar="VECTORS")
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default=None,
               help="Input format (default: detected from the content).")
-def validate(file, fmt):
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object with every fact and the full metadata.")
+def info(vectors, fmt, as_json):
+    """Show count, dimension, format, norm statistics and training summary of VECTORS.
+
+    The summary shortens long metadata (training history, corpus details); --json prints
+    all of it.
+    """
+    facts = vectors_info(vectors, fmt)
+    if as_json:
+        echo_json(facts)
+        return
+    rows = [("file", facts["file"]), ("format", facts["format"]), ("words", facts["words"]),
+            ("dim", facts["dim"]),
+            ("matrix", f"{facts['matrix_bytes'] / 2**20:.1f} MiB float32"
+                       + (" (memory-mapped)" if facts["memory_mapped"] else ""))]
+    if "norms" in facts:
+        n = facts["norms"]
+        rows.append(("norms", f"min {n['min']:.4g}  median {n['median']:.4g}  mean "
+                              f"{n['mean']:.4g}  max {n['max']:.4g}  zero rows "
+                              f"{n['zero_rows']}"))
+        rows.append(("first words", " ".join(facts["first_words"])))
+    if "tokens" in facts:
+        rows.append(("counts", f"{facts['tokens']} tokens"))
+    order = ["trainer", "embedkit_version", "params", "corpus", "history"]
+    meta = facts["metadata"]
+    for key in sorted(meta, key=lambda k: (order.index(k) if k in order else len(order), k)):
+        label = "version" if key == "embedkit_version" else key.replace("_", " ")
+        rows.append((label, _summary_value(key, meta[key])))
+    for key, value in rows:
+        click.echo(f"{key:<11} {value}")
+
+
+@click.command()
+@click.argument("file", type=input_file(), metavar="FILE")
+@click.option("--format", "fmt", type=FORMAT_CHOICE, default=None,
+              help="Input format (default: detected from the content).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object: format, count, dim, errors and warnings (each a "
+                   "{where, what} object).")
+def validate(file, fmt, as_json):
     """List every malformed line of FILE with its number; exit 1 if there is any."""
     from embedkit.vectors.loader import validate as run
 
     report = run(file, format=fmt)
-    for where, what in report["errors"]:
-        click.echo(f"{file}: {where}: {what}")
-    for where, what in report["warnings"]:
-        click.echo(f"{file}: {where}: warning: {what}")
     n = len(report["errors"])
-    summary = (f"{file}: {report['format'] or 'unknown format'}, {report['count']} words"
-               + (f" x {report['dim']}" if report["dim"] else "")
-               + f", {n} malformed, {len(report['warnings'])} warnings")
-    click.echo(summary)
+    if as_json:
+        out = dict(report)
+        out["errors"] = [{"where": w, "what": m} for w, m in report["errors"]]
+        out["warnings"] = [{"where": w, "what": m} for w, m in report["warnings"]]
+        out["valid"] = n == 0
+        echo_json(out)
+    else:
+        for where, what in report["errors"]:
+            click.echo(f"{file}: {where}: {what}")
+        for where, what in report["warnings"]:
+            click.echo(f"{file}: {where}: warning: {what}")
+        summary = (f"{file}: {report['format'] or 'unknown format'}, {report['count']} words"
+                   + (f" x {report['dim']}" if report["dim"] else "")
+                   + f", {n} malformed, {len(report['warnings'])} warnings")
+        click.echo(summary)
     if n:
+        click.get_current_context().exit(1)
+
+
+@click.command("vector")
+@click.argument("words", nargs=-1)
+@click.option("--vectors", "vectors_path", type=click.Path(), metavar="PATH",
+              help="Vectors to read (any format embedkit.load reads). "
+                   "Default: $EMBEDKIT_VECTORS, else the vectors shipped with embedkit.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print one JSON object {"word", "vector"} per line.')
+def vector(words, vectors_path, as_json):
+    """Print the vector of each WORD: the word, then its values, space-separated.
+
+    With no words, reads words from stdin (one or more per line), like fastText's
+    print-word-vectors.  An unknown word is reported (with the closest spellings) and the
+    command exits 1 after printing the others.
+
+    \b
+    Examples:
+      embedkit vector king queen
+      echo king | embedkit vector --vectors vectors.bin
+    """
+    from embedkit.errors import UnknownWordError
+    from embedkit.vectors.default import load_vectors
+
+    if not words:
+        if sys.stdin.isatty():
+            raise click.UsageError("give words as arguments, or on stdin")
+        words = sys.stdin.read().split()
+    v, _ = load_vectors(vectors_path)
+    failed = 0
+    for word in words:
+        try:
+            key = word if word in v or word.lower() not in v else word.lower()
+            row = v[key]
+        except UnknownWordError as exc:
+            failed += 1
+            click.echo(f"Error: {exc}", err=True)
+            continue
+        if as_json:
+            echo_json({"word": word, "vector": [float(x) for x in row]})
+        else:
+            click.echo(word + " " + " ".join(f"{float(x):.6g}" for x in row))
+    if failed:
         click.get_current_context().exit(1)

@@ -72,7 +72,7 @@ def detect_format(path) -> str:
     if count is None:
         if b"\x00" in head[:4096]:
             raise FormatError(f"{path}: not a recognised vectors format (binary data without "
-                              "a 'count dim' header); pass format= if you know it")
+                              "a 'count dim' header); give the format explicitly if you know it")
         return "glove"
     body = head[nl + 1:]
     sp = body.find(b" ")
@@ -175,14 +175,9 @@ def save(vectors: Vectors, path, format=None, precision=None) -> None:
     if not isinstance(vectors, Vectors):
         raise ParameterError(f"save needs a Vectors object, got {type(vectors).__name__}")
     path = pathlib.Path(os.fspath(path))
-    if format is None:
-        fmt = format_from_extension(path)
-        if fmt is None:
-            raise ParameterError(
-                f"cannot tell the format from the name {path.name!r}: use .ekv (native), "
-                ".bin (word2vec binary), .txt or .vec (word2vec text), or pass format=")
-    else:
-        fmt = canonical_format(format)
+    from embedkit.vectors.output import check_output
+
+    fmt = check_output(path, format)
     if fmt == "native":
         native.save_native(vectors.words, vectors.vectors, path, counts=vectors.counts,
                            metadata=vectors.metadata)
