@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "index": "index_cmd:index",
     "sentiment": "sentiment:sentiment",
     "ner": "ner:ner",
+    "bleu": "bleu_cmd:bleu_cmd",
 }
 
 log = logging.getLogger("embedkit")
