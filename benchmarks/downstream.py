@@ -161,7 +161,8 @@ def run_sentiment(vectors, args):
     tr = read_tsv(os.path.join(d, "train.tsv"))
     dv = read_tsv(os.path.join(d, "dev.tsv"))
     m = SentimentClassifier(vectors, hidden=args.hidden, seed=args.seed, threads=args.threads,
-                            fine_tune=args.sst_fine_tune, input_dropout=0.5)
+                            fine_tune=args.sst_fine_tune, input_dropout=0.5,
+                            encoder=args.encoder, layers=args.sst_layers)
     t0 = time.perf_counter()
     m.fit(tr[0], tr[1], dv[0], dv[1], epochs=args.sst_epochs, lr=args.lr, patience=3,
           evals_per_epoch=2, progress=not args.quiet)
@@ -169,7 +170,10 @@ def run_sentiment(vectors, args):
     secs = [h["epoch_seconds"] for h in m.history if "epoch_seconds" in h]
     res = m.evaluate(dv[0], dv[1])
     return {"task": "SST-2", "metric": "accuracy", "dev": res["accuracy"],
-            "config": "fine-tune" if args.sst_fine_tune else "frozen",
+            "encoder": args.encoder,
+            "config": ("fine-tune" if args.sst_fine_tune else "frozen")
+            + f", {args.sst_layers} x Bi{args.encoder.upper()} {args.hidden}, max+mean pooling"
+            + f", lr {args.lr:g}, {args.sst_epochs} epochs max",
             "macro_f1": res["macro_f1"], "epochs": len(secs),
             "sec_per_epoch": statistics.median(secs), "train_seconds": total}
 
@@ -187,7 +191,8 @@ def run_ner(vectors, args):
                   fine_tune=args.ner_fine_tune,
                   crf=args.ner_crf, input_dropout=0.5, char_cnn=args.ner_char_cnn,
                   char_cnn_dim=25, char_cnn_width=widths, word_dropout=args.ner_word_dropout,
-                  layers=args.ner_layers, variational=args.ner_variational)
+                  layers=args.ner_layers, variational=args.ner_variational,
+                  encoder=args.encoder)
     t0 = time.perf_counter()
     m.fit(tr[0], tr[1], dv[0], dv[1], epochs=args.ner_epochs, lr=args.ner_lr, patience=3,
           clip=args.ner_clip, average=args.ner_average, lr_decay=args.ner_lr_decay,
@@ -196,9 +201,10 @@ def run_ner(vectors, args):
     secs = [h["epoch_seconds"] for h in m.history if "epoch_seconds" in h]
     res = m.evaluate(dv[0], dv[1])
     return {"task": "WikiANN-en", "metric": "entity F1", "dev": res["f1"],
+            "encoder": args.encoder,
             "config": ("fine-tune" if args.ner_fine_tune else "frozen")
             + (", CRF" if args.ner_crf else ", softmax")
-            + f", {args.ner_layers} x BiGRU {args.ner_hidden}"
+            + f", {args.ner_layers} x Bi{args.encoder.upper()} {args.ner_hidden}"
             + (", variational dropout" if args.ner_variational else "")
             + f", clip {args.ner_clip:g}"
             + (f", weight average {args.ner_average:g}" if args.ner_average else "")
@@ -221,6 +227,9 @@ def main(argv=None):
     ap.add_argument("--vectors", default=os.environ.get("EMBEDKIT_VECTORS", DEFAULT_VECTORS))
     ap.add_argument("--only", choices=["sentiment", "ner", "step"], default=None)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--encoder", default="gru", choices=["gru", "lstm", "rnn"],
+                    help="Encoder of the SST-2 and WikiANN models.")
+    ap.add_argument("--sst-layers", type=int, default=1)
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3, help="Adam step size for SST-2.")
     ap.add_argument("--ner-hidden", type=int, default=256)
@@ -252,7 +261,9 @@ def main(argv=None):
     import logging
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
-    out = {"vectors": args.vectors, "threads": args.threads}
+    out = {"vectors": args.vectors, "threads": args.threads, "argv": sys.argv,
+           "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+           "load_start": os.getloadavg()}
     if args.only in (None, "sentiment", "ner"):
         vectors = load_vectors(args.vectors)
         print(f"vectors: {args.vectors} ({len(vectors)} words, dim {vectors.dim})", flush=True)
@@ -292,6 +303,8 @@ def main(argv=None):
               f"{floor['cpu'] * 1e3:.1f} ms), a lower bound for the 1-thread step "
               f"with this BLAS; half of torch's 1-thread step is "
               f"{(steps[1]['torch'] or float('nan')) * 1e3 / 2:.1f} ms.")
+    out["finished"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    out["load_end"] = os.getloadavg()
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)

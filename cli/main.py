@@ -17,6 +17,7 @@ from embedkit.cli._base import SuggestingGroup
 COMMANDS: dict[str, str] = {
     "evaluate": "evaluate_cmd:evaluate_cmd",
     "corpora": "corpora_cmd:corpora",
+    "corpus": "corpus_cmd:corpus",
     "convert": "vectors_cmd:convert",
     "info": "vectors_cmd:info",
     "validate": "vectors_cmd:validate",
@@ -29,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "sentiment": "sentiment:sentiment",
     "ner": "ner:ner",
     "bleu": "bleu_cmd:bleu_cmd",
+    "lm": "lm_cmd:lm",
 }
 
 log = logging.getLogger("embedkit")

@@ -62,7 +62,7 @@ def ner():
 @click.option("--word-dropout", default=0.0, show_default=True, type=float,
               help="Training tokens replaced by the UNK word with this probability.")
 @click.option("--layers", default=2, show_default=True, type=int,
-              help="Stacked BiGRU layers (dropout --dropout between them).")
+              help="Stacked encoder layers (dropout --dropout between them).")
 @click.option("--variational-dropout/--no-variational-dropout", "variational", default=True,
               show_default=True,
               help="One dropout mask per sentence, shared by all its tokens (input, between "
@@ -79,7 +79,7 @@ def ner():
 def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column, strip_prefix,
               char_buckets, char_dim, case_dim, char_cnn, char_cnn_dim, char_cnn_width,
               word_dropout, layers, variational, average, lr_decay, crf, epochs, batch_size,
-              lr, hidden, dropout, input_dropout, fine_tune, oov_min_count, max_vocab,
+              lr, encoder, hidden, dropout, input_dropout, fine_tune, oov_min_count, max_vocab,
               patience, evals_per_epoch, clip, seed, threads):
     """Train a tagger on CoNLL data and save it to --out."""
     from embedkit._progress import progress_enabled
@@ -105,7 +105,8 @@ def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column,
         fine_tune=fine_tune, oov_min_count=oov_min_count, max_vocab=max_vocab,
         char_buckets=char_buckets, char_dim=char_dim, case_dim=case_dim, char_cnn=char_cnn,
         char_cnn_dim=char_cnn_dim, char_cnn_width=char_cnn_width, word_dropout=word_dropout,
-        layers=layers, variational=variational, crf=crf, seed=seed, threads=threads)
+        layers=layers, variational=variational, crf=crf, seed=seed, threads=threads,
+        encoder=encoder)
     model.fit(sents, tags, dev[0], dev[1], epochs=epochs, batch_size=batch_size, lr=lr,
               patience=patience, clip=clip, evals_per_epoch=evals_per_epoch, average=average,
               lr_decay=lr_decay, progress=progress_enabled())

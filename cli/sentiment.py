@@ -27,8 +27,11 @@ def _add_training_options(f, *, epochs, lr, hidden, fine_tune, clip):
         click.option("--batch-size", default=32, show_default=True, type=int,
                      help="Examples per gradient step."),
         click.option("--lr", default=lr, show_default=True, type=float, help="Adam step size."),
+        click.option("--encoder", default="gru", show_default=True,
+                     type=click.Choice(["gru", "lstm", "rnn"]),
+                     help="Sequence encoder: bidirectional GRU, LSTM or plain (tanh) RNN."),
         click.option("--hidden", default=hidden, show_default=True, type=int,
-                     help="GRU units per direction."),
+                     help="Recurrent units per direction."),
         click.option("--dropout", default=0.5, show_default=True, type=float,
                      help="Dropout before the output layer."),
         click.option("--input-dropout", default=0.5, show_default=True, type=float,
@@ -49,7 +52,7 @@ def _add_training_options(f, *, epochs, lr, hidden, fine_tune, clip):
         click.option("--seed", default=0, show_default=True, type=int,
                      help="Random seed (initialisation, dropout, batch order)."),
         click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 2),
-                     help="1 or 2 (the two GRU directions run in parallel)."),
+                     help="1 or 2 (the two recurrent directions run in parallel)."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -112,11 +115,14 @@ def sentiment():
 @_column_options
 @click.option("--pooling", default="maxmean", show_default=True,
               type=click.Choice(["maxmean", "max", "mean", "attention"]),
-              help="How the BiGRU states of a text become one vector.")
+              help="How the encoder states of a text become one vector.")
+@click.option("--layers", default=1, show_default=True, type=int,
+              help="Stacked encoder layers (dropout --dropout between them).")
 @_training_options()
 def train_cmd(vectors_path, train_path, dev_path, out, label_column, text_column, pooling,
-              epochs, batch_size, lr, hidden, dropout, input_dropout, fine_tune, oov_min_count,
-              max_vocab, patience, evals_per_epoch, clip, seed, threads):
+              layers, epochs, batch_size, lr, encoder, hidden, dropout, input_dropout,
+              fine_tune, oov_min_count, max_vocab, patience, evals_per_epoch, clip, seed,
+              threads):
     """Train a classifier on TSV data and save it to --out."""
     from embedkit._progress import progress_enabled
     from embedkit.downstream import SentimentClassifier, read_tsv
@@ -131,7 +137,7 @@ def train_cmd(vectors_path, train_path, dev_path, out, label_column, text_column
     model = SentimentClassifier(
         vectors, hidden=hidden, dropout=dropout, input_dropout=input_dropout,
         fine_tune=fine_tune, oov_min_count=oov_min_count, max_vocab=max_vocab,
-        pooling=pooling, seed=seed, threads=threads)
+        pooling=pooling, seed=seed, threads=threads, encoder=encoder, layers=layers)
     model.fit(texts, labels, dev[0], dev[1], epochs=epochs, batch_size=batch_size, lr=lr,
               patience=patience, clip=clip, evals_per_epoch=evals_per_epoch,
               progress=progress_enabled())

@@ -5,16 +5,17 @@
 >>> v.analogy("man", "king", "woman")           # doctest: +SKIP
 """
 
+import importlib
 import logging
 
 from embedkit._version import __version__
-from embedkit.errors import (CorpusError, EmbedkitError, FormatError, MissingFileError,
-                             ParameterError, UnknownWordError)
-from embedkit.vectors.core import Vectors
 
-# Imported on first use so that `import embedkit` (and the CLI's start) stays quick:
-# these pull in Numba kernels.
-_LAZY = {
+# The public names, each with the module that defines it.  ``__all__``, ``__dir__`` and the
+# lazy ``__getattr__`` below are all made from this one table; modules are imported on
+# first use so that ``import embedkit`` (and the CLI's start) stays quick: most of them
+# pull in Numba kernels.
+_EXPORTS = {
+    "Vectors": "embedkit.vectors.core",
     "load": "embedkit.vectors.loader",
     "save": "embedkit.vectors.loader",
     "train": "embedkit.training.word2vec",
@@ -26,37 +27,29 @@ _LAZY = {
     "parse_query": "embedkit.search.query",
     "SentimentClassifier": "embedkit.downstream",
     "NERTagger": "embedkit.downstream",
+    "EmbedkitError": "embedkit.errors",
+    "ParameterError": "embedkit.errors",
+    "CorpusError": "embedkit.errors",
+    "FormatError": "embedkit.errors",
+    "MissingFileError": "embedkit.errors",
+    "UnknownWordError": "embedkit.errors",
+    "TrainingInterrupted": "embedkit.errors",
+    "TrainingDiverged": "embedkit.errors",
 }
+
+__all__ = ["__version__", *_EXPORTS]
 
 
 def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
     raise AttributeError(f"module 'embedkit' has no attribute {name!r}")
 
 
-logging.getLogger("embedkit").addHandler(logging.NullHandler())
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
 
-__all__ = [
-    "__version__",
-    "Vectors",
-    "load",
-    "save",
-    "train",
-    "Word2Vec",
-    "TrainResult",
-    "GloVe",
-    "evaluate",
-    "Index",
-    "parse_query",
-    "SentimentClassifier",
-    "NERTagger",
-    "EmbedkitError",
-    "ParameterError",
-    "CorpusError",
-    "FormatError",
-    "MissingFileError",
-    "UnknownWordError",
-]
+
+logging.getLogger("embedkit").addHandler(logging.NullHandler())

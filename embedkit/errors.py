@@ -32,3 +32,25 @@ class UnknownWordError(EmbedkitError, KeyError):
 
     def __str__(self) -> str:  # KeyError would wrap the message in quotes
         return str(self.args[0]) if self.args else ""
+
+
+class TrainingInterrupted(EmbedkitError):
+    """Training stopped by Ctrl-C; a checkpoint (and possibly vectors) were written.
+
+    Attributes
+    ----------
+    checkpoint : str or None
+        The checkpoint path to pass to ``resume=`` / ``--resume``.
+    result : object or None
+        What the trainer could build from the weights so far (e.g. a training result with
+        ``.vectors``); set by the trainer before re-raising.
+    """
+
+    def __init__(self, message: str, checkpoint: str | None = None, result=None):
+        super().__init__(message)
+        self.checkpoint = checkpoint
+        self.result = result
+
+
+class TrainingDiverged(ParameterError):
+    """The loss became NaN or infinite: the learning rate is too high."""

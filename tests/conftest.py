@@ -19,3 +19,15 @@ def _reset_embedkit_logging():
     logger.handlers[:] = [logging.NullHandler()]
     logger.setLevel(logging.NOTSET)
     logger.propagate = True
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One 2-process Dask LocalCluster for the distributed tests (skipped without dask)."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()

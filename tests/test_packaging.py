@@ -1,7 +1,11 @@
 """The package map in pyproject.toml matches the folders, and nothing generic is installed."""
 
 import pathlib
-import tomllib
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10: the same parser, from PyPI (a dev dependency there)
+    import tomli as tomllib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

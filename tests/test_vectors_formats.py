@@ -1,5 +1,5 @@
-"""Readers and writers: every writer to every reader is lossless; gensim reads ours and we read
-gensim's; compression, limit, native memory-mapping."""
+"""Readers and writers: every writer to every reader is lossless; compression, limit, native
+memory-mapping.  (Reading and writing side by side with gensim: test_gensim_interop.py.)"""
 
 import json
 
@@ -8,15 +8,7 @@ import pytest
 
 import embedkit
 from embedkit.vectors.loader import detect_format
-
-
-def _vectors(rng, n=60, dim=7):
-    # values over many magnitudes, plus exact zeros and extremes, and non-ASCII words
-    m = (rng.standard_normal((n, dim)) * np.exp(rng.uniform(-12, 4, (n, dim)))).astype(np.float32)
-    m[0, :3] = [0.0, 1e-30, -3.4e38]
-    m[1, :2] = [1.0, -0.5]
-    words = [f"w{i}" for i in range(n - 3)] + ["été", "日本", "naïve"]
-    return embedkit.Vectors(words, m)
+from helpers.factories import mixed_vectors as _vectors
 
 
 WRITE_FORMATS = [("v.txt", None), ("v.vec", None), ("v.bin", None), ("v.ekv", None),
@@ -142,61 +134,6 @@ def test_module_level_save(tmp_path, rng):
     v = _vectors(rng)
     embedkit.save(v, tmp_path / "v.bin")
     np.testing.assert_array_equal(embedkit.load(tmp_path / "v.bin").vectors, v.vectors)
-
-
-# -- gensim interoperability ---------------------------------------------------------------
-gensim_models = pytest.importorskip("gensim.models")
-
-
-@pytest.mark.parametrize("binary", [False, True])
-def test_gensim_reads_our_word2vec_files(tmp_path, rng, binary):
-    v = _vectors(rng)
-    path = tmp_path / ("v.bin" if binary else "v.txt")
-    v.save(path)
-    kv = gensim_models.KeyedVectors.load_word2vec_format(str(path), binary=binary)
-    assert kv.index_to_key == v.words
-    np.testing.assert_array_equal(kv.vectors, v.vectors)
-
-
-def test_gensim_reads_our_glove_files(tmp_path, rng):
-    v = _vectors(rng)
-    v.save(tmp_path / "g.txt", format="glove")
-    kv = gensim_models.KeyedVectors.load_word2vec_format(str(tmp_path / "g.txt"), no_header=True)
-    np.testing.assert_array_equal(kv.vectors, v.vectors)
-
-
-@pytest.mark.parametrize("binary", [False, True])
-def test_we_read_gensim_word2vec_files(tmp_path, rng, binary):
-    v = _vectors(rng)
-    kv = gensim_models.KeyedVectors(vector_size=v.dim)
-    kv.add_vectors(v.words, v.vectors)
-    path = tmp_path / ("g.bin" if binary else "g.txt")
-    kv.save_word2vec_format(str(path), binary=binary)
-    w = embedkit.load(path)
-    assert w.words == v.words
-    np.testing.assert_array_equal(w.vectors, v.vectors)
-
-
-def test_from_and_to_gensim(rng):
-    v = _vectors(rng)
-    v.counts = np.arange(len(v), 0, -1)
-    kv = v.to_gensim()
-    assert kv.index_to_key == v.words
-    np.testing.assert_array_equal(kv.vectors, v.vectors)
-    assert kv.get_vecattr("w3", "count") == v.counts[3]
-    back = embedkit.Vectors.from_gensim(kv)
-    assert back.words == v.words
-    np.testing.assert_array_equal(back.vectors, v.vectors)
-    np.testing.assert_array_equal(back.counts, v.counts)
-
-
-def test_from_gensim_model_uses_its_wv():
-    sentences = [["a", "b", "c", "a"], ["b", "c", "a"]] * 5
-    model = gensim_models.Word2Vec(sentences, vector_size=4, min_count=1, workers=1, epochs=1,
-                                   seed=1)
-    v = embedkit.Vectors.from_gensim(model)
-    assert v.words == model.wv.index_to_key
-    assert v.counts.tolist() == [15, 10, 10]
 
 
 def test_from_gensim_rejects_other_objects():

@@ -1,4 +1,4 @@
-"""The query API: lookups, most_similar/analogy/doesnt_match against gensim and brute force,
+"""The query API: lookups, most_similar/analogy/doesnt_match against brute force,
 the _search funnel and the attach_index hook."""
 
 import numpy as np
@@ -6,13 +6,12 @@ import pytest
 
 import embedkit
 from embedkit.errors import ParameterError, UnknownWordError
+from helpers.factories import query_vectors
 
 
 @pytest.fixture
 def vecs(rng):
-    n, dim = 300, 16
-    words = [f"w{i}" for i in range(n - 4)] + ["King", "king", "queen", "Paris"]
-    return embedkit.Vectors(words, rng.standard_normal((n, dim)).astype(np.float32))
+    return query_vectors(rng)
 
 
 def _brute(v, query, exclude=()):
@@ -71,34 +70,6 @@ def test_restrict_vocab_limits_the_search(vecs):
 
 def test_topn_larger_than_vocabulary_returns_everything_else(vecs):
     assert len(vecs.most_similar("queen", topn=1000)) == 299
-
-
-gensim_models = pytest.importorskip("gensim.models")
-
-
-def _kv(v):
-    kv = gensim_models.KeyedVectors(vector_size=v.dim)
-    kv.add_vectors(v.words, v.vectors)
-    return kv
-
-
-def test_most_similar_and_similarity_agree_with_gensim(vecs):
-    kv = _kv(vecs)
-    for pos, neg in [(["queen"], []), (["King", "w3"], ["w7"]), (["w1", "w2", "w9"], [])]:
-        ours = vecs.most_similar(positive=pos, negative=neg, topn=10)
-        theirs = kv.most_similar(positive=pos, negative=neg, topn=10)
-        assert [w for w, _ in ours] == [w for w, _ in theirs]
-        np.testing.assert_allclose([s for _, s in ours], [s for _, s in theirs], atol=1e-5)
-    assert vecs.similarity("w1", "w2") == pytest.approx(float(kv.similarity("w1", "w2")), abs=1e-6)
-    assert vecs.doesnt_match(["w1", "w2", "w3", "queen"]) == \
-        kv.doesnt_match(["w1", "w2", "w3", "queen"])
-
-
-def test_analogy_3cosadd_agrees_with_gensim(vecs):
-    kv = _kv(vecs)
-    ours = vecs.analogy("w1", "w2", "w3", topn=5)
-    theirs = kv.most_similar(positive=["w2", "w3"], negative=["w1"], topn=5)
-    assert [w for w, _ in ours] == [w for w, _ in theirs]
 
 
 def test_analogy_3cosmul_is_the_levy_goldberg_argmax(vecs):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-_JIT = dict(nogil=True, fastmath=True, cache=True, error_model="numpy")
+from embedkit._kernels._options import FAST as _JIT  # noqa: E402
 
 
 @njit(**_JIT)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-_OPTS = dict(nogil=True, fastmath=True, cache=True, error_model="numpy")
+from embedkit._kernels._options import FAST as _OPTS  # noqa: E402
 
 
 def code_shift(window: int) -> int:

@@ -13,10 +13,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from embedkit._kernels._options import FAST
+
 NEG = np.float32(-3.0e38)  # "minus infinity" that stays finite under fastmath
 
 
-@njit(nogil=True, fastmath=True, cache=True)
+@njit(**FAST)
 def _mask_and_pick(row, fa, fb, fc, form_ptr, form_rows, dead):
     for p in range(form_ptr[fa], form_ptr[fa + 1]):
         row[form_rows[p]] = NEG
@@ -41,7 +43,7 @@ def _mask_and_pick(row, fa, fb, fc, form_ptr, form_rows, dead):
     return b1, s1, s1 - s2
 
 
-@njit(nogil=True, fastmath=True, cache=True)
+@njit(**FAST)
 def best_excluding(scores, qforms, form_ptr, form_rows, dead, best, best_score, gap):
     """Best row of each row of ``scores`` (m, R) that is not a question word.
 
@@ -55,7 +57,7 @@ def best_excluding(scores, qforms, form_ptr, form_rows, dead, best, best_score, 
         gap[i] = g
 
 
-@njit(nogil=True, fastmath=True, cache=True, error_model="numpy")
+@njit(**FAST)
 def best_excluding_cosmul(sa, sb, sc, qforms, form_ptr, form_rows, dead, eps,
                           best, best_score, gap):
     """3CosMul: best row by ``cos'(d,b) cos'(d,c) / (cos'(d,a) + eps)``, ``cos' = (1+cos)/2``.

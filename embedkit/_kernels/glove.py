@@ -27,7 +27,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-_OPTS = dict(nogil=True, fastmath=True, cache=True, error_model="numpy")
+from embedkit._kernels._options import FAST as _OPTS  # noqa: E402
 _BATCH = 64        # entries gathered at a time (their loads overlap instead of stalling one by one)
 _AHEAD = 4         # entries whose parameter rows are prefetched ahead of the one being trained
 

@@ -37,7 +37,7 @@ from numba.extending import get_cython_function_address
 # ``single_threaded_blas()`` loads it with its default thread count and the two GRU
 # directions fight over its multi-threaded GEMM (a 10-100x slowdown).
 
-_JIT = dict(nogil=True, fastmath=True, cache=True, error_model="numpy")
+from embedkit._kernels._options import FAST as _JIT  # noqa: E402
 
 # BLAS: SciPy's sgemm/dgemm, called straight from the kernels (no copies, leading dimensions
 # and beta), registered under our own symbol names so cached kernels link to them at load.

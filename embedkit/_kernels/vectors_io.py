@@ -28,7 +28,7 @@ _MAX_WORD = 1 << 16
 
 # fastmath stays off here (unlike the training kernels): parsing and formatting must be
 # exact to the last bit, and fastmath may reassociate or flush denormals.
-_JIT = dict(nogil=True, fastmath=False, cache=True, error_model="numpy")
+from embedkit._kernels._options import EXACT as _JIT  # noqa: E402
 
 
 @numba.njit(**_JIT)

@@ -26,11 +26,7 @@ from numba import njit
 MAX_EXP = 6.0
 TABLE_SIZE = 4096
 
-# fastmath without the no-NaN / no-Inf assumptions: reassociation (vectorised dot products
-# and axpys) is what matters for speed, and a diverging run must still produce a NaN/Inf
-# loss that the driver can detect.
-FASTMATH = {"reassoc", "contract", "arcp", "nsz", "afn"}
-_OPTS = dict(nogil=True, fastmath=FASTMATH, cache=True, error_model="numpy")
+from embedkit._kernels._options import WORD2VEC as _OPTS  # noqa: E402 (after the constants)
 
 _U12 = np.uint64(12)
 _U25 = np.uint64(25)

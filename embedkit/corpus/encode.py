@@ -252,7 +252,7 @@ def _source_key(source, options: dict) -> str | None:
 def prepare(source=None, *, min_count: int = 5, tokenizer: str = "default",
             lowercase: bool = True, max_vocab_size: int | None = None,
             max_final_vocab: int | None = None, cache: bool = True,
-            cache_dir=None) -> EncodedCorpus:
+            cache_dir=None, out=None, client=None) -> EncodedCorpus:
     """Read, count and encode a corpus (or open its cached encoding).
 
     Parameters
@@ -276,10 +276,17 @@ def prepare(source=None, *, min_count: int = 5, tokenizer: str = "default",
         never cached.
     cache_dir : path, optional
         Another cache root (encodings go in its ``encoded/`` folder).
+    out : path or URL, optional
+        Encode shard by shard into this directory instead of the cache: ``source`` is then
+        a file, directory, glob, fsspec URL or a list of them, one shard per file, and the
+        result is a :class:`~embedkit.corpus.sharded.ShardedCorpus` (see
+        :func:`embedkit.distributed.prepare.prepare_sharded`).
+    client : distributed.Client, optional
+        Run the sharded preparation on this Dask cluster (requires ``out``).
 
     Returns
     -------
-    EncodedCorpus
+    EncodedCorpus (ShardedCorpus with ``out``)
 
     Raises
     ------
@@ -292,6 +299,15 @@ def prepare(source=None, *, min_count: int = 5, tokenizer: str = "default",
     (['a', 'b'], [0, 1, 0, 1, 0], [0, 3, 5])
     """
     _validate(min_count, max_vocab_size, max_final_vocab, tokenizer)
+    if out is not None or client is not None:
+        from embedkit.distributed.prepare import prepare_sharded
+
+        if out is None:
+            raise ParameterError("client= needs out=: the directory every worker writes its "
+                                 "shards to")
+        return prepare_sharded(source, out, client=client, min_count=min_count,
+                               tokenizer=tokenizer, lowercase=lowercase,
+                               max_vocab_size=max_vocab_size, max_final_vocab=max_final_vocab)
     if source is None:
         from embedkit.corpora import default_corpus_path
 

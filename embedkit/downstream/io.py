@@ -39,6 +39,29 @@ def save_model(model, path) -> None:
                   lambda f: f.write(json.dumps(state, ensure_ascii=False).encode("utf-8")))
 
 
+def _check_encoder(path, cfg, params):
+    """The saved encoder kind is known and its weight arrays have the shapes its config gives
+    (models saved before the ``encoder`` field existed are GRU models)."""
+    from embedkit.downstream.encoders import ENCODERS, encoder_shapes, feature_width
+
+    kind = cfg.get("encoder", "gru")
+    if kind not in ENCODERS:
+        raise FormatError(f"{path}: unknown encoder kind {kind!r} in model.json (this embedkit "
+                          f"knows {', '.join(ENCODERS)}); upgrade embedkit or retrain the model")
+    try:
+        expected = encoder_shapes(cfg, feature_width(params))
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise FormatError(f"{path}: inconsistent model.json and weights.npz ({exc!r})") from None
+    for name, shape in expected.items():
+        arr = params.get(name)
+        if arr is None:
+            raise FormatError(f"{path}: weights.npz lacks the {kind} encoder array {name!r}")
+        if arr.shape != tuple(shape) or arr.dtype != np.float32:
+            raise FormatError(f"{path}: weights.npz array {name!r} is {arr.dtype} "
+                              f"{arr.shape}, expected float32 {tuple(shape)} for the "
+                              f"{kind} encoder of model.json")
+
+
 def load_model(path, vectors=None):
     """Load a model saved by ``save()``; ``vectors`` (optional) replaces its pretrained rows.
 
@@ -67,6 +90,7 @@ def load_model(path, vectors=None):
     if state.get("format_version", 0) > FORMAT_VERSION:
         raise FormatError(f"{path} was saved by a newer embedkit; upgrade embedkit to load it")
     cfg = state["config"]
+    _check_encoder(path, cfg, params)
     options = {k: v for k, v in cfg.items() if k not in ("dim", "n_pretrained", "alphabet")}
     model = cls(None, **options)
     model.config.update(cfg)  # options added later keep their defaults

@@ -1,4 +1,5 @@
-"""BiGRU sentiment classifier and NER tagger: parameters, forward/backward, fit, predict."""
+"""Sentiment classifier and NER tagger over a sequence encoder (BiGRU by default, or BiLSTM,
+BiRNN; see :mod:`embedkit.downstream.encoders`): parameters, forward/backward, fit, predict."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from embedkit._threads import single_threaded_blas
 from embedkit.downstream import metrics as M
 from embedkit.downstream.crf import crf_nll
 from embedkit.downstream.data import length_batches
-from embedkit.downstream.encoder import BiGRU, init_bigru
+from embedkit.downstream.encoders import (build_encoders, check_encoder, encoder_width,
+                                          init_encoder)
 from embedkit.downstream.features import (CASE_CLASSES, CHAR_FIRST, Featurizer, Vocabulary,
                                           char_alphabet, make_batch)
 from embedkit.downstream.optim import Adam, ParameterAverage
@@ -28,11 +30,8 @@ DEFAULTS = {
     "oov_min_count": 2, "case_dim": 0, "char_buckets": 0, "char_dim": 32, "char_nmax": 4,
     "pooling": "maxmean", "max_vocab": None, "seed": 0, "threads": 2, "crf": False,
     "char_cnn": 0, "char_cnn_dim": 25, "char_cnn_width": 3, "word_dropout": 0.0,
-    "layers": 1, "variational": False,
+    "layers": 1, "variational": False, "encoder": "gru",
 }
-
-_GRU_KEYS = ("gru_f_Wi", "gru_f_bi", "gru_f_WhT", "gru_f_bhn",
-             "gru_b_Wi", "gru_b_bi", "gru_b_WhT", "gru_b_bhn")
 
 
 def _softmax(z):
@@ -87,10 +86,11 @@ def _check_options(cfg):
         raise ParameterError(f"layers must be >= 1, got {cfg['layers']}")
     if int(cfg["threads"]) < 1:
         raise ParameterError(f"threads must be >= 1, got {cfg['threads']}")
+    check_encoder(cfg["encoder"])
 
 
 class _BiGRUModel:
-    """Shared machinery: embeddings + features -> BiGRU -> task head."""
+    """Shared machinery: embeddings + features -> encoder -> task head."""
 
     task = ""
 
@@ -146,11 +146,8 @@ class _BiGRUModel:
                 p[wn] = rng.uniform(-s, s, (Kw, Dc, F)).astype(np.float32)
                 p[bn] = np.zeros(F, np.float32)
                 d_in += F
-        H = int(cfg["hidden"])
-        p.update(init_bigru(rng, d_in, H))
-        for layer in range(2, int(cfg["layers"]) + 1):
-            p.update({f"l{layer}_{k}": v for k, v in init_bigru(rng, 2 * H, H).items()})
-        p.update(self._init_head(rng, H))
+        p.update(init_encoder(cfg, rng, d_in))
+        p.update(self._init_head(rng, encoder_width(cfg)))
         self.params = p
         self.config["dim"] = dim
         self.config["n_pretrained"] = len(words)
@@ -160,14 +157,9 @@ class _BiGRUModel:
         cfg = self.config
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()
                       if k not in ("emb", "char_emb")}
-        self.encoder = BiGRU(self.params, self.grads, threads=int(cfg["threads"]), exact=exact)
-        # stacked layers: BiGRUs over views of the shared parameter and gradient dicts
-        self.encoders = [self.encoder]
-        for layer in range(2, int(cfg.get("layers", 1)) + 1):
-            keys = {k: f"l{layer}_{k}" for k in _GRU_KEYS}
-            self.encoders.append(BiGRU({k: self.params[v] for k, v in keys.items()},
-                                       {k: self.grads[v] for k, v in keys.items()},
-                                       threads=int(cfg["threads"]), exact=exact))
+        # stacked layers over views of the shared parameter and gradient dicts
+        self.encoders = build_encoders(cfg, self.params, self.grads, exact=exact)
+        self.encoder = self.encoders[0]
         self.featurizer = Featurizer(self.vocab, int(cfg["char_buckets"]), int(cfg["char_nmax"]),
                                      alphabet=cfg.get("alphabet") if cfg.get("char_cnn") else None)
 
@@ -299,7 +291,7 @@ class _BiGRUModel:
         return Hs, drop
 
     def _encoder_backward(self, dH):
-        """Backward through the stacked BiGRUs; returns the gradient wrt their input."""
+        """Backward through the stacked encoder layers; returns the gradient wrt their input."""
         for enc, mask in zip(self.encoders[:0:-1], self._layer_drops[::-1]):
             dH = enc.backward(dH)
             if mask is not None:
@@ -445,7 +437,9 @@ class SentimentClassifier(_BiGRUModel):
         ``hidden`` (128), ``dropout`` (0.5, before the output layer), ``input_dropout``
         (0.5), ``fine_tune`` (False), ``oov_min_count`` (2: training words missing from the
         vectors seen this often get a learned row), ``pooling`` ("maxmean", "max", "mean" or
-        "attention"), ``max_vocab`` (keep the first N vector rows), ``seed``, ``threads``.
+        "attention"), ``max_vocab`` (keep the first N vector rows), ``seed``, ``threads``,
+        ``encoder`` ("gru", "lstm" or "rnn": the bidirectional recurrent cell; ``hidden``
+        units per direction), ``layers`` (stacked encoder layers, 1; ``dropout`` between).
 
     Examples
     --------
@@ -455,16 +449,16 @@ class SentimentClassifier(_BiGRUModel):
 
     task = "sentiment"
 
-    def _init_head(self, rng, H):
+    def _init_head(self, rng, width):
         C = len(self.labels)
         mult = 2 if self.config["pooling"] == "maxmean" else 1
-        fan = mult * 2 * H
+        fan = mult * width
         s = math.sqrt(6.0 / (fan + C))
         p = {"out_W": rng.uniform(-s, s, (fan, C)).astype(np.float32),
              "out_b": np.zeros(C, np.float32)}
         if self.config["pooling"] == "attention":
-            p["att_W"] = rng.uniform(-s, s, (2 * H, 2 * H)).astype(np.float32) * 0.5
-            p["att_v"] = rng.normal(0, 0.1, 2 * H).astype(np.float32)
+            p["att_W"] = rng.uniform(-s, s, (width, width)).astype(np.float32) * 0.5
+            p["att_v"] = rng.normal(0, 0.1, width).astype(np.float32)
         return p
 
     def _pool(self, Hs, lengths):
@@ -615,17 +609,17 @@ class NERTagger(_BiGRUModel):
         ``char_cnn_dim`` (its character embedding size, 25), ``char_cnn_width`` (odd
         window, 3, or a list such as ``[3, 5]``: one bank of ``char_cnn`` filters per
         width, features concatenated), ``word_dropout`` (probability that a training token reads the UNK
-        row, 0), ``layers`` (stacked BiGRUs, 1; ``dropout`` between them),
+        row, 0), ``layers`` (stacked encoder layers, 1; ``dropout`` between them),
         ``variational`` (one dropout mask per sentence shared over time, False) and
         ``crf`` (a linear-chain CRF output layer instead of the per-token softmax).
     """
 
     task = "ner"
 
-    def _init_head(self, rng, H):
+    def _init_head(self, rng, width):
         C = len(self.labels)
-        s = math.sqrt(6.0 / (2 * H + C))
-        p = {"out_W": rng.uniform(-s, s, (2 * H, C)).astype(np.float32),
+        s = math.sqrt(6.0 / (width + C))
+        p = {"out_W": rng.uniform(-s, s, (width, C)).astype(np.float32),
              "out_b": np.zeros(C, np.float32)}
         if self.config["crf"]:
             p["crf_trans"] = np.zeros((C, C), np.float32)

@@ -47,7 +47,8 @@ import numpy as np
 
 from embedkit._atomic import atomic_file
 from embedkit._progress import progress_bar
-from embedkit.errors import EmbedkitError, MissingFileError, ParameterError
+from embedkit.errors import (EmbedkitError, MissingFileError, ParameterError, TrainingDiverged,
+                             TrainingInterrupted)
 
 log = logging.getLogger(__name__)
 
@@ -71,30 +72,6 @@ __all__ = [
     "save_vectors_or_rescue",
     "split_jobs",
 ]
-
-
-# ---------------------------------------------------------------------------------------
-# errors
-class TrainingInterrupted(EmbedkitError):
-    """Training stopped by Ctrl-C; a checkpoint (and possibly vectors) were written.
-
-    Attributes
-    ----------
-    checkpoint : str or None
-        The checkpoint path to pass to ``resume=`` / ``--resume``.
-    result : object or None
-        What the trainer could build from the weights so far (e.g. a training result with
-        ``.vectors``); set by the trainer before re-raising.
-    """
-
-    def __init__(self, message: str, checkpoint: str | None = None, result=None):
-        super().__init__(message)
-        self.checkpoint = checkpoint
-        self.result = result
-
-
-class TrainingDiverged(ParameterError):
-    """The loss became NaN or infinite: the learning rate is too high."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -228,6 +205,10 @@ def encoded_corpus(corpus, **options):
     else :func:`embedkit.corpus.prepare` of it with ``options``."""
     if all(hasattr(corpus, a) for a in ("ids", "offsets", "vocab")):
         return corpus
+    from embedkit.corpus.sharded import ShardedCorpus, is_sharded_dir
+
+    if is_sharded_dir(corpus):  # written by prepare(..., out=DIR): memory-mapped shards
+        return ShardedCorpus.open(corpus)
     from embedkit.corpus import prepare
 
     return prepare(corpus, **options)

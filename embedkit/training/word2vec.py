@@ -48,6 +48,10 @@ class TrainResult:
 
 def _fingerprint(enc) -> dict:
     words = "\n".join(enc.vocab.words).encode("utf-8")
+    if hasattr(enc, "shards"):  # a sharded directory: the same values, shard by shard
+        return {"tokens": enc.n_tokens, "sentences": enc.n_sentences,
+                "vocab": int(len(enc.vocab)), "words_crc32": zlib.crc32(words),
+                "ids_crc32": enc.ids_crc32()}
     ids = np.ascontiguousarray(enc.ids)
     return {"tokens": int(len(ids)), "sentences": int(len(enc.offsets) - 1),
             "vocab": int(len(enc.vocab)), "words_crc32": zlib.crc32(words),
@@ -186,7 +190,10 @@ class Word2Vec:
 
         enc = self._prepare(corpus)
         vocab = enc.vocab
-        n_tokens = int(len(enc.ids))
+        # a sharded directory is trained shard by shard, memory-mapped, never joined
+        shards = list(enc.shards) if hasattr(enc, "shards") else [(enc.ids, enc.offsets)]
+        n_tokens = int(sum(len(s_ids) for s_ids, _ in shards))
+        n_sentences = int(sum(len(s_off) - 1 for _, s_off in shards))
         if len(vocab) == 0 or n_tokens == 0:
             raise CorpusError(f"the vocabulary is empty: no word occurs at least "
                               f"min_count={self.min_count} times; lower --min-count or "
@@ -200,9 +207,9 @@ class Word2Vec:
         V, dim = len(vocab), self.dim
         weight_bytes = 2 * V * dim * 4
         log.info("%s: %d words, %d tokens, %d sentences; weights %s (2 x %d x %d float32) "
-                 "+ encoded corpus %s", self.model, V, n_tokens, len(enc.offsets) - 1,
+                 "+ encoded corpus %s", self.model, V, n_tokens, n_sentences,
                  C.format_bytes(weight_bytes), V, dim,
-                 C.format_bytes(enc.ids.nbytes + enc.offsets.nbytes))
+                 C.format_bytes(sum(i.nbytes + o.nbytes for i, o in shards)))
 
         from embedkit._kernels import word2vec as K
 
@@ -234,19 +241,30 @@ class Word2Vec:
         alias_prob, alias_idx = K.build_alias(p)
         sig, nls = K.make_tables()
 
-        ids = enc.ids if enc.ids.dtype == np.int32 else enc.ids.astype(np.int32)
-        offsets = np.ascontiguousarray(enc.offsets, dtype=np.int64)
-        bounds = C.split_jobs(offsets, self.words_per_job)
-        job_words = offsets[bounds[1:]] - offsets[bounds[:-1]]
+        shard_arrays, jobs, shard_words, base = [], [], [], 0
+        for s_ids, s_off in shards:
+            s_ids = s_ids if s_ids.dtype == np.int32 else s_ids.astype(np.int32)
+            s_off = np.ascontiguousarray(s_off, dtype=np.int64)
+            s_bounds = C.split_jobs(s_off, self.words_per_job)
+            k = len(shard_arrays)
+            shard_arrays.append((s_ids, s_off, base))
+            jobs += [(k, int(b0), int(b1)) for b0, b1 in zip(s_bounds[:-1], s_bounds[1:])]
+            shard_words.append(s_off[s_bounds[1:]] - s_off[s_bounds[:-1]])
+            base += len(s_ids)
+        job_words = np.concatenate(shard_words).astype(np.int64)
+        ids, offsets = shard_arrays[0][0], shard_arrays[0][1]
         kernel = K.sgns_job if self.model == "sgns" else K.cbow_job
         alpha, min_alpha = float(self.alpha), float(self.min_alpha)
         window, negative = int(self.window), int(self.negative)
         total_pos = int(self.epochs) * n_tokens
 
         def work(epoch: int, job: int, thread: int):
-            return kernel(ids, offsets, int(bounds[job]), int(bounds[job + 1]), w_in, w_out,
+            k, b0, b1 = jobs[job]
+            s_ids, s_off, s_base = shard_arrays[k]
+            return kernel(s_ids, s_off, b0, b1, w_in, w_out,
                           keep, alias_prob, alias_idx, window, negative, alpha, min_alpha,
-                          int(epoch) * n_tokens, total_pos, states, int(thread), sig, nls)
+                          int(epoch) * n_tokens + s_base, total_pos, states, int(thread), sig,
+                          nls)
 
         def lr_at(progress: float) -> float:
             return max(min_alpha, alpha - (alpha - min_alpha) * progress)

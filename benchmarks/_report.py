@@ -1,0 +1,136 @@
+"""What every benchmark script shares: where the data is, and how its results are written.
+
+A benchmark prints its tables and, with ``--markdown PATH``, writes them to a page under
+``docs/benchmarks/`` together with the exact command, the date, the machine and the load
+average at the start and the end of the run.  The pages are never edited by hand: a page is
+a re-run.
+
+Data paths: a script takes its inputs as arguments; defaults are looked up under
+``$EMBEDKIT_BENCH_DATA`` (the folder holding ``corpora/``, ``eval/``, ``sentiment/`` and
+``ner/``), so nothing in the scripts names a machine-specific directory.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import shlex
+import sys
+import tempfile
+
+__all__ = ["Report", "data_path", "add_markdown_option"]
+
+
+def data_path(relative: str) -> str | None:
+    """``$EMBEDKIT_BENCH_DATA/relative`` if the variable is set, else None.
+
+    Parameters
+    ----------
+    relative : str
+        A path inside the benchmark data folder, e.g. ``"eval/gensim/questions-words.txt"``.
+    """
+    root = os.environ.get("EMBEDKIT_BENCH_DATA")
+    return os.path.join(root, relative) if root else None
+
+
+def add_markdown_option(parser, page: str) -> None:
+    """Add ``--markdown PATH`` to an argparse parser (the page this script owns)."""
+    parser.add_argument("--markdown", metavar="PATH", nargs="?", const=page, default=None,
+                        help=f"also write the results as a Markdown page (default path: {page})")
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _memory_gib() -> str:
+    try:
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        return f"{pages * size / 2**30:.0f} GiB"
+    except (ValueError, OSError, AttributeError):
+        return "unknown memory"
+
+
+def _load() -> str:
+    try:
+        return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return str(value).replace("|", "\\|")
+
+
+class Report:
+    """Tables and notes of one benchmark run, printed and optionally written as Markdown.
+
+    Parameters
+    ----------
+    title : str
+        The page title, e.g. ``"word2vec training speed against gensim"``.
+    """
+
+    def __init__(self, title: str):
+        self.title = title
+        self.command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
+        self.started = _dt.datetime.now(_dt.timezone.utc)
+        self.load_start = _load()
+        self.sections: list[tuple[str, list[str]]] = []
+
+    def table(self, heading: str, header: list[str], rows: list[list]) -> None:
+        """Add (and print) a table; ``rows`` hold strings or numbers."""
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+        self.sections.append((heading, lines))
+        print(f"\n{heading}\n" + "\n".join(lines), flush=True)
+
+    def note(self, text: str) -> None:
+        """Add (and print) a paragraph under the tables."""
+        self.sections.append(("", [text]))
+        print(text, flush=True)
+
+    def markdown(self) -> str:
+        """The whole page: title, conditions, then the tables and notes in order."""
+        ended = _dt.datetime.now(_dt.timezone.utc)
+        out = [f"# {self.title}", "",
+               "Written by the benchmark script itself; do not edit by hand (re-run it instead).",
+               "",
+               f"- command: `{self.command}`",
+               f"- date: {self.started:%Y-%m-%d %H:%M} to {ended:%H:%M} UTC",
+               f"- machine: {platform.system()} {platform.release()}, {_cpu_model()}, "
+               f"{os.cpu_count()} logical CPUs, {_memory_gib()}; Python "
+               f"{platform.python_version()}",
+               f"- load average (1/5/15 min) at start: {self.load_start}; at end: {_load()}",
+               ""]
+        for heading, lines in self.sections:
+            if heading:
+                out += [f"## {heading}", ""]
+            out += lines + [""]
+        return "\n".join(out).rstrip() + "\n"
+
+    def write(self, path: str | None) -> None:
+        """Write the page to ``path`` atomically (nothing when ``path`` is None)."""
+        if not path:
+            return
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".page-", suffix=".md")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(self.markdown())
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        print(f"wrote {path}", flush=True)

@@ -1,0 +1,516 @@
+"""A corpus encoded shard by shard: the on-disk format, its reader and the shard tasks.
+
+:func:`embedkit.corpus.prepare` with ``out=DIR`` (and, for a cluster, ``client=``) writes
+an encoded directory::
+
+    DIR/.embedkit-sharded       marker: the directory is ours (written first)
+    DIR/vocab.json              the vocabulary (words by count, then word)
+    DIR/shards/00000.ids.npy    int32 token ids of shard 0, in corpus order
+    DIR/shards/00000.offsets.npy  int64 sentence offsets of shard 0 (first 0, last = tokens)
+    DIR/shards/00000.json       shard metadata: source, tokens, sentences, tokenizer
+                                settings and the vocabulary digest it was encoded with
+    DIR/manifest.json           written last: the directory is complete only with it
+
+The tasks here are plain functions of a shard (no Dask import): :func:`count_shard`
+tokenizes one shard with the same Numba tokenizer and word table as the single-machine
+path and returns a compact count table; :func:`merge_count_tables` merges such tables;
+:func:`encode_shard` maps the shard's provisional ids to the final vocabulary and writes
+its ids and offsets.  Each task writes with an atomic rename, so running it twice (Dask
+re-runs the tasks of a lost worker) writes the same bytes again.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import logging
+import lzma
+import os
+import pathlib
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from embedkit._atomic import atomic_file
+from embedkit._kernels.corpus import remap_chunk, sentence_offsets
+from embedkit.corpus import readers
+from embedkit.corpus.table import ByteTable
+from embedkit.corpus.vocab import Vocab
+from embedkit.errors import CorpusError, FormatError, MissingFileError
+
+log = logging.getLogger(__name__)
+
+FORMAT = "embedkit-sharded-corpus"
+FORMAT_VERSION = 1
+MARKER = ".embedkit-sharded"
+MANIFEST = "manifest.json"
+WORK = ".work"
+_CHUNK = 1 << 24
+
+
+# -- locations -----------------------------------------------------------------------------
+
+def is_url(path) -> bool:
+    """Whether ``path`` is an fsspec URL (``s3://``, ``gs://``, ``file://`` ...)."""
+    return isinstance(path, str) and "://" in path
+
+
+def _fs(path):
+    """``(filesystem, path)`` for a URL (fsspec) or ``(None, path)`` for a local path."""
+    if not is_url(path):
+        return None, os.fspath(path)
+    try:
+        import fsspec
+    except ImportError:  # pragma: no cover - fsspec comes with the dask extra
+        raise CorpusError(f"{path}: reading URLs needs fsspec: pip install 'embedkit[dask]'")
+    fs, p = fsspec.core.url_to_fs(path)
+    return fs, p
+
+
+def join(base, *parts) -> str:
+    """``base/parts`` for a local path or a URL."""
+    base = os.fspath(base)
+    if is_url(base):
+        return "/".join([base.rstrip("/"), *parts])
+    return os.path.join(base, *parts)
+
+
+def _worker_name() -> str:
+    """`` on worker ADDRESS`` inside a Dask worker, else ``""``."""
+    try:
+        from distributed import get_worker
+
+        return f" on worker {get_worker().address}"
+    except (ImportError, ValueError):
+        return ""
+
+
+def write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all (rename locally, one PUT on a store)."""
+    try:
+        fs, p = _fs(path)
+        if fs is None:
+            with atomic_file(p, "wb") as f:
+                f.write(data)
+        elif fs.protocol in ("file", "local") or "file" in tuple(fs.protocol):
+            with atomic_file(p, "wb") as f:
+                f.write(data)
+        else:
+            fs.pipe_file(p, data)
+    except OSError as exc:
+        raise CorpusError(f"cannot write {path}{_worker_name()}: {exc.strerror or exc}; give an "
+                          "output location every worker can write") from None
+
+
+def read_bytes(path) -> bytes:
+    fs, p = _fs(path)
+    if fs is None:
+        with open(p, "rb") as f:
+            return f.read()
+    return fs.cat_file(p)
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _load_npy(path) -> np.ndarray:
+    try:
+        if not is_url(path):
+            return np.load(path, allow_pickle=False)
+        return np.load(io.BytesIO(read_bytes(path)), allow_pickle=False)
+    except FileNotFoundError:
+        raise MissingFileError(f"{path} is missing{_worker_name()}: prepare the corpus again") \
+            from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise FormatError(f"{path} is not a valid .npy file ({exc}): prepare the corpus "
+                          "again") from None
+
+
+# -- sources ----------------------------------------------------------------------------------
+
+def resolve_sources(sources) -> list[str]:
+    """The shard files that ``sources`` stand for, in order.
+
+    ``sources`` is one item or a list of items; an item is a file, a directory (its text
+    files, sorted as the single-machine reader sorts them), a glob pattern, or an fsspec
+    URL of any of these.  Raises :class:`MissingFileError` naming the first that matches
+    nothing.
+    """
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    files: list[str] = []
+    for src in sources:
+        src = os.fspath(src)
+        if is_url(src):
+            fs, p = _fs(src)
+            proto = src.split("://", 1)[0]
+            if any(c in p for c in "*?["):
+                found = sorted(fs.glob(p))
+            elif fs.isdir(p):
+                found = sorted(f for f in fs.find(p)
+                               if not any(part.startswith(".")
+                                          for part in f[len(p.rstrip("/")) + 1:].split("/"))
+                               and pathlib.PurePosixPath(f).suffix.lower()
+                               in readers.TEXT_SUFFIXES)
+            elif fs.exists(p):
+                found = [p]
+            else:
+                found = []
+            if not found:
+                raise MissingFileError(f"shard {src!r} does not exist (or matches no text "
+                                       "file): check the URL and the credentials")
+            files += [f"{proto}://{f}" if not f.startswith(f"{proto}://") else f
+                      for f in found]
+        elif any(c in src for c in "*?["):
+            import glob
+
+            found = sorted(glob.glob(os.path.expanduser(src), recursive=True))
+            found = [f for f in found if os.path.isfile(f)]
+            if not found:
+                raise MissingFileError(f"shard pattern {src!r} matches no file")
+            files += found
+        else:
+            files += [str(p) for p in readers.resolve_files(src)]
+    if not files:
+        raise CorpusError("no shards given: pass files, a directory, a glob or URLs")
+    return files
+
+
+def _open_shard(source: str):
+    """Open a shard for reading, decompressing by magic bytes (like the local reader)."""
+    if not is_url(source):
+        return readers._open_binary(pathlib.Path(source))
+    fs, p = _fs(source)
+    raw = fs.open(p, "rb")
+    head = raw.read(6)
+    raw.seek(0)
+    kind = readers._compression(pathlib.Path(p), head)
+    if kind == "gz":
+        return gzip.GzipFile(fileobj=raw), raw
+    if kind == "bz2":
+        import bz2
+
+        return bz2.BZ2File(raw), raw
+    if kind == "xz":
+        return lzma.LZMAFile(raw), raw
+    return raw, raw
+
+
+def _shard_blocks(source: str) -> Iterator[tuple[bytes, bool]]:
+    try:
+        stream, raw = _open_shard(source)
+    except FileNotFoundError:
+        raise MissingFileError(f"shard {source} is missing{_worker_name()}: every worker must "
+                               "reach the shards (shared storage or URLs)") from None
+    except PermissionError as exc:
+        raise CorpusError(f"shard {source} cannot be read{_worker_name()}: {exc.strerror}") \
+            from None
+    with stream, raw:
+        try:
+            yield from readers._blocks(stream, source, readers.BLOCK_BYTES)
+        except (EOFError, gzip.BadGzipFile, lzma.LZMAError, OSError) as exc:
+            if type(exc) is OSError and exc.errno is not None:
+                raise CorpusError(f"shard {source} cannot be read{_worker_name()}: {exc}") \
+                    from None
+            raise CorpusError(f"shard {source} is corrupt or truncated{_worker_name()} ({exc}): "
+                              "download or compress it again") from None
+
+
+# -- shard tasks ------------------------------------------------------------------------------
+
+@dataclass
+class CountTable:
+    """Words (joined by newlines: a token never holds whitespace) and their counts."""
+
+    words: bytes
+    counts: np.ndarray
+    raw_tokens: int = 0
+    lines: int = 0
+    replaced_bytes: int = 0
+
+    def word_list(self) -> list[str]:
+        return self.words.decode("utf-8").split("\n") if self.counts.shape[0] else []
+
+
+def _work_paths(out, k: int) -> tuple[str, str]:
+    return join(out, WORK, f"{k:05d}.raw.npy"), join(out, WORK, f"{k:05d}.lines.npy")
+
+
+def count_shard(k: int, source: str, out, tokenizer: str, lowercase: bool) -> CountTable:
+    """Tokenize shard ``k`` and count its words.
+
+    The shard's provisional ids and line lengths go to ``OUT/.work`` (for
+    :func:`encode_shard`); the returned table lists the shard's words in provisional-id
+    order with their counts.
+    """
+    from embedkit.corpus.encode import _block_bytes
+
+    stats = readers.ReadStats()
+    table = ByteTable()
+    ids_parts: list[np.ndarray] = []
+    lens_parts: list[np.ndarray] = []
+    carry = 0
+    for block, _cont in _shard_blocks(source):
+        ids, lens = table.add(*_block_bytes(block, tokenizer, lowercase, stats))
+        open_len = table.take_open()
+        if lens.shape[0]:
+            lens = lens.copy()
+            lens[0] += carry
+            carry = open_len
+        else:
+            carry += open_len
+        ids_parts.append(ids.copy())
+        lens_parts.append(lens)
+    if carry:
+        lens_parts.append(np.array([carry], dtype=np.int64))
+    raw = np.concatenate(ids_parts) if ids_parts else np.zeros(0, np.int32)
+    lines = np.concatenate(lens_parts) if lens_parts else np.zeros(0, np.int64)
+    raw_path, lines_path = _work_paths(out, k)
+    write_bytes(raw_path, _npy_bytes(raw.astype(np.int32, copy=False)))
+    write_bytes(lines_path, _npy_bytes(lines.astype(np.int64, copy=False)))
+    words = table.words()
+    return CountTable("\n".join(words).encode("utf-8"),
+                      table.counts[:len(words)].astype(np.int64), int(raw.shape[0]),
+                      int(lines.shape[0]), int(stats.replaced_bytes))
+
+
+def merge_count_tables(*tables: CountTable) -> CountTable:
+    """One table with every word of ``tables`` and the summed counts (order: first seen)."""
+    index: dict[str, int] = {}
+    words: list[str] = []
+    parts = []
+    for t in tables:
+        ws = t.word_list()
+        pos = np.empty(len(ws), dtype=np.int64)
+        for i, w in enumerate(ws):
+            g = index.get(w)
+            if g is None:
+                g = index[w] = len(words)
+                words.append(w)
+            pos[i] = g
+        parts.append((pos, t.counts))
+    counts = np.zeros(len(words), dtype=np.int64)
+    for pos, c in parts:
+        np.add.at(counts, pos, c)
+    return CountTable("\n".join(words).encode("utf-8"), counts,
+                      sum(t.raw_tokens for t in tables), sum(t.lines for t in tables),
+                      sum(t.replaced_bytes for t in tables))
+
+
+def vocab_digest(words: list[str]) -> str:
+    """SHA-256 (24 hex digits) of the vocabulary words in order."""
+    return hashlib.sha256("\n".join(words).encode("utf-8")).hexdigest()[:24]
+
+
+_INDEX_CACHE: dict[str, dict[str, int]] = {}
+
+
+def _vocab_index(blob: bytes, digest: str) -> dict[str, int]:
+    index = _INDEX_CACHE.get(digest)
+    if index is None:
+        _INDEX_CACHE.clear()  # one vocabulary at a time per process
+        words = blob.decode("utf-8").split("\n")
+        index = _INDEX_CACHE[digest] = {w: i for i, w in enumerate(words)}
+    return index
+
+
+def shard_name(k: int) -> str:
+    return f"{k:05d}"
+
+
+def encode_shard(k: int, source: str, table: CountTable, vocab_blob: bytes, digest: str,
+                 out, options: dict, max_sentence_length: int) -> dict:
+    """Write shard ``k``'s final ids and offsets (and its metadata, last); returns the
+    metadata.  ``vocab_blob`` is the vocabulary's words joined by newlines."""
+    index = _vocab_index(vocab_blob, digest)
+    shard_words = table.word_list()
+    remap = np.fromiter((index.get(w, -1) for w in shard_words), dtype=np.int32,
+                        count=len(shard_words))
+    remap = np.append(remap, np.int32(-1))
+    raw_path, lines_path = _work_paths(out, k)
+    raw = _load_npy(raw_path)
+    line_lens = _load_npy(lines_path)
+    if raw.dtype != np.int32 or line_lens.dtype != np.int64 or \
+            int(line_lens.sum()) != raw.shape[0] or \
+            (raw.shape[0] and (int(raw.min()) < 0 or int(raw.max()) >= len(shard_words))):
+        raise FormatError(f"{raw_path}: the intermediate ids of shard {source} do not match "
+                          "its word table; prepare the corpus again")
+    kept = np.zeros(line_lens.shape[0], dtype=np.int64)
+    n_keep = int(table.counts[remap[:-1] >= 0].sum()) if len(shard_words) else 0
+    ids = np.empty(n_keep, dtype=np.int32)
+    state = np.array([-1, 0], dtype=np.int64)
+    pos = 0
+    for start in range(0, raw.shape[0], _CHUNK):
+        pos += remap_chunk(raw[start:start + _CHUNK], remap, line_lens, kept, state, ids[pos:])
+    if pos != n_keep:  # pragma: no cover - an internal invariant
+        raise RuntimeError(f"shard {source}: encoded {pos} tokens, expected {n_keep}")
+    offsets = sentence_offsets(kept, max_sentence_length)
+    name = shard_name(k)
+    write_bytes(join(out, "shards", f"{name}.ids.npy"), _npy_bytes(ids))
+    write_bytes(join(out, "shards", f"{name}.offsets.npy"), _npy_bytes(offsets))
+    meta = {"shard": k, "source": source, "tokens": int(n_keep),
+            "sentences": int(offsets.shape[0] - 1), "raw_tokens": int(raw.shape[0]),
+            "tokenizer": options["tokenizer"], "lowercase": options["lowercase"],
+            "vocab_digest": digest}
+    write_bytes(join(out, "shards", f"{name}.json"), json.dumps(meta).encode("utf-8"))
+    return meta
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+@dataclass
+class ShardedCorpus:
+    """An encoded directory written by ``prepare(..., out=DIR)``: shards memory-mapped.
+
+    Attributes
+    ----------
+    shards : list of (ids, offsets)
+        Each shard's int32 ids (memory-mapped) and int64 sentence offsets (from 0).
+    vocab : Vocab
+    info : dict
+        The manifest (sources, options, per-shard token counts).
+    path : pathlib.Path
+    """
+
+    shards: list
+    vocab: Vocab
+    info: dict = field(default_factory=dict)
+    path: pathlib.Path | None = None
+    _joined: tuple | None = field(default=None, repr=False)
+
+    @property
+    def n_tokens(self) -> int:
+        return int(sum(ids.shape[0] for ids, _ in self.shards))
+
+    @property
+    def n_sentences(self) -> int:
+        return int(sum(off.shape[0] - 1 for _, off in self.shards))
+
+    def __len__(self) -> int:
+        return self.n_sentences
+
+    def _join(self):
+        if self._joined is None:
+            log.info("%s: joining %d shards in memory (%d tokens)", self.path,
+                     len(self.shards), self.n_tokens)
+            ids = np.concatenate([s[0] for s in self.shards]) if self.shards else \
+                np.zeros(0, np.int32)
+            offs = [np.zeros(1, np.int64)]
+            base = 0
+            for s_ids, s_off in self.shards:
+                offs.append(s_off[1:] + base)
+                base += s_ids.shape[0]
+            self._joined = (ids, np.concatenate(offs))
+        return self._joined
+
+    @property
+    def ids(self) -> np.ndarray:
+        """All ids joined in one array (reads every shard into memory; trainers that know
+        shards use :attr:`shards` instead)."""
+        return self._join()[0]
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """Sentence offsets over the joined ids (see :attr:`ids`)."""
+        return self._join()[1]
+
+    def sentences(self) -> Iterator[np.ndarray]:
+        for ids, off in self.shards:
+            for i in range(off.shape[0] - 1):
+                yield ids[off[i]:off[i + 1]]
+
+    def ids_crc32(self) -> int:
+        """CRC-32 of all ids in order (the same as over the joined array)."""
+        import zlib
+
+        crc = 0
+        for ids, _ in self.shards:
+            for start in range(0, ids.shape[0], _CHUNK):
+                crc = zlib.crc32(memoryview(np.ascontiguousarray(ids[start:start + _CHUNK]))
+                                 .cast("B"), crc)
+        return crc
+
+    @classmethod
+    def open(cls, path) -> "ShardedCorpus":
+        """Open and validate an encoded directory (every shard's ids memory-mapped).
+
+        Raises
+        ------
+        FormatError
+            Naming the file: no manifest (an incomplete directory), a shard whose ids,
+            offsets or settings do not match the manifest, ids out of range.
+        """
+        path = pathlib.Path(path)
+        man_path = path / MANIFEST
+        if not man_path.exists():
+            what = "an unfinished preparation" if (path / MARKER).exists() else \
+                "not an encoded corpus directory"
+            raise FormatError(f"{path}: no {MANIFEST} ({what}); run `embedkit corpus prepare` "
+                              "again")
+        try:
+            info = json.loads(man_path.read_text(encoding="utf-8"))
+            if info.get("format") != FORMAT or not isinstance(info.get("shards"), list):
+                raise ValueError("not an embedkit sharded-corpus manifest")
+            vocab = Vocab.load(path / "vocab.json")
+        except (ValueError, KeyError, TypeError, OSError) as exc:
+            raise FormatError(f"{man_path}: {exc}; run `embedkit corpus prepare` again") from None
+        if info.get("format_version", 0) > FORMAT_VERSION:
+            raise FormatError(f"{path} was written by a newer embedkit (format "
+                              f"{info['format_version']}): upgrade embedkit")
+        V = len(vocab)
+        digest = vocab_digest(vocab.words)
+        if digest != info.get("vocab_digest"):
+            raise FormatError(f"{path / 'vocab.json'} does not match {man_path}: prepare again")
+        opts = info["options"]
+        shards = []
+        for entry in info["shards"]:
+            name = shard_name(int(entry["shard"]))
+            base = path / "shards" / name
+            try:
+                meta = json.loads((path / "shards" / f"{name}.json").read_text("utf-8"))
+            except (OSError, ValueError) as exc:
+                raise FormatError(f"{base}.json: {exc}; prepare the corpus again") from None
+            for key in ("tokenizer", "lowercase"):
+                if meta.get(key) != opts.get(key):
+                    raise FormatError(
+                        f"shard {meta.get('source', name)} ({base}.json) was encoded with "
+                        f"{key}={meta.get(key)!r} but the corpus with {key}={opts.get(key)!r}: "
+                        "prepare every shard with the same tokenizer settings")
+            if meta.get("vocab_digest") != digest:
+                raise FormatError(f"shard {meta.get('source', name)} ({base}.json) was encoded "
+                                  "with another vocabulary: prepare the corpus again")
+            try:
+                ids = np.load(f"{base}.ids.npy", mmap_mode="r", allow_pickle=False)
+                off = np.load(f"{base}.offsets.npy", allow_pickle=False)
+            except (OSError, ValueError, EOFError) as exc:
+                raise FormatError(f"{base}.ids.npy / .offsets.npy: {exc}; prepare the corpus "
+                                  "again") from None
+            n = int(meta["tokens"])
+            if ids.dtype != np.int32 or ids.ndim != 1 or ids.shape[0] != n:
+                raise FormatError(f"{base}.ids.npy: expected {n} int32 ids, found "
+                                  f"{ids.shape} {ids.dtype}; prepare the corpus again")
+            if off.dtype != np.int64 or off.ndim != 1 or off.shape[0] < 1 or off[0] != 0 or \
+                    off[-1] != n or (off.shape[0] > 1 and np.any(np.diff(off) < 0)):
+                raise FormatError(f"{base}.offsets.npy: not sentence offsets from 0 to {n}; "
+                                  "prepare the corpus again")
+            for start in range(0, n, _CHUNK):
+                part = ids[start:start + _CHUNK]
+                if int(part.min()) < 0 or int(part.max()) >= V:
+                    raise FormatError(f"{base}.ids.npy: ids outside [0, {V}); prepare the "
+                                      "corpus again")
+            shards.append((ids, off))
+        return cls(shards=shards, vocab=vocab, info=info, path=path)
+
+
+def is_sharded_dir(path) -> bool:
+    """Whether ``path`` is a directory written by ``prepare(..., out=...)``."""
+    if not isinstance(path, (str, os.PathLike)) or is_url(path):
+        return False
+    p = pathlib.Path(path)
+    return p.is_dir() and ((p / MANIFEST).exists() or (p / MARKER).exists())

@@ -1,0 +1,1 @@
+"""Helpers shared by the test modules (factories, references); no tests here."""

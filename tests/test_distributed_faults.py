@@ -1,0 +1,69 @@
+"""Fault tolerance comes from Dask: a worker process killed in the middle of a run loses its
+tasks' results, Dask re-runs them, and the output is still identical (tasks are idempotent
+and write atomically)."""
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from embedkit.corpus import prepare
+from shards import write_shards
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def own_cluster():
+    """A cluster of its own: these tests kill its workers (the nannies restart them)."""
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def _kill_when(client, prefix: str, run: threading.Thread, timeout: float = 60.0) -> bool:
+    """SIGKILL the worker holding the first finished task named ``prefix...`` while ``run``
+    is still going; returns whether the kill happened mid-run."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and run.is_alive():
+        held = {k: v for k, v in client.who_has().items() if str(k).startswith(prefix) and v}
+        if held:
+            address = sorted(next(iter(held.values())))[0]
+            pid = client.run(os.getpid, workers=[address])[address]
+            alive = run.is_alive()
+            os.kill(pid, signal.SIGKILL)
+            return alive
+        time.sleep(0.01)
+    return False
+
+
+def test_killing_a_worker_mid_preparation_gives_the_identical_result(tmp_path, own_cluster):
+    src = tmp_path / "src"
+    write_shards(src, n_shards=16, lines=600, seed=7)
+    single = prepare(src, min_count=2, cache=False)
+    out = tmp_path / "enc"
+    result, errors = {}, []
+
+    def go():
+        try:
+            result["enc"] = prepare(src, min_count=2, out=out, client=own_cluster)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    run = threading.Thread(target=go)
+    run.start()
+    killed_mid_run = _kill_when(own_cluster, "embedkit-count-", run)
+    run.join(120)
+    assert not errors, errors
+    assert killed_mid_run
+    enc = result["enc"]
+    assert enc.vocab.words == single.vocab.words
+    np.testing.assert_array_equal(enc.vocab.counts, single.vocab.counts)
+    np.testing.assert_array_equal(enc.ids, single.ids)
+    np.testing.assert_array_equal(enc.offsets, single.offsets)

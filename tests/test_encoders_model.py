@@ -1,0 +1,165 @@
+"""Every encoder inside the sentiment classifier and the NER tagger: an order-dependent tiny
+task learned to 100 %, whole-model gradients against finite differences, save/load, models
+saved before the encoder field, and the bad-input errors."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from embedkit.cli.main import cli
+from embedkit.downstream import NERTagger, SentimentClassifier, load_model
+from embedkit.downstream.features import make_batch
+from embedkit.errors import FormatError, ParameterError
+from gradcheck import check_gradient, spread
+from order_task import before_after, order_vectors, tag_after_a, to_float64
+
+RECURRENT = ["gru", "lstm", "rnn"]
+
+
+def _train_order(encoder, seed=0):
+    rng = np.random.default_rng(seed)
+    v = order_vectors(rng)
+    X, y = before_after(rng, 1200)
+    Xd, yd = before_after(rng, 200)
+    m = SentimentClassifier(v, encoder=encoder, hidden=12, seed=1, threads=1,
+                            input_dropout=0.0, dropout=0.0, pooling="max")
+    m.fit(X, y, Xd, yd, epochs=12, lr=1e-2, patience=12, progress=False)
+    return m, Xd, yd
+
+
+@pytest.mark.parametrize("encoder", RECURRENT)
+def test_order_task_learned_to_100_percent(encoder):
+    # "does a come before b?": the same words in another order flip the label
+    m, Xd, yd = _train_order(encoder)
+    assert m.evaluate(Xd, yd)["accuracy"] == 1.0
+
+
+@pytest.mark.parametrize("encoder", ["lstm", "rnn"])
+def test_ner_order_task_with_crf_and_char_cnn(encoder, tmp_path):
+    rng = np.random.default_rng(3)
+    v = order_vectors(rng)
+    S, T = tag_after_a(rng, 600)
+    Sd, Td = tag_after_a(rng, 100)
+    m = NERTagger(v, encoder=encoder, hidden=8, case_dim=2, char_cnn=4, crf=True, layers=2,
+                  seed=1, threads=2, input_dropout=0.0, dropout=0.0)
+    m.fit(S, T, Sd, Td, epochs=12, lr=1e-2, patience=12, progress=False)
+    assert m.evaluate(Sd, Td)["f1"] == 1.0
+    assert "l2_" + encoder + "_f_Wi" in m.params and "crf_trans" in m.params
+    m.save(tmp_path / "m")
+    m2 = load_model(tmp_path / "m")
+    assert m2.config["encoder"] == encoder and len(m2.encoders) == 2
+    assert m2.predict(Sd) == m.predict(Sd)
+
+
+def _tiny_model(cls, encoder, rng, **kw):
+    v = order_vectors(rng, dim=3)
+    if cls is SentimentClassifier:
+        X, y = before_after(rng, 12, max_len=5)
+    else:
+        X, y = tag_after_a(rng, 12, max_len=5)
+    X[0] = X[0] + ["unseen"]
+    X[1] = X[1] + ["unseen"]
+    if cls is NERTagger:
+        y[0] = y[0] + ["O"]
+        y[1] = y[1] + ["O"]
+    X[2], y[2] = X[2][:1], y[2][:1] if cls is NERTagger else y[2]  # a length-1 sequence
+    m = cls(v, encoder=encoder, hidden=2, fine_tune=True, threads=1, layers=2, **kw)
+    m.fit(X, y, epochs=1, progress=False)
+    to_float64(m)
+    return m, X, y
+
+
+@pytest.mark.parametrize("encoder", ["lstm", "rnn"])
+@pytest.mark.parametrize("task", ["sentiment", "ner"])
+def test_model_gradients_match_finite_differences(rng, encoder, task):
+    cls = SentimentClassifier if task == "sentiment" else NERTagger
+    kw = {"pooling": "maxmean"} if task == "sentiment" else {"crf": True, "case_dim": 2}
+    m, X, y = _tiny_model(cls, encoder, rng, **kw)
+    idx = [0, 1, 2, 3]
+    batch = make_batch([m.featurizer.encode(X[i]) for i in idx], False)
+    ys = [y[i] for i in idx]
+    _, sparse = m._loss_grad(batch, ys, None)
+    grads = {k: g.copy() for k, g in m.grads.items()}
+    rows, gemb = sparse["emb"]
+    full = np.zeros_like(m.params["emb"])
+    full[rows] = gemb
+    grads["emb"] = full
+
+    def loss():
+        return m._loss_grad(batch, ys, None)[0]
+
+    for name, g in grads.items():
+        a = m.params[name]
+        check_gradient(loss, a, g, spread(a.shape, 12), name)
+
+
+@pytest.fixture(scope="module")
+def saved_gru(tmp_path_factory):
+    rng = np.random.default_rng(5)
+    d = tmp_path_factory.mktemp("enc")
+    v = order_vectors(rng)
+    X, y = before_after(rng, 60)
+    m = SentimentClassifier(v, hidden=4, threads=1).fit(X, y, epochs=1, progress=False)
+    m.save(d / "m")
+    return m, d / "m", X
+
+
+def _edit_config(path, **changes):
+    meta = json.loads((path / "model.json").read_text())
+    for k, v in changes.items():
+        if v is None:
+            meta["config"].pop(k, None)
+        else:
+            meta["config"][k] = v
+    (path / "model.json").write_text(json.dumps(meta))
+
+
+def test_model_saved_without_encoder_field_loads_as_gru(saved_gru, tmp_path):
+    m, path, X = saved_gru
+    import shutil
+    old = tmp_path / "old"
+    shutil.copytree(path, old)
+    _edit_config(old, encoder=None)
+    m2 = load_model(old)
+    assert m2.config["encoder"] == "gru"
+    np.testing.assert_array_equal(m2.predict_proba(X), m.predict_proba(X))
+
+
+def test_saved_model_with_unknown_encoder_is_a_format_error(saved_gru, tmp_path):
+    _, path, _ = saved_gru
+    import shutil
+    bad = tmp_path / "bad"
+    shutil.copytree(path, bad)
+    _edit_config(bad, encoder="mamba")
+    with pytest.raises(FormatError, match="unknown encoder kind 'mamba'"):
+        load_model(bad)
+    r = CliRunner().invoke(cli, ["sentiment", "predict", str(bad), "w1 a b"])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert "unknown encoder kind" in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_saved_encoder_weights_of_wrong_shape_are_a_format_error(saved_gru, tmp_path):
+    _, path, _ = saved_gru
+    import shutil
+    bad = tmp_path / "bad"
+    shutil.copytree(path, bad)
+    _edit_config(bad, encoder="lstm")  # a GRU's weights under an LSTM config
+    with pytest.raises(FormatError, match="lstm encoder array 'lstm_f_Wi'"):
+        load_model(bad)
+    _edit_config(bad, encoder="gru", hidden=5)
+    with pytest.raises(FormatError, match="'gru_f_Wi' is float32 \\(12, 8\\), expected"):
+        load_model(bad)
+
+
+def test_unknown_encoder_keyword_is_a_parameter_error(rng):
+    with pytest.raises(ParameterError, match="encoder must be one of gru, lstm, rnn"):
+        SentimentClassifier(order_vectors(rng), encoder="cnn")
+
+
+def test_cli_unknown_encoder_is_one_clear_error(tmp_path):
+    r = CliRunner().invoke(cli, ["sentiment", "train", "--train", "x.tsv", "--out",
+                                 str(tmp_path / "m"), "--encoder", "cnn"])
+    assert r.exit_code != 0 and "Traceback" not in r.output
+    assert "Invalid value for '--encoder'" in r.output

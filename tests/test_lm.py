@@ -1,0 +1,223 @@
+"""The recurrent language model: gradients, perplexity, training, persistence, generation."""
+
+import json
+
+import numpy as np
+import pytest
+
+from embedkit.errors import FormatError, ParameterError, UnknownWordError
+from embedkit.lm import LanguageModel, LMVocab, train_lm
+from embedkit.vectors.core import Vectors
+from gradcheck import check_gradient, spread
+
+
+def _tiny(tie=False, freeze=False, layers=2, softmax="full", dropout=0.0, seed=0):
+    vocab = LMVocab(["<unk>", "</s>"] + [f"w{i}" for i in range(9)])
+    counts = np.arange(len(vocab), 0, -1)
+    dim = 6
+    m = LanguageModel.create(vocab, counts, dim=dim, hidden=dim if tie else 5, layers=layers,
+                             tie=tie, freeze=freeze, softmax=softmax, dropout=dropout,
+                             samples=4, seed=seed)
+    m = m.astype(np.float64)
+    rng = np.random.default_rng(seed + 1)
+    for k, v in m.params.items():  # non-zero biases so every path is exercised
+        v += rng.normal(0, 0.3, v.shape)
+    return m
+
+
+def _dense(model, grads):
+    out = {}
+    for k, v in model.params.items():
+        g = grads.get(k)
+        if g is None:
+            out[k] = np.zeros_like(v)
+        elif isinstance(g, tuple):
+            d = np.zeros_like(v)
+            np.add.at(d, g[0], g[1])
+            out[k] = d
+        else:
+            out[k] = g
+    return out
+
+
+def _data(T=4, B=3, V=11, seed=0):
+    rng = np.random.default_rng(seed)
+    inp = rng.integers(0, V, (T, B))
+    tgt = rng.integers(0, V, (T, B))
+    h0 = [rng.normal(0, 0.5, (B, 5)), rng.normal(0, 0.5, (B, 5))]
+    return inp, tgt, h0
+
+
+@pytest.mark.parametrize("softmax", ["full", "sampled"])
+def test_lm_gradients_match_central_differences(softmax):
+    m = _tiny(softmax=softmax)
+    inp, tgt, h0 = _data()
+    samples = np.array([2, 5, 5, 9])  # includes a duplicate and (likely) accidental hits
+    loss, grads, _ = m.loss_and_grad(inp, tgt, h0, samples=samples)
+    dense = _dense(m, grads)
+
+    def f():
+        return m.loss_and_grad(inp, tgt, h0, samples=samples)[0]
+
+    for name, p in m.params.items():
+        check_gradient(f, p, dense[name], spread(p.shape, 12), name=name, atol=1e-6, rtol=1e-5)
+
+
+def test_lm_gradients_with_tied_embeddings_and_dropout():
+    m = _tiny(tie=True, layers=1, dropout=0.3)
+    inp, tgt, _ = _data()
+    h0 = [np.random.default_rng(3).normal(0, 0.5, (3, 6))]
+
+    def run():  # the same dropout masks each call
+        return m.loss_and_grad(inp, tgt, h0, rng=np.random.default_rng(7), full=True)
+
+    _, grads, _ = run()
+    dense = _dense(m, grads)
+    assert "out_W" not in m.params
+    for name, p in m.params.items():
+        check_gradient(lambda: run()[0], p, dense[name], spread(p.shape, 12), name=name)
+
+
+def test_frozen_embeddings_get_no_gradient():
+    m = _tiny(freeze=True)
+    inp, tgt, h0 = _data()
+    _, grads, _ = m.loss_and_grad(inp, tgt, h0)
+    assert "emb" not in grads and "out_W" in grads
+
+
+def test_state_is_carried_across_segments():
+    # two segments with the carried state give the loss of one long segment
+    m = _tiny()
+    inp, tgt, h0 = _data(T=6)
+    whole = m.loss_and_grad(inp, tgt, h0)[0]
+    l1, _, s = m.loss_and_grad(inp[:3], tgt[:3], h0)
+    l2, _, _ = m.loss_and_grad(inp[3:], tgt[3:], s)
+    assert whole == pytest.approx(l1 + l2, rel=1e-12)
+
+
+def test_perplexity_is_exp_of_the_mean_full_softmax_loss():
+    m = _tiny()
+    stream = np.random.default_rng(0).integers(0, 11, 41)
+    got = m.perplexity(stream, batch_size=2, bptt=7)
+    data = stream[:40].reshape(2, 20).T
+    loss = m.loss_and_grad(data[:-1], data[1:], m.initial_state(2), full=True)[0]
+    assert got["tokens"] == 38
+    assert got["perplexity"] == pytest.approx(np.exp(loss / 38), rel=1e-10)
+
+
+def _corpus(tmp_path, n=300, seed=0):
+    # a deterministic grammar: "a b c d" cycles, so a trained model predicts it well
+    rng = np.random.default_rng(seed)
+    lines = []
+    for _ in range(n):
+        start = rng.integers(4)
+        words = ["a", "b", "c", "d"]
+        lines.append(" ".join(words[(start + i) % 4] for i in range(6)))
+    p = tmp_path / "corpus.txt"
+    p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+def test_training_lowers_perplexity_and_saves_a_loadable_model(tmp_path):
+    corpus = _corpus(tmp_path)
+    vec = Vectors(["a", "b", "c", "zz"], np.eye(4, 8, dtype=np.float32))
+    out = tmp_path / "lm"
+    m = train_lm(corpus, vec, out=out, dev=corpus, hidden=16, epochs=3, batch_size=4, bptt=10,
+                 softmax="full", lr=0.02, dropout=0.0, progress=False)
+    ppl = m.history[-1]["dev"]
+    assert ppl < 2.5  # uniform over 6 words would be 6
+    assert json.loads((out / "model.json").read_text())["kind"] == "lm"
+    m2 = LanguageModel.load(out)
+    assert m2.generate("a b", 4) == m.generate("a b", 4)
+
+
+def test_embeddings_start_from_the_vectors_and_stay_when_frozen(tmp_path):
+    corpus = _corpus(tmp_path, n=40)
+    vec = Vectors(["a", "b", "c"], np.arange(24, dtype=np.float32).reshape(3, 8))
+    m = train_lm(corpus, vec, hidden=8, epochs=1, batch_size=2, bptt=5, freeze=True,
+                 samples=3, progress=False)
+    for w in "abc":
+        assert np.array_equal(m.params["emb"][m.vocab.index[w]], vec[w])
+
+
+def test_sampled_softmax_trains(tmp_path):
+    corpus = _corpus(tmp_path)
+    m = train_lm(corpus, dim=8, hidden=16, epochs=3, batch_size=4, bptt=10, samples=3,
+                 lr=0.02, dropout=0.0, progress=False)
+    assert m.perplexity(m.vocab.encode("a b c d a b c d".split()) + [1])["perplexity"] < 3
+
+
+def test_resume_from_checkpoint(tmp_path):
+    corpus = _corpus(tmp_path, n=60)
+    kw = dict(dim=8, hidden=8, batch_size=2, bptt=5, samples=3, progress=False, seed=3)
+    ck = tmp_path / "ck"
+    full = train_lm(corpus, epochs=2, **kw)
+    train_lm(corpus, epochs=1, checkpoint=str(ck), **kw)
+    resumed = train_lm(corpus, epochs=2, resume=str(ck), **kw)
+    for k in full.params:
+        np.testing.assert_allclose(resumed.params[k], full.params[k], rtol=1e-5, atol=1e-6)
+
+
+def test_prompt_of_unknown_words_only_is_an_unknown_word_error():
+    with pytest.raises(UnknownWordError, match="none of the prompt"):
+        _tiny().generate("xyzzy plugh")
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"method": "sample", "temperature": 0}, "temperature"),
+    ({"method": "sample", "top_p": 0}, "top-p"),
+    ({"method": "sample", "top_p": 1.5}, "top-p"),
+    ({"method": "sample", "top_k": 0}, "top-k"),
+    ({"method": "beam", "beam": 0}, "beam"),
+    ({"max_tokens": 0}, "max_tokens"),
+])
+def test_bad_generation_options_are_parameter_errors(kw, match):
+    with pytest.raises(ParameterError, match=match):
+        _tiny().generate("w1", **kw)
+
+
+def test_sampling_is_reproducible_with_a_seed():
+    m = _tiny()
+    a = m.generate("w1", 20, method="sample", seed=5, temperature=1.5)
+    b = m.generate("w1", 20, method="sample", seed=5, temperature=1.5)
+    c = m.generate("w1", 20, method="sample", seed=6, temperature=1.5)
+    assert a == b and a != c
+
+
+def test_beam_one_equals_greedy_on_the_model():
+    m = _tiny()
+    g = m.generate("w3 w1", 12)
+    b = m.generate("w3 w1", 12, method="beam", beam=1)
+    assert g["text"] == b["text"] and g["logprob"] == pytest.approx(b["logprob"])
+
+
+def test_tied_needs_hidden_equal_to_dim():
+    vocab = LMVocab(["<unk>", "</s>", "a"])
+    with pytest.raises(ParameterError, match="tied"):
+        LanguageModel.create(vocab, dim=4, hidden=5, tie=True)
+
+
+def test_lstm_is_refused_with_a_clear_message():
+    vocab = LMVocab(["<unk>", "</s>", "a"])
+    with pytest.raises(ParameterError, match="lstm"):
+        LanguageModel.create(vocab, dim=4, hidden=4, cell="lstm")
+
+
+def test_loading_a_model_of_another_kind_is_a_format_error(tmp_path):
+    d = tmp_path / "m"
+    d.mkdir()
+    (d / "model.json").write_text(json.dumps({"kind": "seq2seq"}))
+    np.savez(d / "weights.npz", a=np.zeros(1))
+    with pytest.raises(FormatError, match="not a 'lm' model"):
+        LanguageModel.load(d)
+
+
+def test_loading_a_truncated_weight_array_is_a_format_error(tmp_path):
+    m = _tiny().astype(np.float32)
+    m.save(tmp_path / "m")
+    with np.load(tmp_path / "m" / "weights.npz") as z:
+        p = {k: z[k] for k in z.files}
+    p["Wi0"] = p["Wi0"][:-1]
+    np.savez(tmp_path / "m" / "weights.npz", **p)
+    with pytest.raises(FormatError, match="Wi0"):
+        LanguageModel.load(tmp_path / "m")
