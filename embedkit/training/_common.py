@@ -63,6 +63,7 @@ __all__ = [
     "check_positive",
     "check_workers",
     "checkpoint_plan",
+    "vectors_plan",
     "discard_checkpoint",
     "format_bytes",
     "load_checkpoint",
@@ -269,22 +270,13 @@ def load_checkpoint(path) -> tuple[dict[str, np.ndarray], dict]:
     return arrays, state
 
 
-def checkpoint_plan(out, checkpoint, checkpoint_every,
-                    format=None) -> tuple[str | None, str | None]:
-    """Validate a trainer's ``out`` / ``format`` / ``checkpoint`` / ``checkpoint_every``.
+def checkpoint_plan(out, checkpoint, checkpoint_every) -> tuple[str | None, str | None]:
+    """Validate a trainer's ``out`` / ``checkpoint`` / ``checkpoint_every`` options.
 
-    Called before any work: the output name, format and directory are checked with
-    :func:`embedkit.vectors.output.check_output` so that a long run never fails at the
-    end on its output.  The checkpoint defaults to ``OUT.ckpt`` when an output path is
-    given.  Returns the checked ``(out, checkpoint)`` paths (either may be ``None``).
+    The checkpoint defaults to ``OUT.ckpt`` when an output path is given.  Returns the
+    checked ``(out, checkpoint)`` paths (either may be ``None``).
     """
     out = check_out_path(out)
-    if out is not None:
-        from embedkit.vectors.output import check_output
-
-        check_output(out, format)
-    elif format is not None:
-        raise ParameterError("format applies to the output vectors: give an output path too")
     if checkpoint is None and out is not None:
         checkpoint = out + ".ckpt"
     if checkpoint is not None:
@@ -293,6 +285,23 @@ def checkpoint_plan(out, checkpoint, checkpoint_every,
         check_positive("checkpoint_every", checkpoint_every)
         if checkpoint is None:
             raise ParameterError("checkpoint_every needs a checkpoint path or out path")
+    return out, checkpoint
+
+
+def vectors_plan(out, format, checkpoint, checkpoint_every) -> tuple[str | None, str | None]:
+    """:func:`checkpoint_plan` for a trainer whose output is a vectors file.
+
+    Called before any work: the output name, format and directory are checked with
+    :func:`embedkit.vectors.output.check_output`, so that a long run never fails at the
+    end on its output name.
+    """
+    out, checkpoint = checkpoint_plan(out, checkpoint, checkpoint_every)
+    if out is not None:
+        from embedkit.vectors.output import check_output
+
+        check_output(out, format)
+    elif format is not None:
+        raise ParameterError("format applies to the output vectors: give an output path too")
     return out, checkpoint
 
 

@@ -217,7 +217,7 @@ class GloVe:
             Counts of this corpus from :meth:`count` (to train several models on one
             count); must match the vocabulary and ``window``.
         """
-        out, checkpoint = C.checkpoint_plan(out, checkpoint, checkpoint_every, format)
+        out, checkpoint = C.vectors_plan(out, format, checkpoint, checkpoint_every)
 
         state = arrays = None
         if resume is not None:

@@ -172,7 +172,7 @@ class Word2Vec:
         progress : bool, optional
             Show the progress bar (default: embedkit's global setting).
         """
-        out, checkpoint = C.checkpoint_plan(out, checkpoint, checkpoint_every, format)
+        out, checkpoint = C.vectors_plan(out, format, checkpoint, checkpoint_every)
 
         state = arrays = None
         if resume is not None:
