@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "ner": "ner:ner",
     "bleu": "bleu_cmd:bleu_cmd",
     "lm": "lm_cmd:lm",
+    "seq2seq": "seq2seq_cmd:seq2seq",
 }
 
 log = logging.getLogger("embedkit")

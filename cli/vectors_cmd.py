@@ -13,7 +13,7 @@ FORMAT_CHOICE = click.Choice(["word2vec-text", "word2vec-binary", "glove", "fast
 
 @click.command()
 @click.argument("source", type=input_file(), metavar="SOURCE")
-@click.argument("target", type=click.Path(), metavar="TARGET")
+@click.argument("target", type=click.Path(), required=False, metavar="[TARGET]")
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default=None,
               help="Output format (default: from TARGET's extension: .txt/.vec text, .bin "
                    "binary, .ekv native; add .gz/.bz2/.xz to compress).")
@@ -23,9 +23,18 @@ FORMAT_CHOICE = click.Choice(["word2vec-text", "word2vec-binary", "glove", "fast
               help="Keep only the first N words.")
 @click.option("--precision", type=click.IntRange(1, 9), default=None, metavar="DIGITS",
               help="Significant digits in text output, 1 to 9 (default: lossless).")
-def convert(source, target, fmt, input_format, limit, precision):
+@click.option("--dtype", type=click.Choice(["float32", "float16", "int8"]), default=None,
+              help="Native .ekv output: store the matrix as float32, float16 (half the size) "
+                   "or int8 (a quarter; scalar quantisation); queries read it directly "
+                   "[default: as stored, float32 from other formats].")
+@click.option("--scale", type=click.Choice(["row", "dim"]), default="row", show_default=True,
+              help="With --dtype int8: one scale per row or per dimension.")
+def convert(source, target, fmt, input_format, limit, precision, dtype, scale):
     """Convert vectors SOURCE to TARGET (any format to any format).
 
+    With TARGET omitted (or equal to SOURCE), SOURCE must be a native .ekv directory: its
+    row norms are computed and stored in place (files written before embedkit stored
+    norms), or, with --dtype, it is rewritten in place with that storage.  Both are atomic.
     TARGET's name, format and directory are checked before SOURCE is read.
 
     \b
@@ -33,14 +42,37 @@ def convert(source, target, fmt, input_format, limit, precision):
       embedkit convert glove.840B.300d.txt glove.ekv
       embedkit convert vectors.ekv vectors.bin
       embedkit convert GoogleNews.bin.gz top100k.txt --limit 100000
+      embedkit convert GoogleNews.bin.gz news-int8.ekv --dtype int8
+      embedkit convert old.ekv
     """
-    import embedkit
-    from embedkit.vectors.output import check_output
+    import os
 
-    check_output(target, fmt)
+    import embedkit
+    from embedkit.vectors import native
+
+    in_place = target is None or (os.path.exists(target)
+                                  and os.path.realpath(target) == os.path.realpath(source))
+    if in_place:
+        if not native.is_native(source):
+            raise click.UsageError("give a TARGET: only a native .ekv directory is updated in "
+                                   "place")
+        if fmt not in (None, "native") or limit is not None or precision is not None:
+            raise click.UsageError("--format, --limit and --precision need a TARGET other "
+                                   "than SOURCE")
+        if dtype is None:
+            wrote = native.write_norms(source)
+            click.echo(f"stored the row norms in {source}" if wrote
+                       else f"{source} already stores its row norms")
+            return
+        target = source
+    else:
+        from embedkit.vectors.output import check_output
+
+        check_output(target, fmt)
     v = embedkit.load(source, format=input_format, limit=limit)
-    v.save(target, format=fmt, precision=precision)
-    click.echo(f"wrote {len(v)} x {v.dim} vectors to {target}")
+    v.save(target, format=fmt, precision=precision, dtype=dtype, scale=scale)
+    kind = f" ({dtype}{', ' + scale + ' scales' if dtype == 'int8' else ''})" if dtype else ""
+    click.echo(f"wrote {len(v)} x {v.dim} vectors to {target}{kind}")
 
 
 def _summary_value(key, value, width: int = 100) -> str:
@@ -74,16 +106,21 @@ def vectors_info(vectors, fmt=None) -> dict:
 
     detected = fmt or detect_format(vectors)
     v = embedkit.load(vectors, format=fmt)
-    norms = np.linalg.norm(v.vectors, axis=1)
+    st = v.storage
+    norms = st.norms
     info = {"file": str(vectors), "format": detected, "words": len(v), "dim": v.dim,
-            "matrix_bytes": int(v.vectors.nbytes),
-            "memory_mapped": isinstance(v.vectors, np.memmap)}
+            "dtype": str(st.dtype), "scale_axis": st.scale_axis if st.scales is not None
+            else None, "matrix_bytes": int(st.data.nbytes),
+            "memory_mapped": isinstance(st.data, np.memmap),
+            "norms_stored": bool(st.norms_stored)}
     if len(v):
         q = np.percentile(norms, [0, 50, 100])
         info["norms"] = {"min": float(q[0]), "median": float(q[1]),
                          "mean": float(norms.mean()), "max": float(q[2]),
                          "zero_rows": int((norms == 0).sum())}
         info["first_words"] = list(v.words[:8])
+    info["query_ram_bytes"] = {k: int(x) for k, x in st.resident_estimate().items()}
+    info["index"] = _index_estimate(vectors, len(v), v.dim) or None
     if v.counts is not None:
         info["tokens"] = int(v.counts.sum())
     info["metadata"] = {k: val for k, val in v.metadata.items()
@@ -98,25 +135,42 @@ def vectors_info(vectors, fmt=None) -> dict:
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object with every fact and the full metadata.")
 def info(vectors, fmt, as_json):
-    """Show count, dimension, format, norm statistics and training summary of VECTORS.
+    """Show count, dimension, format, storage, norm statistics, the memory a query needs
+    and a summary of how the vectors were trained.
 
-    The summary shortens long metadata (training history, corpus details); --json prints
-    all of it.
+    The resident-memory estimate counts what a brute-force query touches: the stored
+    matrix (memory-mapped for .ekv: its pages are shared and can be dropped by the OS),
+    the row norms, the decode buffer, and the index saved beside the vectors.  Long
+    metadata (training history, corpus details) is shortened; --json prints all of it.
     """
     facts = vectors_info(vectors, fmt)
     if as_json:
         echo_json(facts)
         return
+    mib = 2 ** 20
+    mapped = facts["memory_mapped"]
+    scales = f", {facts['scale_axis']} scales" if facts["scale_axis"] else ""
     rows = [("file", facts["file"]), ("format", facts["format"]), ("words", facts["words"]),
             ("dim", facts["dim"]),
-            ("matrix", f"{facts['matrix_bytes'] / 2**20:.1f} MiB float32"
-                       + (" (memory-mapped)" if facts["memory_mapped"] else ""))]
+            ("matrix", f"{facts['matrix_bytes'] / mib:.1f} MiB {facts['dtype']}{scales}"
+                       + (" (memory-mapped)" if mapped else "")),
+            ("row norms", "stored" if facts["norms_stored"] else
+             "computed now (not stored; `embedkit convert "
+             f"{vectors}` stores them)" if facts["format"] == "native" else "computed on load")]
     if "norms" in facts:
         n = facts["norms"]
         rows.append(("norms", f"min {n['min']:.4g}  median {n['median']:.4g}  mean "
                               f"{n['mean']:.4g}  max {n['max']:.4g}  zero rows "
                               f"{n['zero_rows']}"))
         rows.append(("first words", " ".join(facts["first_words"])))
+    est = facts["query_ram_bytes"]
+    query = est["matrix"] + est["norms"] + est["scales"] + est["buffer"]
+    rows.append(("query RAM", f"{query / mib:.1f} MiB for a brute-force query (matrix "
+                              f"{est['matrix'] / mib:.1f}{' mapped' if mapped else ''}, norms "
+                              f"{est['norms'] / mib:.1f}, scales {est['scales'] / mib:.1f}, "
+                              f"decode buffer {est['buffer'] / mib:.1f})"))
+    if facts["index"]:
+        rows.append(("index", facts["index"]))
     if "tokens" in facts:
         rows.append(("counts", f"{facts['tokens']} tokens"))
     order = ["trainer", "embedkit_version", "params", "corpus", "history"]
@@ -126,6 +180,25 @@ def info(vectors, fmt, as_json):
         rows.append((label, _summary_value(key, meta[key])))
     for key, value in rows:
         click.echo(f"{key:<11} {value}")
+
+
+def _index_estimate(vectors, n, dim):
+    """One line on the index saved beside ``vectors`` and the memory it takes, or ''."""
+    import os
+
+    from embedkit.search.index import index_resident_bytes
+    from embedkit.search.store import index_paths, read_json
+
+    index_path, meta_path = index_paths(vectors)
+    if not os.path.exists(index_path):
+        return ""
+    meta = read_json(meta_path) or {}
+    size = os.path.getsize(index_path)
+    kind = meta.get("kind", "unknown")
+    resident = index_resident_bytes(kind, size, n, dim, meta.get("params") or {})
+    mib = 2 ** 20
+    return (f"{kind}, {size / mib:.1f} MiB file ({index_path}); read into memory "
+            f"{resident / mib:.1f} MiB, the rest memory-mapped")
 
 
 @click.command()

@@ -104,7 +104,8 @@ def test_native_is_memory_mapped_and_keeps_counts_and_metadata(tmp_path, rng):
     v.counts = np.arange(len(v), 0, -1)
     v.metadata = {"dim": v.dim, "training": {"window": 5}}
     v.save(tmp_path / "v.ekv")
-    assert sorted(p.name for p in (tmp_path / "v.ekv").iterdir()) == ["vectors.npy", "vocab.json"]
+    assert sorted(p.name for p in (tmp_path / "v.ekv").iterdir()) == ["norms.npy", "vectors.npy",
+                                                                  "vocab.json"]
     vocab = json.loads((tmp_path / "v.ekv" / "vocab.json").read_text())
     assert vocab["words"] == v.words and vocab["dim"] == v.dim
     assert vocab["metadata"]["embedkit_version"] == embedkit.__version__

@@ -121,7 +121,11 @@ def test_attach_index_routes_every_query_through_it(vecs):
     assert vecs.attach_index(index) is vecs and vecs.search_index is index
     got = (vecs.most_similar("queen", topn=3), vecs.analogy("w1", "w2", "w3"),
            vecs.analogy("w1", "w2", "w3", method="3cosmul"))
-    assert got == plain
+    # 3CosMul scores a candidate pool from the index, brute force folds blocks of rows:
+    # the same words, scores equal to float32 rounding
+    for g, p in zip(got, plain):
+        assert [w for w, _ in g] == [w for w, _ in p]
+        np.testing.assert_allclose([s for _, s in g], [s for _, s in p], rtol=0, atol=1e-6)
     assert len(index.calls) == 3 and index.calls[0][2] == [[298]]
     vecs.attach_index(None)
     vecs.most_similar("queen")

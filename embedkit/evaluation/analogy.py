@@ -1,7 +1,8 @@
 """Analogy evaluation (3CosAdd, 3CosMul), batched by matrix products.
 
-The questions of a set are scored in chunks: one ``(chunk, dim) @ (dim, R)`` product against
-the unit rows ``v.normalized[:R]`` (``R = restrict_vocab``), then a Numba kernel picks each
+The questions of a set are scored in chunks: the cosines of a chunk of query vectors with
+the first ``R`` rows (``R = restrict_vocab``; products with blocks of the stored rows divided
+by the row norms, no normalised copy of the matrix), then a Numba kernel picks each
 question's best candidate, skipping the three question words.  Nothing loops over questions
 in Python except for the rare near ties, which are re-scored exactly as gensim does so that
 the counts agree with :meth:`gensim.models.KeyedVectors.evaluate_word_analogies`.
@@ -126,7 +127,7 @@ class _Candidates:
             self.raw_forms = np.arange(self.R, dtype=np.int64)
         else:
             self.raw_forms = np.fromiter((lookup[k] for k in keys), dtype=np.int64, count=self.R)
-        self.norms = np.linalg.norm(vectors.vectors[:self.R], axis=1)
+        self.norms = vectors.storage.norms[:self.R]  # the values np.linalg.norm gives
         self.dead = np.flatnonzero(self.norms == 0).astype(np.int64)  # zero vectors never answer
         counts = np.bincount(self.raw_forms, minlength=self.R)
         self.variants = counts - 1
@@ -275,8 +276,7 @@ def evaluate_analogies(vectors, dataset="google", method: str = "3cosadd",
 
 def _score(vectors, cand, qforms, method, batch_size, name):
     """Best candidate row and gap for each question (rows of ``qforms``: forms of a, b, c)."""
-    N = vectors.normalized
-    NR = N[:cand.R]
+    st = vectors.storage
     m = len(qforms)
     per = 3 if method == "3cosmul" else 1
     bs = batch_size or max(16, min(4096, _SCORE_BUDGET // (per * max(cand.R, 1))))
@@ -289,15 +289,15 @@ def _score(vectors, cand, qforms, method, batch_size, name):
             e = min(m, s + bs)
             q = np.ascontiguousarray(qforms[s:e])
             if method == "3cosadd":
-                Q = N[q[:, 1]] + N[q[:, 2]] - N[q[:, 0]]
+                Q = st.unit_rows(q[:, 1]) + st.unit_rows(q[:, 2]) - st.unit_rows(q[:, 0])
                 norms = np.linalg.norm(Q, axis=1, keepdims=True)
                 norms[norms == 0] = 1.0
                 Q /= norms
-                S = Q @ NR.T
+                S = st.cosines(Q, 0, cand.R)
                 best_excluding(S, q, *args, best[s:e], best_score[s:e], gap[s:e])
             else:
-                X = N[np.concatenate([q[:, 0], q[:, 1], q[:, 2]])]
-                S = X @ NR.T
+                X = st.unit_rows(np.concatenate([q[:, 0], q[:, 1], q[:, 2]]))
+                S = st.cosines(X, 0, cand.R)
                 k = e - s
                 best_excluding_cosmul(S[:k], S[k:2 * k], S[2 * k:], q, *args, COSMUL_EPS,
                                       best[s:e], best_score[s:e], gap[s:e])
@@ -315,8 +315,8 @@ class _GensimExact:
     def __init__(self, vectors, cand):
         from scipy.linalg import get_blas_funcs
 
-        self.vectors = vectors.vectors
-        self.VR = vectors.vectors[:cand.R]
+        self.storage = vectors.storage
+        self.R = cand.R
         self.norms = cand.norms
         self.raw_forms = cand.raw_forms
         self.nrm2 = get_blas_funcs("nrm2", (np.array([], dtype=float),))
@@ -329,9 +329,10 @@ class _GensimExact:
         return vec
 
     def predict(self, fa, fb, fc) -> int:
-        unit = [self.vectors[f] / self.norms[f] for f in (fb, fc, fa)]
+        unit = [row / self.norms[f] for f, row in zip((fb, fc, fa),
+                                                       self.storage.rows([fb, fc, fa]))]
         weight = np.concatenate((np.ones(2), -1.0 * np.ones(1)))
-        mean = np.zeros(self.vectors.shape[1], self.vectors.dtype)
+        mean = np.zeros(self.storage.dim, np.float32)
         total_weight = 0
         for w, vec in zip(weight, unit):
             mean += w * vec
@@ -339,7 +340,7 @@ class _GensimExact:
         mean = mean / total_weight
         mean = self._unitvec(mean).astype(np.float32)
         with np.errstate(divide="ignore", invalid="ignore"):
-            dists = np.dot(self.VR, mean) / self.norms
+            dists = self.storage.dots(mean, 0, self.R) / self.norms
         x = -dists
         topn = 5 + 3
         if topn >= x.size:

@@ -56,8 +56,9 @@ def _unit_rows(vectors, rows):
     nrm2 = get_blas_funcs("nrm2", (np.array([], dtype=float),))
     scal = get_blas_funcs("scal", (np.array([], dtype=float),))
     out = {}
+    st = vectors.storage
     for r in rows:
-        vec = vectors.vectors[r]
+        vec = st.data[r] if st.dtype == "float32" else st.rows([r])[0]
         veclen = nrm2(vec) if vec.size else 0.0
         out[r] = scal(1.0 / veclen, vec).astype(vec.dtype) if veclen > 0.0 else vec
     return out

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from embedkit._threads import one_blas_thread
 from embedkit._kernels.recurrent import (gru_cell_forward, gru_layer_backward,
                                          gru_layer_forward)
 from embedkit.errors import FormatError, ParameterError, UnknownWordError
@@ -369,6 +370,7 @@ class LanguageModel:
         return loss, grads, last
 
     # ------------------------------------------------------------------ evaluation
+    @one_blas_thread
     def perplexity(self, stream: np.ndarray, batch_size: int = 32, bptt: int = 64,
                    progress: bool = False) -> dict:
         """Exact full-softmax perplexity of a token stream (state carried across segments).
@@ -436,6 +438,7 @@ class LanguageModel:
             _, state = self.step(np.array([t]), state)
         return state, ids[-1], toks
 
+    @one_blas_thread
     def generate(self, prompt: str = "", max_tokens: int = 50, *, method: str = "greedy",
                  temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
                  seed: int = 0, beam: int = 5, length_penalty: float = 0.0) -> dict:

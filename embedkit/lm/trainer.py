@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from embedkit._threads import one_blas_thread
 from embedkit._progress import progress_bar
 from embedkit.downstream.optim import Adam
 from embedkit.errors import ParameterError
@@ -61,6 +62,7 @@ def _split(grads: dict, n_tokens: int, trainable: set, dtype) -> tuple[dict, dic
     return dense, sparse
 
 
+@one_blas_thread
 def train_lm(corpus, vectors=None, *, out=None, dev=None, hidden: int = 256, layers: int = 1,
              cell: str = "gru", dim: int | None = None, tie: bool = False, freeze: bool = False,
              dropout: float = 0.2, softmax: str = "sampled", samples: int = 1024,

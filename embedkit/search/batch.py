@@ -133,9 +133,17 @@ def _padded(lists, width=None) -> np.ndarray:
     return out
 
 
+def _gather(unit, rows):
+    """Unit rows ``rows`` of ``unit``: a matrix of unit rows, or a stored matrix."""
+    if hasattr(unit, "unit_rows"):
+        return unit.unit_rows(rows)
+    return unit[rows]
+
+
 def _query_vectors(unit, pos, neg):
     """Per query, the sum of its signed unit vectors and ``1 / ||sum||`` (1 for a zero sum).
 
+    ``unit`` is a matrix of unit rows or a :class:`~embedkit.vectors.storage.StoredMatrix`.
     Built a term column at a time (one gather per column), not a query at a time.
     """
     q = np.zeros((len(pos), unit.shape[1]), dtype=np.float32)
@@ -143,10 +151,10 @@ def _query_vectors(unit, pos, neg):
         for j in range(terms.shape[1]):
             rows = terms[:, j]
             if rows.min(initial=0) >= 0:  # every query has a j-th term: no scatter needed
-                part, where = unit[rows], slice(None)
+                part, where = _gather(unit, rows), slice(None)
             else:
                 where = np.flatnonzero(rows >= 0)
-                part = unit[rows[where]]
+                part = _gather(unit, rows[where])
             if sign > 0:
                 q[where] += part
             else:
@@ -178,7 +186,7 @@ def _tile_columns(n_terms: int, n_rows: int) -> int:
 
 
 def _exact(vectors, pos, neg, k, method, eps, n_rows, block_bytes, out_ids, out_scores):
-    unit = vectors.normalized
+    unit = vectors.storage
     words_per_block = max(1, int(block_bytes) // (4 * _MIN_TILE))
     for start, end, words in _blocks(pos, neg, words_per_block):
         bpos, bneg = pos[start:end], neg[start:end]
@@ -190,7 +198,7 @@ def _exact(vectors, pos, neg, k, method, eps, n_rows, block_bytes, out_ids, out_
             bn = np.full((end - start, 0), -1, dtype=np.int32)
         else:
             slot = {w: i for i, w in enumerate(words)}
-            terms = unit[words]
+            terms = unit.unit_rows(words)
             bp = _padded([[slot[w] for w in p] for p in bpos])
             bn = _padded([[slot[w] for w in m] for m in bneg])
             if method == kernels.METHOD_3COSADD:
@@ -202,16 +210,16 @@ def _exact(vectors, pos, neg, k, method, eps, n_rows, block_bytes, out_ids, out_
         scores = out_scores[start:end]
         ids.fill(-1)
         scores.fill(kernels._EMPTY)
-        step = _tile_columns(len(terms), n_rows)
-        for x0 in range(0, n_rows, step):
-            # the terms' cosines with one tile of the vocabulary: a GEMM that fits in cache,
-            # folded into the running top-k before the next tile is computed
-            tile = terms @ unit[x0:min(n_rows, x0 + step)].T
-            kernels.combination_topk(tile, x0, bp, bn, scale, excl, k, method, eps, ids, scores)
+        # the terms' cosines with one tile of the vocabulary (a GEMM on stored rows that
+        # fit in cache, divided by the row norms), folded into the running top-k before the
+        # next tile is computed
+        step = min(_tile_columns(len(terms), n_rows), unit.block_rows(len(terms)))
+        unit.combination_search(terms, bp, bn, scale, excl, k, method, eps, n_rows=n_rows,
+                                rows=step, ids=ids, scores=scores)
 
 
 def _indexed(vectors, index, pos, neg, k, method, eps, out_ids, out_scores):
-    unit = vectors.normalized
+    unit = vectors.storage
     qv, scale = _query_vectors(unit, pos, neg)
     excl = exclusion_matrix([p + m for p, m in zip(pos, neg)], len(pos))
     if method == kernels.METHOD_3COSADD:
@@ -222,5 +230,37 @@ def _indexed(vectors, index, pos, neg, k, method, eps, out_ids, out_scores):
     # 3CosMul: the 3CosAdd neighbourhood holds the 3CosMul answers; score candidates exactly.
     fetch = min(len(vectors), max(8 * k, 64))
     cand, _ = index.search(qv, fetch, exclude=excl)
-    kernels.rescore_candidates(unit, _padded(pos), _padded(neg), scale, cand, excl, k, method,
-                               eps, out_ids, out_scores)
+    # the candidates' and query words' unit rows only, gathered a chunk of queries at a time
+    bp, bn = _padded(pos), _padded(neg)
+    for s in range(0, len(pos), _RESCORE_QUERIES):
+        e = min(len(pos), s + _RESCORE_QUERIES)
+        rows, (c, p, m, x) = compact_rows([cand[s:e], bp[s:e], bn[s:e]], [excl[s:e]])
+        kernels.rescore_candidates(unit.unit_rows(rows), p.astype(np.int32), m.astype(np.int32),
+                                   scale[s:e], c, x, k, method, eps, out_ids[s:e],
+                                   out_scores[s:e])
+        valid = out_ids[s:e] >= 0
+        out_ids[s:e][valid] = rows[out_ids[s:e][valid]]
+
+
+#: queries whose candidate rows are gathered together for exact re-scoring
+_RESCORE_QUERIES = 512
+
+
+def compact_rows(id_arrays, mapped=()):
+    """The distinct rows used by ``id_arrays`` (``-1`` = none) and the arrays renumbered
+    into them (positions in that list), then the ``mapped`` arrays renumbered the same way
+    (ids that are not among the rows become ``-1``).
+
+    Scoring a few gathered unit rows replaces indexing the whole (unit) matrix.
+    """
+    flat = np.concatenate([np.asarray(a, dtype=np.int64).ravel() for a in id_arrays])
+    rows = np.unique(flat[flat >= 0])
+    out = []
+    for a in list(id_arrays) + list(mapped):
+        a = np.asarray(a, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(rows, np.maximum(a, 0)), max(len(rows) - 1, 0))
+        hit = (a >= 0) & (len(rows) > 0)
+        if len(rows):
+            hit &= rows[pos] == a
+        out.append(np.where(hit, pos, -1))
+    return rows, out

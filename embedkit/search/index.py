@@ -107,7 +107,7 @@ class Index:
     >>> import numpy as np, embedkit
     >>> from embedkit.search import Index
     >>> v = embedkit.Vectors(["a", "b", "c"], np.eye(3, dtype=np.float32) + 0.1)
-    >>> ids, scores = Index(v, "exact").search(v.normalized[:1], k=1, exclude=[[0]])
+    >>> ids, scores = Index(v, "exact").search(v.unit(["a"]), k=1, exclude=[[0]])
     >>> int(ids[0, 0]) in (1, 2)
     True
     """
@@ -119,7 +119,7 @@ class Index:
         if len(vectors) == 0:
             raise ParameterError("cannot index an empty vocabulary: load vectors with words first")
         self.params = self._validate(self.kind, params, len(vectors), vectors.dim)
-        self.checksum = store.vectors_checksum(vectors.vectors)
+        self.checksum = vectors_checksum(vectors)
         self.locality = True
         self._faiss = self._build()
 
@@ -177,8 +177,8 @@ class Index:
     def _build(self):
         import faiss
 
-        unit = np.ascontiguousarray(self.vectors.normalized, dtype=np.float32)
-        n, dim = unit.shape
+        st = self.vectors.storage
+        n, dim = st.shape
         p = self.params
         log.info("building a %s index over %d words (dim %d)", self.kind, n, dim)
         if self.kind == "exact":
@@ -194,13 +194,15 @@ class Index:
             ivf.cp.seed = p["seed"]
             rng = np.random.default_rng(p["seed"])
             size = min(p["train_size"], n)
-            sample = unit[np.sort(rng.choice(n, size=size, replace=False))]
+            sample = st.unit_rows(np.sort(rng.choice(n, size=size, replace=False)))
             index.train(sample)
             ivf.nprobe = p["nprobe"]
-        index.add(unit)
+        # unit rows a block at a time: FAISS keeps its own copy, embedkit none
+        for x0 in range(0, n, ADD_ROWS):
+            index.add(st.unit_rows(np.arange(x0, min(n, x0 + ADD_ROWS))))
         self._ids = self._centroids = None
         if self.kind == "hnsw" and p["clusters"]:
-            self._centroids, labels = _spherical_kmeans(unit, p["clusters"], p["seed"])
+            self._centroids, labels = _spherical_kmeans(st, p["clusters"], p["seed"])
             order = np.argsort(labels, kind="stable").astype(np.int64)
             # entry i of the permuted graph is word order[i]: each cell's vectors are adjacent
             index.permute_entries(order)
@@ -265,7 +267,7 @@ class Index:
         if self.kind == "hnsw":
             self._faiss.hnsw.efSearch = max(self.params["ef_search"], fetch)
         cand = self._approximate_candidates(q, fetch)
-        kernels.rerank_exact(self.vectors.normalized, q, cand, excl, k, out_ids, out_scores)
+        _rerank(self.vectors.storage, q, cand, excl, k, out_ids, out_scores)
         return out_ids, _empty_to_neg_inf(out_ids, out_scores)
 
     def _approximate_candidates(self, q, fetch):
@@ -312,8 +314,14 @@ class Index:
         return index_path
 
     @classmethod
-    def load(cls, vectors_path, vectors) -> "Index":
+    def load(cls, vectors_path, vectors, mmap: bool = True) -> "Index":
         """Read the index saved beside ``vectors_path`` for ``vectors``.
+
+        With ``mmap`` (default) the vectors FAISS stores are memory-mapped from the file, not
+        read into memory, where FAISS can: the flat storage of ``exact`` and ``hnsw`` indexes
+        (``IO_FLAG_MMAP_IFC``) and the inverted lists of ``ivfpq`` (``IO_FLAG_MMAP``).  An
+        HNSW graph's links are always read into memory (``8 * hnsw_m`` bytes per word for
+        the bottom layer); FAISS cannot map them.
 
         Raises
         ------
@@ -332,12 +340,12 @@ class Index:
         if not meta or meta.get("format") != store.FORMAT_NAME:
             raise FormatError(f"{meta_path} is missing or not an embedkit index descriptor: "
                               "rebuild the index with `embedkit index build`")
-        checksum = store.vectors_checksum(vectors.vectors)
+        checksum = vectors_checksum(vectors)
         if meta.get("checksum") != checksum:
             raise FormatError(f"the index {index_path} was built from other vectors "
                               "(checksum mismatch): rebuild it with `embedkit index build`")
         try:
-            raw = faiss.read_index(index_path)
+            raw = faiss.read_index(index_path, mmap_flags(meta.get("kind")) if mmap else 0)
         except RuntimeError as exc:
             raise FormatError(f"cannot read the index {index_path} ({exc}): "
                               "rebuild it with `embedkit index build`") from None
@@ -391,6 +399,61 @@ class Index:
         return index
 
 
+#: unit rows handed to FAISS per ``add`` call when building (a bounded buffer)
+ADD_ROWS = 1 << 18
+
+
+def mmap_flags(kind) -> int:
+    """The FAISS ``read_index`` flags that map an index of ``kind`` instead of reading it.
+
+    ``exact`` (IndexFlatIP) and ``hnsw`` (IndexHNSWFlat): the flat vector storage is mapped
+    (``IO_FLAG_MMAP_IFC``), the HNSW links are not.  ``ivfpq``: the inverted lists are
+    mapped (``IO_FLAG_MMAP``; the small coarse quantizer and PQ tables are read).  Other
+    kinds, or a FAISS without the flags: 0 (read into memory).
+    """
+    import faiss
+
+    name = {"exact": "IO_FLAG_MMAP_IFC", "hnsw": "IO_FLAG_MMAP_IFC",
+            "ivfpq": "IO_FLAG_MMAP"}.get(kind)
+    return int(getattr(faiss, name, 0)) if name else 0
+
+
+def index_resident_bytes(kind, file_bytes: int, n: int, dim: int, params: dict) -> int:
+    """Estimated bytes an index of ``kind`` (file of ``file_bytes``) reads into memory when
+    loaded with :func:`mmap_flags` (the rest stays mapped)."""
+    if kind == "exact":
+        return 0
+    if kind == "hnsw":  # the links and levels; the flat vectors are mapped
+        return max(0, int(file_bytes) - 4 * n * dim)
+    if kind == "ivfpq":  # coarse centroids and PQ tables; the inverted lists are mapped
+        nlist = int(params.get("nlist") or 0)
+        return min(int(file_bytes), 4 * dim * (nlist + 2 ** int(params.get("nbits") or 8)))
+    return int(file_bytes)
+
+
+def vectors_checksum(vectors) -> str:
+    """The checksum tying a saved index to ``vectors``: of the rows as stored (float32 files
+    give the same checksum as before stored norms existed), plus int8 scales."""
+    parts = vectors.storage.checksum_arrays()
+    digest = store.vectors_checksum(parts[0])
+    for extra in parts[1:]:
+        digest += "+" + store.vectors_checksum(extra).split(":", 1)[1]
+    return digest
+
+
+def _rerank(storage, q, cand, excl, k, out_ids, out_scores):
+    """Exact cosines of each query with its candidates, from the gathered unit rows only."""
+    from embedkit.search.batch import _RESCORE_QUERIES, compact_rows
+
+    for s in range(0, len(q), _RESCORE_QUERIES):
+        e = min(len(q), s + _RESCORE_QUERIES)
+        rows, (c, x) = compact_rows([cand[s:e]], [excl[s:e]])
+        kernels.rerank_exact(storage.unit_rows(rows), q[s:e], c, x, k, out_ids[s:e],
+                             out_scores[s:e])
+        valid = out_ids[s:e] >= 0
+        out_ids[s:e][valid] = rows[out_ids[s:e][valid]]
+
+
 def _empty_to_neg_inf(ids, scores):
     scores[ids < 0] = -np.inf
     return scores
@@ -423,26 +486,33 @@ def ids_to_words(vectors, ids, scores) -> list[list[tuple[str, float]]]:
             for row_ids, row_scores in zip(ids.tolist(), scores.tolist())]
 
 
-def _spherical_kmeans(unit, clusters, seed):
+def _spherical_kmeans(storage, clusters, seed):
     """Unit centroids of ``clusters`` spherical k-means cells and every row's cell."""
     import faiss
 
-    n, dim = unit.shape
+    n, dim = storage.shape
     size = min(n, _ROWS_PER_CLUSTER * clusters)
     rng = np.random.default_rng(seed)
-    sample = unit[np.sort(rng.choice(n, size=size, replace=False))] if size < n else unit
+    sample = storage.unit_rows(np.sort(rng.choice(n, size=size, replace=False)) if size < n
+                               else np.arange(n))
     km = faiss.Kmeans(dim, clusters, niter=10, seed=seed, spherical=True,
                       max_points_per_centroid=_ROWS_PER_CLUSTER, verbose=False)
     km.train(np.ascontiguousarray(sample, dtype=np.float32))
     centroids = np.ascontiguousarray(km.centroids, dtype=np.float32)
-    return centroids, _nearest_centroid(unit, centroids)
+    return centroids, _nearest_centroid(storage, centroids)
 
 
 def _nearest_centroid(rows, centroids):
-    """Index of the largest inner product with ``centroids`` for each row (chunked GEMMs)."""
+    """Index of the largest inner product with ``centroids`` for each row (chunked GEMMs).
+
+    ``rows`` is a matrix of unit rows or a stored matrix (its unit rows, a chunk at a time).
+    """
+    unit = getattr(rows, "unit_rows", None)
     out = np.empty(len(rows), dtype=np.int64)
     for a in range(0, len(rows), _ASSIGN_CHUNK):
-        out[a:a + _ASSIGN_CHUNK] = np.argmax(rows[a:a + _ASSIGN_CHUNK] @ centroids.T, axis=1)
+        b = min(len(rows), a + _ASSIGN_CHUNK)
+        chunk = unit(np.arange(a, b)) if unit is not None else rows[a:b]
+        out[a:b] = np.argmax(chunk @ centroids.T, axis=1)
     return out
 
 

@@ -87,6 +87,7 @@ class Vectors:
         self._words = words
         self._index = index
         self._vectors = vectors
+        self._storage = None
         self.counts = counts
         self.metadata = dict(metadata or {})
         self._normalized = None
@@ -95,16 +96,22 @@ class Vectors:
         self.search_index = None
 
     @classmethod
-    def _trusted(cls, words, vectors, *, index=None, counts=None, metadata=None) -> "Vectors":
+    def _trusted(cls, words, vectors, *, index=None, counts=None, metadata=None,
+                 storage=None) -> "Vectors":
         """Wrap already-validated data without copying or re-checking (used by loaders).
 
         ``words`` must be unique strings and ``vectors`` a float32 C-order matrix with one
-        row per word; ``index`` (word -> row) is built lazily when omitted.
+        row per word; ``index`` (word -> row) is built lazily when omitted.  A loader may
+        give ``storage`` (a :class:`~embedkit.vectors.storage.StoredMatrix` with stored
+        norms, or float16/int8 rows) instead of, or along with, ``vectors``.
         """
         self = cls.__new__(cls)
         self._words = words if isinstance(words, list) else list(words)
         self._index = index
+        if vectors is None and storage is not None and storage.dtype == "float32":
+            vectors = storage.data
         self._vectors = vectors
+        self._storage = storage
         self.counts = None if counts is None else np.asarray(counts, dtype=np.int64)
         self.metadata = dict(metadata or {})
         self._normalized = None
@@ -128,13 +135,41 @@ class Vectors:
 
     @property
     def vectors(self) -> np.ndarray:
-        """The float32 matrix of shape ``(len(self), dim)``."""
+        """The float32 matrix of shape ``(len(self), dim)``.
+
+        For float32 storage this is the stored (often memory-mapped) matrix.  Vectors
+        stored as float16 or int8 are decoded into a new float32 matrix on first access
+        (``4 * len(self) * dim`` bytes, kept); queries never need it: they decode a block
+        of rows at a time (see :attr:`storage`).
+        """
+        if self._vectors is None:
+            st = self._storage
+            out = np.empty(st.shape, dtype=np.float32)
+            step = st.block_rows(1)
+            for x0 in range(0, len(st), step):
+                st.decode(x0, min(len(st), x0 + step), out[x0:x0 + step])
+            self._vectors = out
         return self._vectors
+
+    @property
+    def storage(self):
+        """The matrix as stored, with its row norms (:class:`~embedkit.vectors.storage.StoredMatrix`).
+
+        Every query scores blocks of rows straight from it: float32 rows from the (mapped)
+        matrix, float16 and int8 rows decoded a cache-sized block at a time, divided by the
+        row norms (stored in the ``.ekv`` file, or computed once, streamed).
+        """
+        if self._storage is None:
+            from embedkit.vectors.storage import StoredMatrix
+
+            self._storage = StoredMatrix(self._vectors)
+        return self._storage
 
     @property
     def dim(self) -> int:
         """Number of dimensions."""
-        return int(self._vectors.shape[1])
+        m = self._vectors if self._vectors is not None else self._storage.data
+        return int(m.shape[1])
 
     def __len__(self) -> int:
         return len(self._words)
@@ -184,6 +219,10 @@ class Vectors:
         return np.array([self.index(w) for w in words], dtype=np.int64)
 
     def __getitem__(self, word):
+        if self._vectors is None:  # float16 / int8 storage: decode only these rows
+            if isinstance(word, str):
+                return self.storage.rows([self.index(word)])[0]
+            return self.storage.rows(self.indices(word))
         if isinstance(word, str):
             return self._vectors[self.index(word)]
         return self._vectors[self.indices(word)]
@@ -201,15 +240,18 @@ class Vectors:
         return f"word {word!r} is not in the vocabulary ({len(self)} words){hint}"
 
     # -- files --------------------------------------------------------------------------
-    def save(self, path, format=None, precision=None) -> None:
+    def save(self, path, format=None, precision=None, dtype=None, scale="row") -> None:
         """Write the vectors; the format follows the extension (see :func:`embedkit.save`).
 
         ``.ekv`` native directory, ``.bin`` word2vec binary, ``.txt``/``.vec`` word2vec
         text (``.gz``/``.bz2``/``.xz`` compress); ``format="glove"`` etc. overrides it.
+        ``.ekv`` only: ``dtype="float16"`` or ``"int8"`` (with per-``"row"`` or per-``"dim"``
+        scales) stores the matrix compactly; queries read it directly.
         """
         from embedkit.vectors.loader import save
 
-        save(self, path, format=format, precision=precision)
+        kwargs = {} if dtype is None else {"dtype": dtype, "scale": scale}
+        save(self, path, format=format, precision=precision, **kwargs)
 
     # -- gensim ---------------------------------------------------------------------------
     @classmethod
@@ -242,7 +284,7 @@ class Vectors:
         except ImportError:
             raise ParameterError("to_gensim needs gensim: pip install gensim") from None
         kv = KeyedVectors(vector_size=self.dim, count=0, dtype=np.float32)
-        kv.add_vectors(self._words, np.asarray(self._vectors, dtype=np.float32))
+        kv.add_vectors(self._words, np.asarray(self.vectors, dtype=np.float32))
         if self.counts is not None:
             kv.expandos["count"] = np.asarray(self.counts, dtype=np.int64).copy()
         return kv
@@ -250,12 +292,34 @@ class Vectors:
     # -- derived data -----------------------------------------------------------------------
     @property
     def normalized(self) -> np.ndarray:
-        """Unit-length rows (float32), computed once and cached; zero rows stay zero."""
+        """Unit-length rows (float32), computed once and cached; zero rows stay zero.
+
+        This builds a full-size copy: ``4 * len(self) * dim`` bytes of memory (3.6 GB for
+        3,000,000 x 300), kept as long as the object lives, and a pass over the whole
+        matrix.  No query needs it (they score blocks of stored rows and divide by the row
+        norms); :meth:`unit` gives the unit vectors of a few words.
+        """
         if self._normalized is None:
-            norms = np.linalg.norm(self._vectors, axis=1, keepdims=True)
-            norms[norms == 0] = 1.0
-            self._normalized = (self._vectors / norms).astype(np.float32, copy=False)
+            st = self.storage
+            out = np.empty(st.shape, dtype=np.float32)
+            step = st.block_rows(1)
+            for x0 in range(0, len(st), step):
+                x1 = min(len(st), x0 + step)
+                out[x0:x1] = st.unit_rows(np.arange(x0, x1))
+            self._normalized = out
         return self._normalized
+
+    def unit(self, words) -> np.ndarray:
+        """Unit vectors of a word (``(dim,)``) or of a list of words (``(n, dim)``).
+
+        The same values as the rows of :attr:`normalized`, without building it.
+        """
+        if isinstance(words, str):
+            return self.storage.unit_rows([self.index(words)])[0]
+        return self.storage.unit_rows(self.indices(words))
+
+    def _unit_row(self, row: int) -> np.ndarray:
+        return self.storage.unit_rows([row])[0]
 
     # -- nearest neighbours ------------------------------------------------------------------
     def attach_index(self, index) -> "Vectors":
@@ -294,9 +358,12 @@ class Vectors:
 
         Notes
         -----
-        Brute force (one matrix product per block of queries, then ``argpartition``)
-        unless an index is attached with :meth:`attach_index`; then the index answers,
-        except for a ``restrict_vocab`` smaller than the vocabulary.
+        Brute force unless an index is attached with :meth:`attach_index` (then the index
+        answers, except for a ``restrict_vocab`` smaller than the vocabulary): the queries'
+        dot products with one block of stored rows at a time, divided by the row norms and
+        folded into each query's running top k (:meth:`StoredMatrix.search
+        <embedkit.vectors.storage.StoredMatrix.search>`); no normalised copy of the matrix
+        is made.
         """
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         n = queries.shape[0]
@@ -316,30 +383,14 @@ class Vectors:
         if self.search_index is not None and rows == len(self):
             ids, scores = self.search_index.search(queries, int(k), exclude=exclude)
             return np.asarray(ids, dtype=np.int64), np.asarray(scores, dtype=np.float32)
-        k = int(k)
-        matrix = self.normalized[:rows]
-        ids = np.full((n, k), -1, dtype=np.int64)
-        scores = np.full((n, k), -np.inf, dtype=np.float32)
-        block = max(1, (64 << 20) // (4 * max(rows, 1)))
-        kk = min(k, rows)
-        for s in range(0, n, block):
-            sims = queries[s:s + block] @ matrix.T
-            if exclude is not None:
-                for i, ex in enumerate(exclude[s:s + block]):
-                    if ex is not None and len(ex):
-                        ex = np.asarray(ex, dtype=np.int64)
-                        sims[i, ex[(ex >= 0) & (ex < rows)]] = -np.inf
-            if kk < rows:
-                top = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
-            else:
-                top = np.broadcast_to(np.arange(rows), (sims.shape[0], rows))
-            top_scores = np.take_along_axis(sims, top, axis=1)
-            order = np.argsort(-top_scores, axis=1, kind="stable")
-            top = np.take_along_axis(top, order, axis=1)
-            top_scores = np.take_along_axis(top_scores, order, axis=1)
-            top = np.where(np.isneginf(top_scores), -1, top)
-            ids[s:s + block, :kk] = top
-            scores[s:s + block, :kk] = top_scores
+        excl = None
+        if exclude is not None:
+            width = max((len(e) for e in exclude if e is not None), default=0)
+            excl = np.full((n, width), -1, dtype=np.int64)
+            for i, ex in enumerate(exclude):
+                if ex is not None and len(ex):
+                    excl[i, :len(ex)] = np.asarray(ex, dtype=np.int64)
+        ids, scores = self.storage.search(queries, int(k), excl, n_rows=rows)
         return ids, scores
 
     def _query_rows(self, items, what):
@@ -352,7 +403,7 @@ class Vectors:
         for item in items:
             if isinstance(item, str):
                 row = self.index(item)
-                vecs.append(self.normalized[row])
+                vecs.append(self._unit_row(row))
                 ids.append(row)
             else:
                 vec = np.asarray(item, dtype=np.float32)
@@ -417,7 +468,7 @@ class Vectors:
 
     def similarity(self, a: str, b: str) -> float:
         """Cosine similarity of two words."""
-        return float(np.dot(self.normalized[self.index(a)], self.normalized[self.index(b)]))
+        return float(np.dot(self._unit_row(self.index(a)), self._unit_row(self.index(b))))
 
     def analogy(self, a: str, b: str, c: str, topn: int = 1, method: str = "3cosadd",
                 restrict_vocab=None):
@@ -443,7 +494,7 @@ class Vectors:
         if method not in ("3cosadd", "3cosmul"):
             raise ParameterError(f"method must be '3cosadd' or '3cosmul', got {method!r}")
         ia, ib, ic = self.index(a), self.index(b), self.index(c)
-        na, nb, nc = self.normalized[ia], self.normalized[ib], self.normalized[ic]
+        na, nb, nc = self.storage.unit_rows([ia, ib, ic])
         query = self._unit(nb - na + nc)
         exclude = [[ia, ib, ic]]
         if method == "3cosadd":
@@ -452,16 +503,26 @@ class Vectors:
             return self._results(ids[0], scores[0])
         if isinstance(topn, bool) or not isinstance(topn, (int, np.integer)) or topn < 1:
             raise ParameterError(f"topn must be a positive integer, got {topn!r}")
-        # 3CosMul reranks a candidate pool from the funnel: every word for brute force
-        # (exact), the 1000 (or 50 * topn) nearest to b - a + c and to b + c for an index.
         rows = len(self) if restrict_vocab is None else min(len(self), int(restrict_vocab))
-        pool = rows if self.search_index is None else min(rows, max(1000, 50 * int(topn)))
+        terms = np.stack([na, nb, nc])
+        if self.search_index is None or rows < len(self):
+            # exact: the three cosines of each block of rows, folded into the top k
+            from embedkit._kernels.search import METHOD_3COSMUL
+
+            ids, scores = self.storage.combination_search(
+                terms, np.array([[1, 2]], dtype=np.int32), np.array([[0]], dtype=np.int32),
+                np.ones(1, dtype=np.float32), np.array(exclude, dtype=np.int64), int(topn),
+                METHOD_3COSMUL, np.float32(1e-3), n_rows=rows)
+            return self._results(ids[0], scores[0])
+        # with an index: rerank a candidate pool, the 1000 (or 50 * topn) nearest to
+        # b - a + c and to b + c
+        pool = min(rows, max(1000, 50 * int(topn)))
         cand, _ = self._search(np.stack([query, self._unit(nb + nc)]), pool,
                                exclude=exclude * 2, restrict_vocab=restrict_vocab)
         cand = np.unique(cand[cand >= 0])
         if cand.size == 0:
             return []
-        sims = (self.normalized[cand] @ np.stack([na, nb, nc]).T + 1.0) / 2.0
+        sims = (self.storage.unit_rows(cand) @ terms.T + 1.0) / 2.0
         score = sims[:, 1] * sims[:, 2] / (sims[:, 0] + np.float32(1e-3))
         order = np.argsort(-score, kind="stable")[: int(topn)]
         return [(self._words[i], float(sc)) for i, sc in zip(cand[order], score[order])]
@@ -472,7 +533,7 @@ class Vectors:
         if len(words) < 2:
             raise ParameterError(f"doesnt_match needs at least 2 words, got {len(words)}")
         rows = self.indices(words)
-        unit = self.normalized[rows]
+        unit = self.storage.unit_rows(rows)
         mean = self._unit(unit.mean(axis=0))
         return words[int(np.argmin(unit @ mean))]
 
@@ -487,7 +548,8 @@ class Vectors:
             if n < 1:
                 raise ParameterError(f"restrict needs n >= 1 words, got {n}")
             words = self._words[:n]
-            matrix = self._vectors[:n]
+            storage = self._storage.head(n) if self._storage is not None else None
+            matrix = self._vectors[:n] if self._vectors is not None else None
             counts = None if self.counts is None else self.counts[:n]
             index = None
         else:
@@ -498,9 +560,11 @@ class Vectors:
             if len(np.unique(rows)) != len(rows):
                 raise ParameterError("restrict: the word list has duplicates; give each once")
             words = [self._words[i] for i in rows]
-            matrix = np.ascontiguousarray(self._vectors[rows])
+            matrix = np.ascontiguousarray(self[words])
+            storage = None
             counts = None if self.counts is None else self.counts[rows]
             index = None
-        out = Vectors._trusted(words, matrix, index=index, counts=counts, metadata=self.metadata)
+        out = Vectors._trusted(words, matrix, index=index, counts=counts, metadata=self.metadata,
+                               storage=storage)
         out.ignore_case = self.ignore_case
         return out

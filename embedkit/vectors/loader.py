@@ -128,8 +128,8 @@ def load(path, format=None, limit=None, unicode_errors="replace", mmap=True) -> 
     path = pathlib.Path(os.fspath(path))
     fmt = detect_format(path) if format is None else canonical_format(format)
     if fmt == "native":
-        words, matrix, counts, meta = native.load_native(path, limit=limit, mmap=mmap)
-        return Vectors._trusted(words, matrix, counts=counts, metadata=meta)
+        words, storage, counts, meta = native.open_native(path, limit=limit, mmap=mmap)
+        return Vectors._trusted(words, None, counts=counts, metadata=meta, storage=storage)
     if fmt == "word2vec-binary":
         words, matrix, info = binary.read_binary(path, limit=limit, unicode_errors=unicode_errors)
     else:
@@ -156,7 +156,7 @@ def load(path, format=None, limit=None, unicode_errors="replace", mmap=True) -> 
     return Vectors._trusted(words, matrix, index=index, metadata=meta)
 
 
-def save(vectors: Vectors, path, format=None, precision=None) -> None:
+def save(vectors: Vectors, path, format=None, precision=None, dtype=None, scale="row") -> None:
     """Write ``vectors`` to ``path``.
 
     Parameters
@@ -171,6 +171,12 @@ def save(vectors: Vectors, path, format=None, precision=None) -> None:
     precision : int, optional
         Text formats: significant digits per value; by default the fewest that read back
         to exactly the same float32 (lossless).
+    dtype : {"float32", "float16", "int8"}, optional
+        Native format only: how the matrix is stored (default: as it is stored now, float32
+        for vectors not read from a ``.ekv``).  float16 halves the file, int8 quarters it
+        (scalar quantisation); queries read either directly.
+    scale : {"row", "dim"}, default "row"
+        int8 only: one scale per row or per dimension.
     """
     if not isinstance(vectors, Vectors):
         raise ParameterError(f"save needs a Vectors object, got {type(vectors).__name__}")
@@ -179,8 +185,11 @@ def save(vectors: Vectors, path, format=None, precision=None) -> None:
 
     fmt = check_output(path, format)
     if fmt == "native":
-        native.save_native(vectors.words, vectors.vectors, path, counts=vectors.counts,
-                           metadata=vectors.metadata)
+        native.save_native(vectors.words, None, path, counts=vectors.counts,
+                           metadata=vectors.metadata, dtype=dtype, scale=scale,
+                           storage=vectors.storage)
+    elif dtype is not None:
+        raise ParameterError(f"dtype applies to the native .ekv format only, not {fmt}")
     elif fmt == "word2vec-binary":
         binary.write_binary(vectors.words, vectors.vectors, path)
     else:
@@ -206,14 +215,32 @@ def validate(path, format=None, max_duplicates: int = 20) -> dict:
         fmt = detect_format(path) if format is None else canonical_format(format)
         report["format"] = fmt
         if fmt == "native":
-            words, matrix, _, _ = native.load_native(path)
-            report.update(count=len(words), dim=int(matrix.shape[1]))
-            block = max(1, (16 << 20) // (4 * max(matrix.shape[1], 1)))
-            for s in range(0, len(matrix), block):
-                bad = np.flatnonzero(~np.isfinite(matrix[s:s + block]).all(axis=1))
+            words, storage, _, _ = native.open_native(path, norms=False)
+            report.update(count=len(words), dim=storage.dim)
+            stored = None
+            if (path / native.NORMS_FILE).exists():
+                stored = native._read_norms(path / native.NORMS_FILE, len(words), False)
+            block = max(1, (16 << 20) // (4 * max(storage.dim, 1)))
+            off = 0
+            for s in range(0, len(storage), block):
+                rows = storage.decode(s, min(len(storage), s + block))
+                bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
                 for r in bad[:100]:
                     report["errors"].append((f"row {s + r + 1}", f"word {words[s + r]!r}: NaN "
                                              "or infinity in the vector"))
+                if stored is not None:
+                    want = np.linalg.norm(rows, axis=1)
+                    got = stored[s:s + len(rows)]
+                    with np.errstate(invalid="ignore"):
+                        wrong = np.flatnonzero(~((got == want) | (
+                            np.abs(got - want) <= native.NORM_RTOL * np.maximum(want, 1e-30))))
+                    for r in wrong[:max(0, 100 - off)]:
+                        report["errors"].append((f"row {s + r + 1}", f"{native.NORMS_FILE} says "
+                                                 f"norm {got[r]:.6g}, the row has {want[r]:.6g}"))
+                    off += len(wrong)
+            if off:
+                report["errors"].append(("norms", f"{off} stored norms disagree with the matrix: "
+                                         f"rewrite them with `embedkit convert {path}`"))
         else:
             problems: list = []
             if fmt == "word2vec-binary":

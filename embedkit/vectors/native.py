@@ -1,8 +1,14 @@
 """The native format: a ``.ekv`` directory holding ``vectors.npy`` and ``vocab.json``.
 
-``vectors.npy`` is the float32 C-order matrix (opened memory-mapped, so opening is
-instant and the pages are shared between processes); ``vocab.json`` holds the words, their
-counts and the metadata (dim, training parameters, corpus, embedkit version).  No pickle.
+``vectors.npy`` is the C-order matrix (opened memory-mapped, so opening is instant and the
+pages are shared between processes): float32, or float16 / int8 when saved with ``dtype=``;
+``norms.npy`` holds each row's Euclidean norm (float32), so queries never need a normalised
+copy; an int8 matrix comes with ``scales.npy`` (per-row or per-dimension float32 scales).
+``vocab.json`` holds the words, their counts, the storage (``dtype``, ``scale``) and the
+metadata (dim, training parameters, corpus, embedkit version).  No pickle.
+
+A float32 directory keeps format version 1 (an older embedkit reads it and ignores
+``norms.npy``); a float16 or int8 one is version 2, which an older embedkit refuses.
 """
 
 from __future__ import annotations
@@ -18,9 +24,15 @@ from embedkit._version import __version__
 from embedkit.errors import FormatError, MissingFileError, ParameterError
 
 FORMAT_NAME = "embedkit-vectors"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 VECTORS_FILE = "vectors.npy"
 VOCAB_FILE = "vocab.json"
+NORMS_FILE = "norms.npy"
+SCALES_FILE = "scales.npy"
+#: rows whose stored norm is recomputed when a directory is opened (evenly spaced)
+NORM_SAMPLE_ROWS = 64
+#: relative tolerance of that check (norms written by other tools in float64 pass)
+NORM_RTOL = 1e-5
 
 
 def is_native(path) -> bool:
@@ -29,8 +41,28 @@ def is_native(path) -> bool:
     return path.is_dir() and (path / VOCAB_FILE).exists()
 
 
-def save_native(words, matrix, path, *, counts=None, metadata=None) -> None:
-    """Write a native ``.ekv`` directory atomically (temp directory, then rename)."""
+def save_native(words, matrix, path, *, counts=None, metadata=None, dtype=None,
+                scale="row", storage=None) -> None:
+    """Write a native ``.ekv`` directory atomically (temp directory, then rename).
+
+    Parameters
+    ----------
+    words : list of str
+    matrix : ndarray (n, dim) or None
+        The rows (any float dtype); or None when ``storage`` is given.
+    dtype : {"float32", "float16", "int8"}, optional
+        How to store the rows (default float32, or ``storage``'s dtype).  int8 is scalar
+        quantisation: ``code = round(x / scale)`` in [-127, 127] with one float32 scale per
+        row (``scale="row"``, ``max |x_r| / 127``) or per dimension (``scale="dim"``).
+    storage : StoredMatrix, optional
+        The rows as stored by a loaded ``.ekv``; copied without decoding when the dtype (and
+        scale) stay the same.
+
+    The row norms of the stored values are computed block by block while writing and saved
+    as ``norms.npy``; nothing full-size is held in memory.
+    """
+    from embedkit.vectors.storage import SCALE_AXES, StoredMatrix, check_dtype
+
     path = pathlib.Path(path)
     if path.exists() and not is_native(path):
         if path.is_dir() and any(path.iterdir()):
@@ -41,17 +73,28 @@ def save_native(words, matrix, path, *, counts=None, metadata=None) -> None:
                                  "remove the file or choose another path")
     if not path.parent.exists():
         raise MissingFileError(f"directory does not exist: {path.parent}")
+    if storage is None:
+        storage = StoredMatrix(np.ascontiguousarray(matrix, dtype=np.float32)
+                               if matrix.dtype != np.float32 or not matrix.flags.c_contiguous
+                               else matrix)
+    dtype = storage.dtype if dtype is None else check_dtype(dtype)
+    if dtype == "int8" and scale not in SCALE_AXES:
+        raise ParameterError(f"scale must be 'row' or 'dim' (one int8 scale per row or per "
+                             f"dimension), got {scale!r}")
     meta = dict(metadata or {})
     meta.setdefault("embedkit_version", __version__)
     vocab = {
         "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        "format_version": 1 if dtype == "float32" else 2,
         "count": len(words),
-        "dim": int(matrix.shape[1]),
+        "dim": int(storage.dim),
+        "dtype": dtype,
         "words": list(words),
         "counts": None if counts is None else [int(c) for c in counts],
         "metadata": meta,
     }
+    if dtype == "int8":
+        vocab["scale"] = scale
     try:
         text = json.dumps(vocab, ensure_ascii=False, separators=(",", ":"))
     except TypeError as exc:
@@ -61,8 +104,7 @@ def save_native(words, matrix, path, *, counts=None, metadata=None) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        np.save(tmp / VECTORS_FILE, np.ascontiguousarray(matrix, dtype=np.float32),
-                allow_pickle=False)
+        _write_rows(storage, tmp, dtype, scale)
         (tmp / VOCAB_FILE).write_text(text, encoding="utf-8")
         if path.exists():
             os.replace(path, old)
@@ -72,11 +114,106 @@ def save_native(words, matrix, path, *, counts=None, metadata=None) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _write_rows(storage, directory, dtype, scale) -> None:
+    """Write ``vectors.npy``, ``norms.npy`` (and ``scales.npy``) of ``storage`` as ``dtype``,
+    a block of rows at a time."""
+    from numpy.lib.format import open_memmap
+
+    from embedkit._kernels.blockscore import abs_max_columns, quantize_columns, quantize_rows
+    from embedkit.vectors.storage import StoredMatrix
+
+    n, dim = storage.shape
+    step = max(1, (16 << 20) // (4 * max(1, dim)))
+    same = storage.dtype == dtype and (dtype != "int8" or storage.scale_axis == scale)
+    out = open_memmap(directory / VECTORS_FILE, mode="w+", dtype=np.dtype(dtype), shape=(n, dim))
+    scales = None
+    if dtype == "int8":
+        if same:
+            scales = np.array(storage.scales, dtype=np.float32)
+        elif scale == "dim":
+            top = np.zeros(dim, dtype=np.float32)
+            for x0 in range(0, n, step):
+                abs_max_columns(storage.decode(x0, min(n, x0 + step)), top)
+            scales = np.where(top > 0, top / np.float32(127.0), np.float32(1.0)).astype(np.float32)
+        else:
+            scales = np.empty(n, dtype=np.float32)
+    written = StoredMatrix(out, scales=scales, scale_axis=scale if dtype == "int8" else None)
+    norms = np.empty(n, dtype=np.float32)
+    for x0 in range(0, n, step):
+        x1 = min(n, x0 + step)
+        if same:
+            out[x0:x1] = storage.data[x0:x1]
+        elif dtype == "int8":
+            rows = storage.decode(x0, x1)
+            if scale == "row":
+                quantize_rows(np.ascontiguousarray(rows), out[x0:x1], scales[x0:x1])
+            else:
+                quantize_columns(np.ascontiguousarray(rows), scales, out[x0:x1])
+        else:
+            out[x0:x1] = storage.decode(x0, x1)
+        norms[x0:x1] = np.linalg.norm(written.decode(x0, x1), axis=1)
+    out.flush()
+    del out, written
+    np.save(directory / NORMS_FILE, norms, allow_pickle=False)
+    if scales is not None:
+        np.save(directory / SCALES_FILE, scales, allow_pickle=False)
+
+
+def write_norms(path) -> bool:
+    """Compute the row norms of the ``.ekv`` directory ``path`` and store them in place.
+
+    The matrix is read a block at a time; ``norms.npy`` is written to a temporary file and
+    renamed, so the directory is never half-written.  Stored norms that disagree with the
+    matrix are replaced.  Returns False when correct norms were already stored.
+    """
+    from embedkit._atomic import atomic_file
+
+    path = pathlib.Path(path)
+    try:
+        _, storage, _, _ = open_native(path)
+    except FormatError:
+        _, storage, _, _ = open_native(path, norms=False)  # bad stored norms: rewrite them
+    else:
+        if storage.norms_stored:
+            return False
+    norms = storage.compute_norms()
+    with atomic_file(path / NORMS_FILE) as f:
+        np.save(f, norms, allow_pickle=False)
+    return True
+
+
 def load_native(path, *, limit=None, mmap=True):
     """Open a native directory; returns ``(words, matrix, counts, metadata)``.
 
-    The matrix is memory-mapped read-only unless ``mmap`` is False.
+    The float32 matrix is memory-mapped read-only unless ``mmap`` is False; float16 and int8
+    matrices are decoded into a new float32 matrix (:func:`open_native` does not).
     """
+    words, storage, counts, meta = open_native(path, limit=limit, mmap=mmap)
+    matrix = storage.data
+    if storage.dtype != "float32":
+        matrix = np.empty(storage.shape, dtype=np.float32)
+        step = storage.block_rows(1)
+        for x0 in range(0, len(storage), step):
+            storage.decode(x0, min(len(storage), x0 + step), matrix[x0:x0 + step])
+    return words, matrix, counts, meta
+
+
+def open_native(path, *, limit=None, mmap=True, norms=True):
+    """Open a native directory without decoding it: ``(words, storage, counts, metadata)``.
+
+    ``storage`` is a :class:`~embedkit.vectors.storage.StoredMatrix` over the (memory-mapped
+    unless ``mmap`` is False) rows, with the stored norms unless ``norms`` is False.
+
+    Raises
+    ------
+    FormatError
+        An unknown ``dtype``; a matrix whose dtype is not the declared one; an int8 matrix
+        whose ``scales.npy`` is missing, of the wrong shape, or holds a zero, negative or
+        non-finite scale; ``norms.npy`` of the wrong length, negative or non-finite, or
+        disagreeing with the rows it is checked against (64 evenly spaced rows).
+    """
+    from embedkit.vectors.storage import DTYPES, SCALE_AXES, StoredMatrix
+
     path = pathlib.Path(path)
     if not path.exists():
         raise MissingFileError(f"vectors not found: {path}")
@@ -94,26 +231,100 @@ def load_native(path, *, limit=None, mmap=True):
     if vocab.get("format_version", 0) > FORMAT_VERSION:
         raise FormatError(f"{path}: format version {vocab['format_version']} is newer than "
                           f"this embedkit reads ({FORMAT_VERSION}); upgrade embedkit")
+    dtype = vocab.get("dtype")
+    if dtype is not None and dtype not in DTYPES:
+        raise FormatError(f"{path / VOCAB_FILE}: unknown dtype {dtype!r}; this embedkit reads "
+                          f"{', '.join(DTYPES)}: upgrade embedkit or convert the file")
     if not (path / VECTORS_FILE).exists():
         raise MissingFileError(f"{path / VECTORS_FILE} is missing")
-    try:
-        matrix = np.load(path / VECTORS_FILE, mmap_mode="r" if mmap else None,
-                         allow_pickle=False)
-    except ValueError as exc:
-        raise FormatError(f"{path / VECTORS_FILE}: {exc}") from None
+    matrix = _read_npy(path / VECTORS_FILE, mmap)
     words = vocab.get("words")
     if not isinstance(words, list):
         raise FormatError(f"{path / VOCAB_FILE}: \"words\" must be a list of strings")
     if matrix.ndim != 2 or matrix.shape[0] != len(words):
         raise FormatError(f"{path}: {len(words)} words but the matrix has shape "
                           f"{matrix.shape}; the directory is inconsistent")
-    if matrix.dtype != np.float32:
-        matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    if dtype is None:  # written before the dtype field: float32, or anything to convert
+        if matrix.dtype != np.float32:
+            matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    elif matrix.dtype != np.dtype(dtype):
+        raise FormatError(f"{path / VECTORS_FILE}: the matrix is {matrix.dtype} but "
+                          f"{VOCAB_FILE} says {dtype}; the directory is inconsistent")
+    scales = scale_axis = None
+    if dtype == "int8":
+        scale_axis = vocab.get("scale")
+        if scale_axis not in SCALE_AXES:
+            raise FormatError(f"{path / VOCAB_FILE}: an int8 matrix needs \"scale\": \"row\" "
+                              f"or \"dim\", got {scale_axis!r}")
+        if not (path / SCALES_FILE).exists():
+            raise FormatError(f"{path}: the int8 matrix has no {SCALES_FILE} (its scales); "
+                              "the directory is incomplete: convert the original vectors again")
+        scales = _read_npy(path / SCALES_FILE, False)
+        want = len(words) if scale_axis == "row" else matrix.shape[1]
+        if scales.shape != (want,) or scales.dtype.kind != "f":
+            raise FormatError(f"{path / SCALES_FILE}: expected {want} float scales (one per "
+                              f"{scale_axis}), got {scales.dtype} of shape {scales.shape}")
+        scales = scales.astype(np.float32, copy=False)
+        if not (np.isfinite(scales).all() and (scales > 0).all()):
+            bad = int(np.flatnonzero(~(np.isfinite(scales) & (scales > 0)))[0])
+            raise FormatError(f"{path / SCALES_FILE}: scale {bad} is {scales[bad]}; int8 scales "
+                              "must be finite and > 0: convert the original vectors again")
+    stored = None
+    if norms and (path / NORMS_FILE).exists():
+        stored = _read_norms(path / NORMS_FILE, len(words), mmap)
     counts = vocab.get("counts")
     if counts is not None:
         counts = np.asarray(counts, dtype=np.int64)
+    storage = StoredMatrix(matrix, stored, scales, scale_axis)
+    if stored is not None:
+        _check_norm_sample(storage, path / NORMS_FILE)
     if limit is not None:
         words = words[:limit]
-        matrix = matrix[:limit]
+        storage = storage.head(limit)
         counts = None if counts is None else counts[:limit]
-    return words, matrix, counts, vocab.get("metadata") or {}
+    return words, storage, counts, vocab.get("metadata") or {}
+
+
+def _read_npy(file, mmap):
+    try:
+        return np.load(file, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise FormatError(f"{file}: {exc}") from None
+
+
+def _read_norms(file, n, mmap):
+    norms = _read_npy(file, mmap)
+    if norms.shape != (n,) or norms.dtype.kind != "f":
+        raise FormatError(f"{file}: expected {n} float row norms (one per word), got "
+                          f"{norms.dtype} of shape {norms.shape}: run `embedkit convert "
+                          f"{file.parent}` to rewrite them")
+    if norms.dtype != np.float32:
+        norms = norms.astype(np.float32)
+    step = 1 << 20
+    for x0 in range(0, n, step):
+        part = norms[x0:x0 + step]
+        ok = part >= 0  # False for NaN; +inf is a row whose sum of squares overflows float32
+        if not ok.all():
+            bad = x0 + int(np.flatnonzero(~ok)[0])
+            raise FormatError(f"{file}: the norm of row {bad + 1} is {norms[bad]} (negative "
+                              "or NaN), so the matrix or the norms are damaged: "
+                              f"run `embedkit validate {file.parent}`")
+    return norms
+
+
+def _check_norm_sample(storage, file) -> None:
+    """Recompute the norms of evenly spaced rows; a mismatch is a :class:`FormatError`."""
+    n = len(storage)
+    if n == 0:
+        return
+    rows = np.unique(np.linspace(0, n - 1, num=min(n, NORM_SAMPLE_ROWS)).astype(np.int64))
+    want = np.linalg.norm(storage.rows(rows), axis=1)
+    got = storage.norms[rows]
+    with np.errstate(invalid="ignore"):
+        off = ~((got == want) | (np.abs(got - want) <= NORM_RTOL * np.maximum(want, 1e-30)))
+    if off.any():
+        r = int(rows[np.flatnonzero(off)[0]])
+        raise FormatError(f"{file} disagrees with the matrix: row {r + 1} has norm "
+                          f"{float(np.linalg.norm(storage.rows([r]))):.6g} but {NORMS_FILE} "
+                          f"says {float(storage.norms[r]):.6g}; rewrite the norms with "
+                          f"`embedkit convert {file.parent}`")

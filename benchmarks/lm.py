@@ -1,0 +1,272 @@
+"""Language-model benchmark: embedkit's GRU language model against the same model in
+PyTorch (CPU, when installed), trained side by side on the same tokens, scored by exact
+full-softmax perplexity on a held-out slice, plus generation speed.
+
+Usage (from the repository root)::
+
+    python benchmarks/lm.py --markdown                      # docs/benchmarks/lm.md
+    python benchmarks/lm.py --train-tokens 10000000 --heldout-tokens 1000000
+
+The corpus (``gutenberg_mix_norm.txt.gz``, from ``$EMBEDKIT_BENCH_DATA/corpora`` or
+``../shared/data/corpora``) is read as one token stream (``</s>`` after each line): the
+first ``--train-tokens`` train, the ``--heldout-tokens`` right after them are held out
+(training never sees them).  Both implementations get the same vocabulary (the most
+frequent ``--vocab`` words of the training slice), the same initial embeddings (the
+vectors given, the packaged default vectors otherwise), the same architecture (GRU with
+``--hidden`` units, ``--layers`` layers, dropout, untied output), the same loss (sampled
+softmax with the same negatives, or the full softmax) and the same optimiser (Adam,
+global-norm clipping), and are scored by the same exact perplexity.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from _report import Report, add_markdown_option, data_path  # noqa: E402
+
+
+def _corpus_default():
+    p = data_path("corpora/gutenberg_mix_norm.txt.gz")
+    if p:
+        return p
+    return os.path.normpath(os.path.join(HERE, "..", "..", "shared", "data", "corpora",
+                                         "gutenberg_mix_norm.txt.gz"))
+
+
+def torch_model(model, threads):
+    """The same network in PyTorch, with embedkit's initial weights copied in."""
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(threads)
+    cfg = model.config
+    P = model.params
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(*P["emb"].shape)
+            self.gru = nn.GRU(cfg.dim, cfg.hidden, cfg.layers)
+            self.drop = nn.Dropout(cfg.dropout)
+            self.out = nn.Linear(cfg.hidden, P["out_b"].shape[0])
+
+        def forward(self, x, h):
+            y, h = self.gru(self.drop(self.emb(x)), h)
+            return self.drop(y), h
+
+    net = Net()
+    with torch.no_grad():
+        net.emb.weight.copy_(torch.from_numpy(P["emb"]))
+        H = cfg.hidden
+        for layer in range(cfg.layers):
+            wi = getattr(net.gru, f"weight_ih_l{layer}")
+            wi.copy_(torch.from_numpy(P[f"Wi{layer}"]))
+            getattr(net.gru, f"weight_hh_l{layer}").copy_(torch.from_numpy(P[f"WhT{layer}"].T))
+            bi = getattr(net.gru, f"bias_ih_l{layer}")
+            bi.copy_(torch.from_numpy(P[f"bi{layer}"]))
+            bh = getattr(net.gru, f"bias_hh_l{layer}")
+            bh.zero_()
+            bh[2 * H:] = torch.from_numpy(P[f"bhn{layer}"])
+        net.out.weight.copy_(torch.from_numpy(P["out_W"]))
+        net.out.bias.copy_(torch.from_numpy(P["out_b"]))
+    return net
+
+
+def torch_train(net, model, data, bptt, lr, clip, seed, full):
+    import torch
+    import torch.nn.functional as F
+
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    net.train()
+    B = data.shape[1]
+    h = torch.zeros(model.config.layers, B, model.config.hidden)
+    rng = np.random.Generator(np.random.PCG64([seed, 0]))
+    q = torch.from_numpy(model._proposal())
+    T = data.shape[0]
+    total, n = 0.0, 0
+    t0 = time.perf_counter()
+    for a in range(0, T - 1, bptt):
+        e = min(T - 1, a + bptt)
+        x = torch.from_numpy(data[a:e].astype(np.int64))
+        y = torch.from_numpy(data[a + 1:e + 1].astype(np.int64)).reshape(-1)
+        h = h.detach()
+        out, h = net(x, h)
+        hid = out.reshape(-1, out.shape[-1])
+        if full:
+            loss = F.cross_entropy(net.out(hid), y, reduction="sum")
+        else:
+            s = torch.from_numpy(model.draw_samples(rng))
+            K = s.shape[0]
+            W, b = net.out.weight, net.out.bias
+            lt = (hid * W[y]).sum(1) + b[y] - torch.log(K * q[y]).float()
+            ls = hid @ W[s].T + b[s] - torch.log(K * q[s]).float()
+            ls = ls.masked_fill(s[None, :] == y[:, None], float("-inf"))
+            logits = torch.cat([lt[:, None], ls], 1)
+            loss = (torch.logsumexp(logits, 1) - lt).sum()
+        opt.zero_grad()
+        (loss / y.numel()).backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
+        opt.step()
+        total += float(loss.detach())
+        n += y.numel()
+    return n / (time.perf_counter() - t0), total / n
+
+
+def torch_perplexity(net, stream, batch_size=32, bptt=64):
+    import torch
+    import torch.nn.functional as F
+
+    from embedkit.lm.data import batchify
+
+    net.eval()
+    data = batchify(stream, batch_size)
+    h = torch.zeros(net.gru.num_layers, batch_size, net.gru.hidden_size)
+    total, n = 0.0, 0
+    with torch.no_grad():
+        for a in range(0, data.shape[0] - 1, bptt):
+            e = min(data.shape[0] - 1, a + bptt)
+            x = torch.from_numpy(data[a:e].astype(np.int64))
+            y = torch.from_numpy(data[a + 1:e + 1].astype(np.int64)).reshape(-1)
+            out, h = net(x, h)
+            total += float(F.cross_entropy(net.out(out.reshape(-1, out.shape[-1])), y,
+                                           reduction="sum", ).double())
+            n += y.numel()
+    return math.exp(total / n)
+
+
+def generation_speed(model, prompt, tokens, repeats):
+    rows = []
+    for name, kw in (("greedy", {"method": "greedy"}),
+                     ("sample (T=0.8, top-p 0.9)", {"method": "sample", "temperature": 0.8,
+                                                    "top_p": 0.9}),
+                     ("beam 5", {"method": "beam", "beam": 5})):
+        n, t0 = 0, time.perf_counter()
+        for r in range(repeats):
+            out = model.generate(prompt, tokens, seed=r, **kw)
+            n += out["tokens"]
+        dt = time.perf_counter() - t0
+        rows.append([name, n, round(dt, 2), round(n / dt, 1), out["text"][:60]])
+    return rows
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", default=_corpus_default())
+    ap.add_argument("--vectors", default=None, help="initial embeddings (default: packaged)")
+    ap.add_argument("--train-tokens", type=int, default=10_000_000)
+    ap.add_argument("--heldout-tokens", type=int, default=1_000_000)
+    ap.add_argument("--vocab", type=int, default=50_000)
+    ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--layers", type=int, default=1)
+    ap.add_argument("--dropout", type=float, default=0.1)
+    ap.add_argument("--softmax", choices=["sampled", "full"], default="sampled")
+    ap.add_argument("--samples", type=int, default=1024)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--bptt", type=int, default=35)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--clip", type=float, default=0.25)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2, help="PyTorch threads")
+    ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--gen-tokens", type=int, default=50)
+    ap.add_argument("--gen-repeats", type=int, default=5)
+    add_markdown_option(ap, "docs/benchmarks/lm.md")
+    args = ap.parse_args(argv)
+
+    from embedkit.corpus import iter_sentences
+    from embedkit.lm import LanguageModel, LMVocab
+    from embedkit.lm.data import batchify, encode_stream
+    from embedkit.lm.trainer import _split
+    from embedkit._threads import single_threaded_blas
+    from embedkit.downstream.optim import Adam
+    from embedkit.vectors.default import load_vectors
+
+    report = Report("Recurrent language model: embedkit against PyTorch")
+    vectors, where = load_vectors(args.vectors)
+
+    def limited():
+        n = 0
+        for s in iter_sentences(args.corpus):
+            yield s
+            n += len(s) + 1
+            if n >= args.train_tokens:
+                break
+
+    t0 = time.perf_counter()
+    vocab, counts = LMVocab.build(limited(), max_size=args.vocab)
+    train = encode_stream(iter_sentences(args.corpus), vocab, args.train_tokens)
+    held = encode_stream(iter_sentences(args.corpus), vocab, args.heldout_tokens,
+                         skip_tokens=args.train_tokens)
+    print(f"data ready in {time.perf_counter() - t0:.0f} s: train {train.size}, held-out "
+          f"{held.size} tokens, vocabulary {len(vocab)}", flush=True)
+    model = LanguageModel.create(vocab, counts, vectors, seed=args.seed, hidden=args.hidden,
+                                 layers=args.layers, dropout=args.dropout, softmax=args.softmax,
+                                 samples=args.samples)
+    net = None
+    if not args.no_torch:
+        try:
+            net = torch_model(model, args.threads)
+        except ImportError:
+            report.note("PyTorch is not installed: the comparison is skipped.")
+    data = batchify(train, args.batch_size)
+
+    # embedkit: the trainer's loop (one epoch), timed
+    opt = Adam({k: v for k, v in model.params.items()}, lr=args.lr, clip=args.clip)
+    rng = np.random.Generator(np.random.PCG64([args.seed, 0]))
+    state = model.initial_state(args.batch_size)
+    T = data.shape[0]
+    total, n = 0.0, 0
+    t0 = time.perf_counter()
+    with single_threaded_blas():  # as train_lm does
+        for a in range(0, T - 1, args.bptt):
+            e = min(T - 1, a + args.bptt)
+            loss, grads, state = model.loss_and_grad(data[a:e], data[a + 1:e + 1], state, rng)
+            dense, sparse = _split(grads, (e - a) * args.batch_size, set(model.params),
+                                   model.dtype)
+            opt.step(dense, sparse)
+            total += loss
+            n += (e - a) * args.batch_size
+    ek_tps = n / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    ek_ppl = model.perplexity(held)["perplexity"]
+    ek_eval = time.perf_counter() - t0
+    print(f"embedkit: {ek_tps:.0f} tokens/s, held-out perplexity {ek_ppl:.2f}", flush=True)
+    rows = [["embedkit (Numba GRU, NumPy softmax)", n, round(ek_tps), round(ek_ppl, 2),
+             round(ek_eval)]]
+    if net is not None:
+        import torch
+        t_tps, _ = torch_train(net, model, data, args.bptt, args.lr, args.clip, args.seed,
+                               args.softmax == "full")
+        t0 = time.perf_counter()
+        t_ppl = torch_perplexity(net, held)
+        t_eval = time.perf_counter() - t0
+        print(f"torch: {t_tps:.0f} tokens/s, held-out perplexity {t_ppl:.2f}", flush=True)
+        rows.append([f"PyTorch {torch.__version__} CPU, {args.threads} threads", n, round(t_tps),
+                     round(t_ppl, 2), round(t_eval)])
+    report.table(
+        f"Training one pass over {n:,} tokens, held-out perplexity on the next {held.size:,} "
+        f"(vocabulary {len(vocab):,}, hidden {args.hidden}, {args.layers} layer(s), "
+        f"{args.softmax} softmax{f' ({args.samples} negatives)' if args.softmax == 'sampled' else ''}, "
+        f"embeddings from {os.path.basename(where)}, dim {vectors.dim})",
+        ["implementation", "training tokens", "training tokens/s", "held-out perplexity",
+         "evaluation s"], rows)
+    if net is not None:
+        report.note(f"Ratios (embedkit / PyTorch): training speed {rows[0][2] / rows[1][2]:.2f}x, "
+                    f"perplexity {rows[0][3] / rows[1][3]:.3f}.")
+    report.table(f"Generation speed ({args.gen_repeats} runs of up to {args.gen_tokens} tokens, "
+                 "prompt 'it was the')",
+                 ["method", "tokens", "seconds", "tokens/s", "sample output"],
+                 generation_speed(model, "it was the", args.gen_tokens, args.gen_repeats))
+    report.write(args.markdown)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Numba kernels for querying a stored matrix a block of rows at a time.
+
+The caller computes, for one block of stored rows, the raw dot products of the queries with
+the rows (one GEMM on a block that stays in cache); these kernels fold a block into each
+query's running top k after scaling it into cosines, and quantise float32 rows into int8
+codes.  Every kernel is a plain function over arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+# A finite "minus infinity": fastmath lets LLVM assume no infinities (as in _kernels/search.py).
+EMPTY = np.float32(-3.0e38)
+_GROUP = 16  # queries per parallel work item
+
+
+def _fold_topk(dots, factor, x0, exclude, k, best_ids, best_scores):
+    """Fold ``dots[q, i] * factor[i]`` (the cosine of query ``q`` with row ``x0 + i``) into
+    the running top-k of every query, skipping the rows in ``exclude[q]`` (``-1`` padded).
+
+    ``best_ids`` (int64, ``-1`` for empty) and ``best_scores`` (float32, :data:`EMPTY` for
+    empty) hold each query's best ``k`` so far, best first; ties keep the lower row.
+    """
+    nq, c = dots.shape
+    n_groups = (nq + _GROUP - 1) // _GROUP
+    for g in prange(n_groups):
+        for q in range(g * _GROUP, min(nq, (g + 1) * _GROUP)):
+            ids = best_ids[q]
+            scores = best_scores[q]
+            threshold = scores[k - 1]
+            row = dots[q]
+            for i in range(c):
+                s = row[i] * factor[i]
+                if s > threshold:
+                    x = x0 + i
+                    skip = False
+                    for e in range(exclude.shape[1]):
+                        if exclude[q, e] == x:
+                            skip = True
+                    if skip:
+                        continue
+                    j = k - 1
+                    while j > 0 and scores[j - 1] < s:
+                        scores[j] = scores[j - 1]
+                        ids[j] = ids[j - 1]
+                        j -= 1
+                    scores[j] = s
+                    ids[j] = x
+                    threshold = scores[k - 1]
+
+
+fold_topk = njit(_fold_topk, nogil=True, fastmath=True, cache=True, parallel=True)
+fold_topk_serial = njit(_fold_topk, nogil=True, fastmath=True, cache=True)
+
+
+@njit(nogil=True, fastmath=True, cache=True)
+def quantize_rows(block, codes, scales):
+    """Per-row int8 codes: ``scale_r = max |x_r| / 127``, ``code = round(x / scale_r)``.
+
+    An all-zero row gets scale 1 (and zero codes), so no stored scale is ever zero.
+    """
+    n, dim = block.shape
+    for r in range(n):
+        m = np.float32(0.0)
+        for d in range(dim):
+            a = abs(block[r, d])
+            if a > m:
+                m = a
+        s = m / np.float32(127.0) if m > 0 else np.float32(1.0)
+        scales[r] = s
+        inv = np.float32(1.0) / s
+        for d in range(dim):
+            v = np.rint(block[r, d] * inv)
+            if v > 127:
+                v = 127
+            elif v < -127:
+                v = -127
+            codes[r, d] = np.int8(v)
+
+
+@njit(nogil=True, fastmath=True, cache=True)
+def abs_max_columns(block, out):
+    """``out[d] = max(out[d], max_r |block[r, d]|)`` (the per-dimension range, streamed)."""
+    n, dim = block.shape
+    for r in range(n):
+        for d in range(dim):
+            a = abs(block[r, d])
+            if a > out[d]:
+                out[d] = a
+
+
+@njit(nogil=True, fastmath=True, cache=True)
+def quantize_columns(block, scales, codes):
+    """Per-dimension int8 codes: ``code = round(x / scales[d])`` clipped to [-127, 127]."""
+    n, dim = block.shape
+    for r in range(n):
+        for d in range(dim):
+            v = np.rint(block[r, d] / scales[d])
+            if v > 127:
+                v = 127
+            elif v < -127:
+                v = -127
+            codes[r, d] = np.int8(v)
