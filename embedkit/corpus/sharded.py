@@ -514,3 +514,31 @@ def is_sharded_dir(path) -> bool:
         return False
     p = pathlib.Path(path)
     return p.is_dir() and ((p / MANIFEST).exists() or (p / MARKER).exists())
+
+
+def load_shard(path, k: int, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shard ``k`` of the encoded directory ``path``: ``(ids, offsets)``, ids memory-mapped,
+    both checked against the shard's metadata and ``vocab_size`` (a task on a worker reads
+    only its shard)."""
+    base = pathlib.Path(path) / "shards" / shard_name(k)
+    try:
+        meta = json.loads(pathlib.Path(f"{base}.json").read_text("utf-8"))
+        ids = np.load(f"{base}.ids.npy", mmap_mode="r", allow_pickle=False)
+        off = np.load(f"{base}.offsets.npy", allow_pickle=False)
+    except FileNotFoundError as exc:
+        raise MissingFileError(f"shard file {exc.filename} is missing{_worker_name()}: every "
+                               "worker must reach the encoded directory") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise FormatError(f"{base}.*: {exc}; prepare the corpus again") from None
+    n = int(meta.get("tokens", -1))
+    if ids.dtype != np.int32 or ids.ndim != 1 or ids.shape[0] != n:
+        raise FormatError(f"{base}.ids.npy: expected {n} int32 ids, found {ids.shape} "
+                          f"{ids.dtype}; prepare the corpus again")
+    if off.dtype != np.int64 or off.ndim != 1 or off.shape[0] < 1 or off[0] != 0 or \
+            off[-1] != n or np.any(np.diff(off) < 0):
+        raise FormatError(f"{base}.offsets.npy: not sentence offsets from 0 to {n}")
+    for start in range(0, n, _CHUNK):
+        part = ids[start:start + _CHUNK]
+        if int(part.min()) < 0 or int(part.max()) >= vocab_size:
+            raise FormatError(f"{base}.ids.npy: ids outside [0, {vocab_size})")
+    return ids, off

@@ -60,6 +60,10 @@ class GloVeResult:
 
 def _fingerprint(enc) -> dict:
     words = "\n".join(enc.vocab.words).encode("utf-8")
+    if hasattr(enc, "shards"):  # a sharded directory: the same values, shard by shard
+        return {"tokens": enc.n_tokens, "sentences": enc.n_sentences,
+                "vocab": int(len(enc.vocab)), "words_crc32": zlib.crc32(words),
+                "ids_crc32": enc.ids_crc32()}
     ids = np.ascontiguousarray(enc.ids)
     return {"tokens": int(len(ids)), "sentences": int(len(enc.offsets) - 1),
             "vocab": int(len(enc.vocab)), "words_crc32": zlib.crc32(words),
@@ -176,10 +180,19 @@ class GloVe:
         (EncodedCorpus, Cooccurrence)
         """
         enc = self._prepare(corpus)
-        if len(enc.vocab) == 0 or len(enc.ids) == 0:
+        if len(enc.vocab) == 0 or (enc.n_tokens if hasattr(enc, "shards") else len(enc.ids)) == 0:
             raise CorpusError(f"the vocabulary is empty: no word occurs at least "
                               f"min_count={self.min_count} times; lower --min-count or give "
                               "a bigger corpus")
+        if hasattr(enc, "shards"):  # a sharded directory: map over shards, reduce partitions
+            import tempfile
+
+            from embedkit.training.cooccur_partitioned import count_sharded
+
+            with tempfile.TemporaryDirectory(prefix="embedkit-cooc-", dir=self.tmp_dir) as tmp:
+                co = count_sharded(enc, tmp, window=self.window, memory=self.memory,
+                                   workers=self.workers).load()
+            return enc, co
         co = count_cooccurrences(enc.ids, enc.offsets, len(enc.vocab), window=self.window,
                                  memory=self.memory, workers=self.workers,
                                  tmp_dir=self.tmp_dir, progress=progress is not False)
