@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "info": "vectors_cmd:info",
     "validate": "vectors_cmd:validate",
     "vector": "vectors_cmd:vector",
+    "vectors": "pretrained_cmd:vectors",
     "train": "train:train",
     "analogy": "query:analogy",
     "similar": "query:similar",

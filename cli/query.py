@@ -82,9 +82,11 @@ def _open(vectors_path):
 
 
 def _resolve_word(vectors, word):
-    """The vocabulary spelling of ``word``: as given, else lowercased; raises if neither."""
+    """The vocabulary spelling of ``word``: as given, else lowercased; raises if neither,
+    unless the vectors build vectors for unseen words from n-grams (fastText)."""
     if word in vectors or word.lower() not in vectors:
-        vectors.index(word)  # raises UnknownWordError with the closest spellings
+        if getattr(vectors, "subwords", None) is None:
+            vectors.index(word)  # raises UnknownWordError with the closest spellings
         return word
     return word.lower()
 
@@ -128,7 +130,17 @@ def _run(expression, vectors_path, topn, method, as_json):
             if len(queries) > 1:
                 raise UnknownWordError(f"query {number} ({q}): {exc}") from None
             raise
-    results = combination_words(vectors, positive, negative, k=topn, method=method, index=index)
+    unseen = [i for i, (p, n) in enumerate(zip(positive, negative))
+              if any(w not in vectors for w in p + n)]
+    if unseen and method != "3cosadd":
+        raise UnknownWordError(f"{method} needs words of the vocabulary; an unseen word has only "
+                               "an n-gram vector: use --method 3cosadd")
+    results = combination_words(vectors, [p for i, p in enumerate(positive) if i not in unseen],
+                                [n for i, n in enumerate(negative) if i not in unseen], k=topn,
+                                method=method, index=index) if len(unseen) < len(queries) else []
+    for i in unseen:  # a word outside the vocabulary: its vector from character n-grams
+        results.insert(i, vectors.most_similar(positive=positive[i] or None,
+                                               negative=negative[i] or None, topn=topn))
     for i, (q, res) in enumerate(zip(queries, results)):
         if as_json:
             click.echo(json.dumps([{"word": w, "score": round(s, 6)} for w, s in res],

@@ -6,13 +6,28 @@ import sys
 
 import click
 
-from embedkit.cli._base import echo_json, input_file
+from embedkit.cli._base import echo_json
 
-FORMAT_CHOICE = click.Choice(["word2vec-text", "word2vec-binary", "glove", "fasttext", "native"])
+FORMAT_CHOICE = click.Choice(["word2vec-text", "word2vec-binary", "glove", "fasttext",
+                              "fasttext-bin", "native"])
+
+
+def _resolve(path):
+    """A path as given, or the vectors of a pretrained name (downloaded once); must exist."""
+    import os
+
+    from embedkit.errors import MissingFileError
+    from embedkit.vectors.pretrained import resolve
+
+    out = resolve(path)
+    if not os.path.exists(out):
+        raise MissingFileError(f"{path} does not exist (and is not a pretrained name: see "
+                               "`embedkit vectors list`)")
+    return out
 
 
 @click.command()
-@click.argument("source", type=input_file(), metavar="SOURCE")
+@click.argument("source", type=click.Path(), metavar="SOURCE")
 @click.argument("target", type=click.Path(), required=False, metavar="[TARGET]")
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default=None,
               help="Output format (default: from TARGET's extension: .txt/.vec text, .bin "
@@ -69,7 +84,7 @@ def convert(source, target, fmt, input_format, limit, precision, dtype, scale):
         from embedkit.vectors.output import check_output
 
         check_output(target, fmt)
-    v = embedkit.load(source, format=input_format, limit=limit)
+    v = embedkit.load(_resolve(source), format=input_format, limit=limit)
     v.save(target, format=fmt, precision=precision, dtype=dtype, scale=scale)
     kind = f" ({dtype}{', ' + scale + ' scales' if dtype == 'int8' else ''})" if dtype else ""
     click.echo(f"wrote {len(v)} x {v.dim} vectors to {target}{kind}")
@@ -102,10 +117,15 @@ def vectors_info(vectors, fmt=None) -> dict:
     import numpy as np
 
     import embedkit
+    from embedkit.vectors.default import is_packed, load_packed
     from embedkit.vectors.loader import detect_format
 
-    detected = fmt or detect_format(vectors)
-    v = embedkit.load(vectors, format=fmt)
+    vectors = _resolve(vectors)  # a path, or a pretrained name such as `default`
+    if is_packed(vectors):
+        detected, v = "packed (the shipped default vectors)", load_packed(vectors)
+    else:
+        detected = fmt or detect_format(vectors)
+        v = embedkit.load(vectors, format=fmt)
     st = v.storage
     norms = st.norms
     info = {"file": str(vectors), "format": detected, "words": len(v), "dim": v.dim,
@@ -129,7 +149,7 @@ def vectors_info(vectors, fmt=None) -> dict:
 
 
 @click.command()
-@click.argument("vectors", type=input_file(), metavar="VECTORS")
+@click.argument("vectors", type=click.Path(), metavar="VECTORS")
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default=None,
               help="Input format (default: detected from the content).")
 @click.option("--json", "as_json", is_flag=True,
@@ -202,7 +222,7 @@ def _index_estimate(vectors, n, dim):
 
 
 @click.command()
-@click.argument("file", type=input_file(), metavar="FILE")
+@click.argument("file", type=click.Path(), metavar="FILE")
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default=None,
               help="Input format (default: detected from the content).")
 @click.option("--json", "as_json", is_flag=True,
@@ -212,7 +232,7 @@ def validate(file, fmt, as_json):
     """List every malformed line of FILE with its number; exit 1 if there is any."""
     from embedkit.vectors.loader import validate as run
 
-    report = run(file, format=fmt)
+    report = run(_resolve(file), format=fmt)
     n = len(report["errors"])
     if as_json:
         out = dict(report)

@@ -73,6 +73,9 @@ def check_output(path, format=None) -> str:
                 f"{_EXTENSIONS}, or choose the format explicitly")
     else:
         fmt = canonical_format(format)
+    if fmt == "fasttext-bin":
+        raise ParameterError("embedkit reads fastText .bin models but does not write them: "
+                             "save to a .ekv directory, which keeps the n-gram vectors")
     compression = strip_compression(path.name)[1]
     if fmt == "native":
         if compression:
