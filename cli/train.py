@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from embedkit.cli.vectors_cmd import FORMAT_CHOICE
+# the formats embedkit writes (fastText .bin models are read only)
+FORMAT_CHOICE = click.Choice(["word2vec-text", "word2vec-binary", "glove", "fasttext", "native"])
 
 
 @click.command("train")
