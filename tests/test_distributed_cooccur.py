@@ -88,3 +88,26 @@ def test_glove_trains_from_an_encoded_directory(enc):
         enc.path, progress=False)
     assert res.vectors.words == enc.vocab.words
     assert np.isfinite(res.vectors.vectors).all()
+
+
+def test_glove_streams_partitions_when_they_exceed_the_budget(enc):
+    from embedkit.training import GloVe
+
+    kw = dict(dim=8, epochs=2, workers=1, seed=5, min_count=1, window=6, memory="64K")
+    a = GloVe(**kw).fit(enc.path, progress=False)
+    assert a.cooccurrence["streamed"] and len(a.cooccurrence["partitions"]) > 1
+    assert a.cooccurrence["entries"] * 12 > 64 * 1024
+    b = GloVe(**kw).fit(enc.path, progress=False)  # seeded: the same partition order
+    np.testing.assert_array_equal(a.vectors.vectors, b.vectors.vectors)
+    c = GloVe(**dict(kw, seed=6)).fit(enc.path, progress=False)
+    assert not np.array_equal(a.vectors.vectors, c.vectors.vectors)
+
+
+def test_epoch_partition_order_is_seeded_and_shuffled():
+    from embedkit.training.glove import _epoch_jobs
+
+    jobs = [(p, 0, 10) for p in range(12)]
+    e0 = [j[0] for j in _epoch_jobs(jobs, 1, 0)]
+    assert sorted(e0) == list(range(12))
+    assert e0 == [j[0] for j in _epoch_jobs(list(jobs), 1, 0)]
+    assert e0 != [j[0] for j in _epoch_jobs(jobs, 1, 1)]

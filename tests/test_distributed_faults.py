@@ -20,7 +20,7 @@ distributed = pytest.importorskip("distributed")
 def own_cluster():
     """A cluster of its own: these tests kill its workers (the nannies restart them)."""
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
+                                       dashboard_address=":0")
     client = distributed.Client(cluster)
     yield client
     client.close()

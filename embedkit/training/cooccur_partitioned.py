@@ -238,8 +238,8 @@ def count_sharded(corpus, out, *, window: int = 10, memory="1G", n_partitions=No
     memory : str or int
         Budget of one map task's counting (and of a reduce task's read blocks).
     n_partitions : int, optional
-        Key-range partitions (default: about one per 64 MB of expected entries, at least
-        the number of shards).
+        Key-range partitions (default: about one per 256 MB of expected runs, at least the
+        number of shards).
     workers : int
         Counting threads per map task.
     client : distributed.Client, optional
@@ -256,8 +256,8 @@ def count_sharded(corpus, out, *, window: int = 10, memory="1G", n_partitions=No
     V = len(corpus.vocab)
     S = len(corpus.shards)
     if n_partitions is None:
-        expected = 2 * window * corpus.n_tokens * 12  # upper bound on entry bytes
-        n_partitions = max(S, min(4096, expected // (64 << 20) + 1))
+        expected = 2 * corpus.n_tokens * 16  # typical: ~1-2 entries per token, 16 B each
+        n_partitions = max(S, min(4096, expected // (256 << 20) + 1))
     rows = partition_rows(corpus.vocab.counts, n_partitions)
     scale = weight_scale(window)
     out = pathlib.Path(out)
