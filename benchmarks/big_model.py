@@ -304,12 +304,18 @@ def main(argv=None):
                 f"{TINY_WORDS}-word file of the same kind (warm imports and Numba cache). "
                 "Peak RSS counts the pages of memory-mapped files a process touched, so a "
                 "brute-force query over a mapped float32 matrix shows about 1x the matrix. "
-                f"The index configuration uses the {args.index_kind} index (kind "
-                f"{'auto: HNSW from 200,000 words' if args.index_kind == 'auto' else args.index_kind}), "
+                f"The index configuration uses a {_kind(args)} index (--index-kind "
+                f"{args.index_kind}; auto is exact below 200,000 words, HNSW from there), "
                 "opened memory-mapped. "
                 "Query words are drawn uniformly (seeded) from the whole vocabulary. The "
                 "machine is shared: timings are noisy; compare the ratios of one run.")
     report.write(args.markdown)
+
+
+def _kind(args):
+    from embedkit.search.index import resolve_kind
+
+    return resolve_kind(args.index_kind, args.words)
 
 
 #: configuration -> (file, tiny warm-up file, brute force)
