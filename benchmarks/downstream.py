@@ -1,10 +1,19 @@
-"""Downstream benchmark: SST-2 sentiment and WikiANN-en NER with embedkit's BiGRU, and the
-time per training step of the BiGRU against ``torch.nn.GRU(bidirectional=True)``.
+"""Downstream benchmark: SST-2 sentiment and WikiANN-en NER per encoder, and the time per
+training step of each encoder against PyTorch's CPU module with the same shapes and threads.
 
 Usage (from the repository root)::
 
     python benchmarks/downstream.py --vectors /work/artifacts/gutenberg_sgns.bin
     python benchmarks/downstream.py --only step          # just the step-time comparison
+    python benchmarks/downstream.py --only sentiment --encoder lstm --json sst2_lstm.json
+    python benchmarks/downstream.py --only step --include sst2_lstm.json --markdown
+
+Step shapes: batch 32, length 40, input 100; recurrent encoders hidden 128 per direction
+(``torch.nn.GRU/LSTM/RNN(bidirectional=True)``); the Transformer d_model 128, 4 heads, ff
+256, 2 layers, pre-LN, dropout 0.1 (``Linear`` + sinusoidal positions +
+``torch.nn.TransformerEncoder(norm_first=True)`` + ``LayerNorm``, with the key padding mask).
+``--include`` adds the accuracy rows of earlier runs of this script (their ``--json``
+files, each with its own command, times and load) to the tables and the page.
 
 Trains on ``train`` and scores ``dev`` of ``../shared/data/sentiment/sst2`` and
 ``../shared/data/ner/wikiann_en``, prints dev accuracy / F1 and seconds per epoch, then
@@ -23,6 +32,9 @@ import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _report import Report, add_markdown_option  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "data"))
@@ -93,23 +105,84 @@ def gemm_floor(T=40, B=32, D=100, H=128, repeats=30):
     return {"wall": statistics.median(wall), "cpu": statistics.median(cpu)}
 
 
-def step_times(T=40, B=32, D=100, H=128, threads=2, repeats=30):
-    """Median seconds per forward+backward step: embedkit BiGRU and (if installed) torch."""
-    from embedkit._threads import single_threaded_blas
-    from embedkit.downstream.encoder import BiGRU, init_bigru
+STEP_SHAPES = dict(T=40, B=32, D=100, H=128, heads=4, ff=256, layers=2)
 
-    rng = np.random.default_rng(0)
-    p = init_bigru(rng, D, H)
-    g = {k: np.zeros_like(v) for k, v in p.items()}
-    enc = BiGRU(p, g, threads=threads)
+
+def _embedkit_step(kind, rng, T, B, D, H, heads, ff, layers, threads):
+    """(encoder, forward+backward callable) for embedkit's encoder ``kind``."""
+    from embedkit.downstream.encoders import RECURRENT
+    from embedkit.downstream.transformer import TransformerEncoder, init_transformer
+
     X = rng.normal(size=(T, B, D)).astype(np.float32)
     lengths = np.full(B, T)
-    dO = rng.normal(size=(T, B, 2 * H)).astype(np.float32)
+    if kind == "transformer":
+        p = init_transformer(rng, D, H, layers, ff)
+        g = {k: np.zeros_like(v) for k, v in p.items()}
+        enc = TransformerEncoder(p, g, heads=heads, threads=threads, dropout=0.1)
+        dO = rng.normal(size=(T, B, H)).astype(np.float32)
+        drng = np.random.default_rng(1)
 
-    def ek():
-        enc.forward(X, lengths)
-        enc.backward(dO)
+        def step():
+            enc.forward(X, lengths, drng)
+            enc.backward(dO)
+    else:
+        cls, init = RECURRENT[kind]
+        p = init(rng, D, H)
+        g = {k: np.zeros_like(v) for k, v in p.items()}
+        enc = cls(p, g, threads=threads)
+        dO = rng.normal(size=(T, B, 2 * H)).astype(np.float32)
 
+        def step():
+            enc.forward(X, lengths)
+            enc.backward(dO)
+    return enc, step, X, dO
+
+
+def _torch_step(torch, kind, X, dO, T, B, D, H, heads, ff, layers):
+    """The same step with PyTorch's CPU module (the input needs its gradient too: embedkit's
+    step computes dX, for learned embedding rows and character features)."""
+    xt = torch.from_numpy(X).requires_grad_(True)
+    dt = torch.from_numpy(dO)
+    if kind == "transformer":
+        from embedkit.downstream.transformer import sinusoid
+
+        proj = torch.nn.Linear(D, H)
+        layer = torch.nn.TransformerEncoderLayer(H, heads, ff, dropout=0.1, norm_first=True)
+        stack = torch.nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        norm = torch.nn.LayerNorm(H)
+        pe = torch.from_numpy(sinusoid(T, H))[:, None, :]
+        pad = torch.zeros((B, T), dtype=torch.bool)
+        mods = [proj, stack, norm]
+        for m in mods:
+            m.train()
+
+        def step():
+            for m in mods:
+                m.zero_grad(set_to_none=False)
+            xt.grad = None
+            out = norm(stack(torch.nn.functional.dropout(proj(xt) + pe, 0.1),
+                             src_key_padding_mask=pad))
+            out.backward(dt)
+        return step
+    mod = {"gru": torch.nn.GRU, "lstm": torch.nn.LSTM, "rnn": torch.nn.RNN}[kind](
+        D, H, bidirectional=True)
+
+    def step():
+        mod.zero_grad(set_to_none=False)
+        xt.grad = None
+        out, _ = mod(xt)
+        out.backward(dt)
+    return step
+
+
+def step_times(kind="gru", threads=2, repeats=30, T=40, B=32, D=100, H=128, heads=4, ff=256,
+               layers=2):
+    """Median seconds per forward+backward step: embedkit's ``kind`` encoder and (if
+    installed) PyTorch's module, interleaved."""
+    from embedkit._threads import single_threaded_blas
+
+    rng = np.random.default_rng(0)
+    enc, ek, X, dO = _embedkit_step(kind, rng, T, B, D, H, heads, ff, layers, threads)
     try:
         import torch
     except ImportError:
@@ -117,17 +190,7 @@ def step_times(T=40, B=32, D=100, H=128, threads=2, repeats=30):
     tt = None
     if torch is not None:
         torch.set_num_threads(threads)
-        gru = torch.nn.GRU(D, H, bidirectional=True)
-        # the input needs its gradient too: embedkit's step computes dX (for learned
-        # embedding rows and character features), so torch does the same work
-        xt = torch.from_numpy(X).requires_grad_(True)
-        dt = torch.from_numpy(dO)
-
-        def tt():
-            gru.zero_grad(set_to_none=False)
-            xt.grad = None
-            out, _ = gru(xt)
-            out.backward(dt)
+        tt = _torch_step(torch, kind, X, dO, T, B, D, H, heads, ff, layers)
 
     res = {"embedkit": [], "torch": [], "embedkit_cpu": [], "torch_cpu": []}
     with single_threaded_blas():
@@ -154,6 +217,14 @@ def step_times(T=40, B=32, D=100, H=128, threads=2, repeats=30):
     return {k: statistics.median(v) if v else None for k, v in res.items()}
 
 
+def _encoder_text(args, layers, hidden):
+    if args.encoder == "transformer":
+        ff = args.ff_dim or 2 * hidden
+        return (f"{layers} x Transformer (pre-LN) d {hidden}, {args.heads} heads, ff {ff}, "
+                f"dropout {args.transformer_dropout:g}")
+    return f"{layers} x Bi{args.encoder.upper()} {hidden}"
+
+
 def run_sentiment(vectors, args):
     from embedkit.downstream import SentimentClassifier, read_tsv
 
@@ -162,7 +233,8 @@ def run_sentiment(vectors, args):
     dv = read_tsv(os.path.join(d, "dev.tsv"))
     m = SentimentClassifier(vectors, hidden=args.hidden, seed=args.seed, threads=args.threads,
                             fine_tune=args.sst_fine_tune, input_dropout=0.5,
-                            encoder=args.encoder, layers=args.sst_layers)
+                            encoder=args.encoder, layers=args.sst_layers, heads=args.heads,
+                            ff_dim=args.ff_dim, transformer_dropout=args.transformer_dropout)
     t0 = time.perf_counter()
     m.fit(tr[0], tr[1], dv[0], dv[1], epochs=args.sst_epochs, lr=args.lr, patience=3,
           evals_per_epoch=2, progress=not args.quiet)
@@ -172,7 +244,7 @@ def run_sentiment(vectors, args):
     return {"task": "SST-2", "metric": "accuracy", "dev": res["accuracy"],
             "encoder": args.encoder,
             "config": ("fine-tune" if args.sst_fine_tune else "frozen")
-            + f", {args.sst_layers} x Bi{args.encoder.upper()} {args.hidden}, max+mean pooling"
+            + f", {_encoder_text(args, args.sst_layers, args.hidden)}, max+mean pooling"
             + f", lr {args.lr:g}, {args.sst_epochs} epochs max",
             "macro_f1": res["macro_f1"], "epochs": len(secs),
             "sec_per_epoch": statistics.median(secs), "train_seconds": total}
@@ -192,7 +264,8 @@ def run_ner(vectors, args):
                   crf=args.ner_crf, input_dropout=0.5, char_cnn=args.ner_char_cnn,
                   char_cnn_dim=25, char_cnn_width=widths, word_dropout=args.ner_word_dropout,
                   layers=args.ner_layers, variational=args.ner_variational,
-                  encoder=args.encoder)
+                  encoder=args.encoder, heads=args.heads, ff_dim=args.ff_dim,
+                  transformer_dropout=args.transformer_dropout)
     t0 = time.perf_counter()
     m.fit(tr[0], tr[1], dv[0], dv[1], epochs=args.ner_epochs, lr=args.ner_lr, patience=3,
           clip=args.ner_clip, average=args.ner_average, lr_decay=args.ner_lr_decay,
@@ -204,7 +277,7 @@ def run_ner(vectors, args):
             "encoder": args.encoder,
             "config": ("fine-tune" if args.ner_fine_tune else "frozen")
             + (", CRF" if args.ner_crf else ", softmax")
-            + f", {args.ner_layers} x Bi{args.encoder.upper()} {args.ner_hidden}"
+            + f", {_encoder_text(args, args.ner_layers, args.ner_hidden)}"
             + (", variational dropout" if args.ner_variational else "")
             + f", clip {args.ner_clip:g}"
             + (f", weight average {args.ner_average:g}" if args.ner_average else "")
@@ -222,14 +295,39 @@ def run_ner(vectors, args):
             "train_seconds": total}
 
 
+ENCODERS = ["gru", "lstm", "rnn", "transformer"]
+TORCH_PEER = {"gru": "torch.nn.GRU", "lstm": "torch.nn.LSTM", "rnn": "torch.nn.RNN",
+              "transformer": "torch.nn.TransformerEncoder"}
+
+
+def _accuracy_rows(runs):
+    """Table rows for the task results of ``runs`` (this run and included JSON files)."""
+    rows = []
+    for run in runs:
+        load = run.get("load_start"), run.get("load_end")
+        when = (f"{run.get('started', '?')[:16]} - {run.get('finished', '?')[11:16]}, load "
+                + " / ".join(f"{x[0]:.1f}" if x else "?" for x in load))
+        for r in run.get("tasks", []):
+            rows.append([r["task"], r.get("encoder", "gru"), r["config"], r["metric"],
+                         f"{r['dev']:.4f}", r["epochs"], f"{r['sec_per_epoch']:.1f}", when])
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--vectors", default=os.environ.get("EMBEDKIT_VECTORS", DEFAULT_VECTORS))
     ap.add_argument("--only", choices=["sentiment", "ner", "step"], default=None)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--encoder", default="gru", choices=["gru", "lstm", "rnn"],
+    ap.add_argument("--encoder", default="gru", choices=ENCODERS,
                     help="Encoder of the SST-2 and WikiANN models.")
+    ap.add_argument("--encoders", default=",".join(ENCODERS),
+                    help="Encoders whose training step is timed (comma-separated).")
+    ap.add_argument("--repeats", type=int, default=30, help="Timed steps per encoder.")
     ap.add_argument("--sst-layers", type=int, default=1)
+    ap.add_argument("--heads", type=int, default=4, help="Transformer heads (tasks).")
+    ap.add_argument("--ff-dim", type=int, default=None,
+                    help="Transformer feed-forward units (tasks; default 2 x hidden).")
+    ap.add_argument("--transformer-dropout", type=float, default=0.1)
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3, help="Adam step size for SST-2.")
     ap.add_argument("--ner-hidden", type=int, default=256)
@@ -257,13 +355,22 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--json", default=None, help="Also write the results to this file.")
+    ap.add_argument("--include", nargs="*", default=[], metavar="JSON",
+                    help="Add the task results of earlier runs (their --json files).")
+    add_markdown_option(ap, "docs/benchmarks/downstream.md")
     args = ap.parse_args(argv)
     import logging
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
+    report = Report("Downstream models: encoders' step time against PyTorch, SST-2 and "
+                    "WikiANN-en dev scores")
     out = {"vectors": args.vectors, "threads": args.threads, "argv": sys.argv,
            "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
            "load_start": os.getloadavg()}
+    runs = []
+    for path in args.include:
+        with open(path, encoding="utf-8") as f:
+            runs.append(json.load(f))
     if args.only in (None, "sentiment", "ner"):
         vectors = load_vectors(args.vectors)
         print(f"vectors: {args.vectors} ({len(vectors)} words, dim {vectors.dim})", flush=True)
@@ -275,40 +382,67 @@ def main(argv=None):
             rows.append(run_ner(vectors, args))
             print(json.dumps(rows[-1]), flush=True)
         out["tasks"] = rows
-        print("\n| task | model | dev metric | dev score | epochs run | s / epoch |")
-        print("|---|---|---|---|---|---|")
-        for r in rows:
-            print(f"| {r['task']} | {r['config']} | {r['metric']} | {r['dev']:.4f} | "
-                  f"{r['epochs']} | {r['sec_per_epoch']:.1f} |")
     if args.only in (None, "step"):
         steps = {}
-        for th in sorted({1, args.threads}):
-            steps[th] = step_times(threads=th)
-        floor = gemm_floor()
+        kinds = [k for k in args.encoders.split(",") if k]
+        for kind in kinds:
+            for th in sorted({1, args.threads}):
+                print(f"timing {kind}, {th} thread(s)", flush=True)
+                steps[f"{kind}/{th}"] = step_times(kind, threads=th, repeats=args.repeats)
         out["step"] = steps
-        out["step_gemm_floor_1_thread"] = floor
-        print("\nBiGRU training step (forward + backward), batch 32, length 40, input 100, "
-              "hidden 128; median of 30, interleaved")
-        print("| threads | embedkit ms | torch.nn.GRU ms | embedkit / torch | "
-              "CPU ms embedkit / torch |")
-        print("|---|---|---|---|---|")
-        for th, s in steps.items():
-            e, t = s["embedkit"] * 1e3, (s["torch"] or float("nan")) * 1e3
-            ratio = f"{e / t:.2f}" if s["torch"] else "torch not installed"
-            cpu = (f"{s['embedkit_cpu'] * 1e3:.1f} / {s['torch_cpu'] * 1e3:.1f}"
-                   if s["torch"] else "-")
-            print(f"| {th} | {e:.1f} | {t:.1f} | {ratio} | {cpu} |")
-        print(f"\nThe step's matrix products alone (the same BLAS calls and shapes, no gate "
-              f"arithmetic), 1 thread: {floor['wall'] * 1e3:.1f} ms (CPU "
-              f"{floor['cpu'] * 1e3:.1f} ms), a lower bound for the 1-thread step "
-              f"with this BLAS; half of torch's 1-thread step is "
-              f"{(steps[1]['torch'] or float('nan')) * 1e3 / 2:.1f} ms.")
+        rows = []
+        for key, st in steps.items():
+            kind, th = key.split("/")
+            e = st["embedkit"] * 1e3
+            if st["torch"]:
+                t = st["torch"] * 1e3
+                rows.append([kind, TORCH_PEER[kind], th, f"{e:.1f}", f"{t:.1f}",
+                             f"{e / t:.2f}", f"{st['embedkit_cpu'] * 1e3:.1f} / "
+                             f"{st['torch_cpu'] * 1e3:.1f}"])
+            else:
+                rows.append([kind, "torch not installed", th, f"{e:.1f}", "-", "-", "-"])
+        report.table("Training step (forward + backward, input gradient included), median of "
+                     f"{args.repeats}, interleaved with the peer",
+                     ["encoder", "peer", "threads", "embedkit ms", "peer ms",
+                      "embedkit / peer", "CPU ms embedkit / peer"], rows)
+        report.note("Shapes: batch 32, length 40, input 100. Recurrent: hidden 128 per "
+                    "direction, bidirectional, one layer. Transformer: d_model 128, 4 heads, "
+                    "ff 256, 2 pre-LN layers, input projection 100 -> 128, sinusoidal "
+                    "positions, final LayerNorm, dropout 0.1 (embedkit drops the input sum and "
+                    "the two residual branches; torch's layer also drops the attention "
+                    "weights and the feed-forward activation), key padding mask. torch "
+                    f"threads = embedkit threads; torch {_torch_version()}.")
+        if "gru" in kinds:
+            floor = gemm_floor()
+            out["step_gemm_floor_1_thread"] = floor
+            report.note(f"GRU: the step's matrix products alone (the same BLAS calls and "
+                        f"shapes, no gate arithmetic), 1 thread: {floor['wall'] * 1e3:.1f} ms "
+                        f"(CPU {floor['cpu'] * 1e3:.1f} ms), a lower bound for the 1-thread "
+                        f"step with this BLAS.")
     out["finished"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     out["load_end"] = os.getloadavg()
+    acc = _accuracy_rows(runs + [out])
+    if acc:
+        report.table("Dev scores (train on train, score dev; seed 0, 2 threads)",
+                     ["task", "encoder", "model", "dev metric", "dev score", "epochs run",
+                      "s / epoch", "run (UTC), load average at start / end"], acc)
+        report.note(f"Vectors: {args.vectors} (embedkit skip-gram on the shared Gutenberg "
+                    "corpus, `embedkit train gutenberg_mix_raw.txt.gz --dim 100 --epochs 5`). "
+                    "Rows from earlier runs of this script come from their --json files "
+                    "(--include); each row gives its own run's times and load.")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)
+    report.write(args.markdown)
     return 0
+
+
+def _torch_version():
+    try:
+        import torch
+        return torch.__version__
+    except ImportError:
+        return "not installed"
 
 
 if __name__ == "__main__":

@@ -49,8 +49,11 @@ def _clean(rec: dict) -> dict:
               help="Skip malformed dataset lines with a warning instead of stopping.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of records.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run the sets on Dask: tcp://HOST:8786, or local:N worker processes "
+                   "(needs embedkit[dask]).")
 def evaluate_cmd(vectors, suite, sets, methods, restrict_vocab, case_sensitive, dummy4unknown,
-                 sections, skip_bad_lines, as_json, as_csv):
+                 sections, skip_bad_lines, as_json, as_csv, scheduler=None):
     """Evaluate VECTORS on analogy (accuracy) and word-similarity (Spearman) sets.
 
     \b
@@ -67,10 +70,17 @@ def evaluate_cmd(vectors, suite, sets, methods, restrict_vocab, case_sensitive, 
         raise ParameterError("--json and --csv exclude each other: pick one")
     if restrict_vocab < 0:
         raise ParameterError(f"--restrict-vocab must be >= 0 (0 = all words), got {restrict_vocab}")
-    v = load(vectors)
-    df = evaluate(v, suite=suite, sets=sets, methods=methods,
-                  restrict_vocab=restrict_vocab or None, case_insensitive=not case_sensitive,
-                  dummy4unknown=dummy4unknown, skip_bad_lines=skip_bad_lines)
+    options = dict(restrict_vocab=restrict_vocab or None, case_insensitive=not case_sensitive,
+                   dummy4unknown=dummy4unknown, skip_bad_lines=skip_bad_lines)
+    if scheduler is None:
+        df = evaluate(load(vectors), suite=suite, sets=sets, methods=methods, **options)
+    else:  # sets (and methods) mapped over Dask workers, rows in the same order
+        from embedkit.distributed import connect
+        from embedkit.distributed.query import evaluate_on
+
+        with connect(scheduler) as client:
+            df = evaluate_on(client, vectors, suite=suite, sets=sets, methods=methods,
+                             **options)
     if not sections:
         df = df[df["level"] == "total"]
     if as_json:

@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "convert": "vectors_cmd:convert",
     "info": "vectors_cmd:info",
     "validate": "vectors_cmd:validate",
+    "vectors": "pretrained_cmd:vectors",
     "train": "train:train",
     "analogy": "query:analogy",
     "similar": "query:similar",

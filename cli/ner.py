@@ -73,7 +73,8 @@ def ner():
 def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column, strip_prefix,
               char_buckets, char_dim, case_dim, char_cnn, char_cnn_dim, char_cnn_width,
               word_dropout, layers, variational, average, lr_decay, crf, epochs, batch_size,
-              lr, encoder, hidden, dropout, input_dropout, fine_tune, oov_min_count, max_vocab,
+              lr, encoder, hidden, heads, ff_dim, transformer_dropout, dropout, input_dropout,
+              fine_tune, oov_min_count, max_vocab,
               patience, evals_per_epoch, clip, seed, threads):
     """Train a tagger on CoNLL data and save it to --out."""
     from embedkit._progress import progress_enabled
@@ -97,7 +98,7 @@ def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column,
         char_buckets=char_buckets, char_dim=char_dim, case_dim=case_dim, char_cnn=char_cnn,
         char_cnn_dim=char_cnn_dim, char_cnn_width=char_cnn_width, word_dropout=word_dropout,
         layers=layers, variational=variational, crf=crf, seed=seed, threads=threads,
-        encoder=encoder)
+        encoder=encoder, heads=heads, ff_dim=ff_dim, transformer_dropout=transformer_dropout)
     model.fit(sents, tags, dev[0], dev[1], epochs=epochs, batch_size=batch_size, lr=lr,
               patience=patience, clip=clip, evals_per_epoch=evals_per_epoch, average=average,
               lr_decay=lr_decay, progress=progress_enabled())

@@ -82,9 +82,11 @@ def _open(vectors_path):
 
 
 def _resolve_word(vectors, word):
-    """The vocabulary spelling of ``word``: as given, else lowercased; raises if neither."""
+    """The vocabulary spelling of ``word``: as given, else lowercased; raises if neither,
+    unless the vectors build vectors for unseen words from n-grams (fastText)."""
     if word in vectors or word.lower() not in vectors:
-        vectors.index(word)  # raises UnknownWordError with the closest spellings
+        if getattr(vectors, "subwords", None) is None:
+            vectors.index(word)  # raises UnknownWordError with the closest spellings
         return word
     return word.lower()
 
@@ -106,7 +108,13 @@ def _table(results) -> str:
     return "\n".join(lines)
 
 
-def _run(expression, vectors_path, topn, method, as_json):
+_scheduler_option = click.option(
+    "--scheduler", default=None, metavar="ADDRESS",
+    help="Answer the queries read from stdin on Dask: tcp://HOST:8786, or local:N worker "
+         "processes (needs embedkit[dask]).")
+
+
+def _run(expression, vectors_path, topn, method, as_json, scheduler=None):
     from embedkit.errors import UnknownWordError
     from embedkit.search.batch import combination_words
     from embedkit.search.query import parse_queries, parse_query
@@ -128,7 +136,29 @@ def _run(expression, vectors_path, topn, method, as_json):
             if len(queries) > 1:
                 raise UnknownWordError(f"query {number} ({q}): {exc}") from None
             raise
-    results = combination_words(vectors, positive, negative, k=topn, method=method, index=index)
+    unseen = [i for i, (p, n) in enumerate(zip(positive, negative))
+              if any(w not in vectors for w in p + n)]
+    if unseen and method != "3cosadd":
+        raise UnknownWordError(f"{method} needs words of the vocabulary; an unseen word has only "
+                               "an n-gram vector: use --method 3cosadd")
+    seen_pos = [p for i, p in enumerate(positive) if i not in unseen]
+    seen_neg = [n for i, n in enumerate(negative) if i not in unseen]
+    if len(unseen) == len(queries):
+        results = []
+    elif scheduler is None:
+        results = combination_words(vectors, seen_pos, seen_neg, k=topn, method=method,
+                                    index=index)
+    else:  # batches mapped over Dask workers, answers in input order
+        from embedkit.distributed import connect
+        from embedkit.distributed.query import combination_words_on
+        from embedkit.vectors.default import find_vectors
+
+        with connect(scheduler) as client:
+            results = combination_words_on(client, find_vectors(vectors_path)[0], seen_pos,
+                                           seen_neg, k=topn, method=method)
+    for i in unseen:  # a word outside the vocabulary: its vector from character n-grams
+        results.insert(i, vectors.most_similar(positive=positive[i] or None,
+                                               negative=negative[i] or None, topn=topn))
     for i, (q, res) in enumerate(zip(queries, results)):
         if as_json:
             click.echo(json.dumps([{"word": w, "score": round(s, 6)} for w, s in res],
@@ -145,7 +175,8 @@ def _run(expression, vectors_path, topn, method, as_json):
 @click.option("--method", type=click.Choice(["3cosadd", "3cosmul"]), default="3cosadd",
               show_default=True, help="3cosadd: cosine with b - a + c; 3cosmul: Levy & "
                                       "Goldberg's multiplicative objective.")
-def analogy(expression, vectors_path, topn, method, as_json):
+@_scheduler_option
+def analogy(expression, vectors_path, topn, method, as_json, scheduler):
     """Solve a word analogy: which words are closest to b - a + c?
 
     \b
@@ -157,13 +188,14 @@ def analogy(expression, vectors_path, topn, method, as_json):
     With no expression, reads one query per line from stdin.  The query words are never
     listed.  An index saved beside the vectors (`embedkit index build`) is used when present.
     """
-    _run(expression, vectors_path, topn, method, as_json)
+    _run(expression, vectors_path, topn, method, as_json, scheduler)
 
 
 @click.command(cls=ExpressionCommand)
 @click.argument("words", nargs=-1)
 @_common_options
-def similar(words, vectors_path, topn, as_json):
+@_scheduler_option
+def similar(words, vectors_path, topn, as_json, scheduler):
     """List the words most similar to a word (or to a sum of words).
 
     \b
@@ -173,7 +205,7 @@ def similar(words, vectors_path, topn, as_json):
       embedkit similar river +water -land
     With no words, reads one query per line from stdin.
     """
-    _run(words, vectors_path, topn, "3cosadd", as_json)
+    _run(words, vectors_path, topn, "3cosadd", as_json, scheduler)
 
 
 @click.command()

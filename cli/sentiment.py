@@ -24,10 +24,18 @@ def _add_training_options(f, *, epochs, lr, hidden, fine_tune, clip):
         click.option("--batch-size", default=32, show_default=True, type=int),
         click.option("--lr", default=lr, show_default=True, type=float, help="Adam step size."),
         click.option("--encoder", default="gru", show_default=True,
-                     type=click.Choice(["gru", "lstm", "rnn"]),
-                     help="Sequence encoder: bidirectional GRU, LSTM or plain (tanh) RNN."),
+                     type=click.Choice(["gru", "lstm", "rnn", "transformer"]),
+                     help="Sequence encoder: bidirectional GRU, LSTM or plain (tanh) RNN, or "
+                          "a pre-layer-norm Transformer encoder."),
         click.option("--hidden", default=hidden, show_default=True, type=int,
-                     help="Recurrent units per direction."),
+                     help="Recurrent units per direction, or the Transformer's width."),
+        click.option("--heads", default=4, show_default=True, type=int,
+                     help="Attention heads (Transformer, --pooling attention); must divide "
+                          "the width."),
+        click.option("--ff-dim", default=None, type=int,
+                     help="Transformer feed-forward units [default: 2 x --hidden]."),
+        click.option("--transformer-dropout", default=0.1, show_default=True, type=float,
+                     help="Dropout inside the Transformer (input and residual branches)."),
         click.option("--dropout", default=0.5, show_default=True, type=float,
                      help="Dropout before the output layer."),
         click.option("--input-dropout", default=0.5, show_default=True, type=float,
@@ -103,9 +111,9 @@ def sentiment():
               help="Stacked encoder layers (dropout --dropout between them).")
 @_training_options()
 def train_cmd(vectors_path, train_path, dev_path, out, label_column, text_column, pooling,
-              layers, epochs, batch_size, lr, encoder, hidden, dropout, input_dropout,
-              fine_tune, oov_min_count, max_vocab, patience, evals_per_epoch, clip, seed,
-              threads):
+              layers, epochs, batch_size, lr, encoder, hidden, heads, ff_dim,
+              transformer_dropout, dropout, input_dropout, fine_tune, oov_min_count, max_vocab,
+              patience, evals_per_epoch, clip, seed, threads):
     """Train a classifier on TSV data and save it to --out."""
     from embedkit._progress import progress_enabled
     from embedkit.downstream import SentimentClassifier, read_tsv
@@ -117,7 +125,8 @@ def train_cmd(vectors_path, train_path, dev_path, out, label_column, text_column
     model = SentimentClassifier(
         vectors, hidden=hidden, dropout=dropout, input_dropout=input_dropout,
         fine_tune=fine_tune, oov_min_count=oov_min_count, max_vocab=max_vocab,
-        pooling=pooling, seed=seed, threads=threads, encoder=encoder, layers=layers)
+        pooling=pooling, seed=seed, threads=threads, encoder=encoder, layers=layers,
+        heads=heads, ff_dim=ff_dim, transformer_dropout=transformer_dropout)
     model.fit(texts, labels, dev[0], dev[1], epochs=epochs, batch_size=batch_size, lr=lr,
               patience=patience, clip=clip, evals_per_epoch=evals_per_epoch,
               progress=progress_enabled())

@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import click
 
-FORMAT_CHOICE = click.Choice(["word2vec-text", "word2vec-binary", "glove", "fasttext", "native"])
+FORMAT_CHOICE = click.Choice(["word2vec-text", "word2vec-binary", "glove", "fasttext",
+                              "fasttext-bin", "native"])
+
+
+def _resolve(path):
+    """A path as given, or the vectors of a pretrained name (downloaded once); must exist."""
+    import os
+
+    from embedkit.errors import MissingFileError
+    from embedkit.vectors.pretrained import resolve
+
+    out = resolve(path)
+    if not os.path.exists(out):
+        raise MissingFileError(f"{path} does not exist (and is not a pretrained name: see "
+                               "`embedkit vectors list`)")
+    return out
 
 
 @click.command()
-@click.argument("source", type=click.Path(exists=True))
+@click.argument("source", type=click.Path())
 @click.argument("target", type=click.Path(), required=False)
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default=None,
               help="Output format (default: from TARGET's extension: .txt/.vec text, .bin "
@@ -60,14 +75,14 @@ def convert(source, target, fmt, input_format, limit, precision, dtype, scale):
                        else f"{source} already stores its row norms")
             return
         target = source
-    v = embedkit.load(source, format=input_format, limit=limit)
+    v = embedkit.load(_resolve(source), format=input_format, limit=limit)
     v.save(target, format=fmt, precision=precision, dtype=dtype, scale=scale)
     kind = f" ({dtype}{', ' + scale + ' scales' if dtype == 'int8' else ''})" if dtype else ""
     click.echo(f"wrote {len(v)} x {v.dim} vectors to {target}{kind}")
 
 
 @click.command()
-@click.argument("vectors", type=click.Path(exists=True))
+@click.argument("vectors", type=click.Path())
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default=None,
               help="Input format (default: detected from the content).")
 def info(vectors, fmt):
@@ -80,10 +95,15 @@ def info(vectors, fmt):
     import numpy as np
 
     import embedkit
+    from embedkit.vectors.default import is_packed, load_packed
     from embedkit.vectors.loader import detect_format
 
-    detected = fmt or detect_format(vectors)
-    v = embedkit.load(vectors, format=fmt)
+    vectors = _resolve(vectors)  # a path, or a pretrained name such as `default`
+    if is_packed(vectors):
+        detected, v = "packed (the shipped default vectors)", load_packed(vectors)
+    else:
+        detected = fmt or detect_format(vectors)
+        v = embedkit.load(vectors, format=fmt)
     st = v.storage
     mapped = isinstance(st.data, np.memmap)
     stored_norms = st.norms_stored
@@ -142,14 +162,14 @@ def _index_estimate(vectors, n, dim):
 
 
 @click.command()
-@click.argument("file", type=click.Path(exists=True))
+@click.argument("file", type=click.Path())
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default=None,
               help="Input format (default: detected from the content).")
 def validate(file, fmt):
     """List every malformed line of FILE with its number; exit 1 if there is any."""
     from embedkit.vectors.loader import validate as run
 
-    report = run(file, format=fmt)
+    report = run(_resolve(file), format=fmt)
     for where, what in report["errors"]:
         click.echo(f"{file}: {where}: {what}")
     for where, what in report["warnings"]:

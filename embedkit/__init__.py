@@ -33,6 +33,7 @@ _EXPORTS = {
     "FormatError": "embedkit.errors",
     "MissingFileError": "embedkit.errors",
     "UnknownWordError": "embedkit.errors",
+    "UnknownAttributeError": "embedkit.errors",
     "TrainingInterrupted": "embedkit.errors",
     "TrainingDiverged": "embedkit.errors",
 }

@@ -34,6 +34,13 @@ class UnknownWordError(EmbedkitError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class UnknownAttributeError(EmbedkitError, KeyError):
+    """A per-word attribute that the vectors do not have (embedkit keeps one: ``count``)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class TrainingInterrupted(EmbedkitError):
     """Training stopped by Ctrl-C; a checkpoint (and possibly vectors) were written.
 

@@ -21,12 +21,14 @@ def _reset_embedkit_logging():
     logger.propagate = True
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dask_client():
-    """One 2-process Dask LocalCluster for the distributed tests (skipped without dask)."""
+    """A 2-process Dask LocalCluster per test module (skipped without dask); closed after the
+    module, so its background threads never run during other modules' tests (allocation
+    measurements)."""
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
+                                       dashboard_address=":0")
     client = distributed.Client(cluster)
     yield client
     client.close()

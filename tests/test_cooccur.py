@@ -62,7 +62,7 @@ def test_in_memory_matches_brute_force(rng, window, dense_fraction):
 def test_spill_and_merge_matches_brute_force(rng, tmp_path, workers):
     sents, ids, offsets = random_corpus(rng, n_sent=600, vocab=400, max_len=40)
     # a tiny budget forces many runs; max_open_files=3 forces several merge passes
-    co = count_cooccurrences(ids, offsets, 400, window=5, memory=workers * 24 * 1024,
+    co = count_cooccurrences(ids, offsets, 400, window=5, memory=workers * 30 * 1024,
                              workers=workers, tmp_dir=tmp_path, max_open_files=3,
                              dense_fraction=0.1, progress=False)
     assert co.info["spilled_runs"] > 6
@@ -73,7 +73,7 @@ def test_spill_and_merge_matches_brute_force(rng, tmp_path, workers):
 
 def test_partial_dense_table_splits_pairs(rng):
     sents, ids, offsets = random_corpus(rng, vocab=200)
-    co = count_cooccurrences(ids, offsets, 200, window=4, memory="40K", workers=1,
+    co = count_cooccurrences(ids, offsets, 200, window=4, memory="48K", workers=1,
                              dense_fraction=0.5, progress=False)
     assert 0 < co.info["dense_product"] < 200 * 200
     check(co, sents, 4)
@@ -103,11 +103,11 @@ def test_to_scipy_is_symmetric(rng):
 
 def test_run_file_is_a_plain_npy(tmp_path):
     w = _RunWriter(str(tmp_path / "r.npy"))
-    w.write(np.array([1, 5], np.uint64), np.array([0.5, 2.0], np.float32))
-    w.write(np.array([9], np.uint64), np.array([1.0], np.float32))
+    w.write(np.array([1, 5], np.uint64), np.array([1260, 5040], np.int64))
+    w.write(np.array([9], np.uint64), np.array([2520], np.int64))
     arr = np.load(w.close(), allow_pickle=False)
     assert arr.dtype == RUN_DTYPE
-    assert arr["key"].tolist() == [1, 5, 9] and arr["val"].tolist() == [0.5, 2.0, 1.0]
+    assert arr["key"].tolist() == [1, 5, 9] and arr["val"].tolist() == [1260, 5040, 2520]
 
 
 def test_dense_layout_respects_the_cell_budget():

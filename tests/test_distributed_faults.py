@@ -20,7 +20,7 @@ distributed = pytest.importorskip("distributed")
 def own_cluster():
     """A cluster of its own: these tests kill its workers (the nannies restart them)."""
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
+                                       dashboard_address=":0")
     client = distributed.Client(cluster)
     yield client
     client.close()
@@ -67,3 +67,31 @@ def test_killing_a_worker_mid_preparation_gives_the_identical_result(tmp_path, o
     np.testing.assert_array_equal(enc.vocab.counts, single.vocab.counts)
     np.testing.assert_array_equal(enc.ids, single.ids)
     np.testing.assert_array_equal(enc.offsets, single.offsets)
+
+
+def test_killing_a_worker_mid_counting_gives_the_identical_counts(tmp_path, own_cluster):
+    from embedkit.training.cooccur import count_cooccurrences
+    from embedkit.training.cooccur_partitioned import count_sharded
+
+    write_shards(tmp_path / "src", n_shards=12, lines=600, seed=11)
+    enc = prepare(tmp_path / "src", min_count=1, out=tmp_path / "enc")
+    ref = count_cooccurrences(enc.ids, enc.offsets, len(enc.vocab), window=5, workers=1,
+                              progress=False)
+    result, errors = {}, []
+
+    def go():
+        try:
+            result["pc"] = count_sharded(enc, tmp_path / "co", window=5, n_partitions=6,
+                                         client=own_cluster)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    run = threading.Thread(target=go)
+    run.start()
+    killed_mid_run = _kill_when(own_cluster, "embedkit-cooc-map-", run)
+    run.join(120)
+    assert not errors, errors
+    assert killed_mid_run
+    co = result["pc"].load()
+    np.testing.assert_array_equal(co.keys, ref.keys)
+    np.testing.assert_array_equal(co.values.view(np.uint32), ref.values.view(np.uint32))

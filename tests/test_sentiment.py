@@ -78,7 +78,7 @@ def test_model_gradients_match_finite_differences(rng, pooling):
     X, y = contains_x(rng, 20, n_words=6)
     X[0].append("unseen")  # a learned OOV row
     X[1].append("unseen")
-    m = SentimentClassifier(v, hidden=3, pooling=pooling, fine_tune=True, threads=1)
+    m = SentimentClassifier(v, hidden=3, pooling=pooling, fine_tune=True, threads=1, heads=2)
     m.fit(X, y, epochs=1, progress=False)  # builds the parameters
     _to_float64(m)
     idx = [0, 1, 2, 3]

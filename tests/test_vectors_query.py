@@ -151,9 +151,11 @@ def test_restrict_by_count_and_by_words(vecs, tmp_path):
         vecs.restrict(["queen", "nope"])
 
 
-def test_doesnt_match_needs_two_words(vecs):
-    with pytest.raises(ParameterError, match="at least 2"):
-        vecs.doesnt_match(["queen"])
+def test_doesnt_match_needs_one_known_word(vecs):
+    # gensim's rule: unknown words are dropped (with a warning); one known word is the answer
+    assert vecs.doesnt_match(["queen", "nope"]) == "queen"
+    with pytest.raises(ParameterError, match="none of the words"):
+        vecs.doesnt_match(["nope", "nada"])
 
 
 def test_unknown_word_suggestions_are_computed_only_when_shown(vecs, monkeypatch):

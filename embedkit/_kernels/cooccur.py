@@ -13,6 +13,12 @@ distance, :func:`code_shift`) that is later sorted and reduced to strictly incre
 with summed values (a *run*).  Sorting splits the codes into buckets of contiguous key ranges
 by their top bits (one pass over memory), then sorts each bucket in cache; in memory, threads
 take ranges of buckets and write the merged entries straight into the final arrays.
+
+Sums are exact: a pair at distance ``d`` adds the integer weight ``weights[d] = L / d`` with
+``L = lcm(1..window)`` (:func:`weight_scale`), so every partial sum is an int64 and the
+sum of a key does not depend on the order its terms are met in (threads, spilled runs,
+shards, cluster workers).  A key's value is ``float32(float64(total) / L)``, computed once
+(:func:`sums_to_values`); the single-machine and the partitioned counts are bit-identical.
 """
 
 from __future__ import annotations
@@ -21,6 +27,43 @@ import numpy as np
 from numba import njit
 
 from embedkit._kernels._options import FAST as _OPTS  # noqa: E402
+
+
+_EXACT_SCALE_MAX = 1 << 28   # lcm(1..22); wider windows use rounded weights
+_ROUNDED_SCALE = 1 << 24
+
+
+def weight_scale(window: int) -> int:
+    """``L``: the integer a weight ``1/d`` is scaled by.
+
+    ``lcm(1, ..., window)`` while it is below 2**28 (``window <= 22``), so every weight
+    ``L / d`` is an exact integer; beyond that 2**24 with weights rounded to the nearest
+    integer (a relative error below ``window / 2**25`` per term).
+    """
+    import math
+
+    scale = 1
+    for d in range(1, int(window) + 1):
+        scale = scale * d // math.gcd(scale, d)
+        if scale > _EXACT_SCALE_MAX:
+            return _ROUNDED_SCALE
+    return scale
+
+
+def weights(window: int) -> np.ndarray:
+    """``weights[d] = round(L / d)`` for ``d = 1..window`` (int64; ``weights[0] = 0``)."""
+    scale = weight_scale(window)
+    w = np.zeros(int(window) + 1, dtype=np.int64)
+    for d in range(1, int(window) + 1):
+        w[d] = (2 * scale + d) // (2 * d)
+    return w
+
+
+def sums_to_values(sums: np.ndarray, scale: int) -> np.ndarray:
+    """Values ``float32(float64(sum) / L)`` of exact integer sums (NumPy, IEEE division: the
+    same bits on every machine; no fastmath reciprocal)."""
+    return (np.asarray(sums, dtype=np.int64).astype(np.float64) / np.float64(scale)) \
+        .astype(np.float32)
 
 
 def code_shift(window: int) -> int:
@@ -35,11 +78,11 @@ def code_bits(vocab_size: int, window: int) -> int:
 
 @njit(**_OPTS)
 def scan_window(ids, offsets, sent, pos, sent_end, window, vocab_size, product,
-                dense, row_start, buf, fill, hist, shift):
+                dense, row_start, buf, fill, hist, shift, wts):
     """Count the pairs of sentences ``sent .. sent_end-1``, starting at token ``pos``.
 
-    A pair ``i <= j`` with ``(i + 1) * (j + 1) <= product`` is dense: its ``1/d`` is added to
-    ``dense`` in place; the others are appended as codes ``(key << s) | (d - 1)``
+    A pair ``i <= j`` with ``(i + 1) * (j + 1) <= product`` is dense: its integer weight
+    ``wts[d]`` (:func:`weights`) is added to ``dense`` in place; the others are appended as codes ``(key << s) | (d - 1)``
     (``s = code_shift(window)``) to ``buf`` from index ``fill``.  Stops early, before a token
     whose pairs might not fit in ``buf``, so the caller can empty the buffer and call again
     with the returned state.
@@ -61,13 +104,15 @@ def scan_window(ids, offsets, sent, pos, sent_end, window, vocab_size, product,
     product : int
         ``P`` of the dense layout (:func:`embedkit.training.cooccur.dense_layout`).
     dense, row_start : arrays
-        Dense table (float64: frequent pairs sum millions of terms) and where each of its
-        rows starts (int64).
+        Dense table (int64 exact sums of weights) and where each of its rows starts
+        (int64).
     buf : uint64 array
         Code buffer; ``fill`` entries are used.
     hist, shift : int64 array, int
         ``hist[code >> shift] += 1`` for every appended code (the bucket sizes of
         :func:`bucket_split`, counted while the code is at hand).
+    wts : int64 array
+        :func:`weights` of ``window``.
 
     Returns
     -------
@@ -81,10 +126,6 @@ def scan_window(ids, offsets, sent, pos, sent_end, window, vocab_size, product,
         dbits += np.uint64(1)
     P = np.int64(product)
     sh = np.uint64(shift)
-    inv = np.empty(window + 1, dtype=np.float64)
-    inv[0] = 0.0
-    for d in range(1, window + 1):
-        inv[d] = 1.0 / d
     while sent < sent_end:
         end = offsets[sent + 1]
         if pos < offsets[sent]:
@@ -100,7 +141,7 @@ def scan_window(ids, offsets, sent, pos, sent_end, window, vocab_size, product,
                 i = min(a, b)
                 j = max(a, b)
                 if (i + 1) * (j + 1) <= P:
-                    inc = inv[d]
+                    inc = wts[d]
                     if i == j:
                         inc = inc + inc
                     dense[row_start[i] + (j - i)] += inc
@@ -243,12 +284,12 @@ def sort_codes(a, scratch, n, bits, dbits):
 
 
 @njit(**_OPTS)
-def sort_reduce(buf, n, window, vocab_size, bits, out_keys, out_vals):
-    """Sort the codes ``buf[:n]`` and reduce them to unique keys with summed values.
+def sort_reduce(buf, n, window, vocab_size, bits, out_keys, out_vals, wts):
+    """Sort the codes ``buf[:n]`` and reduce them to unique keys with summed weights.
 
     ``out_keys`` doubles as the sort's scratch space.  Returns the number of entries
-    written to ``out_keys`` / ``out_vals`` (strictly increasing keys).  Sums are
-    accumulated in float64 and stored as float32.
+    written to ``out_keys`` / ``out_vals`` (strictly increasing keys; ``out_vals`` int64
+    exact sums of the :func:`weights` ``wts``).
     """
     dbits = 0
     while (1 << dbits) < window:
@@ -257,21 +298,18 @@ def sort_reduce(buf, n, window, vocab_size, bits, out_keys, out_vals):
     db = np.uint64(dbits)
     dmask = np.uint64((1 << dbits) - 1)
     v64 = np.uint64(vocab_size)
-    inv = np.empty(window + 1, dtype=np.float64)
-    for d in range(1, window + 1):
-        inv[d] = 1.0 / d
     m = 0
     k = 0
     while k < n:
         key = buf[k] >> db
-        acc = 0.0
+        acc = np.int64(0)
         while k < n and (buf[k] >> db) == key:
-            acc += inv[np.int64(buf[k] & dmask) + 1]
+            acc += wts[np.int64(buf[k] & dmask) + 1]
             k += 1
         if key // v64 == key % v64:  # diagonal: both orders of the position pair
-            acc *= 2.0
+            acc *= 2
         out_keys[m] = key
-        out_vals[m] = np.float32(acc)
+        out_vals[m] = acc
         m += 1
     return m
 
@@ -310,7 +348,7 @@ def _dense_next(dense, row_start, row_len, di, dj, vocab_size, khi):
 
 @njit(**_OPTS)
 def reduce_buckets(codes, bstart, b0, b1, shift, window, vocab_size, dense, row_start,
-                   row_len, out_start, out_keys, out_vals):
+                   row_len, out_start, out_keys, out_vals, wts):
     """Reduce the sorted buckets ``b0 <= b < b1`` and merge in the dense cells of their keys.
 
     Bucket ``b`` (codes ``codes[bstart[b]:bstart[b+1]]``, sorted by :func:`sort_buckets`,
@@ -318,16 +356,13 @@ def reduce_buckets(codes, bstart, b0, b1, shift, window, vocab_size, dense, row_
     the keys ``[(b << shift) >> s, ((b + 1) << shift) >> s)`` with
     ``s = code_shift(window)``; its entries (the reduced codes and the non-zero dense cells
     of that key range, which never share a key) are written in key order from
-    ``out_start[b]``.
+    ``out_start[b]``, with their exact int64 sums of the weights ``wts``.
     """
     dbits = 0
     while (1 << dbits) < window:
         dbits += 1
     db = np.uint64(dbits)
     dmask = np.uint64((1 << dbits) - 1)
-    inv = np.empty(window + 1, dtype=np.float64)
-    for d in range(1, window + 1):
-        inv[d] = 1.0 / d
     V = np.int64(vocab_size)
     for b in range(b0, b1):
         klo = (np.int64(b) << shift) >> dbits
@@ -343,26 +378,26 @@ def reduce_buckets(codes, bstart, b0, b1, shift, window, vocab_size, dense, row_
         hi = bstart[b + 1]
         while k < hi:
             low = np.uint64(codes[k]) >> db
-            acc = 0.0
+            acc = np.int64(0)
             while k < hi and (np.uint64(codes[k]) >> db) == low:
-                acc += inv[np.int64(np.uint64(codes[k]) & dmask) + 1]
+                acc += wts[np.int64(np.uint64(codes[k]) & dmask) + 1]
                 k += 1
             key = (top >> db) | low
             ikey = np.int64(key)
             while dkey >= 0 and dkey < ikey:
                 out_keys[m] = np.uint64(dkey)
-                out_vals[m] = np.float32(dense[row_start[di] + dj - di])
+                out_vals[m] = dense[row_start[di] + dj - di]
                 m += 1
                 di, dj, dkey = _dense_next(dense, row_start, row_len, di, dj + 1, V, khi)
             i = ikey // V
             if ikey - i * V == i:  # diagonal: both orders of the position pair
-                acc *= 2.0
+                acc *= 2
             out_keys[m] = key
-            out_vals[m] = np.float32(acc)
+            out_vals[m] = acc
             m += 1
         while dkey >= 0:
             out_keys[m] = np.uint64(dkey)
-            out_vals[m] = np.float32(dense[row_start[di] + dj - di])
+            out_vals[m] = dense[row_start[di] + dj - di]
             m += 1
             di, dj, dkey = _dense_next(dense, row_start, row_len, di, dj + 1, V, khi)
 
@@ -479,7 +514,7 @@ def dense_nonzero_count(dense):
 
 @njit(**_OPTS)
 def dense_to_entries(dense, row_start, row_len, vocab_size, out_keys, out_vals):
-    """Write the non-zero dense cells as (key, value) in increasing key order."""
+    """Write the non-zero dense cells as (key, sum) in increasing key order."""
     v64 = np.uint64(vocab_size)
     m = 0
     for i in range(row_start.shape[0]):
@@ -488,7 +523,7 @@ def dense_to_entries(dense, row_start, row_len, vocab_size, out_keys, out_vals):
             x = dense[base + t]
             if x != 0:
                 out_keys[m] = np.uint64(i) * v64 + np.uint64(i + t)
-                out_vals[m] = np.float32(x)
+                out_vals[m] = x
                 m += 1
     return m
 
@@ -498,3 +533,88 @@ def add_into(target, source):
     """``target += source`` for dense tables, releasing the GIL."""
     for k in range(target.shape[0]):
         target[k] += source[k]
+
+
+@njit(**_OPTS)
+def merge_runs_exact(keys, sums, starts, ends, out_keys, out_sums):
+    """:func:`merge_runs` for exact int64 sums: equal keys add up in int64, so the result
+    does not depend on how the entries were split into runs."""
+    n_runs = starts.shape[0]
+    head = starts.copy()
+    top = np.uint64(0xFFFFFFFFFFFFFFFF)
+    m = 0
+    if n_runs <= 8:
+        while True:
+            best = top
+            for r in range(n_runs):
+                if head[r] < ends[r] and keys[head[r]] < best:
+                    best = keys[head[r]]
+            if best == top:
+                break
+            acc = np.int64(0)
+            for r in range(n_runs):
+                h = head[r]
+                if h < ends[r] and keys[h] == best:
+                    acc += sums[h]
+                    head[r] = h + 1
+            out_keys[m] = best
+            out_sums[m] = acc
+            m += 1
+        return m
+    heap = np.empty(n_runs, dtype=np.int64)
+    size = 0
+    for r in range(n_runs):
+        if head[r] < ends[r]:
+            c = size
+            heap[c] = r
+            size += 1
+            while c > 0:
+                p = (c - 1) // 2
+                if keys[head[heap[p]]] > keys[head[heap[c]]]:
+                    t = heap[p]
+                    heap[p] = heap[c]
+                    heap[c] = t
+                    c = p
+                else:
+                    break
+    have = False
+    cur = np.uint64(0)
+    acc = np.int64(0)
+    while size > 0:
+        r = heap[0]
+        key = keys[head[r]]
+        if have and key == cur:
+            acc += sums[head[r]]
+        else:
+            if have:
+                out_keys[m] = cur
+                out_sums[m] = acc
+                m += 1
+            cur = key
+            acc = sums[head[r]]
+            have = True
+        head[r] += 1
+        if head[r] >= ends[r]:
+            size -= 1
+            heap[0] = heap[size]
+        c = 0
+        while True:
+            left = 2 * c + 1
+            if left >= size:
+                break
+            sm = left
+            right = left + 1
+            if right < size and keys[head[heap[right]]] < keys[head[heap[left]]]:
+                sm = right
+            if keys[head[heap[sm]]] < keys[head[heap[c]]]:
+                t = heap[sm]
+                heap[sm] = heap[c]
+                heap[c] = t
+                c = sm
+            else:
+                break
+    if have:
+        out_keys[m] = cur
+        out_sums[m] = acc
+        m += 1
+    return m

@@ -238,12 +238,15 @@ def parse_text_chunk(buf, n, pos, final, dim, out, row, max_rows, wbuf, wpos):
         le = nl
         while le > ls and _is_space(buf[le - 1]):
             le -= 1
-        while ls < le and _is_space(buf[ls]):
-            ls += 1
-        if le == ls:  # blank line
+        first = ls
+        while first < le and _is_space(buf[first]):
+            first += 1
+        if le == first:  # blank line
             pos = nl + 1
             lines += 1
             continue
+        # ls stays at the line's start: a line " v1 ... vdim" (a leading space) is the
+        # empty word, as gensim writes it; other leading whitespace is trimmed off the word
         if row >= max_rows:
             return OK_ROWS_FULL, pos, row, wpos, lines, 0, 0
         we = _parse_line_fast(buf, ls, le, dim, out, row)
@@ -276,6 +279,8 @@ def parse_text_chunk(buf, n, pos, final, dim, out, row, max_rows, wbuf, wpos):
         we = j
         while we > ls and _is_space(buf[we - 1]):
             we -= 1
+        while ls < we and _is_space(buf[ls]):
+            ls += 1
         # a word with spaces whose last part is a number means too many numbers
         extra = 0
         q = we
@@ -373,10 +378,14 @@ def format_float32(x, precision, out, o):
 
     ``precision`` > 0: that many significant digits.  ``precision`` == 0: the fewest
     digits (6 to 9) that read back to exactly ``x``.  Trailing zeros are dropped;
-    exponent notation outside 1e-5 <= |x| < 1e9, like Python's ``repr``.
+    exponent notation outside 1e-5 <= |x| < 1e9, like Python's ``repr``.  ``-0.0`` is
+    written ``-0``; a value is never rounded beyond float32's range (toward zero instead).
     """
     xd = np.float64(x)
     if xd == 0.0:
+        if np.signbit(xd):  # -0.0 keeps its sign: round trips are bit-exact
+            out[o] = 45
+            o += 1
         out[o] = 48
         return o + 1
     if xd < 0:
@@ -402,6 +411,11 @@ def format_float32(x, precision, out, o):
             e -= 1
             continue
         back = np.float32(_times_pow10(np.float64(m), k))
+        if not np.isfinite(back):
+            # rounding up passed float32's largest value (3.4028235e38 at 4 digits would be
+            # 3.403e38, which reads back as infinity): round toward zero instead
+            m -= 1
+            break
         if back == target or p >= p_hi:
             break
         p += 1

@@ -281,24 +281,25 @@ def count_shard(k: int, source: str, out, tokenizer: str, lowercase: bool) -> Co
 
 
 def merge_count_tables(*tables: CountTable) -> CountTable:
-    """One table with every word of ``tables`` and the summed counts (order: first seen)."""
-    index: dict[str, int] = {}
-    words: list[str] = []
-    parts = []
-    for t in tables:
-        ws = t.word_list()
-        pos = np.empty(len(ws), dtype=np.int64)
-        for i, w in enumerate(ws):
-            g = index.get(w)
-            if g is None:
-                g = index[w] = len(words)
-                words.append(w)
-            pos[i] = g
-        parts.append((pos, t.counts))
-    counts = np.zeros(len(words), dtype=np.int64)
-    for pos, c in parts:
-        np.add.at(counts, pos, c)
-    return CountTable("\n".join(words).encode("utf-8"), counts,
+    """One table with every word of ``tables`` and the summed counts (order: first seen).
+
+    Words are matched with pandas' hash factorization (C speed); counts add up in int64.
+    """
+    import pandas as pd
+
+    lists = [t.word_list() for t in tables]
+    allw = np.empty(sum(len(w) for w in lists), dtype=object)
+    pos = 0
+    for ws in lists:
+        allw[pos:pos + len(ws)] = ws
+        pos += len(ws)
+    codes, uniques = pd.factorize(allw)
+    weights = np.concatenate([t.counts for t in tables]).astype(np.float64)
+    if weights.shape[0] and weights.sum() >= 2.0 ** 53:  # pragma: no cover - 9e15 tokens
+        raise CorpusError("word counts too large to merge exactly")
+    counts = np.rint(np.bincount(codes, weights=weights, minlength=len(uniques))) \
+        .astype(np.int64)  # float64 sums of integers below 2**53 are exact
+    return CountTable("\n".join(uniques.tolist()).encode("utf-8"), counts,
                       sum(t.raw_tokens for t in tables), sum(t.lines for t in tables),
                       sum(t.replaced_bytes for t in tables))
 
@@ -514,3 +515,31 @@ def is_sharded_dir(path) -> bool:
         return False
     p = pathlib.Path(path)
     return p.is_dir() and ((p / MANIFEST).exists() or (p / MARKER).exists())
+
+
+def load_shard(path, k: int, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shard ``k`` of the encoded directory ``path``: ``(ids, offsets)``, ids memory-mapped,
+    both checked against the shard's metadata and ``vocab_size`` (a task on a worker reads
+    only its shard)."""
+    base = pathlib.Path(path) / "shards" / shard_name(k)
+    try:
+        meta = json.loads(pathlib.Path(f"{base}.json").read_text("utf-8"))
+        ids = np.load(f"{base}.ids.npy", mmap_mode="r", allow_pickle=False)
+        off = np.load(f"{base}.offsets.npy", allow_pickle=False)
+    except FileNotFoundError as exc:
+        raise MissingFileError(f"shard file {exc.filename} is missing{_worker_name()}: every "
+                               "worker must reach the encoded directory") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise FormatError(f"{base}.*: {exc}; prepare the corpus again") from None
+    n = int(meta.get("tokens", -1))
+    if ids.dtype != np.int32 or ids.ndim != 1 or ids.shape[0] != n:
+        raise FormatError(f"{base}.ids.npy: expected {n} int32 ids, found {ids.shape} "
+                          f"{ids.dtype}; prepare the corpus again")
+    if off.dtype != np.int64 or off.ndim != 1 or off.shape[0] < 1 or off[0] != 0 or \
+            off[-1] != n or np.any(np.diff(off) < 0):
+        raise FormatError(f"{base}.offsets.npy: not sentence offsets from 0 to {n}")
+    for start in range(0, n, _CHUNK):
+        part = ids[start:start + _CHUNK]
+        if int(part.min()) < 0 or int(part.max()) >= vocab_size:
+            raise FormatError(f"{base}.ids.npy: ids outside [0, {vocab_size})")
+    return ids, off

@@ -77,7 +77,7 @@ def connect(scheduler: str, timeout: float = 10.0):
             raise ParameterError(f"--scheduler {scheduler!r}: use local:N with N >= 1 worker "
                                  "processes, e.g. local:2")
         cluster = distributed.LocalCluster(n_workers=int(n), threads_per_worker=1,
-                                           processes=True, dashboard_address=None)
+                                           processes=True, dashboard_address=":0")
         try:
             with distributed.Client(cluster) as client:
                 yield client

@@ -3,6 +3,9 @@
 ``gru``, ``lstm`` and ``rnn`` are bidirectional recurrent layers, stacked ``layers`` deep
 (layer ``n >= 2`` has its parameter names prefixed ``l{n}_``); each outputs ``2 * hidden``
 features per position.  The model owns the dropout between stacked layers.
+``transformer`` is one :class:`~embedkit.downstream.transformer.TransformerEncoder` of
+``layers`` pre-LN layers of width ``hidden`` (``heads`` heads, ``ff_dim`` feed-forward units,
+``transformer_dropout`` inside); it outputs ``hidden`` features per position.
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ from __future__ import annotations
 from embedkit.downstream.encoder import BiGRU, init_bigru
 from embedkit.downstream.recurrent import (BiLSTM, BiRNN, init_bilstm, init_birnn,
                                            recurrent_shapes)
+from embedkit.downstream.transformer import (TransformerEncoder, check_heads,
+                                              init_transformer, transformer_shapes)
 from embedkit.errors import ParameterError
 
-ENCODERS = ("gru", "lstm", "rnn")
+ENCODERS = ("gru", "lstm", "rnn", "transformer")
 RECURRENT = {"gru": (BiGRU, init_bigru), "lstm": (BiLSTM, init_bilstm),
              "rnn": (BiRNN, init_birnn)}
 
@@ -26,7 +31,38 @@ def check_encoder(kind) -> str:
 
 def encoder_width(cfg) -> int:
     """Features per position the encoder of config ``cfg`` outputs."""
+    if cfg.get("encoder", "gru") == "transformer":
+        return int(cfg["hidden"])
     return 2 * int(cfg["hidden"])
+
+
+def ff_dim(cfg) -> int:
+    """The Transformer's feed-forward width: ``ff_dim``, or ``2 * hidden`` when unset."""
+    f = cfg.get("ff_dim")
+    return 2 * int(cfg["hidden"]) if f is None else int(f)
+
+
+def check_encoder_options(cfg) -> None:
+    """Validate the encoder options of a model config (ParameterError naming the fix)."""
+    kind = check_encoder(cfg.get("encoder", "gru"))
+    heads = cfg.get("heads", 4)
+    if not isinstance(heads, int) or heads < 1:
+        raise ParameterError(f"heads must be an integer >= 1, got {heads!r}")
+    if kind == "transformer":
+        check_heads(int(cfg["hidden"]), heads, "the Transformer width --hidden")
+        if ff_dim(cfg) < 1:
+            raise ParameterError(f"ff_dim must be >= 1 (or unset: 2 x hidden), got "
+                                 f"{cfg.get('ff_dim')}")
+    if not 0 <= float(cfg.get("transformer_dropout", 0.1)) < 1:
+        raise ParameterError(f"transformer_dropout must be in [0, 1), got "
+                             f"{cfg.get('transformer_dropout')}")
+
+
+def check_pooling_heads(cfg) -> None:
+    """For a model to be trained with attention pooling: ``heads`` divides the encoder width
+    (checked at construction; a loaded model's pooling is checked when it is set up)."""
+    if cfg.get("pooling") == "attention":
+        check_heads(encoder_width(cfg), cfg.get("heads", 4), "the encoder output width")
 
 
 def _layer_shapes(kind, d_in, H):
@@ -52,6 +88,8 @@ def encoder_shapes(cfg, d_in: int) -> dict:
     """``{parameter name: shape}`` of the encoder of config ``cfg`` over ``d_in`` inputs."""
     kind = check_encoder(cfg.get("encoder", "gru"))
     H = int(cfg["hidden"])
+    if kind == "transformer":
+        return transformer_shapes(d_in, H, int(cfg.get("layers", 1)), ff_dim(cfg))
     out = dict(_layer_shapes(kind, d_in, H))
     for layer in range(2, int(cfg.get("layers", 1)) + 1):
         out.update({f"l{layer}_{k}": s for k, s in _layer_shapes(kind, 2 * H, H).items()})
@@ -62,6 +100,8 @@ def init_encoder(cfg, rng, d_in: int) -> dict:
     """Fresh parameters of the encoder of config ``cfg`` over ``d_in`` input features."""
     kind = check_encoder(cfg.get("encoder", "gru"))
     H = int(cfg["hidden"])
+    if kind == "transformer":
+        return init_transformer(rng, d_in, H, int(cfg.get("layers", 1)), ff_dim(cfg))
     init = RECURRENT[kind][1]
     p = dict(init(rng, d_in, H))
     for layer in range(2, int(cfg.get("layers", 1)) + 1):
@@ -72,8 +112,13 @@ def init_encoder(cfg, rng, d_in: int) -> dict:
 def build_encoders(cfg, params: dict, grads: dict, exact: bool = False) -> list:
     """The encoder layers over the shared ``params``/``grads`` dicts, first layer first."""
     kind = check_encoder(cfg.get("encoder", "gru"))
-    cls = RECURRENT[kind][0]
     threads = int(cfg["threads"])
+    if kind == "transformer":
+        return [TransformerEncoder(params, grads, heads=int(cfg.get("heads", 4)),
+                                   threads=threads,
+                                   dropout=float(cfg.get("transformer_dropout", 0.1)),
+                                   exact=exact)]
+    cls = RECURRENT[kind][0]
     layers = [cls(params, grads, threads=threads, exact=exact)]
     keys = [k for k in _layer_shapes(kind, 1, 1)]
     for layer in range(2, int(cfg.get("layers", 1)) + 1):

@@ -9,7 +9,7 @@ import numpy as np
 
 from embedkit._atomic import atomic_file
 from embedkit._version import __version__
-from embedkit.errors import FormatError, MissingFileError
+from embedkit.errors import EmbedkitError, FormatError, MissingFileError
 
 FORMAT_VERSION = 1
 
@@ -42,14 +42,23 @@ def save_model(model, path) -> None:
 def _check_encoder(path, cfg, params):
     """The saved encoder kind is known and its weight arrays have the shapes its config gives
     (models saved before the ``encoder`` field existed are GRU models)."""
-    from embedkit.downstream.encoders import ENCODERS, encoder_shapes, feature_width
+    from embedkit.downstream.attention import pooling_shapes
+    from embedkit.downstream.encoders import (ENCODERS, check_encoder_options,
+                                              check_pooling_heads, encoder_shapes,
+                                              encoder_width, feature_width)
 
     kind = cfg.get("encoder", "gru")
     if kind not in ENCODERS:
         raise FormatError(f"{path}: unknown encoder kind {kind!r} in model.json (this embedkit "
                           f"knows {', '.join(ENCODERS)}); upgrade embedkit or retrain the model")
     try:
+        check_encoder_options(cfg)
         expected = encoder_shapes(cfg, feature_width(params))
+        if "pool_Wq" in params:  # multi-head attention pooling
+            check_pooling_heads(cfg)
+            expected.update(pooling_shapes(encoder_width(cfg)))
+    except EmbedkitError as exc:
+        raise FormatError(f"{path}: model.json has invalid encoder options ({exc})") from None
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         raise FormatError(f"{path}: inconsistent model.json and weights.npz ({exc!r})") from None
     for name, shape in expected.items():

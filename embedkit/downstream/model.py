@@ -16,8 +16,9 @@ from embedkit._threads import single_threaded_blas
 from embedkit.downstream import metrics as M
 from embedkit.downstream.crf import crf_nll
 from embedkit.downstream.data import length_batches
-from embedkit.downstream.encoders import (build_encoders, check_encoder, encoder_width,
-                                          init_encoder)
+from embedkit.downstream.attention import AttentionPooling, init_pooling
+from embedkit.downstream.encoders import (build_encoders, check_encoder_options,
+                                          check_pooling_heads, encoder_width, init_encoder)
 from embedkit.downstream.features import (CASE_CLASSES, CHAR_FIRST, Featurizer, Vocabulary,
                                           char_alphabet, make_batch)
 from embedkit.downstream.optim import Adam, ParameterAverage
@@ -30,7 +31,8 @@ DEFAULTS = {
     "oov_min_count": 2, "case_dim": 0, "char_buckets": 0, "char_dim": 32, "char_nmax": 4,
     "pooling": "maxmean", "max_vocab": None, "seed": 0, "threads": 2, "crf": False,
     "char_cnn": 0, "char_cnn_dim": 25, "char_cnn_width": 3, "word_dropout": 0.0,
-    "layers": 1, "variational": False, "encoder": "gru",
+    "layers": 1, "variational": False, "encoder": "gru", "heads": 4, "ff_dim": None,
+    "transformer_dropout": 0.1,
 }
 
 
@@ -86,7 +88,7 @@ def _check_options(cfg):
         raise ParameterError(f"layers must be >= 1, got {cfg['layers']}")
     if int(cfg["threads"]) < 1:
         raise ParameterError(f"threads must be >= 1, got {cfg['threads']}")
-    check_encoder(cfg["encoder"])
+    check_encoder_options(cfg)
 
 
 class _BiGRUModel:
@@ -101,6 +103,8 @@ class _BiGRUModel:
                                  f"valid: {sorted(DEFAULTS)}")
         self.config = dict(DEFAULTS, **options)
         _check_options(self.config)
+        if vectors is not None:
+            check_pooling_heads(self.config)
         self.vectors = vectors
         self.params: dict | None = None
         self.labels: list[str] = []
@@ -160,6 +164,8 @@ class _BiGRUModel:
         # stacked layers over views of the shared parameter and gradient dicts
         self.encoders = build_encoders(cfg, self.params, self.grads, exact=exact)
         self.encoder = self.encoders[0]
+        self.pooler = (AttentionPooling(self.params, self.grads, int(cfg["heads"]))
+                       if "pool_Wq" in self.params else None)
         self.featurizer = Featurizer(self.vocab, int(cfg["char_buckets"]), int(cfg["char_nmax"]),
                                      alphabet=cfg.get("alphabet") if cfg.get("char_cnn") else None)
 
@@ -278,6 +284,8 @@ class _BiGRUModel:
 
     def _forward(self, batch, rng=None):
         X, drop = self._inputs(batch, rng)
+        if self.config["encoder"] == "transformer":  # its dropout is inside
+            return self.encoder.forward(X, batch["lengths"], rng), drop
         Hs = self.encoder.forward(X, batch["lengths"])
         self._layer_drops = []
         rate = float(self.config["dropout"])
@@ -292,6 +300,8 @@ class _BiGRUModel:
 
     def _encoder_backward(self, dH):
         """Backward through the stacked encoder layers; returns the gradient wrt their input."""
+        if self.config["encoder"] == "transformer":
+            return self.encoder.backward(dH)
         for enc, mask in zip(self.encoders[:0:-1], self._layer_drops[::-1]):
             dH = enc.backward(dH)
             if mask is not None:
@@ -438,8 +448,12 @@ class SentimentClassifier(_BiGRUModel):
         (0.5), ``fine_tune`` (False), ``oov_min_count`` (2: training words missing from the
         vectors seen this often get a learned row), ``pooling`` ("maxmean", "max", "mean" or
         "attention"), ``max_vocab`` (keep the first N vector rows), ``seed``, ``threads``,
-        ``encoder`` ("gru", "lstm" or "rnn": the bidirectional recurrent cell; ``hidden``
-        units per direction), ``layers`` (stacked encoder layers, 1; ``dropout`` between).
+        ``encoder`` ("gru", "lstm" or "rnn": a bidirectional recurrent cell with ``hidden``
+        units per direction; "transformer": a pre-LN Transformer encoder of width
+        ``hidden``), ``layers`` (stacked encoder layers, 1; ``dropout`` between recurrent
+        ones), ``heads`` (4: attention heads of the Transformer and of attention pooling;
+        must divide their width), ``ff_dim`` (Transformer feed-forward units, default
+        ``2 * hidden``), ``transformer_dropout`` (0.1, inside the Transformer).
 
     Examples
     --------
@@ -457,8 +471,7 @@ class SentimentClassifier(_BiGRUModel):
         p = {"out_W": rng.uniform(-s, s, (fan, C)).astype(np.float32),
              "out_b": np.zeros(C, np.float32)}
         if self.config["pooling"] == "attention":
-            p["att_W"] = rng.uniform(-s, s, (width, width)).astype(np.float32) * 0.5
-            p["att_v"] = rng.normal(0, 0.1, width).astype(np.float32)
+            p.update(init_pooling(rng, width))
         return p
 
     def _pool(self, Hs, lengths):
@@ -474,7 +487,9 @@ class SentimentClassifier(_BiGRUModel):
             cache["arg"] = arg
         if mode in ("maxmean", "mean"):
             outs.append(Hs.sum(axis=0) / lengths[:, None].astype(Hs.dtype))
-        if mode == "attention":
+        if mode == "attention" and self.pooler is not None:
+            outs.append(self.pooler.forward(Hs, lengths))
+        elif mode == "attention":  # models saved before multi-head pooling: additive attention
             p = self.params
             U = np.tanh(Hs @ p["att_W"])  # (T, B, H2)
             s = U @ p["att_v"]  # (T, B)
@@ -498,7 +513,9 @@ class SentimentClassifier(_BiGRUModel):
             dm = dP[:, off:off + H2] / lengths[:, None].astype(Hs.dtype)
             dHs += cache["mask"][:, :, None] * dm[None]
             off += H2
-        if mode == "attention":
+        if mode == "attention" and self.pooler is not None:
+            dHs += self.pooler.backward(dP[:, off:off + H2])
+        elif mode == "attention":
             p = self.params
             U, a = cache["U"], cache["a"]
             dctx = dP[:, off:off + H2]

@@ -3,7 +3,10 @@
 The symmetric co-occurrence matrix is kept as its upper triangle: one entry per pair
 ``i <= j``, keyed ``i * V + j`` (uint64), with a float32 value (see
 :mod:`embedkit._kernels.cooccur` for the exact definition, which matches GloVe's
-``cooccur`` with ``symmetric=1``).
+``cooccur`` with ``symmetric=1``).  Every sum is kept exact (int64 multiples of
+``1 / lcm(1..window)``) until the end, so the values do not depend on the number of
+threads, on spilling, or on how a corpus is split into shards and partitions
+(:mod:`embedkit.training.cooccur_partitioned` gives bit-identical values).
 
 Counting runs in Numba worker threads, each over a share of the sentences.  A worker adds
 frequent pairs (``(i + 1) * (j + 1) <= P``, with ``P`` as large as the budget allows) to a
@@ -37,9 +40,9 @@ from embedkit.errors import ParameterError
 
 log = logging.getLogger(__name__)
 
-RUN_DTYPE = np.dtype([("key", "<u8"), ("val", "<f4")])
+RUN_DTYPE = np.dtype([("key", "<u8"), ("val", "<i8")])  # val: exact sum of integer weights
 _HEADER_BYTES = 128          # fixed-size .npy header, rewritten once the run length is known
-_BYTES_PER_CODE = 20         # 8 for the code + 12 for the reduced (key, val) it may become
+_BYTES_PER_CODE = 24         # 8 for the code + 16 for the reduced (key, sum) it may become
 _MIN_RUN = 1024              # smallest buffer (pairs per worker) a budget must allow
 _CHUNK_TOKENS = 1 << 20      # progress granularity of a worker
 _DENSE_MAX_CELLS = 1 << 19   # a dense table that stays in cache (4 MB of float64) counts fastest
@@ -141,8 +144,8 @@ class Cooccurrence:
 
 # -- run files ------------------------------------------------------------------------------
 
-def _npy_header(n: int) -> bytes:
-    descr = np.lib.format.dtype_to_descr(RUN_DTYPE)
+def _npy_header(n: int, dtype=RUN_DTYPE) -> bytes:
+    descr = np.lib.format.dtype_to_descr(dtype)
     text = repr({"descr": descr, "fortran_order": False, "shape": (int(n),)})
     body_len = _HEADER_BYTES - 10
     text = text.ljust(body_len - 1) + "\n"
@@ -154,14 +157,17 @@ def _npy_header(n: int) -> bytes:
 class _RunWriter:
     """Append sorted (key, val) chunks to a ``.npy`` run whose length is known only at the end."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, dtype=RUN_DTYPE):
         self.path = path
         self.n = 0
-        self._f = open(path + ".part", "wb")
-        self._f.write(_npy_header(0))
+        self.dtype = dtype
+        # a name of its own: a re-run of the same task may write the same run concurrently
+        self._tmp = f"{path}.{os.getpid()}-{threading.get_ident()}.part"
+        self._f = open(self._tmp, "wb")
+        self._f.write(_npy_header(0, dtype))
 
     def write(self, keys, vals):
-        rec = np.empty(keys.shape[0], dtype=RUN_DTYPE)
+        rec = np.empty(keys.shape[0], dtype=self.dtype)
         rec["key"] = keys
         rec["val"] = vals
         self._f.write(rec.tobytes())
@@ -169,10 +175,16 @@ class _RunWriter:
 
     def close(self):
         self._f.seek(0)
-        self._f.write(_npy_header(self.n))
+        self._f.write(_npy_header(self.n, self.dtype))
         self._f.close()
-        os.replace(self.path + ".part", self.path)
+        os.replace(self._tmp, self.path)
         return self.path
+
+    def abort(self):
+        """Close and delete the unfinished file."""
+        self._f.close()
+        if os.path.exists(self._tmp):
+            os.unlink(self._tmp)
 
 
 class _FileRun:
@@ -201,7 +213,7 @@ class _MemoryRun:
     """An in-memory run with the same interface as :class:`_FileRun`."""
 
     def __init__(self, keys, vals):
-        self._keys, self._vals, self._pos = keys, vals, 0
+        self._keys, self._vals, self._pos = keys, vals, 0  # vals: int64 exact sums
         self.left = int(keys.shape[0])
 
     def read(self, count: int):
@@ -226,7 +238,7 @@ def _merge(sources, block: int, emit) -> None:
 
     n = len(sources)
     keys = [np.empty(0, np.uint64)] * n
-    vals = [np.empty(0, np.float32)] * n
+    vals = [np.empty(0, np.int64)] * n
     pos = [0] * n
     top = np.iinfo(np.uint64).max
     while True:
@@ -251,8 +263,8 @@ def _merge(sources, block: int, emit) -> None:
         ck = np.concatenate(seg_k)
         cv = np.concatenate(seg_v)
         out_k = np.empty(ck.shape[0], np.uint64)
-        out_v = np.empty(ck.shape[0], np.float32)
-        m = K.merge_runs(ck, cv, starts, ends, out_k, out_v)
+        out_v = np.empty(ck.shape[0], np.int64)
+        m = K.merge_runs_exact(ck, cv, starts, ends, out_k, out_v)
         if m:
             emit(out_k[:m], out_v[:m])
         for r, cut in zip(active, cuts):
@@ -281,7 +293,7 @@ def _run_threads(fn, n: int) -> None:
 
 
 def _finish_in_memory(leftovers, dense, row_start, row_len, vocab_size: int, window: int,
-                      bits: int, dbits: int, workers: int, phases: dict):
+                      bits: int, dbits: int, workers: int, phases: dict, wts):
     """The entries of a count that spilled nothing, in key order.
 
     The workers' pair codes are scattered into buckets of contiguous key ranges (the codes'
@@ -336,10 +348,10 @@ def _finish_in_memory(leftovers, dense, row_start, row_len, vocab_size: int, win
     out_start = np.zeros(nb + 1, dtype=np.int64)
     np.cumsum(n_keys + n_dense, out=out_start[1:])
     keys = np.empty(int(out_start[-1]), dtype=np.uint64)
-    vals = np.empty(int(out_start[-1]), dtype=np.float32)
+    vals = np.empty(int(out_start[-1]), dtype=np.int64)
     _run_threads(lambda t: K.reduce_buckets(codes, bstart, int(ranges[t]), int(ranges[t + 1]),
                                             shift, window, vocab_size, dense, row_start,
-                                            row_len, out_start, keys, vals), workers)
+                                            row_len, out_start, keys, vals, wts), workers)
     phases["reduce"] = time.perf_counter() - t1
     return keys, vals
 
@@ -401,7 +413,8 @@ def _plan(budget: int, workers: int, dense_fraction: float, vocab_size: int, win
 
 def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memory="4G",
                         workers: int | None = None, tmp_dir=None, max_open_files: int = 32,
-                        dense_fraction: float = 0.5, progress: bool = True) -> Cooccurrence:
+                        dense_fraction: float = 0.5, progress: bool = True,
+                        sums: bool = False) -> Cooccurrence:
     """Count weighted word-word co-occurrences over an encoded corpus.
 
     Every pair of tokens of one sentence at distance ``d <= window`` adds ``1/d`` (both
@@ -432,6 +445,10 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
         the table is capped at 4 MB per worker, where it stays in cache.
     progress : bool, default True
         Show a progress bar (when progress bars are enabled).
+    sums : bool, default False
+        Return the exact int64 sums as ``values`` instead of float32 values (the values
+        are ``float32(float64(sum) / info["weight_scale"])``, see
+        :func:`embedkit._kernels.cooccur.sums_to_values`); for merging counts of parts.
 
     Returns
     -------
@@ -468,6 +485,11 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
     if workers < 1:
         raise ParameterError(f"workers must be >= 1, got {workers}")
     workers = max(1, min(workers, n_sent, max(1, n_tokens // 10000)))
+    wts = K.weights(window)
+    scale = K.weight_scale(window)
+    if n_tokens * 2 * float(wts.sum()) >= 2.0 ** 63:
+        raise ParameterError(f"{n_tokens} tokens with window {window} could overflow the exact "
+                             "64-bit sums: count the corpus in parts (shards) of fewer tokens")
 
     row_start, row_len, product, capacity = _plan(budget, workers, dense_fraction, V, window,
                                                   memory)
@@ -496,11 +518,11 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
         try:
             t_start = time.perf_counter()
             s0, s1 = int(cuts[t]), int(cuts[t + 1])
-            dense = np.zeros(n_cells, dtype=np.float64)
+            dense = np.zeros(n_cells, dtype=np.int64)
             dense_tables[t] = dense
             buf = np.empty(capacity, dtype=np.uint64)
             out_k = np.empty(capacity, dtype=np.uint64)
-            out_v = np.empty(capacity, dtype=np.float32)
+            out_v = np.empty(capacity, dtype=np.int64)
             hist = np.zeros(n_buckets, dtype=np.int64)
             sent, pos, fill = s0, int(offsets[s0]), 0
             base = int(offsets[s0])
@@ -511,9 +533,9 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
                 while sent < chunk_end:
                     sent, pos, fill = K.scan_window(ids, offsets, sent, pos, chunk_end, window, V,
                                                     product, dense, row_start, buf, fill,
-                                                    hist, shift)
+                                                    hist, shift, wts)
                     if sent < chunk_end:  # buffer full: sort, reduce, spill
-                        m = K.sort_reduce(buf, fill, window, V, bits, out_k, out_v)
+                        m = K.sort_reduce(buf, fill, window, V, bits, out_k, out_v, wts)
                         w = _RunWriter(os.path.join(spill_dir, f"run-w{t}-{n_run:06d}.npy"))
                         w.write(out_k[:m], out_v[:m])
                         with lock:
@@ -557,7 +579,7 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
             # everything in memory: bucket the codes of all workers by key range, then each
             # thread sorts and reduces a range of buckets straight into the final arrays
             keys, vals = _finish_in_memory(leftovers, total, row_start, row_len, V, window,
-                                           bits, dbits, workers, phases)
+                                           bits, dbits, workers, phases, wts)
             leftovers = total = None
             passes = 0
         else:
@@ -567,7 +589,7 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
                 buf, fill, out_k, out_v, _ = leftovers[t]
                 leftovers[t] = None
                 if fill:
-                    m = K.sort_reduce(buf, fill, window, V, bits, out_k, out_v)
+                    m = K.sort_reduce(buf, fill, window, V, bits, out_k, out_v, wts)
                     in_memory[t] = _MemoryRun(out_k[:m].copy(), out_v[:m].copy())
 
             in_memory[:] = [None] * workers
@@ -575,7 +597,7 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
             in_memory[:] = [r for r in in_memory if r is not None]
             nnz = K.dense_nonzero_count(total)
             dk = np.empty(nnz, dtype=np.uint64)
-            dv = np.empty(nnz, dtype=np.float32)
+            dv = np.empty(nnz, dtype=np.int64)
             K.dense_to_entries(total, row_start, row_len, V, dk, dv)
             total = None
             phases["sort_reduce"] = time.perf_counter() - t1
@@ -620,7 +642,7 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
                 for s in srcs:
                     s.close()
             keys = np.concatenate(chunks_k) if chunks_k else np.empty(0, np.uint64)
-            vals = np.concatenate(chunks_v) if chunks_v else np.empty(0, np.float32)
+            vals = np.concatenate(chunks_v) if chunks_v else np.empty(0, np.int64)
             phases["merge"] = time.perf_counter() - t1 - phases["sort_reduce"]
     except KeyboardInterrupt:
         stop.set()
@@ -630,8 +652,11 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
     finally:
         shutil.rmtree(spill_dir, ignore_errors=True)
 
+    if not sums:
+        vals = K.sums_to_values(vals, scale)
     seconds = time.perf_counter() - t0
     info = {"tokens": n_tokens, "window": window, "workers": workers, "memory": budget,
+            "weight_scale": scale,
             "dense_product": int(product), "dense_cells": n_cells, "spilled_runs": len(spilled),
             "merge_passes": passes, "entries": int(keys.shape[0]),
             "count_seconds": count_seconds, "seconds": seconds,

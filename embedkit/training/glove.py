@@ -60,6 +60,10 @@ class GloVeResult:
 
 def _fingerprint(enc) -> dict:
     words = "\n".join(enc.vocab.words).encode("utf-8")
+    if hasattr(enc, "shards"):  # a sharded directory: the same values, shard by shard
+        return {"tokens": enc.n_tokens, "sentences": enc.n_sentences,
+                "vocab": int(len(enc.vocab)), "words_crc32": zlib.crc32(words),
+                "ids_crc32": enc.ids_crc32()}
     ids = np.ascontiguousarray(enc.ids)
     return {"tokens": int(len(ids)), "sentences": int(len(enc.offsets) - 1),
             "vocab": int(len(enc.vocab)), "words_crc32": zlib.crc32(words),
@@ -80,6 +84,52 @@ def _round_keys(seed: int, epoch: int) -> np.ndarray:
     """The permutation keys of one epoch's shuffle (depend on seed and epoch only)."""
     return np.random.default_rng([int(seed), int(epoch)]).integers(
         0, np.iinfo(np.uint64).max, size=4, dtype=np.uint64, endpoint=True)
+
+
+def _partition_jobs(parts, per_job: int):
+    """Jobs ``(partition, start, end)`` over shuffled positions of each partition, in
+    partition order, and their sizes."""
+    jobs = []
+    for p, (_, n) in enumerate(parts.partitions):
+        for lo in range(0, n, per_job):
+            jobs.append((p, lo, min(n, lo + per_job)))
+    return jobs, np.array([hi - lo for _, lo, hi in jobs], dtype=np.int64)
+
+
+def _epoch_jobs(jobs, seed: int, epoch: int):
+    """The jobs of one epoch: partitions in a seeded shuffled order (seed and epoch only),
+    each partition's jobs together, so a partition is read once per epoch."""
+    n_parts = jobs[-1][0] + 1 if jobs else 0
+    order = np.random.default_rng([int(seed), int(epoch), 7]).permutation(n_parts)
+    rank = np.empty(n_parts, dtype=np.int64)
+    rank[order] = np.arange(n_parts)
+    return sorted(jobs, key=lambda j: (int(rank[j[0]]), j[1]))
+
+
+class _PartitionCache:
+    """The last ``size`` partitions read, shared by the training threads."""
+
+    def __init__(self, parts, size: int):
+        import threading
+        from collections import OrderedDict
+
+        from embedkit._kernels.glove import permutation_bits
+
+        self._parts, self._size, self._bits = parts, max(2, size), permutation_bits
+        self._lock = threading.Lock()
+        self._cache: OrderedDict = OrderedDict()
+
+    def __call__(self, p: int):
+        with self._lock:
+            got = self._cache.get(p)
+            if got is None:
+                keys, vals = self._parts.partition(p)
+                got = self._cache[p] = (keys, vals, self._bits(max(len(keys), 1)))
+                while len(self._cache) > self._size:
+                    self._cache.popitem(last=False)
+            else:
+                self._cache.move_to_end(p)
+            return got
 
 
 class GloVe:
@@ -168,6 +218,36 @@ class GloVe:
         return C.encoded_corpus(corpus, min_count=self.min_count, tokenizer=self.tokenizer,
                                 lowercase=self.lowercase)
 
+    def _count_sharded(self, enc):
+        """Count a sharded corpus into partitions under a temporary directory (removed
+        with the returned object); ``(Cooccurrence, None)`` when the entries fit the
+        memory budget, else ``(None, PartitionedCooccurrence)`` to stream from disk."""
+        import shutil
+        import tempfile
+        import weakref
+
+        from embedkit.training.cooccur_partitioned import count_sharded
+
+        budget = parse_memory(self.memory)
+        estimate = 2 * self.window * enc.n_tokens * 12  # an upper bound on the entry bytes
+        n_parts = max(len(enc.shards), min(4096, -(-estimate * (self.workers + 2) // budget)))
+        tmp = tempfile.mkdtemp(prefix="embedkit-cooc-", dir=self.tmp_dir)
+        try:
+            pc = count_sharded(enc, tmp, window=self.window, memory=self.memory,
+                               workers=self.workers, n_partitions=n_parts)
+            if pc.nbytes <= budget:
+                co = pc.load()
+                shutil.rmtree(tmp, ignore_errors=True)
+                return co, None
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        weakref.finalize(pc, shutil.rmtree, tmp, True)
+        log.info("glove: %s of co-occurrences exceed --memory %s: training streams %d "
+                 "partitions from %s in a seeded shuffled order", C.format_bytes(pc.nbytes),
+                 self.memory, len(pc.partitions), tmp)
+        return None, pc
+
     def count(self, corpus=None, progress: bool | None = None):
         """Prepare ``corpus`` and count its co-occurrences.
 
@@ -176,10 +256,19 @@ class GloVe:
         (EncodedCorpus, Cooccurrence)
         """
         enc = self._prepare(corpus)
-        if len(enc.vocab) == 0 or len(enc.ids) == 0:
+        if len(enc.vocab) == 0 or (enc.n_tokens if hasattr(enc, "shards") else len(enc.ids)) == 0:
             raise CorpusError(f"the vocabulary is empty: no word occurs at least "
                               f"min_count={self.min_count} times; lower --min-count or give "
                               "a bigger corpus")
+        if hasattr(enc, "shards"):  # a sharded directory: map over shards, reduce partitions
+            import tempfile
+
+            from embedkit.training.cooccur_partitioned import count_sharded
+
+            with tempfile.TemporaryDirectory(prefix="embedkit-cooc-", dir=self.tmp_dir) as tmp:
+                co = count_sharded(enc, tmp, window=self.window, memory=self.memory,
+                                   workers=self.workers).load()
+            return enc, co
         co = count_cooccurrences(enc.ids, enc.offsets, len(enc.vocab), window=self.window,
                                  memory=self.memory, workers=self.workers,
                                  tmp_dir=self.tmp_dir, progress=progress is not False)
@@ -234,8 +323,13 @@ class GloVe:
                 setattr(self, k, v)
             self.workers = workers
 
+        streamed = None  # PartitionedCooccurrence trained from disk, partition by partition
         if cooccurrence is None:
-            enc, co = self.count(corpus, progress=progress)
+            enc = self._prepare(corpus)
+            if hasattr(enc, "shards") and enc.n_tokens:
+                co, streamed = self._count_sharded(enc)
+            else:
+                enc, co = self.count(enc, progress=progress)
         else:
             enc, co = self._prepare(corpus), cooccurrence
             if co.vocab_size != len(enc.vocab) or co.window != self.window:
@@ -249,12 +343,13 @@ class GloVe:
             raise ParameterError(f"checkpoint {resume} was written for another corpus or "
                                  f"vocabulary ({state['corpus']} vs {fp}): resume with the "
                                  "same corpus and options")
-        V, dim, n = len(vocab), self.dim, len(co)
+        V, dim, n = len(vocab), self.dim, len(co) if streamed is None else len(streamed)
         if n == 0:
             raise CorpusError("no word pair co-occurs within the window: every sentence has a "
                               "single word; give a corpus with longer sentences")
-        log.info("glove: %d words, %d co-occurrence entries (%s); weights %s", V, n,
-                 C.format_bytes(co.keys.nbytes + co.values.nbytes),
+        log.info("glove: %d words, %d co-occurrence entries (%s%s); weights %s", V, n,
+                 C.format_bytes(12 * n), "" if streamed is None else
+                 f", streamed from {len(streamed.partitions)} partitions on disk",
                  C.format_bytes(4 * V * (2 * dim + 1) * 2))
 
         from embedkit._kernels import glove as K
@@ -273,12 +368,18 @@ class GloVe:
             history = [C.EpochRecord(**h) for h in pos["history"]]
             epoch_state = pos["epoch_state"]
 
-        keys, vals = co.keys, co.values
-        bits = K.permutation_bits(n)
-        bounds = np.arange(0, n + self.entries_per_job, self.entries_per_job, dtype=np.int64)
-        bounds[-1] = n
-        bounds = np.unique(bounds)
-        job_words = np.diff(bounds)
+        if streamed is None:
+            keys, vals = co.keys, co.values
+            bits = K.permutation_bits(n)
+            bounds = np.arange(0, n + self.entries_per_job, self.entries_per_job, dtype=np.int64)
+            bounds[-1] = n
+            bounds = np.unique(bounds)
+            job_words = np.diff(bounds)
+        else:
+            keys, vals = np.zeros(1, np.uint64), np.zeros(1, np.float32)
+            bits = 2
+            part_jobs, job_words = _partition_jobs(streamed, self.entries_per_job)
+            load_part = _PartitionCache(streamed, self.workers + 1)
         round_keys = {}
         f32 = np.float32
         x_max, power, alpha, clip = f32(self.x_max), f32(self.power), f32(self.alpha), \
@@ -290,13 +391,29 @@ class GloVe:
                 rk = round_keys[epoch] = _round_keys(self.seed, epoch)
             return rk
 
+        epoch_jobs: dict = {}
+
+        def work_streamed(epoch: int, job: int, thread: int):
+            order = epoch_jobs.get(epoch)
+            if order is None:  # the same list whichever thread builds it first
+                order = epoch_jobs[epoch] = _epoch_jobs(part_jobs, self.seed, epoch)
+                epoch_jobs.pop(epoch - 2, None)
+            p, lo, hi = order[job]
+            pk, pv, pbits = load_part(p)
+            loss, count = K.train_range(WS, CS, pk, pv, lo, hi, pbits, keys_for(epoch), V,
+                                        x_max, power, alpha, clip)
+            return hi - lo, loss, count
+
         def work(epoch: int, job: int, thread: int):
+            if streamed is not None:
+                return work_streamed(epoch, job, thread)
             loss, count = K.train_range(WS, CS, keys, vals, int(bounds[job]),
                                         int(bounds[job + 1]), bits, keys_for(epoch), V, x_max,
                                         power, alpha, clip)
             return int(bounds[job + 1] - bounds[job]), loss, count
 
         params = self.params()
+        co_info = co.info if streamed is None else dict(streamed.info, streamed=True)
 
         def save(position: dict) -> str:
             return C.save_checkpoint(
@@ -311,13 +428,13 @@ class GloVe:
             matrix = W + Cv if self.vectors == "w+c" else W.copy()
             meta = {"trainer": "embedkit.training.glove", "embedkit_version": __version__,
                     "params": params, "corpus": dict(getattr(enc, "info", {}) or {}, **fp),
-                    "cooccurrence": co.info, "history": [h.as_dict() for h in hist]}
+                    "cooccurrence": co_info, "history": [h.as_dict() for h in hist]}
             v = Vectors(list(vocab.words), matrix, counts=np.asarray(vocab.counts),
                         metadata=meta)
             return GloVeResult(vectors=v, history=[h.as_dict() for h in hist],
                                word_vectors=W.copy(), context_vectors=Cv.copy(),
                                word_biases=WS[:, dim].copy(), context_biases=CS[:, dim].copy(),
-                               cooccurrence=co.info, seconds=seconds)
+                               cooccurrence=co_info, seconds=seconds)
 
         # compile (or load from the cache) before the clock starts: an empty job
         K.train_range(WS, CS, keys, vals, 0, 0, bits, keys_for(0), V, x_max, power, alpha, clip)

@@ -43,16 +43,17 @@ def read_header(reader: ChunkReader, path) -> tuple[int, int, int]:
     return count, dim, nl + 1
 
 
-def read_binary(path, *, limit=None, unicode_errors="replace", problems=None):
+def read_binary(path, *, limit=None, unicode_errors="replace", problems=None, encoding="utf-8"):
     """Read a word2vec binary file (optionally compressed).
 
     Returns ``(words, matrix, info)`` like :func:`embedkit.vectors.text.read_text`,
-    including its validation mode (``problems``: ``("record N (byte B)", message)``).
+    including its validation mode (``problems``: ``("record N (byte B)", message)``) and
+    the words' ``encoding``.
     """
     validating = problems is not None
     if sys.byteorder != "little":  # pragma: no cover
         raise FormatError("reading word2vec binary needs a little-endian machine")
-    decoder = WordDecoder(unicode_errors)
+    decoder = WordDecoder(unicode_errors, encoding)
     with open_input(path) as stream:
         reader = ChunkReader(stream, path=None if problems is not None else path)
         reader.fill(0)

@@ -8,6 +8,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from embedkit.errors import ParameterError, UnknownWordError
+from embedkit.vectors.keyed import KeyedVectorsMixin
 
 
 class _UnknownMessage:
@@ -31,7 +32,7 @@ class _UnknownMessage:
     __repr__ = __str__
 
 
-class Vectors:
+class Vectors(KeyedVectorsMixin):
     """Word vectors: ``len(words)`` rows of a float32 matrix, one per word.
 
     Parameters
@@ -50,6 +51,14 @@ class Vectors:
         looked up case-insensitively (the first, usually most frequent, row whose
         ``casefold()`` matches).  Exact spellings always win.  Settable later as
         ``v.ignore_case = True``.
+
+    Attributes
+    ----------
+    subwords : Subwords or None
+        Set for vectors read from a fastText model (``.bin``, or a ``.ekv`` converted from
+        one): builds a vector for an unseen word from its character n-grams, which
+        ``v[word]``, :meth:`most_similar` and :meth:`similarity` then use instead of
+        raising.  ``word in v`` and :meth:`index` still only know the vocabulary.
 
     Examples
     --------
@@ -94,6 +103,7 @@ class Vectors:
         self._folded = None
         self.ignore_case = bool(ignore_case)
         self.search_index = None
+        self.subwords = None
 
     @classmethod
     def _trusted(cls, words, vectors, *, index=None, counts=None, metadata=None,
@@ -118,6 +128,7 @@ class Vectors:
         self._folded = None
         self.ignore_case = False
         self.search_index = None
+        self.subwords = None
         return self
 
     # -- container protocol -------------------------------------------------------------
@@ -218,14 +229,27 @@ class Vectors:
         """Row numbers of several words (int64); raises on the first unknown one."""
         return np.array([self.index(w) for w in words], dtype=np.int64)
 
-    def __getitem__(self, word):
-        if self._vectors is None:  # float16 / int8 storage: decode only these rows
-            if isinstance(word, str):
-                return self.storage.rows([self.index(word)])[0]
-            return self.storage.rows(self.indices(word))
-        if isinstance(word, str):
-            return self._vectors[self.index(word)]
-        return self._vectors[self.indices(word)]
+    def _row_or_none(self, word):
+        """Row of ``word``; None for an unseen word when the vectors carry :attr:`subwords`."""
+        try:
+            return self.index(word)
+        except UnknownWordError:
+            if self.subwords is None or not isinstance(word, str):
+                raise
+            return None
+
+    def _word_vector(self, word):
+        """``(row, vector)`` of a vocabulary word; ``(None, vector)`` of an unseen word built
+        from its character n-grams when the vectors carry :attr:`subwords` (fastText).
+
+        Raises :class:`~embedkit.errors.UnknownWordError` for an unseen word otherwise.
+        """
+        row = self._row_or_none(word)
+        if row is None:
+            return None, self.subwords.vector(word)
+        if self._vectors is None:  # float16 / int8 storage: decode only this row
+            return row, self.storage.rows([row])[0]
+        return row, self._vectors[row]
 
     def _unknown_message(self, word: str) -> str:
         pool = self._words[:50000]
@@ -240,44 +264,50 @@ class Vectors:
         return f"word {word!r} is not in the vocabulary ({len(self)} words){hint}"
 
     # -- files --------------------------------------------------------------------------
-    def save(self, path, format=None, precision=None, dtype=None, scale="row") -> None:
+    def save(self, path, format=None, precision=None, dtype=None, scale="row", fvocab=None,
+             write_header=True) -> None:
         """Write the vectors; the format follows the extension (see :func:`embedkit.save`).
 
         ``.ekv`` native directory, ``.bin`` word2vec binary, ``.txt``/``.vec`` word2vec
         text (``.gz``/``.bz2``/``.xz`` compress); ``format="glove"`` etc. overrides it.
         ``.ekv`` only: ``dtype="float16"`` or ``"int8"`` (with per-``"row"`` or per-``"dim"``
-        scales) stores the matrix compactly; queries read it directly.
+        scales) stores the matrix compactly; queries read it directly.  ``fvocab`` also
+        writes the counts (``word count`` lines, gensim's ``fvocab``); ``write_header=False``
+        leaves out a text file's ``count dim`` line.
         """
         from embedkit.vectors.loader import save
 
         kwargs = {} if dtype is None else {"dtype": dtype, "scale": scale}
-        save(self, path, format=format, precision=precision, **kwargs)
+        save(self, path, format=format, precision=precision, fvocab=fvocab,
+             write_header=write_header, **kwargs)
 
     # -- gensim ---------------------------------------------------------------------------
     @classmethod
     def from_gensim(cls, keyed_vectors) -> "Vectors":
         """Wrap a gensim ``KeyedVectors`` (or a model with ``.wv``); counts come along.
 
-        The matrix is shared, not copied, when it is float32 and C-ordered.
+        The matrix is shared, not copied, when it is float32 and C-ordered.  The dummy
+        counts gensim invents when it reads a file without ``fvocab`` (``n, n - 1, ...``
+        in row order) are not taken for real ones: the result then has no counts.
         """
         kv = getattr(keyed_vectors, "wv", keyed_vectors)
         if not hasattr(kv, "index_to_key") or not hasattr(kv, "vectors"):
             raise ParameterError(f"from_gensim needs gensim KeyedVectors, got "
                                  f"{type(keyed_vectors).__name__}")
         words = [str(w) for w in kv.index_to_key]
-        counts = None
-        try:
-            raw = [kv.get_vecattr(w, "count") for w in words] if words else None
-            if raw is not None and all(c is not None for c in raw):
-                counts = np.asarray(raw, dtype=np.int64)
-        except (KeyError, AttributeError):
-            counts = None
+        from embedkit.vectors.gensim_io import counts_from_gensim
+
+        counts = counts_from_gensim(kv)
         return cls(words, kv.vectors, counts=counts)
 
     def to_gensim(self):
         """A gensim ``KeyedVectors`` with the same words, vectors (and counts).
 
-        Needs gensim (``pip install gensim``); embedkit itself does not depend on it.
+        Counts are handed over only when they do not increase down the rows: gensim's
+        ``save_word2vec_format`` writes rows by decreasing count, so other counts (e.g.
+        after ``restrict([...])``) would reorder the rows; a warning says so, and
+        :meth:`sort_by_descending_frequency` first keeps them.  Needs gensim
+        (``pip install gensim``); embedkit itself does not depend on it.
         """
         try:
             from gensim.models import KeyedVectors
@@ -285,8 +315,11 @@ class Vectors:
             raise ParameterError("to_gensim needs gensim: pip install gensim") from None
         kv = KeyedVectors(vector_size=self.dim, count=0, dtype=np.float32)
         kv.add_vectors(self._words, np.asarray(self.vectors, dtype=np.float32))
-        if self.counts is not None:
-            kv.expandos["count"] = np.asarray(self.counts, dtype=np.int64).copy()
+        from embedkit.vectors.gensim_io import counts_for_gensim
+
+        counts = counts_for_gensim(self.counts)
+        if counts is not None:
+            kv.expandos["count"] = counts
         return kv
 
     # -- derived data -----------------------------------------------------------------------
@@ -393,27 +426,6 @@ class Vectors:
         ids, scores = self.storage.search(queries, int(k), excl, n_rows=rows)
         return ids, scores
 
-    def _query_rows(self, items, what):
-        """Unit vectors and row ids (None for raw vectors) of words or vectors."""
-        if items is None:
-            return [], []
-        if isinstance(items, (str, np.ndarray)):
-            items = [items]
-        vecs, ids = [], []
-        for item in items:
-            if isinstance(item, str):
-                row = self.index(item)
-                vecs.append(self._unit_row(row))
-                ids.append(row)
-            else:
-                vec = np.asarray(item, dtype=np.float32)
-                if vec.shape != (self.dim,):
-                    raise ParameterError(f"{what}: a vector must have shape ({self.dim},), "
-                                         f"got {vec.shape}")
-                norm = np.linalg.norm(vec)
-                vecs.append(vec / norm if norm > 0 else vec)
-        return vecs, ids
-
     def _results(self, ids, scores):
         return [(self._words[i], float(sc)) for i, sc in zip(ids, scores) if i >= 0]
 
@@ -421,54 +433,6 @@ class Vectors:
     def _unit(vec):
         norm = np.linalg.norm(vec)
         return (vec / norm if norm > 0 else vec).astype(np.float32)
-
-    def most_similar(self, positive=None, negative=None, topn=10, restrict_vocab=None):
-        """Words closest to the mean of ``positive`` minus ``negative`` (cosine similarity).
-
-        Parameters
-        ----------
-        positive, negative : str, vector, or list of them
-            Words (or raw vectors) to add and subtract; each is unit-normalised first.
-        topn : int
-            How many results.
-        restrict_vocab : int, optional
-            Only search the first ``restrict_vocab`` words (the most frequent).
-
-        Returns
-        -------
-        list of (str, float)
-            ``(word, cosine)`` by decreasing similarity; query words never appear.
-
-        Examples
-        --------
-        >>> v.most_similar("france", topn=3)                          # doctest: +SKIP
-        >>> v.most_similar(positive=["king", "woman"], negative=["man"])  # doctest: +SKIP
-        """
-        pos, pos_ids = self._query_rows(positive, "positive")
-        neg, neg_ids = self._query_rows(negative, "negative")
-        if not pos and not neg:
-            raise ParameterError("most_similar needs at least one positive or negative word")
-        query = np.zeros(self.dim, dtype=np.float32)
-        for vec in pos:
-            query += vec
-        for vec in neg:
-            query -= vec
-        query = self._unit(query / (len(pos) + len(neg)))
-        ids, scores = self._search(query[None, :], topn, exclude=[pos_ids + neg_ids],
-                                   restrict_vocab=restrict_vocab)
-        return self._results(ids[0], scores[0])
-
-    def similar_by_vector(self, vector, topn=10, restrict_vocab=None):
-        """Words closest to a raw ``vector`` (nothing excluded)."""
-        vec = np.asarray(vector, dtype=np.float32)
-        if vec.shape != (self.dim,):
-            raise ParameterError(f"vector must have shape ({self.dim},), got {vec.shape}")
-        ids, scores = self._search(self._unit(vec)[None, :], topn, restrict_vocab=restrict_vocab)
-        return self._results(ids[0], scores[0])
-
-    def similarity(self, a: str, b: str) -> float:
-        """Cosine similarity of two words."""
-        return float(np.dot(self._unit_row(self.index(a)), self._unit_row(self.index(b))))
 
     def analogy(self, a: str, b: str, c: str, topn: int = 1, method: str = "3cosadd",
                 restrict_vocab=None):
@@ -527,16 +491,6 @@ class Vectors:
         order = np.argsort(-score, kind="stable")[: int(topn)]
         return [(self._words[i], float(sc)) for i, sc in zip(cand[order], score[order])]
 
-    def doesnt_match(self, words) -> str:
-        """The word least similar to the mean of ``words`` (at least two words)."""
-        words = list(words)
-        if len(words) < 2:
-            raise ParameterError(f"doesnt_match needs at least 2 words, got {len(words)}")
-        rows = self.indices(words)
-        unit = self.storage.unit_rows(rows)
-        mean = self._unit(unit.mean(axis=0))
-        return words[int(np.argmin(unit @ mean))]
-
     def restrict(self, n_or_words) -> "Vectors":
         """A new :class:`Vectors` with the first ``n`` words, or the given words in order.
 
@@ -567,4 +521,5 @@ class Vectors:
         out = Vectors._trusted(words, matrix, index=index, counts=counts, metadata=self.metadata,
                                storage=storage)
         out.ignore_case = self.ignore_case
+        out.subwords = self.subwords
         return out

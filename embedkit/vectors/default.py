@@ -72,6 +72,10 @@ def find_vectors(path=None) -> tuple[str, str]:
             "reinstall embedkit with its default vectors (embedkit/data/default is missing; "
             "`python benchmarks/make_default_vectors.py` makes them)")
     if not os.path.exists(path):
+        from embedkit.vectors import pretrained
+
+        if pretrained.is_name(path):  # a pretrained set's name, or "default"
+            return pretrained.resolve(path), f"{source} (pretrained {path!r})"
         raise MissingFileError(f"vectors file {path} (from {source}) does not exist: "
                                "check the path, or train vectors with `embedkit train`")
     return path, source

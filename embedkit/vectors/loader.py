@@ -9,17 +9,18 @@ import pathlib
 import numpy as np
 
 from embedkit.errors import FormatError, MissingFileError, ParameterError
-from embedkit.vectors import binary, native, text
+from embedkit.vectors import binary, fasttext, gensim_io, native, text
 from embedkit.vectors._files import open_input, strip_compression
 from embedkit.vectors.core import Vectors
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("word2vec-text", "word2vec-binary", "glove", "fasttext", "native")
+FORMATS = ("word2vec-text", "word2vec-binary", "glove", "fasttext", "fasttext-bin", "native")
 _ALIASES = {
     "word2vec-text": "word2vec-text", "text": "word2vec-text", "txt": "word2vec-text",
     "word2vec-binary": "word2vec-binary", "binary": "word2vec-binary", "bin": "word2vec-binary",
     "glove": "glove", "fasttext": "fasttext", "vec": "fasttext",
+    "fasttext-bin": "fasttext-bin", "fasttext-binary": "fasttext-bin",
     "native": "native", "ekv": "native",
 }
 _TEXTY = set(b"0123456789.-+eE \t\r\nnNaAiIfFtTyY")
@@ -62,6 +63,8 @@ def detect_format(path) -> str:
         head = f.read(1 << 16)
     if not head.strip():
         raise FormatError(f"{path}: the file is empty; expected word vectors")
+    if fasttext.sniff(head) is not None:
+        return "fasttext-bin"
     nl = head.find(b"\n")
     first = head[:nl] if nl >= 0 else head
     toks = first.split()
@@ -71,8 +74,9 @@ def detect_format(path) -> str:
         count = dim = None
     if count is None:
         if b"\x00" in head[:4096]:
-            raise FormatError(f"{path}: not a recognised vectors format (binary data without "
-                              "a 'count dim' header); pass format= if you know it")
+            raise FormatError(f"{path}: not a recognised vectors format: binary data that is "
+                              "neither word2vec binary (a 'count dim' text header) nor a "
+                              "fastText .bin model (damaged, or another tool's format)")
         return "glove"
     body = head[nl + 1:]
     sp = body.find(b" ")
@@ -93,24 +97,41 @@ def _check_limit(limit):
     return int(limit)
 
 
-def load(path, format=None, limit=None, unicode_errors="replace", mmap=True) -> Vectors:
+def load(path, format=None, limit=None, unicode_errors="replace", mmap=True, *, fvocab=None,
+         encoding="utf-8", datatype=None, no_header=False) -> Vectors:
     """Load word vectors from any common format.
 
     Parameters
     ----------
     path : str or path-like
-        A word2vec text or binary file, a GloVe text file, a fastText ``.vec`` file (each
-        optionally ``.gz``/``.bz2``/``.xz``), or a native ``.ekv`` directory.
+        A word2vec text or binary file, a GloVe text file, a fastText ``.vec`` file or
+        ``.bin`` model (each optionally ``.gz``/``.bz2``/``.xz``), or a native ``.ekv``
+        directory.  A fastText model gives vectors with :attr:`Vectors.subwords`: unseen
+        words get vectors from their character n-grams, as in fastText.  Or the name of a
+        pretrained set (``"glove-wiki-gigaword-100"``, ``"default"``; see
+        :mod:`embedkit.vectors.pretrained`): downloaded and converted to ``.ekv`` once.
     format : str, optional
-        One of ``word2vec-text``, ``word2vec-binary``, ``glove``, ``fasttext``, ``native``;
-        detected from the content when omitted.
+        One of ``word2vec-text``, ``word2vec-binary``, ``glove``, ``fasttext`` (``.vec``),
+        ``fasttext-bin``, ``native``; detected from the content when omitted.
     limit : int, optional
         Read only the first ``limit`` words (the most frequent, in most files).
     unicode_errors : {"replace", "strict", "ignore"}
         Words that are not valid UTF-8 are repaired (default) and counted in a warning,
         or raise :class:`~embedkit.errors.FormatError` with ``"strict"``.
     mmap : bool
-        Native format only: memory-map the matrix (default) or read it into memory.
+        Native format and fastText ``.bin``: memory-map the matrices (the word matrix of a
+        native directory, the n-gram matrix of either) or read them into memory.
+    fvocab : str or path-like, optional
+        A counts file (``word count`` per line; word2vec.c's ``-save-vocab``, gensim's
+        ``fvocab``): the counts of the loaded words.
+    encoding : str
+        The words' encoding (default UTF-8) in a text, binary or fastText ``.bin`` file
+        (fastText stores the bytes it read; unseen words are hashed in the same encoding).
+    datatype : np.float32 or np.float16, optional
+        Round the values to this type, as gensim's ``datatype=`` (held as float32).
+    no_header : bool
+        The text file has no ``count dim`` line (gensim's ``no_header``; the same as
+        ``format="glove"``).
 
     Returns
     -------
@@ -125,19 +146,44 @@ def load(path, format=None, limit=None, unicode_errors="replace", mmap=True) -> 
     if unicode_errors not in text.UNICODE_ERRORS:
         raise ParameterError(f"unicode_errors must be one of {', '.join(text.UNICODE_ERRORS)},"
                              f" got {unicode_errors!r}")
+    encoding = gensim_io.check_encoding(encoding)
+    datatype = gensim_io.check_datatype(datatype)
+    if not os.path.exists(os.fspath(path)):
+        from embedkit.vectors import pretrained
+
+        if pretrained.is_name(os.fspath(path)):  # "glove-wiki-gigaword-100", "default"
+            if os.fspath(path) == pretrained.DEFAULT_NAME:
+                from embedkit.vectors.default import default_vectors_dir, load_packed
+
+                return load_packed(default_vectors_dir(), limit=limit)
+            path = pretrained.resolve(os.fspath(path))
     path = pathlib.Path(os.fspath(path))
+    if no_header:
+        if format is not None and canonical_format(format) not in ("glove", "word2vec-text",
+                                                                   "fasttext"):
+            raise ParameterError(f"no_header is for text files, not format={format!r}")
+        format = "glove"
     fmt = detect_format(path) if format is None else canonical_format(format)
     if fmt == "native":
         words, storage, counts, meta = native.open_native(path, limit=limit, mmap=mmap)
-        return Vectors._trusted(words, None, counts=counts, metadata=meta, storage=storage)
+        out = Vectors._trusted(words, None, counts=counts, metadata=meta, storage=storage)
+        if meta.get("subwords") is not None:
+            from embedkit.vectors.subword import Subwords
+
+            out.subwords = Subwords.from_native(path, meta["subwords"], out.dim, mmap=mmap)
+        return _finish_gensim_options(out, fvocab, encoding, unicode_errors, datatype)
+    if fmt == "fasttext-bin":
+        out = _load_fasttext_bin(path, limit, unicode_errors, mmap, encoding)
+        return _finish_gensim_options(out, fvocab, encoding, unicode_errors, datatype)
     if fmt == "word2vec-binary":
-        words, matrix, info = binary.read_binary(path, limit=limit, unicode_errors=unicode_errors)
+        words, matrix, info = binary.read_binary(path, limit=limit, unicode_errors=unicode_errors,
+                                                 encoding=encoding)
     else:
         header = {"word2vec-text": True, "glove": False, "fasttext": True}[fmt]
         if format is None:
             header = None
         words, matrix, info = text.read_text(path, limit=limit, unicode_errors=unicode_errors,
-                                             header=header)
+                                             header=header, encoding=encoding)
     index = dict(zip(words, range(len(words))))
     if len(index) != len(words):
         first = dict(zip(reversed(words), range(len(words) - 1, -1, -1)))
@@ -153,10 +199,45 @@ def load(path, format=None, limit=None, unicode_errors="replace", mmap=True) -> 
     meta = {"source": str(path), "format": info["format"] if format is None else fmt}
     if info.get("repaired"):
         meta["repaired_words"] = info["repaired"]
-    return Vectors._trusted(words, matrix, index=index, metadata=meta)
+    out = Vectors._trusted(words, matrix, index=index, metadata=meta)
+    return _finish_gensim_options(out, fvocab, encoding, unicode_errors, datatype)
 
 
-def save(vectors: Vectors, path, format=None, precision=None, dtype=None, scale="row") -> None:
+def _finish_gensim_options(vectors, fvocab, encoding, unicode_errors, datatype):
+    """Apply ``load``'s gensim options: counts from ``fvocab``, rounding to ``datatype``."""
+    if fvocab is not None:
+        vectors.counts = gensim_io.read_fvocab(fvocab, vectors.words, encoding=encoding,
+                                               unicode_errors=unicode_errors)
+    if datatype is not np.float32:
+        matrix = np.array(vectors.vectors, dtype=np.float32)
+        gensim_io.apply_datatype(matrix, datatype)
+        vectors._vectors, vectors._storage, vectors._normalized = matrix, None, None
+        vectors.metadata["datatype"] = np.dtype(datatype).name
+    return vectors
+
+
+def _load_fasttext_bin(path, limit, unicode_errors, mmap, encoding) -> Vectors:
+    words, matrix, counts, subwords, info = fasttext.read_fasttext_bin(
+        path, limit=limit, encoding=encoding, unicode_errors=unicode_errors, mmap=mmap)
+    index = dict(zip(words, range(len(words))))
+    if len(index) != len(words):  # distinct byte strings repaired into the same text
+        keep = np.asarray(sorted({w: i for i, w in reversed(list(enumerate(words)))}.values()),
+                          dtype=np.int64)
+        log.warning("%s: %d duplicate words after decoding; kept the first vector of each",
+                    path, len(words) - len(keep))
+        words = [words[i] for i in keep]
+        matrix, counts = np.ascontiguousarray(matrix[keep]), counts[keep]
+        index = {w: i for i, w in enumerate(words)}
+    meta = {"source": str(path), "format": "fasttext-bin", "fasttext": info}
+    if info.get("repaired"):
+        meta["repaired_words"] = info["repaired"]
+    out = Vectors._trusted(words, matrix, index=index, counts=counts, metadata=meta)
+    out.subwords = subwords
+    return out
+
+
+def save(vectors: Vectors, path, format=None, precision=None, dtype=None, scale="row", *,
+         fvocab=None, write_header=True) -> None:
     """Write ``vectors`` to ``path``.
 
     Parameters
@@ -170,13 +251,20 @@ def save(vectors: Vectors, path, format=None, precision=None, dtype=None, scale=
         ``fasttext``, ``native``.
     precision : int, optional
         Text formats: significant digits per value; by default the fewest that read back
-        to exactly the same float32 (lossless).
+        to exactly the same float32 (lossless).  A value is never rounded past float32's
+        range: it reads back finite.
     dtype : {"float32", "float16", "int8"}, optional
         Native format only: how the matrix is stored (default: as it is stored now, float32
         for vectors not read from a ``.ekv``).  float16 halves the file, int8 quarters it
         (scalar quantisation); queries read either directly.
     scale : {"row", "dim"}, default "row"
         int8 only: one scale per row or per dimension.
+    fvocab : str or path-like, optional
+        Also write the counts there, ``word count`` per line in row order (gensim's
+        ``fvocab``); the vectors must have counts.
+    write_header : bool
+        word2vec text: write the ``count dim`` line (default), or not (gensim's
+        ``write_header=False``; read back with ``no_header=True``).
     """
     if not isinstance(vectors, Vectors):
         raise ParameterError(f"save needs a Vectors object, got {type(vectors).__name__}")
@@ -189,17 +277,39 @@ def save(vectors: Vectors, path, format=None, precision=None, dtype=None, scale=
                 ".bin (word2vec binary), .txt or .vec (word2vec text), or pass format=")
     else:
         fmt = canonical_format(format)
+        if fmt == "fasttext-bin":
+            raise ParameterError("embedkit reads fastText .bin models but does not write them: "
+                                 "save to a .ekv directory, which keeps the n-gram vectors")
+    if fvocab is not None and vectors.counts is None:
+        raise ParameterError("cannot write fvocab: these vectors have no counts (set them with "
+                             "set_vecattr or load them with fvocab=)")
+    if not write_header and fmt in ("native", "word2vec-binary"):
+        raise ParameterError(f"write_header=False is for text files; the {fmt} format needs "
+                             "its header")
+    subwords = getattr(vectors, "subwords", None)
     if fmt == "native":
+        meta = dict(vectors.metadata)
+        meta.pop("subwords", None)
+        extra = None
+        if subwords is not None:
+            meta["subwords"] = subwords.to_metadata()
+            extra = subwords.arrays()
         native.save_native(vectors.words, None, path, counts=vectors.counts,
-                           metadata=vectors.metadata, dtype=dtype, scale=scale,
-                           storage=vectors.storage)
+                           metadata=meta, dtype=dtype, scale=scale,
+                           storage=vectors.storage, extra_arrays=extra)
     elif dtype is not None:
         raise ParameterError(f"dtype applies to the native .ekv format only, not {fmt}")
     elif fmt == "word2vec-binary":
         binary.write_binary(vectors.words, vectors.vectors, path)
     else:
         text.write_text(vectors.words, vectors.vectors, path,
-                        style="glove" if fmt == "glove" else "word2vec", precision=precision)
+                        style="glove" if fmt == "glove" else "word2vec", precision=precision,
+                        header=write_header)
+    if subwords is not None and fmt != "native":
+        log.warning("%s: the %s format holds no character n-grams: the vectors for unseen "
+                    "words are not kept (save to a .ekv directory to keep them)", path, fmt)
+    if fvocab is not None:
+        gensim_io.write_fvocab(fvocab, vectors.words, vectors.counts)
     log.debug("saved %d x %d vectors to %s (%s)", len(vectors), vectors.dim, path, fmt)
 
 
@@ -254,6 +364,17 @@ def validate(path, format=None, max_duplicates: int = 20) -> dict:
                     report["errors"].append(("checksum", f"{native.VOCAB_FILE}'s checksum does "
                                              "not match the matrix (edited after it was "
                                              "written?): save the vectors again"))
+        elif fmt == "fasttext-bin":
+            words, matrix, _, _, info = fasttext.read_fasttext_bin(path)
+            report.update(count=len(words), dim=int(matrix.shape[1]))
+            bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
+            for r in bad[:100]:
+                report["errors"].append((f"word {r + 1}", f"{words[r]!r}: NaN or infinity in "
+                                         "the vector"))
+            if info.get("repaired"):
+                report["warnings"].append(
+                    ("words", f"{info['repaired']} words are not valid UTF-8 (a load repairs "
+                              "them with unicode_errors='replace')"))
         else:
             problems: list = []
             if fmt == "word2vec-binary":

@@ -42,7 +42,7 @@ def is_native(path) -> bool:
 
 
 def save_native(words, matrix, path, *, counts=None, metadata=None, dtype=None,
-                scale="row", storage=None) -> None:
+                scale="row", storage=None, extra_arrays=None) -> None:
     """Write a native ``.ekv`` directory atomically (temp directory, then rename).
 
     Parameters
@@ -57,6 +57,9 @@ def save_native(words, matrix, path, *, counts=None, metadata=None, dtype=None,
     storage : StoredMatrix, optional
         The rows as stored by a loaded ``.ekv``; copied without decoding when the dtype (and
         scale) stay the same.
+    extra_arrays : dict of str to ndarray, optional
+        Further ``.npy`` files to save in the directory (file name -> array): the n-gram
+        matrix of fastText vectors, see :mod:`embedkit.vectors.subword`.
 
     The row norms of the stored values are computed block by block while writing and saved
     as ``norms.npy``; nothing full-size is held in memory.
@@ -106,6 +109,8 @@ def save_native(words, matrix, path, *, counts=None, metadata=None, dtype=None,
     try:
         vocab["checksum"] = _write_rows(storage, tmp, dtype, scale)
         text = json.dumps(vocab, ensure_ascii=False, separators=(",", ":"))
+        for name, array in (extra_arrays or {}).items():
+            np.save(tmp / name, np.asanyarray(array), allow_pickle=False)
         (tmp / VOCAB_FILE).write_text(text, encoding="utf-8")
         if path.exists():
             os.replace(path, old)

@@ -27,33 +27,36 @@ GROW_START = 1 << 16  # first guess of the rows of a header-less compressed file
 
 
 class WordDecoder:
-    """Decodes NUL-separated UTF-8 words, counting the words that needed repair."""
+    """Decodes NUL-separated words (UTF-8 unless told), counting the words that needed repair."""
 
-    def __init__(self, unicode_errors: str):
+    def __init__(self, unicode_errors: str, encoding: str = "utf-8"):
         if unicode_errors not in UNICODE_ERRORS:
             raise ParameterError(f"unicode_errors must be one of {', '.join(UNICODE_ERRORS)}, "
                                  f"got {unicode_errors!r}")
         self.errors = unicode_errors
+        self.encoding = encoding
+        self._shown = "UTF-8" if encoding.replace("_", "-").lower() in ("utf-8", "utf8") \
+            else encoding
         self.repaired = 0
         self.words: list[str] = []
 
     def add(self, raw: bytes, where) -> None:
         """Append the words in ``raw`` (each followed by NUL); ``where(i)`` names word i."""
         try:
-            self.words.extend(raw.decode("utf-8").split("\x00")[:-1])
+            self.words.extend(raw.decode(self.encoding).split("\x00")[:-1])
             return
         except UnicodeDecodeError:
             pass
         for i, part in enumerate(raw.split(b"\x00")[:-1]):
             try:
-                self.words.append(part.decode("utf-8"))
+                self.words.append(part.decode(self.encoding))
             except UnicodeDecodeError as exc:
                 if self.errors == "strict":
                     raise FormatError(
-                        f"{where(i)}: word {part!r} is not valid UTF-8 ({exc.reason}); "
-                        "pass unicode_errors='replace' to repair it") from None
+                        f"{where(i)}: word {part!r} is not valid {self._shown} "
+                        f"({exc.reason}); pass unicode_errors='replace' to repair it") from None
                 self.repaired += 1
-                self.words.append(part.decode("utf-8", self.errors))
+                self.words.append(part.decode(self.encoding, self.errors))
 
 
 def _is_int(tok: str) -> bool:
@@ -141,7 +144,8 @@ def _grow(matrix: np.ndarray, rows: int) -> np.ndarray:
     return matrix
 
 
-def read_text(path, *, limit=None, unicode_errors="replace", header=None, problems=None):
+def read_text(path, *, limit=None, unicode_errors="replace", header=None, problems=None,
+              encoding="utf-8"):
     """Read a word2vec text / GloVe / fastText ``.vec`` file.
 
     Parameters
@@ -159,6 +163,8 @@ def read_text(path, *, limit=None, unicode_errors="replace", header=None, proble
         Validation mode: instead of raising at the first malformed line, append
         ``("line N", message)`` for each one, skip it, and keep no matrix (the
         returned matrix has 0 rows; ``info["rows"]`` counts the good lines).
+    encoding : str
+        The words' encoding (numbers are ASCII in any case).
 
     Returns
     -------
@@ -167,7 +173,7 @@ def read_text(path, *, limit=None, unicode_errors="replace", header=None, proble
     info : dict
         ``format``, ``header_count``, ``dim``, ``rows``, ``repaired`` (words with bad UTF-8).
     """
-    decoder = WordDecoder(unicode_errors)
+    decoder = WordDecoder(unicode_errors, encoding)
     validating = problems is not None
     with open_input(path) as stream:
         reader = ChunkReader(stream, path=None if problems is not None else path)

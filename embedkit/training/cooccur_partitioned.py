@@ -1,0 +1,277 @@
+"""Co-occurrence counting as a map over shards and a reduce over key-range partitions.
+
+A corpus prepared shard by shard (:class:`embedkit.corpus.sharded.ShardedCorpus`) is
+counted in two steps, each a set of independent tasks (run one after the other here, or
+on a Dask cluster by :func:`embedkit.distributed.cooccur.count_partitioned`):
+
+* **map** (:func:`count_shard_runs`): count one shard with
+  :func:`~embedkit.training.cooccur.count_cooccurrences` (exact int64 sums) and cut the
+  sorted result into ``P`` key ranges, one run file per partition
+  (``map/s{shard}-p{part}.npy``);
+* **reduce** (:func:`reduce_partition`): merge the ``S`` runs of one partition k ways
+  (streamed, a block of each at a time), turn the exact sums into float32 values once,
+  and write ``part-{part}.npy`` (records ``(key uint64, val float32)``, keys strictly
+  increasing).
+
+The partitions are rows ``[r_p, r_{p+1})`` of the matrix, so the concatenated partitions
+are the single-machine :class:`~embedkit.training.cooccur.Cooccurrence` bit for bit:
+sums are exact integers whatever the split, and each value is computed from its total in
+one place.  ``cooccur.json`` (written last) lists the partitions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pathlib
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from embedkit._atomic import atomic_file
+from embedkit.errors import FormatError, MissingFileError, ParameterError
+from embedkit.training.cooccur import (RUN_DTYPE, Cooccurrence, _FileRun, _merge, _RunWriter,
+                                       count_cooccurrences, parse_memory)
+
+log = logging.getLogger(__name__)
+
+PART_DTYPE = np.dtype([("key", "<u8"), ("val", "<f4")])
+MANIFEST = "cooccur.json"
+FORMAT = "embedkit-partitioned-cooccurrence"
+
+
+def partition_rows(counts, n_parts: int) -> np.ndarray:
+    """Row boundaries ``r_0 = 0 < ... <= r_P = V`` splitting the matrix into ``n_parts``
+    key ranges of about equal expected size (a row's size grows with its word's count)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    V = counts.shape[0]
+    n_parts = max(1, min(int(n_parts), V))
+    cum = np.cumsum(counts)
+    targets = cum[-1] * np.arange(1, n_parts) / n_parts
+    cuts = np.searchsorted(cum, targets, side="left") + 1
+    bounds = np.concatenate([[0], cuts, [V]]).astype(np.int64)
+    return np.unique(np.minimum(np.maximum.accumulate(bounds), V))
+
+
+def _map_path(work, shard: int, part: int) -> str:
+    return os.path.join(os.fspath(work), "map", f"s{shard:05d}-p{part:05d}.npy")
+
+
+def _part_path(out, part: int) -> str:
+    return os.path.join(os.fspath(out), f"part-{part:05d}.npy")
+
+
+def count_shard_runs(shard: int, ids, offsets, vocab_size: int, window: int, rows, out,
+                     memory="1G", workers: int = 1) -> dict:
+    """Map task: count shard ``shard`` and write one sorted run of exact sums per partition.
+
+    Returns statistics (entries per partition, seconds).
+    """
+    t0 = time.perf_counter()
+    co = count_cooccurrences(ids, offsets, vocab_size, window=window, memory=memory,
+                             workers=workers, progress=False, sums=True,
+                             tmp_dir=os.path.join(os.fspath(out), "map"))
+    key_cuts = np.searchsorted(co.keys, np.asarray(rows, dtype=np.uint64) *
+                               np.uint64(vocab_size))
+    sizes = []
+    for p in range(len(rows) - 1):
+        a, b = int(key_cuts[p]), int(key_cuts[p + 1])
+        w = _RunWriter(_map_path(out, shard, p))
+        try:
+            w.write(co.keys[a:b], co.values[a:b])
+            w.close()
+        except BaseException:
+            w.abort()
+            raise
+        sizes.append(b - a)
+    return {"shard": shard, "entries": sizes, "tokens": int(co.info["tokens"]),
+            "seconds": time.perf_counter() - t0, "count_info": co.info}
+
+
+def _open_run(path: str, lo: int, hi: int) -> _FileRun:
+    """Open a map run, checking it is ours and holds keys of ``[lo, hi)`` only."""
+    if not os.path.exists(path):
+        raise MissingFileError(f"map output {path} is missing: count the co-occurrences again")
+    try:
+        with open(path, "rb") as f:
+            np.lib.format.read_magic(f)
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+            body = os.path.getsize(path) - f.tell()
+    except (ValueError, OSError, EOFError) as exc:
+        raise FormatError(f"{path} is not a co-occurrence run ({exc}): count again") from None
+    if dtype != RUN_DTYPE or len(shape) != 1 or body != shape[0] * RUN_DTYPE.itemsize:
+        raise FormatError(f"{path} is not a complete co-occurrence run: count again")
+    if shape[0]:
+        arr = np.load(path, mmap_mode="r")
+        keys = arr["key"]
+        if int(keys[0]) < lo or int(keys[-1]) >= hi or np.any(keys[1:] <= keys[:-1]):
+            raise FormatError(f"{path}: keys outside the partition or not increasing: count "
+                              "again")
+    return _FileRun(path)
+
+
+def reduce_partition(part: int, n_shards: int, rows, vocab_size: int, scale: int, out,
+                     memory="1G") -> dict:
+    """Reduce task: merge the runs of partition ``part`` from every shard into
+    ``part-{part}.npy`` with float32 values (streamed in blocks); returns its statistics."""
+    from embedkit._kernels.cooccur import sums_to_values
+
+    t0 = time.perf_counter()
+    lo, hi = int(rows[part]) * vocab_size, int(rows[part + 1]) * vocab_size
+    srcs = [_open_run(_map_path(out, s, part), lo, hi) for s in range(n_shards)]
+    block = max(1024, parse_memory(memory) // (3 * 24 * (n_shards + 1)))
+    w = _RunWriter(_part_path(out, part), dtype=PART_DTYPE)
+    try:
+        _merge(srcs, block, lambda k, v: w.write(k, sums_to_values(v, scale)))
+        n = w.n
+        w.close()
+    except BaseException:
+        w.abort()
+        raise
+    finally:
+        for s in srcs:
+            s.close()
+    return {"part": part, "entries": int(n), "seconds": time.perf_counter() - t0}
+
+
+def write_manifest(out, vocab_size: int, window: int, scale: int, rows, parts: list[dict],
+                   maps: list[dict]) -> None:
+    """Write ``cooccur.json`` (last: the directory is complete only with it) and remove the
+    map runs."""
+    manifest = {"format": FORMAT, "vocab_size": int(vocab_size), "window": int(window),
+                "weight_scale": int(scale), "rows": [int(r) for r in rows],
+                "partitions": [{"part": p["part"], "entries": p["entries"]} for p in parts],
+                "entries": int(sum(p["entries"] for p in parts)),
+                "tokens": int(sum(m["tokens"] for m in maps)),
+                "seconds": {"map": [round(m["seconds"], 4) for m in maps],
+                            "reduce": [round(p["seconds"], 4) for p in parts]}}
+    with atomic_file(os.path.join(os.fspath(out), MANIFEST), "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=1)
+    mapdir = pathlib.Path(out) / "map"
+    for p in mapdir.glob("s*-p*.npy"):
+        p.unlink()
+
+
+@dataclass
+class PartitionedCooccurrence:
+    """Co-occurrences on disk as key-range partitions (see the module docstring).
+
+    Attributes
+    ----------
+    path : pathlib.Path
+    vocab_size, window : int
+    partitions : list of (path, entries)
+    info : dict
+        The manifest.
+    """
+
+    path: pathlib.Path
+    vocab_size: int
+    window: int
+    partitions: list = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(sum(n for _, n in self.partitions))
+
+    @property
+    def nbytes(self) -> int:
+        return len(self) * PART_DTYPE.itemsize
+
+    def partition(self, p: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(keys, values)`` of partition ``p`` (read into memory, validated)."""
+        path, n = self.partitions[p]
+        try:
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise FormatError(f"{path}: {exc}; count the co-occurrences again") from None
+        if arr.dtype != PART_DTYPE or arr.shape != (n,):
+            raise FormatError(f"{path}: expected {n} (key, val) records, found {arr.shape} "
+                              f"{arr.dtype}; count again")
+        keys = np.ascontiguousarray(arr["key"])
+        vals = np.ascontiguousarray(arr["val"])
+        rows = self.info["rows"]
+        lo, hi = rows[p] * self.vocab_size, rows[p + 1] * self.vocab_size
+        if n and (int(keys[0]) < lo or int(keys[-1]) >= hi or np.any(keys[1:] <= keys[:-1])):
+            raise FormatError(f"{path}: keys outside the partition or not increasing; count "
+                              "again")
+        return keys, vals
+
+    def load(self) -> Cooccurrence:
+        """Every partition joined in memory: the single-machine :class:`Cooccurrence`."""
+        ks, vs = zip(*(self.partition(p) for p in range(len(self.partitions)))) \
+            if self.partitions else ((np.empty(0, np.uint64),), (np.empty(0, np.float32),))
+        return Cooccurrence(keys=np.concatenate(ks), values=np.concatenate(vs),
+                            vocab_size=self.vocab_size, window=self.window, info=self.info)
+
+    @classmethod
+    def open(cls, path) -> "PartitionedCooccurrence":
+        path = pathlib.Path(path)
+        try:
+            info = json.loads((path / MANIFEST).read_text("utf-8"))
+        except FileNotFoundError:
+            raise FormatError(f"{path}: no {MANIFEST} (the counting did not finish); count "
+                              "again") from None
+        except (OSError, ValueError) as exc:
+            raise FormatError(f"{path / MANIFEST}: {exc}; count again") from None
+        if info.get("format") != FORMAT:
+            raise FormatError(f"{path / MANIFEST} is not a partitioned co-occurrence manifest")
+        parts = [(_part_path(path, int(e["part"])), int(e["entries"]))
+                 for e in info["partitions"]]
+        return cls(path=path, vocab_size=int(info["vocab_size"]), window=int(info["window"]),
+                   partitions=parts, info=info)
+
+
+def count_sharded(corpus, out, *, window: int = 10, memory="1G", n_partitions=None,
+                  workers: int = 1, client=None) -> PartitionedCooccurrence:
+    """Count the co-occurrences of a sharded corpus into partitions under ``out``.
+
+    Parameters
+    ----------
+    corpus : ShardedCorpus or path
+        An encoded directory written by ``prepare(..., out=DIR)``.
+    out : path
+        Directory for the partitions (created; shared storage for a cluster).
+    window : int
+    memory : str or int
+        Budget of one map task's counting (and of a reduce task's read blocks).
+    n_partitions : int, optional
+        Key-range partitions (default: about one per 256 MB of expected runs, at least the
+        number of shards).
+    workers : int
+        Counting threads per map task.
+    client : distributed.Client, optional
+        Run the tasks on a Dask cluster (see :mod:`embedkit.distributed.cooccur`).
+    """
+    from embedkit._kernels.cooccur import weight_scale
+    from embedkit.corpus.sharded import ShardedCorpus
+
+    if not hasattr(corpus, "shards"):
+        corpus = ShardedCorpus.open(corpus)
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+        raise ParameterError(f"window must be an integer >= 1, got {window!r}")
+    parse_memory(memory)
+    V = len(corpus.vocab)
+    S = len(corpus.shards)
+    if n_partitions is None:
+        expected = 2 * corpus.n_tokens * 16  # typical: ~1-2 entries per token, 16 B each
+        n_partitions = max(S, min(4096, expected // (256 << 20) + 1))
+    rows = partition_rows(corpus.vocab.counts, n_partitions)
+    scale = weight_scale(window)
+    out = pathlib.Path(out)
+    (out / "map").mkdir(parents=True, exist_ok=True)
+    (out / MANIFEST).unlink(missing_ok=True)
+    if client is None:
+        maps = [count_shard_runs(k, ids, off, V, window, rows, str(out), memory, workers)
+                for k, (ids, off) in enumerate(corpus.shards)]
+        parts = [reduce_partition(p, S, rows, V, scale, str(out), memory)
+                 for p in range(len(rows) - 1)]
+    else:
+        from embedkit.distributed.cooccur import run_plan
+
+        maps, parts = run_plan(client, corpus, rows, V, window, scale, str(out), memory,
+                               workers)
+    write_manifest(out, V, window, scale, rows, parts, maps)
+    return PartitionedCooccurrence.open(out)

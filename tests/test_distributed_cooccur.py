@@ -1,0 +1,113 @@
+"""Co-occurrence counts are exact sums, so the single-machine count (any threads, spilled or
+not) and the partitioned map/reduce count (serial or on Dask) are bit-identical."""
+
+import json
+
+import numpy as np
+import pytest
+
+from embedkit.corpus import prepare
+from embedkit.errors import FormatError, MissingFileError
+from embedkit.training.cooccur import count_cooccurrences
+from embedkit.training.cooccur_partitioned import (MANIFEST, PartitionedCooccurrence,
+                                                   count_sharded, partition_rows)
+from shards import write_shards
+
+
+@pytest.fixture(scope="module")
+def enc(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cooc")
+    write_shards(d / "src", n_shards=4, lines=250, seed=3)
+    return prepare(d / "src", min_count=1, out=d / "enc")
+
+
+@pytest.fixture(scope="module")
+def reference(enc):
+    return count_cooccurrences(enc.ids, enc.offsets, len(enc.vocab), window=6, workers=1,
+                               progress=False)
+
+
+def _identical(a, b):
+    np.testing.assert_array_equal(a.keys, b.keys)
+    assert a.values.dtype == b.values.dtype == np.float32
+    np.testing.assert_array_equal(a.values.view(np.uint32), b.values.view(np.uint32))
+
+
+def test_spilled_and_threaded_counts_are_bit_identical(enc, reference, tmp_path):
+    spilled = count_cooccurrences(enc.ids, enc.offsets, len(enc.vocab), window=6,
+                                  memory="96K", workers=2, dense_fraction=0.2,
+                                  tmp_dir=tmp_path, progress=False)
+    assert spilled.info["spilled_runs"] > 0
+    _identical(reference, spilled)
+
+
+def test_partitioned_count_is_bit_identical(enc, reference, tmp_path):
+    pc = count_sharded(enc, tmp_path / "co", window=6, n_partitions=3)
+    assert len(pc.partitions) == 3
+    _identical(reference, pc.load())
+    assert not list((tmp_path / "co" / "map").iterdir())  # map runs removed
+
+
+def test_dask_partitioned_count_is_bit_identical(enc, reference, tmp_path, dask_client):
+    pc = count_sharded(enc, tmp_path / "co", window=6, n_partitions=5, client=dask_client)
+    _identical(reference, pc.load())
+
+
+def test_partition_rows_cover_the_vocabulary():
+    rows = partition_rows([100, 50, 20, 5, 5, 1, 1], 3)
+    assert rows[0] == 0 and rows[-1] == 7 and np.all(np.diff(rows) > 0)
+
+
+def test_missing_map_run_is_named(enc, tmp_path):
+    from embedkit.training.cooccur_partitioned import reduce_partition
+
+    with pytest.raises(MissingFileError, match="s00000-p00000.npy"):
+        reduce_partition(0, 1, [0, len(enc.vocab)], len(enc.vocab), 60, str(tmp_path))
+
+
+def test_unfinished_count_has_no_manifest(enc, tmp_path):
+    pc = count_sharded(enc, tmp_path / "co", window=2, n_partitions=2)
+    (pc.path / MANIFEST).unlink()
+    with pytest.raises(FormatError, match="did not finish"):
+        PartitionedCooccurrence.open(pc.path)
+
+
+def test_truncated_partition_is_refused(enc, tmp_path):
+    pc = count_sharded(enc, tmp_path / "co", window=2, n_partitions=2)
+    info = json.loads((pc.path / MANIFEST).read_text())
+    info["partitions"][0]["entries"] += 1
+    (pc.path / MANIFEST).write_text(json.dumps(info))
+    with pytest.raises(FormatError, match="part-00000.npy"):
+        PartitionedCooccurrence.open(pc.path).load()
+
+
+def test_glove_trains_from_an_encoded_directory(enc):
+    from embedkit.training import GloVe
+
+    res = GloVe(dim=8, epochs=2, workers=1, seed=1, min_count=1, window=6).fit(
+        enc.path, progress=False)
+    assert res.vectors.words == enc.vocab.words
+    assert np.isfinite(res.vectors.vectors).all()
+
+
+def test_glove_streams_partitions_when_they_exceed_the_budget(enc):
+    from embedkit.training import GloVe
+
+    kw = dict(dim=8, epochs=2, workers=1, seed=5, min_count=1, window=6, memory="64K")
+    a = GloVe(**kw).fit(enc.path, progress=False)
+    assert a.cooccurrence["streamed"] and len(a.cooccurrence["partitions"]) > 1
+    assert a.cooccurrence["entries"] * 12 > 64 * 1024
+    b = GloVe(**kw).fit(enc.path, progress=False)  # seeded: the same partition order
+    np.testing.assert_array_equal(a.vectors.vectors, b.vectors.vectors)
+    c = GloVe(**dict(kw, seed=6)).fit(enc.path, progress=False)
+    assert not np.array_equal(a.vectors.vectors, c.vectors.vectors)
+
+
+def test_epoch_partition_order_is_seeded_and_shuffled():
+    from embedkit.training.glove import _epoch_jobs
+
+    jobs = [(p, 0, 10) for p in range(12)]
+    e0 = [j[0] for j in _epoch_jobs(jobs, 1, 0)]
+    assert sorted(e0) == list(range(12))
+    assert e0 == [j[0] for j in _epoch_jobs(list(jobs), 1, 0)]
+    assert e0 != [j[0] for j in _epoch_jobs(jobs, 1, 1)]
