@@ -9,7 +9,7 @@ import click
 
 @click.group("lm")
 def lm():
-    """A word-level recurrent (GRU) language model over word vectors.
+    """A word-level recurrent (GRU or LSTM) language model over word vectors.
 
     \b
     Examples:
@@ -30,7 +30,7 @@ def lm():
 @click.option("--tie", is_flag=True, help="Output embeddings = input embeddings "
               "(needs --hidden equal to the embedding size).")
 @click.option("--cell", type=click.Choice(["gru", "lstm"]), default="gru", show_default=True,
-              help="Recurrent cell (lstm: not available until embedkit's LSTM kernels land).")
+              help="Recurrent cell.")
 @click.option("--hidden", default=256, show_default=True, type=int)
 @click.option("--layers", default=1, show_default=True, type=int)
 @click.option("--dropout", default=0.2, show_default=True, type=float)

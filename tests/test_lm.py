@@ -11,13 +11,13 @@ from embedkit.vectors.core import Vectors
 from gradcheck import check_gradient, spread
 
 
-def _tiny(tie=False, freeze=False, layers=2, softmax="full", dropout=0.0, seed=0):
+def _tiny(tie=False, freeze=False, layers=2, softmax="full", dropout=0.0, seed=0, cell="gru"):
     vocab = LMVocab(["<unk>", "</s>"] + [f"w{i}" for i in range(9)])
     counts = np.arange(len(vocab), 0, -1)
     dim = 6
     m = LanguageModel.create(vocab, counts, dim=dim, hidden=dim if tie else 5, layers=layers,
                              tie=tie, freeze=freeze, softmax=softmax, dropout=dropout,
-                             samples=4, seed=seed)
+                             samples=4, seed=seed, cell=cell)
     m = m.astype(np.float64)
     rng = np.random.default_rng(seed + 1)
     for k, v in m.params.items():  # non-zero biases so every path is exercised
@@ -40,18 +40,19 @@ def _dense(model, grads):
     return out
 
 
-def _data(T=4, B=3, V=11, seed=0):
+def _data(T=4, B=3, V=11, seed=0, width=5):
     rng = np.random.default_rng(seed)
     inp = rng.integers(0, V, (T, B))
     tgt = rng.integers(0, V, (T, B))
-    h0 = [rng.normal(0, 0.5, (B, 5)), rng.normal(0, 0.5, (B, 5))]
+    h0 = [rng.normal(0, 0.5, (B, width)), rng.normal(0, 0.5, (B, width))]
     return inp, tgt, h0
 
 
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
 @pytest.mark.parametrize("softmax", ["full", "sampled"])
-def test_lm_gradients_match_central_differences(softmax):
-    m = _tiny(softmax=softmax)
-    inp, tgt, h0 = _data()
+def test_lm_gradients_match_central_differences(softmax, cell):
+    m = _tiny(softmax=softmax, cell=cell)
+    inp, tgt, h0 = _data(width=5 if cell == "gru" else 10)  # an LSTM state is [h, c]
     samples = np.array([2, 5, 5, 9])  # includes a duplicate and (likely) accidental hits
     loss, grads, _ = m.loss_and_grad(inp, tgt, h0, samples=samples)
     dense = _dense(m, grads)
@@ -85,10 +86,11 @@ def test_frozen_embeddings_get_no_gradient():
     assert "emb" not in grads and "out_W" in grads
 
 
-def test_state_is_carried_across_segments():
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_state_is_carried_across_segments(cell):
     # two segments with the carried state give the loss of one long segment
-    m = _tiny()
-    inp, tgt, h0 = _data(T=6)
+    m = _tiny(cell=cell)
+    inp, tgt, h0 = _data(T=6, width=5 if cell == "gru" else 10)
     whole = m.loss_and_grad(inp, tgt, h0)[0]
     l1, _, s = m.loss_and_grad(inp[:3], tgt[:3], h0)
     l2, _, _ = m.loss_and_grad(inp[3:], tgt[3:], s)
@@ -197,10 +199,22 @@ def test_tied_needs_hidden_equal_to_dim():
         LanguageModel.create(vocab, dim=4, hidden=5, tie=True)
 
 
-def test_lstm_is_refused_with_a_clear_message():
+def test_unknown_cell_is_a_parameter_error():
     vocab = LMVocab(["<unk>", "</s>", "a"])
-    with pytest.raises(ParameterError, match="lstm"):
-        LanguageModel.create(vocab, dim=4, hidden=4, cell="lstm")
+    with pytest.raises(ParameterError, match="cell"):
+        LanguageModel.create(vocab, dim=4, hidden=4, cell="rnn")
+
+
+def test_lstm_trains_saves_and_generates(tmp_path):
+    corpus = _corpus(tmp_path)
+    m = train_lm(corpus, dim=8, hidden=16, cell="lstm", epochs=3, batch_size=4, bptt=10,
+                 softmax="full", lr=0.02, dropout=0.0, out=tmp_path / "lstm", progress=False)
+    assert m.perplexity(m.vocab.encode("a b c d a b c d".split()) + [1])["perplexity"] < 3
+    m2 = LanguageModel.load(tmp_path / "lstm")
+    assert m2.config.cell == "lstm"
+    assert m2.generate("a b", 6, method="beam", beam=1) == m.generate("a b", 6, method="beam",
+                                                                        beam=1)
+    assert m.generate("a b", 6)["text"] == m.generate("a b", 6, method="beam", beam=1)["text"]
 
 
 def test_loading_a_model_of_another_kind_is_a_format_error(tmp_path):

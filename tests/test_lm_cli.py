@@ -66,3 +66,10 @@ def test_a_model_of_another_kind_is_refused(tmp_path):
     np.savez(d / "weights.npz", emb=np.zeros((2, 2)))
     r = CliRunner().invoke(cli, ["lm", "generate", str(d)])
     assert r.exit_code == 1 and "not a 'lm' model" in r.output
+
+
+@pytest.mark.parametrize("command", [["sentiment", "predict"], ["ner", "tag"]])
+def test_an_lm_given_to_sentiment_or_ner_is_refused(trained, command):
+    out, _ = trained
+    r = CliRunner().invoke(cli, [*command, str(out), "some text"])
+    assert r.exit_code == 1 and "language model" in r.output and "Traceback" not in r.output

@@ -91,3 +91,10 @@ def test_an_lm_given_to_seq2seq_is_refused(tmp_path):
     np.savez(d / "weights.npz", x=np.zeros(1))
     r = CliRunner().invoke(cli, ["seq2seq", "translate", str(d), "ab"])
     assert r.exit_code == 1 and "not a 'seq2seq' model" in r.output
+
+
+@pytest.mark.parametrize("command", [["sentiment", "predict"], ["ner", "tag"]])
+def test_a_seq2seq_model_given_to_sentiment_or_ner_is_refused(trained, command):
+    out, _ = trained
+    r = CliRunner().invoke(cli, [*command, str(out), "some text"])
+    assert r.exit_code == 1 and "encoder-decoder" in r.output and "Traceback" not in r.output

@@ -180,3 +180,92 @@ def attention_backward(dctx, enc, lengths, v, tanh_e, alpha, denc, dua, dwh, dv)
                 g = de * v[k] * (1.0 - t * t)
                 dua[b, s, k] = g
                 dwh[b, k] += g
+
+
+# ---------------------------------------------------------------------------------- LSTM
+# ``torch.nn.LSTM`` gates (order i, f, g, o, as embedkit/_kernels/lstm.py), from a given
+# state; the state of a layer is one (B, 2H) array ``[h, c]`` so that decoders can reorder
+# it like the GRU's::
+#
+#     xp = W_i x + b                 (outside; b = b_ih + b_hh)
+#     i, f, o = sigmoid(xp + h W_h^T)   g = tanh(...)
+#     c' = i * g + f * c,   h' = o * tanh(c')
+
+
+@njit(**_JIT)
+def lstm_cell_forward(xp, hc, WhT, I, F, G, O, TC, out):
+    """One LSTM step: ``out = [h', c']`` (B, 2H) from ``hc = [h, c]`` and ``xp`` (B, 4H);
+    saves the gates ``I, F, G, O`` and ``TC = tanh(c')`` (all (B, H))."""
+    B = hc.shape[0]
+    H = WhT.shape[0]
+    hp = np.dot(np.ascontiguousarray(hc[:, :H]), WhT)
+    for b in range(B):
+        for j in range(H):
+            ii = 1.0 / (1.0 + np.exp(-(xp[b, j] + hp[b, j])))
+            ff = 1.0 / (1.0 + np.exp(-(xp[b, H + j] + hp[b, H + j])))
+            gg = np.tanh(xp[b, 2 * H + j] + hp[b, 2 * H + j])
+            oo = 1.0 / (1.0 + np.exp(-(xp[b, 3 * H + j] + hp[b, 3 * H + j])))
+            c = ii * gg + ff * hc[b, H + j]
+            tc = np.tanh(c)
+            I[b, j] = ii
+            F[b, j] = ff
+            G[b, j] = gg
+            O[b, j] = oo
+            TC[b, j] = tc
+            out[b, j] = oo * tc
+            out[b, H + j] = c
+
+
+@njit(**_JIT)
+def lstm_cell_backward(dhc, hc, I, F, G, O, TC, WhT, dxp, dWhT):
+    """Backward of :func:`lstm_cell_forward` given ``dhc`` = dL/d[h', c'] (B, 2H).
+
+    Writes dL/d(xp) (B, 4H) to ``dxp``, *adds* to ``dWhT`` (H, 4H); returns dL/d[h, c].
+    """
+    B = hc.shape[0]
+    H = WhT.shape[0]
+    dprev = np.zeros_like(hc)
+    for b in range(B):
+        for j in range(H):
+            tc = TC[b, j]
+            oo = O[b, j]
+            ii = I[b, j]
+            ff = F[b, j]
+            gg = G[b, j]
+            dh = dhc[b, j]
+            dc = dhc[b, H + j] + dh * oo * (1.0 - tc * tc)
+            dxp[b, j] = dc * gg * ii * (1.0 - ii)
+            dxp[b, H + j] = dc * hc[b, H + j] * ff * (1.0 - ff)
+            dxp[b, 2 * H + j] = dc * ii * (1.0 - gg * gg)
+            dxp[b, 3 * H + j] = dh * tc * oo * (1.0 - oo)
+            dprev[b, H + j] = dc * ff
+    h = np.ascontiguousarray(hc[:, :H])
+    dprev[:, :H] += np.dot(dxp, WhT.T)
+    dWhT += np.dot(h.T, dxp)
+    return dprev
+
+
+@njit(**_JIT)
+def lstm_layer_forward(XP, hc0, WhT, Hout, I, F, G, O, TC):
+    """An LSTM layer over ``T`` steps from state ``hc0`` (B, 2H): ``XP`` (T, B, 4H);
+    fills ``Hout`` (T, B, 2H) with ``[h, c]`` of each step and the saved gates (T, B, H)."""
+    T = XP.shape[0]
+    hc = hc0
+    for t in range(T):
+        lstm_cell_forward(XP[t], hc, WhT, I[t], F[t], G[t], O[t], TC[t], Hout[t])
+        hc = Hout[t]
+
+
+@njit(**_JIT)
+def lstm_layer_backward(dH, hc0, Hout, I, F, G, O, TC, WhT, dXP, dWhT):
+    """Backprop through time of :func:`lstm_layer_forward`: ``dH`` (T, B, H) is dL/dh of
+    each step (read only); writes ``dXP`` (T, B, 4H), adds to ``dWhT``; returns dL/d hc0."""
+    T, B, H = dH.shape
+    g = np.zeros_like(hc0)
+    for t in range(T - 1, -1, -1):
+        for b in range(B):
+            for j in range(H):
+                g[b, j] += dH[t, b, j]
+        prev = hc0 if t == 0 else Hout[t - 1]
+        g = lstm_cell_backward(g, prev, I[t], F[t], G[t], O[t], TC[t], WhT, dXP[t], dWhT)
+    return g

@@ -93,6 +93,10 @@ def load_model(path, vectors=None):
             params = {k: z[k] for k in z.files}
     except (ValueError, OSError, KeyError) as exc:
         raise FormatError(f"{path}: cannot read the model ({exc})") from None
+    other = {"lm": "a language model (use 'embedkit lm')",
+             "seq2seq": "an encoder-decoder (use 'embedkit seq2seq')"}.get(state.get("kind"))
+    if other is not None:
+        raise FormatError(f"{path} is {other}, not a sentiment or NER model")
     cls = {"sentiment": SentimentClassifier, "ner": NERTagger}.get(state.get("task"))
     if cls is None:
         raise FormatError(f"{path}: unknown model task {state.get('task')!r}")

@@ -15,7 +15,8 @@ import numpy as np
 
 from embedkit._threads import one_blas_thread
 from embedkit._kernels.recurrent import (gru_cell_forward, gru_layer_backward,
-                                         gru_layer_forward)
+                                         gru_layer_forward, lstm_cell_forward,
+                                         lstm_layer_backward, lstm_layer_forward)
 from embedkit.errors import FormatError, ParameterError, UnknownWordError
 from embedkit.lm import decoding
 from embedkit.lm.data import LMVocab, batchify
@@ -24,7 +25,7 @@ from embedkit.lm.io import check_params, load_dir, save_dir
 log = logging.getLogger(__name__)
 
 KIND = "lm"
-CELLS = ("gru",)
+CELLS = ("gru", "lstm")
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,8 @@ class LMConfig:
         GRU units per layer.
     layers : int
         Stacked GRU layers.
-    cell : {"gru"}
-        Recurrent cell.
+    cell : {"gru", "lstm"}
+        Recurrent cell (``torch.nn.GRU`` / ``torch.nn.LSTM`` gates).
     dropout : float
         Dropout on the embeddings and on every layer's output, in [0, 1).
     tie : bool
@@ -70,9 +71,6 @@ class LMConfig:
 
     def validate(self) -> None:
         if self.cell not in CELLS:
-            if self.cell == "lstm":
-                raise ParameterError("cell 'lstm' is not available yet (embedkit's LSTM kernels "
-                                     "have not landed); use --cell gru")
             raise ParameterError(f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
         for name in ("dim", "hidden", "layers", "samples"):
             v = getattr(self, name)
@@ -94,10 +92,13 @@ class LMConfig:
 def _param_shapes(cfg: LMConfig, V: int) -> dict:
     shapes = {"emb": (V, cfg.dim)}
     din = cfg.dim
+    H = cfg.hidden
+    G = 3 if cfg.cell == "gru" else 4
     for layer in range(cfg.layers):
-        H = cfg.hidden
-        shapes.update({f"Wi{layer}": (3 * H, din), f"bi{layer}": (3 * H,),
-                       f"WhT{layer}": (H, 3 * H), f"bhn{layer}": (H,)})
+        shapes.update({f"Wi{layer}": (G * H, din), f"bi{layer}": (G * H,),
+                       f"WhT{layer}": (H, G * H)})
+        if cfg.cell == "gru":
+            shapes[f"bhn{layer}"] = (H,)
         din = H
     if not cfg.tie:
         shapes["out_W"] = (V, cfg.hidden)
@@ -189,7 +190,9 @@ class LanguageModel:
         return self.params["emb"] if self.config.tie else self.params["out_W"]
 
     def initial_state(self, batch: int) -> list:
-        return [np.zeros((batch, self.config.hidden), self.dtype)
+        """Zero state per layer: (batch, H) for a GRU, ``[h, c]`` (batch, 2H) for an LSTM."""
+        width = self.config.hidden * (1 if self.config.cell == "gru" else 2)
+        return [np.zeros((batch, width), self.dtype)
                 for _ in range(self.config.layers)]
 
     # ------------------------------------------------------------------ forward/backward
@@ -214,15 +217,23 @@ class LanguageModel:
         caches, last = [], []
         for layer in range(cfg.layers):
             Wi, bi = P[f"Wi{layer}"], P[f"bi{layer}"]
-            XP = (x.reshape(T * B, -1) @ Wi.T + bi).reshape(T, B, 3 * H)
+            XP = (x.reshape(T * B, -1) @ Wi.T + bi).reshape(T, B, -1)
             XP = np.ascontiguousarray(XP)
-            Hout = np.empty((T, B, H), self.dtype)
-            R, Z, N, HN = (np.empty((T, B, H), self.dtype) for _ in range(4))
             h = np.ascontiguousarray(h0[layer], dtype=self.dtype)
-            gru_layer_forward(XP, h, P[f"WhT{layer}"], P[f"bhn{layer}"], Hout, R, Z, N, HN)
-            caches.append((x, h, Hout, R, Z, N, HN))
+            if cfg.cell == "gru":
+                Hout = np.empty((T, B, H), self.dtype)
+                R, Z, N, HN = (np.empty((T, B, H), self.dtype) for _ in range(4))
+                gru_layer_forward(XP, h, P[f"WhT{layer}"], P[f"bhn{layer}"], Hout, R, Z, N, HN)
+                caches.append((x, h, Hout, (R, Z, N, HN)))
+                y = Hout
+            else:
+                Hout = np.empty((T, B, 2 * H), self.dtype)  # [h, c] of each step
+                gates = tuple(np.empty((T, B, H), self.dtype) for _ in range(5))
+                lstm_layer_forward(XP, h, P[f"WhT{layer}"], Hout, *gates)
+                caches.append((x, h, Hout, gates))
+                y = np.ascontiguousarray(Hout[:, :, :H])
             last.append(Hout[-1].copy())
-            x = Hout * masks[layer + 1] if masks is not None else Hout
+            x = y * masks[layer + 1] if masks is not None else y
         return x, caches, last
 
     def _rnn_backward(self, dx, inp, caches, masks, grads):
@@ -230,20 +241,23 @@ class LanguageModel:
         cfg = self.config
         T, B = inp.shape
         for layer in range(cfg.layers - 1, -1, -1):
-            xin, h0, Hout, R, Z, N, HN = caches[layer]
+            xin, h0, Hout, gates = caches[layer]
             if masks is not None:
                 dx = dx * masks[layer + 1]
             dH = np.ascontiguousarray(dx, dtype=self.dtype)
-            H = cfg.hidden
-            dXP = np.empty((T, B, 3 * H), self.dtype)
-            dWhT = np.zeros_like(P[f"WhT{layer}"])
-            dbhn = np.zeros_like(P[f"bhn{layer}"])
-            gru_layer_backward(dH, h0, Hout, R, Z, N, HN, P[f"WhT{layer}"], dXP, dWhT, dbhn)
-            flat = dXP.reshape(T * B, 3 * H)
+            WhT = P[f"WhT{layer}"]
+            dXP = np.empty((T, B, WhT.shape[1]), self.dtype)
+            dWhT = np.zeros_like(WhT)
+            if cfg.cell == "gru":
+                dbhn = np.zeros_like(P[f"bhn{layer}"])
+                gru_layer_backward(dH, h0, Hout, *gates, WhT, dXP, dWhT, dbhn)
+                grads[f"bhn{layer}"] = dbhn
+            else:
+                lstm_layer_backward(dH, h0, Hout, *gates, WhT, dXP, dWhT)
+            flat = dXP.reshape(T * B, -1)
             grads[f"Wi{layer}"] = flat.T @ xin.reshape(T * B, -1)
             grads[f"bi{layer}"] = flat.sum(axis=0)
             grads[f"WhT{layer}"] = dWhT
-            grads[f"bhn{layer}"] = dbhn
             dx = (flat @ P[f"Wi{layer}"]).reshape(T, B, -1)
         if masks is not None:
             dx = dx * masks[0]
@@ -412,11 +426,17 @@ class LanguageModel:
         for layer in range(cfg.layers):
             xp = np.ascontiguousarray(x @ P[f"Wi{layer}"].T + P[f"bi{layer}"])
             h = np.ascontiguousarray(state[layer])
-            K, H = h.shape
-            r, z, n, hn, out = (np.empty((K, H), self.dtype) for _ in range(5))
-            gru_cell_forward(xp, h, P[f"WhT{layer}"], P[f"bhn{layer}"], r, z, n, hn, out)
+            K, H = h.shape[0], cfg.hidden
+            if cfg.cell == "gru":
+                r, z, n, hn, out = (np.empty((K, H), self.dtype) for _ in range(5))
+                gru_cell_forward(xp, h, P[f"WhT{layer}"], P[f"bhn{layer}"], r, z, n, hn, out)
+                x = out
+            else:
+                gates = tuple(np.empty((K, H), self.dtype) for _ in range(5))
+                out = np.empty((K, 2 * H), self.dtype)
+                lstm_cell_forward(xp, h, P[f"WhT{layer}"], *gates, out)
+                x = np.ascontiguousarray(out[:, :H])
             new.append(out)
-            x = out
         logits = (x @ self.out_W.T + P["out_b"]).astype(np.float64)
         m = logits.max(axis=1, keepdims=True)
         logp = logits - m - np.log(np.exp(logits - m).sum(axis=1, keepdims=True))
