@@ -351,6 +351,14 @@ def validate(path, format=None, max_duplicates: int = 20) -> dict:
             if off:
                 report["errors"].append(("norms", f"{off} stored norms disagree with the matrix: "
                                          f"rewrite them with `embedkit convert {path}`"))
+            if storage.checksum:
+                from embedkit.search.index import vectors_checksum
+
+                saved, storage.checksum = storage.checksum, None
+                if vectors_checksum(Vectors._trusted(words, None, storage=storage)) != saved:
+                    report["errors"].append(("checksum", f"{native.VOCAB_FILE}'s checksum does "
+                                             "not match the matrix (edited after it was "
+                                             "written?): save the vectors again"))
         elif fmt == "fasttext-bin":
             words, matrix, _, _, info = fasttext.read_fasttext_bin(path)
             report.update(count=len(words), dim=int(matrix.shape[1]))
