@@ -57,7 +57,8 @@ def build(vectors_path, kind, **params):
     stray = sorted(set(given) - set(wanted))
     if stray:
         names = ", ".join("--" + s.replace("_", "-") for s in stray)
-        raise click.UsageError(f"{names} do not apply to a {concrete} index")
+        article = "an" if concrete[0] in "aeiou" else "a"
+        raise click.UsageError(f"{names} do not apply to {article} {concrete} index")
     start = time.perf_counter()
     built = Index(vectors, concrete, **given)
     out = built.save(path)

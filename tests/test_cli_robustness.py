@@ -317,3 +317,8 @@ def test_downstream_train_checks_out_dir_first(group, tmp_path, monkeypatch):
     assert r.exit_code == 1 and "not an embedkit model" in r.output
     r = _run(group, "train", "--train", train, "--out", tmp_path / "no" / "m")
     assert r.exit_code == 1 and "does not exist" in r.output
+
+
+def test_index_message_says_an_exact_index(tmp_path):
+    r = _run("index", "build", DATA / "good.txt", "--kind", "exact", "--nlist", "4")
+    assert r.exit_code == 2 and "an exact index" in r.output and "a exact" not in r.output
