@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from embedkit.cli._base import SuggestingGroup
+
 
 def _human(n: int | None) -> str:
     if n is None:
@@ -17,7 +19,7 @@ def _human(n: int | None) -> str:
     return str(n)  # pragma: no cover
 
 
-@click.group("corpora")
+@click.group("corpora", cls=SuggestingGroup)
 def corpora():
     """List the built-in and downloadable corpora, and download them.
 

@@ -6,8 +6,10 @@ import time
 
 import click
 
+from embedkit.cli._base import SuggestingGroup
 
-@click.group()
+
+@click.group(cls=SuggestingGroup)
 def index():
     """Build search indexes that speed up analogy and similarity queries.
 
@@ -55,7 +57,8 @@ def build(vectors_path, kind, **params):
     stray = sorted(set(given) - set(wanted))
     if stray:
         names = ", ".join("--" + s.replace("_", "-") for s in stray)
-        raise click.UsageError(f"{names} do not apply to a {concrete} index")
+        article = "an" if concrete[0] in "aeiou" else "a"
+        raise click.UsageError(f"{names} do not apply to {article} {concrete} index")
     start = time.perf_counter()
     built = Index(vectors, concrete, **given)
     out = built.save(path)

@@ -22,7 +22,8 @@ def lm():
 @lm.command("train")
 @click.argument("corpus", type=click.Path(exists=True))
 @click.option("--out", required=True, type=click.Path(), help="Model directory to write.")
-@click.option("--vectors", default=None, help="Initial input embeddings (any format embedkit "
+@click.option("--vectors", default=None, metavar="PATH",
+              help="Initial input embeddings (any format embedkit "
               "loads); without it, random embeddings of --dim.")
 @click.option("--dim", default=128, show_default=True, type=int,
               help="Embedding size when no --vectors.")
@@ -31,28 +32,28 @@ def lm():
               "(needs --hidden equal to the embedding size).")
 @click.option("--cell", type=click.Choice(["gru", "lstm"]), default="gru", show_default=True,
               help="Recurrent cell.")
-@click.option("--hidden", default=256, show_default=True, type=int)
-@click.option("--layers", default=1, show_default=True, type=int)
-@click.option("--dropout", default=0.2, show_default=True, type=float)
+@click.option("--hidden", default=256, show_default=True, type=int, help="Recurrent units.")
+@click.option("--layers", default=1, show_default=True, type=int, help="Stacked layers.")
+@click.option("--dropout", default=0.2, show_default=True, type=float, help="Dropout rate.")
 @click.option("--softmax", type=click.Choice(["sampled", "full"]), default="sampled",
               show_default=True, help="Training loss (evaluation is always the full softmax).")
 @click.option("--samples", default=1024, show_default=True, type=int,
               help="Negatives per batch of the sampled softmax.")
-@click.option("--max-vocab", default=50000, show_default=True, type=int)
-@click.option("--min-count", default=1, show_default=True, type=int)
+@click.option("--max-vocab", default=50000, show_default=True, type=int, help="Vocabulary cap.")
+@click.option("--min-count", default=1, show_default=True, type=int, help="Rarer words: UNK.")
 @click.option("--max-tokens", default=None, type=int, help="Train on the first N tokens only.")
 @click.option("--dev", default=None, type=click.Path(exists=True),
               help="Text scored (exact perplexity) after each epoch; the best epoch is kept.")
-@click.option("--epochs", default=1, show_default=True, type=int)
-@click.option("--batch-size", default=32, show_default=True, type=int)
+@click.option("--epochs", default=1, show_default=True, type=int, help="Passes over CORPUS.")
+@click.option("--batch-size", default=32, show_default=True, type=int, help="Parallel streams.")
 @click.option("--bptt", default=35, show_default=True, type=int,
               help="Truncated-BPTT segment length.")
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam",
-              show_default=True)
+              show_default=True, help="Optimiser.")
 @click.option("--lr", default=None, type=float, help="Step size [adam 2e-3, sgd 1.0].")
 @click.option("--clip", default=0.25, show_default=True, type=float,
               help="Gradient-norm clipping (0 off).")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
 @click.option("--checkpoint-every", default=None, type=float,
               help="Seconds between checkpoints (OUT.ckpt).")
 @click.option("--resume", default=None, type=click.Path(), help="Continue from a checkpoint.")
@@ -84,7 +85,7 @@ def train_cmd(corpus, out, vectors, dim, freeze, tie, cell, hidden, layers, drop
 @click.argument("model", type=click.Path(exists=True))
 @click.argument("file", type=click.Path(exists=True))
 @click.option("--max-tokens", default=None, type=int, help="Score the first N tokens only.")
-@click.option("--batch-size", default=32, show_default=True, type=int)
+@click.option("--batch-size", default=32, show_default=True, type=int, help="Parallel streams.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def evaluate_cmd(model, file, max_tokens, batch_size, as_json):
     """Exact (full-softmax) perplexity of MODEL on FILE."""
@@ -109,15 +110,15 @@ def evaluate_cmd(model, file, max_tokens, batch_size, as_json):
 @lm.command("generate")
 @click.argument("model", type=click.Path(exists=True))
 @click.option("--prompt", default="", help="Text to continue.")
-@click.option("--max-tokens", default=50, show_default=True, type=int)
+@click.option("--max-tokens", default=50, show_default=True, type=int, help="Tokens to add.")
 @click.option("--greedy", "mode", flag_value="greedy", default=True,
               help="Most likely token at each step (default).")
 @click.option("--sample", "mode", flag_value="sample", help="Sample each token.")
-@click.option("--temperature", default=1.0, show_default=True, type=float)
+@click.option("--temperature", default=1.0, show_default=True, type=float, help="Sampling T.")
 @click.option("--top-k", default=None, type=int, help="Sample among the K most likely tokens.")
 @click.option("--top-p", default=None, type=float,
               help="Sample among the most likely tokens of total probability P (in (0, 1]).")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int, help="Sampling seed.")
 @click.option("--beam", default=None, type=int, help="Beam search of this width.")
 @click.option("--length-penalty", default=0.0, show_default=True, type=float,
               help="alpha of the beam score (1/T^alpha) sum log P.")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import io
 import logging
+import os
 import sys
 
 import click
 
 from embedkit._version import __version__
+from embedkit.cli._base import SuggestingGroup
 
 # command name -> "module:attribute" (relative to embedkit.cli); imported on first use.
 COMMANDS: dict[str, str] = {
@@ -19,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "convert": "vectors_cmd:convert",
     "info": "vectors_cmd:info",
     "validate": "vectors_cmd:validate",
+    "vector": "vectors_cmd:vector",
     "vectors": "pretrained_cmd:vectors",
     "train": "train:train",
     "analogy": "query:analogy",
@@ -35,8 +39,14 @@ COMMANDS: dict[str, str] = {
 log = logging.getLogger("embedkit")
 
 
-class LazyGroup(click.Group):
-    """A group whose sub-commands are imported only when listed in help or invoked."""
+class LazyGroup(SuggestingGroup):
+    """A group whose sub-commands are imported only when listed in help or invoked.
+
+    It is also where every error ends: an :class:`~embedkit.errors.EmbedkitError` is one
+    line and exit 1; anything unexpected is one line, "run with -v for details" (the
+    traceback only with ``-v``) and exit 1; a closed output pipe ends quietly; Ctrl-C
+    exits 130.  See :mod:`embedkit.cli._base` for the exit-code convention.
+    """
 
     def list_commands(self, ctx):
         return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
@@ -52,18 +62,52 @@ class LazyGroup(click.Group):
 
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.Abort, click.exceptions.Exit):
+        except BrokenPipeError:
+            _quiet_broken_pipe()
+        except (click.ClickException, click.exceptions.Exit):
             raise
+        except (click.Abort, KeyboardInterrupt):
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
         except EmbedkitError as exc:
             log.debug("traceback", exc_info=True)
-            raise click.ClickException(str(exc)) from None
+            if type(exc).__name__ == "TrainingInterrupted":  # Ctrl-C during training
+                click.echo(f"Error: {one_line(exc)}", err=True)
+                ctx.exit(130)
+            raise click.ClickException(one_line(exc)) from None
         except MemoryError:
             raise click.ClickException(
                 "out of memory: lower --dim, raise --min-count or use a smaller vocabulary") from None
         except OSError as exc:  # disk full, permission denied, ...
             log.debug("traceback", exc_info=True)
             what = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
-            raise click.ClickException(what) from None
+            raise click.ClickException(one_line(what)) from None
+        except Exception as exc:  # noqa: BLE001 - the last resort: one line, no traceback
+            verbose = (ctx.obj or {}).get("verbose")
+            if verbose:
+                log.error("unexpected error", exc_info=True)
+            hint = "" if verbose else " (run with -v for details)"
+            raise click.ClickException(
+                f"unexpected {type(exc).__name__}: {one_line(exc)}{hint}") from None
+
+
+def one_line(message, limit: int = 600) -> str:
+    """``message`` as one printable line: control and undecodable characters escaped,
+    newlines folded, and at most ``limit`` characters."""
+    text = " ".join(str(message).split("\n"))
+    text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _quiet_broken_pipe() -> None:
+    """The reader of our output went away (``| head``): stop quietly, as Unix tools do."""
+    try:  # flushing at exit would raise again: point stdout at /dev/null
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass  # not a real file (a test runner's buffer): nothing to flush
+    raise click.exceptions.Exit(141)  # 128 + SIGPIPE, what a tool killed by the signal returns
 
 
 def _configure_logging(verbose: int, quiet: bool) -> None:
@@ -91,6 +135,11 @@ def cli(ctx, verbose, quiet):
       embedkit analogy king - man + woman
       embedkit similar france
       embedkit evaluate vectors.ekv
+
+    \b
+    Exit codes: 0 success; 1 an error in the input, data or environment (missing or bad
+    file, value out of range, unknown word, failed write); 2 the command line cannot be
+    parsed (unknown command or option, missing argument); 130 interrupted (Ctrl-C).
     """
     from embedkit._progress import set_progress
 

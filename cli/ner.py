@@ -6,16 +6,18 @@ import json
 
 import click
 
+from embedkit.cli._base import SuggestingGroup, input_file
 from embedkit.cli.sentiment import (VECTORS_HELP, _load, _read_texts, _save_and_report,
                                     _training_options)
 
 
 def _conll_options(f):
     opts = [
-        click.option("--token-column", default=0, show_default=True, type=int),
+        click.option("--token-column", default=0, show_default=True, type=int,
+                     help="Column (0-based) of the token."),
         click.option("--tag-column", default=-1, show_default=True, type=int,
                      help="Column of the BIO tag (-1: last)."),
-        click.option("--strip-prefix", default="", help="Remove this prefix from tokens "
+        click.option("--strip-prefix", default="", metavar="PREFIX", help="Remove this prefix from tokens "
                                                         "(WikiANN: en:)."),
     ]
     for o in reversed(opts):
@@ -23,7 +25,7 @@ def _conll_options(f):
     return f
 
 
-@click.group("ner")
+@click.group("ner", cls=SuggestingGroup)
 def ner():
     """Named-entity recognition with a BiGRU over word vectors.
 
@@ -36,21 +38,25 @@ def ner():
 
 
 @ner.command("train")
-@click.option("--vectors", "vectors_path", default=None, help=VECTORS_HELP)
-@click.option("--train", "train_path", required=True, help="CoNLL: token and tag columns.")
-@click.option("--dev", "dev_path", default=None, help="CoNLL file for early stopping.")
-@click.option("--out", required=True, help="Model directory to write.")
+@click.option("--vectors", "vectors_path", default=None, metavar="PATH", help=VECTORS_HELP)
+@click.option("--train", "train_path", required=True, type=input_file(dir_okay=False),
+              metavar="FILE", help="CoNLL: token and tag columns.")
+@click.option("--dev", "dev_path", default=None, type=input_file(dir_okay=False),
+              metavar="FILE", help="CoNLL file for early stopping.")
+@click.option("--out", required=True, metavar="DIR",
+              help="Model directory to write (checked before training).")
 @_conll_options
 @click.option("--char-buckets", default=0, show_default=True, type=int,
               help="Hashed character n-gram features (0 off; 100000 is usual).")
-@click.option("--char-dim", default=32, show_default=True, type=int)
+@click.option("--char-dim", default=32, show_default=True, type=int,
+              help="Size of the hashed character n-gram embeddings.")
 @click.option("--case-dim", default=8, show_default=True, type=int,
               help="Casing features (0 off).")
 @click.option("--char-cnn", default=50, show_default=True, type=int,
               help="Filters of a character CNN over each word (0 off).")
 @click.option("--char-cnn-dim", default=25, show_default=True, type=int,
               help="Character embedding size of the char CNN.")
-@click.option("--char-cnn-width", default="3", show_default=True,
+@click.option("--char-cnn-width", default="3", show_default=True, metavar="WIDTHS",
               help="Char CNN window (odd), or several separated by commas (3,5: one bank of "
                    "--char-cnn filters per width).")
 @click.option("--word-dropout", default=0.0, show_default=True, type=float,
@@ -88,6 +94,9 @@ def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column,
         raise ParameterError(f"--char-cnn-width must be odd numbers separated by commas "
                              f"(3, or 3,5), got {char_cnn_width!r}") from None
     char_cnn_width = widths[0] if len(widths) == 1 else widths
+    from embedkit.vectors.output import check_output_dir
+
+    check_output_dir(out, marker="model.json")
     sents, tags = read_conll(train_path, token_column, tag_column, strip_prefix)
     dev = (read_conll(dev_path, token_column, tag_column, strip_prefix) if dev_path
            else (None, None))
@@ -108,7 +117,8 @@ def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column,
 @ner.command("tag")
 @click.argument("model")
 @click.argument("texts", nargs=-1, required=True)
-@click.option("--vectors", default=None, help="Replace the model's vectors (same dimension).")
+@click.option("--vectors", default=None, metavar="PATH",
+              help="Replace the model's vectors (same dimension).")
 def tag_cmd(model, texts, vectors):
     """Print the entities of each TEXT ('-': one text per line on stdin).
 
@@ -131,7 +141,8 @@ def tag_cmd(model, texts, vectors):
 @click.argument("file")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @_conll_options
-@click.option("--vectors", default=None, help="Replace the model's vectors (same dimension).")
+@click.option("--vectors", default=None, metavar="PATH",
+              help="Replace the model's vectors (same dimension).")
 def evaluate_cmd(model, file, as_json, token_column, tag_column, strip_prefix, vectors):
     """Entity-level precision, recall and F1 (conlleval) of MODEL on a CoNLL FILE."""
     from embedkit.downstream import read_conll

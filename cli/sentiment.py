@@ -8,6 +8,8 @@ import sys
 
 import click
 
+from embedkit.cli._base import SuggestingGroup, input_file
+
 VECTORS_HELP = ("Word vectors (word2vec .bin/.txt, GloVe, fastText .vec, .ekv); default "
                 "$EMBEDKIT_VECTORS, else the packaged default vectors.")
 
@@ -20,8 +22,10 @@ def _training_options(epochs=10, lr=1e-3, hidden=128, fine_tune=False, clip=5.0)
 
 def _add_training_options(f, *, epochs, lr, hidden, fine_tune, clip):
     opts = [
-        click.option("--epochs", default=epochs, show_default=True, type=int),
-        click.option("--batch-size", default=32, show_default=True, type=int),
+        click.option("--epochs", default=epochs, show_default=True, type=int,
+                     help="Passes over the training data (at most)."),
+        click.option("--batch-size", default=32, show_default=True, type=int,
+                     help="Examples per gradient step."),
         click.option("--lr", default=lr, show_default=True, type=float, help="Adam step size."),
         click.option("--encoder", default="gru", show_default=True,
                      type=click.Choice(["gru", "lstm", "rnn", "transformer"]),
@@ -45,19 +49,29 @@ def _add_training_options(f, *, epochs, lr, hidden, fine_tune, clip):
         click.option("--oov-min-count", default=2, show_default=True, type=int,
                      help="Training words missing from the vectors seen this often get a "
                           "learned embedding (others map to UNK)."),
-        click.option("--max-vocab", default=None, type=int,
+        click.option("--max-vocab", default=None, type=int, metavar="N",
                      help="Keep only the first N rows of the vectors."),
         click.option("--patience", default=3, show_default=True, type=int,
                      help="Stop after this many dev evaluations without improvement."),
-        click.option("--evals-per-epoch", default=1, show_default=True, type=int),
+        click.option("--evals-per-epoch", default=1, show_default=True, type=int,
+                     help="Dev evaluations per epoch (for early stopping)."),
         click.option("--clip", default=clip, show_default=True, type=float,
                      help="Gradient-norm clipping (0 off)."),
-        click.option("--seed", default=0, show_default=True, type=int),
-        click.option("--threads", default=2, show_default=True, type=int,
+        click.option("--seed", default=0, show_default=True, type=int,
+                     help="Random seed (initialisation, dropout, batch order)."),
+        click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 2),
                      help="1 or 2 (the two recurrent directions run in parallel)."),
     ]
     for o in reversed(opts):
         f = o(f)
+    return f
+
+
+def _column_options(f):
+    f = click.option("--text-column", default=1, show_default=True, type=int,
+                     help="Column (0-based) of the text in the TSV.")(f)
+    f = click.option("--label-column", default=0, show_default=True, type=int,
+                     help="Column (0-based) of the label in the TSV.")(f)
     return f
 
 
@@ -86,7 +100,7 @@ def _load(model, vectors):
     return load_model(model, load_vectors(vectors) if vectors else None)
 
 
-@click.group("sentiment")
+@click.group("sentiment", cls=SuggestingGroup)
 def sentiment():
     """Sentiment classification with a BiGRU over word vectors.
 
@@ -99,14 +113,17 @@ def sentiment():
 
 
 @sentiment.command("train")
-@click.option("--vectors", "vectors_path", default=None, help=VECTORS_HELP)
-@click.option("--train", "train_path", required=True, help="TSV: label<TAB>text (header allowed).")
-@click.option("--dev", "dev_path", default=None, help="TSV for early stopping and model choice.")
-@click.option("--out", required=True, help="Model directory to write.")
-@click.option("--label-column", default=0, show_default=True, type=int)
-@click.option("--text-column", default=1, show_default=True, type=int)
+@click.option("--vectors", "vectors_path", default=None, metavar="PATH", help=VECTORS_HELP)
+@click.option("--train", "train_path", required=True, type=input_file(dir_okay=False),
+              metavar="FILE", help="TSV: label<TAB>text (header allowed).")
+@click.option("--dev", "dev_path", default=None, type=input_file(dir_okay=False),
+              metavar="FILE", help="TSV for early stopping and model choice.")
+@click.option("--out", required=True, metavar="DIR",
+              help="Model directory to write (checked before training).")
+@_column_options
 @click.option("--pooling", default="maxmean", show_default=True,
-              type=click.Choice(["maxmean", "max", "mean", "attention"]))
+              type=click.Choice(["maxmean", "max", "mean", "attention"]),
+              help="How the encoder states of a text become one vector.")
 @click.option("--layers", default=1, show_default=True, type=int,
               help="Stacked encoder layers (dropout --dropout between them).")
 @_training_options()
@@ -119,6 +136,9 @@ def train_cmd(vectors_path, train_path, dev_path, out, label_column, text_column
     from embedkit.downstream import SentimentClassifier, read_tsv
     from embedkit.downstream.cli_support import resolve_and_load_vectors
 
+    from embedkit.vectors.output import check_output_dir
+
+    check_output_dir(out, marker="model.json")
     texts, labels = read_tsv(train_path, label_column, text_column)
     dev = read_tsv(dev_path, label_column, text_column) if dev_path else (None, None)
     vectors = resolve_and_load_vectors(vectors_path)
@@ -136,7 +156,8 @@ def train_cmd(vectors_path, train_path, dev_path, out, label_column, text_column
 @sentiment.command("predict")
 @click.argument("model")
 @click.argument("texts", nargs=-1, required=True)
-@click.option("--vectors", default=None, help="Replace the model's vectors (same dimension).")
+@click.option("--vectors", default=None, metavar="PATH",
+              help="Replace the model's vectors (same dimension).")
 def predict_cmd(model, texts, vectors):
     """Print the label and its probability for each TEXT ('-': one text per line on stdin)."""
     m = _load(model, vectors)
@@ -152,9 +173,9 @@ def predict_cmd(model, texts, vectors):
 @click.argument("model")
 @click.argument("file")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--label-column", default=0, show_default=True, type=int)
-@click.option("--text-column", default=1, show_default=True, type=int)
-@click.option("--vectors", default=None, help="Replace the model's vectors (same dimension).")
+@_column_options
+@click.option("--vectors", default=None, metavar="PATH",
+              help="Replace the model's vectors (same dimension).")
 def evaluate_cmd(model, file, as_json, label_column, text_column, vectors):
     """Accuracy and macro-F1 of MODEL on a TSV FILE."""
     from embedkit.downstream import read_tsv

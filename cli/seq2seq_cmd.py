@@ -38,22 +38,26 @@ def seq2seq():
 @click.option("--task", type=click.Choice(["dates"]), default=None,
               help="Built-in task (its train and dev splits) instead of --train/--dev.")
 @click.option("--out", required=True, type=click.Path(), help="Model directory to write.")
-@click.option("--level", type=click.Choice(["char", "word"]), default="char", show_default=True)
-@click.option("--emb", default=32, show_default=True, type=int)
+@click.option("--level", type=click.Choice(["char", "word"]), default="char", show_default=True,
+              help="Tokens are characters or words.")
+@click.option("--emb", default=32, show_default=True, type=int, help="Embedding size.")
 @click.option("--hidden", default=64, show_default=True, type=int,
               help="Encoder GRU units per direction.")
-@click.option("--dec-hidden", default=128, show_default=True, type=int)
-@click.option("--attention-size", default=64, show_default=True, type=int)
-@click.option("--epochs", default=20, show_default=True, type=int)
-@click.option("--batch-size", default=32, show_default=True, type=int)
+@click.option("--dec-hidden", default=128, show_default=True, type=int, help="Decoder units.")
+@click.option("--attention-size", default=64, show_default=True, type=int,
+              help="Attention layer size.")
+@click.option("--epochs", default=20, show_default=True, type=int, help="Passes (at most).")
+@click.option("--batch-size", default=32, show_default=True, type=int, help="Pairs per step.")
 @click.option("--lr", default=2e-3, show_default=True, type=float, help="Adam step size.")
-@click.option("--clip", default=5.0, show_default=True, type=float)
-@click.option("--patience", default=3, show_default=True, type=int)
+@click.option("--clip", default=5.0, show_default=True, type=float,
+              help="Gradient-norm clipping (0 off).")
+@click.option("--patience", default=3, show_default=True, type=int,
+              help="Stop after this many epochs without dev improvement.")
 @click.option("--metric", type=click.Choice(["exact", "bleu"]), default="exact",
               show_default=True, help="Dev score for early stopping.")
 @click.option("--average", default=0.999, show_default=True, type=float,
               help="Parameter-average decay (0 off).")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
 def train_cmd(train_file, dev_file, task, out, level, emb, hidden, dec_hidden, attention_size,
               epochs, batch_size, lr, clip, patience, metric, average, seed):
     """Train on --train/--dev TSV files or on a built-in --task."""
@@ -82,11 +86,12 @@ def train_cmd(train_file, dev_file, task, out, level, emb, hidden, dec_hidden, a
 @click.argument("model", type=click.Path(exists=True))
 @click.argument("texts", nargs=-1, required=True)
 @click.option("--beam", default=1, show_default=True, type=int, help="Beam width (1: greedy).")
-@click.option("--length-penalty", default=0.0, show_default=True, type=float)
+@click.option("--length-penalty", default=0.0, show_default=True, type=float,
+              help="alpha of the beam score's length normalisation (0 off).")
 @click.option("--attention", "attention_png", default=None, type=click.Path(dir_okay=False),
               help="Draw the attention weights of the (first) text to this PNG "
                    "(needs matplotlib: pip install 'embedkit[plot]').")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def translate_cmd(model, texts, beam, length_penalty, attention_png, as_json):
     """Translate TEXTS (or '-' to read lines from standard input)."""
     from embedkit.errors import ParameterError
@@ -116,10 +121,12 @@ def translate_cmd(model, texts, beam, length_penalty, attention_png, as_json):
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--task", type=click.Choice(["dates"]), default=None,
               help="Evaluate on a built-in task's split instead of FILE.")
-@click.option("--split", type=click.Choice(["dev", "test"]), default="test", show_default=True)
-@click.option("--beam", default=1, show_default=True, type=int)
-@click.option("--length-penalty", default=0.0, show_default=True, type=float)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--split", type=click.Choice(["dev", "test"]), default="test", show_default=True,
+              help="Which split of the task to score.")
+@click.option("--beam", default=1, show_default=True, type=int, help="Beam width (1: greedy).")
+@click.option("--length-penalty", default=0.0, show_default=True, type=float,
+              help="alpha of the beam score's length normalisation (0 off).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def evaluate_cmd(model, file, task, split, beam, length_penalty, as_json):
     """BLEU, exact match and token accuracy of MODEL on FILE (TSV pairs) or a --task split."""
     from embedkit.errors import ParameterError

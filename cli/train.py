@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import click
 
+# the formats embedkit writes (fastText .bin models are read only)
+FORMAT_CHOICE = click.Choice(["word2vec-text", "word2vec-binary", "glove", "fasttext", "native"])
+
 
 @click.command("train")
-@click.argument("corpus", required=False)
+@click.argument("corpus", required=False, metavar="[CORPUS]")
 @click.option("--model", type=click.Choice(["sgns", "cbow", "glove"], case_sensitive=False),
               default="sgns", show_default=True,
               help="Skip-gram or CBOW with negative sampling, or GloVe.")
 @click.option("--out", "-o", required=True, metavar="PATH",
-              help="Output vectors: .bin word2vec binary, .txt/.vec word2vec text, .ekv native.")
-@click.option("--format", "fmt", default=None, help="Output format, overriding the extension.")
+              help="Output vectors: .bin word2vec binary, .txt/.vec word2vec text, .ekv native "
+                   "(.gz/.bz2/.xz compress a file); checked before training starts.")
+@click.option("--format", "fmt", type=FORMAT_CHOICE, default=None,
+              help="Output format, overriding the extension.")
 @click.option("--dim", type=int, default=100, show_default=True, help="Vector dimension.")
 @click.option("--window", type=int, default=None,
               help="Maximum context distance [default: 5; 10 for glove].")
@@ -20,8 +25,10 @@ import click
               help="Negative samples per example.")
 @click.option("--min-count", type=int, default=5, show_default=True,
               help="Drop words seen fewer times.")
-@click.option("--sample", type=float, default=1e-3, show_default=True,
-              help="Frequent-word subsampling threshold (0 = off).")
+@click.option("--sample", type=float, default=1e-3,
+              show_default=True,
+              help="Frequent-word subsampling threshold, 0 <= t < 1 (0 = off; 1e-3 to 1e-5 "
+                   "are usual).")
 @click.option("--epochs", type=int, default=None,
               help="Passes over the corpus [default: 5; 25 for glove].")
 @click.option("--alpha", type=float, default=None,
@@ -56,7 +63,7 @@ import click
 def train(ctx, corpus, model, out, fmt, dim, window, negative, min_count, sample, epochs, alpha,
           min_alpha, workers, seed, x_max, power, memory, vector_choice, tokenizer, keep_case,
           checkpoint, checkpoint_every, resume, log_json, quiet):
-    """Train word vectors with skip-gram or CBOW (negative sampling) on CORPUS.
+    """Train word vectors on CORPUS: skip-gram or CBOW (negative sampling), or GloVe.
 
     CORPUS is a text file (.gz/.bz2/.xz too), a directory of them, or '-' for standard
     input; without it the built-in corpus is used.

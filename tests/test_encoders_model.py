@@ -191,7 +191,8 @@ def test_cli_heads_not_dividing_the_width_is_one_clear_line(tmp_path):
 
 
 def test_cli_unknown_encoder_is_one_clear_error(tmp_path):
-    r = CliRunner().invoke(cli, ["sentiment", "train", "--train", "x.tsv", "--out",
+    (tmp_path / "x.tsv").write_text("pos\tgood\n")  # an existing file: only --encoder is wrong
+    r = CliRunner().invoke(cli, ["sentiment", "train", "--train", str(tmp_path / "x.tsv"), "--out",
                                  str(tmp_path / "m"), "--encoder", "cnn"])
     assert r.exit_code != 0 and "Traceback" not in r.output
     assert "Invalid value for '--encoder'" in r.output

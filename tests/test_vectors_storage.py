@@ -502,14 +502,53 @@ def test_an_attached_index_answers_like_brute_force(files, tmp_path, matrix):
                                                                  [1, 2, 3])]
 
 
-def test_an_index_over_int8_vectors_is_tied_to_their_scales(files, tmp_path):
+def test_an_index_over_int8_vectors_is_tied_to_their_scales(files, matrix, words, tmp_path):
     d = copy_ekv(files["int8"], tmp_path / "x.ekv")
     v = embedkit.load(d)
     Index(v, "exact").save(d)
-    scales = np.load(d / "scales.npy")
-    scales[0] *= 2
-    np.save(d / "scales.npy", scales)
-    np.save(d / "norms.npy", np.linalg.norm(
-        np.load(d / "vectors.npy").astype(np.float32) * scales[:, None], axis=1))
+    Vectors(words, matrix).save(d, dtype="int8", scale="dim")  # same codes? other scales
     with pytest.raises(FormatError, match="checksum mismatch"):
         Index.load(d, embedkit.load(d))
+
+
+@pytest.mark.parametrize("name", ["norms", "float16", "int8", "int8dim"])
+def test_the_checksum_saved_with_the_rows_is_the_one_an_index_computes(files, name):
+    from embedkit.search.index import vectors_checksum
+
+    v = embedkit.load(files[name])
+    saved = v.storage.checksum
+    assert saved and saved == json.loads((files[name] / "vocab.json").read_text())["checksum"]
+    v.storage.checksum = None
+    assert vectors_checksum(v) == saved
+
+
+def test_validate_catches_a_matrix_edited_after_it_was_written(files, tmp_path):
+    from embedkit.vectors.loader import validate
+
+    d = copy_ekv(files["float16"], tmp_path / "x.ekv")
+    m = np.load(d / "vectors.npy")
+    m[7, :2] = m[7, 1::-1]  # same norm, other values
+    np.save(d / "vectors.npy", m)
+    report = validate(d)
+    assert any(where == "checksum" for where, _ in report["errors"])
+
+
+def test_float16_decodes_every_bit_pattern_exactly():
+    bits = np.arange(1 << 16, dtype=np.uint16).view(np.float16).reshape(256, 256)
+    got = StoredMatrix(bits).decode(0, 256)
+    np.testing.assert_array_equal(got, bits.astype(np.float32))
+
+
+@pytest.mark.parametrize("name", ["norms", "float16", "int8", "int8dim"])
+def test_few_and_many_queries_score_alike(files, name):
+    """A few queries run a Numba kernel on the stored rows, more a GEMM on decoded blocks."""
+    from embedkit.vectors import storage
+
+    st = opened(files, name).storage
+    q = st.unit_rows(np.arange(0, 200, 10))
+    many_ids, many_scores = st.search(q, 5)
+    assert len(q) > storage.FEW_QUERIES
+    for i in range(len(q)):
+        ids, scores = st.search(q[i:i + 1], 5)
+        np.testing.assert_array_equal(ids[0], many_ids[i])
+        np.testing.assert_allclose(scores[0], many_scores[i], rtol=0, atol=1e-6)

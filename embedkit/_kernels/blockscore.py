@@ -103,3 +103,51 @@ def quantize_columns(block, scales, codes):
             elif v < -127:
                 v = -127
             codes[r, d] = np.int8(v)
+
+
+
+@njit(nogil=True, fastmath=True, cache=True)
+def widen_half(bits, table, out):
+    """float16 rows (as their uint16 bit patterns) to float32: ``out = table[bits]``.
+
+    ``table`` holds the float32 value of each of the 65,536 patterns (256 KB, stays in
+    cache), so the conversion is exact and branch-free; NumPy converts float16 in software,
+    element by element (about 3x slower), and Numba has no float16 type.
+    """
+    n, dim = bits.shape
+    for r in range(n):
+        for d in range(dim):
+            out[r, d] = table[bits[r, d]]
+
+
+def _dots(block, queries, out):
+    """``out[j, i] = sum_d block[i, d] * queries[j, d]`` for a few queries (float32 sums).
+
+    ``block`` is float32 or int8 (codes, widened on the fly).  Used instead of BLAS for one
+    to a few queries: a threaded BLAS call per block stalls for whole scheduler time slices
+    when the machine is busy, and the fused int8 widening needs no buffer.
+    """
+    c, dim = block.shape
+    nq = queries.shape[0]
+    for i in range(c):
+        for j in range(nq):
+            s = np.float32(0.0)
+            for d in range(dim):
+                s += np.float32(block[i, d]) * queries[j, d]
+            out[j, i] = s
+
+
+def _dots_half(bits, table, queries, out):
+    """:func:`dots` for float16 rows given as bit patterns, widened through ``table``."""
+    c, dim = bits.shape
+    nq = queries.shape[0]
+    for i in range(c):
+        for j in range(nq):
+            s = np.float32(0.0)
+            for d in range(dim):
+                s += table[bits[i, d]] * queries[j, d]
+            out[j, i] = s
+
+
+dots = njit(_dots, nogil=True, fastmath=True, cache=True)
+dots_half = njit(_dots_half, nogil=True, fastmath=True, cache=True)

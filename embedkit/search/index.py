@@ -447,6 +447,9 @@ def index_resident_bytes(kind, file_bytes: int, n: int, dim: int, params: dict) 
 def vectors_checksum(vectors) -> str:
     """The checksum tying a saved index to ``vectors``: of the rows as stored (float32 files
     give the same checksum as before stored norms existed), plus int8 scales."""
+    saved = getattr(vectors.storage, "checksum", None)
+    if saved:  # computed while the .ekv was written: no pass over the matrix
+        return saved
     parts = vectors.storage.checksum_arrays()
     digest = store.vectors_checksum(parts[0])
     for extra in parts[1:]:

@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "EpochRecord",
     "JobResult",
+    "OutputFailed",
     "TrainingDiverged",
     "TrainingInterrupted",
     "check_non_negative",
@@ -62,12 +63,14 @@ __all__ = [
     "check_positive",
     "check_workers",
     "checkpoint_plan",
+    "vectors_plan",
     "discard_checkpoint",
     "format_bytes",
     "load_checkpoint",
     "rng_states",
     "run_training",
     "save_checkpoint",
+    "save_vectors_or_rescue",
     "split_jobs",
 ]
 
@@ -377,6 +380,72 @@ def checkpoint_plan(out, checkpoint, checkpoint_every) -> tuple[str | None, str 
         if checkpoint is None:
             raise ParameterError("checkpoint_every needs a checkpoint path or out path")
     return out, checkpoint
+
+
+def vectors_plan(out, format, checkpoint, checkpoint_every) -> tuple[str | None, str | None]:
+    """:func:`checkpoint_plan` for a trainer whose output is a vectors file.
+
+    Called before any work: the output name, format and directory are checked with
+    :func:`embedkit.vectors.output.check_output`, so that a long run never fails at the
+    end on its output name.
+    """
+    out, checkpoint = checkpoint_plan(out, checkpoint, checkpoint_every)
+    if out is not None:
+        from embedkit.vectors.output import check_output
+
+        check_output(out, format)
+    elif format is not None:
+        raise ParameterError("format applies to the output vectors: give an output path too")
+    return out, checkpoint
+
+
+class OutputFailed(EmbedkitError):
+    """Training finished but its vectors could not be written where asked.
+
+    The vectors were saved in the native format elsewhere (``rescue``) and the
+    checkpoint, if any, was kept; the message says where.
+    """
+
+    def __init__(self, message: str, rescue: str | None = None):
+        super().__init__(message)
+        self.rescue = rescue
+
+
+def save_vectors_or_rescue(vectors, out, format=None, checkpoint=None) -> None:
+    """Write trained ``vectors`` to ``out``; if that fails, never lose them.
+
+    On failure the vectors are written in the native format beside ``out``
+    (``OUT.rescue.ekv``), else in the temporary directory, and :class:`OutputFailed`
+    says where (and that the checkpoint was kept).
+    """
+    try:
+        vectors.save(out, format=format)
+        return
+    except (OSError, EmbedkitError) as exc:
+        reason = (f"{exc.strerror}" if isinstance(exc, OSError) and exc.strerror else str(exc))
+    import tempfile
+
+    name = os.path.basename(os.path.normpath(os.fspath(out))) + ".rescue.ekv"
+    candidates = [os.path.join(os.path.dirname(os.path.abspath(os.fspath(out))), name),
+                  os.path.join(tempfile.gettempdir(), f"{os.getpid()}-{name}")]
+    rescue = None
+    for where in candidates:
+        try:
+            vectors.save(where, format="native")
+            rescue = where
+            break
+        except (OSError, EmbedkitError) as exc:  # noqa: PERF203 - two tries at most
+            log.debug("rescue write to %s failed: %s", where, exc)
+    kept = ""
+    if checkpoint is not None and os.path.exists(_checkpoint_paths(checkpoint)[1]):
+        kept = f"; the checkpoint {checkpoint} was kept"
+    if rescue is None:
+        raise OutputFailed(f"could not write the vectors to {out} ({reason}), nor a native "
+                           f"copy to {' or '.join(candidates)}{kept}; free some disk space "
+                           "and resume from the checkpoint if there is one")
+    raise OutputFailed(f"could not write the vectors to {out} ({reason}); the trained "
+                       f"vectors were saved to {rescue} (native format: `embedkit convert "
+                       f"{rescue} {out}` once the problem is fixed){kept}", rescue=rescue)
 
 
 def discard_checkpoint(path) -> bool:

@@ -306,7 +306,7 @@ class GloVe:
             Counts of this corpus from :meth:`count` (to train several models on one
             count); must match the vocabulary and ``window``.
         """
-        out, checkpoint = C.checkpoint_plan(out, checkpoint, checkpoint_every)
+        out, checkpoint = C.vectors_plan(out, format, checkpoint, checkpoint_every)
 
         state = arrays = None
         if resume is not None:
@@ -457,7 +457,7 @@ class GloVe:
             res = result(time.perf_counter() - t0, history)
             msg = str(exc).split(";")[0]
             if out is not None:
-                _save_vectors(res.vectors, out, format)
+                C.save_vectors_or_rescue(res.vectors, out, format, exc.checkpoint)
                 msg += f"; vectors so far written to {out}"
             if exc.checkpoint:
                 msg += (f"; to continue, run the same command with --resume {exc.checkpoint}"
@@ -466,15 +466,11 @@ class GloVe:
         res = result(time.perf_counter() - t0, hist)
         log.info("trained glove in %.1f s", res.seconds)
         if out is not None:
-            _save_vectors(res.vectors, out, format)
+            C.save_vectors_or_rescue(res.vectors, out, format, checkpoint)
             log.debug("vectors written to %s", out)  # the CLI reports the output
             if checkpoint is not None:
                 C.discard_checkpoint(checkpoint)
         return res
-
-
-def _save_vectors(vectors, out, format=None) -> None:
-    vectors.save(out, format=format)
 
 
 def train_glove(corpus=None, *, out=None, format=None, checkpoint=None, checkpoint_every=None,

@@ -114,6 +114,9 @@ class Word2Vec:
         self.negative = int(C.check_non_negative("negative", negative, integer=True))
         self.min_count = int(C.check_positive("min_count", min_count, integer=True))
         self.sample = float(C.check_non_negative("sample", sample))
+        if self.sample >= 1:
+            raise ParameterError(f"sample must be < 1 (a word-frequency threshold such as 1e-3 "
+                                 f"or 1e-5; 0 turns subsampling off), got {sample}")
         self.epochs = int(C.check_positive("epochs", epochs, integer=True))
         if alpha is None:
             alpha = DEFAULT_ALPHA[self.model]
@@ -169,7 +172,7 @@ class Word2Vec:
         progress : bool, optional
             Show the progress bar (default: embedkit's global setting).
         """
-        out, checkpoint = C.checkpoint_plan(out, checkpoint, checkpoint_every)
+        out, checkpoint = C.vectors_plan(out, format, checkpoint, checkpoint_every)
 
         state = arrays = None
         if resume is not None:
@@ -312,7 +315,7 @@ class Word2Vec:
             res = result(secs, 0, history)
             msg = str(exc).split(";")[0]
             if out is not None:
-                self._save_vectors(res.vectors, out, format)
+                C.save_vectors_or_rescue(res.vectors, out, format, exc.checkpoint)
                 msg += f"; vectors so far written to {out}"
             if exc.checkpoint:
                 msg += f"; to continue, run the same command with --resume {exc.checkpoint}"
@@ -321,15 +324,11 @@ class Word2Vec:
         res = result(secs, total_pos - done_before, hist)
         log.info("trained %s in %.1f s (%.0f words/s)", self.model, secs, res.words_per_sec)
         if out is not None:
-            self._save_vectors(res.vectors, out, format)
+            C.save_vectors_or_rescue(res.vectors, out, format, checkpoint)
             log.debug("vectors written to %s", out)  # the CLI reports the output
             if checkpoint is not None:
                 C.discard_checkpoint(checkpoint)
         return res
-
-    @staticmethod
-    def _save_vectors(vectors, out, format=None) -> None:
-        vectors.save(out, format=format)
 
 
 def train(corpus=None, model: str = "sgns", *, out=None, format=None, checkpoint=None,

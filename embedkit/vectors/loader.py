@@ -336,17 +336,12 @@ def save(vectors: Vectors, path, format=None, precision=None, dtype=None, scale=
     if not isinstance(vectors, Vectors):
         raise ParameterError(f"save needs a Vectors object, got {type(vectors).__name__}")
     path = pathlib.Path(os.fspath(path))
-    if format is None:
-        fmt = format_from_extension(path)
-        if fmt is None:
-            raise ParameterError(
-                f"cannot tell the format from the name {path.name!r}: use .ekv (native), "
-                ".bin (word2vec binary), .txt or .vec (word2vec text), or pass format=")
-    else:
-        fmt = canonical_format(format)
-        if fmt == "fasttext-bin":
-            raise ParameterError("embedkit reads fastText .bin models but does not write them: "
-                                 "save to a .ekv directory, which keeps the n-gram vectors")
+    from embedkit.vectors.output import check_output
+
+    fmt = check_output(path, format)
+    if fmt == "fasttext-bin":
+        raise ParameterError("embedkit reads fastText .bin models but does not write them: "
+                             "save to a .ekv directory, which keeps the n-gram vectors")
     if fvocab is not None and vectors.counts is None:
         raise ParameterError("cannot write fvocab: these vectors have no counts (set them with "
                              "set_vecattr or load them with fvocab=)")
@@ -423,6 +418,14 @@ def validate(path, format=None, max_duplicates: int = 20) -> dict:
             if off:
                 report["errors"].append(("norms", f"{off} stored norms disagree with the matrix: "
                                          f"rewrite them with `embedkit convert {path}`"))
+            if storage.checksum:
+                from embedkit.search.index import vectors_checksum
+
+                saved, storage.checksum = storage.checksum, None
+                if vectors_checksum(Vectors._trusted(words, None, storage=storage)) != saved:
+                    report["errors"].append(("checksum", f"{native.VOCAB_FILE}'s checksum does "
+                                             "not match the matrix (edited after it was "
+                                             "written?): save the vectors again"))
         elif fmt == "fasttext-bin":
             words, matrix, _, _, info = fasttext.read_fasttext_bin(path)
             report.update(count=len(words), dim=int(matrix.shape[1]))

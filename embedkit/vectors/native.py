@@ -95,12 +95,13 @@ def save_native(words, matrix, path, *, counts=None, metadata=None, dtype=None,
     if dtype == "int8":
         vocab["scale"] = scale
     try:
-        text = json.dumps(vocab, ensure_ascii=False, separators=(",", ":"))
+        json.dumps(vocab, ensure_ascii=False, separators=(",", ":"))
     except TypeError as exc:
         raise ParameterError(f"metadata must be JSON-serialisable: {exc}") from None
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
-        _write_rows(storage, tmp, dtype, scale)
+        vocab["checksum"] = _write_rows(storage, tmp, dtype, scale)
+        text = json.dumps(vocab, ensure_ascii=False, separators=(",", ":"))
         for name, array in (extra_arrays or {}).items():
             np.save(tmp / name, np.asanyarray(array), allow_pickle=False)
         (tmp / VOCAB_FILE).write_text(text, encoding="utf-8")
@@ -164,9 +165,13 @@ def _swap_in(tmp: pathlib.Path, path: pathlib.Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _write_rows(storage, directory, dtype, scale) -> None:
+def _write_rows(storage, directory, dtype, scale) -> str:
     """Write ``vectors.npy``, ``norms.npy`` (and ``scales.npy``) of ``storage`` as ``dtype``,
-    a block of rows at a time."""
+    a block of rows at a time; return the checksum of the stored values (the one
+    :func:`embedkit.search.index.vectors_checksum` computes, so that a saved index is
+    matched to these vectors without reading the whole matrix again)."""
+    import hashlib
+
     from numpy.lib.format import open_memmap
 
     from embedkit._kernels.blockscore import abs_max_columns, quantize_columns, quantize_rows
@@ -189,6 +194,8 @@ def _write_rows(storage, directory, dtype, scale) -> None:
             scales = np.empty(n, dtype=np.float32)
     written = StoredMatrix(out, scales=scales, scale_axis=scale if dtype == "int8" else None)
     norms = np.empty(n, dtype=np.float32)
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(f"{(n, dim)}|{out.dtype.str}".encode())
     for x0 in range(0, n, step):
         x1 = min(n, x0 + step)
         if same:
@@ -202,11 +209,17 @@ def _write_rows(storage, directory, dtype, scale) -> None:
         else:
             out[x0:x1] = storage.decode(x0, x1)
         norms[x0:x1] = np.linalg.norm(written.decode(x0, x1), axis=1)
+        digest.update(np.ascontiguousarray(out[x0:x1]).data)
     out.flush()
     del out, written
     np.save(directory / NORMS_FILE, norms, allow_pickle=False)
+    checksum = "blake2b:" + digest.hexdigest()
     if scales is not None:
         np.save(directory / SCALES_FILE, scales, allow_pickle=False)
+        from embedkit.search.store import vectors_checksum
+
+        checksum += "+" + vectors_checksum(scales[None, :]).split(":", 1)[1]
+    return checksum
 
 
 def write_norms(path) -> bool:
@@ -334,6 +347,9 @@ def open_native(path, *, limit=None, mmap=True, norms=True):
     if norms and (path / NORMS_FILE).exists():
         stored = _read_norms(path / NORMS_FILE, len(words), mmap)
     storage = StoredMatrix(matrix, stored, scales, scale_axis)
+    checksum = vocab.get("checksum")
+    if isinstance(checksum, str) and checksum.startswith("blake2b:") and dtype is not None:
+        storage.checksum = checksum  # written with the rows; `embedkit validate` re-checks it
     if stored is not None:
         _check_norm_sample(storage, path / NORMS_FILE)
     if limit is not None:

@@ -54,6 +54,29 @@ def _is_dtype_like(dtype) -> bool:
     return True
 
 
+_HALF_TABLE: list[np.ndarray] = []
+#: Up to this many queries are scored by a Numba kernel reading the stored block directly
+#: (no decode buffer, no BLAS call per block); more go through a GEMM on decoded blocks.
+FEW_QUERIES = 4
+#: Rows per block for the direct kernel (its dot products: ``4 * FEW_QUERIES`` bytes a row).
+_DIRECT_ROWS = 1 << 16
+
+
+def _half_table() -> np.ndarray:
+    if not _HALF_TABLE:  # the float32 value of every float16 bit pattern
+        _HALF_TABLE.append(np.arange(1 << 16, dtype=np.uint16).view(np.float16)
+                           .astype(np.float32))
+    return _HALF_TABLE[0]
+
+
+def _widen(block: np.ndarray, out: np.ndarray) -> None:
+    """Copy float16 or int8 rows into the float32 buffer ``out`` (same shape)."""
+    if block.dtype == np.float16:
+        blockscore.widen_half(block.view(np.uint16), _half_table(), out)
+    else:
+        np.copyto(out, block, casting="unsafe")
+
+
 class StoredMatrix:
     """A matrix of word vectors as stored, with its row norms; scores queries block by block.
 
@@ -88,6 +111,8 @@ class StoredMatrix:
         self._norms = norms
         self.norms_stored = norms is not None
         self._factor = None
+        #: the checksum saved with the rows (``None``: computed when needed)
+        self.checksum: str | None = None
 
     # -- shape ------------------------------------------------------------------------------
     @property
@@ -174,7 +199,7 @@ class StoredMatrix:
             out = np.empty(block.shape, dtype=np.float32)
         else:
             out = out[:x1 - x0]
-        np.copyto(out, block, casting="unsafe")
+        _widen(block, out)
         if self.scales is not None:
             if self.scale_axis == "row":
                 out *= self.scales[x0:x1, None]
@@ -226,6 +251,19 @@ class StoredMatrix:
         """``(b0, b1, dots)``: dot products of prepared ``queries`` with the stored blocks
         (multiply by ``factor[b0:b1]`` for cosines)."""
         q = self._prepare(queries)
+        if len(q) <= FEW_QUERIES:
+            # a Numba kernel straight on the stored (mapped) rows: no buffer, no BLAS
+            step = _DIRECT_ROWS if rows is None else int(rows)
+            half = self.dtype == "float16"
+            for b0 in range(x0, x1, step):
+                b1 = min(x1, b0 + step)
+                out = np.empty((len(q), b1 - b0), dtype=np.float32)
+                if half:
+                    blockscore.dots_half(self.data[b0:b1].view(np.uint16), _half_table(), q, out)
+                else:
+                    blockscore.dots(self.data[b0:b1], q, out)
+                yield b0, b1, out
+            return
         rows = self.block_rows(len(q)) if rows is None else int(rows)
         buf = None
         if self.dtype != "float32":
@@ -236,7 +274,7 @@ class StoredMatrix:
                 block = self.data[b0:b1]
             else:
                 block = buf[:b1 - b0]
-                np.copyto(block, self.data[b0:b1], casting="unsafe")
+                _widen(self.data[b0:b1], block)
             yield b0, b1, q @ block.T
 
     def cosine_blocks(self, queries, x0: int = 0, x1: int | None = None,

@@ -1,0 +1,74 @@
+"""Pieces every ``embedkit`` command module shares: groups that suggest spellings, path
+parameters that follow the exit-code convention, JSON output.
+
+Exit codes (the same for every command):
+
+* 0 -- success;
+* 1 -- an error in the input, the data or the environment: a missing or malformed file,
+  a value out of range, an unknown word, a failed write, an unexpected internal error;
+* 2 -- the command line itself cannot be parsed: an unknown command or option, a missing
+  argument, a value of the wrong type or not among the choices (click's convention);
+* 130 -- interrupted with Ctrl-C.
+
+A closed output pipe (``embedkit info v.bin | head -1``) ends the command quietly.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+
+import click
+
+
+class SuggestingGroup(click.Group):
+    """A group that answers a mistyped sub-command with the closest names ("did you mean")."""
+
+    def resolve_command(self, ctx, args):
+        name = args[0] if args else ""
+        if (args and not name.startswith("-") and not ctx.resilient_parsing
+                and self.get_command(ctx, name) is None):
+            names = self.list_commands(ctx)
+            close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+            if not close:  # a prefix: `embedkit ana` -> analogy
+                close = [n for n in names if n.startswith(name)][:3]
+            hint = (f" Did you mean {' or '.join(repr(c) for c in close)}?" if close
+                    else f" Commands: {', '.join(names)}.")
+            ctx.fail(f"No such command {name!r}.{hint}")
+        return super().resolve_command(ctx, args)
+
+
+class InputPath(click.Path):
+    """``click.Path`` for an input that must exist, where a missing file is an error in the
+    data (exit 1, like a missing file met later by the library), not a usage error (2)."""
+
+    def __init__(self, *, dir_okay: bool = True, file_okay: bool = True, **kwargs):
+        super().__init__(exists=False, dir_okay=dir_okay, file_okay=file_okay, **kwargs)
+        self.must_exist = True
+
+    def convert(self, value, param, ctx):
+        from embedkit.errors import MissingFileError
+
+        if value != "-" and not os.path.exists(os.fspath(value)):
+            what = param.human_readable_name if param is not None else "path"
+            raise MissingFileError(f"{what}: {value} does not exist")
+        return super().convert(value, param, ctx)
+
+
+def input_file(**kwargs) -> InputPath:
+    """An existing input FILE (or directory when the format is one, e.g. native vectors)."""
+    return InputPath(**kwargs)
+
+
+def echo_json(obj) -> None:
+    """Print ``obj`` as one line of JSON (non-ASCII kept as is)."""
+    click.echo(json.dumps(obj, ensure_ascii=False, default=_jsonable))
+
+
+def _jsonable(value):
+    if hasattr(value, "item"):  # numpy scalar
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
