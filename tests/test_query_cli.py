@@ -187,12 +187,12 @@ def test_index_build_takes_hnsw_cells_and_seed(vec_path):
     params = json.loads(open(index_paths(vec_path)[1]).read())["params"]
     assert params["clusters"] == 3 and params["seed"] == 5
     result = run("index", "build", vec_path, "--kind", "exact", "--clusters", "3")
-    assert result.exit_code != 0 and "--clusters do not apply to a exact index" in result.output
+    assert result.exit_code != 0 and "--clusters do not apply to an exact index" in result.output
 
 
 def test_index_build_rejects_options_of_another_kind(vec_path):
     result = run("index", "build", vec_path, "--kind", "exact", "--nlist", "4")
-    assert result.exit_code != 0 and "--nlist do not apply to a exact index" in result.output
+    assert result.exit_code != 0 and "--nlist do not apply to an exact index" in result.output
     result = run("index", "build", vec_path, "--kind", "hnsw", "--hnsw-m", "1")
     assert result.exit_code == 1 and "hnsw_m must be >= 2" in result.output
     assert "Traceback" not in result.output
