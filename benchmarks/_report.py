@@ -95,6 +95,11 @@ class Report:
         self.sections.append((heading, lines))
         print(f"\n{heading}\n" + "\n".join(lines), flush=True)
 
+    def lines(self, heading: str, lines: list[str]) -> None:
+        """Add (and print) a table already formatted as Markdown lines."""
+        self.sections.append((heading, list(lines)))
+        print(f"\n{heading}\n" + "\n".join(lines), flush=True)
+
     def note(self, text: str) -> None:
         """Add (and print) a paragraph under the tables."""
         self.sections.append(("", [text]))

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import statistics
 import tempfile
 import time
+
+from _report import Report, add_markdown_option
 
 
 def time_embedkit(path, min_count):
@@ -46,7 +49,9 @@ def main():
     parser.add_argument("corpus")
     parser.add_argument("--min-count", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3)
+    add_markdown_option(parser, "docs/benchmarks/corpus_speed.md")
     args = parser.parse_args()
+    report = Report("Corpus counting and encoding: embedkit against gensim")
     logging.basicConfig(level=logging.WARNING)
 
     from embedkit._progress import set_progress
@@ -72,16 +77,17 @@ def main():
     same = (len(enc.vocab) == len(model.wv)
             and all(model.wv.get_vecattr(w, "count") == c
                     for w, c in zip(enc.vocab.words, enc.vocab.counts.tolist())))
-    print(f"corpus: {args.corpus}  tokens: {raw:,}  min_count: {args.min_count}  "
-          f"runs: {args.repeat} (median)")
-    print(f"{'':28}{'wall s':>10}{'M tokens/s':>12}{'CPU s':>10}{'M tokens/CPU-s':>16}")
-    print(f"{'embedkit count + encode':28}{ek:10.2f}{raw / ek / 1e6:12.2f}"
-          f"{ekc:10.2f}{raw / ekc / 1e6:16.2f}")
-    print(f"{'gensim build_vocab':28}{gs:10.2f}{raw / gs / 1e6:12.2f}"
-          f"{gsc:10.2f}{raw / gsc / 1e6:16.2f}")
-    print(f"ratio (embedkit / gensim): {gs / ek:.2f}x wall, {gsc / ekc:.2f}x CPU")
-    print(f"same vocabulary and counts: {'yes' if same else 'NO'} ({len(enc.vocab):,} words)")
-
+    report.note(f"Corpus `{os.path.basename(args.corpus)}`: {raw:,} tokens, min_count "
+                f"{args.min_count}, medians of {args.repeat} interleaved runs. Same vocabulary and "
+                f"counts: {'yes' if same else 'NO'} ({len(enc.vocab):,} words).")
+    report.table("Counting and encoding against gensim's build_vocab",
+                 ["", "wall s", "M tokens/s", "CPU s", "M tokens / CPU-s"],
+                 [["embedkit count + encode", f"{ek:.2f}", f"{raw / ek / 1e6:.2f}", f"{ekc:.2f}",
+                   f"{raw / ekc / 1e6:.2f}"],
+                  ["gensim build_vocab", f"{gs:.2f}", f"{raw / gs / 1e6:.2f}", f"{gsc:.2f}",
+                   f"{raw / gsc / 1e6:.2f}"],
+                  ["**ratio**", f"**{gs / ek:.2f}x**", "", f"**{gsc / ekc:.2f}x**", ""]])
+    report.write(args.markdown)
 
 if __name__ == "__main__":
     main()

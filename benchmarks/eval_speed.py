@@ -29,18 +29,8 @@ from embedkit.evaluation import (dataset_path, evaluate_analogies, evaluate_simi
                                  load_dataset)
 from embedkit.vectors import Vectors
 
-def _shared() -> pathlib.Path:
-    """The shared data folder: $EMBEDKIT_SHARED, or a `shared/data` beside the checkout."""
-    if os.environ.get("EMBEDKIT_SHARED"):
-        return pathlib.Path(os.environ["EMBEDKIT_SHARED"])
-    here = pathlib.Path(__file__).resolve()
-    for up in here.parents[1:4]:
-        if (up / "shared" / "data").is_dir():
-            return up / "shared" / "data"
-    return here.parents[1] / ".." / "shared" / "data"
+from _report import Report, add_markdown_option, data_path
 
-
-SHARED = _shared()
 
 
 def structured_vectors(n_words, dim, seed=0, noise=1.0):
@@ -121,7 +111,7 @@ def timed(fn, repeats):
     return statistics.median(times), out
 
 
-def speed(args):
+def speed(args, report):
     print(f"## Speed: Google analogy, {args.words:,} words x {args.dim} dims, "
           f"restrict_vocab {args.restrict:,}")
     words, mat = structured_vectors(args.words, args.dim)
@@ -139,19 +129,18 @@ def speed(args):
     t_gs, (score, sections) = timed(
         lambda: kv.evaluate_word_analogies(path, restrict_vocab=args.restrict), args.gensim_repeats)
     same = section_counts_ek(res) == section_counts_gensim(sections)
-    print()
-    print("| implementation | time (s, median) | questions/s | accuracy | covered | vs gensim |")
-    print("|---|---|---|---|---|---|")
-    print(f"| gensim 4.4 evaluate_word_analogies (3CosAdd) | {t_gs:.2f} | {res.n / t_gs:,.0f} | "
+    tbl = ["| implementation | time (s, median) | questions/s | accuracy | covered | vs gensim |"]
+    tbl.append("|---|---|---|---|---|---|")
+    tbl.append(f"| gensim 4.4 evaluate_word_analogies (3CosAdd) | {t_gs:.2f} | {res.n / t_gs:,.0f} | "
           f"{score:.4f} | {sum(len(s['correct']) + len(s['incorrect']) for s in sections[:-1]):,} | 1.0x |")
-    print(f"| embedkit evaluate_analogies 3CosAdd | {t_ek:.2f} | {res.n / t_ek:,.0f} | "
+    tbl.append(f"| embedkit evaluate_analogies 3CosAdd | {t_ek:.2f} | {res.n / t_ek:,.0f} | "
           f"{res.accuracy:.4f} | {res.n_covered:,} | {t_gs / t_ek:.1f}x |")
-    print(f"| embedkit evaluate_analogies 3CosMul | {t_mul:.2f} | {res.n / t_mul:,.0f} | "
+    tbl.append(f"| embedkit evaluate_analogies 3CosMul | {t_mul:.2f} | {res.n / t_mul:,.0f} | "
           f"{res_mul.accuracy:.4f} | {res_mul.n_covered:,} | {t_gs / t_mul:.1f}x |")
-    print()
-    print(f"per-section counts identical to gensim: {same}; accuracy equal: "
+    report.lines("Speed: the full Google set on structured random vectors", tbl)
+    report.note(f"per-section counts identical to gensim: {same}; accuracy equal: "
           f"{res.accuracy == score}; near ties re-scored exactly: {res.n_exact}")
-    print(f"(embedkit repeats {args.repeats}, gensim repeats {args.gensim_repeats}, "
+    report.note(f"(embedkit repeats {args.repeats}, gensim repeats {args.gensim_repeats}, "
           f"{os.cpu_count()} CPUs)")
 
 
@@ -161,8 +150,8 @@ def train_real(args):
     cache = pathlib.Path(args.cache)
     if cache.exists():
         return cache
-    corpus = pathlib.Path(args.corpus)
-    if not corpus.exists():
+    corpus = pathlib.Path(args.corpus or "")
+    if not args.corpus or not corpus.exists():
         raise SystemExit(f"corpus {corpus} not found: pass --corpus or --skip-real")
     tmp = pathlib.Path(tempfile.mkdtemp()) / "slice.txt"
     n = 0
@@ -183,36 +172,36 @@ def train_real(args):
     return cache
 
 
-def real(args):
+def real(args, report):
     from gensim.models import KeyedVectors
 
     path = pathlib.Path(args.vectors) if args.vectors else train_real(args)
     kv = KeyedVectors.load_word2vec_format(str(path), binary=path.suffix == ".bin")
     v = Vectors(kv.index_to_key, kv.vectors)
-    print(f"\n## Agreement on real vectors: {path.name} ({len(v):,} words, dim {v.dim})\n")
     ds = load_dataset("google")
     evaluate_analogies(v, ds, restrict_vocab=args.restrict)
     t_ek, res = timed(lambda: evaluate_analogies(v, ds, restrict_vocab=args.restrict),
                       args.repeats)
     t_gs, (score, sections) = timed(lambda: kv.evaluate_word_analogies(
         str(dataset_path("google")), restrict_vocab=args.restrict), 1)
-    print("| measure | gensim 4.4 | embedkit | equal |")
-    print("|---|---|---|---|")
+    tbl = ["| measure | gensim 4.4 | embedkit | equal |"]
+    tbl.append("|---|---|---|---|")
     n_g = sum(len(s["correct"]) + len(s["incorrect"]) for s in sections[:-1])
     c_g = sum(len(s["correct"]) for s in sections[:-1])
-    print(f"| Google accuracy (3CosAdd, restrict_vocab {args.restrict:,}) | {score:.4f} "
+    tbl.append(f"| Google accuracy (3CosAdd, restrict_vocab {args.restrict:,}) | {score:.4f} "
           f"({c_g:,}/{n_g:,}) | {res.accuracy:.4f} ({res.n_correct:,}/{res.n_covered:,}) | "
           f"{score == res.accuracy} |")
-    print(f"| Google per-section counts (14 sections) | | | "
+    tbl.append(f"| Google per-section counts (14 sections) | | | "
           f"{section_counts_ek(res) == section_counts_gensim(sections)} |")
     for name in ("ws353", "simlex999"):
         pe, sp, oov = kv.evaluate_word_pairs(str(dataset_path(name)))
         r = evaluate_similarity(v, name)
-        print(f"| {name} Spearman rho (OOV {oov:.1f} %) | {sp[0]:.6f} | {r.spearman:.6f} | "
+        tbl.append(f"| {name} Spearman rho (OOV {oov:.1f} %) | {sp[0]:.6f} | {r.spearman:.6f} | "
               f"{sp[0] == r.spearman} |")
-        print(f"| {name} Pearson r | {pe[0]:.6f} | {r.pearson:.6f} | {pe[0] == r.pearson} |")
-    print(f"| Google time (s) | {t_gs:.2f} | {t_ek:.2f} | {t_gs / t_ek:.1f}x faster |")
+        tbl.append(f"| {name} Pearson r | {pe[0]:.6f} | {r.pearson:.6f} | {pe[0] == r.pearson} |")
+    tbl.append(f"| Google time (s) | {t_gs:.2f} | {t_ek:.2f} | {t_gs / t_ek:.1f}x faster |")
 
+    report.lines(f"Agreement on real vectors: {path.name} ({len(v):,} words, dim {v.dim})", tbl)
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -224,18 +213,22 @@ def main():
     p.add_argument("--skip-speed", action="store_true")
     p.add_argument("--skip-real", action="store_true")
     p.add_argument("--vectors", help="real vectors (word2vec binary) instead of training")
-    p.add_argument("--corpus", default=str(SHARED / "corpora" / "gutenberg_mix_norm.txt.gz"))
+    p.add_argument("--corpus", default=data_path("corpora/gutenberg_mix_norm.txt.gz"),
+                   help="corpus for the real vectors (default: under $EMBEDKIT_BENCH_DATA)")
     p.add_argument("--tokens", type=int, default=5_000_000)
     p.add_argument("--real-dim", type=int, default=100)
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--cache", default=str(pathlib.Path(tempfile.gettempdir()) /
                                           "embedkit_bench" / "gensim_w2v_slice.bin"))
+    add_markdown_option(p, "docs/benchmarks/eval_speed.md")
     args = p.parse_args()
+    report = Report("Analogy and similarity evaluation: embedkit against gensim")
     logging.basicConfig(level=logging.WARNING)
     if not args.skip_speed:
-        speed(args)
+        speed(args, report)
     if not args.skip_real:
-        real(args)
+        real(args, report)
+    report.write(args.markdown)
 
 
 if __name__ == "__main__":

@@ -30,19 +30,13 @@ from __future__ import annotations
 import argparse
 import gzip
 import logging
-import os
 import resource
 import statistics
-import sys
 import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-# ../shared beside the repository (a worktree may sit one level deeper)
-EVAL = next((d for d in (os.path.join(HERE, *[".."] * up, "shared", "data", "eval", "gensim")
-                         for up in (2, 3)) if os.path.isdir(d)),
-            os.path.join(HERE, "..", "..", "shared", "data", "eval", "gensim"))
+from _report import Report, add_markdown_option, data_path
 
 
 def peak_rss_mb() -> float:
@@ -110,9 +104,15 @@ def main(argv=None) -> None:
                    help="count the full corpus this many times; the median is reported")
     p.add_argument("--gensim-epochs", type=int, default=1,
                    help="epochs of the gensim skip-gram reference (0 = skip)")
-    p.add_argument("--questions", default=os.path.join(EVAL, "questions-words.txt"))
-    p.add_argument("--wordsim", default=os.path.join(EVAL, "wordsim353.tsv"))
+    questions, wordsim = data_path("eval/gensim/questions-words.txt"), data_path(
+        "eval/gensim/wordsim353.tsv")
+    p.add_argument("--questions", default=questions, required=questions is None,
+                   help="Google analogy questions-words.txt (default: under $EMBEDKIT_BENCH_DATA)")
+    p.add_argument("--wordsim", default=wordsim, required=wordsim is None,
+                   help="WordSim-353 as gensim ships it (default: under $EMBEDKIT_BENCH_DATA)")
+    add_markdown_option(p, "docs/benchmarks/glove_speed.md")
     args = p.parse_args(argv)
+    report = Report("GloVe: co-occurrence counting and training")
     logging.basicConfig(level=logging.WARNING)
 
     from embedkit.corpus import prepare
@@ -219,33 +219,34 @@ def main(argv=None) -> None:
               f"({gcpu / args.gensim_epochs:.1f} CPU-s per epoch), analogy {ga:.1%}, "
               f"rho {gr:.3f} after {args.gensim_epochs} epoch(s)", flush=True)
 
-    print()
-    print(f"| measure ({args.threads} threads, {n_tok / 1e6:.1f} M tokens) | embedkit GloVe | "
+    tbl = []
+    tbl.append(f"| measure ({args.threads} threads, {n_tok / 1e6:.1f} M tokens) | embedkit GloVe | "
           f"reference | ratio |")
-    print("|---|---|---|---|")
-    print(f"| co-occurrence counting, s (median of {len(walls)}) | {count_s:.2f} | | |")
-    print("| counting phases, s | " + ", ".join(f"{k} {v:.2f}" for k, v in
+    tbl.append("|---|---|---|---|")
+    tbl.append(f"| co-occurrence counting, s (median of {len(walls)}) | {count_s:.2f} | | |")
+    tbl.append("| counting phases, s | " + ", ".join(f"{k} {v:.2f}" for k, v in
                                                co.info["phase_seconds"].items()) + " | | |")
-    print(f"| counting speed, M tokens/s (per CPU-second) | {n_tok / count_s / 1e6:.2f} "
+    tbl.append(f"| counting speed, M tokens/s (per CPU-second) | {n_tok / count_s / 1e6:.2f} "
           f"({n_tok / count_cpu / 1e6:.2f}) | | |")
     if base:
         nt, ref_s, mine_s, ok = base
-        print(f"| counting {nt / 1e6:.1f} M tokens vs NumPy/SciPy, s | {mine_s:.2f} | "
+        tbl.append(f"| counting {nt / 1e6:.1f} M tokens vs NumPy/SciPy, s | {mine_s:.2f} | "
               f"{ref_s:.2f} | x{ref_s / mine_s:.1f} faster (same counts: {ok}) |")
     if spill:
-        print(f"| counting with --memory {args.spill_memory}, s | {spill[0]:.1f} | | "
+        tbl.append(f"| counting with --memory {args.spill_memory}, s | {spill[0]:.1f} | | "
               f"{spill[1]} runs spilled; same counts: {spill[3]} |")
-    print(f"| training, s per epoch (median of {args.epochs}) | "
+    tbl.append(f"| training, s per epoch (median of {args.epochs}) | "
           f"{statistics.median(epoch_s):.1f} | "
           + (f"{gen[0]:.1f} (gensim skip-gram) | x{gen[0] / statistics.median(epoch_s):.2f} |"
              if gen else "| |"))
-    print(f"| {args.epochs} epochs total, s (CPU-s) | {res.seconds:.0f} ({train_cpu:.0f}) | | |")
-    print(f"| peak RSS after counting / training, MB | {rss_count:.0f} / {rss_train:.0f} | | |")
-    print(f"| Google analogy (restrict_vocab 30000) | {analogy:.1%} | "
+    tbl.append(f"| {args.epochs} epochs total, s (CPU-s) | {res.seconds:.0f} ({train_cpu:.0f}) | | |")
+    tbl.append(f"| peak RSS after counting / training, MB | {rss_count:.0f} / {rss_train:.0f} | | |")
+    tbl.append(f"| Google analogy (restrict_vocab 30000) | {analogy:.1%} | "
           + (f"{gen[1]:.1%} ({args.gensim_epochs} sgns epoch) | |" if gen else "| |"))
-    print(f"| WordSim-353 Spearman rho | {rho:.3f} | "
+    tbl.append(f"| WordSim-353 Spearman rho | {rho:.3f} | "
           + (f"{gen[2]:.3f} | |" if gen else "| |"))
-    sys.stdout.flush()
+    report.lines("Counting, training and accuracy", tbl)
+    report.write(args.markdown)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import tempfile
 import time
 
 import numpy as np
+from _report import Report, add_markdown_option
 
 CHILD = r"""
 import json, os, sys, time
@@ -93,7 +94,9 @@ def main(argv=None):
     ap.add_argument("--dir", type=pathlib.Path, default=None, help="where to write the files")
     ap.add_argument("--reuse", action="store_true",
                     help="keep files already in --dir from an earlier run with the same sizes")
+    add_markdown_option(ap, "docs/benchmarks/load_speed.md")
     args = ap.parse_args(argv)
+    report = Report("Loading vectors: embedkit against gensim")
 
     workdir = args.dir or pathlib.Path(tempfile.mkdtemp(prefix="embedkit-load-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -134,25 +137,26 @@ def main(argv=None):
         print(f"  {fmt}: embedkit {ek_s:.3f} s (cpu {ek_c:.3f} s)"
               + (f", gensim {gs_s:.3f} s (cpu {gs_c:.3f} s)" if gs_s else ""), flush=True)
 
-    print()
     def fmt_t(x):
         return "—" if x is None else (f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s")
 
     def fmt_r(a, b):
         return "—" if a is None or b is None else f"{b / a:.1f}x"
 
-    print("| format | embedkit wall | gensim wall | speed-up (wall) | embedkit CPU | gensim CPU "
-          "| speed-up (CPU) | peak memory / matrix: embedkit | gensim |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    tbl = ["| format | embedkit wall | gensim wall | speed-up (wall) | embedkit CPU | gensim CPU "
+          "| speed-up (CPU) | peak memory / matrix: embedkit | gensim |"]
+    tbl.append("|---|---|---|---|---|---|---|---|---|")
     for fmt, ek_s, gs_s, ek_c, gs_c, ek_mem, gs_mem in rows:
         gm = "—" if gs_mem is None else f"{gs_mem:.2f}"
-        print(f"| {fmt} | {fmt_t(ek_s)} | {fmt_t(gs_s)} | {fmt_r(ek_s, gs_s)} | {fmt_t(ek_c)} "
+        tbl.append(f"| {fmt} | {fmt_t(ek_s)} | {fmt_t(gs_s)} | {fmt_r(ek_s, gs_s)} | {fmt_t(ek_c)} "
               f"| {fmt_t(gs_c)} | {fmt_r(ek_c, gs_c)} | {ek_mem:.2f} | {gm} |")
-    print(f"\n{args.repeats} embedkit loads per format; gensim: {args.repeats} binary, "
+    report.lines(f"{args.words:,} words x {args.dim} dims", tbl)
+    report.note(f"{args.repeats} embedkit loads per format; gensim: {args.repeats} binary, "
           f"{args.gensim_text_repeats} text; medians. CPU = process time of the load (single-threaded "
           "loaders: the wall time on an idle machine). Memory: peak RSS above the pre-load "
           "baseline, divided by the matrix size.")
 
+    report.write(args.markdown)
 
 if __name__ == "__main__":
     main()

@@ -25,9 +25,8 @@ import time
 import numpy as np
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_SHARED = next((os.path.join(up, "shared", "data")
-                for up in (os.path.dirname(_ROOT), os.path.dirname(os.path.dirname(_ROOT)))
-                if os.path.isdir(os.path.join(up, "shared", "data"))), "shared/data")
+# the benchmark data folder (corpora/, eval/): $EMBEDKIT_BENCH_DATA
+_SHARED = os.environ.get("EMBEDKIT_BENCH_DATA", "data")
 CORPUS = os.path.join(_SHARED, "corpora", "gutenberg_mix_raw.txt.gz")
 TRAINED = os.path.join(_ROOT, "build", "default_sg.ekv")
 DEFAULT_TRAIN_COMMAND = (

@@ -19,19 +19,15 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
 
 import numpy as np
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# ../shared beside the repository (or beside the worktrees' parent)
-DEFAULT_QUESTIONS = next(
-    (p for p in (os.path.join(up, "shared", "data", "eval", "gensim", "questions-words.txt")
-                 for up in (os.path.dirname(_ROOT), os.path.dirname(os.path.dirname(_ROOT))))
-     if os.path.exists(p)), "questions-words.txt")
+from _report import Report, add_markdown_option, data_path
+
+DEFAULT_QUESTIONS = data_path("eval/gensim/questions-words.txt")
 
 
 def read_questions(path):
@@ -96,7 +92,10 @@ def timed(fn, repeats):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--questions-file", default=DEFAULT_QUESTIONS)
+    p.add_argument("--questions-file", default=DEFAULT_QUESTIONS,
+                   required=DEFAULT_QUESTIONS is None,
+                   help="Google analogy questions-words.txt (default: under $EMBEDKIT_BENCH_DATA)")
+    add_markdown_option(p, "docs/benchmarks/query_speed.md")
     p.add_argument("--vectors", help="real vectors (embedkit.load) instead of synthetic ones")
     p.add_argument("--words", type=int, default=100_000)
     p.add_argument("--dim", type=int, default=300)
@@ -118,6 +117,7 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3, help="embedkit runs (median reported)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    report = Report("Analogy and similarity queries: embedkit against gensim")
 
     import faiss
     from gensim.models import KeyedVectors
@@ -214,12 +214,12 @@ def main(argv=None):
           f"gensim's on {agree:.2%} of them")
     print(f"index build: IndexFlatIP {build_flat:.1f} s, HNSW {build_hnsw:.1f} s including "
           f"{cells} k-means cells (once, not in the query times)")
-    print()
-    print("| method | time (s) | queries/s | vs gensim | recall@1 vs exact | recall@10 | "
+    tbl = []
+    tbl.append("| method | time (s) | queries/s | vs gensim | recall@1 vs exact | recall@10 | "
           "analogy accuracy |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    tbl.append("|---|---:|---:|---:|---:|---:|---:|")
     g_acc = float(np.mean(np.array(g_top) == answers[g_idx]))
-    print(f"| gensim most_similar loop | {len(questions) / gensim_qps:.2f}"
+    tbl.append(f"| gensim most_similar loop | {len(questions) / gensim_qps:.2f}"
           f"{'*' if len(g_idx) < len(questions) else ''} | {gensim_qps:,.0f} | 1.0x | "
           f"{agree:.4f} | | {g_acc:.3f} |")
     for name, t, ids in rows:
@@ -227,18 +227,21 @@ def main(argv=None):
         recall = float(np.mean(ids[:, 0] == ex_ids[:, 0]))
         acc = float(np.mean(ids[:, 0] == answers))
         r10 = f"{recall10[name]:.4f}" if name in recall10 else ""
-        print(f"| {name} | {t:.2f} | {qps:,.0f} | {qps / gensim_qps:.1f}x | {recall:.4f} | "
+        tbl.append(f"| {name} | {t:.2f} | {qps:,.0f} | {qps / gensim_qps:.1f}x | {recall:.4f} | "
               f"{r10} | {acc:.3f} |")
+    report.lines("All analogy questions (k = %d)" % args.k, tbl)
     if len(g_idx) < len(questions):
-        print(f"* gensim timed on a seeded sample of {len(g_idx)} questions, scaled to all")
-    print(f"embedkit times: median of {args.repeats} runs; gensim: one pass")
+        report.note(f"* gensim timed on a seeded sample of {len(g_idx)} questions, scaled to all")
+    report.note(f"embedkit times: median of {args.repeats} runs; gensim: one pass")
     if similar_rows:
-        print(f"\n`similar` queries: {len(rows_q)} seeded vocabulary words, k=10, the word "
+        report.note(f"`similar` queries: {len(rows_q)} seeded vocabulary words, k=10, the word "
               "itself excluded; recall@10 against exact")
-        print("| method | time (s) | queries/s | recall@10 |")
-        print("|---|---:|---:|---:|")
+        tbl = ["| method | time (s) | queries/s | recall@10 |"]
+        tbl.append("|---|---:|---:|---:|")
         for name, t, r in similar_rows:
-            print(f"| {name} | {t:.3f} | {len(rows_q) / t:,.0f} | {r:.4f} |")
+            tbl.append(f"| {name} | {t:.3f} | {len(rows_q) / t:,.0f} | {r:.4f} |")
+        report.lines("`similar` queries", tbl)
+    report.write(args.markdown)
     return 0
 
 

@@ -26,8 +26,9 @@ import time
 
 import numpy as np
 
-DEFAULT_QUESTIONS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data",
-                                 "eval", "gensim", "questions-words.txt")
+from _report import Report, add_markdown_option, data_path
+
+DEFAULT_QUESTIONS = data_path("eval/gensim/questions-words.txt")
 
 
 def read_tokens(path: str, max_bytes: int | None) -> list[list[str]]:
@@ -106,8 +107,11 @@ def main(argv=None) -> None:
                     help="read only the first N bytes of the corpus (e.g. 12000000 = 2 M tokens)")
     ap.add_argument("--gensim-mode", choices=["iterable", "corpus_file", "both"], default="both")
     ap.add_argument("--repeat", type=int, default=1)
-    ap.add_argument("--questions", default=DEFAULT_QUESTIONS)
+    ap.add_argument("--questions", default=DEFAULT_QUESTIONS, required=DEFAULT_QUESTIONS is None,
+                    help="Google analogy questions-words.txt (default: under $EMBEDKIT_BENCH_DATA)")
+    add_markdown_option(ap, "docs/benchmarks/train_speed.md")
     args = ap.parse_args(argv)
+    report = Report("word2vec training: embedkit against gensim")
     logging.basicConfig(level=logging.WARNING)
 
     from embedkit._progress import set_progress
@@ -149,14 +153,19 @@ def main(argv=None) -> None:
             rows.append((model, name, secs, wps, wpc, acc, med["embedkit"][1] / wps,
                          med["embedkit"][2] / wpc, 100 * (med["embedkit"][3] - acc)))
 
-    print()
-    print(f"medians of {args.repeat} run(s); ratios are embedkit / row")
-    print("| model | system | train s | words/s | words/CPU-s | analogy % | speed ratio "
-          "| CPU-speed ratio | embedkit accuracy diff (points) |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for model, name, secs, wps, wpc, acc, ratio, cratio, diff in rows:
-        print(f"| {model} | {name} | {secs:.1f} | {wps:,.0f} | {wpc:,.0f} | {100 * acc:.2f} | "
-              f"{ratio:.2f}x | {cratio:.2f}x | {diff:+.2f} |")
+    report.note(f"Corpus `{os.path.basename(args.corpus)}`: {len(sentences):,} lines, {n_tok:,} "
+                f"tokens; {args.threads} threads, {args.epochs} epochs, dim {args.dim}, window "
+                f"{args.window}, negative {args.negative}, min_count {args.min_count}, sample "
+                f"{args.sample}. Accuracy: gensim's evaluate_word_analogies on the Google set, "
+                f"restrict_vocab 30000, for both. Medians of {args.repeat} interleaved run(s); "
+                "ratios are embedkit / row.")
+    report.table("Speed and accuracy",
+                 ["model", "system", "train s", "words/s", "words/CPU-s", "analogy %",
+                  "speed ratio", "CPU-speed ratio", "embedkit accuracy diff (points)"],
+                 [[model, name, f"{secs:.1f}", f"{wps:,.0f}", f"{wpc:,.0f}", f"{100 * acc:.2f}",
+                   f"{ratio:.2f}x", f"{cratio:.2f}x", f"{diff:+.2f}"]
+                  for model, name, secs, wps, wpc, acc, ratio, cratio, diff in rows])
+    report.write(args.markdown)
     try:
         os.unlink(corpus_file)
         os.rmdir(tmpdir)
