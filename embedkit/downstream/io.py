@@ -43,9 +43,34 @@ def write_model(path, state: dict, params: dict) -> None:
                   lambda f: f.write(json.dumps(state, ensure_ascii=False).encode("utf-8")))
 
 
-def read_model(path) -> tuple[dict, dict, str, str]:
+# the commands that use each kind of model directory, for messages naming the right one
+COMMANDS = {"sentiment": "'embedkit sentiment predict/evaluate'",
+            "ner": "'embedkit ner tag/evaluate'",
+            "lm": "'embedkit lm'", "seq2seq": "'embedkit seq2seq'"}
+_WHAT = {"sentiment": "a sentiment classifier", "ner": "an NER tagger",
+         "lm": "a language model", "seq2seq": "an encoder-decoder"}
+
+
+def describe_model_dir(path) -> str | None:
+    """``"a sentiment classifier (use it with 'embedkit sentiment predict/evaluate')"`` when
+    ``path`` is an embedkit model directory, else None (for messages of commands that were
+    given a model where they expect something else)."""
+    try:
+        with open(os.path.join(os.fspath(path), "model.json"), encoding="utf-8") as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        return None
+    kind = meta.get("kind") or meta.get("task") if isinstance(meta, dict) else None
+    if kind not in _WHAT:
+        return None
+    return f"{_WHAT[kind]} (use it with {COMMANDS[kind]})"
+
+
+def read_model(path, task=None) -> tuple[dict, dict, str, str]:
     """``(state, arrays, model.json path, weights.npz path)`` of the model saved in directory
-    ``path``: the JSON checked field by field (:func:`_read_state`), the arrays as stored."""
+    ``path``: the JSON checked field by field (:func:`_read_state`), the arrays as stored.
+    ``task`` ("sentiment" or "ner", optional) is the kind of model the caller needs: a
+    directory holding another kind raises a FormatError naming the command that uses it."""
     path = os.fspath(path)
     meta, weights = os.path.join(path, "model.json"), os.path.join(path, "weights.npz")
     if not os.path.isdir(path) or not os.path.exists(meta) or not os.path.exists(weights):
@@ -53,6 +78,10 @@ def read_model(path) -> tuple[dict, dict, str, str]:
                                "weights.npz (train one with 'embedkit sentiment train' or "
                                "'embedkit ner train')")
     state = _read_state(meta, weights)
+    if task is not None and state["task"] != task:
+        raise FormatError(f"{path} is {_WHAT.get(state['task'], repr(state['task']))}, not "
+                          f"{_WHAT.get(task, repr(task))}: use it with "
+                          f"{COMMANDS.get(state['task'], 'another command')}")
     params = V.read_npz(weights, fix=FIX)
     if state.get("task") not in TASKS:
         raise FormatError(f"{path}: unknown model task {state.get('task')!r}")
@@ -74,11 +103,14 @@ def _read_state(meta: str, weights: str) -> dict:
     if digest is not None and digest != V.file_digest(weights):
         raise FormatError(f"{meta} and {weights} come from different saves (the weights "
                           f"changed after model.json was written); {FIX}")
-    other = {"lm": "a language model (use 'embedkit lm')",
-             "seq2seq": "an encoder-decoder (use 'embedkit seq2seq')"}.get(state.get("kind"))
-    if other is not None:
-        raise FormatError(f"{os.path.dirname(meta)} is {other}, not a sentiment or NER model")
-    V.field(state, "task", str, file=meta, fix=FIX)
+    kind = state.get("kind")
+    if kind in ("lm", "seq2seq"):
+        raise FormatError(f"{os.path.dirname(meta)} is {_WHAT[kind]}, not a sentiment or NER "
+                          f"model: use it with {COMMANDS[kind]}")
+    task = V.field(state, "task", str, file=meta, fix=FIX)
+    # models saved before the 'kind' field existed have only 'task'
+    if kind is not None and kind != task:
+        raise FormatError(f"{meta}: 'kind' is {kind!r} but 'task' is {task!r}; {FIX}")
     V.field(state, "format_version", int, file=meta, default=0, fix=FIX)
     cfg = V.field(state, "config", dict, file=meta, fix=FIX)
     labels = V.string_list(V.field(state, "labels", list, file=meta, fix=FIX), file=meta,

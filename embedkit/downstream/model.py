@@ -18,13 +18,23 @@ MODELS = {"sentiment": SentimentClassifier, "ner": NERTagger}
 __all__ = ["SentimentClassifier", "NERTagger", "load_model"]
 
 
-def load_model(path, vectors=None):
+def load_model(path, vectors=None, task=None):
     """Load a model saved by ``save()``; ``vectors`` (optional) replaces its pretrained rows.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model directory.
+    vectors : Vectors, optional
+        Replace the model's pretrained rows (same dimension).
+    task : {"sentiment", "ner"}, optional
+        The kind of model the caller needs; a directory holding another kind raises a
+        FormatError naming the command that uses it.
 
     Returns a :class:`~embedkit.downstream.SentimentClassifier` or
     :class:`~embedkit.downstream.NERTagger`.
     """
-    state, params, meta, weights = io.read_model(path)
+    state, params, meta, weights = io.read_model(path, task)
     model = restore_model(MODELS[state["task"]], state, params, str(path), meta, weights)
     if vectors is not None:
         model.use_vectors(vectors)

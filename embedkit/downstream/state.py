@@ -27,7 +27,8 @@ def model_state(model) -> dict:
     config["n_pretrained"] = model.vocab.n_pretrained
     if model.config.char_cnn:
         config["alphabet"] = model.alphabet
-    return {"task": model.task, "config": config, "labels": model.labels,
+    # "kind": what the directory holds, as lm/seq2seq directories say
+    return {"task": model.task, "kind": model.task, "config": config, "labels": model.labels,
             "vocab": model.vocab.words, "n_pretrained": model.vocab.n_pretrained,
             "history": model.history}
 
