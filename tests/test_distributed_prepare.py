@@ -178,3 +178,26 @@ def test_cli_unreachable_scheduler_is_one_line(shard_dir, tmp_path):
                                  str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:9"])
     assert r.exit_code == 1
     assert "127.0.0.1:9" in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("block_bytes", [None, 8])
+def test_unterminated_last_line_ends_with_its_shard(tmp_path, monkeypatch, block_bytes):
+    """Regression: the single-machine reader joined a file's unterminated last line with the
+    next file's first line; a shard's last line ends at the end of the shard everywhere."""
+    from embedkit.corpus import readers
+    from embedkit.corpus.encode import iter_sentences
+
+    if block_bytes:  # lines longer than a block: cut at spaces, the last piece continuing
+        monkeypatch.setattr(readers, "BLOCK_BYTES", block_bytes)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_bytes(b"one two three\nfour five six seven ")
+    (src / "b.txt").write_bytes(b"eight nine\r\nten eleven twelve")
+    (src / "c.txt.gz").write_bytes(gzip.compress(b"thirteen fourteen"))
+    expected = [["one", "two", "three"], ["four", "five", "six", "seven"], ["eight", "nine"],
+                ["ten", "eleven", "twelve"], ["thirteen", "fourteen"]]
+    assert list(iter_sentences(src)) == expected
+    single = prepare(src, min_count=1, cache=False)
+    assert [single.words(i) for i in range(len(single))] == expected
+    sharded = prepare(src, min_count=1, out=tmp_path / "enc")
+    _same(single, sharded)
