@@ -275,3 +275,27 @@ def test_output_to_an_object_store_url_equals_a_local_directory(shard_dir, tmp_p
             len(local.vocab)
     finally:
         fs.rm("/embedkit-test", recursive=True)
+
+
+def test_max_vocab_size_prunes_the_merged_counts_whatever_the_split(shard_dir, tmp_path,
+                                                                   caplog):
+    """max_vocab_size applies once, to the merged counts: the vocabulary does not depend on
+    how the corpus is cut into shards, equals the single-machine one while the bound is not
+    reached, and a warning says when it pruned (the single-machine reader prunes while
+    reading, so there the two may differ: documented)."""
+    import logging
+
+    files = sorted(shard_dir.iterdir())
+    joined = tmp_path / "all.txt"
+    joined.write_bytes(b"".join(gzip.decompress(f.read_bytes()) if f.suffix == ".gz"
+                                else f.read_bytes() for f in files))
+    with caplog.at_level(logging.WARNING, logger="embedkit.distributed.prepare"):
+        five = prepare(files, min_count=1, max_vocab_size=60, out=tmp_path / "five")
+    assert "max_vocab_size=60" in caplog.text
+    one = prepare([joined], min_count=1, max_vocab_size=60, out=tmp_path / "one")
+    assert five.vocab.words == one.vocab.words and len(five.vocab) <= 60
+    np.testing.assert_array_equal(five.vocab.counts, one.vocab.counts)
+    assert five.info["pruned_min_reduce"] >= 1
+    # never reached: the single-machine result
+    single = prepare(shard_dir, min_count=1, max_vocab_size=10_000, cache=False)
+    _same(single, prepare(files, min_count=1, max_vocab_size=10_000, out=tmp_path / "big"))
