@@ -8,6 +8,7 @@ import pathlib
 
 import numpy as np
 
+from embedkit._params import check_count
 from embedkit.errors import FormatError, MissingFileError, ParameterError
 from embedkit.vectors import binary, fasttext, gensim_io, native, text
 from embedkit.vectors._files import decompression_errors, open_input, strip_compression
@@ -164,9 +165,7 @@ def _binary_layout(body: bytes, count: int, dim: int) -> bool:
 def _check_limit(limit):
     if limit is None:
         return None
-    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
-        raise ParameterError(f"limit must be a positive integer (number of words), got {limit!r}")
-    return int(limit)
+    return check_count("limit", limit, hint=" (number of words)")
 
 
 def load(path, format=None, limit=None, unicode_errors="replace", mmap=True, *, fvocab=None,
