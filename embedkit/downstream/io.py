@@ -31,6 +31,7 @@ def save_model(model, path) -> None:
                           "directory; choose another path")
     os.makedirs(path, exist_ok=True)
     state = model._state()
+    state["kind"] = model.task  # what the directory holds, as lm/seq2seq directories say
     state["format_version"] = FORMAT_VERSION
     state["embedkit_version"] = __version__
     state["history"] = model.history
@@ -74,8 +75,41 @@ def _check_encoder(path, cfg, params):
                               f"{kind} encoder of model.json")
 
 
-def load_model(path, vectors=None):
+# the commands that use each kind of model directory, for messages naming the right one
+COMMANDS = {"sentiment": "'embedkit sentiment predict/evaluate'",
+            "ner": "'embedkit ner tag/evaluate'",
+            "lm": "'embedkit lm'", "seq2seq": "'embedkit seq2seq'"}
+_WHAT = {"sentiment": "a sentiment classifier", "ner": "an NER tagger",
+         "lm": "a language model", "seq2seq": "an encoder-decoder"}
+
+
+def describe_model_dir(path) -> str | None:
+    """``"a sentiment classifier (use it with 'embedkit sentiment predict/evaluate')"`` when
+    ``path`` is an embedkit model directory, else None (for messages of commands that were
+    given a model where they expect something else)."""
+    try:
+        with open(os.path.join(os.fspath(path), "model.json"), encoding="utf-8") as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        return None
+    kind = meta.get("kind") or meta.get("task") if isinstance(meta, dict) else None
+    if kind not in _WHAT:
+        return None
+    return f"{_WHAT[kind]} (use it with {COMMANDS[kind]})"
+
+
+def load_model(path, vectors=None, task=None):
     """Load a model saved by ``save()``; ``vectors`` (optional) replaces its pretrained rows.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model directory.
+    vectors : Vectors, optional
+        Replace the model's pretrained rows (same dimension).
+    task : {"sentiment", "ner"}, optional
+        The kind of model the caller needs; a directory holding another kind raises a
+        FormatError naming the command that uses it.
 
     Returns a :class:`~embedkit.downstream.SentimentClassifier` or
     :class:`~embedkit.downstream.NERTagger`.
@@ -90,6 +124,10 @@ def load_model(path, vectors=None):
                                "weights.npz (train one with 'embedkit sentiment train' or "
                                "'embedkit ner train')")
     state = _read_state(meta, weights)
+    if task is not None and state["task"] != task:
+        raise FormatError(f"{path} is {_WHAT.get(state['task'], repr(state['task']))}, not "
+                          f"{_WHAT.get(task, repr(task))}: use it with "
+                          f"{COMMANDS.get(state['task'], 'another command')}")
     params = V.read_npz(weights, fix=_FIX)
     cls = {"sentiment": SentimentClassifier, "ner": NERTagger}.get(state.get("task"))
     if cls is None:
@@ -134,11 +172,14 @@ def _read_state(meta: str, weights: str) -> dict:
     if digest is not None and digest != V.file_digest(weights):
         raise FormatError(f"{meta} and {weights} come from different saves (the weights "
                           f"changed after model.json was written); {_FIX}")
-    other = {"lm": "a language model (use 'embedkit lm')",
-             "seq2seq": "an encoder-decoder (use 'embedkit seq2seq')"}.get(state.get("kind"))
-    if other is not None:
-        raise FormatError(f"{os.path.dirname(meta)} is {other}, not a sentiment or NER model")
-    V.field(state, "task", str, file=meta, fix=_FIX)
+    kind = state.get("kind")
+    if kind in ("lm", "seq2seq"):
+        raise FormatError(f"{os.path.dirname(meta)} is {_WHAT[kind]}, not a sentiment or NER "
+                          f"model: use it with {COMMANDS[kind]}")
+    task = V.field(state, "task", str, file=meta, fix=_FIX)
+    # models saved before the 'kind' field existed have only 'task'
+    if kind is not None and kind != task:
+        raise FormatError(f"{meta}: 'kind' is {kind!r} but 'task' is {task!r}; {_FIX}")
     V.field(state, "format_version", int, file=meta, default=0, fix=_FIX)
     cfg = V.field(state, "config", dict, file=meta, fix=_FIX)
     labels = V.string_list(V.field(state, "labels", list, file=meta, fix=_FIX), file=meta,

@@ -78,7 +78,11 @@ def load_dir(path, kind: str) -> tuple[dict, dict]:
     found = meta.get("kind") or meta.get("task")
     if found != kind:
         what = f"a {found!r} model" if found else "not an embedkit model"
-        raise FormatError(f"{path} is {what}, not a {kind!r} model: give a model trained "
+        use = {"sentiment": " (use it with 'embedkit sentiment predict/evaluate')",
+               "ner": " (use it with 'embedkit ner tag/evaluate')",
+               "lm": " (use it with 'embedkit lm')",
+               "seq2seq": " (use it with 'embedkit seq2seq')"}.get(found, "")
+        raise FormatError(f"{path} is {what}{use}, not a {kind!r} model: give a model trained "
                           f"with {_HOW[kind]}")
     if meta.get("format_version", 0) > FORMAT_VERSION:
         raise FormatError(f"{path} was saved by a newer embedkit; upgrade embedkit to load it")
