@@ -12,6 +12,7 @@ import pytest
 import embedkit
 from helpers import integrity as F
 from embedkit.errors import EmbedkitError, FormatError, ParameterError
+from embedkit import _io
 from embedkit.training import checkpoint as CK
 from embedkit.vectors import native
 
@@ -142,17 +143,17 @@ def test_native_truncated_npy_is_a_format_error(tmp_path):
 
 def test_checkpoint_kill_between_the_two_renames_resumes_consistently(tmp_path, monkeypatch):
     CK.save_checkpoint(tmp_path / "ck", {"w": np.zeros(3)}, {"position": 1})
-    real = CK._atomic_write
+    real = _io.write_atomic
 
-    def killed_before_the_json(path, write, mode="wb"):
-        if path.endswith(".json"):
+    def killed_before_the_json(path, write, mode="wb", fsync=False):
+        if str(path).endswith(".json"):
             raise KeyboardInterrupt  # the process dies between the two renames
-        real(path, write, mode)
+        real(path, write, mode, fsync)
 
-    monkeypatch.setattr(CK, "_atomic_write", killed_before_the_json)
+    monkeypatch.setattr(_io, "write_atomic", killed_before_the_json)
     with pytest.raises(KeyboardInterrupt):
         CK.save_checkpoint(tmp_path / "ck", {"w": np.ones(3)}, {"position": 2})
-    monkeypatch.setattr(CK, "_atomic_write", real)
+    monkeypatch.setattr(_io, "write_atomic", real)
     arrays, state = CK.load_checkpoint(tmp_path / "ck")
     assert state["position"] == 2 and arrays["w"].tolist() == [1, 1, 1]
 

@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 
+from embedkit._io import open_file
 from embedkit._params import check_positive
 from embedkit.errors import FormatError, MissingFileError, ParameterError
 
@@ -21,10 +22,7 @@ def _open_lines(path):
         raise MissingFileError(f"file not found: {path}")
     if path != "-" and os.path.isdir(path):
         raise ParameterError(f"{path} is a directory: give a file")
-    if path.endswith(".gz"):
-        import gzip
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
+    return open_file(path, "rt", encoding="utf-8", errors="replace")  # .gz/.bz2/.xz too
 
 
 def tokenize(text: str) -> list[str]:

@@ -14,15 +14,6 @@ import numpy as np
 from embedkit._params import check_non_negative
 
 
-def format_bytes(n: float) -> str:
-    """Human-readable byte count (``"1.5 GiB"``)."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024.0
-    return f"{n:.1f} TiB"  # pragma: no cover
-
-
 # ---------------------------------------------------------------------------------------
 # seeding and jobs
 _MASK64 = (1 << 64) - 1

@@ -13,21 +13,15 @@ import json
 import logging
 import os
 import zlib
-from typing import Callable
 
 import numpy as np
 
-from embedkit._atomic import atomic_file
+from embedkit import _io
 from embedkit._params import check_out_path, check_positive
 from embedkit.errors import EmbedkitError, MissingFileError, ParameterError
 from embedkit.training.driver import EpochRecord
 
 log = logging.getLogger(__name__)
-
-
-def _atomic_write(path: str, write: Callable[[object], None], mode: str = "wb") -> None:
-    with atomic_file(path, mode, fsync=True) as fh:
-        write(fh)
 
 
 def _checkpoint_paths(path) -> tuple[str, str]:
@@ -57,8 +51,9 @@ def save_checkpoint(path, arrays: dict[str, np.ndarray], state: dict) -> str:
     blob = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     if STATE_KEY in arrays:
         raise ParameterError(f"{STATE_KEY} is reserved in a checkpoint")
-    _atomic_write(npz_path, lambda fh: np.savez(fh, **arrays, **{STATE_KEY: blob}))
-    _atomic_write(json_path, lambda fh: fh.write(text.encode("utf-8")))
+    _io.write_atomic(npz_path, lambda fh: np.savez(fh, **arrays, **{STATE_KEY: blob}),
+                     fsync=True)
+    _io.write_atomic(json_path, lambda fh: fh.write(text.encode("utf-8")), fsync=True)
     log.debug("checkpoint written to %s", json_path)
     return json_path
 

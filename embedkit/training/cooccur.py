@@ -35,6 +35,7 @@ import time
 import numpy as np
 
 from embedkit._progress import progress_bar
+from embedkit._io import format_bytes
 from embedkit._params import check_positive, check_workers
 from embedkit.errors import ParameterError
 
@@ -83,14 +84,6 @@ def parse_memory(value) -> int:
     if nbytes <= 0:
         raise ParameterError(f"memory budget must be positive, got {value!r}; e.g. '4G'")
     return nbytes
-
-
-def format_bytes(n: int) -> str:
-    """``1536`` -> ``'1.5K'``: a short human-readable size."""
-    for unit in ("T", "G", "M", "K"):
-        if n >= _UNITS[unit]:
-            return f"{n / _UNITS[unit]:.3g}{unit}"
-    return f"{n}B"
 
 
 @dataclasses.dataclass

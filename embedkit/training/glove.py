@@ -19,7 +19,8 @@ from embedkit._version import __version__
 from embedkit.errors import CorpusError, ParameterError
 from embedkit._params import check_non_negative, check_positive, check_workers
 from embedkit.training import driver
-from embedkit.training._common import encoded_corpus, format_bytes
+from embedkit._io import format_bytes
+from embedkit.training._common import encoded_corpus
 from embedkit.training.checkpoint import (check_same_corpus, corpus_fingerprint, resume_from,
                                           save_checkpoint, start_position)
 from embedkit.training.cooccur import count_cooccurrences, parse_memory

@@ -11,7 +11,8 @@ from embedkit._version import __version__
 from embedkit.errors import CorpusError, FormatError, ParameterError
 from embedkit._params import check_non_negative, check_positive, check_workers
 from embedkit.training import driver
-from embedkit.training._common import encoded_corpus, format_bytes, rng_states, split_jobs
+from embedkit._io import format_bytes
+from embedkit.training._common import encoded_corpus, rng_states, split_jobs
 from embedkit.training.checkpoint import (check_same_corpus, corpus_fingerprint, resume_from,
                                           save_checkpoint, start_position)
 from embedkit.training.output import train_and_write, vectors_plan
