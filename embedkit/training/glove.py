@@ -333,7 +333,7 @@ class GloVe:
                                          "another vocabulary: count them for this corpus")
                 if co.nbytes > parse_memory(self.memory):
                     log.info("glove: %s of co-occurrences exceed --memory %s: training "
-                             "streams %d partitions from %s", C.format_bytes(co.nbytes),
+                             "streams %d partitions from %s", format_bytes(co.nbytes),
                              self.memory, len(co.partitions), co.path)
                     co, streamed = None, co
                 else:
