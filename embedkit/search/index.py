@@ -11,6 +11,9 @@ from embedkit._kernels import search as kernels
 from embedkit._io import write_atomic_path, write_json, write_npz
 from embedkit.errors import FormatError, MissingFileError, ParameterError
 from embedkit.search import store
+from embedkit.search.cells import _nearest_centroid, _read_cells, _spherical_kmeans
+from embedkit.search.results import (_check_int, _empty_to_neg_inf, _rerank, exclusion_matrix,
+                                     ids_to_words)
 from embedkit.vectors.storage import vectors_checksum
 
 log = logging.getLogger(__name__)
@@ -30,17 +33,6 @@ _DEFAULTS = {
 
 #: Batches of at least this many queries are searched in locality order (see ``clusters``).
 LOCALITY_MIN_QUERIES = 64
-#: k-means training rows per cluster (FAISS asks for at least 39).
-_ROWS_PER_CLUSTER = 40
-_ASSIGN_CHUNK = 8192
-
-
-def _check_int(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ParameterError(f"{name} must be an integer, got {value!r}")
-    if value < low:
-        raise ParameterError(f"{name} must be >= {low}, got {value}")
-    return int(value)
 
 
 def resolve_kind(kind: str, n_words: int) -> str:
@@ -353,7 +345,7 @@ class Index:
                               f"{meta_path} was written with (damaged, replaced, or saved by "
                               "an older embedkit): rebuild it with `embedkit index build`")
         try:
-            raw = faiss.read_index(index_path, mmap_flags(kind) if mmap else 0)
+            raw = faiss.read_index(index_path, store.mmap_flags(kind) if mmap else 0)
         except RuntimeError as exc:
             raise FormatError(f"cannot read the index {index_path} ({exc}): "
                               "rebuild it with `embedkit index build`") from None
@@ -415,126 +407,6 @@ class Index:
 
 #: unit rows handed to FAISS per ``add`` call when building (a bounded buffer)
 ADD_ROWS = 1 << 18
-
-
-def mmap_flags(kind) -> int:
-    """The FAISS ``read_index`` flags that map an index of ``kind`` instead of reading it.
-
-    ``exact`` (IndexFlatIP) and ``hnsw`` (IndexHNSWFlat): the flat vector storage is mapped
-    (``IO_FLAG_MMAP_IFC``), the HNSW links are not.  ``ivfpq``: the inverted lists are
-    mapped (``IO_FLAG_MMAP``; the small coarse quantizer and PQ tables are read).  Other
-    kinds, or a FAISS without the flags: 0 (read into memory).
-    """
-    import faiss
-
-    name = {"exact": "IO_FLAG_MMAP_IFC", "hnsw": "IO_FLAG_MMAP_IFC",
-            "ivfpq": "IO_FLAG_MMAP"}.get(kind)
-    return int(getattr(faiss, name, 0)) if name else 0
-
-
-def index_resident_bytes(kind, file_bytes: int, n: int, dim: int, params: dict) -> int:
-    """Estimated bytes an index of ``kind`` (file of ``file_bytes``) reads into memory when
-    loaded with :func:`mmap_flags` (the rest stays mapped)."""
-    if kind == "exact":
-        return 0
-    if kind == "hnsw":  # the links and levels; the flat vectors are mapped
-        return max(0, int(file_bytes) - 4 * n * dim)
-    if kind == "ivfpq":  # coarse centroids and PQ tables; the inverted lists are mapped
-        nlist = int(params.get("nlist") or 0)
-        return min(int(file_bytes), 4 * dim * (nlist + 2 ** int(params.get("nbits") or 8)))
-    return int(file_bytes)
-
-
-def _rerank(storage, q, cand, excl, k, out_ids, out_scores):
-    """Exact cosines of each query with its candidates, from the gathered unit rows only."""
-    from embedkit.search.batch import _RESCORE_QUERIES, compact_rows
-
-    for s in range(0, len(q), _RESCORE_QUERIES):
-        e = min(len(q), s + _RESCORE_QUERIES)
-        rows, (c, x) = compact_rows([cand[s:e]], [excl[s:e]])
-        kernels.rerank_exact(storage.unit_rows(rows), q[s:e], c, x, k, out_ids[s:e],
-                             out_scores[s:e])
-        valid = out_ids[s:e] >= 0
-        out_ids[s:e][valid] = rows[out_ids[s:e][valid]]
-
-
-def _empty_to_neg_inf(ids, scores):
-    scores[ids < 0] = -np.inf
-    return scores
-
-
-def exclusion_matrix(exclude, n_queries: int) -> np.ndarray:
-    """Per-query excluded row ids as an int64 matrix padded with ``-1``."""
-    if exclude is None:
-        return np.full((n_queries, 0), -1, dtype=np.int64)
-    if isinstance(exclude, np.ndarray) and exclude.ndim == 2:
-        if exclude.shape[0] != n_queries:
-            raise ParameterError(f"exclude has {exclude.shape[0]} rows for {n_queries} queries: "
-                                 "give one list of excluded ids per query")
-        return np.ascontiguousarray(exclude, dtype=np.int64)
-    rows = [list(e) if e is not None else [] for e in exclude]
-    if len(rows) != n_queries:
-        raise ParameterError(f"exclude has {len(rows)} entries for {n_queries} queries: "
-                             "give one list of excluded ids per query")
-    width = max((len(r) for r in rows), default=0)
-    out = np.full((n_queries, width), -1, dtype=np.int64)
-    for i, r in enumerate(rows):
-        out[i, :len(r)] = r
-    return out
-
-
-def ids_to_words(vectors, ids, scores) -> list[list[tuple[str, float]]]:
-    """Turn id/score matrices into lists of ``(word, score)``, skipping empty slots."""
-    words = vectors.words
-    return [[(words[i], float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
-            for row_ids, row_scores in zip(ids.tolist(), scores.tolist())]
-
-
-def _spherical_kmeans(storage, clusters, seed):
-    """Unit centroids of ``clusters`` spherical k-means cells and every row's cell."""
-    import faiss
-
-    n, dim = storage.shape
-    size = min(n, _ROWS_PER_CLUSTER * clusters)
-    rng = np.random.default_rng(seed)
-    sample = storage.unit_rows(np.sort(rng.choice(n, size=size, replace=False)) if size < n
-                               else np.arange(n))
-    km = faiss.Kmeans(dim, clusters, niter=10, seed=seed, spherical=True,
-                      max_points_per_centroid=_ROWS_PER_CLUSTER, verbose=False)
-    km.train(np.ascontiguousarray(sample, dtype=np.float32))
-    centroids = np.ascontiguousarray(km.centroids, dtype=np.float32)
-    return centroids, _nearest_centroid(storage, centroids)
-
-
-def _nearest_centroid(rows, centroids):
-    """Index of the largest inner product with ``centroids`` for each row (chunked GEMMs).
-
-    ``rows`` is a matrix of unit rows or a stored matrix (its unit rows, a chunk at a time).
-    """
-    unit = getattr(rows, "unit_rows", None)
-    out = np.empty(len(rows), dtype=np.int64)
-    for a in range(0, len(rows), _ASSIGN_CHUNK):
-        b = min(len(rows), a + _ASSIGN_CHUNK)
-        chunk = unit(np.arange(a, b)) if unit is not None else rows[a:b]
-        out[a:b] = np.argmax(chunk @ centroids.T, axis=1)
-    return out
-
-
-def _read_cells(path, vectors, clusters):
-    """The saved cell order and centroids of an HNSW index, checked against ``vectors``."""
-    data = store.read_npz(path)
-    if data is None:
-        raise FormatError(f"the HNSW index's cell file {path} is missing or unreadable: "
-                          "rebuild the index with `embedkit index build`")
-    ids, centroids = data.get("ids"), data.get("centroids")
-    n, dim = len(vectors), vectors.dim
-    if (ids is None or centroids is None or ids.shape != (n,)
-            or centroids.shape != (clusters, dim) or ids.dtype.kind not in "iu"
-            or ids.min(initial=0) < 0 or ids.max(initial=0) >= n
-            or np.bincount(ids.astype(np.int64), minlength=n).max(initial=0) != 1):  # permutation
-        raise FormatError(f"the HNSW index's cell file {path} does not match the index "
-                          f"({n} words, {clusters} cells of dim {dim}): rebuild the index")
-    return ids.astype(np.int64), np.ascontiguousarray(centroids, dtype=np.float32)
 
 
 # -- validation of a saved index (issue 21) ---------------------------------------------------

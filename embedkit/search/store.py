@@ -72,3 +72,31 @@ def write_faiss(faiss, index, path: str) -> None:
         why = next((t for t in text if "rror" in t or "failed" in t), text[-1] if text else "")
         raise WriteError(f"cannot write the index {path}: {why.strip()} (is the disk full?)"
                          ) from None
+
+
+def mmap_flags(kind) -> int:
+    """The FAISS ``read_index`` flags that map an index of ``kind`` instead of reading it.
+
+    ``exact`` (IndexFlatIP) and ``hnsw`` (IndexHNSWFlat): the flat vector storage is mapped
+    (``IO_FLAG_MMAP_IFC``), the HNSW links are not.  ``ivfpq``: the inverted lists are
+    mapped (``IO_FLAG_MMAP``; the small coarse quantizer and PQ tables are read).  Other
+    kinds, or a FAISS without the flags: 0 (read into memory).
+    """
+    import faiss
+
+    name = {"exact": "IO_FLAG_MMAP_IFC", "hnsw": "IO_FLAG_MMAP_IFC",
+            "ivfpq": "IO_FLAG_MMAP"}.get(kind)
+    return int(getattr(faiss, name, 0)) if name else 0
+
+
+def index_resident_bytes(kind, file_bytes: int, n: int, dim: int, params: dict) -> int:
+    """Estimated bytes an index of ``kind`` (file of ``file_bytes``) reads into memory when
+    loaded with :func:`mmap_flags` (the rest stays mapped)."""
+    if kind == "exact":
+        return 0
+    if kind == "hnsw":  # the links and levels; the flat vectors are mapped
+        return max(0, int(file_bytes) - 4 * n * dim)
+    if kind == "ivfpq":  # coarse centroids and PQ tables; the inverted lists are mapped
+        nlist = int(params.get("nlist") or 0)
+        return min(int(file_bytes), 4 * dim * (nlist + 2 ** int(params.get("nbits") or 8)))
+    return int(file_bytes)

@@ -35,8 +35,8 @@ import numpy as np
 
 from embedkit.corpus.sharded import _fs, _local_fs, is_url, join, read_bytes, write_bytes
 from embedkit.errors import CorpusError, FormatError, MissingFileError, ParameterError
-from embedkit.training.cooccur import (RUN_DTYPE, Cooccurrence, _FileRun, _merge, _RunWriter,
-                                       count_cooccurrences, parse_memory)
+from embedkit.training.cooccur import Cooccurrence, count_cooccurrences, parse_memory
+from embedkit.training.cooccur_merge import RUN_DTYPE, _FileRun, _merge, _RunWriter
 
 log = logging.getLogger(__name__)
 
