@@ -9,6 +9,12 @@ import click
 from embedkit.cli._base import SuggestingGroup, echo_json, input_file
 from embedkit.cli.sentiment import (VECTORS_HELP, _apply_each, _error_shower, _load,
                                     _save_and_report, _training_options)
+from embedkit.downstream.presets import NER
+
+
+def _widths(width) -> str:
+    """``--char-cnn-width`` text of a preset's ``char_cnn_width`` (3, or 3,5)."""
+    return ",".join(str(w) for w in width) if isinstance(width, tuple) else str(width)
 
 
 def _conll_options(f):
@@ -46,36 +52,37 @@ def ner():
 @click.option("--out", required=True, metavar="DIR",
               help="Model directory to write (checked before training).")
 @_conll_options
-@click.option("--char-buckets", default=0, show_default=True, type=int,
+@click.option("--char-buckets", default=NER.config.char_buckets, show_default=True, type=int,
               help="Hashed character n-gram features (0 off; 100000 is usual).")
-@click.option("--char-dim", default=32, show_default=True, type=int,
+@click.option("--char-dim", default=NER.config.char_dim, show_default=True, type=int,
               help="Size of the hashed character n-gram embeddings.")
-@click.option("--case-dim", default=8, show_default=True, type=int,
+@click.option("--case-dim", default=NER.config.case_dim, show_default=True, type=int,
               help="Casing features (0 off).")
-@click.option("--char-cnn", default=50, show_default=True, type=int,
+@click.option("--char-cnn", default=NER.config.char_cnn, show_default=True, type=int,
               help="Filters of a character CNN over each word (0 off).")
-@click.option("--char-cnn-dim", default=25, show_default=True, type=int,
+@click.option("--char-cnn-dim", default=NER.config.char_cnn_dim, show_default=True, type=int,
               help="Character embedding size of the char CNN.")
-@click.option("--char-cnn-width", default="3", show_default=True, metavar="WIDTHS",
+@click.option("--char-cnn-width", default=_widths(NER.config.char_cnn_width), show_default=True,
+              metavar="WIDTHS",
               help="Char CNN window (odd), or several separated by commas (3,5: one bank of "
                    "--char-cnn filters per width).")
-@click.option("--word-dropout", default=0.0, show_default=True, type=float,
+@click.option("--word-dropout", default=NER.config.word_dropout, show_default=True, type=float,
               help="Training tokens replaced by the UNK word with this probability.")
-@click.option("--layers", default=2, show_default=True, type=int,
+@click.option("--layers", default=NER.config.layers, show_default=True, type=int,
               help="Stacked encoder layers (dropout --dropout between them).")
-@click.option("--variational-dropout/--no-variational-dropout", "variational", default=True,
-              show_default=True,
+@click.option("--variational-dropout/--no-variational-dropout", "variational",
+              default=NER.config.variational, show_default=True,
               help="One dropout mask per sentence, shared by all its tokens (input, between "
                    "layers, before the output).")
-@click.option("--average", default=0.9995, show_default=True, type=float,
+@click.option("--average", default=NER.schedule.average, show_default=True, type=float,
               help="Evaluate and keep a moving average of the weights with this decay "
                    "(0 off).")
-@click.option("--lr-decay", default=0.05, show_default=True, type=float,
+@click.option("--lr-decay", default=NER.schedule.lr_decay, show_default=True, type=float,
               help="Learning rate of epoch e: lr / (1 + DECAY * (e - 1)) "
                    "(0 keeps it constant).")
-@click.option("--crf/--softmax", default=True, show_default=True,
+@click.option("--crf/--softmax", default=NER.config.crf, show_default=True,
               help="A linear-chain CRF output layer, or a per-token softmax.")
-@_training_options(epochs=16, lr=2e-3, hidden=256, clip=1.0)
+@_training_options(NER)
 def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column, strip_prefix,
               char_buckets, char_dim, case_dim, char_cnn, char_cnn_dim, char_cnn_width,
               word_dropout, layers, variational, average, lr_decay, crf, epochs, batch_size,

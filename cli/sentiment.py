@@ -9,57 +9,61 @@ import sys
 import click
 
 from embedkit.cli._base import SuggestingGroup, echo_json, input_file
+from embedkit.downstream.presets import SENTIMENT
 
 VECTORS_HELP = ("Word vectors (word2vec .bin/.txt, GloVe, fastText .vec, .ekv); default "
                 "$EMBEDKIT_VECTORS, else the packaged default vectors.")
 
 
-def _training_options(epochs=10, lr=1e-3, hidden=128, fine_tune=False, clip=5.0):
-    """The options every ``train`` command shares, with per-command defaults."""
-    return functools.partial(_add_training_options, epochs=epochs, lr=lr, hidden=hidden,
-                             fine_tune=fine_tune, clip=clip)
+def _training_options(preset):
+    """The options every ``train`` command shares, with the defaults of ``preset`` (a
+    :class:`~embedkit.downstream.presets.Preset`: the library's defaults too)."""
+    return functools.partial(_add_training_options, preset=preset)
 
 
-def _add_training_options(f, *, epochs, lr, hidden, fine_tune, clip):
+def _add_training_options(f, *, preset):
+    c, s = preset.config, preset.schedule
     opts = [
-        click.option("--epochs", default=epochs, show_default=True, type=int,
+        click.option("--epochs", default=s.epochs, show_default=True, type=int,
                      help="Passes over the training data (at most)."),
-        click.option("--batch-size", default=32, show_default=True, type=int,
+        click.option("--batch-size", default=s.batch_size, show_default=True, type=int,
                      help="Examples per gradient step."),
-        click.option("--lr", default=lr, show_default=True, type=float, help="Adam step size."),
-        click.option("--encoder", default="gru", show_default=True,
+        click.option("--lr", default=s.lr, show_default=True, type=float, help="Adam step size."),
+        click.option("--encoder", default=c.encoder, show_default=True,
                      type=click.Choice(["gru", "lstm", "rnn", "transformer"]),
                      help="Sequence encoder: bidirectional GRU, LSTM or plain (tanh) RNN, or "
                           "a pre-layer-norm Transformer encoder."),
-        click.option("--hidden", default=hidden, show_default=True, type=int,
+        click.option("--hidden", default=c.hidden, show_default=True, type=int,
                      help="Recurrent units per direction, or the Transformer's width."),
-        click.option("--heads", default=4, show_default=True, type=int,
+        click.option("--heads", default=c.heads, show_default=True, type=int,
                      help="Attention heads (Transformer, --pooling attention); must divide "
                           "the width."),
-        click.option("--ff-dim", default=None, type=int,
+        click.option("--ff-dim", default=c.ff_dim, type=int,
                      help="Transformer feed-forward units [default: 2 x --hidden]."),
-        click.option("--transformer-dropout", default=0.1, show_default=True, type=float,
+        click.option("--transformer-dropout", default=c.transformer_dropout, show_default=True,
+                     type=float,
                      help="Dropout inside the Transformer (input and residual branches)."),
-        click.option("--dropout", default=0.5, show_default=True, type=float,
+        click.option("--dropout", default=c.dropout, show_default=True, type=float,
                      help="Dropout before the output layer."),
-        click.option("--input-dropout", default=0.5, show_default=True, type=float,
+        click.option("--input-dropout", default=c.input_dropout, show_default=True, type=float,
                      help="Dropout on the input features."),
-        click.option("--fine-tune/--frozen", default=fine_tune, show_default=True,
+        click.option("--fine-tune/--frozen", default=c.fine_tune, show_default=True,
                      help="Update the pretrained embeddings too, or keep them fixed."),
-        click.option("--oov-min-count", default=2, show_default=True, type=int,
+        click.option("--oov-min-count", default=c.oov_min_count, show_default=True, type=int,
                      help="Training words missing from the vectors seen this often get a "
                           "learned embedding (others map to UNK)."),
-        click.option("--max-vocab", default=None, type=int, metavar="N",
+        click.option("--max-vocab", default=c.max_vocab, type=int, metavar="N",
                      help="Keep only the first N rows of the vectors."),
-        click.option("--patience", default=3, show_default=True, type=int,
+        click.option("--patience", default=s.patience, show_default=True, type=int,
                      help="Stop after this many dev evaluations without improvement."),
-        click.option("--evals-per-epoch", default=1, show_default=True, type=int,
+        click.option("--evals-per-epoch", default=s.evals_per_epoch, show_default=True,
+                     type=int,
                      help="Dev evaluations per epoch (for early stopping)."),
-        click.option("--clip", default=clip, show_default=True, type=float,
+        click.option("--clip", default=s.clip, show_default=True, type=float,
                      help="Gradient-norm clipping (0 off)."),
-        click.option("--seed", default=0, show_default=True, type=int,
+        click.option("--seed", default=c.seed, show_default=True, type=int,
                      help="Random seed (initialisation, dropout, batch order)."),
-        click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 2),
+        click.option("--threads", default=c.threads, show_default=True, type=click.IntRange(1, 2),
                      help="1 or 2 (the two recurrent directions run in parallel)."),
     ]
     for o in reversed(opts):
@@ -158,12 +162,12 @@ def sentiment():
 @click.option("--out", required=True, metavar="DIR",
               help="Model directory to write (checked before training).")
 @_column_options
-@click.option("--pooling", default="maxmean", show_default=True,
+@click.option("--pooling", default=SENTIMENT.config.pooling, show_default=True,
               type=click.Choice(["maxmean", "max", "mean", "attention"]),
               help="How the encoder states of a text become one vector.")
-@click.option("--layers", default=1, show_default=True, type=int,
+@click.option("--layers", default=SENTIMENT.config.layers, show_default=True, type=int,
               help="Stacked encoder layers (dropout --dropout between them).")
-@_training_options()
+@_training_options(SENTIMENT)
 def train_cmd(vectors_path, train_path, dev_path, out, label_column, text_column, pooling,
               layers, epochs, batch_size, lr, encoder, hidden, heads, ff_dim,
               transformer_dropout, dropout, input_dropout, fine_tune, oov_min_count, max_vocab,

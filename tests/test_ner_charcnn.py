@@ -13,8 +13,8 @@ from embedkit.downstream.features import (CHAR_BOW, CHAR_EOW, CHAR_FIRST, CHAR_U
 from embedkit.errors import ParameterError
 
 from gradcheck import check_gradient, spread
-from test_ner import tag_vectors, tagging_data, write_ner_files
-from test_sentiment import _to_float64
+from helpers.tagging import small_fit, small_tagger, tag_vectors, tagging_data, write_ner_files
+from order_task import to_float64
 
 
 def _cnn_setup(rng, K=3, Dc=4, F=5, V=9):
@@ -101,10 +101,10 @@ def test_char_alphabet_and_word_chars():
 def test_tagger_char_cnn_gradients_match_finite_differences(rng):
     v = tag_vectors(rng, dim=3)
     S, T = tagging_data(rng, 10)
-    m = NERTagger(v, hidden=3, char_buckets=40, char_dim=2, case_dim=2, char_cnn=3,
-                  char_cnn_dim=2, threads=1, crf=True)
-    m.fit(S, T, epochs=1, progress=False)
-    _to_float64(m)
+    m = small_tagger(v, hidden=3, char_buckets=40, char_dim=2, case_dim=2, char_cnn=3,
+                     char_cnn_dim=2, threads=1, crf=True)
+    m.fit(S, T, **small_fit(epochs=1, progress=False))
+    to_float64(m)
     assert m.params["cnn_W"].dtype == np.float64
 
     def batch():
@@ -126,9 +126,9 @@ def cnn_tagger():
     v = tag_vectors(rng)
     S, T = tagging_data(rng, 600)
     Sd, Td = tagging_data(rng, 80)
-    m = NERTagger(v, hidden=12, case_dim=4, char_cnn=8, char_cnn_dim=6, word_dropout=0.1,
-                  crf=True, threads=1, seed=1)
-    m.fit(S, T, Sd, Td, epochs=6, lr=5e-3, progress=False)
+    m = small_tagger(v, hidden=12, case_dim=4, char_cnn=8, char_cnn_dim=6, word_dropout=0.1,
+                     crf=True, threads=1, seed=1)
+    m.fit(S, T, Sd, Td, **small_fit(epochs=6, lr=5e-3, progress=False))
     return m, Sd, Td
 
 
@@ -150,8 +150,8 @@ def test_char_cnn_tagger_learns_and_round_trips(cnn_tagger, tmp_path):
 def test_word_dropout_replaces_words_by_unk(rng):
     v = tag_vectors(rng)
     S, T = tagging_data(rng, 20)
-    m = NERTagger(v, hidden=4, word_dropout=0.5, input_dropout=0.0, threads=1)
-    m.fit(S, T, epochs=1, progress=False)
+    m = small_tagger(v, hidden=4, word_dropout=0.5, input_dropout=0.0, threads=1)
+    m.fit(S, T, **small_fit(epochs=1, progress=False))
     b = make_batch([m.featurizer.encode(s) for s in S], False)
     words = b["words"].copy()
     X, _ = m.inputs.forward(b, np.random.default_rng(0))
@@ -204,10 +204,10 @@ def test_cli_ner_char_cnn(tmp_path, rng):
 def test_two_layer_tagger_gradients_match_finite_differences(rng):
     v = tag_vectors(rng, dim=3)
     S, T = tagging_data(rng, 10)
-    m = NERTagger(v, hidden=3, case_dim=2, layers=2, threads=1, crf=True)
-    m.fit(S, T, epochs=1, progress=False)
+    m = small_tagger(v, hidden=3, case_dim=2, layers=2, threads=1, crf=True)
+    m.fit(S, T, **small_fit(epochs=1, progress=False))
     assert m.params["l2_gru_f_Wi"].shape == (9, 6)
-    _to_float64(m)
+    to_float64(m)
     batch = make_batch([m.featurizer.encode(s) for s in S[:3]], False)
     ys = T[:3]
     m._loss_grad(batch, ys, None)
@@ -222,8 +222,8 @@ def test_two_layer_tagger_gradients_match_finite_differences(rng):
 def test_variational_dropout_shares_the_mask_over_time(rng):
     v = tag_vectors(rng)
     S, T = tagging_data(rng, 20)
-    m = NERTagger(v, hidden=4, case_dim=3, input_dropout=0.5, variational=True, threads=1)
-    m.fit(S, T, epochs=1, progress=False)
+    m = small_tagger(v, hidden=4, case_dim=3, input_dropout=0.5, variational=True, threads=1)
+    m.fit(S, T, **small_fit(epochs=1, progress=False))
     b = make_batch([m.featurizer.encode(s) for s in S], False)
     X, drop = m.inputs.forward(b, np.random.default_rng(0))
     assert drop.shape == (1, b["B"], X.shape[2])
@@ -240,9 +240,9 @@ def test_two_layer_variational_tagger_learns_and_round_trips(tmp_path):
     v = tag_vectors(rng)
     S, T = tagging_data(rng, 600)
     Sd, Td = tagging_data(rng, 80)
-    m = NERTagger(v, hidden=10, case_dim=4, char_buckets=300, char_dim=6, layers=2,
-                  variational=True, crf=True, threads=2, seed=1)
-    m.fit(S, T, Sd, Td, epochs=6, lr=5e-3, progress=False)
+    m = small_tagger(v, hidden=10, case_dim=4, char_buckets=300, char_dim=6, layers=2,
+                     variational=True, crf=True, threads=2, seed=1)
+    m.fit(S, T, Sd, Td, **small_fit(epochs=6, lr=5e-3, progress=False))
     assert m.evaluate(Sd, Td)["f1"] > 0.95
     m.save(tmp_path / "l2")
     m2 = load_model(tmp_path / "l2")
@@ -281,18 +281,19 @@ def test_parameter_average_matches_dense_reference(rng):
 def test_tagger_keeps_averaged_weights(rng):
     v = tag_vectors(rng)
     S, T = tagging_data(rng, 100)
-    a = NERTagger(v, hidden=6, case_dim=3, threads=1, seed=3, fine_tune=True)
-    a.fit(S, T, epochs=2, lr=5e-3, progress=False)
-    b = NERTagger(v, hidden=6, case_dim=3, threads=1, seed=3, fine_tune=True)
-    b.fit(S, T, epochs=2, lr=5e-3, progress=False, average=0.9)
+    a = small_tagger(v, hidden=6, case_dim=3, threads=1, seed=3, fine_tune=True)
+    a.fit(S, T, **small_fit(epochs=2, lr=5e-3, progress=False))
+    b = small_tagger(v, hidden=6, case_dim=3, threads=1, seed=3, fine_tune=True)
+    b.fit(S, T, **small_fit(epochs=2, lr=5e-3, progress=False, average=0.9))
     # same training trajectory, but b keeps the average of its weights
     assert not np.array_equal(a.params["out_W"], b.params["out_W"])
-    c = NERTagger(v, hidden=6, case_dim=3, threads=1, seed=3, fine_tune=True)
-    c.fit(S, T, epochs=2, lr=5e-3, progress=False, average=1e-12)  # ~ no averaging
+    c = small_tagger(v, hidden=6, case_dim=3, threads=1, seed=3, fine_tune=True)
+    c.fit(S, T, **small_fit(epochs=2, lr=5e-3, progress=False, average=1e-12))  # ~ no averaging
     np.testing.assert_allclose(a.params["out_W"], c.params["out_W"], atol=1e-6)
     np.testing.assert_allclose(a.params["emb"], c.params["emb"], atol=1e-6)
     with pytest.raises(ParameterError, match="average decay"):
-        NERTagger(v, hidden=4, threads=1).fit(S, T, epochs=1, progress=False, average=1.5)
+        small_tagger(v, hidden=4, threads=1).fit(S, T, **small_fit(epochs=1, progress=False,
+                                                                    average=1.5))
 
 
 def test_model_saved_without_the_new_options_loads(cnn_tagger, tmp_path, rng):
@@ -301,7 +302,8 @@ def test_model_saved_without_the_new_options_loads(cnn_tagger, tmp_path, rng):
 
     v = tag_vectors(rng)
     S, T = tagging_data(rng, 50)
-    m = NERTagger(v, hidden=4, case_dim=2, threads=1).fit(S, T, epochs=1, progress=False)
+    m = small_tagger(v, hidden=4, case_dim=2, threads=1)
+    m.fit(S, T, **small_fit(epochs=1, progress=False))
     m.save(tmp_path / "old")
     meta = tmp_path / "old" / "model.json"
     state = json.loads(meta.read_text())

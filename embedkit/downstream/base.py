@@ -15,9 +15,8 @@ import numpy as np
 
 from embedkit.downstream import io
 from embedkit.downstream.attention import AttentionPooling
-from embedkit.downstream.config import ModelConfig
-from embedkit.downstream.encoders import (build_encoders, encoder_width, feature_width,
-                                          init_encoder)
+from embedkit.downstream.config import ModelConfig, encoder_width
+from embedkit.downstream.encoders import build_encoders, feature_width, init_encoder
 from embedkit.downstream.features import Vocabulary, char_alphabet, make_batch
 from embedkit.downstream.inputs import InputLayer, init_inputs
 from embedkit.downstream.state import model_state

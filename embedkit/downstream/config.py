@@ -1,4 +1,7 @@
-"""The options of a downstream model, as one frozen, validated :class:`ModelConfig`.
+"""The options of a downstream model, as one frozen, validated :class:`ModelConfig`, and
+how it is trained, as a frozen :class:`Schedule`; the checks of the encoder options.
+
+This module imports no kernels, so the CLI reads the presets built from it at start-up.
 
 The field defaults are the small model every option of a saved ``model.json`` falls back
 to when the file predates it (a file without ``crf`` is a softmax tagger); the classes
@@ -11,9 +14,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, fields
 
-from embedkit.downstream.encoders import check_encoder_options, check_pooling_heads
 from embedkit.errors import ParameterError
 
+ENCODERS = ("gru", "lstm", "rnn", "transformer")
 POOLINGS = ("maxmean", "max", "mean", "attention")
 # what model.json's "config" holds besides the options: facts of the trained model
 DERIVED = ("dim", "n_pretrained", "alphabet")
@@ -33,6 +36,60 @@ def cnn_widths(width) -> list[int]:
 def cnn_names(i: int) -> tuple[str, str]:
     """Parameter names of filter bank ``i`` (bank 0 keeps the single-width names)."""
     return ("cnn_W", "cnn_b") if i == 0 else (f"cnn_W_{i}", f"cnn_b_{i}")
+
+
+def check_heads(width: int, heads: int, what: str = "the model width") -> None:
+    """A :class:`ParameterError` unless ``heads`` >= 1 divides ``width``."""
+    if int(heads) < 1:
+        raise ParameterError(f"heads must be >= 1, got {heads}")
+    if width % int(heads):
+        divisors = [h for h in range(1, min(width, 16) + 1) if width % h == 0]
+        raise ParameterError(f"heads ({heads}) must divide {what} ({width}) so every head "
+                             f"gets width / heads features; use one of {divisors}, or change "
+                             f"--hidden")
+
+
+def check_encoder(kind) -> str:
+    """``kind`` if it names an encoder, else a :class:`ParameterError` listing them."""
+    if kind not in ENCODERS:
+        raise ParameterError(f"encoder must be one of {', '.join(ENCODERS)}, got {kind!r}")
+    return kind
+
+
+def encoder_width(cfg) -> int:
+    """Features per position the encoder of config ``cfg`` outputs."""
+    if cfg.get("encoder", "gru") == "transformer":
+        return int(cfg["hidden"])
+    return 2 * int(cfg["hidden"])
+
+
+def ff_dim(cfg) -> int:
+    """The Transformer's feed-forward width: ``ff_dim``, or ``2 * hidden`` when unset."""
+    f = cfg.get("ff_dim")
+    return 2 * int(cfg["hidden"]) if f is None else int(f)
+
+
+def check_encoder_options(cfg) -> None:
+    """Validate the encoder options of a model config (ParameterError naming the fix)."""
+    kind = check_encoder(cfg.get("encoder", "gru"))
+    heads = cfg.get("heads", 4)
+    if not isinstance(heads, int) or heads < 1:
+        raise ParameterError(f"heads must be an integer >= 1, got {heads!r}")
+    if kind == "transformer":
+        check_heads(int(cfg["hidden"]), heads, "the Transformer width --hidden")
+        if ff_dim(cfg) < 1:
+            raise ParameterError(f"ff_dim must be >= 1 (or unset: 2 x hidden), got "
+                                 f"{cfg.get('ff_dim')}")
+    if not 0 <= float(cfg.get("transformer_dropout", 0.1)) < 1:
+        raise ParameterError(f"transformer_dropout must be in [0, 1), got "
+                             f"{cfg.get('transformer_dropout')}")
+
+
+def check_pooling_heads(cfg) -> None:
+    """For a model to be trained with attention pooling: ``heads`` divides the encoder width
+    (checked at construction; a loaded model's pooling is checked when it is set up)."""
+    if cfg.get("pooling") == "attention":
+        check_heads(encoder_width(cfg), cfg.get("heads", 4), "the encoder output width")
 
 
 @dataclass(frozen=True)
@@ -147,3 +204,29 @@ _FIELDS = tuple(f.name for f in fields(ModelConfig))
 def config_from(arguments: dict) -> ModelConfig:
     """The config of the options among ``arguments`` (a constructor's ``locals()``)."""
     return ModelConfig(**{k: v for k, v in arguments.items() if k in _FIELDS})
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How a model is trained (see ``fit`` of the model classes for each option)."""
+
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    patience: int = 3
+    clip: float = 5.0
+    evals_per_epoch: int = 1
+    progress: bool = True
+    average: float = 0.0
+    lr_decay: float = 0.0
+
+    def __post_init__(self):
+        if self.epochs < 1:
+            raise ParameterError(f"epochs must be >= 1, got {self.epochs}")
+        if self.patience < 1:
+            raise ParameterError(f"patience must be >= 1, got {self.patience}")
+        if self.evals_per_epoch < 1:
+            raise ParameterError(f"evals_per_epoch must be >= 1, got {self.evals_per_epoch}")
+        if not self.lr_decay >= 0:
+            raise ParameterError(f"lr_decay must be >= 0 (0 keeps the learning rate "
+                                 f"constant; 0.05 is usual), got {self.lr_decay}")

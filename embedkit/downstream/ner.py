@@ -11,17 +11,24 @@ import numpy as np
 from embedkit._threads import single_threaded_blas
 from embedkit.downstream import metrics as M
 from embedkit.downstream.base import TaskModel, softmax
-from embedkit.downstream.config import config_from
+from embedkit.downstream.config import Schedule, config_from
 from embedkit.downstream.crf import allowed_transitions, crf_nll, viterbi_bio
 from embedkit.downstream.data import length_batches
-from embedkit.downstream.trainer import Schedule, Trainer
+from embedkit.downstream.presets import NER
+from embedkit.downstream.trainer import Trainer
 from embedkit.errors import ParameterError
 
 log = logging.getLogger(__name__)
+_C, _S = NER.config, NER.schedule  # the defaults: the "ner" preset
 
 
 class NERTagger(TaskModel):
     """BiGRU tagger: per-token softmax (or CRF) over BIO tags, decoded by constrained Viterbi.
+
+    The defaults (options and ``fit``) are the ``"ner"`` preset of
+    :mod:`~embedkit.downstream.presets`, the recipe ``embedkit ner train`` trains: two BiGRU
+    layers of 256 units, casing features, a char CNN, a CRF, weight averaging.  The
+    ``"ner-small"`` preset is a quick one-layer softmax tagger.
 
     Parameters
     ----------
@@ -51,15 +58,18 @@ class NERTagger(TaskModel):
 
     task = "ner"
 
-    def __init__(self, vectors=None, *, hidden: int = 128, dropout: float = 0.5,
-                 input_dropout: float = 0.5, fine_tune: bool = False, oov_min_count: int = 2,
-                 max_vocab: int | None = None, seed: int = 0, threads: int = 2,
-                 encoder: str = "gru", layers: int = 1, heads: int = 4,
-                 ff_dim: int | None = None, transformer_dropout: float = 0.1,
-                 case_dim: int = 0, char_buckets: int = 0, char_dim: int = 32,
-                 char_nmax: int = 4, char_cnn: int = 0, char_cnn_dim: int = 25,
-                 char_cnn_width: int | list[int] = 3, word_dropout: float = 0.0,
-                 variational: bool = False, crf: bool = False):
+    def __init__(self, vectors=None, *, hidden: int = _C.hidden, dropout: float = _C.dropout,
+                 input_dropout: float = _C.input_dropout, fine_tune: bool = _C.fine_tune,
+                 oov_min_count: int = _C.oov_min_count, max_vocab: int | None = _C.max_vocab,
+                 seed: int = _C.seed, threads: int = _C.threads, encoder: str = _C.encoder,
+                 layers: int = _C.layers, heads: int = _C.heads, ff_dim: int | None = _C.ff_dim,
+                 transformer_dropout: float = _C.transformer_dropout,
+                 case_dim: int = _C.case_dim, char_buckets: int = _C.char_buckets,
+                 char_dim: int = _C.char_dim, char_nmax: int = _C.char_nmax,
+                 char_cnn: int = _C.char_cnn, char_cnn_dim: int = _C.char_cnn_dim,
+                 char_cnn_width: int | list[int] = _C.char_cnn_width,
+                 word_dropout: float = _C.word_dropout, variational: bool = _C.variational,
+                 crf: bool = _C.crf):
         super().__init__(vectors, config_from(locals()))
 
     def _init_head(self, rng, width):
@@ -120,10 +130,10 @@ class NERTagger(TaskModel):
             dH *= drop
         return loss, self._backward(batch, dH, drop_in)
 
-    def fit(self, sentences, tags, dev_sentences=None, dev_tags=None, epochs: int = 20,
-            batch_size: int = 32, lr: float = 1e-3, patience: int = 3, clip: float = 5.0,
-            evals_per_epoch: int = 1, progress: bool = True, average: float = 0.0,
-            lr_decay: float = 0.0):
+    def fit(self, sentences, tags, dev_sentences=None, dev_tags=None, epochs: int = _S.epochs,
+            batch_size: int = _S.batch_size, lr: float = _S.lr, patience: int = _S.patience,
+            clip: float = _S.clip, evals_per_epoch: int = _S.evals_per_epoch,
+            progress: bool = True, average: float = _S.average, lr_decay: float = _S.lr_decay):
         """Train on token lists with BIO tag lists; early stopping on dev entity F1.
 
         ``average`` (0 off, e.g. 0.999) evaluates and keeps an exponential moving average

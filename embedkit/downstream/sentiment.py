@@ -11,14 +11,20 @@ from embedkit._threads import single_threaded_blas
 from embedkit.downstream import metrics as M
 from embedkit.downstream.attention import init_pooling
 from embedkit.downstream.base import TaskModel, softmax
-from embedkit.downstream.config import config_from
+from embedkit.downstream.config import Schedule, config_from
 from embedkit.downstream.data import length_batches
-from embedkit.downstream.trainer import Schedule, Trainer
+from embedkit.downstream.presets import SENTIMENT
+from embedkit.downstream.trainer import Trainer
 from embedkit.errors import ParameterError
+
+_C, _S = SENTIMENT.config, SENTIMENT.schedule  # the defaults: the "sentiment" preset
 
 
 class SentimentClassifier(TaskModel):
     """BiGRU text classifier: max+mean (or attention) pooling over time, dropout, softmax.
+
+    The defaults (options and ``fit``) are the ``"sentiment"`` preset of
+    :mod:`~embedkit.downstream.presets`, as ``embedkit sentiment train``.
 
     Parameters
     ----------
@@ -60,11 +66,13 @@ class SentimentClassifier(TaskModel):
 
     task = "sentiment"
 
-    def __init__(self, vectors=None, *, hidden: int = 128, dropout: float = 0.5,
-                 input_dropout: float = 0.5, fine_tune: bool = False, oov_min_count: int = 2,
-                 pooling: str = "maxmean", max_vocab: int | None = None, seed: int = 0,
-                 threads: int = 2, encoder: str = "gru", layers: int = 1, heads: int = 4,
-                 ff_dim: int | None = None, transformer_dropout: float = 0.1):
+    def __init__(self, vectors=None, *, hidden: int = _C.hidden, dropout: float = _C.dropout,
+                 input_dropout: float = _C.input_dropout, fine_tune: bool = _C.fine_tune,
+                 oov_min_count: int = _C.oov_min_count, pooling: str = _C.pooling,
+                 max_vocab: int | None = _C.max_vocab, seed: int = _C.seed,
+                 threads: int = _C.threads, encoder: str = _C.encoder, layers: int = _C.layers,
+                 heads: int = _C.heads, ff_dim: int | None = _C.ff_dim,
+                 transformer_dropout: float = _C.transformer_dropout):
         super().__init__(vectors, config_from(locals()))
 
     def _init_head(self, rng, width):
@@ -163,9 +171,10 @@ class SentimentClassifier(TaskModel):
         dHs = self._pool_backward(Hs, batch["lengths"], dP, cache)
         return loss, self._backward(batch, dHs, drop_in)
 
-    def fit(self, texts, labels, dev_texts=None, dev_labels=None, epochs: int = 10,
-            batch_size: int = 32, lr: float = 1e-3, patience: int = 3, clip: float = 5.0,
-            evals_per_epoch: int = 1, progress: bool = True):
+    def fit(self, texts, labels, dev_texts=None, dev_labels=None, epochs: int = _S.epochs,
+            batch_size: int = _S.batch_size, lr: float = _S.lr, patience: int = _S.patience,
+            clip: float = _S.clip, evals_per_epoch: int = _S.evals_per_epoch,
+            progress: bool = True):
         """Train on token lists ``texts`` with string ``labels``; early stopping on dev accuracy.
 
         Returns ``self``.  The parameters kept are those of the best dev evaluation.

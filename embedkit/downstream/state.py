@@ -10,9 +10,9 @@ import numpy as np
 
 from embedkit import _validate as V
 from embedkit.downstream.attention import pooling_shapes
-from embedkit.downstream.config import DERIVED, ModelConfig
-from embedkit.downstream.encoders import (ENCODERS, check_encoder_options, check_pooling_heads,
-                                          encoder_shapes, encoder_width, feature_width)
+from embedkit.downstream.config import (DERIVED, ENCODERS, ModelConfig, check_encoder_options,
+                                        check_pooling_heads, encoder_width)
+from embedkit.downstream.encoders import encoder_shapes, feature_width
 from embedkit.downstream.features import Vocabulary
 from embedkit.downstream.inputs import input_shapes, input_width
 from embedkit.downstream.io import FIX

@@ -11,43 +11,16 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from embedkit._progress import progress_bar
 from embedkit._threads import single_threaded_blas
+from embedkit.downstream.config import Schedule
 from embedkit.downstream.data import length_batches
 from embedkit.downstream.optim import Adam, ParameterAverage
-from embedkit.errors import ParameterError
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """How a model is trained (see ``fit`` of the model classes for each option)."""
-
-    epochs: int = 10
-    batch_size: int = 32
-    lr: float = 1e-3
-    patience: int = 3
-    clip: float = 5.0
-    evals_per_epoch: int = 1
-    progress: bool = True
-    average: float = 0.0
-    lr_decay: float = 0.0
-
-    def __post_init__(self):
-        if self.epochs < 1:
-            raise ParameterError(f"epochs must be >= 1, got {self.epochs}")
-        if self.patience < 1:
-            raise ParameterError(f"patience must be >= 1, got {self.patience}")
-        if self.evals_per_epoch < 1:
-            raise ParameterError(f"evals_per_epoch must be >= 1, got {self.evals_per_epoch}")
-        if not self.lr_decay >= 0:
-            raise ParameterError(f"lr_decay must be >= 0 (0 keeps the learning rate "
-                                 f"constant; 0.05 is usual), got {self.lr_decay}")
 
 
 class Trainer:
