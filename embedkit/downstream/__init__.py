@@ -8,7 +8,7 @@ Named configurations (the defaults, and the benchmarked recipes) are in
 :mod:`embedkit.downstream.presets`.
 """
 
-import importlib
+from embedkit._lazy import lazy_exports
 
 # The public names, each with the module that defines it; imported on first use, so that
 # reading the presets (the CLI does at start-up) does not load the Numba kernels.
@@ -32,13 +32,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value  # later look-ups skip this function
-        return value
-    raise AttributeError(f"module 'embedkit.downstream' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -275,26 +275,13 @@ class GloVe:
 
         Parameters
         ----------
-        corpus : None, path, iterable of token lists, or EncodedCorpus
-            ``None`` trains on the built-in corpus; anything else
-            :func:`embedkit.corpus.prepare` accepts, or its result.
-        out : path, optional
-            Also save the vectors there (format by extension, or ``format``).
-        format : str, optional
-            Vector file format for ``out``.
-        checkpoint : path, optional
-            Checkpoint path (``PATH.npz`` + ``PATH.json``); default ``OUT.ckpt`` when
-            ``out`` is given.  Written every ``checkpoint_every`` seconds and on Ctrl-C,
-            and deleted once the run finishes and its vectors are written to ``out``.
-        checkpoint_every : float, optional
-            Seconds between checkpoints.
+        corpus, out, format, checkpoint, checkpoint_every, log_json, progress
+            As for :meth:`Word2Vec.fit <embedkit.training.Word2Vec.fit>`: the corpus (None:
+            the built-in one), where the vectors go, the checkpoint path and period, the
+            JSON progress log, the progress bars.
         resume : path, optional
             Continue from a checkpoint (its parameters replace this object's; the
             co-occurrences are counted again, which is deterministic).
-        log_json : path, optional
-            Append one JSON line per progress tick.
-        progress : bool, optional
-            Show progress bars (default: embedkit's global setting).
         cooccurrence : Cooccurrence, PartitionedCooccurrence or path, optional
             Counts of this corpus from :meth:`count` (to train several models on one
             count), or the partitions :func:`~embedkit.training.cooccur_partitioned.count_sharded`
