@@ -76,7 +76,8 @@ def ner():
                    "layers, before the output).")
 @click.option("--average", default=NER.schedule.average, show_default=True, type=float,
               help="Evaluate and keep a moving average of the weights with this decay "
-                   "(0 off).")
+                   "(0 off; bias-corrected, and lowered on a short run so the average "
+                   "spans at most the last tenth of the steps).")
 @click.option("--lr-decay", default=NER.schedule.lr_decay, show_default=True, type=float,
               help="Learning rate of epoch e: lr / (1 + DECAY * (e - 1)) "
                    "(0 keeps it constant).")
