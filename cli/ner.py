@@ -90,7 +90,12 @@ def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column,
               lr, encoder, hidden, heads, ff_dim, transformer_dropout, dropout, input_dropout,
               fine_tune, oov_min_count, max_vocab,
               patience, evals_per_epoch, clip, seed, threads):
-    """Train a tagger on CoNLL data and save it to --out."""
+    """Train a tagger on CoNLL data and save it to --out.
+
+    Like a sentiment model, the model directory holds a copy of the vectors it uses (all
+    rows, or the first --max-vocab), so it reads words it never saw in training and works
+    without the vectors file.
+    """
     from embedkit._progress import progress_enabled
     from embedkit.downstream import NERTagger, read_conll
     from embedkit.downstream.cli_support import resolve_and_load_vectors

@@ -53,7 +53,8 @@ def _add_training_options(f, *, preset):
                      help="Training words missing from the vectors seen this often get a "
                           "learned embedding (others map to UNK)."),
         click.option("--max-vocab", default=c.max_vocab, type=int, metavar="N",
-                     help="Keep only the first N rows of the vectors."),
+                     help="Keep only the first N rows of the vectors (the model stores the "
+                          "rows it keeps: see the note in --help)."),
         click.option("--patience", default=s.patience, show_default=True, type=int,
                      help="Stop after this many dev evaluations without improvement."),
         click.option("--evals-per-epoch", default=s.evals_per_epoch, show_default=True,
@@ -172,7 +173,14 @@ def train_cmd(vectors_path, train_path, dev_path, out, label_column, text_column
               layers, epochs, batch_size, lr, encoder, hidden, heads, ff_dim,
               transformer_dropout, dropout, input_dropout, fine_tune, oov_min_count, max_vocab,
               patience, evals_per_epoch, clip, seed, threads):
-    """Train a classifier on TSV data and save it to --out."""
+    """Train a classifier on TSV data and save it to --out.
+
+    The model directory holds a copy of the vectors it uses (all rows, or the first
+    --max-vocab), not just the words of the training set: words it never saw in training
+    are read through their pretrained vectors, and the model works without the vectors
+    file.  The copy takes rows x dim x 4 bytes (50,000 x 100: 20 MB); --max-vocab N keeps
+    the N most frequent words (vectors files are sorted by frequency) and N x dim x 4.
+    """
     from embedkit._progress import progress_enabled
     from embedkit.downstream import SentimentClassifier, read_tsv
     from embedkit.downstream.cli_support import resolve_and_load_vectors
