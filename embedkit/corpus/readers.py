@@ -9,7 +9,6 @@ text8 is): a line longer than a block is passed on in pieces, each marked as con
 
 from __future__ import annotations
 
-import bz2
 import codecs
 import gzip
 import logging
@@ -21,13 +20,13 @@ import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
+from embedkit._io import open_compressed
 from embedkit.errors import CorpusError, MissingFileError
 
 log = logging.getLogger(__name__)
 
 BLOCK_BYTES = 1 << 22  # bytes read per block
 TEXT_SUFFIXES = {".txt", ".text", ".tok", ".tokens", ".raw", ".gz", ".bz2", ".xz", ""}
-_MAGIC = {b"\x1f\x8b": "gz", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz"}
 
 # undecodable bytes are replaced by U+FFFD and counted here
 _replaced = [0]
@@ -48,28 +47,6 @@ class ReadStats:
     files: list[str] = field(default_factory=list)
     lines: int = 0
     replaced_bytes: int = 0
-
-
-def _compression(path: pathlib.Path, head: bytes) -> str | None:
-    for magic, kind in _MAGIC.items():
-        if head.startswith(magic):
-            return kind
-    return None
-
-
-def _open_binary(path: pathlib.Path) -> tuple[BinaryIO, BinaryIO]:
-    """Open ``path``, decompressing by magic bytes; returns (stream, raw file for progress)."""
-    raw = open(path, "rb")
-    head = raw.read(6)
-    raw.seek(0)
-    kind = _compression(path, head)
-    if kind == "gz":
-        return gzip.GzipFile(fileobj=raw), raw
-    if kind == "bz2":
-        return bz2.BZ2File(raw), raw
-    if kind == "xz":
-        return lzma.LZMAFile(raw), raw
-    return raw, raw
 
 
 def resolve_files(source) -> list[pathlib.Path]:
@@ -181,7 +158,7 @@ def iter_blocks(source, stats: ReadStats | None = None, progress=None,
         return
     for path in resolve_files(source):
         stats.files.append(str(path))
-        stream, raw = _open_binary(path)
+        stream, raw = open_compressed(path)
         with stream, raw:
             last = 0
             try:

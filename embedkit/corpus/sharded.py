@@ -40,6 +40,7 @@ from embedkit._kernels.corpus import remap_chunk, sentence_offsets
 from embedkit.corpus import readers
 from embedkit.corpus.table import ByteTable
 from embedkit.corpus.vocab import Vocab
+from embedkit._io import open_compressed, wrap_compressed
 from embedkit.errors import CorpusError, FormatError, MissingFileError
 
 log = logging.getLogger(__name__)
@@ -294,21 +295,9 @@ def resolve_sources(sources) -> list[str]:
 def _open_shard(source: str):
     """Open a shard for reading, decompressing by magic bytes (like the local reader)."""
     if not is_url(source):
-        return readers._open_binary(pathlib.Path(source))
+        return open_compressed(source)
     fs, p = _fs(source)
-    raw = fs.open(p, "rb")
-    head = raw.read(6)
-    raw.seek(0)
-    kind = readers._compression(pathlib.Path(p), head)
-    if kind == "gz":
-        return gzip.GzipFile(fileobj=raw), raw
-    if kind == "bz2":
-        import bz2
-
-        return bz2.BZ2File(raw), raw
-    if kind == "xz":
-        return lzma.LZMAFile(raw), raw
-    return raw, raw
+    return wrap_compressed(fs.open(p, "rb"))
 
 
 def _shard_blocks(source: str) -> Iterator[tuple[bytes, bool]]:

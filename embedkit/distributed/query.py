@@ -61,10 +61,9 @@ def combination_words_on(client, vectors_path, positive, negative, k: int = 10,
     list of list of (word, score)
         One list per query, in input order.
     """
-    from embedkit.errors import ParameterError
+    from embedkit._params import check_positive
 
-    if batch_size < 1:
-        raise ParameterError(f"batch_size must be >= 1, got {batch_size}")
+    check_positive("batch_size", batch_size, integer=True)
     path = os.path.abspath(os.fspath(vectors_path))
     futures = [client.submit(_answer, path, positive[i:i + batch_size],
                              negative[i:i + batch_size], k, method, pure=False)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, fields
 
+from embedkit._params import check_fraction, check_non_negative, check_positive
 from embedkit.errors import ParameterError
 
 ENCODERS = ("gru", "lstm", "rnn", "transformer")
@@ -80,9 +81,7 @@ def check_encoder_options(cfg) -> None:
         if ff_dim(cfg) < 1:
             raise ParameterError(f"ff_dim must be >= 1 (or unset: 2 x hidden), got "
                                  f"{cfg.get('ff_dim')}")
-    if not 0 <= float(cfg.get("transformer_dropout", 0.1)) < 1:
-        raise ParameterError(f"transformer_dropout must be in [0, 1), got "
-                             f"{cfg.get('transformer_dropout')}")
+    check_fraction("transformer_dropout", cfg.get("transformer_dropout", 0.1))
 
 
 def check_pooling_heads(cfg) -> None:
@@ -161,35 +160,26 @@ class ModelConfig:
         return cls(**options)
 
     def _validate(self) -> None:
-        if int(self.hidden) < 1:
-            raise ParameterError(f"hidden must be >= 1, got {self.hidden}")
-        for k in ("dropout", "input_dropout"):
-            if not 0 <= float(getattr(self, k)) < 1:
-                raise ParameterError(f"{k} must be in [0, 1), got {getattr(self, k)}")
-        if int(self.oov_min_count) < 1:
-            raise ParameterError(f"oov_min_count must be >= 1, got {self.oov_min_count}")
-        if int(self.char_buckets) < 0 or int(self.char_dim) < 1:
-            raise ParameterError("char_buckets must be >= 0 (0 disables) and char_dim >= 1, got "
-                                 f"{self.char_buckets}, {self.char_dim}")
-        if int(self.char_cnn) < 0 or int(self.char_cnn_dim) < 1:
-            raise ParameterError("char_cnn (filters) must be >= 0 (0 disables) and char_cnn_dim "
-                                 f">= 1, got {self.char_cnn}, {self.char_cnn_dim}")
+        check_positive("hidden", self.hidden, integer=True)
+        check_fraction("dropout", self.dropout)
+        check_fraction("input_dropout", self.input_dropout)
+        check_positive("oov_min_count", self.oov_min_count, integer=True)
+        check_non_negative("char_buckets", self.char_buckets, integer=True, hint=" (0 disables)")
+        check_positive("char_dim", self.char_dim, integer=True)
+        check_non_negative("char_cnn", self.char_cnn, integer=True, hint=" (0 disables)")
+        check_positive("char_cnn_dim", self.char_cnn_dim, integer=True)
         widths = cnn_widths(self.char_cnn_width)
         if not widths or any(w < 1 or w % 2 == 0 for w in widths) or len(set(widths)) < len(widths):
             raise ParameterError(f"char_cnn_width must be an odd number >= 1 or a list of distinct "
                                  f"odd numbers (3 is usual; [3, 5] two banks of filters), "
                                  f"got {self.char_cnn_width}")
-        if not 0 <= float(self.word_dropout) < 1:
-            raise ParameterError(f"word_dropout must be in [0, 1), got {self.word_dropout}")
-        if int(self.case_dim) < 0:
-            raise ParameterError(f"case_dim must be >= 0 (0 disables), got {self.case_dim}")
+        check_fraction("word_dropout", self.word_dropout)
+        check_non_negative("case_dim", self.case_dim, integer=True, hint=" (0 disables)")
         if self.pooling not in POOLINGS:
             raise ParameterError(f"pooling must be maxmean, max, mean or attention, "
                                  f"got {self.pooling!r}")
-        if int(self.layers) < 1:
-            raise ParameterError(f"layers must be >= 1, got {self.layers}")
-        if int(self.threads) < 1:
-            raise ParameterError(f"threads must be >= 1, got {self.threads}")
+        check_positive("layers", self.layers, integer=True)
+        check_positive("threads", self.threads, integer=True)
         check_encoder_options(self)
 
     def check_trainable(self) -> None:
@@ -221,12 +211,9 @@ class Schedule:
     lr_decay: float = 0.0
 
     def __post_init__(self):
-        if self.epochs < 1:
-            raise ParameterError(f"epochs must be >= 1, got {self.epochs}")
-        if self.patience < 1:
-            raise ParameterError(f"patience must be >= 1, got {self.patience}")
-        if self.evals_per_epoch < 1:
-            raise ParameterError(f"evals_per_epoch must be >= 1, got {self.evals_per_epoch}")
-        if not self.lr_decay >= 0:
-            raise ParameterError(f"lr_decay must be >= 0 (0 keeps the learning rate "
-                                 f"constant; 0.05 is usual), got {self.lr_decay}")
+        check_positive("epochs", self.epochs, integer=True)
+        check_positive("batch_size", self.batch_size, integer=True)
+        check_positive("patience", self.patience, integer=True)
+        check_positive("evals_per_epoch", self.evals_per_epoch, integer=True)
+        check_non_negative("lr_decay", self.lr_decay,
+                           hint=" (0 keeps the learning rate constant; 0.05 is usual)")

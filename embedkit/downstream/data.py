@@ -7,6 +7,8 @@ import re
 
 import numpy as np
 
+from embedkit._io import open_file
+from embedkit._params import check_positive
 from embedkit.errors import FormatError, MissingFileError, ParameterError
 
 _HEADER_LABELS = {"label", "labels", "sentiment", "class", "y", "target"}
@@ -20,10 +22,7 @@ def _open_lines(path):
         raise MissingFileError(f"file not found: {path}")
     if path != "-" and os.path.isdir(path):
         raise ParameterError(f"{path} is a directory: give a file")
-    if path.endswith(".gz"):
-        import gzip
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
+    return open_file(path, "rt", encoding="utf-8", errors="replace")  # .gz/.bz2/.xz too
 
 
 def tokenize(text: str) -> list[str]:
@@ -211,8 +210,7 @@ def length_batches(lengths, batch_size: int, rng=None, max_tokens: int | None = 
     With ``rng`` the order is shuffled (examples sorted by length plus noise, batches cut,
     then the batch order shuffled); without it batches follow length order.
     """
-    if batch_size < 1:
-        raise ParameterError(f"batch_size must be >= 1, got {batch_size}")
+    check_positive("batch_size", batch_size, integer=True)
     lengths = np.asarray(lengths)
     if rng is not None:
         key = lengths + rng.uniform(0, 2.0, len(lengths))

@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
 
-from embedkit._atomic import atomic_file
+from embedkit._io import write_atomic, write_npz
 from embedkit._version import __version__
 from embedkit import _validate as V
 from embedkit.errors import FormatError, MissingFileError
@@ -20,11 +19,6 @@ from embedkit.errors import FormatError, MissingFileError
 FORMAT_VERSION = 1
 TASKS = ("sentiment", "ner")
 FIX = "save the model again, or train it again"
-
-
-def _atomic_write(path, write):
-    with atomic_file(path, "wb") as f:
-        write(f)
 
 
 def write_model(path, state: dict, params: dict) -> None:
@@ -36,11 +30,11 @@ def write_model(path, state: dict, params: dict) -> None:
                           "directory; choose another path")
     os.makedirs(path, exist_ok=True)
     state = dict(state, format_version=FORMAT_VERSION, embedkit_version=__version__)
-    _atomic_write(os.path.join(path, "weights.npz"), lambda f: np.savez(f, **params))
+    write_npz(os.path.join(path, "weights.npz"), params)
     # ties model.json to these weights: a fault between the two writes is detected on load
     state["weights_sha256"] = V.file_digest(os.path.join(path, "weights.npz"))
-    _atomic_write(os.path.join(path, "model.json"),
-                  lambda f: f.write(json.dumps(state, ensure_ascii=False).encode("utf-8")))
+    write_atomic(os.path.join(path, "model.json"),
+                 lambda f: f.write(json.dumps(state, ensure_ascii=False).encode("utf-8")))
 
 
 # the commands that use each kind of model directory, for messages naming the right one

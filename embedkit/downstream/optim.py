@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from embedkit._params import check_non_negative, check_positive
 from embedkit.errors import ParameterError
 
 
@@ -25,10 +26,8 @@ class Adam:
 
     def __init__(self, params: dict, lr: float = 1e-3, beta1: float = 0.9,
                  beta2: float = 0.999, eps: float = 1e-8, clip: float = 5.0):
-        if not lr > 0:
-            raise ParameterError(f"lr must be > 0, got {lr}")
-        if clip < 0:
-            raise ParameterError(f"clip must be >= 0 (0 disables clipping), got {clip}")
+        check_positive("lr", lr)
+        check_non_negative("clip", clip, hint=" (0 disables clipping)")
         self.p = params
         self.lr, self.b1, self.b2, self.eps, self.clip = lr, beta1, beta2, eps, clip
         self.m = {k: np.zeros_like(v) for k, v in params.items()}

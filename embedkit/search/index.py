@@ -8,8 +8,10 @@ import os
 import numpy as np
 
 from embedkit._kernels import search as kernels
+from embedkit._io import write_atomic_path, write_json, write_npz
 from embedkit.errors import FormatError, MissingFileError, ParameterError
 from embedkit.search import store
+from embedkit.vectors.storage import vectors_checksum
 
 log = logging.getLogger(__name__)
 
@@ -360,13 +362,13 @@ class Index:
         import faiss
 
         index_path, meta_path = store.index_paths(vectors_path)
-        store.atomic_write(index_path, lambda tmp: store.write_faiss(faiss, self._faiss, tmp))
+        write_atomic_path(index_path, lambda tmp: store.write_faiss(faiss, self._faiss, tmp))
         cells_path = store.cells_path(vectors_path)
         if self._centroids is not None:
-            store.write_npz(cells_path, ids=self._ids, centroids=self._centroids)
+            write_npz(cells_path, {"ids": self._ids, "centroids": self._centroids})
         elif os.path.exists(cells_path):
             os.remove(cells_path)  # left by an earlier index with cells
-        store.write_json(meta_path, {
+        write_json(meta_path, {
             "format": store.FORMAT_NAME, "version": store.FORMAT_VERSION,
             "kind": self.kind, "params": self.params, "words": len(self),
             "dim": self.vectors.dim, "checksum": self.checksum,
@@ -502,19 +504,6 @@ def index_resident_bytes(kind, file_bytes: int, n: int, dim: int, params: dict) 
         nlist = int(params.get("nlist") or 0)
         return min(int(file_bytes), 4 * dim * (nlist + 2 ** int(params.get("nbits") or 8)))
     return int(file_bytes)
-
-
-def vectors_checksum(vectors) -> str:
-    """The checksum tying a saved index to ``vectors``: of the rows as stored (float32 files
-    give the same checksum as before stored norms existed), plus int8 scales."""
-    saved = getattr(vectors.storage, "checksum", None)
-    if saved:  # computed while the .ekv was written: no pass over the matrix
-        return saved
-    parts = vectors.storage.checksum_arrays()
-    digest = store.vectors_checksum(parts[0])
-    for extra in parts[1:]:
-        digest += "+" + store.vectors_checksum(extra).split(":", 1)[1]
-    return digest
 
 
 def _rerank(storage, q, cand, excl, k, out_ids, out_scores):

@@ -35,7 +35,8 @@ import time
 import numpy as np
 
 from embedkit._progress import progress_bar
-from embedkit._threads import cpu_count
+from embedkit._io import format_bytes
+from embedkit._params import check_positive, check_workers
 from embedkit.errors import ParameterError
 
 log = logging.getLogger(__name__)
@@ -83,14 +84,6 @@ def parse_memory(value) -> int:
     if nbytes <= 0:
         raise ParameterError(f"memory budget must be positive, got {value!r}; e.g. '4G'")
     return nbytes
-
-
-def format_bytes(n: int) -> str:
-    """``1536`` -> ``'1.5K'``: a short human-readable size."""
-    for unit in ("T", "G", "M", "K"):
-        if n >= _UNITS[unit]:
-            return f"{n / _UNITS[unit]:.3g}{unit}"
-    return f"{n}B"
 
 
 @dataclasses.dataclass
@@ -469,9 +462,7 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
         raise ParameterError(f"dense_fraction must be in [0, 0.9], got {dense_fraction!r}")
     if max_open_files < 2:
         raise ParameterError(f"max_open_files must be >= 2, got {max_open_files}")
-    V = int(vocab_size)
-    if V < 1:
-        raise ParameterError(f"vocab_size must be >= 1, got {vocab_size}")
+    V = int(check_positive("vocab_size", vocab_size, integer=True))
     if K.code_bits(V, window) > 64:
         raise ParameterError(
             f"vocabulary of {V} words with window {window} is too large to key pairs in 64 "
@@ -486,9 +477,7 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
         raise ParameterError("offsets must have at least one entry")
     if n_tokens and (int(ids.min()) < 0 or int(ids.max()) >= V):
         raise ParameterError(f"ids must lie in [0, {V}); got values outside that range")
-    workers = cpu_count() if workers is None else int(workers)
-    if workers < 1:
-        raise ParameterError(f"workers must be >= 1, got {workers}")
+    workers = check_workers(workers)
     workers = max(1, min(workers, n_sent, max(1, n_tokens // 10000)))
     wts = K.weights(window)
     scale = K.weight_scale(window)

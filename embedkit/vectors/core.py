@@ -7,6 +7,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from embedkit._params import check_count
 from embedkit.errors import ParameterError, UnknownWordError
 from embedkit.vectors.keyed import KeyedVectorsMixin
 
@@ -424,8 +425,7 @@ class Vectors(KeyedVectorsMixin):
         n = queries.shape[0]
         if queries.ndim != 2 or queries.shape[1] != self.dim:
             raise ParameterError(f"queries must have shape (n, {self.dim}), got {queries.shape}")
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ParameterError(f"k (topn) must be a positive integer, got {k!r}")
+        check_count("k (topn)", k)
         if exclude is not None and len(exclude) != n:
             raise ParameterError(f"exclude must hold one list per query ({n}), got {len(exclude)}")
         rows = len(self)
@@ -487,8 +487,7 @@ class Vectors(KeyedVectorsMixin):
             ids, scores = self._search(query[None, :], topn, exclude=exclude,
                                        restrict_vocab=restrict_vocab)
             return self._results(ids[0], scores[0])
-        if isinstance(topn, bool) or not isinstance(topn, (int, np.integer)) or topn < 1:
-            raise ParameterError(f"topn must be a positive integer, got {topn!r}")
+        check_count("topn", topn)
         rows = len(self) if restrict_vocab is None else min(len(self), int(restrict_vocab))
         terms = np.stack([na, nb, nc])
         if self.search_index is None or rows < len(self):

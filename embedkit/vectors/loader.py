@@ -8,9 +8,11 @@ import pathlib
 
 import numpy as np
 
+from embedkit._params import check_count
 from embedkit.errors import FormatError, MissingFileError, ParameterError
 from embedkit.vectors import binary, fasttext, gensim_io, native, text
-from embedkit.vectors._files import decompression_errors, open_input, strip_compression
+from embedkit._io import decompression_errors
+from embedkit.vectors._files import grow_rows, open_input, strip_compression
 from embedkit.vectors.core import Vectors
 
 log = logging.getLogger(__name__)
@@ -164,9 +166,7 @@ def _binary_layout(body: bytes, count: int, dim: int) -> bool:
 def _check_limit(limit):
     if limit is None:
         return None
-    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
-        raise ParameterError(f"limit must be a positive integer (number of words), got {limit!r}")
-    return int(limit)
+    return check_count("limit", limit, hint=" (number of words)")
 
 
 def load(path, format=None, limit=None, unicode_errors="replace", mmap=True, *, fvocab=None,
@@ -267,7 +267,7 @@ def load(path, format=None, limit=None, unicode_errors="replace", mmap=True, *, 
         from embedkit._kernels.vectors_io import compact_rows
 
         compact_rows(matrix, keep)
-        matrix = text._grow(matrix, len(keep))
+        matrix = grow_rows(matrix, len(keep))
         words = [words[i] for i in keep]
         index = {w: i for i, w in enumerate(words)}
     meta = {"source": str(path), "format": info["format"] if format is None else fmt}
@@ -429,7 +429,7 @@ def validate(path, format=None, max_duplicates: int = 20) -> dict:
                 report["errors"].append(("norms", f"{off} stored norms disagree with the matrix: "
                                          f"rewrite them with `embedkit convert {path}`"))
             if storage.checksum:
-                from embedkit.search.index import vectors_checksum
+                from embedkit.vectors.storage import vectors_checksum
 
                 saved, storage.checksum = storage.checksum, None
                 if vectors_checksum(Vectors._trusted(words, None, storage=storage)) != saved:

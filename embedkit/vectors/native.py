@@ -168,7 +168,7 @@ def _swap_in(tmp: pathlib.Path, path: pathlib.Path) -> None:
 def _write_rows(storage, directory, dtype, scale, words) -> str:
     """Write ``vectors.npy``, ``norms.npy`` (and ``scales.npy``) of ``storage`` as ``dtype``,
     a block of rows at a time; return the checksum of the stored values (the one
-    :func:`embedkit.search.index.vectors_checksum` computes, so that a saved index is
+    :func:`embedkit.vectors.storage.vectors_checksum` computes, so that a saved index is
     matched to these vectors without reading the whole matrix again)."""
     import hashlib
 
@@ -225,9 +225,9 @@ def _write_rows(storage, directory, dtype, scale, words) -> str:
     checksum = "blake2b:" + digest.hexdigest()
     if scales is not None:
         np.save(directory / SCALES_FILE, scales, allow_pickle=False)
-        from embedkit.search.store import vectors_checksum
+        from embedkit._io import matrix_checksum
 
-        checksum += "+" + vectors_checksum(scales[None, :]).split(":", 1)[1]
+        checksum += "+" + matrix_checksum(scales[None, :]).split(":", 1)[1]
     return checksum
 
 

@@ -15,6 +15,7 @@ from typing import Iterator, Literal
 
 import numpy as np
 
+from embedkit._io import matrix_checksum
 from embedkit._kernels import blockscore
 from embedkit.errors import FormatError, ParameterError
 
@@ -119,6 +120,19 @@ def _widen(block: np.ndarray, out: np.ndarray) -> None:
         blockscore.widen_half(block.view(np.uint16), _half_table(), out)
     else:
         np.copyto(out, block, casting="unsafe")
+
+
+def vectors_checksum(vectors) -> str:
+    """The checksum tying a saved index to ``vectors``: of the rows as stored (float32 files
+    give the same checksum as before stored norms existed), plus int8 scales."""
+    saved = getattr(vectors.storage, "checksum", None)
+    if saved:  # computed while the .ekv was written: no pass over the matrix
+        return saved
+    parts = vectors.storage.checksum_arrays()
+    digest = matrix_checksum(parts[0])
+    for extra in parts[1:]:
+        digest += "+" + matrix_checksum(extra).split(":", 1)[1]
+    return digest
 
 
 class StoredMatrix:

@@ -15,9 +15,9 @@ import numpy as np
 from embedkit._kernels import vectors_io as K
 from embedkit._threads import cpu_count
 from embedkit.errors import FormatError, ParameterError
+from embedkit._io import decompression_errors, stream_is_plain
 from embedkit.vectors._files import (ChunkReader, alloc_matrix, atomic_output, check_header,
-                                     decompression_errors, open_input, stream_is_plain,
-                                     strip_compression)
+                                     finish_read, grow_rows, open_input, strip_compression)
 
 log = logging.getLogger(__name__)
 
@@ -158,38 +158,6 @@ def parse_first_line(line: bytes, path, expect_header: bool | None):
     return None, dim
 
 
-def _finish_read(path, matrix, done, row, count, limit, validating, decoder, unicode_errors):
-    """Trim the matrix to the ``done + row`` rows read; warn about a wrong header count and
-    repaired words (not while validating).  Returns the matrix and the row count."""
-    if row < matrix.shape[0]:
-        matrix = _grow(matrix, row)
-    rows = done + row
-    if count is not None and rows != count and not validating \
-            and (limit is None or rows < min(limit, count)):
-        log.warning("%s: the header says %d words but the file holds %d; using %d",
-                    path, count, rows, rows)
-    if decoder.repaired and not validating:
-        log.warning("%s: repaired %d words that were not valid UTF-8 (unicode_errors=%r)",
-                    path, decoder.repaired, unicode_errors)
-    return matrix, rows
-
-
-def _grow(matrix: np.ndarray, rows: int) -> np.ndarray:
-    """Resize in place (realloc: no second copy of the matrix in memory when possible).
-
-    A matrix that does not own its memory (see ``alloc_matrix``) is sliced when it
-    shrinks and copied when it grows.
-    """
-    if matrix.base is not None:
-        if rows <= matrix.shape[0]:
-            return matrix[:rows]
-        new = np.empty((rows, matrix.shape[1]), dtype=matrix.dtype)
-        new[: len(matrix)] = matrix
-        return new
-    matrix.resize((rows, matrix.shape[1]), refcheck=False)
-    return matrix
-
-
 def read_text(path, *, limit=None, unicode_errors="replace", header=None, problems=None,
               encoding="utf-8"):
     """Read a word2vec text / GloVe / fastText ``.vec`` file.
@@ -288,15 +256,15 @@ def read_text(path, *, limit=None, unicode_errors="replace", header=None, proble
                 if limit is not None and done + row >= limit:
                     break
                 if not validating:
-                    matrix = _grow(matrix, max(16, int(matrix.shape[0] * 1.5)))
+                    matrix = grow_rows(matrix, max(16, int(matrix.shape[0] * 1.5)))
                 continue
             if reader.eof or (limit is not None and done + row >= limit):
                 break
             reader.fill(pos)
             pos = 0
         reader.close()
-    matrix, rows = _finish_read(path, matrix, done, row, count, limit, validating, decoder,
-                                unicode_errors)
+    matrix, rows = finish_read(path, matrix, done, row, count, limit, validating, decoder,
+                               unicode_errors)
     info = {"format": "word2vec-text" if count is not None else "glove",
             "header_count": count, "dim": dim, "rows": rows, "repaired": decoder.repaired}
     return decoder.words, matrix, info
