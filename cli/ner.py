@@ -52,32 +52,42 @@ def ner():
 @click.option("--out", required=True, metavar="DIR",
               help="Model directory to write (checked before training).")
 @_conll_options
-@click.option("--char-buckets", default=NER.config.char_buckets, show_default=True, type=int,
+@click.option("--char-buckets", default=NER.config.char_buckets, show_default=True,
+              type=click.IntRange(min=0),
               help="Hashed character n-gram features (0 off; 100000 is usual).")
-@click.option("--char-dim", default=NER.config.char_dim, show_default=True, type=int,
+@click.option("--char-dim", default=NER.config.char_dim, show_default=True,
+              type=click.IntRange(min=1),
               help="Size of the hashed character n-gram embeddings.")
-@click.option("--case-dim", default=NER.config.case_dim, show_default=True, type=int,
+@click.option("--case-dim", default=NER.config.case_dim, show_default=True,
+              type=click.IntRange(min=0),
               help="Casing features (0 off).")
-@click.option("--char-cnn", default=NER.config.char_cnn, show_default=True, type=int,
+@click.option("--char-cnn", default=NER.config.char_cnn, show_default=True,
+              type=click.IntRange(min=0),
               help="Filters of a character CNN over each word (0 off).")
-@click.option("--char-cnn-dim", default=NER.config.char_cnn_dim, show_default=True, type=int,
+@click.option("--char-cnn-dim", default=NER.config.char_cnn_dim, show_default=True,
+              type=click.IntRange(min=1),
               help="Character embedding size of the char CNN.")
 @click.option("--char-cnn-width", default=_widths(NER.config.char_cnn_width), show_default=True,
               metavar="WIDTHS",
               help="Char CNN window (odd), or several separated by commas (3,5: one bank of "
                    "--char-cnn filters per width).")
-@click.option("--word-dropout", default=NER.config.word_dropout, show_default=True, type=float,
+@click.option("--word-dropout", default=NER.config.word_dropout, show_default=True,
+              type=click.FloatRange(0, 1, max_open=True),
               help="Training tokens replaced by the UNK word with this probability.")
-@click.option("--layers", default=NER.config.layers, show_default=True, type=int,
+@click.option("--layers", default=NER.config.layers, show_default=True,
+              type=click.IntRange(min=1),
               help="Stacked encoder layers (dropout --dropout between them).")
 @click.option("--variational-dropout/--no-variational-dropout", "variational",
               default=NER.config.variational, show_default=True,
               help="One dropout mask per sentence, shared by all its tokens (input, between "
                    "layers, before the output).")
-@click.option("--average", default=NER.schedule.average, show_default=True, type=float,
+@click.option("--average", default=NER.schedule.average, show_default=True,
+              type=click.FloatRange(0, 1, max_open=True),
               help="Evaluate and keep a moving average of the weights with this decay "
-                   "(0 off).")
-@click.option("--lr-decay", default=NER.schedule.lr_decay, show_default=True, type=float,
+                   "(0 off; bias-corrected, and lowered on a short run so the average "
+                   "spans at most the last tenth of the steps).")
+@click.option("--lr-decay", default=NER.schedule.lr_decay, show_default=True,
+              type=click.FloatRange(min=0),
               help="Learning rate of epoch e: lr / (1 + DECAY * (e - 1)) "
                    "(0 keeps it constant).")
 @click.option("--crf/--softmax", default=NER.config.crf, show_default=True,
@@ -89,7 +99,12 @@ def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column,
               lr, encoder, hidden, heads, ff_dim, transformer_dropout, dropout, input_dropout,
               fine_tune, oov_min_count, max_vocab,
               patience, evals_per_epoch, clip, seed, threads):
-    """Train a tagger on CoNLL data and save it to --out."""
+    """Train a tagger on CoNLL data and save it to --out.
+
+    Like a sentiment model, the model directory holds a copy of the vectors it uses (all
+    rows, or the first --max-vocab), so it reads words it never saw in training and works
+    without the vectors file.
+    """
     from embedkit._progress import progress_enabled
     from embedkit.downstream import NERTagger, read_conll
     from embedkit.downstream.cli_support import resolve_and_load_vectors
@@ -103,18 +118,21 @@ def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column,
     char_cnn_width = widths[0] if len(widths) == 1 else widths
     from embedkit.vectors.output import check_output_dir
 
+    # everything that can be checked is checked before the vectors load and training starts:
+    # the output directory, the options and the data files
     check_output_dir(out, marker="model.json")
-    sents, tags = read_conll(train_path, token_column, tag_column, strip_prefix)
-    dev = (read_conll(dev_path, token_column, tag_column, strip_prefix) if dev_path
-           else (None, None))
-    vectors = resolve_and_load_vectors(vectors_path)
     model = NERTagger(
-        vectors, hidden=hidden, dropout=dropout, input_dropout=input_dropout,
+        None, hidden=hidden, dropout=dropout, input_dropout=input_dropout,
         fine_tune=fine_tune, oov_min_count=oov_min_count, max_vocab=max_vocab,
         char_buckets=char_buckets, char_dim=char_dim, case_dim=case_dim, char_cnn=char_cnn,
         char_cnn_dim=char_cnn_dim, char_cnn_width=char_cnn_width, word_dropout=word_dropout,
         layers=layers, variational=variational, crf=crf, seed=seed, threads=threads,
         encoder=encoder, heads=heads, ff_dim=ff_dim, transformer_dropout=transformer_dropout)
+    model.config.check_trainable()
+    sents, tags = read_conll(train_path, token_column, tag_column, strip_prefix)
+    dev = (read_conll(dev_path, token_column, tag_column, strip_prefix) if dev_path
+           else (None, None))
+    model.vectors = resolve_and_load_vectors(vectors_path)
     model.fit(sents, tags, dev[0], dev[1], epochs=epochs, batch_size=batch_size, lr=lr,
               patience=patience, clip=clip, evals_per_epoch=evals_per_epoch, average=average,
               lr_decay=lr_decay, progress=progress_enabled())

@@ -15,6 +15,10 @@ VECTORS_HELP = ("Word vectors (word2vec .bin/.txt, GloVe, fastText .vec, .ekv); 
                 "$EMBEDKIT_VECTORS, else the packaged default vectors.")
 
 
+#: a dropout rate: [0, 1)
+_RATE = click.FloatRange(0, 1, max_open=True)
+
+
 def _training_options(preset):
     """The options every ``train`` command shares, with the defaults of ``preset`` (a
     :class:`~embedkit.downstream.presets.Preset`: the library's defaults too)."""
@@ -24,42 +28,47 @@ def _training_options(preset):
 def _add_training_options(f, *, preset):
     c, s = preset.config, preset.schedule
     opts = [
-        click.option("--epochs", default=s.epochs, show_default=True, type=int,
+        click.option("--epochs", default=s.epochs, show_default=True, type=click.IntRange(min=1),
                      help="Passes over the training data (at most)."),
-        click.option("--batch-size", default=s.batch_size, show_default=True, type=int,
+        click.option("--batch-size", default=s.batch_size, show_default=True,
+                     type=click.IntRange(min=1),
                      help="Examples per gradient step."),
-        click.option("--lr", default=s.lr, show_default=True, type=float, help="Adam step size."),
+        click.option("--lr", default=s.lr, show_default=True,
+                     type=click.FloatRange(min=0, min_open=True), help="Adam step size."),
         click.option("--encoder", default=c.encoder, show_default=True,
                      type=click.Choice(["gru", "lstm", "rnn", "transformer"]),
                      help="Sequence encoder: bidirectional GRU, LSTM or plain (tanh) RNN, or "
                           "a pre-layer-norm Transformer encoder."),
-        click.option("--hidden", default=c.hidden, show_default=True, type=int,
+        click.option("--hidden", default=c.hidden, show_default=True, type=click.IntRange(min=1),
                      help="Recurrent units per direction, or the Transformer's width."),
-        click.option("--heads", default=c.heads, show_default=True, type=int,
+        click.option("--heads", default=c.heads, show_default=True, type=click.IntRange(min=1),
                      help="Attention heads (Transformer, --pooling attention); must divide "
                           "the width."),
-        click.option("--ff-dim", default=c.ff_dim, type=int,
+        click.option("--ff-dim", default=c.ff_dim, type=click.IntRange(min=1),
                      help="Transformer feed-forward units [default: 2 x --hidden]."),
         click.option("--transformer-dropout", default=c.transformer_dropout, show_default=True,
-                     type=float,
+                     type=_RATE,
                      help="Dropout inside the Transformer (input and residual branches)."),
-        click.option("--dropout", default=c.dropout, show_default=True, type=float,
+        click.option("--dropout", default=c.dropout, show_default=True, type=_RATE,
                      help="Dropout before the output layer."),
-        click.option("--input-dropout", default=c.input_dropout, show_default=True, type=float,
+        click.option("--input-dropout", default=c.input_dropout, show_default=True, type=_RATE,
                      help="Dropout on the input features."),
         click.option("--fine-tune/--frozen", default=c.fine_tune, show_default=True,
                      help="Update the pretrained embeddings too, or keep them fixed."),
-        click.option("--oov-min-count", default=c.oov_min_count, show_default=True, type=int,
+        click.option("--oov-min-count", default=c.oov_min_count, show_default=True,
+                     type=click.IntRange(min=1),
                      help="Training words missing from the vectors seen this often get a "
                           "learned embedding (others map to UNK)."),
-        click.option("--max-vocab", default=c.max_vocab, type=int, metavar="N",
-                     help="Keep only the first N rows of the vectors."),
-        click.option("--patience", default=s.patience, show_default=True, type=int,
+        click.option("--max-vocab", default=c.max_vocab, type=click.IntRange(min=1), metavar="N",
+                     help="Keep only the first N rows of the vectors (the model stores the "
+                          "rows it keeps: see the note in --help)."),
+        click.option("--patience", default=s.patience, show_default=True,
+                     type=click.IntRange(min=1),
                      help="Stop after this many dev evaluations without improvement."),
         click.option("--evals-per-epoch", default=s.evals_per_epoch, show_default=True,
-                     type=int,
+                     type=click.IntRange(min=1),
                      help="Dev evaluations per epoch (for early stopping)."),
-        click.option("--clip", default=s.clip, show_default=True, type=float,
+        click.option("--clip", default=s.clip, show_default=True, type=click.FloatRange(min=0),
                      help="Gradient-norm clipping (0 off)."),
         click.option("--seed", default=c.seed, show_default=True, type=int,
                      help="Random seed (initialisation, dropout, batch order)."),
@@ -165,29 +174,41 @@ def sentiment():
 @click.option("--pooling", default=SENTIMENT.config.pooling, show_default=True,
               type=click.Choice(["maxmean", "max", "mean", "attention"]),
               help="How the encoder states of a text become one vector.")
-@click.option("--layers", default=SENTIMENT.config.layers, show_default=True, type=int,
+@click.option("--layers", default=SENTIMENT.config.layers, show_default=True,
+              type=click.IntRange(min=1),
               help="Stacked encoder layers (dropout --dropout between them).")
 @_training_options(SENTIMENT)
 def train_cmd(vectors_path, train_path, dev_path, out, label_column, text_column, pooling,
               layers, epochs, batch_size, lr, encoder, hidden, heads, ff_dim,
               transformer_dropout, dropout, input_dropout, fine_tune, oov_min_count, max_vocab,
               patience, evals_per_epoch, clip, seed, threads):
-    """Train a classifier on TSV data and save it to --out."""
+    """Train a classifier on TSV data and save it to --out.
+
+    The model directory holds a copy of the vectors it uses (all rows, or the first
+    --max-vocab), not just the words of the training set: words it never saw in training
+    are read through their pretrained vectors, and the model works without the vectors
+    file.  The copy takes rows x dim x 4 bytes (50,000 x 100: 20 MB); --max-vocab N keeps
+    the N most frequent words (vectors files are sorted by frequency) and N x dim x 4.
+    """
     from embedkit._progress import progress_enabled
     from embedkit.downstream import SentimentClassifier, read_tsv
     from embedkit.downstream.cli_support import resolve_and_load_vectors
-
+    from embedkit.downstream.data import check_train_labels
     from embedkit.vectors.output import check_output_dir
 
+    # everything that can be checked is checked before the vectors load and training starts:
+    # the output directory, the options, the data files and their labels
     check_output_dir(out, marker="model.json")
-    texts, labels = read_tsv(train_path, label_column, text_column)
-    dev = read_tsv(dev_path, label_column, text_column) if dev_path else (None, None)
-    vectors = resolve_and_load_vectors(vectors_path)
     model = SentimentClassifier(
-        vectors, hidden=hidden, dropout=dropout, input_dropout=input_dropout,
+        None, hidden=hidden, dropout=dropout, input_dropout=input_dropout,
         fine_tune=fine_tune, oov_min_count=oov_min_count, max_vocab=max_vocab,
         pooling=pooling, seed=seed, threads=threads, encoder=encoder, layers=layers,
         heads=heads, ff_dim=ff_dim, transformer_dropout=transformer_dropout)
+    model.config.check_trainable()
+    texts, labels = read_tsv(train_path, label_column, text_column)
+    dev = read_tsv(dev_path, label_column, text_column) if dev_path else (None, None)
+    check_train_labels(train_path, labels, dev_path, dev[1])
+    model.vectors = resolve_and_load_vectors(vectors_path)
     model.fit(texts, labels, dev[0], dev[1], epochs=epochs, batch_size=batch_size, lr=lr,
               patience=patience, clip=clip, evals_per_epoch=evals_per_epoch,
               progress=progress_enabled())

@@ -92,7 +92,8 @@ def test_cli_ner_lr_decay(tmp_path, rng):
     assert [h["lr"] for h in load_model(tmp_path / "m").history] == \
         pytest.approx([2e-3, 1e-3])
     r = CliRunner().invoke(cli, base + ["--lr-decay", "-1"])
-    assert r.exit_code == 1 and "lr_decay must be >= 0" in r.output
+    # outside the range --help shows: a usage error, before any work (issue 13)
+    assert r.exit_code == 2 and "is not in the range x>=0" in r.output
 
 
 def test_multi_width_char_cnn_gradients_match_finite_differences(rng):

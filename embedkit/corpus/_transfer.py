@@ -9,6 +9,7 @@ import http.client
 import logging
 import os
 import re
+import shutil
 import socket
 import time
 import urllib.error
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from embedkit._io import format_bytes
 from embedkit._progress import progress_bar
 from embedkit._version import __version__
 from embedkit.errors import ChecksumError, DownloadError
@@ -154,6 +156,13 @@ def _transfer(source: Source, part: Path, progress: bool, timeout: float,
                                 f"{limit:,} bytes {source.filename} may have; the server (or "
                                 "mirror) serves a different file. Nothing was kept.")
         expected = source.size if source.size is not None else total
+        if source.size is None and total is not None:  # the server's size, known only now
+            free = shutil.disk_usage(part.parent).free
+            if total - offset > free:
+                raise DownloadError(f"{source.name} needs {format_bytes(total - offset, si=True)}"
+                                    f" in {part.parent} but only {format_bytes(free, si=True)} "
+                                    "are free; free some space or set EMBEDKIT_CACHE to another "
+                                    "disk")
         written = offset
         read = getattr(response, "read1", response.read)  # one recv at a time: the deadline
         with _open_part(part, mode) as out, progress_bar(

@@ -94,6 +94,23 @@ _CONLL_HINT = ("; this looks like a CoNLL file (a token and its tag per line): t
 MAX_DISTINCT_LABELS = 50
 
 
+def check_train_labels(train_path, labels, dev_path=None, dev_labels=None) -> None:
+    """Before training a classifier: at least two classes in ``labels``, and every dev
+    label among them (a class the model never sees cannot be predicted)."""
+    classes = sorted(set(labels))
+    if len(classes) < 2:
+        raise FormatError(f"{train_path}: every example has the label {classes[0]!r}; a "
+                          "classifier needs at least 2 classes (check --label-column)")
+    if dev_labels is not None:
+        unknown = sorted(set(dev_labels) - set(classes))
+        if unknown:
+            some = ", ".join(repr(x) for x in unknown[:5]) + (", ..." if len(unknown) > 5
+                                                              else "")
+            raise FormatError(f"{dev_path}: dev labels {some} do not occur in the training "
+                              f"file {train_path} (its labels: "
+                              f"{', '.join(repr(c) for c in classes[:10])})")
+
+
 def check_labels_known(path, labels, known) -> None:
     """Refuse gold ``labels`` (read from ``path``) of which none is among the model's labels
     ``known``: the accuracy would be a meaningless 0 (a wrong column, or a file for another

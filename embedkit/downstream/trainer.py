@@ -42,7 +42,8 @@ class Trainer:
         log.info("vocabulary %d rows (%d from the vectors); %.1f%% of training tokens covered",
                  len(m.vocab), m.vocab.n_pretrained, 100 * m.vocab.coverage(train_x))
         opt = Adam(m.params, lr=s.lr, clip=s.clip)
-        avg = (ParameterAverage(m.params, s.average, sparse=("emb", "char_emb"))
+        steps = s.epochs * -(-len(train_x) // s.batch_size)  # the decay follows the run
+        avg = (ParameterAverage(m.params, s.average, sparse=("emb", "char_emb"), steps=steps)
                if s.average else None)
         lengths = np.array([len(x) for x in train_x])
         with single_threaded_blas():

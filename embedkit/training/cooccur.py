@@ -50,6 +50,44 @@ _DENSE_MAX_CELLS = 1 << 19   # a dense table that stays in cache (4 MB of float6
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
+def physical_memory() -> int | None:
+    """This machine's RAM in bytes, or None where it cannot be known."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory_budget(memory) -> int:
+    """Parse ``memory`` and refuse a budget above this machine's RAM (counting in it would
+    swap for hours instead of spilling to disk); returns the budget in bytes."""
+    budget = parse_memory(memory)
+    ram = physical_memory()
+    if ram is not None and budget > ram:
+        raise ParameterError(f"memory budget {memory!r} is more than this machine's "
+                             f"{format_bytes(ram)} of RAM: give at most about half of it (e.g. "
+                             f"--memory {max(1, (ram // 2) >> 30)}G); beyond the budget, "
+                             "counting spills to disk")
+    return budget
+
+
+def _check_spill_space(tmp_dir, n_tokens: int, window: int, budget: int) -> None:
+    """Warn before counting when the spill could outgrow the free space of ``tmp_dir``
+    (an upper bound: 12 bytes per pair a token makes within the window)."""
+    bound = 2 * window * n_tokens * 12
+    if bound <= budget:
+        return
+    where = tmp_dir or tempfile.gettempdir()
+    try:
+        free = shutil.disk_usage(where).free
+    except OSError:
+        return
+    if bound > free:
+        log.warning("co-occurrence counting may spill up to %s to %s, which has %s free; if "
+                    "it fills, raise --memory or point TMPDIR at a larger disk",
+                    format_bytes(bound), where, format_bytes(free))
+
+
 def parse_memory(value) -> int:
     """Parse a memory budget such as ``"4G"``, ``"512M"``, ``"64K"`` or ``1000000`` (bytes).
 
@@ -283,6 +321,7 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
     targets = offsets[0] + (np.arange(1, workers) * n_tokens) // workers
     cuts = np.concatenate([[0], np.searchsorted(offsets, targets), [n_sent]]).astype(np.int64)
     cuts = np.maximum.accumulate(cuts)
+    _check_spill_space(tmp_dir, n_tokens, window, budget)
     spill_dir = tempfile.mkdtemp(prefix="embedkit-cooccur-", dir=tmp_dir)
     done = np.zeros(workers, dtype=np.int64)
     stop = threading.Event()

@@ -23,7 +23,7 @@ from embedkit._io import format_bytes
 from embedkit.training._common import encoded_corpus
 from embedkit.training.checkpoint import (check_same_corpus, corpus_fingerprint, resume_from,
                                           save_checkpoint, start_position)
-from embedkit.training.cooccur import count_cooccurrences, parse_memory
+from embedkit.training.cooccur import check_memory_budget, count_cooccurrences, parse_memory
 from embedkit.training.output import train_and_write, vectors_plan
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ class GloVe:
         self.epochs = int(check_positive("epochs", epochs, integer=True))
         self.workers = check_workers(workers)
         self.seed = int(check_non_negative("seed", seed, integer=True))
-        parse_memory(memory)
+        check_memory_budget(memory)  # before any corpus is read
         self.memory = memory if isinstance(memory, str) else int(memory)
         if vectors not in VECTOR_CHOICES:
             raise ParameterError(f"vectors must be 'w+c' (word + context, the default) or 'w', "

@@ -17,7 +17,7 @@ from embedkit.errors import FormatError
 from embedkit._io import decompression_errors, stream_is_plain
 from embedkit.vectors._files import (ChunkReader, alloc_matrix, atomic_output, check_header,
                                      finish_read, grow_rows, open_input, strip_compression)
-from embedkit.vectors.text import WordDecoder, encode_words
+from embedkit.vectors.text import WordDecoder, encode_words, excerpt
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +35,8 @@ def read_header(reader: ChunkReader, path) -> tuple[int, int, int]:
             raise ValueError
         count, dim = int(toks[0]), int(toks[1])
     except ValueError:
-        shown = line[:60].decode("utf-8", "replace")
         raise FormatError(f"{path}: line 1: the header must be two integers 'count dim', "
-                          f"got {shown!r}") from None
+                          f"got {excerpt(line.strip())}") from None
     check_header(count, dim, path, f"{count} {dim}")
     return count, dim, nl + 1
 

@@ -94,6 +94,33 @@ def _is_number(tok: str) -> bool:
         return False
 
 
+_BINARY_HINT = ("; this is binary data: for a word2vec .bin file give --format "
+                "word2vec-binary, or no --format to detect it")
+
+
+def excerpt(raw: bytes, limit: int = 40) -> str:
+    """A short, escaped quotation of ``raw`` for a message: the text when it is printable
+    UTF-8, else the bytes escaped (``'\\x00\\x01binary\\xff'``), cut at ``limit`` bytes."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "replace")
+    cut = raw[:limit]
+    try:
+        text = cut.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    shown = repr(text) if text is not None and text.isprintable() else repr(cut)[1:]
+    return shown + ("..." if len(raw) > limit else "")
+
+
+def looks_binary(raw: bytes) -> bool:
+    """NUL bytes, or many control bytes or invalid UTF-8: not a text vectors file."""
+    if b"\0" in raw:
+        return True
+    text = raw.decode("utf-8", "replace")
+    odd = sum(1 for c in text if c == "\ufffd" or (ord(c) < 32 and c not in "\t\r\n"))
+    return odd > max(2, len(text) // 20)
+
+
 def parse_first_line(line: bytes, path, expect_header: bool | None):
     """Decide from the first line whether there is a ``count dim`` header.
 
@@ -114,7 +141,8 @@ def parse_first_line(line: bytes, path, expect_header: bool | None):
     if expect_header:
         if not looks_header:
             raise FormatError(f"{path}: line 1: the header must be two integers 'count dim', "
-                              f"got {text[:80]!r}")
+                              f"got {excerpt(line.strip())}"
+                              + (_BINARY_HINT if looks_binary(line) else ""))
         count, dim = int(toks[0]), int(toks[1])
         check_header(count, dim, path, text)
         return count, dim
@@ -124,8 +152,9 @@ def parse_first_line(line: bytes, path, expect_header: bool | None):
             break
         dim += 1
     if dim == 0:
-        raise FormatError(f"{path}: line 1: no numbers after the word {toks[0]!r}; "
-                          "expected 'word v1 v2 ...'")
+        raise FormatError(f"{path}: line 1: no numbers after the word "
+                          f"{excerpt(line.strip().split()[0])}; expected 'word v1 v2 ...'"
+                          + (_BINARY_HINT if looks_binary(line) else ""))
     return None, dim
 
 
@@ -247,14 +276,14 @@ def _text_error(status, reader, pos, a, b, dim) -> str:
     buf = reader.buf
     while end < reader.n and buf[end] != 10:
         end += 1
-    line = buf[pos:end].tobytes().decode("utf-8", "replace").rstrip()
-    shown = line if len(line) <= 60 else line[:57] + "..."
+    raw = buf[pos:end].tobytes().rstrip()
+    shown = excerpt(raw, 60)
+    hint = _BINARY_HINT if looks_binary(raw) else ""
     if status in (K.ERR_TOO_FEW, K.ERR_TOO_MANY):
         msg = (f"{a} numbers, expected {dim}: every line is a word and {dim} numbers "
-               f"({shown!r})")
+               f"({shown}){hint}")
     elif status == K.ERR_NOT_NUMBER:
-        tok = buf[a:b].tobytes().decode("utf-8", "replace")
-        msg = f"{tok!r} is not a number ({shown!r})"
+        msg = f"{excerpt(buf[a:b].tobytes(), 24)} is not a number ({shown}){hint}"
     elif status == K.ERR_NONFINITE:
         tok = buf[a:b].tobytes().decode("utf-8", "replace")
         msg = f"non-finite value {tok!r} (NaN or infinity): fix or drop the line"
