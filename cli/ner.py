@@ -107,7 +107,7 @@ def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column,
     """
     from embedkit._progress import progress_enabled
     from embedkit.downstream import NERTagger, read_conll
-    from embedkit.downstream.cli_support import resolve_and_load_vectors
+    from embedkit.downstream.cli_support import check_vectors_source, resolve_and_load_vectors
     from embedkit.errors import ParameterError
 
     try:
@@ -121,6 +121,7 @@ def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column,
     # everything that can be checked is checked before the vectors load and training starts:
     # the output directory, the options and the data files
     check_output_dir(out, marker="model.json")
+    check_vectors_source(vectors_path)
     model = NERTagger(
         None, hidden=hidden, dropout=dropout, input_dropout=input_dropout,
         fine_tune=fine_tune, oov_min_count=oov_min_count, max_vocab=max_vocab,

@@ -192,13 +192,14 @@ def train_cmd(vectors_path, train_path, dev_path, out, label_column, text_column
     """
     from embedkit._progress import progress_enabled
     from embedkit.downstream import SentimentClassifier, read_tsv
-    from embedkit.downstream.cli_support import resolve_and_load_vectors
+    from embedkit.downstream.cli_support import check_vectors_source, resolve_and_load_vectors
     from embedkit.downstream.data import check_train_labels
     from embedkit.vectors.output import check_output_dir
 
     # everything that can be checked is checked before the vectors load and training starts:
     # the output directory, the options, the data files and their labels
     check_output_dir(out, marker="model.json")
+    check_vectors_source(vectors_path)
     model = SentimentClassifier(
         None, hidden=hidden, dropout=dropout, input_dropout=input_dropout,
         fine_tune=fine_tune, oov_min_count=oov_min_count, max_vocab=max_vocab,

@@ -8,7 +8,7 @@ import click
 FORMAT_CHOICE = click.Choice(["word2vec-text", "word2vec-binary", "glove", "fasttext", "native"])
 
 
-@click.command("train")
+@click.command("train", short_help="Train word vectors on CORPUS: skip-gram, CBOW or GloVe.")
 @click.argument("corpus", required=False, metavar="[CORPUS]")
 @click.option("--model", type=click.Choice(["sgns", "cbow", "glove"], case_sensitive=False),
               default="sgns", show_default=True,

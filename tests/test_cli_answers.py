@@ -178,3 +178,9 @@ def test_index_build_debug_message_names_its_argument_not_vectors_option(vec):
     r = _run("-v", "index", "build", vec, "--kind", "exact")
     assert r.exit_code == 0, r.output
     assert "vectors from VECTORS" in r.stderr and "--vectors" not in r.stderr
+
+
+def test_train_summary_in_the_command_list_mentions_glove():
+    r = _run("--help")
+    line = next(x for x in r.output.splitlines() if x.strip().startswith("train "))
+    assert "GloVe" in line

@@ -70,3 +70,16 @@ def test_sentiment_single_class_fails_before_the_vectors(tmp_path, no_vectors):
     train.write_text("pos\tgood film\npos\tfine film\n")
     r = _run("sentiment", "train", "--train", train, "--out", tmp_path / "m")
     assert r.exit_code == 1 and "at least 2 classes" in r.output
+
+
+@pytest.mark.parametrize("group", ["sentiment", "ner"])
+def test_missing_or_garbage_vectors_fail_before_the_data(group, tmp_path, no_data_or_vectors):
+    train = tmp_path / "train"
+    train.write_text("x\n")
+    r = _run(group, "train", "--train", train, "--out", tmp_path / "m", "--vectors",
+             tmp_path / "nothing.bin")
+    assert r.exit_code == 1 and "does not exist" in r.output
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(bytes(range(256)) * 8)
+    r = _run(group, "train", "--train", train, "--out", tmp_path / "m", "--vectors", garbage)
+    assert r.exit_code == 1 and "not a recognised vectors format" in r.output
