@@ -75,9 +75,8 @@ class Index:
         HNSW graph degree (FAISS's ``M``).
     ef_construction, ef_search : int, default 80, 256
         HNSW beam widths when building and searching (raised to the candidate count).
-        efSearch 256 gave recall@10 0.9865 for word queries on real 300-d vectors (100,000
-        words; 0.9531 at 64; ``benchmarks/query_speed.py``, ``similar`` table); lower it
-        for speed.
+        A wider search beam is more accurate and slower; the recall measured at several
+        widths is in ``docs/benchmarks/query_speed.md``.
     nlist : int, optional
         IVF cells; default ``4 * sqrt(n)`` clipped to [16, 65536].
     pq_m : int, optional
