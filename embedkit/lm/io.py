@@ -39,6 +39,8 @@ def save_dir(path, kind: str, state: dict, params: dict) -> None:
                 embedkit_version=__version__)
     with atomic_file(os.path.join(path, "weights.npz"), "wb") as f:
         np.savez(f, **params)
+    # ties model.json to these weights: a fault between the two writes is detected on load
+    meta["weights_sha256"] = V.file_digest(os.path.join(path, "weights.npz"))
     with atomic_file(os.path.join(path, "model.json"), "wb") as f:
         f.write(json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8"))
 
@@ -83,6 +85,10 @@ def load_dir(path, kind: str) -> tuple[dict, dict]:
     history = V.field(meta, "history", (list, type(None)), file=meta_path, default=None, fix=fix)
     if history is not None and not all(isinstance(h, dict) for h in history):
         raise FormatError(f"{meta_path}: field 'history' must be a list of objects; {fix}")
+    digest = V.field(meta, "weights_sha256", str, file=meta_path, default=None, fix=fix)
+    if digest is not None and digest != V.file_digest(weights):
+        raise FormatError(f"{meta_path} and {weights} come from different saves (the weights "
+                          f"changed after model.json was written); {fix}")
     params = V.read_npz(weights, fix=fix)
     return meta, params
 

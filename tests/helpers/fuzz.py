@@ -247,6 +247,25 @@ def _mutate_file(f: Path, structured: bool, rng, target: Path) -> str:
     return f"{how} {f.relative_to(target.parent)}"
 
 
+def _resign(target: Path) -> bool:
+    """Update a model directory's ``weights_sha256`` to its (mutated) weights, as a careful
+    tamperer would, so that the checks behind the digest are exercised too."""
+    meta, weights = target / "model.json", target / "weights.npz"
+    if not (target.is_dir() and meta.is_file() and weights.is_file()):
+        return False
+    try:
+        state = json.loads(meta.read_bytes())
+    except ValueError:
+        return False
+    if not isinstance(state, dict) or not isinstance(state.get("weights_sha256"), str):
+        return False
+    from embedkit import _validate as V
+
+    state["weights_sha256"] = V.file_digest(weights)
+    meta.write_text(json.dumps(state))
+    return True
+
+
 # -- loading and checking -------------------------------------------------------------------
 
 class Silent(Exception):
@@ -270,6 +289,13 @@ def _check_vectors(v):
         if len(words) > 1:
             got = v.most_similar(words[0], topn=3)
             _check(all(w in v for w, _ in got), "most_similar returned unknown words")
+            a = m[0].astype(np.float64)
+            for w, score in got:  # each score is the true cosine (float64 reference)
+                b = m[v.words.index(w)].astype(np.float64)
+                na, nb = np.linalg.norm(a), np.linalg.norm(b)
+                want = float(a @ b / (na * nb)) if na > 0 and nb > 0 else 0.0
+                _check(abs(float(score) - want) < 1e-3, f"most_similar gives {w!r} "
+                       f"{float(score):.6g}, the cosine is {want:.6g}")
 
 
 def load_case(kind: str, path: Path) -> None:
@@ -418,6 +444,8 @@ def run_case(artifacts: Path, scratch: Path, seed: int, i: int,
     what = mutate(target, rng)
     if rng.random() < 0.25:  # a second mutation
         what += " + " + mutate(target, rng)
+    if rng.random() < 0.5 and _resign(target):
+        what += " (re-signed)"
     detail = f"{kind}: {what}"
     try:
         load_case(kind, target)
