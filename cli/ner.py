@@ -124,7 +124,7 @@ def tag_cmd(model, texts, vectors):
 
     One line per entity: type, token span start:end (end exclusive) and the words.
     """
-    m = _load(model, vectors)
+    m = _load(model, vectors, task="ner")
     raw, toks = _read_texts(texts)
     tagged = m.predict(toks) if toks else []
     from embedkit.downstream.metrics import chunks
@@ -147,7 +147,7 @@ def evaluate_cmd(model, file, as_json, token_column, tag_column, strip_prefix, v
     """Entity-level precision, recall and F1 (conlleval) of MODEL on a CoNLL FILE."""
     from embedkit.downstream import read_conll
 
-    m = _load(model, vectors)
+    m = _load(model, vectors, task="ner")
     sents, tags = read_conll(file, token_column, tag_column, strip_prefix)
     res = m.evaluate(sents, tags)
     if as_json:

@@ -93,11 +93,15 @@ def _read_texts(texts):
     return list(texts), [tokenize(t) for t in texts]
 
 
-def _load(model, vectors):
+def _load(model, vectors, task="sentiment"):
+    """The model directory MODEL, checked to hold a ``task`` model before ``--vectors`` load."""
     from embedkit.downstream import load_model
     from embedkit.downstream.cli_support import load_vectors
 
-    return load_model(model, load_vectors(vectors) if vectors else None)
+    m = load_model(model, task=task)
+    if vectors:
+        m.use_vectors(load_vectors(vectors))
+    return m
 
 
 @click.group("sentiment", cls=SuggestingGroup)
@@ -179,9 +183,11 @@ def predict_cmd(model, texts, vectors):
 def evaluate_cmd(model, file, as_json, label_column, text_column, vectors):
     """Accuracy and macro-F1 of MODEL on a TSV FILE."""
     from embedkit.downstream import read_tsv
+    from embedkit.downstream.data import check_labels_known
 
     m = _load(model, vectors)
     texts, labels = read_tsv(file, label_column, text_column)
+    check_labels_known(file, labels, m.labels)
     res = m.evaluate(texts, labels)
     if as_json:
         click.echo(json.dumps(res))

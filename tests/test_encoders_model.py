@@ -53,7 +53,7 @@ def test_ner_order_task_with_crf_and_char_cnn(encoder, tmp_path):
     assert second in m.params and "crf_trans" in m.params
     m.save(tmp_path / "m")
     m2 = load_model(tmp_path / "m")
-    assert m2.config["encoder"] == encoder
+    assert m2.config.encoder == encoder
     assert m2.predict(Sd) == m.predict(Sd)
 
 
@@ -130,7 +130,7 @@ def test_model_saved_without_encoder_field_loads_as_gru(saved_gru, tmp_path):
     shutil.copytree(path, old)
     _edit_config(old, encoder=None)
     m2 = load_model(old)
-    assert m2.config["encoder"] == "gru"
+    assert m2.config.encoder == "gru"
     np.testing.assert_array_equal(m2.predict_proba(X), m.predict_proba(X))
 
 

@@ -11,7 +11,7 @@ from embedkit import Vectors
 from embedkit.cli.main import cli
 from embedkit.downstream import NERTagger, chunks, load_model, ner_report, read_conll, repair_bio
 from embedkit.downstream.features import case_class, char_ngrams, fnv1a, make_batch
-from embedkit.downstream.metrics import allowed_transitions, viterbi_bio
+from embedkit.downstream.crf import allowed_transitions, viterbi_bio
 from embedkit.errors import FormatError
 
 from gradcheck import check_gradient

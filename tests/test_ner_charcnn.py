@@ -140,7 +140,7 @@ def test_char_cnn_tagger_learns_and_round_trips(cnn_tagger, tmp_path):
     assert [(e["type"], e["start"], e["end"]) for e in ents] == [("PER", 1, 2), ("LOC", 3, 4)]
     m.save(tmp_path / "cnn")
     m2 = load_model(tmp_path / "cnn")
-    assert m2.config["alphabet"] == m.config["alphabet"]
+    assert m2.alphabet == m.alphabet
     assert m2.predict(Sd) == m.predict(Sd)
     b = make_batch([m.featurizer.encode(s) for s in Sd[:8]], False)
     b2 = make_batch([m2.featurizer.encode(s) for s in Sd[:8]], False)
@@ -154,7 +154,7 @@ def test_word_dropout_replaces_words_by_unk(rng):
     m.fit(S, T, epochs=1, progress=False)
     b = make_batch([m.featurizer.encode(s) for s in S], False)
     words = b["words"].copy()
-    X, _ = m._inputs(b, np.random.default_rng(0))
+    X, _ = m.inputs.forward(b, np.random.default_rng(0))
     dropped = b["words"] != words
     assert 0.3 < dropped.mean() < 0.7
     assert (b["words"][dropped] == m.vocab.unk).all()
@@ -162,7 +162,7 @@ def test_word_dropout_replaces_words_by_unk(rng):
         m.params["emb"][m.vocab.unk], X[dropped].shape))
     # no dropout at prediction time
     b = make_batch([m.featurizer.encode(s) for s in S], False)
-    m._inputs(b, None)
+    m.inputs.forward(b, None)
     np.testing.assert_array_equal(b["words"], words)
 
 
@@ -191,8 +191,8 @@ def test_cli_ner_char_cnn(tmp_path, rng):
     assert r.exit_code == 0, r.output
     m = load_model(tmp_path / "m")
     assert m.params["cnn_W"].shape == (5, 5, 6)
-    assert m.config["word_dropout"] == 0.1
-    assert m.config["layers"] == 2 and m.config["variational"] is True
+    assert m.config.word_dropout == 0.1
+    assert m.config.layers == 2 and m.config.variational is True
     assert m.params["l2_gru_f_Wi"].shape[1] == 16
     r = CliRunner().invoke(cli, ["ner", "train", "--vectors", str(tmp_path / "vec.txt"),
                                  "--train", str(f), "--out", str(tmp_path / "m2"),
@@ -225,13 +225,14 @@ def test_variational_dropout_shares_the_mask_over_time(rng):
     m = NERTagger(v, hidden=4, case_dim=3, input_dropout=0.5, variational=True, threads=1)
     m.fit(S, T, epochs=1, progress=False)
     b = make_batch([m.featurizer.encode(s) for s in S], False)
-    X, drop = m._inputs(b, np.random.default_rng(0))
+    X, drop = m.inputs.forward(b, np.random.default_rng(0))
     assert drop.shape == (1, b["B"], X.shape[2])
     assert set(np.unique(drop)) == {0.0, 2.0}
-    Xc, _ = m._inputs(b, None)
+    Xc, _ = m.inputs.forward(b, None)
     np.testing.assert_array_equal(X, Xc * drop)
-    m.config["variational"] = False
-    assert m._inputs(b, np.random.default_rng(0))[1].shape == X.shape
+    m.config = m.config.replace(variational=False)
+    m._setup()
+    assert m.inputs.forward(b, np.random.default_rng(0))[1].shape == X.shape
 
 
 def test_two_layer_variational_tagger_learns_and_round_trips(tmp_path):
@@ -309,7 +310,7 @@ def test_model_saved_without_the_new_options_loads(cnn_tagger, tmp_path, rng):
         del state["config"][k]
     meta.write_text(json.dumps(state))
     m2 = load_model(tmp_path / "old")
-    assert m2.config["layers"] == 1 and m2.config["char_cnn"] == 0
+    assert m2.config.layers == 1 and m2.config.char_cnn == 0
     assert m2.predict(S) == m.predict(S)
 
 

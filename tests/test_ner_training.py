@@ -146,7 +146,7 @@ def test_cli_ner_multi_width_char_cnn_round_trips(tmp_path, rng):
     r = CliRunner().invoke(cli, base + ["--char-cnn-width", "3,5", "--out", str(tmp_path / "m")])
     assert r.exit_code == 0, r.output
     m = load_model(tmp_path / "m")
-    assert m.config["char_cnn_width"] == [3, 5]
+    assert m.config.char_cnn_width == (3, 5)
     assert m.params["cnn_W"].shape == (3, 25, 5) and m.params["cnn_W_1"].shape == (5, 25, 5)
     m.save(tmp_path / "m2")
     assert load_model(tmp_path / "m2").predict(S) == m.predict(S)

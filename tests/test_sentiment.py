@@ -158,7 +158,7 @@ def test_bad_options():
         SentimentClassifier(None, dropout=1.0)
     with pytest.raises(ParameterError, match="pooling"):
         SentimentClassifier(None, pooling="sum")
-    with pytest.raises(ParameterError, match="unknown option"):
+    with pytest.raises(TypeError, match="hiden"):  # options are explicit keywords
         SentimentClassifier(None, hiden=3)
 
 

@@ -125,9 +125,11 @@ def _blocks(stream: BinaryIO, name: str, block_bytes: int) -> Iterator[tuple[byt
     Each block ends at a newline, except when a line is longer than a block: then the
     block ends at the last space or tab and ``continues`` is true (the line goes on in
     the next block).  Cutting only at ASCII whitespace never splits a token or a UTF-8
-    sequence.
+    sequence.  The end of the stream ends its last line: a stream whose last line has no
+    newline gets one, so a file's last line is never joined with the next file's first.
     """
     carry = b""
+    open_line = False  # the last block yielded ended inside a line
     while True:
         chunk = stream.read(block_bytes)
         if not chunk:
@@ -136,6 +138,7 @@ def _blocks(stream: BinaryIO, name: str, block_bytes: int) -> Iterator[tuple[byt
         cut = max(block.rfind(b"\n"), block.rfind(b"\r"))
         if cut >= 0:
             carry = block[cut + 1:]
+            open_line = False
             yield block[:cut + 1], False
             continue
         ws = max(block.rfind(b" "), block.rfind(b"\t"))
@@ -146,9 +149,10 @@ def _blocks(stream: BinaryIO, name: str, block_bytes: int) -> Iterator[tuple[byt
             carry = block
             continue
         carry = block[ws + 1:]
+        open_line = True
         yield block[:ws + 1], True
-    if carry:
-        yield carry, False
+    if carry or open_line:
+        yield carry + b"\n", False
 
 
 def iter_blocks(source, stats: ReadStats | None = None, progress=None,

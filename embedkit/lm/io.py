@@ -75,9 +75,13 @@ def load_dir(path, kind: str) -> tuple[dict, dict]:
         raise FormatError(f"{meta_path}: not a model description (expected a JSON object)")
     found = meta.get("kind") or meta.get("task")
     if found != kind:
-        what = f"a {found!r} model" if isinstance(found, str) and found else \
-            "not an embedkit model"
-        raise FormatError(f"{path} is {what}, not a {kind!r} model: give a model trained "
+        found = found if isinstance(found, str) else ""
+        what = f"a {found!r} model" if found else "not an embedkit model"
+        use = {"sentiment": " (use it with 'embedkit sentiment predict/evaluate')",
+               "ner": " (use it with 'embedkit ner tag/evaluate')",
+               "lm": " (use it with 'embedkit lm')",
+               "seq2seq": " (use it with 'embedkit seq2seq')"}.get(found, "")
+        raise FormatError(f"{path} is {what}{use}, not a {kind!r} model: give a model trained "
                           f"with {_HOW[kind]}")
     version = V.field(meta, "format_version", int, file=meta_path, default=0, fix=fix)
     if version > FORMAT_VERSION:

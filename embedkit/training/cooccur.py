@@ -414,7 +414,7 @@ def _plan(budget: int, workers: int, dense_fraction: float, vocab_size: int, win
 def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memory="4G",
                         workers: int | None = None, tmp_dir=None, max_open_files: int = 32,
                         dense_fraction: float = 0.5, progress: bool = True,
-                        sums: bool = False) -> Cooccurrence:
+                        sums: bool = False, emit=None) -> Cooccurrence:
     """Count weighted word-word co-occurrences over an encoded corpus.
 
     Every pair of tokens of one sentence at distance ``d <= window`` adds ``1/d`` (both
@@ -449,6 +449,11 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
         Return the exact int64 sums as ``values`` instead of float32 values (the values
         are ``float32(float64(sum) / info["weight_scale"])``, see
         :func:`embedkit._kernels.cooccur.sums_to_values`); for merging counts of parts.
+    emit : callable, optional
+        ``emit(keys, values)`` receives the entries in consecutive chunks of increasing
+        keys instead of the result holding them, so a count that spills never holds all
+        its entries in memory (a partitioned count writes them straight to its runs); the
+        returned ``Cooccurrence`` then has no entries, only ``info``.
 
     Returns
     -------
@@ -582,6 +587,10 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
                                            bits, dbits, workers, phases, wts)
             leftovers = total = None
             passes = 0
+            n_entries = int(keys.shape[0])
+            if emit is not None:
+                emit(keys, vals if sums else K.sums_to_values(vals, scale))
+                keys, vals = np.empty(0, np.uint64), np.empty(0, np.int64)
         else:
             t1 = time.perf_counter()
 
@@ -630,19 +639,25 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
 
             chunks_k: list[np.ndarray] = []
             chunks_v: list[np.ndarray] = []
+            n_out = [0]
 
-            def emit(k, v):
+            def collect(k, v):
+                n_out[0] += k.shape[0]
+                if emit is not None:  # streamed to the caller, never held here
+                    emit(k, v if sums else K.sums_to_values(v, scale))
+                    return
                 chunks_k.append(k.copy())
                 chunks_v.append(v.copy())
 
             srcs = [_FileRun(p) for p in runs]
             try:
-                _merge(srcs + in_memory + [_MemoryRun(dk, dv)], block, emit)
+                _merge(srcs + in_memory + [_MemoryRun(dk, dv)], block, collect)
             finally:
                 for s in srcs:
                     s.close()
             keys = np.concatenate(chunks_k) if chunks_k else np.empty(0, np.uint64)
             vals = np.concatenate(chunks_v) if chunks_v else np.empty(0, np.int64)
+            n_entries = n_out[0]
             phases["merge"] = time.perf_counter() - t1 - phases["sort_reduce"]
     except KeyboardInterrupt:
         stop.set()
@@ -653,14 +668,14 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
         shutil.rmtree(spill_dir, ignore_errors=True)
 
     if not sums:
-        vals = K.sums_to_values(vals, scale)
+        vals = K.sums_to_values(vals, scale)  # (empty when the entries went to emit)
     seconds = time.perf_counter() - t0
     info = {"tokens": n_tokens, "window": window, "workers": workers, "memory": budget,
             "weight_scale": scale,
             "dense_product": int(product), "dense_cells": n_cells, "spilled_runs": len(spilled),
-            "merge_passes": passes, "entries": int(keys.shape[0]),
+            "merge_passes": passes, "entries": n_entries,
             "count_seconds": count_seconds, "seconds": seconds,
             "phase_seconds": {k: round(v, 4) for k, v in phases.items()}}
     log.info("co-occurrences: %d tokens in %.1f s (%.2f M tokens/s), %d entries, %d runs spilled",
-             n_tokens, seconds, n_tokens / max(seconds, 1e-9) / 1e6, keys.shape[0], len(spilled))
+             n_tokens, seconds, n_tokens / max(seconds, 1e-9) / 1e6, n_entries, len(spilled))
     return Cooccurrence(keys=keys, values=vals, vocab_size=V, window=window, info=info)

@@ -63,29 +63,66 @@ def _part_path(out, part: int) -> str:
     return os.path.join(os.fspath(out), f"part-{part:05d}.npy")
 
 
+class _PartitionRuns:
+    """Writes a stream of sorted ``(key, sum)`` chunks as one run per partition, opening the
+    partitions' run files one after the other (keys arrive in increasing order), so only
+    one file and one chunk are ever open."""
+
+    def __init__(self, out, shard: int, key_bounds):
+        self._out, self._shard, self._bounds = out, shard, key_bounds
+        self._p = 0
+        self._w = _RunWriter(_map_path(out, shard, 0))
+        self.sizes: list[int] = []
+
+    def _next(self):
+        self.sizes.append(self._w.n)
+        self._w.close()
+        self._p += 1
+        self._w = _RunWriter(_map_path(self._out, self._shard, self._p))
+
+    def __call__(self, keys, vals):
+        P = len(self._bounds) - 1
+        start = 0
+        while start < keys.shape[0]:
+            while self._p < P - 1 and keys[start] >= self._bounds[self._p + 1]:
+                self._next()
+            if self._p < P - 1:
+                end = start + int(np.searchsorted(keys[start:], self._bounds[self._p + 1]))
+            else:
+                end = keys.shape[0]
+            self._w.write(keys[start:end], vals[start:end])
+            start = end
+
+    def close(self) -> list[int]:
+        while self._p < len(self._bounds) - 2:
+            self._next()
+        self.sizes.append(self._w.n)
+        self._w.close()
+        return self.sizes
+
+    def abort(self):
+        self._w.abort()
+
+
 def count_shard_runs(shard: int, ids, offsets, vocab_size: int, window: int, rows, out,
                      memory="1G", workers: int = 1) -> dict:
     """Map task: count shard ``shard`` and write one sorted run of exact sums per partition.
 
-    Returns statistics (entries per partition, seconds).
+    The count's entries stream from its final merge straight into the partitions' runs,
+    so the task holds ``memory`` of counting tables and buffers, never the shard's whole
+    result.  Returns statistics (entries per partition, seconds).
     """
     t0 = time.perf_counter()
-    co = count_cooccurrences(ids, offsets, vocab_size, window=window, memory=memory,
-                             workers=workers, progress=False, sums=True,
-                             tmp_dir=os.path.join(os.fspath(out), "map"))
-    key_cuts = np.searchsorted(co.keys, np.asarray(rows, dtype=np.uint64) *
-                               np.uint64(vocab_size))
-    sizes = []
-    for p in range(len(rows) - 1):
-        a, b = int(key_cuts[p]), int(key_cuts[p + 1])
-        w = _RunWriter(_map_path(out, shard, p))
-        try:
-            w.write(co.keys[a:b], co.values[a:b])
-            w.close()
-        except BaseException:
-            w.abort()
-            raise
-        sizes.append(b - a)
+    bounds = np.asarray(rows, dtype=np.uint64) * np.uint64(vocab_size)
+    runs = _PartitionRuns(out, shard, bounds)
+    try:
+        co = count_cooccurrences(ids, offsets, vocab_size, window=window, memory=memory,
+                                 workers=workers, progress=False, sums=True,
+                                 tmp_dir=os.path.join(os.fspath(out), "map"), emit=runs)
+        sizes = runs.close()
+    except BaseException:
+        runs.abort()
+        raise
     return {"shard": shard, "entries": sizes, "tokens": int(co.info["tokens"]),
             "seconds": time.perf_counter() - t0, "count_info": co.info}
 
@@ -145,6 +182,7 @@ def write_manifest(out, vocab_size: int, window: int, scale: int, rows, parts: l
                 "partitions": [{"part": p["part"], "entries": p["entries"]} for p in parts],
                 "entries": int(sum(p["entries"] for p in parts)),
                 "tokens": int(sum(m["tokens"] for m in maps)),
+                "spilled_runs": [int(m["count_info"]["spilled_runs"]) for m in maps],
                 "seconds": {"map": [round(m["seconds"], 4) for m in maps],
                             "reduce": [round(p["seconds"], 4) for p in parts]}}
     with atomic_file(os.path.join(os.fspath(out), MANIFEST), "w", encoding="utf-8") as f:

@@ -55,6 +55,11 @@ def detect_format(path) -> str:
     if path.is_dir():
         if native.is_native(path):
             return "native"
+        from embedkit.downstream.io import describe_model_dir
+
+        model = describe_model_dir(path)
+        if model is not None:
+            raise FormatError(f"{path} is {model}, not word vectors")
         raise FormatError(f"{path} is a directory without {native.VOCAB_FILE}: not embedkit "
                           "vectors")
     if not path.exists():
