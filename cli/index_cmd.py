@@ -49,7 +49,7 @@ def build(vectors_path, kind, **params):
     from embedkit.search.index import Index, resolve_kind
     from embedkit.vectors.default import load_vectors
 
-    vectors, path = load_vectors(vectors_path)
+    vectors, path = load_vectors(vectors_path, given_as="VECTORS")
     concrete = resolve_kind(kind, len(vectors))
     wanted = {"hnsw": ("hnsw_m", "ef_construction", "ef_search", "clusters", "seed"),
               "ivfpq": ("nlist", "pq_m", "nbits", "nprobe", "seed"), "exact": ()}[concrete]

@@ -6,9 +6,9 @@ import json
 
 import click
 
-from embedkit.cli._base import SuggestingGroup, input_file
-from embedkit.cli.sentiment import (VECTORS_HELP, _load, _read_texts, _save_and_report,
-                                    _training_options)
+from embedkit.cli._base import SuggestingGroup, echo_json, input_file
+from embedkit.cli.sentiment import (VECTORS_HELP, _apply_each, _error_shower, _load,
+                                    _save_and_report, _training_options)
 
 
 def _conll_options(f):
@@ -119,21 +119,37 @@ def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column,
 @click.argument("texts", nargs=-1, required=True)
 @click.option("--vectors", default=None, metavar="PATH",
               help="Replace the model's vectors (same dimension).")
-def tag_cmd(model, texts, vectors):
+@click.option("--json", "as_json", is_flag=True,
+              help='Print one JSON object per text: {"text", "tokens", "tags", "entities": '
+                   '[{"type", "start", "end", "text"}]} (or {"text", "error"}).')
+def tag_cmd(model, texts, vectors, as_json):
     """Print the entities of each TEXT ('-': one text per line on stdin).
 
-    One line per entity: type, token span start:end (end exclusive) and the words.
+    One line per entity: type, token span start:end (end exclusive) and the words; with
+    several texts, each starts with a '# TEXT' line.  An empty text is an error, reported
+    in its place; the others are answered and the command exits 1 at the end.
     """
-    m = _load(model, vectors, task="ner")
-    raw, toks = _read_texts(texts)
-    tagged = m.predict(toks) if toks else []
     from embedkit.downstream.metrics import chunks
 
-    for n, (words, tags) in enumerate(zip(toks, tagged)):
-        if len(toks) > 1:
-            click.echo(f"# {raw[n]}")
-        for typ, s, e in chunks(tags):
+    m = _load(model, vectors, task="ner")
+    several = len(texts) > 1 or list(texts) == ["-"]
+
+    def tag(toks):
+        return m.predict(toks)
+
+    def show(text, words, tags):
+        spans = chunks(tags)
+        if as_json:
+            echo_json({"text": text, "tokens": words, "tags": tags,
+                       "entities": [{"type": t, "start": s, "end": e,
+                                     "text": " ".join(words[s:e])} for t, s, e in spans]})
+            return
+        if several:
+            click.echo(f"# {text}")
+        for typ, s, e in spans:
             click.echo(f"{typ}\t{s}:{e}\t{' '.join(words[s:e])}")
+
+    _apply_each(texts, tag, show, _error_shower(as_json))
 
 
 @ner.command("evaluate")

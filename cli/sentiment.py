@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from embedkit.cli._base import SuggestingGroup, input_file
+from embedkit.cli._base import SuggestingGroup, echo_json, input_file
 
 VECTORS_HELP = ("Word vectors (word2vec .bin/.txt, GloVe, fastText .vec, .ekv); default "
                 "$EMBEDKIT_VECTORS, else the packaged default vectors.")
@@ -85,12 +85,45 @@ def _save_and_report(model, out, dev_metric):
 
 
 def _read_texts(texts):
+    """``(raw, tokens)`` of the TEXT arguments, or of the lines of stdin for ``-``."""
     from embedkit.downstream import tokenize
 
     if list(texts) == ["-"]:
-        lines = [line.rstrip("\n") for line in sys.stdin]
+        lines = [line.rstrip("\n").rstrip("\r") for line in sys.stdin]
         return lines, [tokenize(line) for line in lines]
     return list(texts), [tokenize(t) for t in texts]
+
+
+def _apply_each(texts, predict, show, show_error):
+    """Run ``predict`` on every non-empty text (one batch) and ``show`` each answer in input
+    order; an empty text is reported in its place by ``show_error``, and the command exits 1
+    at the end if any was."""
+    from embedkit.errors import EmbedkitError
+
+    raw, toks = _read_texts(texts)
+    stdin = list(texts) == ["-"]
+    good = [i for i, t in enumerate(toks) if t]
+    answers = dict(zip(good, predict([toks[i] for i in good]))) if good else {}
+    for i, text in enumerate(raw):
+        if i in answers:
+            show(text, toks[i], answers[i])
+        else:
+            where = f"line {i + 1}" if stdin else f"text {i + 1}"
+            show_error(text, f"{where} is empty: give words to "
+                             f"{'classify' if predict.__name__ != 'tag' else 'tag'}")
+    failed = len(raw) - len(good)
+    if failed:
+        raise EmbedkitError(f"{failed} of {len(raw)} texts were empty (each is reported in "
+                            "its place); the others were answered")
+
+
+def _error_shower(as_json):
+    def show_error(text, message):
+        if as_json:
+            echo_json({"text": text, "error": message})
+        else:
+            click.echo(f"Error: {message}", err=True)
+    return show_error
 
 
 def _load(model, vectors, task="sentiment"):
@@ -162,15 +195,31 @@ def train_cmd(vectors_path, train_path, dev_path, out, label_column, text_column
 @click.argument("texts", nargs=-1, required=True)
 @click.option("--vectors", default=None, metavar="PATH",
               help="Replace the model's vectors (same dimension).")
-def predict_cmd(model, texts, vectors):
-    """Print the label and its probability for each TEXT ('-': one text per line on stdin)."""
+@click.option("--json", "as_json", is_flag=True,
+              help='Print one JSON object per text: {"text", "label", "probability", '
+                   '"probabilities"} (or {"text", "error"}).')
+def predict_cmd(model, texts, vectors, as_json):
+    """Print the label and its probability for each TEXT ('-': one text per line on stdin).
+
+    An empty text is an error, reported in its place; the others are answered and the
+    command exits 1 at the end.
+    """
     m = _load(model, vectors)
-    raw, toks = _read_texts(texts)
-    if not toks:
-        return
-    labels, probs = m.predict(toks)
-    for text, lab, p in zip(raw, labels, probs):
-        click.echo(f"{lab}\t{p:.4f}\t{text}")
+
+    def predict(toks):
+        return list(m.predict_proba(toks))
+
+    def show(text, toks, prob):
+        best = int(prob.argmax())
+        if as_json:
+            echo_json({"text": text, "label": m.labels[best],
+                       "probability": round(float(prob[best]), 6),
+                       "probabilities": {lab: round(float(p), 6)
+                                         for lab, p in zip(m.labels, prob)}})
+        else:
+            click.echo(f"{m.labels[best]}\t{prob[best]:.4f}\t{text}")
+
+    _apply_each(texts, predict, show, _error_shower(as_json))
 
 
 @sentiment.command("evaluate")

@@ -6,41 +6,23 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from embedkit import Vectors
 from embedkit.cli.main import cli
-from embedkit.downstream import NERTagger, SentimentClassifier, load_model, read_tsv
+from embedkit.downstream import NERTagger, load_model, read_tsv
 from embedkit.errors import FormatError
+from helpers.downstream_models import save_tiny_models
 
 
 def _run(*args, **kwargs):
     return CliRunner().invoke(cli, [str(a) for a in args], **kwargs)
 
 
-def _vectors():
-    rng = np.random.default_rng(0)
-    words = [f"w{i}" for i in range(20)] + ["x", "Ada", "Paris"]
-    return Vectors(words, rng.normal(size=(len(words), 8)).astype(np.float32))
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     """A sentiment classifier and an NER tagger, one tiny epoch each, plus matching files."""
-    d = tmp_path_factory.mktemp("kinds")
-    v = _vectors()
-    s = SentimentClassifier(v, hidden=4, threads=1)
-    s.fit([["w1", "x"], ["w2", "w3"]] * 10, ["yes", "no"] * 10, epochs=1, progress=False)
-    s.save(d / "sent")
-    n = NERTagger(v, hidden=4, threads=1, char_cnn=0)
-    n.fit([["Ada", "w1", "Paris"], ["w1", "w2"]] * 10, [["B-PER", "O", "B-LOC"], ["O", "O"]] * 10,
-          epochs=1, progress=False)
-    n.save(d / "ner")
-    (d / "data.tsv").write_text("label\tsentence\nyes\tw1 x w2\nno\tw2 w3 w4\n")
-    (d / "data.conll").write_text("Ada\tB-PER\nw1\tO\nParis\tB-LOC\n\nw1\tO\nw2\tO\n")
-    return d
+    return save_tiny_models(tmp_path_factory.mktemp("kinds"))
 
 
 def _one_line_error(r, *needles):

@@ -194,3 +194,77 @@ def test_streamed_glove_over_partitions_trains_like_the_single_machine(enc, tmp_
         v /= np.linalg.norm(v, axis=1, keepdims=True)
         sims.append((v @ v.T)[np.triu_indices(top, 1)])
     assert np.corrcoef(sims[0], sims[1])[0, 1] > 0.95  # 0.99 here; another seed: 0.7
+
+
+def test_partitions_to_an_object_store_url_are_bit_identical(enc, reference):
+    """memory:// stands for s3:// / gs://: runs and partitions are uploaded whole."""
+    fsspec = pytest.importorskip("fsspec")
+    url = "memory://embedkit-cooc/co"
+    fs = fsspec.filesystem("memory")
+    try:
+        pc = count_sharded(enc, url, window=6, n_partitions=3, memory="96K")
+        assert pc.path == url
+        _identical(reference, PartitionedCooccurrence.open(url).load())
+        assert not fs.glob("/embedkit-cooc/co/map/*.npy")  # map runs removed
+        assert not [p for p in fs.find("/embedkit-cooc") if p.endswith(".part")]
+    finally:
+        fs.rm("/embedkit-cooc", recursive=True)
+
+
+def test_dask_partitions_to_a_file_url_are_bit_identical(enc, reference, tmp_path,
+                                                         dask_client):
+    pc = count_sharded(enc, f"file://{tmp_path}/co", window=6, n_partitions=3,
+                       client=dask_client)
+    _identical(reference, pc.load())
+
+
+def test_glove_trains_from_partitions_counted_apart(enc, tmp_path):
+    """GloVe.fit(cooccurrence=DIR): the partitions of `corpus cooccur` (on a cluster, say)
+    train as the in-memory count does when they fit --memory, else stream from disk."""
+    from embedkit.training import GloVe
+
+    pc = count_sharded(enc, tmp_path / "co", window=6, n_partitions=3)
+    kw = dict(dim=8, epochs=2, workers=1, seed=4, min_count=1, window=6)
+    joined = GloVe(**kw).fit(enc.path, cooccurrence=pc.load(), progress=False)
+    from_dir = GloVe(**kw).fit(enc.path, cooccurrence=str(tmp_path / "co"), progress=False)
+    np.testing.assert_array_equal(joined.vectors.vectors, from_dir.vectors.vectors)
+    streamed = GloVe(memory="16K", **kw).fit(enc.path, cooccurrence=pc, progress=False)
+    assert streamed.cooccurrence["streamed"]
+    assert streamed.history[-1]["words"] == len(pc)
+
+
+def test_partitions_of_another_corpus_are_refused(enc, tmp_path):
+    from embedkit.errors import ParameterError
+    from embedkit.training import GloVe
+
+    pc = count_sharded(enc, tmp_path / "co", window=6, n_partitions=2)
+    info = json.loads((pc.path / MANIFEST).read_text())
+    info["vocab_digest"] = "0" * 24
+    (pc.path / MANIFEST).write_text(json.dumps(info))
+    with pytest.raises(ParameterError, match="another vocabulary"):
+        GloVe(dim=8, epochs=1, min_count=1, window=6).fit(enc.path, cooccurrence=pc.path,
+                                                          progress=False)
+    with pytest.raises(ParameterError, match="window"):
+        GloVe(dim=8, epochs=1, min_count=1, window=5).fit(enc.path, cooccurrence=pc.path,
+                                                          progress=False)
+
+
+def test_cli_corpus_cooccur_then_train_glove_from_it(enc, tmp_path):
+    from click.testing import CliRunner
+
+    from embedkit.cli.main import cli
+
+    co = tmp_path / "co"
+    r = CliRunner().invoke(cli, ["corpus", "cooccur", str(enc.path), "--out", str(co),
+                                 "--window", "6", "--memory", "64K", "--partitions", "3"])
+    assert r.exit_code == 0, r.output
+    assert "3 partitions" in r.output
+    out = tmp_path / "g.txt"
+    r = CliRunner().invoke(cli, ["train", str(enc.path), "--model", "glove", "--window", "6",
+                                 "--cooccurrence", str(co), "--min-count", "1", "--dim", "8",
+                                 "--epochs", "1", "--workers", "1", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.read_text().split()[0] == str(len(enc.vocab))
+    r = CliRunner().invoke(cli, ["train", str(enc.path), "--cooccurrence", str(co),
+                                 "--out", str(tmp_path / "s.txt")])
+    assert r.exit_code != 0 and "--model glove" in r.output

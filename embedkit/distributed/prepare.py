@@ -132,6 +132,8 @@ def _cleanup(out, local: bool, created: bool, keep_marker: bool) -> None:
             shutil.rmtree(path, ignore_errors=True)
             return
         shutil.rmtree(path / S.WORK, ignore_errors=True)
+        for tmp in (path / "shards").glob(".*.part"):  # left by tasks of a lost worker
+            tmp.unlink(missing_ok=True)
         if not keep_marker:
             shutil.rmtree(path / "shards", ignore_errors=True)
             (path / "vocab.json").unlink(missing_ok=True)

@@ -302,9 +302,12 @@ class GloVe:
             Append one JSON line per progress tick.
         progress : bool, optional
             Show progress bars (default: embedkit's global setting).
-        cooccurrence : Cooccurrence, optional
+        cooccurrence : Cooccurrence, PartitionedCooccurrence or path, optional
             Counts of this corpus from :meth:`count` (to train several models on one
-            count); must match the vocabulary and ``window``.
+            count), or the partitions :func:`~embedkit.training.cooccur_partitioned.count_sharded`
+            wrote (on a Dask cluster, say), or their directory / URL: joined in memory when
+            they fit ``memory``, else streamed from disk partition by partition.  Must
+            match the vocabulary and ``window``.
         """
         out, checkpoint = C.vectors_plan(out, format, checkpoint, checkpoint_every)
 
@@ -334,11 +337,27 @@ class GloVe:
                 enc, co = self.count(enc, progress=progress)
         else:
             enc, co = self._prepare(corpus), cooccurrence
+            if isinstance(co, (str, bytes)) or hasattr(co, "__fspath__"):
+                from embedkit.training.cooccur_partitioned import PartitionedCooccurrence
+
+                co = PartitionedCooccurrence.open(co)
             if co.vocab_size != len(enc.vocab) or co.window != self.window:
                 raise ParameterError(
                     f"cooccurrence was counted for {co.vocab_size} words with window "
                     f"{co.window}, not {len(enc.vocab)} words with window {self.window}: "
                     "count it with the same corpus and window")
+            if hasattr(co, "partitions"):  # counted into partitions (perhaps on a cluster)
+                digest = co.info.get("vocab_digest")
+                if digest and digest != getattr(enc, "info", {}).get("vocab_digest", digest):
+                    raise ParameterError(f"the co-occurrences in {co.path} were counted for "
+                                         "another vocabulary: count them for this corpus")
+                if co.nbytes > parse_memory(self.memory):
+                    log.info("glove: %s of co-occurrences exceed --memory %s: training "
+                             "streams %d partitions from %s", C.format_bytes(co.nbytes),
+                             self.memory, len(co.partitions), co.path)
+                    co, streamed = None, co
+                else:
+                    co = co.load()
         vocab = enc.vocab
         fp = _fingerprint(enc)
         if state is not None and state["corpus"] != fp:

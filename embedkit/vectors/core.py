@@ -95,6 +95,7 @@ class Vectors(KeyedVectorsMixin):
                                      f"got shape {counts.shape}")
         self._words = words
         self._index = index
+        self._word_index = None
         self._vectors = vectors
         self._storage = None
         self.counts = counts
@@ -107,17 +108,20 @@ class Vectors(KeyedVectorsMixin):
 
     @classmethod
     def _trusted(cls, words, vectors, *, index=None, counts=None, metadata=None,
-                 storage=None) -> "Vectors":
+                 storage=None, word_index=None) -> "Vectors":
         """Wrap already-validated data without copying or re-checking (used by loaders).
 
         ``words`` must be unique strings and ``vectors`` a float32 C-order matrix with one
-        row per word; ``index`` (word -> row) is built lazily when omitted.  A loader may
-        give ``storage`` (a :class:`~embedkit.vectors.storage.StoredMatrix` with stored
-        norms, or float16/int8 rows) instead of, or along with, ``vectors``.
+        row per word; ``index`` (a word -> row ``dict``) or ``word_index`` (a compact
+        :class:`~embedkit.vectors.wordindex.WordIndex` over ``words``) is built lazily when
+        omitted.  A loader may give ``storage`` (a
+        :class:`~embedkit.vectors.storage.StoredMatrix` with stored norms, or float16/int8
+        rows) instead of, or along with, ``vectors``.
         """
         self = cls.__new__(cls)
         self._words = words if isinstance(words, list) else list(words)
         self._index = index
+        self._word_index = word_index
         if vectors is None and storage is not None and storage.dtype == "float32":
             vectors = storage.data
         self._vectors = vectors
@@ -139,10 +143,27 @@ class Vectors(KeyedVectorsMixin):
 
     @property
     def key_to_index(self) -> dict[str, int]:
-        """Mapping word -> row number."""
+        """Mapping word -> row number (a ``dict``, as in gensim).
+
+        Vectors read from a file look words up in a compact index instead (two arrays, 12
+        bytes a word); this ``dict`` is built on first access: about 80 bytes a word (250 MB
+        for 3,000,000 words) and a few seconds.  :meth:`index` and ``word in v`` never
+        need it.
+        """
         if self._index is None:
             self._index = dict(zip(self._words, range(len(self._words))))
+            self._word_index = None
         return self._index
+
+    def _row_of(self, word):
+        """Row of ``word`` in its exact spelling, or None (``TypeError`` if unhashable)."""
+        if self._index is not None:
+            return self._index.get(word)
+        if self._word_index is None:
+            from embedkit.vectors.wordindex import WordIndex
+
+            self._word_index = WordIndex(self._words)
+        return self._word_index.get(word)
 
     @property
     def vectors(self) -> np.ndarray:
@@ -187,7 +208,7 @@ class Vectors(KeyedVectorsMixin):
 
     def __contains__(self, word) -> bool:
         try:
-            if word in self.key_to_index:
+            if self._row_of(word) is not None:
                 return True
             return self.ignore_case and word.casefold() in self._folded_index()
         except (TypeError, AttributeError):
@@ -207,14 +228,15 @@ class Vectors(KeyedVectorsMixin):
         in its exact spelling matches case-insensitively.
         """
         try:
-            return self.key_to_index[word]
-        except KeyError:
+            row = self._row_of(word)
+            if row is not None:
+                return row
             if self.ignore_case:
                 row = self._folded_index().get(word.casefold())
                 if row is not None:
                     return row
-            raise UnknownWordError(_UnknownMessage(self, word)) from None
-        except TypeError:
+            raise UnknownWordError(_UnknownMessage(self, word))
+        except (TypeError, AttributeError):
             raise UnknownWordError(f"words are strings, got {type(word).__name__}") from None
 
     def _folded_index(self) -> dict[str, int]:

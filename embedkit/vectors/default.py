@@ -41,13 +41,16 @@ def has_default_vectors() -> bool:
     return is_packed(default_vectors_dir())
 
 
-def find_vectors(path=None) -> tuple[str, str]:
+def find_vectors(path=None, given_as: str = "--vectors") -> tuple[str, str]:
     """The vectors file to use and where that choice came from.
 
     Parameters
     ----------
     path : str or PathLike, optional
         An explicit path (the CLI's ``--vectors``); wins when given.
+    given_as : str
+        How the command line names ``path`` in messages (``--vectors``, or an argument
+        like ``VECTORS``).
 
     Returns
     -------
@@ -61,7 +64,7 @@ def find_vectors(path=None) -> tuple[str, str]:
         the message says how to fix it.
     """
     if path is not None:
-        path, source = os.fspath(path), "--vectors"
+        path, source = os.fspath(path), given_as
     elif os.environ.get(ENV_VAR):
         path, source = os.environ[ENV_VAR], f"${ENV_VAR}"
     elif has_default_vectors():
@@ -144,7 +147,7 @@ def save_packed(vectors, directory, metadata: dict | None = None, dtype=np.float
     write_json(str(d / PACKED_META), dict(metadata or vectors.metadata or {}))
 
 
-def load_vectors(path=None):
+def load_vectors(path=None, given_as: str = "--vectors"):
     """Load the vectors :func:`find_vectors` picks: packed directories here, files with
     :func:`embedkit.load` (every word2vec/GloVe/fastText/native format).
 
@@ -152,7 +155,7 @@ def load_vectors(path=None):
     -------
     (Vectors, path)
     """
-    path, source = find_vectors(path)
+    path, source = find_vectors(path, given_as)
     log.debug("vectors from %s: %s", source, path)
     if is_packed(path):
         return load_packed(path), path

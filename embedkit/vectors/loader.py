@@ -237,8 +237,10 @@ def load(path, format=None, limit=None, unicode_errors="replace", mmap=True, *, 
         format = "glove"
     fmt = detect_format(path) if format is None else canonical_format(format)
     if fmt == "native":
-        words, storage, counts, meta = native.open_native(path, limit=limit, mmap=mmap)
-        out = Vectors._trusted(words, None, counts=counts, metadata=meta, storage=storage)
+        words, storage, counts, meta, index = native.open_native(path, limit=limit, mmap=mmap,
+                                                                 with_index=True)
+        out = Vectors._trusted(words, None, counts=counts, metadata=meta, storage=storage,
+                               word_index=index)
         if meta.get("subwords") is not None:
             from embedkit.vectors.subword import Subwords
 
@@ -397,6 +399,8 @@ def validate(path, format=None, max_duplicates: int = 20) -> dict:
         fmt = detect_format(path) if format is None else canonical_format(format)
         report["format"] = fmt
         if fmt == "native":
+            from embedkit.vectors.storage import row_norms
+
             words, storage, _, _ = native.open_native(path, norms=False)
             report.update(count=len(words), dim=storage.dim)
             stored = None
@@ -406,12 +410,13 @@ def validate(path, format=None, max_duplicates: int = 20) -> dict:
             off = 0
             for s in range(0, len(storage), block):
                 rows = storage.decode(s, min(len(storage), s + block))
-                bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
+                want = row_norms(rows)
+                bad = np.flatnonzero(~np.isfinite(want))
                 for r in bad[:100]:
                     report["errors"].append((f"row {s + r + 1}", f"word {words[s + r]!r}: NaN "
-                                             "or infinity in the vector"))
+                                             "or infinity in the vector (or values whose norm "
+                                             "exceeds float32)"))
                 if stored is not None:
-                    want = np.linalg.norm(rows, axis=1)
                     got = stored[s:s + len(rows)]
                     with np.errstate(invalid="ignore"):
                         wrong = np.flatnonzero(~((got == want) | (
