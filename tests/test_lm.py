@@ -233,5 +233,12 @@ def test_loading_a_truncated_weight_array_is_a_format_error(tmp_path):
         p = {k: z[k] for k in z.files}
     p["Wi0"] = p["Wi0"][:-1]
     np.savez(tmp_path / "m" / "weights.npz", **p)
+    with pytest.raises(FormatError, match="different saves"):  # model.json ties the weights
+        LanguageModel.load(tmp_path / "m")
+    from embedkit import _validate as V
+
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    meta["weights_sha256"] = V.file_digest(tmp_path / "m" / "weights.npz")  # re-signed
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
     with pytest.raises(FormatError, match="Wi0"):
         LanguageModel.load(tmp_path / "m")

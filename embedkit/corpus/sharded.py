@@ -35,6 +35,7 @@ from typing import Iterator
 
 import numpy as np
 
+from embedkit import _validate as V
 from embedkit._atomic import atomic_file
 from embedkit._kernels.corpus import remap_chunk, sentence_offsets
 from embedkit.corpus import readers
@@ -585,58 +586,41 @@ class ShardedCorpus:
                 "not an encoded corpus directory"
             raise FormatError(f"{path}: no {MANIFEST} ({what}); run `embedkit corpus prepare` "
                               "again")
-        try:
-            info = json.loads(man_path.read_text(encoding="utf-8"))
-            if info.get("format") != FORMAT or not isinstance(info.get("shards"), list):
-                raise ValueError("not an embedkit sharded-corpus manifest")
-            vocab = Vocab.load(path / "vocab.json")
-        except (ValueError, KeyError, TypeError, OSError) as exc:
-            raise FormatError(f"{man_path}: {exc}; run `embedkit corpus prepare` again") from None
-        if info.get("format_version", 0) > FORMAT_VERSION:
+        fix = "run `embedkit corpus prepare` again"
+        info = V.read_json(man_path, fix=fix)
+        if not isinstance(info, dict) or info.get("format") != FORMAT:
+            raise FormatError(f"{man_path}: not an embedkit sharded-corpus manifest; {fix}")
+        entries = V.field(info, "shards", list, file=man_path, fix=fix)
+        version = V.field(info, "format_version", int, file=man_path, default=0, fix=fix)
+        if version > FORMAT_VERSION:
             raise FormatError(f"{path} was written by a newer embedkit (format "
-                              f"{info['format_version']}): upgrade embedkit")
-        V = len(vocab)
+                              f"{version}): upgrade embedkit")
+        opts = V.field(info, "options", dict, file=man_path, fix=fix)
+        vocab = Vocab.load(path / "vocab.json", fix=fix)
+        n_words = len(vocab)
         digest = vocab_digest(vocab.words)
         if digest != info.get("vocab_digest"):
             raise FormatError(f"{path / 'vocab.json'} does not match {man_path}: prepare again")
-        opts = info["options"]
         shards = []
-        for entry in info["shards"]:
-            name = shard_name(int(entry["shard"]))
+        for entry in entries:
+            k = V.field(entry, "shard", int, file=man_path, fix=fix)
+            if not 0 <= k < 10 ** 9:
+                raise FormatError(f"{man_path}: shard number {k} is out of range; {fix}")
+            name = shard_name(k)
             base = path / "shards" / name
-            try:
-                meta = json.loads((path / "shards" / f"{name}.json").read_text("utf-8"))
-            except (OSError, ValueError) as exc:
-                raise FormatError(f"{base}.json: {exc}; prepare the corpus again") from None
+            meta = V.read_json(f"{base}.json", fix=fix)
+            if not isinstance(meta, dict):
+                raise FormatError(f"{base}.json: not a shard description (a JSON object); {fix}")
             for key in ("tokenizer", "lowercase"):
                 if meta.get(key) != opts.get(key):
                     raise FormatError(
-                        f"shard {meta.get('source', name)} ({base}.json) was encoded with "
+                        f"shard {meta.get('source', name)!s} ({base}.json) was encoded with "
                         f"{key}={meta.get(key)!r} but the corpus with {key}={opts.get(key)!r}: "
                         "prepare every shard with the same tokenizer settings")
             if meta.get("vocab_digest") != digest:
-                raise FormatError(f"shard {meta.get('source', name)} ({base}.json) was encoded "
+                raise FormatError(f"shard {meta.get('source', name)!s} ({base}.json) was encoded "
                                   "with another vocabulary: prepare the corpus again")
-            try:
-                ids = np.load(f"{base}.ids.npy", mmap_mode="r", allow_pickle=False)
-                off = np.load(f"{base}.offsets.npy", allow_pickle=False)
-            except (OSError, ValueError, EOFError) as exc:
-                raise FormatError(f"{base}.ids.npy / .offsets.npy: {exc}; prepare the corpus "
-                                  "again") from None
-            n = int(meta["tokens"])
-            if ids.dtype != np.int32 or ids.ndim != 1 or ids.shape[0] != n:
-                raise FormatError(f"{base}.ids.npy: expected {n} int32 ids, found "
-                                  f"{ids.shape} {ids.dtype}; prepare the corpus again")
-            if off.dtype != np.int64 or off.ndim != 1 or off.shape[0] < 1 or off[0] != 0 or \
-                    off[-1] != n or (off.shape[0] > 1 and np.any(np.diff(off) < 0)):
-                raise FormatError(f"{base}.offsets.npy: not sentence offsets from 0 to {n}; "
-                                  "prepare the corpus again")
-            for start in range(0, n, _CHUNK):
-                part = ids[start:start + _CHUNK]
-                if int(part.min()) < 0 or int(part.max()) >= V:
-                    raise FormatError(f"{base}.ids.npy: ids outside [0, {V}); prepare the "
-                                      "corpus again")
-            shards.append((ids, off))
+            shards.append(_read_shard(base, meta, n_words, fix))
         return cls(shards=shards, vocab=vocab, info=info, path=path)
 
 
@@ -653,24 +637,33 @@ def load_shard(path, k: int, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
     both checked against the shard's metadata and ``vocab_size`` (a task on a worker reads
     only its shard)."""
     base = pathlib.Path(path) / "shards" / shard_name(k)
+    fix = "prepare the corpus again"
     try:
-        meta = json.loads(pathlib.Path(f"{base}.json").read_text("utf-8"))
-        ids = np.load(f"{base}.ids.npy", mmap_mode="r", allow_pickle=False)
-        off = np.load(f"{base}.offsets.npy", allow_pickle=False)
-    except FileNotFoundError as exc:
-        raise MissingFileError(f"shard file {exc.filename} is missing{_worker_name()}: every "
-                               "worker must reach the encoded directory") from None
-    except (OSError, ValueError, EOFError) as exc:
-        raise FormatError(f"{base}.*: {exc}; prepare the corpus again") from None
-    n = int(meta.get("tokens", -1))
-    if ids.dtype != np.int32 or ids.ndim != 1 or ids.shape[0] != n:
-        raise FormatError(f"{base}.ids.npy: expected {n} int32 ids, found {ids.shape} "
-                          f"{ids.dtype}; prepare the corpus again")
-    if off.dtype != np.int64 or off.ndim != 1 or off.shape[0] < 1 or off[0] != 0 or \
-            off[-1] != n or np.any(np.diff(off) < 0):
-        raise FormatError(f"{base}.offsets.npy: not sentence offsets from 0 to {n}")
-    for start in range(0, n, _CHUNK):
-        part = ids[start:start + _CHUNK]
-        if int(part.min()) < 0 or int(part.max()) >= vocab_size:
-            raise FormatError(f"{base}.ids.npy: ids outside [0, {vocab_size})")
+        meta = V.read_json(f"{base}.json", fix=fix)
+    except MissingFileError as exc:
+        raise MissingFileError(f"{exc}{_worker_name()}: every worker must reach the encoded "
+                               "directory") from None
+    if not isinstance(meta, dict):
+        raise FormatError(f"{base}.json: not a shard description (a JSON object); {fix}")
+    return _read_shard(base, meta, vocab_size, fix)
+
+
+def _read_shard(base: pathlib.Path, meta: dict, vocab_size: int, fix: str):
+    """Shard ``base``'s ``(ids, offsets)``, ids memory-mapped, checked against its metadata
+    ``meta`` (the number of tokens) and the vocabulary size before any kernel sees them."""
+    n = V.field(meta, "tokens", int, file=f"{base}.json", fix=fix)
+    ids_file, off_file = pathlib.Path(f"{base}.ids.npy"), pathlib.Path(f"{base}.offsets.npy")
+    try:
+        ids = V.read_npy(ids_file, mmap=True, fix=fix)
+        off = V.read_npy(off_file, fix=fix)
+    except MissingFileError as exc:
+        raise MissingFileError(f"{exc}{_worker_name()}: every worker must reach the encoded "
+                               "directory") from None
+    V.check_array(ids, file=ids_file, name="ids", shape=(n,), kind="i", fix=fix)
+    if ids.dtype != np.int32:
+        raise FormatError(f"{ids_file}: expected int32 ids, found {ids.dtype}; {fix}")
+    V.check_offsets(off, file=off_file, name="offsets", total=n, fix=fix)
+    if off.dtype != np.int64:
+        raise FormatError(f"{off_file}: expected int64 offsets, found {off.dtype}; {fix}")
+    V.check_ids(ids, file=ids_file, name="ids", high=vocab_size, fix=fix)
     return ids, off

@@ -112,6 +112,17 @@ class Vocab:
             f.write(json.dumps(self.to_json(), ensure_ascii=False))
 
     @classmethod
-    def load(cls, path) -> "Vocab":
-        with open(path, encoding="utf-8") as f:
-            return cls.from_json(json.load(f))
+    def load(cls, path, fix: str = "") -> "Vocab":
+        """Read a vocabulary written by :meth:`save`, checked: unique string words, one count
+        (an integer >= 0) each; anything else is a :class:`FormatError` naming the file."""
+        from embedkit import _validate as V
+
+        data = V.read_json(path, fix=fix)
+        words = V.string_list(V.field(data, "words", list, file=path, fix=fix), file=path,
+                              name="words", fix=fix)
+        counts = V.count_list(V.field(data, "counts", list, file=path, fix=fix), len(words),
+                              file=path, name="counts", fix=fix)
+        try:
+            return cls(words, counts)
+        except ParameterError as exc:
+            raise FormatError(f"{path}: {exc}" + (f"; {fix}" if fix else "")) from None

@@ -9,10 +9,12 @@ and the next-token distribution for generation.  The epoch loop lives in
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from embedkit import _validate as V
 from embedkit._threads import one_blas_thread
 from embedkit._kernels.recurrent import (gru_cell_forward, gru_layer_backward,
                                          gru_layer_forward, lstm_cell_forward,
@@ -20,7 +22,7 @@ from embedkit._kernels.recurrent import (gru_cell_forward, gru_layer_backward,
 from embedkit.errors import FormatError, ParameterError, UnknownWordError
 from embedkit.lm import decoding
 from embedkit.lm.data import LMVocab, batchify
-from embedkit.lm.io import check_params, load_dir, save_dir
+from embedkit.lm.io import check_params, check_vocab, load_dir, save_dir
 
 log = logging.getLogger(__name__)
 
@@ -516,14 +518,15 @@ class LanguageModel:
     def load(cls, path) -> "LanguageModel":
         """Load a model saved by :meth:`save` (a model of another kind is a FormatError)."""
         meta, params = load_dir(path, KIND)
+        file = os.path.join(os.fspath(path), "model.json")
+        words = check_vocab(path, meta, "vocab")
+        counts = V.count_list(V.field(meta, "counts", list, file=file), len(words), file=file,
+                              name="counts")
         try:
-            cfg = LMConfig(**meta["config"])
+            cfg = LMConfig(**V.field(meta, "config", dict, file=file))
             cfg.validate()
-            vocab = LMVocab(meta["vocab"])
-            counts = np.asarray(meta["counts"], dtype=np.int64)
-        except (KeyError, TypeError, ParameterError) as exc:
-            raise FormatError(f"{path}: model.json is incomplete or inconsistent ({exc})") from None
-        if counts.shape != (len(vocab),) or counts.min(initial=1) < 0:
-            raise FormatError(f"{path}: counts do not match the {len(vocab)}-word vocabulary")
+            vocab = LMVocab(words)
+        except (TypeError, ValueError, ParameterError) as exc:
+            raise FormatError(f"{file} is incomplete or inconsistent ({exc})") from None
         params = check_params(path, params, _param_shapes(cfg, len(vocab)))
         return cls(cfg, vocab, params, counts, meta.get("history"))

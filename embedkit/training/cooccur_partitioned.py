@@ -300,13 +300,16 @@ class PartitionedCooccurrence:
     def partition(self, p: int) -> tuple[np.ndarray, np.ndarray]:
         """``(keys, values)`` of partition ``p`` (read into memory, validated)."""
         path, n = self.partitions[p]
-        try:
-            if _remote(path):  # an object store: the partition's bytes, read whole
+        from embedkit import _validate as V
+
+        fix = "count the co-occurrences again"
+        if _remote(path):  # an object store: the partition's bytes, read whole
+            try:
                 arr = np.load(io.BytesIO(read_bytes(path)), allow_pickle=False)
-            else:
-                arr = np.load(_local_path(path), mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError, EOFError) as exc:
-            raise FormatError(f"{path}: {exc}; count the co-occurrences again") from None
+            except Exception as exc:  # noqa: BLE001 - whatever numpy's header parser meets
+                raise V.corrupt(path, exc, fix=fix) from None
+        else:
+            arr = V.read_npy(_local_path(path), mmap=True, fix=fix)
         if arr.dtype != PART_DTYPE or arr.shape != (n,):
             raise FormatError(f"{path}: expected {n} (key, val) records, found {arr.shape} "
                               f"{arr.dtype}; count again")
@@ -317,6 +320,10 @@ class PartitionedCooccurrence:
         if n and (int(keys[0]) < lo or int(keys[-1]) >= hi or np.any(keys[1:] <= keys[:-1])):
             raise FormatError(f"{path}: keys outside the partition or not increasing; count "
                               "again")
+        bad = V.first_nonfinite_row(vals)
+        if bad is not None or (n and float(vals.min()) <= 0):
+            raise FormatError(f"{path}: a co-occurrence value is NaN, infinite or not positive; "
+                              "count again")
         return keys, vals
 
     def load(self) -> Cooccurrence:
@@ -328,22 +335,50 @@ class PartitionedCooccurrence:
 
     @classmethod
     def open(cls, path) -> "PartitionedCooccurrence":
-        """Open the directory (or fsspec URL) ``path`` written by :func:`count_sharded`."""
+        """Open the directory (or fsspec URL) ``path`` written by :func:`count_sharded`.
+
+        Every manifest field is checked (types, partition rows from 0 to the vocabulary
+        size); a damaged manifest is a :class:`FormatError` naming it.
+        """
+        from embedkit import _validate as V
+
         path = os.fspath(path) if is_url(path) else pathlib.Path(path)
-        manifest = join(path, MANIFEST)
+        man = join(path, MANIFEST)
+        fix = "count the co-occurrences again"
         try:
-            info = json.loads(read_bytes(manifest).decode("utf-8"))
+            raw = read_bytes(man)
         except FileNotFoundError:
-            raise FormatError(f"{path}: no {MANIFEST} (the counting did not finish); count "
-                              "again") from None
-        except (OSError, ValueError) as exc:
-            raise FormatError(f"{manifest}: {exc}; count again") from None
+            raise FormatError(f"{path}: no {MANIFEST} (the counting did not finish); {fix}") \
+                from None
+        except OSError as exc:
+            raise V.corrupt(man, exc, fix=fix) from None
+        try:
+            info = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise V.corrupt(man, exc, fix=fix) from None
         if not isinstance(info, dict) or info.get("format") != FORMAT:
-            raise FormatError(f"{manifest} is not a partitioned co-occurrence manifest")
-        parts = [(_part_path(path, int(e["part"])), int(e["entries"]))
-                 for e in info["partitions"]]
-        return cls(path=path, vocab_size=int(info["vocab_size"]), window=int(info["window"]),
-                   partitions=parts, info=info)
+            raise FormatError(f"{man} is not a partitioned co-occurrence manifest; {fix}")
+        vocab_size = V.field(info, "vocab_size", int, file=man, fix=fix)
+        window = V.field(info, "window", int, file=man, fix=fix)
+        entries = V.field(info, "partitions", list, file=man, fix=fix)
+        rows = V.field(info, "rows", list, file=man, fix=fix)
+        if vocab_size < 0 or vocab_size >= 1 << 32 or window < 1:
+            raise FormatError(f"{man}: vocab_size {vocab_size} or window {window} is out of "
+                              f"range; {fix}")
+        if (len(rows) != len(entries) + 1 or not all(isinstance(r, int) for r in rows)
+                or (rows and (rows[0] != 0 or rows[-1] != vocab_size))
+                or any(b < a for a, b in zip(rows, rows[1:]))):
+            raise FormatError(f"{man}: 'rows' must be {len(entries) + 1} increasing row numbers "
+                              f"from 0 to {vocab_size}; {fix}")
+        parts = []
+        for p, e in enumerate(entries):
+            if V.field(e, "part", int, file=man, fix=fix) != p:
+                raise FormatError(f"{man}: partition {p} is listed out of order; {fix}")
+            n = V.field(e, "entries", int, file=man, fix=fix)
+            if n < 0:
+                raise FormatError(f"{man}: partition {p} has {n} entries; {fix}")
+            parts.append((_part_path(path, p), n))
+        return cls(path=path, vocab_size=vocab_size, window=window, partitions=parts, info=info)
 
 
 def count_sharded(corpus, out, *, window: int = 10, memory="1G", n_partitions=None,
