@@ -45,6 +45,7 @@ _HEADER_BYTES = 128          # fixed-size .npy header, rewritten once the run le
 _BYTES_PER_CODE = 24         # 8 for the code + 16 for the reduced (key, sum) it may become
 _MIN_RUN = 1024              # smallest buffer (pairs per worker) a budget must allow
 _CHUNK_TOKENS = 1 << 20      # progress granularity of a worker
+_WRITE_SLICE = 1 << 14       # records converted and written at a time (256 KB)
 _DENSE_MAX_CELLS = 1 << 19   # a dense table that stays in cache (4 MB of float64) counts fastest
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -167,10 +168,14 @@ class _RunWriter:
         self._f.write(_npy_header(0, dtype))
 
     def write(self, keys, vals):
-        rec = np.empty(keys.shape[0], dtype=self.dtype)
-        rec["key"] = keys
-        rec["val"] = vals
-        self._f.write(rec.tobytes())
+        # in slices: a spilled buffer's records never exist whole beside it (the budget
+        # counts the buffer, not a second copy of it)
+        for a in range(0, keys.shape[0], _WRITE_SLICE):
+            b = min(keys.shape[0], a + _WRITE_SLICE)
+            rec = np.empty(b - a, dtype=self.dtype)
+            rec["key"] = keys[a:b]
+            rec["val"] = vals[a:b]
+            self._f.write(memoryview(rec).cast("B"))
         self.n += keys.shape[0]
 
     def close(self):
@@ -599,7 +604,8 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
                 leftovers[t] = None
                 if fill:
                     m = K.sort_reduce(buf, fill, window, V, bits, out_k, out_v, wts)
-                    in_memory[t] = _MemoryRun(out_k[:m].copy(), out_v[:m].copy())
+                    del buf  # views, not copies: the budget holds the output arrays once
+                    in_memory[t] = _MemoryRun(out_k[:m], out_v[:m])
 
             in_memory[:] = [None] * workers
             _run_threads(reduce_leftover, workers)
