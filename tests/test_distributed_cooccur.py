@@ -268,3 +268,26 @@ def test_cli_corpus_cooccur_then_train_glove_from_it(enc, tmp_path):
     r = CliRunner().invoke(cli, ["train", str(enc.path), "--cooccurrence", str(co),
                                  "--out", str(tmp_path / "s.txt")])
     assert r.exit_code != 0 and "--model glove" in r.output
+
+
+def test_spilling_count_stays_within_its_memory_budget(tmp_path):
+    """Regression: a spill converted the whole buffer to records (and copied them again to
+    bytes), and the last buffer was copied before merging: a spilling count peaked at about
+    twice --memory.  Now the allocations stay within the budget plus a small constant."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    V, n = 20000, 400_000
+    ids = rng.integers(0, V, size=n).astype(np.int32)
+    off = np.arange(0, n + 1, 50, dtype=np.int64)
+    kw = dict(window=10, workers=1, progress=False, sums=True, tmp_dir=tmp_path,
+              emit=lambda k, v: None)
+    count_cooccurrences(ids[:1000], off[:21], V, memory="8M", **kw)  # compile
+    tracemalloc.start()
+    try:
+        co = count_cooccurrences(ids, off, V, memory="8M", **kw)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert co.info["spilled_runs"] > 10 and co.info["merge_passes"] == 0
+    assert peak < 1.2 * (8 << 20), peak / (8 << 20)

@@ -413,7 +413,8 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
                 leftovers[t] = None
                 if fill:
                     m = K.sort_reduce(buf, fill, window, V, bits, out_k, out_v, wts)
-                    in_memory[t] = _MemoryRun(out_k[:m].copy(), out_v[:m].copy())
+                    del buf  # views, not copies: the budget holds the output arrays once
+                    in_memory[t] = _MemoryRun(out_k[:m], out_v[:m])
 
             in_memory[:] = [None] * workers
             _run_threads(reduce_leftover, workers)

@@ -14,6 +14,7 @@ import numpy as np
 
 RUN_DTYPE = np.dtype([("key", "<u8"), ("val", "<i8")])  # val: exact sum of integer weights
 _HEADER_BYTES = 128          # fixed-size .npy header, rewritten once the run length is known
+_WRITE_SLICE = 1 << 14       # records converted and written at a time (256 KB)
 
 
 # -- run files ------------------------------------------------------------------------------
@@ -41,10 +42,14 @@ class _RunWriter:
         self._f.write(_npy_header(0, dtype))
 
     def write(self, keys, vals):
-        rec = np.empty(keys.shape[0], dtype=self.dtype)
-        rec["key"] = keys
-        rec["val"] = vals
-        self._f.write(rec.tobytes())
+        # in slices: a spilled buffer's records never exist whole beside it (the budget
+        # counts the buffer, not a second copy of it)
+        for a in range(0, keys.shape[0], _WRITE_SLICE):
+            b = min(keys.shape[0], a + _WRITE_SLICE)
+            rec = np.empty(b - a, dtype=self.dtype)
+            rec["key"] = keys[a:b]
+            rec["val"] = vals[a:b]
+            self._f.write(memoryview(rec).cast("B"))
         self.n += keys.shape[0]
 
     def close(self):
