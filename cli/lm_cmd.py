@@ -48,9 +48,12 @@ def lm():
 @click.option("--batch-size", default=32, show_default=True, type=int, help="Parallel streams.")
 @click.option("--bptt", default=35, show_default=True, type=int,
               help="Truncated-BPTT segment length.")
-@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam",
-              show_default=True, help="Optimiser.")
-@click.option("--lr", default=None, type=float, help="Step size [adam 2e-3, sgd 1.0].")
+@click.option("--optimizer", type=click.Choice(["adam", "lazyadam", "sgd"]), default="adam",
+              show_default=True,
+              help="adam: dense Adam (as torch.optim.Adam); lazyadam: update only the "
+                   "embedding/output rows with a gradient (faster, weaker on long runs).")
+@click.option("--lr", default=None, type=float,
+              help="Step size [adam/lazyadam 2e-3, sgd 1.0].")
 @click.option("--clip", default=0.25, show_default=True, type=float,
               help="Gradient-norm clipping (0 off).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
