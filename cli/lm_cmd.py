@@ -51,7 +51,7 @@ def lm():
 @click.option("--optimizer", type=click.Choice(["adam", "lazyadam", "sgd"]), default="adam",
               show_default=True,
               help="adam: dense Adam (as torch.optim.Adam); lazyadam: update only the "
-                   "embedding/output rows with a gradient (faster, weaker on long runs).")
+                   "embedding/output rows that have a gradient.")
 @click.option("--lr", default=None, type=float,
               help="Step size [adam/lazyadam 2e-3, sgd 1.0].")
 @click.option("--clip", default=0.25, show_default=True, type=float,

@@ -4,8 +4,8 @@ evaluation).
 The logits ``L = h @ W.T`` come from one BLAS GEMM into a reused buffer; the kernel then
 adds the bias and reduces each row in two passes over it (the row stays in cache): the
 maximum, then the sum of exponentials.  NumPy would make five passes over the whole
-``(rows, V)`` block with a temporary each; this makes two per row and allocates nothing.  ``softmax_nll_rows_parallel`` is the same source
-with the rows split over Numba's threads.
+``(rows, V)`` block with a temporary each; this makes two per row and allocates nothing.
+``softmax_nll_rows_parallel`` is the same source with the rows split over Numba's threads.
 """
 
 from __future__ import annotations
