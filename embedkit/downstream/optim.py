@@ -22,10 +22,17 @@ class Adam:
         Learning rate (> 0).
     clip : float
         Rescale the gradients when their global L2 norm exceeds ``clip`` (0 disables).
+    lazy : bool
+        True (default): a row-sparse gradient updates only its rows (the other rows' moments
+        wait).  False: the dense Adam step of ``torch.optim.Adam`` on every row, the missing
+        rows' gradient being zero (their moments decay and they keep moving by their
+        momentum), through fused kernels (:mod:`embedkit._kernels.optim`); sparse rows
+        must then be strictly increasing, as :func:`numpy.unique` returns them.
     """
 
     def __init__(self, params: dict, lr: float = 1e-3, beta1: float = 0.9,
-                 beta2: float = 0.999, eps: float = 1e-8, clip: float = 5.0):
+                 beta2: float = 0.999, eps: float = 1e-8, clip: float = 5.0,
+                 lazy: bool = True):
         check_positive("lr", lr)
         check_non_negative("clip", clip, hint=" (0 disables clipping)")
         self.p = params
@@ -33,6 +40,7 @@ class Adam:
         self.m = {k: np.zeros_like(v) for k, v in params.items()}
         self.v = {k: np.zeros_like(v) for k, v in params.items()}
         self.t = 0
+        self.lazy = bool(lazy)
 
     def step(self, dense: dict, sparse: dict | None = None) -> float:
         """Apply one update; returns the gradient norm before clipping."""
@@ -45,6 +53,9 @@ class Adam:
         b1, b2 = self.b1, self.b2
         lr_t = self.lr * np.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
         f32 = np.float32
+        if not self.lazy:
+            self._dense_step(dense, sparse, scale, lr_t)
+            return norm
         for k, g in dense.items():
             if scale != 1.0:
                 g = g * f32(scale)
@@ -65,6 +76,24 @@ class Adam:
             self.v[k][rows] = v
             self.p[k][rows] -= f32(lr_t) * m / (np.sqrt(v) + f32(self.eps))
         return norm
+
+    def _dense_step(self, dense, sparse, scale, lr_t):
+        from embedkit._kernels.optim import adam_dense, adam_rows
+
+        for k, p in self.p.items():
+            t = p.dtype.type
+            args = (t(scale), t(self.b1), t(self.b2), t(lr_t), t(self.eps))
+            m, v = self.m[k], self.v[k]
+            if k in dense:
+                g = np.ascontiguousarray(dense[k], dtype=p.dtype)
+                adam_dense(p.reshape(-1), m.reshape(-1), v.reshape(-1), g.reshape(-1), *args)
+                continue
+            if k not in sparse:  # no gradient at all: skipped, as torch skips grad None
+                continue
+            rows, g = sparse[k]
+            two = (lambda a: a.reshape(a.shape[0], -1))
+            adam_rows(two(p), two(m), two(v), np.asarray(rows, np.int64),
+                      two(np.ascontiguousarray(g, dtype=p.dtype)), *args)
 
 
 #: With ``steps`` known, the average spans at most this fraction of the run.

@@ -43,6 +43,16 @@ class SGD:
         return norm
 
 
+OPTIMIZERS = ("adam", "lazyadam", "sgd")
+
+
+def make_optimizer(name: str, params: dict, lr: float, clip: float):
+    """The optimiser ``name`` (one of :data:`OPTIMIZERS`) over ``params``."""
+    if name == "sgd":
+        return SGD(params, lr=lr, clip=clip)
+    return Adam(params, lr=lr, clip=clip, lazy=(name == "lazyadam"))
+
+
 def _split(grads: dict, n_tokens: int, trainable: set, dtype) -> tuple[dict, dict]:
     """Dense and sparse gradients of the mean loss; duplicate sparse rows summed."""
     dense, sparse = {}, {}
@@ -94,8 +104,12 @@ def train_lm(corpus, vectors=None, *, out=None, dev=None, hidden: int = 256, lay
     epochs, batch_size, bptt
         Passes, parallel streams, and truncated-BPTT segment length.
     optimizer, lr, clip
-        ``"adam"`` (default lr 2e-3) or ``"sgd"`` (default lr 1.0); gradient norm clipped
-        at ``clip`` (0 off).
+        ``"adam"`` (default lr 2e-3): the dense step of ``torch.optim.Adam`` on every row of
+        the embedding and output tables, whose gradients are row-sparse (rows without a
+        gradient keep moving by their momentum); ``"lazyadam"`` (lr 2e-3): only the rows
+        with a gradient are updated (on the Gutenberg benchmark it trails dense Adam after
+        ~900 steps, 346 against 301 perplexity, though it leads after ~180); ``"sgd"``
+        (default lr 1.0).  Gradient norm clipped at ``clip`` (0 off).
     seed : int
         Initialisation, dropout and negative samples.
     checkpoint, checkpoint_every, resume
@@ -112,12 +126,13 @@ def train_lm(corpus, vectors=None, *, out=None, dev=None, hidden: int = 256, lay
     for name, v in (("epochs", epochs), ("batch_size", batch_size), ("bptt", bptt)):
         if not isinstance(v, (int, np.integer)) or v < 1:
             raise ParameterError(f"{name} must be an integer >= 1, got {v!r}")
-    if optimizer not in ("adam", "sgd"):
-        raise ParameterError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    if optimizer not in OPTIMIZERS:
+        raise ParameterError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, "
+                             f"got {optimizer!r}")
     if max_tokens is not None and max_tokens < 2:
         raise ParameterError(f"max_tokens must be >= 2, got {max_tokens}")
     if lr is None:
-        lr = 2e-3 if optimizer == "adam" else 1.0
+        lr = 1.0 if optimizer == "sgd" else 2e-3
     out, checkpoint = C.checkpoint_plan(None if out is None else str(out), checkpoint,
                                         checkpoint_every)
 
@@ -160,9 +175,8 @@ def train_lm(corpus, vectors=None, *, out=None, dev=None, hidden: int = 256, lay
 
     trainable = set(model.params) - ({"emb"} if model.config.freeze else set())
     tparams = {k: model.params[k] for k in trainable}
-    opt = (Adam(tparams, lr=lr, clip=clip) if optimizer == "adam"
-           else SGD(tparams, lr=lr, clip=clip))
-    if opt_state and optimizer == "adam":
+    opt = make_optimizer(optimizer, tparams, lr, clip)
+    if opt_state and optimizer != "sgd" and "t" in opt_state:
         for k in trainable:
             opt.m[k][...] = opt_state[f"m:{k}"]
             opt.v[k][...] = opt_state[f"v:{k}"]
@@ -172,7 +186,7 @@ def train_lm(corpus, vectors=None, *, out=None, dev=None, hidden: int = 256, lay
         if checkpoint is None:
             return
         arrays = {f"p:{k}": v for k, v in model.params.items()}
-        if optimizer == "adam":
+        if optimizer != "sgd":
             arrays.update({f"m:{k}": opt.m[k] for k in trainable})
             arrays.update({f"v:{k}": opt.v[k] for k in trainable})
             arrays["t"] = np.array([opt.t])
