@@ -472,6 +472,15 @@ def _transfer(source: Source, part: Path, progress: bool, timeout: float,
                                 f"{limit:,} bytes {source.filename} may have; the server (or "
                                 "mirror) serves a different file. Nothing was kept.")
         expected = source.size if source.size is not None else total
+        if source.size is None and total is not None:  # the server's size, known only now
+            free = shutil.disk_usage(part.parent).free
+            if total - offset > free:
+                from embedkit._io import format_bytes
+
+                raise DownloadError(f"{source.name} needs {format_bytes(total - offset, si=True)}"
+                                    f" in {part.parent} but only {format_bytes(free, si=True)} "
+                                    "are free; free some space or set EMBEDKIT_CACHE to another "
+                                    "disk")
         written = offset
         read = getattr(response, "read1", response.read)  # one recv at a time: the deadline
         with _open_part(part, mode) as out, progress_bar(

@@ -7,6 +7,7 @@ import json
 import numpy as np
 
 from embedkit._atomic import atomic_file
+from embedkit._params import check_non_negative
 from embedkit.errors import FormatError, ParameterError
 
 
@@ -75,8 +76,7 @@ class Vocab:
 
         ``sample = 0`` keeps every token.
         """
-        if sample < 0:
-            raise ParameterError(f"sample must be >= 0, got {sample} (0 disables subsampling)")
+        check_non_negative("sample", sample, hint=" (0 disables subsampling)")
         if sample == 0 or len(self) == 0:
             return np.ones(len(self), dtype=np.float32)
         threshold = sample * self.total

@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from embedkit._atomic import atomic_file
+from embedkit._io import write_atomic, write_npz
 from embedkit._version import __version__
 from embedkit.errors import FormatError, MissingFileError, ParameterError
 
@@ -36,10 +36,9 @@ def save_dir(path, kind: str, state: dict, params: dict) -> None:
     os.makedirs(path, exist_ok=True)
     meta = dict(state, kind=kind, format=_MARKER, format_version=FORMAT_VERSION,
                 embedkit_version=__version__)
-    with atomic_file(os.path.join(path, "weights.npz"), "wb") as f:
-        np.savez(f, **params)
-    with atomic_file(os.path.join(path, "model.json"), "wb") as f:
-        f.write(json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8"))
+    write_npz(os.path.join(path, "weights.npz"), params)
+    write_atomic(os.path.join(path, "model.json"),
+                 lambda f: f.write(json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8")))
 
 
 def _is_ours(path) -> bool:
@@ -78,7 +77,11 @@ def load_dir(path, kind: str) -> tuple[dict, dict]:
     found = meta.get("kind") or meta.get("task")
     if found != kind:
         what = f"a {found!r} model" if found else "not an embedkit model"
-        raise FormatError(f"{path} is {what}, not a {kind!r} model: give a model trained "
+        use = {"sentiment": " (use it with 'embedkit sentiment predict/evaluate')",
+               "ner": " (use it with 'embedkit ner tag/evaluate')",
+               "lm": " (use it with 'embedkit lm')",
+               "seq2seq": " (use it with 'embedkit seq2seq')"}.get(found, "")
+        raise FormatError(f"{path} is {what}{use}, not a {kind!r} model: give a model trained "
                           f"with {_HOW[kind]}")
     if meta.get("format_version", 0) > FORMAT_VERSION:
         raise FormatError(f"{path} was saved by a newer embedkit; upgrade embedkit to load it")

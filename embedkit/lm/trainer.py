@@ -13,6 +13,7 @@ import numpy as np
 from embedkit._threads import one_blas_thread
 from embedkit._progress import progress_bar
 from embedkit.downstream.optim import Adam
+from embedkit._params import check_non_negative, check_positive
 from embedkit.errors import ParameterError
 from embedkit.lm.data import LMVocab, batchify, encode_stream
 from embedkit.lm.model import LanguageModel
@@ -24,10 +25,8 @@ class SGD:
     """Plain SGD with global-norm clipping over dense and row-sparse gradients."""
 
     def __init__(self, params: dict, lr: float = 1.0, clip: float = 0.25):
-        if not lr > 0:
-            raise ParameterError(f"lr must be > 0, got {lr}")
-        if clip < 0:
-            raise ParameterError(f"clip must be >= 0 (0 disables clipping), got {clip}")
+        check_positive("lr", lr)
+        check_non_negative("clip", clip, hint=" (0 disables clipping)")
         self.p, self.lr, self.clip = params, lr, clip
 
     def step(self, dense: dict, sparse: dict | None = None) -> float:
@@ -108,7 +107,7 @@ def train_lm(corpus, vectors=None, *, out=None, dev=None, hidden: int = 256, lay
     LanguageModel
     """
     from embedkit.corpus import iter_sentences
-    from embedkit.training import _common as C
+    from embedkit.training import checkpoint as C
 
     for name, v in (("epochs", epochs), ("batch_size", batch_size), ("bptt", bptt)):
         if not isinstance(v, (int, np.integer)) or v < 1:

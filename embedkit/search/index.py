@@ -8,8 +8,10 @@ import os
 import numpy as np
 
 from embedkit._kernels import search as kernels
+from embedkit._io import write_atomic_path, write_json, write_npz
 from embedkit.errors import FormatError, MissingFileError, ParameterError
 from embedkit.search import store
+from embedkit.vectors.storage import vectors_checksum
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +22,7 @@ AUTO_HNSW_MIN_WORDS = 200_000
 _DEFAULTS = {
     "hnsw": {"hnsw_m": 32, "ef_construction": 80, "ef_search": 256, "rerank": 2,
              "clusters": None, "seed": 0},
-    "ivfpq": {"nlist": None, "pq_m": None, "nbits": 8, "nprobe": 16, "train_size": None,
+    "ivfpq": {"nlist": None, "pq_m": None, "nbits": None, "nprobe": 16, "train_size": None,
               "rerank": 8, "seed": 0},
     "exact": {},
 }
@@ -30,6 +32,13 @@ _DEFAULTS = {
 LOCALITY_MIN_QUERIES = 64
 #: k-means training rows per cluster (FAISS asks for at least 39).
 _ROWS_PER_CLUSTER = 40
+#: FAISS's minimum of training rows per k-means centroid (it warns below).
+_FAISS_ROWS_PER_CENTROID = 39
+#: Below this many words an IVF-PQ index with default settings is refused: its smallest
+#: codebooks (16 codes) cannot be trained, and exact search is as fast at that size.
+IVFPQ_MIN_WORDS = _FAISS_ROWS_PER_CENTROID * 16
+#: Below this many words an IVF-PQ index is built but the log says exact/hnsw would do.
+IVFPQ_USEFUL_WORDS = 100_000
 _ASSIGN_CHUNK = 8192
 
 
@@ -48,6 +57,43 @@ def resolve_kind(kind: str, n_words: int) -> str:
     if kind == "auto":
         return "hnsw" if n_words >= AUTO_HNSW_MIN_WORDS else "exact"
     return kind
+
+
+class faiss_messages_to_log:
+    """Route what FAISS's C++ code prints on stderr (k-means warnings such as "please
+    provide at least 9984 training points", once per sub-quantizer) to the log: one warning
+    per distinct message with its count, never the raw lines."""
+
+    def __enter__(self):
+        import sys
+        import tempfile
+
+        self._file = None
+        try:
+            sys.stderr.flush()
+            self._saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):  # no file descriptor 2 (embedded use)
+            return self
+        self._file = tempfile.TemporaryFile()
+        os.dup2(self._file.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc):
+        if self._file is None:
+            return False
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        self._file.seek(0)
+        text = self._file.read().decode("utf-8", "replace")
+        self._file.close()
+        counts: dict[str, int] = {}
+        for line in text.splitlines():
+            line = " ".join(line.split())
+            if line:
+                counts[line] = counts.get(line, 0) + 1
+        for line, count in counts.items():
+            log.warning("FAISS: %s%s", line[:300], f" ({count} times)" if count > 1 else "")
+        return False
 
 
 def _largest_divisor_at_most(dim: int, limit: int) -> int:
@@ -78,11 +124,14 @@ class Index:
         A wider search beam is more accurate and slower; the recall measured at several
         widths is in ``docs/benchmarks/query_speed.md``.
     nlist : int, optional
-        IVF cells; default ``4 * sqrt(n)`` clipped to [16, 65536].
+        IVF cells; default ``min(4 * sqrt(n), n // 39)`` clipped to [1, 65536] (FAISS
+        trains each cell's centroid on at least 39 rows).
     pq_m : int, optional
         PQ sub-quantizers (must divide ``dim``); default the largest divisor <= dim / 4.
-    nbits : int, default 8
-        Bits per PQ code.
+    nbits : int, optional
+        Bits per PQ code; default 8, fewer below 9,984 words (``2 ** nbits * 39`` rows
+        train the codebooks).  With the defaults an IVF-PQ index over fewer than 624 words
+        is refused: use ``"exact"``.
     nprobe : int, default 16
         IVF cells visited per query.
     train_size : int, optional
@@ -146,8 +195,18 @@ class Index:
                 raise ParameterError(f"clusters must be <= the number of words ({n}), got "
                                      f"{out['clusters']}: use fewer cells or 0")
         elif kind == "ivfpq":
+            if n < IVFPQ_MIN_WORDS and params.get("nbits") is None:
+                raise ParameterError(
+                    f"an ivfpq index cannot help over {n} words (its codebooks need at least "
+                    f"{IVFPQ_MIN_WORDS} rows to train): use kind 'exact' (exact, and as fast "
+                    "at this size) or 'hnsw'")
+            # settings FAISS can train without warnings: 39 rows per coarse cell and per
+            # PQ code (4 * sqrt(n) cells and 8-bit codes from 9,984 words on)
+            rows = n // _FAISS_ROWS_PER_CENTROID
             if out["nlist"] is None:
-                out["nlist"] = int(np.clip(4 * np.sqrt(n), 16, 65536))
+                out["nlist"] = int(np.clip(min(4 * np.sqrt(n), rows), 1, 65536))
+            if out["nbits"] is None:
+                out["nbits"] = int(np.clip(np.floor(np.log2(max(rows, 1))), 1, 8))
             out["nlist"] = _check_int("nlist", out["nlist"], 1)
             if out["nlist"] > n:
                 raise ParameterError(f"nlist must be <= the number of words ({n}), got "
@@ -187,6 +246,9 @@ class Index:
             index.hnsw.efConstruction = p["ef_construction"]
             index.hnsw.efSearch = p["ef_search"]
         else:
+            if n < IVFPQ_USEFUL_WORDS:
+                log.warning("an IVF-PQ index pays off on millions of words; over %d words "
+                            "an exact index is exact and about as fast (hnsw if not)", n)
             index = faiss.index_factory(dim, f"IVF{p['nlist']},PQ{p['pq_m']}x{p['nbits']}",
                                         faiss.METRIC_INNER_PRODUCT)
             ivf = faiss.extract_index_ivf(index)
@@ -194,7 +256,8 @@ class Index:
             rng = np.random.default_rng(p["seed"])
             size = min(p["train_size"], n)
             sample = st.unit_rows(np.sort(rng.choice(n, size=size, replace=False)))
-            index.train(sample)
+            with faiss_messages_to_log():
+                index.train(sample)
             ivf.nprobe = p["nprobe"]
         # unit rows a block at a time: FAISS keeps its own copy, embedkit none
         for x0 in range(0, n, ADD_ROWS):
@@ -299,13 +362,13 @@ class Index:
         import faiss
 
         index_path, meta_path = store.index_paths(vectors_path)
-        store.atomic_write(index_path, lambda tmp: store.write_faiss(faiss, self._faiss, tmp))
+        write_atomic_path(index_path, lambda tmp: store.write_faiss(faiss, self._faiss, tmp))
         cells_path = store.cells_path(vectors_path)
         if self._centroids is not None:
-            store.write_npz(cells_path, ids=self._ids, centroids=self._centroids)
+            write_npz(cells_path, {"ids": self._ids, "centroids": self._centroids})
         elif os.path.exists(cells_path):
             os.remove(cells_path)  # left by an earlier index with cells
-        store.write_json(meta_path, {
+        write_json(meta_path, {
             "format": store.FORMAT_NAME, "version": store.FORMAT_VERSION,
             "kind": self.kind, "params": self.params, "words": len(self),
             "dim": self.vectors.dim, "checksum": self.checksum,
@@ -441,19 +504,6 @@ def index_resident_bytes(kind, file_bytes: int, n: int, dim: int, params: dict) 
         nlist = int(params.get("nlist") or 0)
         return min(int(file_bytes), 4 * dim * (nlist + 2 ** int(params.get("nbits") or 8)))
     return int(file_bytes)
-
-
-def vectors_checksum(vectors) -> str:
-    """The checksum tying a saved index to ``vectors``: of the rows as stored (float32 files
-    give the same checksum as before stored norms existed), plus int8 scales."""
-    saved = getattr(vectors.storage, "checksum", None)
-    if saved:  # computed while the .ekv was written: no pass over the matrix
-        return saved
-    parts = vectors.storage.checksum_arrays()
-    digest = store.vectors_checksum(parts[0])
-    for extra in parts[1:]:
-        digest += "+" + store.vectors_checksum(extra).split(":", 1)[1]
-    return digest
 
 
 def _rerank(storage, q, cand, excl, k, out_ids, out_scores):

@@ -1,4 +1,6 @@
-"""Where an index is saved beside its vectors, the checksum that ties it to them, atomic writes."""
+"""Where an index is saved beside its vectors, and reading its files back (the writes are
+:mod:`embedkit._io`'s, the checksum tying an index to its vectors is
+:func:`embedkit.vectors.storage.vectors_checksum`)."""
 
 from __future__ import annotations
 
@@ -8,16 +10,12 @@ import os
 
 import numpy as np
 
-from embedkit._atomic import atomic_file, atomic_path
 
 INDEX_SUFFIX = ".faiss"
 META_SUFFIX = ".faiss.json"
 CELLS_SUFFIX = ".faiss.npz"
 FORMAT_NAME = "embedkit-index"
 FORMAT_VERSION = 1
-
-_CHUNK_ROWS = 1 << 14
-
 
 def index_paths(vectors_path: str | os.PathLike) -> tuple[str, str]:
     """The FAISS file and its JSON descriptor saved beside ``vectors_path``.
@@ -33,42 +31,6 @@ def cells_path(vectors_path: str | os.PathLike) -> str:
     return os.fspath(vectors_path).rstrip("/\\") + CELLS_SUFFIX
 
 
-def vectors_checksum(matrix: np.ndarray) -> str:
-    """BLAKE2b digest of a vector matrix: its shape, dtype and every value, row by row.
-
-    Works on memory-mapped matrices without loading them whole.
-
-    Parameters
-    ----------
-    matrix : ndarray of shape (n, dim)
-
-    Returns
-    -------
-    str
-        ``"blake2b:<hex>"``.
-    """
-    h = hashlib.blake2b(digest_size=20)
-    h.update(f"{matrix.shape}|{matrix.dtype.str}".encode())
-    for start in range(0, matrix.shape[0], _CHUNK_ROWS):
-        h.update(np.ascontiguousarray(matrix[start:start + _CHUNK_ROWS]).data)
-    return "blake2b:" + h.hexdigest()
-
-
-def atomic_write(path: str, write) -> None:
-    """Call ``write(tmp_path)`` on a temporary file in ``path``'s directory, then rename it."""
-    with atomic_path(path) as tmp:
-        write(tmp)
-
-
-def write_json(path: str, data: dict) -> None:
-    """Write ``data`` as indented JSON, atomically."""
-    def _write(tmp):
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-    atomic_write(path, _write)
-
-
 def read_json(path: str) -> dict:
     """Read a JSON object; ``None`` when the file is missing or not valid JSON."""
     try:
@@ -77,12 +39,6 @@ def read_json(path: str) -> dict:
     except (OSError, ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def write_npz(path: str, **arrays) -> None:
-    """Write ``arrays`` to an uncompressed ``.npz``, atomically."""
-    with atomic_file(path) as f:
-        np.savez(f, **arrays)
 
 
 def read_npz(path: str) -> dict:

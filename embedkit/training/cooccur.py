@@ -35,7 +35,8 @@ import time
 import numpy as np
 
 from embedkit._progress import progress_bar
-from embedkit._threads import cpu_count
+from embedkit._io import format_bytes
+from embedkit._params import check_positive, check_workers
 from embedkit.errors import ParameterError
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,44 @@ _MIN_RUN = 1024              # smallest buffer (pairs per worker) a budget must 
 _CHUNK_TOKENS = 1 << 20      # progress granularity of a worker
 _DENSE_MAX_CELLS = 1 << 19   # a dense table that stays in cache (4 MB of float64) counts fastest
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def physical_memory() -> int | None:
+    """This machine's RAM in bytes, or None where it cannot be known."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory_budget(memory) -> int:
+    """Parse ``memory`` and refuse a budget above this machine's RAM (counting in it would
+    swap for hours instead of spilling to disk); returns the budget in bytes."""
+    budget = parse_memory(memory)
+    ram = physical_memory()
+    if ram is not None and budget > ram:
+        raise ParameterError(f"memory budget {memory!r} is more than this machine's "
+                             f"{format_bytes(ram)} of RAM: give at most about half of it (e.g. "
+                             f"--memory {max(1, (ram // 2) >> 30)}G); beyond the budget, "
+                             "counting spills to disk")
+    return budget
+
+
+def _check_spill_space(tmp_dir, n_tokens: int, window: int, budget: int) -> None:
+    """Warn before counting when the spill could outgrow the free space of ``tmp_dir``
+    (an upper bound: 12 bytes per pair a token makes within the window)."""
+    bound = 2 * window * n_tokens * 12
+    if bound <= budget:
+        return
+    where = tmp_dir or tempfile.gettempdir()
+    try:
+        free = shutil.disk_usage(where).free
+    except OSError:
+        return
+    if bound > free:
+        log.warning("co-occurrence counting may spill up to %s to %s, which has %s free; if "
+                    "it fills, raise --memory or point TMPDIR at a larger disk",
+                    format_bytes(bound), where, format_bytes(free))
 
 
 def parse_memory(value) -> int:
@@ -83,14 +122,6 @@ def parse_memory(value) -> int:
     if nbytes <= 0:
         raise ParameterError(f"memory budget must be positive, got {value!r}; e.g. '4G'")
     return nbytes
-
-
-def format_bytes(n: int) -> str:
-    """``1536`` -> ``'1.5K'``: a short human-readable size."""
-    for unit in ("T", "G", "M", "K"):
-        if n >= _UNITS[unit]:
-            return f"{n / _UNITS[unit]:.3g}{unit}"
-    return f"{n}B"
 
 
 @dataclasses.dataclass
@@ -414,7 +445,7 @@ def _plan(budget: int, workers: int, dense_fraction: float, vocab_size: int, win
 def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memory="4G",
                         workers: int | None = None, tmp_dir=None, max_open_files: int = 32,
                         dense_fraction: float = 0.5, progress: bool = True,
-                        sums: bool = False) -> Cooccurrence:
+                        sums: bool = False, emit=None) -> Cooccurrence:
     """Count weighted word-word co-occurrences over an encoded corpus.
 
     Every pair of tokens of one sentence at distance ``d <= window`` adds ``1/d`` (both
@@ -449,6 +480,11 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
         Return the exact int64 sums as ``values`` instead of float32 values (the values
         are ``float32(float64(sum) / info["weight_scale"])``, see
         :func:`embedkit._kernels.cooccur.sums_to_values`); for merging counts of parts.
+    emit : callable, optional
+        ``emit(keys, values)`` receives the entries in consecutive chunks of increasing
+        keys instead of the result holding them, so a count that spills never holds all
+        its entries in memory (a partitioned count writes them straight to its runs); the
+        returned ``Cooccurrence`` then has no entries, only ``info``.
 
     Returns
     -------
@@ -464,9 +500,7 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
         raise ParameterError(f"dense_fraction must be in [0, 0.9], got {dense_fraction!r}")
     if max_open_files < 2:
         raise ParameterError(f"max_open_files must be >= 2, got {max_open_files}")
-    V = int(vocab_size)
-    if V < 1:
-        raise ParameterError(f"vocab_size must be >= 1, got {vocab_size}")
+    V = int(check_positive("vocab_size", vocab_size, integer=True))
     if K.code_bits(V, window) > 64:
         raise ParameterError(
             f"vocabulary of {V} words with window {window} is too large to key pairs in 64 "
@@ -481,9 +515,7 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
         raise ParameterError("offsets must have at least one entry")
     if n_tokens and (int(ids.min()) < 0 or int(ids.max()) >= V):
         raise ParameterError(f"ids must lie in [0, {V}); got values outside that range")
-    workers = cpu_count() if workers is None else int(workers)
-    if workers < 1:
-        raise ParameterError(f"workers must be >= 1, got {workers}")
+    workers = check_workers(workers)
     workers = max(1, min(workers, n_sent, max(1, n_tokens // 10000)))
     wts = K.weights(window)
     scale = K.weight_scale(window)
@@ -503,6 +535,7 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
     targets = offsets[0] + (np.arange(1, workers) * n_tokens) // workers
     cuts = np.concatenate([[0], np.searchsorted(offsets, targets), [n_sent]]).astype(np.int64)
     cuts = np.maximum.accumulate(cuts)
+    _check_spill_space(tmp_dir, n_tokens, window, budget)
     spill_dir = tempfile.mkdtemp(prefix="embedkit-cooccur-", dir=tmp_dir)
     done = np.zeros(workers, dtype=np.int64)
     stop = threading.Event()
@@ -582,6 +615,10 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
                                            bits, dbits, workers, phases, wts)
             leftovers = total = None
             passes = 0
+            n_entries = int(keys.shape[0])
+            if emit is not None:
+                emit(keys, vals if sums else K.sums_to_values(vals, scale))
+                keys, vals = np.empty(0, np.uint64), np.empty(0, np.int64)
         else:
             t1 = time.perf_counter()
 
@@ -630,19 +667,25 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
 
             chunks_k: list[np.ndarray] = []
             chunks_v: list[np.ndarray] = []
+            n_out = [0]
 
-            def emit(k, v):
+            def collect(k, v):
+                n_out[0] += k.shape[0]
+                if emit is not None:  # streamed to the caller, never held here
+                    emit(k, v if sums else K.sums_to_values(v, scale))
+                    return
                 chunks_k.append(k.copy())
                 chunks_v.append(v.copy())
 
             srcs = [_FileRun(p) for p in runs]
             try:
-                _merge(srcs + in_memory + [_MemoryRun(dk, dv)], block, emit)
+                _merge(srcs + in_memory + [_MemoryRun(dk, dv)], block, collect)
             finally:
                 for s in srcs:
                     s.close()
             keys = np.concatenate(chunks_k) if chunks_k else np.empty(0, np.uint64)
             vals = np.concatenate(chunks_v) if chunks_v else np.empty(0, np.int64)
+            n_entries = n_out[0]
             phases["merge"] = time.perf_counter() - t1 - phases["sort_reduce"]
     except KeyboardInterrupt:
         stop.set()
@@ -653,14 +696,14 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
         shutil.rmtree(spill_dir, ignore_errors=True)
 
     if not sums:
-        vals = K.sums_to_values(vals, scale)
+        vals = K.sums_to_values(vals, scale)  # (empty when the entries went to emit)
     seconds = time.perf_counter() - t0
     info = {"tokens": n_tokens, "window": window, "workers": workers, "memory": budget,
             "weight_scale": scale,
             "dense_product": int(product), "dense_cells": n_cells, "spilled_runs": len(spilled),
-            "merge_passes": passes, "entries": int(keys.shape[0]),
+            "merge_passes": passes, "entries": n_entries,
             "count_seconds": count_seconds, "seconds": seconds,
             "phase_seconds": {k: round(v, 4) for k, v in phases.items()}}
     log.info("co-occurrences: %d tokens in %.1f s (%.2f M tokens/s), %d entries, %d runs spilled",
-             n_tokens, seconds, n_tokens / max(seconds, 1e-9) / 1e6, keys.shape[0], len(spilled))
+             n_tokens, seconds, n_tokens / max(seconds, 1e-9) / 1e6, n_entries, len(spilled))
     return Cooccurrence(keys=keys, values=vals, vocab_size=V, window=window, info=info)

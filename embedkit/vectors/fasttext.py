@@ -27,7 +27,8 @@ import numpy as np
 
 from embedkit._kernels import subword as K
 from embedkit.errors import FormatError, ParameterError
-from embedkit.vectors._files import compression_of, open_input
+from embedkit._io import compression_of
+from embedkit.vectors._files import open_input
 from embedkit.vectors.subword import EOS, Subwords
 
 log = logging.getLogger(__name__)
