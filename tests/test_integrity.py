@@ -115,6 +115,18 @@ def test_native_nan_row_is_refused(tmp_path):
         embedkit.load(out)
 
 
+def test_native_nan_row_behind_stored_norms_is_refused(tmp_path):
+    """The stored norms were written from finite rows; a NaN put in later is still found."""
+    v = F.vectors(200, 8)
+    embedkit.save(v, tmp_path / "v.ekv")
+    assert (tmp_path / "v.ekv" / "norms.npy").exists()
+    m = np.load(tmp_path / "v.ekv" / "vectors.npy")
+    m[100, 2] = np.inf  # not among the rows whose norms are recomputed
+    np.save(tmp_path / "v.ekv" / "vectors.npy", m)
+    with pytest.raises(FormatError, match="row 101 .* holds NaN"):
+        embedkit.load(tmp_path / "v.ekv")
+
+
 @pytest.mark.parametrize("field,value", [("count", "eight"), ("format_version", [1]),
                                          ("metadata", 3), ("words", {"a": 1})])
 def test_native_vocab_fields_of_the_wrong_type_are_format_errors(tmp_path, field, value):

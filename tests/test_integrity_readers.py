@@ -316,7 +316,7 @@ def test_deeply_nested_json_is_a_format_error_naming_the_file(tmp_path, kind):
     from embedkit.downstream import load_model
     from embedkit.lm import LanguageModel
     from embedkit.search import Index
-    from embedkit.training import _common as C
+    from embedkit.training import checkpoint as C
 
     if kind == "lm":
         F.lm_model(tmp_path / "m")

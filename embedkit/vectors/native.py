@@ -33,6 +33,10 @@ NORMS_FILE = "norms.npy"
 SCALES_FILE = "scales.npy"
 #: rows whose stored norm is recomputed when a directory is opened (evenly spaced)
 NORM_SAMPLE_ROWS = 64
+#: Matrices up to this size are read whole when opened with stored norms (every row checked
+#: finite); larger ones are left mapped and untouched until queried (`embedkit validate`
+#: reads every row).
+FULL_CHECK_BYTES = 64 << 20
 #: relative tolerance of that check (norms written by other tools in float64 pass)
 NORM_RTOL = 1e-5
 
@@ -296,7 +300,8 @@ def open_native(path, *, limit=None, mmap=True, norms=True, with_index=False):
         whose ``scales.npy`` is missing, of the wrong shape, or holds a zero, negative or
         non-finite scale; ``norms.npy`` of the wrong length, negative or non-finite, or
         disagreeing with the rows it is checked against (64 evenly spaced rows); without
-        stored norms, a row holding NaN or infinity.
+        stored norms, a row holding NaN or infinity (with stored norms, the same for
+        matrices up to ``FULL_CHECK_BYTES``; `embedkit validate` reads larger ones whole).
     """
     from embedkit.vectors.storage import DTYPES, SCALE_AXES, StoredMatrix, first_unscorable
 
@@ -372,6 +377,8 @@ def open_native(path, *, limit=None, mmap=True, norms=True, with_index=False):
         storage.checksum = checksum  # written with the rows; `embedkit validate` re-checks it
     if stored is not None:
         _check_norm_sample(storage, path / NORMS_FILE)
+        if matrix.nbytes <= FULL_CHECK_BYTES:  # small: reading every row costs nothing
+            _check_finite_rows(matrix, path / VECTORS_FILE, words)
     if limit is not None:
         words = words[:limit]
         storage = storage.head(limit)
@@ -425,6 +432,19 @@ def _read_norms(file, n, mmap):
                           f"`embedkit validate {file.parent}`, or `embedkit convert "
                           f"{file.parent}` to recompute the norms")
     return norms
+
+
+def _check_finite_rows(matrix, file, words) -> None:
+    """A :class:`FormatError` naming the first row of ``matrix`` holding NaN or infinity."""
+    if matrix.dtype.kind != "f":
+        return
+    step = max(1, (1 << 18) // max(1, matrix.shape[1]))  # 256 KB of flags at a time
+    for x0 in range(0, matrix.shape[0], step):
+        ok = np.isfinite(matrix[x0:x0 + step]).all(axis=1)
+        if not ok.all():
+            bad = x0 + int(np.flatnonzero(~ok)[0])
+            raise FormatError(f"{file}: row {bad + 1} (word {words[bad]!r}) holds NaN or "
+                              "infinity; fix or drop it")
 
 
 def _check_norm_sample(storage, file) -> None:
