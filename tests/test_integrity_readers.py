@@ -346,3 +346,15 @@ def test_deeply_nested_json_is_a_format_error_naming_the_file(tmp_path, kind):
         assert target.name in str(exc)
     else:
         assert kind == "index", "only an index may recover (by rebuilding itself)"
+
+
+def test_lm_config_with_more_layers_than_weights_is_refused_at_once(tmp_path):
+    """A model.json claiming 10**12 layers is refused, not looped over (a fuzz hang)."""
+    from embedkit.lm import LanguageModel
+
+    F.lm_model(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    meta["config"]["layers"] = 10**12
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(FormatError, match="10+ layers but weights.npz holds"):
+        LanguageModel.load(tmp_path / "m")

@@ -582,5 +582,8 @@ class LanguageModel:
             vocab = LMVocab(words)
         except (TypeError, ValueError, ParameterError) as exc:
             raise FormatError(f"{file} is incomplete or inconsistent ({exc})") from None
+        if cfg.layers > len(params):  # each layer has arrays of its own in weights.npz
+            raise FormatError(f"{file} says {cfg.layers} layers but weights.npz holds "
+                              f"{len(params)} arrays; the model directory is inconsistent")
         params = check_params(path, params, _param_shapes(cfg, len(vocab)))
         return cls(cfg, vocab, params, counts, meta.get("history"))
