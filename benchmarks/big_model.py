@@ -59,6 +59,32 @@ def hwm():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) * 1024
 
+if config == "paired":
+    import embedkit
+    from gensim.models import KeyedVectors
+    ek_path, gs_path = path.split("::")
+    ek_tiny, gs_tiny = tiny.split("::")
+    words = json.load(open(queries_file))
+    for p_ek, p_gs in ((ek_tiny, gs_tiny), (ek_path, gs_path)):
+        ek = embedkit.load(p_ek)
+        gs = KeyedVectors.load(p_gs, mmap="r")
+        ek.most_similar(words[0], topn=10) if p_ek == ek_path else ek.most_similar("w1")
+        gs.most_similar(words[0], topn=10) if p_gs == gs_path else gs.most_similar("w1")
+    times = {"embedkit": [], "gensim": []}
+    for i, w in enumerate(words[1:]):
+        pair = (("embedkit", ek), ("gensim", gs)) if i % 2 == 0 else (("gensim", gs),
+                                                                       ("embedkit", ek))
+        for name, v in pair:
+            t0 = time.perf_counter()
+            v.most_similar(w, topn=10)
+            times[name].append(time.perf_counter() - t0)
+    ratios = np.array(times["gensim"]) / np.array(times["embedkit"])
+    print(json.dumps({"queries": len(times["embedkit"]),
+                      "p50_embedkit": float(np.median(times["embedkit"])),
+                      "p50_gensim": float(np.median(times["gensim"])),
+                      "median_ratio": float(np.median(ratios))}))
+    sys.exit(0)
+
 if config.startswith("gensim"):
     from gensim.models import KeyedVectors
     if config == "gensim-w2v":
@@ -86,18 +112,21 @@ base = rss()
 t0 = time.perf_counter()
 v = open_(path)
 opened = time.perf_counter() - t0
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 query(v, words[0])
-first = time.perf_counter() - t0
-times, answers = [], []
+first, first_cpu = time.perf_counter() - t0, time.process_time() - c0
+times, cpu, answers = [], [], []
 for w in words[1:]:
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = query(v, w)
     times.append(time.perf_counter() - t0)
+    cpu.append(time.process_time() - c0)
     answers.append([int(x[1:]) for x, _ in res])
 peak = hwm()
 np.save(answers_file, np.array(answers, dtype=np.int64))
-print(json.dumps({"open": opened, "first": first, "p50": float(np.percentile(times, 50)),
+print(json.dumps({"open": opened, "first": first, "first_cpu": first_cpu,
+                  "p50_cpu": float(np.percentile(cpu, 50)),
+                  "p50": float(np.percentile(times, 50)),
                   "p99": float(np.percentile(times, 99)), "extra": peak - base,
                   "queries": len(times)}))
 """
@@ -200,10 +229,47 @@ def prepare(args, data):
             vecs = vecs if vecs is not None else embedkit.load(path)
             if meta.get("kind") != resolve_kind(args.index_kind, len(vecs)):
                 t = time.perf_counter()
-                Index(vecs, resolve_kind(args.index_kind, len(vecs))).save(path)
+                params = index_params(args.index_params) if path == p["f32"] else {}
+                Index(vecs, resolve_kind(args.index_kind, len(vecs)), **params).save(path)
                 if path == p["f32"]:
                     made[f"{args.index_kind} index (build + save)"] = time.perf_counter() - t
     return p, tiny, made
+
+
+def warm_page_cache(paths):
+    """Read files once (64 MB at a time) so that their pages are in the page cache, as
+    after any earlier use of the file; returns the seconds it took."""
+    t = time.perf_counter()
+    for path in paths:
+        path = pathlib.Path(path)
+        files = sorted(f for f in path.iterdir() if f.is_file()) if path.is_dir() else [path]
+        for f in files:
+            with open(f, "rb", buffering=0) as fh:
+                while fh.read(64 << 20):
+                    pass
+    return time.perf_counter() - t
+
+
+def cache_files(config, p):
+    """The data files a configuration reads (warmed before its child starts)."""
+    source = CONFIGS[config][0]
+    out = [p[source]]
+    if source == "gensim":
+        out.append(p["gensim"].with_name(p["gensim"].name + ".vectors.npy"))
+    if config.endswith("index"):
+        from embedkit.search.store import index_paths
+
+        out.append(index_paths(p[source])[0])
+    return out
+
+
+def index_params(text):
+    """``"nlist=1024,train_size=65536"`` -> ``{"nlist": 1024, "train_size": 65536}``."""
+    out = {}
+    for item in filter(None, (text or "").split(",")):
+        key, _, value = item.partition("=")
+        out[key.strip()] = int(value)
+    return out
 
 
 def run_child(config, path, tiny, queries_file, answers_file):
@@ -236,9 +302,15 @@ def main(argv=None):
     ap.add_argument("--configs", default="all",
                     help="comma-separated subset of: " + ", ".join(CONFIGS))
     ap.add_argument("--no-index", action="store_true", help="skip the index configuration")
+    ap.add_argument("--paired-queries", type=int, default=0,
+                    help="also time embedkit-float32 and gensim-mmap in one process, "
+                         "alternating on each of this many queries [0: skip]")
     ap.add_argument("--index-kind", default="auto", choices=["auto", "exact", "hnsw", "ivfpq"],
                     help="kind of the index built beside the float32 .ekv [auto: the default, "
                          "HNSW from 200,000 words]")
+    ap.add_argument("--index-params", default="",
+                    help="parameters of the index built beside the big float32 .ekv, e.g. "
+                         "'nlist=1024,train_size=65536' for ivfpq [the kind's defaults]")
     ap.add_argument("--prepare-only", action="store_true",
                     help="make the data files (and the index), measure nothing")
     add_markdown_option(ap, PAGE)
@@ -267,10 +339,23 @@ def main(argv=None):
         qfile.write_text(json.dumps([f"w{i}" for i in picks[:count + 1]]))
         afile = data / f"answers-{config}.npy"
         print(f"{config}: {count} queries ...", flush=True)
+        warm = warm_page_cache(cache_files(config, p))
         results[config] = run_child(config, p[source], tiny[tiny_key], qfile, afile)
         results[config]["load"] = os.getloadavg()[0]
+        results[config]["warm"] = warm
         answers[config] = np.load(afile)
         print(f"  {results[config]}", flush=True)
+    paired = None
+    if args.paired_queries:
+        qfile = data / "queries-paired.json"
+        qfile.write_text(json.dumps([f"w{i}" for i in picks[:args.paired_queries + 1]]))
+        print(f"paired embedkit-float32 / gensim-mmap: {args.paired_queries} queries ...",
+              flush=True)
+        warm_page_cache([p["f32"], p["gensim"].with_name(p["gensim"].name + ".vectors.npy")])
+        paired = run_child("paired", f"{p['f32']}::{p['gensim']}",
+                           f"{tiny['f32']}::{tiny['gensim']}", qfile, data / "unused.npy")
+        paired["load"] = os.getloadavg()[0]
+        print(f"  {paired}", flush=True)
     ref = answers.get("embedkit-float32")
     rows = []
     for config, r in results.items():
@@ -279,13 +364,15 @@ def main(argv=None):
             m = min(len(ref), len(answers[config]))
             rec = round(recall(answers[config][:m], ref[:m]), 4)
         rows.append([config, r["queries"], round(r["open"], 3), round(r["first"], 3),
-                     round(1000 * r["p50"], 1), round(1000 * r["p99"], 1),
-                     round(r["extra"] / 2**20), round(r["extra"] / matrix_bytes, 2), rec,
+                     round(r["first_cpu"], 3), round(1000 * r["p50"], 1),
+                     round(1000 * r["p50_cpu"], 1), round(1000 * r["p99"], 1),
+                     round(r["extra"] / 2**20), round(r["extra"] / matrix_bytes, 3), rec,
                      round(r["load"], 1)])
     report.table(
         f"{args.words:,} x {args.dim} synthetic vectors (float32 matrix "
         f"{matrix_bytes / 2**30:.2f} GiB), most_similar(word, topn=10)",
-        ["configuration", "queries", "open s", "first query s", "p50 ms", "p99 ms",
+        ["configuration", "queries", "open s", "first query s", "first query CPU s",
+         "p50 ms", "p50 CPU ms", "p99 ms",
          "peak RSS above baseline MiB", "x float32 matrix", "recall@10 vs float32 brute",
          "load avg (1 min) after"], rows)
     ratios = []
@@ -300,16 +387,50 @@ def main(argv=None):
     if ratios:
         report.table("Side by side (same run): ratios above 1 favour embedkit",
                      ["pair", "p50 query time", "peak RSS", "open + first query"], ratios)
+    if paired:
+        report.table(
+            "Paired in one process: embedkit-float32 and gensim-mmap answer the same query "
+            "one after the other (alternating which goes first), so both see the same load",
+            ["queries", "embedkit p50 ms", "gensim-mmap p50 ms",
+             "median per-query ratio gensim / embedkit", "load avg (1 min) after"],
+            [[paired["queries"], round(1000 * paired["p50_embedkit"], 1),
+              round(1000 * paired["p50_gensim"], 1), round(paired["median_ratio"], 3),
+              round(paired["load"], 1)]])
+    if "embedkit-float32-index" in results:
+        report.note(_index_params_note(p))
     report.note("Each configuration ran in a fresh process after opening and querying a "
                 f"{TINY_WORDS}-word file of the same kind (warm imports and Numba cache). "
+                "Before each process the script read that configuration's files once, so "
+                "their pages were in the page cache (as after any earlier use; a cold cache "
+                "adds the disk read, several seconds for 3.6 GB, to whichever step first "
+                "touches the rows, for every library). "
+                "CPU columns are the process's CPU time (all its threads) for the same "
+                "calls: on a shared machine the wall time also holds the time the process "
+                "waited for a core. "
                 "Peak RSS counts the pages of memory-mapped files a process touched, so a "
                 "brute-force query over a mapped float32 matrix shows about 1x the matrix. "
-                f"The index configuration uses a {_kind(args)} index (--index-kind "
-                f"{args.index_kind}; auto is exact below 200,000 words, HNSW from there), "
-                "opened memory-mapped. "
+                f"{_index_note(args) if 'embedkit-float32-index' in results else ''}"
                 "Query words are drawn uniformly (seeded) from the whole vocabulary. The "
                 "machine is shared: timings are noisy; compare the ratios of one run.")
     report.write(args.markdown)
+
+
+def _index_params_note(p):
+    from embedkit.search.store import index_paths, read_json
+
+    meta = read_json(index_paths(p["f32"])[1]) or {}
+    return (f"Index beside the big float32 file: kind {meta.get('kind')}, parameters "
+            f"{json.dumps(meta.get('params', {}), sort_keys=True)}.")
+
+
+def _index_note(args):
+    return (f"The index configuration uses a {_kind(args)} index (--index-kind "
+            f"{args.index_kind}; auto is exact below 200,000 words, HNSW from there), opened "
+            "memory-mapped. " + (EXACT_NOTE if _kind(args) == "exact" else ""))
+
+
+EXACT_NOTE = ("An exact index is FAISS IndexFlatIP over the unit rows: itself a brute-force "
+              "scan, of a second mapped copy of the matrix (the .faiss file). ")
 
 
 def _kind(args):

@@ -314,6 +314,9 @@ def _accuracy_rows(runs):
 
 
 def main(argv=None):
+    # the model options default to the library's presets (the NER recipe, with fine-tuning)
+    from embedkit.downstream.presets import NER, SENTIMENT
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--vectors", default=os.environ.get("EMBEDKIT_VECTORS", DEFAULT_VECTORS))
     ap.add_argument("--only", choices=["sentiment", "ner", "step"], default=None)
@@ -324,34 +327,39 @@ def main(argv=None):
                     help="Encoders whose training step is timed (comma-separated).")
     ap.add_argument("--repeats", type=int, default=30, help="Timed steps per encoder.")
     ap.add_argument("--sst-layers", type=int, default=1)
-    ap.add_argument("--heads", type=int, default=4, help="Transformer heads (tasks).")
+    ap.add_argument("--heads", type=int, default=NER.config.heads,
+                    help="Transformer heads (tasks).")
     ap.add_argument("--ff-dim", type=int, default=None,
                     help="Transformer feed-forward units (tasks; default 2 x hidden).")
-    ap.add_argument("--transformer-dropout", type=float, default=0.1)
-    ap.add_argument("--hidden", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=1e-3, help="Adam step size for SST-2.")
-    ap.add_argument("--ner-hidden", type=int, default=256)
-    ap.add_argument("--ner-lr", type=float, default=2e-3)
+    ap.add_argument("--transformer-dropout", type=float,
+                    default=NER.config.transformer_dropout)
+    ap.add_argument("--hidden", type=int, default=SENTIMENT.config.hidden)
+    ap.add_argument("--lr", type=float, default=SENTIMENT.schedule.lr,
+                    help="Adam step size for SST-2.")
+    ap.add_argument("--ner-hidden", type=int, default=NER.config.hidden)
+    ap.add_argument("--ner-lr", type=float, default=NER.schedule.lr)
     ap.add_argument("--sst-epochs", type=int, default=4)
-    ap.add_argument("--ner-epochs", type=int, default=16)
-    ap.add_argument("--ner-char-buckets", type=int, default=0,
+    ap.add_argument("--ner-epochs", type=int, default=NER.schedule.epochs)
+    ap.add_argument("--ner-char-buckets", type=int, default=NER.config.char_buckets,
                     help="Hashed character n-gram buckets for WikiANN (0 off).")
-    ap.add_argument("--ner-average", type=float, default=0.9995,
+    ap.add_argument("--ner-average", type=float, default=NER.schedule.average,
                     help="Moving-average decay of the kept WikiANN weights (0 off).")
     ap.add_argument("--sst-fine-tune", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--ner-fine-tune", action=argparse.BooleanOptionalAction, default=True)
-    ap.add_argument("--ner-char-cnn", type=int, default=50,
+    ap.add_argument("--ner-char-cnn", type=int, default=NER.config.char_cnn,
                     help="Char CNN filters for WikiANN (0 off).")
     ap.add_argument("--ner-char-cnn-width", default="3",
                     help="Char CNN window(s) for WikiANN, e.g. 3 or 3,5.")
-    ap.add_argument("--ner-lr-decay", type=float, default=0.05,
+    ap.add_argument("--ner-lr-decay", type=float, default=NER.schedule.lr_decay,
                     help="WikiANN learning rate of epoch e: lr / (1 + decay * (e - 1)).")
-    ap.add_argument("--ner-evals-per-epoch", type=int, default=1)
-    ap.add_argument("--ner-word-dropout", type=float, default=0.0)
-    ap.add_argument("--ner-layers", type=int, default=2)
-    ap.add_argument("--ner-variational", action=argparse.BooleanOptionalAction, default=True)
-    ap.add_argument("--ner-clip", type=float, default=1.0)
-    ap.add_argument("--ner-crf", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--ner-evals-per-epoch", type=int, default=NER.schedule.evals_per_epoch)
+    ap.add_argument("--ner-word-dropout", type=float, default=NER.config.word_dropout)
+    ap.add_argument("--ner-layers", type=int, default=NER.config.layers)
+    ap.add_argument("--ner-variational", action=argparse.BooleanOptionalAction,
+                    default=NER.config.variational)
+    ap.add_argument("--ner-clip", type=float, default=NER.schedule.clip)
+    ap.add_argument("--ner-crf", action=argparse.BooleanOptionalAction,
+                    default=NER.config.crf)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--json", default=None, help="Also write the results to this file.")

@@ -14,8 +14,18 @@ first ``--train-tokens`` train, the ``--heldout-tokens`` right after them are he
 frequent ``--vocab`` words of the training slice), the same initial embeddings (the
 vectors given, the packaged default vectors otherwise), the same architecture (GRU with
 ``--hidden`` units, ``--layers`` layers, dropout, untied output), the same loss (sampled
-softmax with the same negatives, or the full softmax) and the same optimiser (Adam,
-global-norm clipping), and are scored by the same exact perplexity.
+softmax with the same negatives, or the full softmax) and the same optimiser (dense Adam,
+as ``torch.optim.Adam``, with global-norm clipping), and are scored by the same exact
+perplexity.
+
+Two measurements:
+
+- **speed**: ``--speed-steps`` training steps from the same initial weights on the first
+  segments, embedkit (one thread), PyTorch on one thread and on two, interleaved
+  ``--speed-rounds`` times; tokens/s is the median.
+- **quality**: one pass over the training tokens, then exact held-out perplexity.  With
+  ``--parallel`` the PyTorch run goes on in a second process while embedkit trains (the
+  perplexities do not depend on it; on a busy shared machine it halves the wall time).
 """
 
 from __future__ import annotations
@@ -80,10 +90,11 @@ def torch_model(model, threads):
     return net
 
 
-def torch_train(net, model, data, bptt, lr, clip, seed, full):
+def torch_train(net, model, data, bptt, lr, clip, seed, full, max_steps=None):
     import torch
     import torch.nn.functional as F
 
+    torch.manual_seed(seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     net.train()
     B = data.shape[1]
@@ -93,7 +104,9 @@ def torch_train(net, model, data, bptt, lr, clip, seed, full):
     T = data.shape[0]
     total, n = 0.0, 0
     t0 = time.perf_counter()
-    for a in range(0, T - 1, bptt):
+    for step, a in enumerate(range(0, T - 1, bptt)):
+        if max_steps is not None and step >= max_steps:
+            break
         e = min(T - 1, a + bptt)
         x = torch.from_numpy(data[a:e].astype(np.int64))
         y = torch.from_numpy(data[a + 1:e + 1].astype(np.int64)).reshape(-1)
@@ -120,10 +133,11 @@ def torch_train(net, model, data, bptt, lr, clip, seed, full):
     return n / (time.perf_counter() - t0), total / n
 
 
-def torch_perplexity(net, stream, batch_size=32, bptt=64):
+def torch_perplexity(net, stream, batch_size=32, bptt=64, threads=1):
     import torch
     import torch.nn.functional as F
 
+    torch.set_num_threads(threads)
     from embedkit.lm.data import batchify
 
     net.eval()
@@ -140,6 +154,78 @@ def torch_perplexity(net, stream, batch_size=32, bptt=64):
                                            reduction="sum", ).double())
             n += y.numel()
     return math.exp(total / n)
+
+
+def embedkit_train(model, data, bptt, lr, clip, seed, optimizer, max_steps=None):
+    """One pass of the trainer's loop (``train_lm``'s inner loop); returns tokens/s."""
+    from embedkit._threads import single_threaded_blas
+    from embedkit.lm.trainer import _split, make_optimizer
+
+    opt = make_optimizer(optimizer, dict(model.params), lr, clip)
+    rng = np.random.Generator(np.random.PCG64([seed, 0]))
+    B = data.shape[1]
+    state = model.initial_state(B)
+    T = data.shape[0]
+    n = 0
+    t0 = time.perf_counter()
+    with single_threaded_blas():  # as train_lm does
+        for step, a in enumerate(range(0, T - 1, bptt)):
+            if max_steps is not None and step >= max_steps:
+                break
+            e = min(T - 1, a + bptt)
+            loss, grads, state = model.loss_and_grad(data[a:e], data[a + 1:e + 1], state, rng)
+            dense, sparse = _split(grads, (e - a) * B, set(model.params), model.dtype)
+            opt.step(dense, sparse)
+            n += (e - a) * B
+    return n / (time.perf_counter() - t0), n
+
+
+def _fresh(model):
+    from embedkit.lm import LanguageModel
+
+    return LanguageModel(model.config, model.vocab,
+                         {k: v.copy() for k, v in model.params.items()}, model.counts)
+
+
+def speed_rows(model, data, args, torch_ok):
+    """Tokens/s over the first ``--speed-steps`` segments, the runs interleaved."""
+    import statistics
+
+    runs = {"embedkit, 1 thread": []}
+    if torch_ok:
+        runs["PyTorch, 1 thread"] = []
+        runs["PyTorch, 2 threads"] = []
+    for _ in range(args.speed_rounds):
+        for name in runs:
+            m = _fresh(model)
+            if name.startswith("embedkit"):
+                tps, n = embedkit_train(m, data, args.bptt, args.lr, args.clip, args.seed,
+                                        args.optimizer, args.speed_steps)
+            else:
+                threads = 1 if "1 thread" in name else 2
+                net = torch_model(m, threads)
+                tps, _ = torch_train(net, m, data, args.bptt, args.lr, args.clip, args.seed,
+                                     args.softmax == "full", args.speed_steps)
+            runs[name].append(tps)
+    ek = statistics.median(runs["embedkit, 1 thread"])
+    rows = []
+    for name, v in runs.items():
+        med = statistics.median(v)
+        rows.append([name, round(med), " / ".join(str(round(x)) for x in v),
+                     f"{ek / med:.2f}x"])
+    return rows
+
+
+def _torch_quality(model, data, held, args):
+    import torch
+
+    net = torch_model(model, args.threads)
+    tps, _ = torch_train(net, model, data, args.bptt, args.lr, args.clip, args.seed,
+                         args.softmax == "full")
+    t0 = time.perf_counter()
+    ppl = torch_perplexity(net, held, threads=args.threads)
+    return {"tps": tps, "ppl": ppl, "eval": time.perf_counter() - t0,
+            "version": torch.__version__}
 
 
 def generation_speed(model, prompt, tokens, repeats):
@@ -174,7 +260,15 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--clip", type=float, default=0.25)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=2, help="PyTorch threads")
+    ap.add_argument("--threads", type=int, default=2,
+                    help="threads of PyTorch's training run and of both evaluations")
+    ap.add_argument("--optimizer", choices=["adam", "lazyadam"], default="adam",
+                    help="embedkit's optimiser (PyTorch's is torch.optim.Adam, i.e. 'adam')")
+    ap.add_argument("--speed-steps", type=int, default=40,
+                    help="steps per speed run (0 skips the speed table)")
+    ap.add_argument("--speed-rounds", type=int, default=3)
+    ap.add_argument("--parallel", action="store_true",
+                    help="run PyTorch's quality run in a second process beside embedkit's")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--gen-tokens", type=int, default=50)
     ap.add_argument("--gen-repeats", type=int, default=5)
@@ -184,9 +278,6 @@ def main(argv=None):
     from embedkit.corpus import iter_sentences
     from embedkit.lm import LanguageModel, LMVocab
     from embedkit.lm.data import batchify, encode_stream
-    from embedkit.lm.trainer import _split
-    from embedkit._threads import single_threaded_blas
-    from embedkit.downstream.optim import Adam
     from embedkit.vectors.default import load_vectors
 
     report = Report("Recurrent language model: embedkit against PyTorch")
@@ -210,57 +301,73 @@ def main(argv=None):
     model = LanguageModel.create(vocab, counts, vectors, seed=args.seed, hidden=args.hidden,
                                  layers=args.layers, dropout=args.dropout, softmax=args.softmax,
                                  samples=args.samples)
-    net = None
-    if not args.no_torch:
+    torch_ok = not args.no_torch
+    if torch_ok:
         try:
-            net = torch_model(model, args.threads)
+            import torch  # noqa: F401
         except ImportError:
+            torch_ok = False
             report.note("PyTorch is not installed: the comparison is skipped.")
     data = batchify(train, args.batch_size)
+    setup = (f"vocabulary {len(vocab):,}, hidden {args.hidden}, {args.layers} layer(s), "
+             f"{args.softmax} softmax"
+             f"{f' ({args.samples} negatives)' if args.softmax == 'sampled' else ''}, "
+             f"embeddings from {os.path.basename(where)}, dim {vectors.dim}, batch "
+             f"{args.batch_size} x BPTT {args.bptt}, embedkit optimiser {args.optimizer}, "
+             f"lr {args.lr}, clip {args.clip}, dropout {args.dropout}")
 
-    # embedkit: the trainer's loop (one epoch), timed
-    opt = Adam({k: v for k, v in model.params.items()}, lr=args.lr, clip=args.clip)
-    rng = np.random.Generator(np.random.PCG64([args.seed, 0]))
-    state = model.initial_state(args.batch_size)
-    T = data.shape[0]
-    total, n = 0.0, 0
+    if args.speed_steps > 0:
+        load0 = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        rows = speed_rows(model, data, args, torch_ok)
+        load1 = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        report.table(
+            f"Training speed: {args.speed_steps} steps of {args.batch_size} x {args.bptt} "
+            f"tokens from the same initial weights, {args.speed_rounds} interleaved rounds "
+            f"({setup})",
+            ["implementation", "median tokens/s", "each round", "embedkit / this"], rows)
+        report.note(f"Load average (1/5/15 min) before the speed runs: {load0}; after: {load1}.")
+
+    # quality: one pass each, then exact perplexity on the held-out slice
+    pending = None
+    initial = _fresh(model)  # PyTorch starts from these weights
+    if torch_ok and args.parallel:
+        import multiprocessing
+
+        pool = multiprocessing.get_context("spawn").Pool(1)  # torch is not fork-safe
+        pending = pool.apply_async(_torch_quality, (initial, data, held, args))
+    load0 = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    ek_tps, n = embedkit_train(model, data, args.bptt, args.lr, args.clip, args.seed,
+                               args.optimizer)
     t0 = time.perf_counter()
-    with single_threaded_blas():  # as train_lm does
-        for a in range(0, T - 1, args.bptt):
-            e = min(T - 1, a + args.bptt)
-            loss, grads, state = model.loss_and_grad(data[a:e], data[a + 1:e + 1], state, rng)
-            dense, sparse = _split(grads, (e - a) * args.batch_size, set(model.params),
-                                   model.dtype)
-            opt.step(dense, sparse)
-            total += loss
-            n += (e - a) * args.batch_size
-    ek_tps = n / (time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    ek_ppl = model.perplexity(held)["perplexity"]
+    ek_ppl = model.perplexity(held, threads=args.threads)["perplexity"]
     ek_eval = time.perf_counter() - t0
     print(f"embedkit: {ek_tps:.0f} tokens/s, held-out perplexity {ek_ppl:.2f}", flush=True)
-    rows = [["embedkit (Numba GRU, NumPy softmax)", n, round(ek_tps), round(ek_ppl, 2),
-             round(ek_eval)]]
-    if net is not None:
-        import torch
-        t_tps, _ = torch_train(net, model, data, args.bptt, args.lr, args.clip, args.seed,
-                               args.softmax == "full")
-        t0 = time.perf_counter()
-        t_ppl = torch_perplexity(net, held)
-        t_eval = time.perf_counter() - t0
-        print(f"torch: {t_tps:.0f} tokens/s, held-out perplexity {t_ppl:.2f}", flush=True)
-        rows.append([f"PyTorch {torch.__version__} CPU, {args.threads} threads", n, round(t_tps),
-                     round(t_ppl, 2), round(t_eval)])
+    rows = [["embedkit (Numba GRU, NumPy + Numba softmax)", n, round(ek_tps), round(ek_ppl, 2),
+             round(ek_eval, 1)]]
+    if torch_ok:
+        if pending is not None:
+            res = pending.get()
+            pool.close()
+        else:
+            res = _torch_quality(initial, data, held, args)
+        print(f"torch: {res['tps']:.0f} tokens/s, held-out perplexity {res['ppl']:.2f}",
+              flush=True)
+        rows.append([f"PyTorch {res['version']} CPU", n, round(res["tps"]),
+                     round(res["ppl"], 2), round(res["eval"], 1)])
+    load1 = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     report.table(
-        f"Training one pass over {n:,} tokens, held-out perplexity on the next {held.size:,} "
-        f"(vocabulary {len(vocab):,}, hidden {args.hidden}, {args.layers} layer(s), "
-        f"{args.softmax} softmax{f' ({args.samples} negatives)' if args.softmax == 'sampled' else ''}, "
-        f"embeddings from {os.path.basename(where)}, dim {vectors.dim})",
-        ["implementation", "training tokens", "training tokens/s", "held-out perplexity",
-         "evaluation s"], rows)
-    if net is not None:
-        report.note(f"Ratios (embedkit / PyTorch): training speed {rows[0][2] / rows[1][2]:.2f}x, "
-                    f"perplexity {rows[0][3] / rows[1][3]:.3f}.")
+        f"Training one pass over {n:,} tokens, exact held-out perplexity on the next "
+        f"{held.size:,} ({setup}; {args.threads} thread(s) for PyTorch's training and for "
+        f"both evaluations)",
+        ["implementation", "training tokens", "training tokens/s (this run)",
+         "held-out perplexity", "evaluation s"], rows)
+    if torch_ok:
+        report.note(f"Perplexity ratio (embedkit / PyTorch): {rows[0][3] / rows[1][3]:.3f}. "
+                    f"Evaluation time ratio (embedkit / PyTorch): {ek_eval / res['eval']:.2f}x. "
+                    + ("The two runs went on at the same time (--parallel), so their "
+                       "tokens/s here are not a speed comparison: see the speed table. "
+                       if args.parallel else "")
+                    + f"Load average before: {load0}; after: {load1}.")
     report.table(f"Generation speed ({args.gen_repeats} runs of up to {args.gen_tokens} tokens, "
                  "prompt 'it was the')",
                  ["method", "tokens", "seconds", "tokens/s", "sample output"],

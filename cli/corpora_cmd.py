@@ -6,17 +6,13 @@ from pathlib import Path
 
 import click
 
+from embedkit._io import format_bytes
+
 from embedkit.cli._base import SuggestingGroup
 
 
-def _human(n: int | None) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return str(n)  # pragma: no cover
+def _human(n) -> str:
+    return format_bytes(n, si=True)
 
 
 @click.group("corpora", cls=SuggestingGroup)

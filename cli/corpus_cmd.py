@@ -66,3 +66,47 @@ def prepare_cmd(ctx, sources, out, scheduler, min_count, max_vocab_size, max_fin
         else:
             click.echo(f"prepared {len(enc.shards)} shards, {enc.n_tokens:,} tokens, "
                        f"{len(enc.vocab):,} words into {out}", err=True)
+
+
+@corpus.command("cooccur")
+@click.argument("corpus_dir", metavar="DIR")
+@click.option("--out", "-o", required=True, metavar="DIR",
+              help="Directory (or fsspec URL) for the partitions, every worker can write.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler tcp://HOST:8786, or local:N to start N worker processes "
+                   "here [default: no Dask, run in this process].")
+@click.option("--window", type=int, default=10, show_default=True,
+              help="Maximum distance between counted words.")
+@click.option("--memory", default="1G", show_default=True, metavar="SIZE",
+              help="Memory budget of one map task's counting (and a reduce task's blocks).")
+@click.option("--partitions", type=int, default=None,
+              help="Key-range partitions [default: one per 256 MB of runs, at least one per "
+                   "shard].")
+@click.pass_context
+def cooccur_cmd(ctx, corpus_dir, out, scheduler, window, memory, partitions):
+    """Count GloVe's co-occurrences of an encoded DIR into partitions under --out.
+
+    A map task per shard counts it within --memory and writes one sorted run per key-range
+    partition; a reduce task per partition merges its runs.  The result equals the
+    single-machine count bit for bit; train from it with
+    `embedkit train DIR --model glove --cooccurrence OUT`.
+    """
+    import contextlib
+
+    from embedkit.errors import ParameterError
+    from embedkit.training.cooccur_partitioned import count_sharded
+
+    if partitions is not None and partitions < 1:
+        raise ParameterError(f"--partitions must be >= 1, got {partitions}")
+    if scheduler is None:
+        session = contextlib.nullcontext(None)
+    else:
+        from embedkit.distributed import connect
+
+        session = connect(scheduler)
+    with session as client:
+        pc = count_sharded(corpus_dir, out, window=window, memory=memory,
+                           n_partitions=partitions, client=client)
+    if not (ctx.obj or {}).get("quiet"):
+        click.echo(f"counted {len(pc):,} co-occurrence entries in {len(pc.partitions)} "
+                   f"partitions into {out}", err=True)

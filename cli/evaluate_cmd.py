@@ -74,7 +74,7 @@ def evaluate_cmd(vectors, suite, sets, methods, restrict_vocab, case_sensitive, 
                    dummy4unknown=dummy4unknown, skip_bad_lines=skip_bad_lines)
     if scheduler is None:
         df = evaluate(load(vectors), suite=suite, sets=sets, methods=methods, **options)
-    else:  # sets (and methods) mapped over Dask workers, rows in the same order
+    else:  # analogy questions in chunks (x methods) mapped over Dask workers, same rows
         from embedkit.distributed import connect
         from embedkit.distributed.query import evaluate_on
 

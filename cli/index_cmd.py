@@ -49,7 +49,7 @@ def build(vectors_path, kind, **params):
     from embedkit.search.index import Index, resolve_kind
     from embedkit.vectors.default import load_vectors
 
-    vectors, path = load_vectors(vectors_path)
+    vectors, path = load_vectors(vectors_path, given_as="VECTORS")
     concrete = resolve_kind(kind, len(vectors))
     wanted = {"hnsw": ("hnsw_m", "ef_construction", "ef_search", "clusters", "seed"),
               "ivfpq": ("nlist", "pq_m", "nbits", "nprobe", "seed"), "exact": ()}[concrete]
@@ -59,6 +59,13 @@ def build(vectors_path, kind, **params):
         names = ", ".join("--" + s.replace("_", "-") for s in stray)
         article = "an" if concrete[0] in "aeiou" else "a"
         raise click.UsageError(f"{names} do not apply to {article} {concrete} index")
+    import pathlib
+
+    from embedkit.search.store import index_paths
+    from embedkit.vectors.output import _check_parent
+
+    # the index goes beside the vectors: a read-only directory fails now, not after the build
+    _check_parent(pathlib.Path(index_paths(path)[0]))
     start = time.perf_counter()
     built = Index(vectors, concrete, **given)
     out = built.save(path)

@@ -48,9 +48,12 @@ def lm():
 @click.option("--batch-size", default=32, show_default=True, type=int, help="Parallel streams.")
 @click.option("--bptt", default=35, show_default=True, type=int,
               help="Truncated-BPTT segment length.")
-@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam",
-              show_default=True, help="Optimiser.")
-@click.option("--lr", default=None, type=float, help="Step size [adam 2e-3, sgd 1.0].")
+@click.option("--optimizer", type=click.Choice(["adam", "lazyadam", "sgd"]), default="adam",
+              show_default=True,
+              help="adam: dense Adam (as torch.optim.Adam); lazyadam: update only the "
+                   "embedding/output rows that have a gradient.")
+@click.option("--lr", default=None, type=float,
+              help="Step size [adam/lazyadam 2e-3, sgd 1.0].")
 @click.option("--clip", default=0.25, show_default=True, type=float,
               help="Gradient-norm clipping (0 off).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
@@ -86,8 +89,10 @@ def train_cmd(corpus, out, vectors, dim, freeze, tie, cell, hidden, layers, drop
 @click.argument("file", type=click.Path(exists=True))
 @click.option("--max-tokens", default=None, type=int, help="Score the first N tokens only.")
 @click.option("--batch-size", default=32, show_default=True, type=int, help="Parallel streams.")
+@click.option("--threads", default=None, type=int,
+              help="Threads for the output softmax [default: every CPU].")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def evaluate_cmd(model, file, max_tokens, batch_size, as_json):
+def evaluate_cmd(model, file, max_tokens, batch_size, threads, as_json):
     """Exact (full-softmax) perplexity of MODEL on FILE."""
     from embedkit._progress import progress_enabled
     from embedkit.corpus import iter_sentences
@@ -97,7 +102,8 @@ def evaluate_cmd(model, file, max_tokens, batch_size, as_json):
     m = LanguageModel.load(model)
     stream = encode_stream(iter_sentences(file, lowercase=m.config.lowercase), m.vocab,
                            max_tokens)
-    res = m.perplexity(stream, batch_size=batch_size, progress=progress_enabled())
+    res = m.perplexity(stream, batch_size=batch_size, progress=progress_enabled(),
+                       threads=threads)
     unk = float((stream == m.vocab.unk).mean())
     res["unknown_rate"] = unk
     if as_json:

@@ -6,9 +6,15 @@ import json
 
 import click
 
-from embedkit.cli._base import SuggestingGroup, input_file
-from embedkit.cli.sentiment import (VECTORS_HELP, _load, _read_texts, _save_and_report,
-                                    _training_options)
+from embedkit.cli._base import SuggestingGroup, echo_json, input_file
+from embedkit.cli.sentiment import (VECTORS_HELP, _apply_each, _error_shower, _load,
+                                    _save_and_report, _training_options)
+from embedkit.downstream.presets import NER
+
+
+def _widths(width) -> str:
+    """``--char-cnn-width`` text of a preset's ``char_cnn_width`` (3, or 3,5)."""
+    return ",".join(str(w) for w in width) if isinstance(width, tuple) else str(width)
 
 
 def _conll_options(f):
@@ -46,46 +52,62 @@ def ner():
 @click.option("--out", required=True, metavar="DIR",
               help="Model directory to write (checked before training).")
 @_conll_options
-@click.option("--char-buckets", default=0, show_default=True, type=int,
+@click.option("--char-buckets", default=NER.config.char_buckets, show_default=True,
+              type=click.IntRange(min=0),
               help="Hashed character n-gram features (0 off; 100000 is usual).")
-@click.option("--char-dim", default=32, show_default=True, type=int,
+@click.option("--char-dim", default=NER.config.char_dim, show_default=True,
+              type=click.IntRange(min=1),
               help="Size of the hashed character n-gram embeddings.")
-@click.option("--case-dim", default=8, show_default=True, type=int,
+@click.option("--case-dim", default=NER.config.case_dim, show_default=True,
+              type=click.IntRange(min=0),
               help="Casing features (0 off).")
-@click.option("--char-cnn", default=50, show_default=True, type=int,
+@click.option("--char-cnn", default=NER.config.char_cnn, show_default=True,
+              type=click.IntRange(min=0),
               help="Filters of a character CNN over each word (0 off).")
-@click.option("--char-cnn-dim", default=25, show_default=True, type=int,
+@click.option("--char-cnn-dim", default=NER.config.char_cnn_dim, show_default=True,
+              type=click.IntRange(min=1),
               help="Character embedding size of the char CNN.")
-@click.option("--char-cnn-width", default="3", show_default=True, metavar="WIDTHS",
+@click.option("--char-cnn-width", default=_widths(NER.config.char_cnn_width), show_default=True,
+              metavar="WIDTHS",
               help="Char CNN window (odd), or several separated by commas (3,5: one bank of "
                    "--char-cnn filters per width).")
-@click.option("--word-dropout", default=0.0, show_default=True, type=float,
+@click.option("--word-dropout", default=NER.config.word_dropout, show_default=True,
+              type=click.FloatRange(0, 1, max_open=True),
               help="Training tokens replaced by the UNK word with this probability.")
-@click.option("--layers", default=2, show_default=True, type=int,
+@click.option("--layers", default=NER.config.layers, show_default=True,
+              type=click.IntRange(min=1),
               help="Stacked encoder layers (dropout --dropout between them).")
-@click.option("--variational-dropout/--no-variational-dropout", "variational", default=True,
-              show_default=True,
+@click.option("--variational-dropout/--no-variational-dropout", "variational",
+              default=NER.config.variational, show_default=True,
               help="One dropout mask per sentence, shared by all its tokens (input, between "
                    "layers, before the output).")
-@click.option("--average", default=0.9995, show_default=True, type=float,
+@click.option("--average", default=NER.schedule.average, show_default=True,
+              type=click.FloatRange(0, 1, max_open=True),
               help="Evaluate and keep a moving average of the weights with this decay "
-                   "(0 off).")
-@click.option("--lr-decay", default=0.05, show_default=True, type=float,
+                   "(0 off; bias-corrected, and lowered on a short run so the average "
+                   "spans at most the last tenth of the steps).")
+@click.option("--lr-decay", default=NER.schedule.lr_decay, show_default=True,
+              type=click.FloatRange(min=0),
               help="Learning rate of epoch e: lr / (1 + DECAY * (e - 1)) "
                    "(0 keeps it constant).")
-@click.option("--crf/--softmax", default=True, show_default=True,
+@click.option("--crf/--softmax", default=NER.config.crf, show_default=True,
               help="A linear-chain CRF output layer, or a per-token softmax.")
-@_training_options(epochs=16, lr=2e-3, hidden=256, clip=1.0)
+@_training_options(NER)
 def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column, strip_prefix,
               char_buckets, char_dim, case_dim, char_cnn, char_cnn_dim, char_cnn_width,
               word_dropout, layers, variational, average, lr_decay, crf, epochs, batch_size,
               lr, encoder, hidden, heads, ff_dim, transformer_dropout, dropout, input_dropout,
               fine_tune, oov_min_count, max_vocab,
               patience, evals_per_epoch, clip, seed, threads):
-    """Train a tagger on CoNLL data and save it to --out."""
+    """Train a tagger on CoNLL data and save it to --out.
+
+    Like a sentiment model, the model directory holds a copy of the vectors it uses (all
+    rows, or the first --max-vocab), so it reads words it never saw in training and works
+    without the vectors file.
+    """
     from embedkit._progress import progress_enabled
     from embedkit.downstream import NERTagger, read_conll
-    from embedkit.downstream.cli_support import resolve_and_load_vectors
+    from embedkit.downstream.cli_support import check_vectors_source, resolve_and_load_vectors
     from embedkit.errors import ParameterError
 
     try:
@@ -96,18 +118,22 @@ def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column,
     char_cnn_width = widths[0] if len(widths) == 1 else widths
     from embedkit.vectors.output import check_output_dir
 
+    # everything that can be checked is checked before the vectors load and training starts:
+    # the output directory, the options and the data files
     check_output_dir(out, marker="model.json")
-    sents, tags = read_conll(train_path, token_column, tag_column, strip_prefix)
-    dev = (read_conll(dev_path, token_column, tag_column, strip_prefix) if dev_path
-           else (None, None))
-    vectors = resolve_and_load_vectors(vectors_path)
+    check_vectors_source(vectors_path)
     model = NERTagger(
-        vectors, hidden=hidden, dropout=dropout, input_dropout=input_dropout,
+        None, hidden=hidden, dropout=dropout, input_dropout=input_dropout,
         fine_tune=fine_tune, oov_min_count=oov_min_count, max_vocab=max_vocab,
         char_buckets=char_buckets, char_dim=char_dim, case_dim=case_dim, char_cnn=char_cnn,
         char_cnn_dim=char_cnn_dim, char_cnn_width=char_cnn_width, word_dropout=word_dropout,
         layers=layers, variational=variational, crf=crf, seed=seed, threads=threads,
         encoder=encoder, heads=heads, ff_dim=ff_dim, transformer_dropout=transformer_dropout)
+    model.config.check_trainable()
+    sents, tags = read_conll(train_path, token_column, tag_column, strip_prefix)
+    dev = (read_conll(dev_path, token_column, tag_column, strip_prefix) if dev_path
+           else (None, None))
+    model.vectors = resolve_and_load_vectors(vectors_path)
     model.fit(sents, tags, dev[0], dev[1], epochs=epochs, batch_size=batch_size, lr=lr,
               patience=patience, clip=clip, evals_per_epoch=evals_per_epoch, average=average,
               lr_decay=lr_decay, progress=progress_enabled())
@@ -119,21 +145,37 @@ def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column,
 @click.argument("texts", nargs=-1, required=True)
 @click.option("--vectors", default=None, metavar="PATH",
               help="Replace the model's vectors (same dimension).")
-def tag_cmd(model, texts, vectors):
+@click.option("--json", "as_json", is_flag=True,
+              help='Print one JSON object per text: {"text", "tokens", "tags", "entities": '
+                   '[{"type", "start", "end", "text"}]} (or {"text", "error"}).')
+def tag_cmd(model, texts, vectors, as_json):
     """Print the entities of each TEXT ('-': one text per line on stdin).
 
-    One line per entity: type, token span start:end (end exclusive) and the words.
+    One line per entity: type, token span start:end (end exclusive) and the words; with
+    several texts, each starts with a '# TEXT' line.  An empty text is an error, reported
+    in its place; the others are answered and the command exits 1 at the end.
     """
-    m = _load(model, vectors)
-    raw, toks = _read_texts(texts)
-    tagged = m.predict(toks) if toks else []
     from embedkit.downstream.metrics import chunks
 
-    for n, (words, tags) in enumerate(zip(toks, tagged)):
-        if len(toks) > 1:
-            click.echo(f"# {raw[n]}")
-        for typ, s, e in chunks(tags):
+    m = _load(model, vectors, task="ner")
+    several = len(texts) > 1 or list(texts) == ["-"]
+
+    def tag(toks):
+        return m.predict(toks)
+
+    def show(text, words, tags):
+        spans = chunks(tags)
+        if as_json:
+            echo_json({"text": text, "tokens": words, "tags": tags,
+                       "entities": [{"type": t, "start": s, "end": e,
+                                     "text": " ".join(words[s:e])} for t, s, e in spans]})
+            return
+        if several:
+            click.echo(f"# {text}")
+        for typ, s, e in spans:
             click.echo(f"{typ}\t{s}:{e}\t{' '.join(words[s:e])}")
+
+    _apply_each(texts, tag, show, _error_shower(as_json))
 
 
 @ner.command("evaluate")
@@ -147,7 +189,7 @@ def evaluate_cmd(model, file, as_json, token_column, tag_column, strip_prefix, v
     """Entity-level precision, recall and F1 (conlleval) of MODEL on a CoNLL FILE."""
     from embedkit.downstream import read_conll
 
-    m = _load(model, vectors)
+    m = _load(model, vectors, task="ner")
     sents, tags = read_conll(file, token_column, tag_column, strip_prefix)
     res = m.evaluate(sents, tags)
     if as_json:

@@ -6,15 +6,11 @@ from pathlib import Path
 
 import click
 
+from embedkit._io import format_bytes
+
 
 def _human(n) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return str(n)  # pragma: no cover
+    return format_bytes(n, si=True)
 
 
 @click.group("vectors")

@@ -83,19 +83,34 @@ def _open(vectors_path):
 
 def _resolve_word(vectors, word):
     """The vocabulary spelling of ``word``: as given, else lowercased; raises if neither,
-    unless the vectors build vectors for unseen words from n-grams (fastText)."""
+    unless the vectors build vectors for unseen words from n-grams (fastText).  An unknown
+    ``king-man+woman`` whose parts are words gets the spaced query as its suggestion."""
+    from embedkit.errors import UnknownWordError
+    from embedkit.search.query import spaced_expression
+
     if word in vectors or word.lower() not in vectors:
         if getattr(vectors, "subwords", None) is None:
-            vectors.index(word)  # raises UnknownWordError with the closest spellings
+            try:
+                vectors.index(word)  # raises UnknownWordError with the closest spellings
+            except UnknownWordError:
+                spaced = spaced_expression(word, lambda w: w in vectors or w.lower() in vectors)
+                if spaced is None:
+                    raise
+                raise UnknownWordError(f"{word!r} is not in the vocabulary; for word "
+                                       f"arithmetic put spaces around + and -: "
+                                       f"{spaced}") from None
         return word
     return word.lower()
 
 
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
 def _read_stdin_lines(what):
-    stream = sys.stdin
-    if stream.isatty():
+    if _stdin_is_terminal():
         raise click.UsageError(f"give {what} as arguments, or one per line on stdin")
-    return stream.read().splitlines()
+    return sys.stdin.read().splitlines()
 
 
 def _table(results) -> str:
@@ -114,39 +129,76 @@ _scheduler_option = click.option(
          "processes (needs embedkit[dask]).")
 
 
-def _run(expression, vectors_path, topn, method, as_json, scheduler=None):
-    from embedkit.errors import UnknownWordError
-    from embedkit.search.batch import combination_words
-    from embedkit.search.query import parse_queries, parse_query
+class _Item:
+    """One query of a batch: where it came from, and its words or what is wrong with it."""
 
-    if expression:
-        queries = [parse_query(expression)]
-    else:
-        queries = parse_queries(_read_stdin_lines("a query like king - man + woman"))
-        if not queries:
-            raise click.UsageError("stdin holds no queries: write one per line, "
-                                   "e.g. king - man + woman")
-    vectors, index = _open(vectors_path)
-    positive, negative = [], []
-    for number, q in enumerate(queries, 1):
+    def __init__(self, line, text, query=None, error=None):
+        self.line, self.text, self.query, self.error = line, text, query, error
+        self.positive = self.negative = self.result = None
+
+
+def _parse(text, analogy):
+    from embedkit.search.query import parse_analogy, parse_query
+
+    return parse_analogy(text) if analogy else parse_query(text)
+
+
+def _stdin_items(lines, analogy):
+    """One item per query line (blank lines and ``#`` comments are skipped); a line that
+    does not parse becomes an item with its error, and the others are still answered."""
+    from embedkit.errors import EmbedkitError
+
+    items = []
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
         try:
-            positive.append([_resolve_word(vectors, w) for w in q.positive])
-            negative.append([_resolve_word(vectors, w) for w in q.negative])
-        except UnknownWordError as exc:
-            if len(queries) > 1:
-                raise UnknownWordError(f"query {number} ({q}): {exc}") from None
-            raise
-    unseen = [i for i, (p, n) in enumerate(zip(positive, negative))
-              if any(w not in vectors for w in p + n)]
-    if unseen and method != "3cosadd":
-        raise UnknownWordError(f"{method} needs words of the vocabulary; an unseen word has only "
-                               "an n-gram vector: use --method 3cosadd")
-    seen_pos = [p for i, p in enumerate(positive) if i not in unseen]
-    seen_neg = [n for i, n in enumerate(negative) if i not in unseen]
-    if len(unseen) == len(queries):
+            items.append(_Item(number, text, _parse(text, analogy)))
+        except EmbedkitError as exc:
+            items.append(_Item(number, text, error=exc))
+    return items
+
+
+def _resolve(vectors, item, method):
+    """Fill ``item.positive``/``negative`` with vocabulary spellings, or raise."""
+    from embedkit.errors import ParameterError
+    from embedkit.search.query import Query, cancels_out
+
+    q = item.query
+    positive = [_resolve_word(vectors, w) for w in q.positive]
+    negative = [_resolve_word(vectors, w) for w in q.negative]
+    if cancels_out(Query(tuple(positive), tuple(negative))):
+        raise ParameterError(f"the words of {str(q)!r} cancel out: their sum is the zero "
+                             "vector, which is no closer to one word than to another; "
+                             "give a query that leaves a word, e.g. king - man + woman")
+    if not positive and method == "3cosmul":
+        raise ParameterError("3cosmul needs at least one added word")
+    if any(w not in vectors for w in positive + negative) and method != "3cosadd":
+        raise ParameterError(f"{method} needs words of the vocabulary; an unseen word has "
+                             "only an n-gram vector: use --method 3cosadd")
+    item.positive, item.negative = positive, negative
+
+
+def _answer(vectors, index, items, topn, method, scheduler, vectors_path):
+    """Set ``item.result`` (or ``item.error``) for every item, in one batch."""
+    from embedkit.errors import EmbedkitError
+    from embedkit.search.batch import combination_words
+
+    for item in items:
+        if item.error is None:
+            try:
+                _resolve(vectors, item, method)
+            except EmbedkitError as exc:
+                item.error = exc
+    good = [it for it in items if it.error is None]
+    seen = [it for it in good if all(w in vectors for w in it.positive + it.negative)]
+    unseen = [it for it in good if it not in seen]
+    if not seen:
         results = []
     elif scheduler is None:
-        results = combination_words(vectors, seen_pos, seen_neg, k=topn, method=method,
+        results = combination_words(vectors, [it.positive for it in seen],
+                                    [it.negative for it in seen], k=topn, method=method,
                                     index=index)
     else:  # batches mapped over Dask workers, answers in input order
         from embedkit.distributed import connect
@@ -154,19 +206,91 @@ def _run(expression, vectors_path, topn, method, as_json, scheduler=None):
         from embedkit.vectors.default import find_vectors
 
         with connect(scheduler) as client:
-            results = combination_words_on(client, find_vectors(vectors_path)[0], seen_pos,
-                                           seen_neg, k=topn, method=method)
-    for i in unseen:  # a word outside the vocabulary: its vector from character n-grams
-        results.insert(i, vectors.most_similar(positive=positive[i] or None,
-                                               negative=negative[i] or None, topn=topn))
-    for i, (q, res) in enumerate(zip(queries, results)):
+            results = combination_words_on(client, find_vectors(vectors_path)[0],
+                                           [it.positive for it in seen],
+                                           [it.negative for it in seen], k=topn, method=method)
+    for it, res in zip(seen, results):
+        it.result = res
+    for it in unseen:  # a word outside the vocabulary: its vector from character n-grams
+        it.result = vectors.most_similar(positive=it.positive or None,
+                                         negative=it.negative or None, topn=topn)
+
+
+def _print(items, as_json, headers):
+    """Answers in input order: a table (or a JSON list) per query, an error per bad one
+    (on stderr; in JSON an ``{"line", "query", "error"}`` object in its place)."""
+    shown = 0
+    for it in items:
+        if it.error is not None:
+            if as_json:
+                click.echo(json.dumps({"line": it.line, "query": it.text, "error": str(it.error)},
+                                      ensure_ascii=False))
+            else:
+                where = f"line {it.line} ({it.text})" if it.line else it.text
+                click.echo(f"Error: {where}: {it.error}", err=True)
+            continue
         if as_json:
-            click.echo(json.dumps([{"word": w, "score": round(s, 6)} for w, s in res],
+            click.echo(json.dumps([{"word": w, "score": round(s, 6)} for w, s in it.result],
                                   ensure_ascii=False))
             continue
-        if len(queries) > 1:
-            click.echo(("\n" if i else "") + f"{q}")
-        click.echo(_table(res))
+        if headers:
+            click.echo(("\n" if shown else "") + f"{it.query}")
+        click.echo(_table(it.result))
+        shown += 1
+
+
+def _interactive(vectors_path, topn, method, as_json, analogy):
+    """Prompt for queries on a terminal until EOF (Ctrl-D) or EXIT, as word2vec.c's
+    ``distance`` and ``word-analogy`` do; line editing and history with readline."""
+    from embedkit.errors import EmbedkitError
+
+    try:
+        import readline  # noqa: F401 - input() gains editing and history
+    except ImportError:  # pragma: no cover - Windows without pyreadline
+        pass
+    vectors, index = _open(vectors_path)
+    example = "man king woman, or king - man + woman" if analogy else "france, or king + woman"
+    click.echo(f"{len(vectors)} words; type a query ({example}); Ctrl-D or EXIT ends.",
+               err=True)
+    while True:
+        try:
+            text = input("query> ").strip()
+        except EOFError:
+            click.echo(err=True)
+            return
+        if text.upper() == "EXIT":
+            return
+        if not text or text.startswith("#"):
+            continue
+        try:
+            item = _Item(None, text, _parse(text, analogy))
+        except EmbedkitError as exc:
+            item = _Item(None, text, error=exc)
+        _answer(vectors, index, [item], topn, method, None, vectors_path)
+        _print([item], as_json, headers=False)
+
+
+def _run(expression, vectors_path, topn, method, as_json, scheduler=None, analogy=False):
+    from embedkit.errors import EmbedkitError
+
+    if expression:
+        items = [_Item(None, " ".join(expression), _parse(expression, analogy))]
+    elif _stdin_is_terminal() and scheduler is None:
+        return _interactive(vectors_path, topn, method, as_json, analogy)
+    else:
+        items = _stdin_items(_read_stdin_lines("a query like king - man + woman"), analogy)
+        if not items:
+            raise click.UsageError("stdin holds no queries: write one per line, "
+                                   "e.g. king - man + woman")
+    vectors, index = _open(vectors_path)
+    _answer(vectors, index, items, topn, method, scheduler, vectors_path)
+    if expression and items[0].error is not None:
+        raise items[0].error
+    _print(items, as_json, headers=len(items) > 1)
+    failed = sum(it.error is not None for it in items)
+    if failed:
+        raise EmbedkitError(f"{failed} of {len(items)} queries failed (each is reported in "
+                            "its place); the others were answered")
 
 
 @click.command(cls=ExpressionCommand)
@@ -180,15 +304,19 @@ def analogy(expression, vectors_path, topn, method, as_json, scheduler):
     """Solve a word analogy: which words are closest to b - a + c?
 
     \b
-    Write the query as signed words, or as a:b::c:? ("a is to b as c is to ?"):
+    Write the query as signed words, as a:b::c:? ("a is to b as c is to ?"), or as three
+    bare words A B C, read as word2vec.c's word-analogy reads them: B - A + C.
       embedkit analogy king - man + woman
       embedkit analogy king -man +woman
       embedkit analogy man:king::woman:?
+      embedkit analogy man king woman
       embedkit analogy --json -k 3 paris - france + italy
-    With no expression, reads one query per line from stdin.  The query words are never
-    listed.  An index saved beside the vectors (`embedkit index build`) is used when present.
+    With no expression, reads one query per line from stdin (a bad line is reported in its
+    place, the others are answered; exit 1 if any failed), or prompts for queries on a
+    terminal.  The query words are never listed.  An index saved beside the vectors
+    (`embedkit index build`) is used when present.
     """
-    _run(expression, vectors_path, topn, method, as_json, scheduler)
+    _run(expression, vectors_path, topn, method, as_json, scheduler, analogy=True)
 
 
 @click.command(cls=ExpressionCommand)
@@ -203,7 +331,9 @@ def similar(words, vectors_path, topn, as_json, scheduler):
       embedkit similar france
       embedkit similar -k 5 --json king
       embedkit similar river +water -land
-    With no words, reads one query per line from stdin.
+    With no words, reads one query per line from stdin (a bad line is reported in its
+    place, the others are answered; exit 1 if any failed), or prompts for queries on a
+    terminal.
     """
     _run(words, vectors_path, topn, "3cosadd", as_json, scheduler)
 
@@ -221,30 +351,48 @@ def similarity(words, vectors_path, as_json):
     Examples:
       embedkit similarity king queen
       printf 'king queen\\ncat dog\\n' | embedkit similarity
-    With no words, reads one pair per line from stdin.
+    With no words, reads one pair per line from stdin (a bad line is reported in its place,
+    the others are answered; exit 1 if any failed).
     """
+    from embedkit.errors import EmbedkitError, ParameterError
+
     if words:
         if len(words) != 2:
             raise click.UsageError(f"give exactly two words, got {len(words)}")
-        pairs = [tuple(words)]
+        pairs = [(None, tuple(words))]
     else:
         pairs = []
         for number, line in enumerate(_read_stdin_lines("two words"), 1):
             parts = line.split()
             if not parts or parts[0].startswith("#"):
                 continue
-            if len(parts) != 2:
-                raise click.UsageError(f"line {number}: give two words per line, "
-                                       f"got {len(parts)}")
-            pairs.append(tuple(parts))
+            pairs.append((number, tuple(parts)))
     vectors, _ = _open(vectors_path)
-    for a, b in pairs:
-        score = vectors.similarity(_resolve_word(vectors, a), _resolve_word(vectors, b))
+    failed = 0
+    for number, pair in pairs:
+        try:
+            if len(pair) != 2:
+                raise ParameterError(f"give two words per line, got {len(pair)}")
+            a, b = pair
+            score = vectors.similarity(_resolve_word(vectors, a), _resolve_word(vectors, b))
+        except EmbedkitError as exc:
+            if number is None:
+                raise
+            failed += 1
+            if as_json:
+                click.echo(json.dumps({"line": number, "query": " ".join(pair),
+                                       "error": str(exc)}, ensure_ascii=False))
+            else:
+                click.echo(f"Error: line {number} ({' '.join(pair)}): {exc}", err=True)
+            continue
         if as_json:
             click.echo(json.dumps({"word1": a, "word2": b, "score": round(score, 6)},
                                   ensure_ascii=False))
         else:
             click.echo(f"{a}\t{b}\t{score:.4f}")
+    if failed:
+        raise EmbedkitError(f"{failed} of {len(pairs)} pairs failed (each is reported in its "
+                            "place); the others were answered")
 
 
 if __name__ == "__main__":  # pragma: no cover

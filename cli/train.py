@@ -8,7 +8,7 @@ import click
 FORMAT_CHOICE = click.Choice(["word2vec-text", "word2vec-binary", "glove", "fasttext", "native"])
 
 
-@click.command("train")
+@click.command("train", short_help="Train word vectors on CORPUS: skip-gram, CBOW or GloVe.")
 @click.argument("corpus", required=False, metavar="[CORPUS]")
 @click.option("--model", type=click.Choice(["sgns", "cbow", "glove"], case_sensitive=False),
               default="sgns", show_default=True,
@@ -45,6 +45,9 @@ FORMAT_CHOICE = click.Choice(["word2vec-text", "word2vec-binary", "glove", "fast
 @click.option("--memory", default=None, metavar="SIZE",
               help="glove: memory budget for co-occurrence counting, e.g. 4G or 512M; beyond "
                    "it sorted runs are spilled to disk and merged [default: 4G].")
+@click.option("--cooccurrence", default=None, metavar="DIR",
+              help="glove: train from the partitions `embedkit corpus cooccur` wrote (joined "
+                   "in memory within --memory, else streamed from disk).")
 @click.option("--vectors", "vector_choice", type=click.Choice(["w+c", "w"]), default=None,
               help="glove: output word + context vectors, or word vectors only [default: w+c].")
 @click.option("--tokenizer", type=click.Choice(["default", "whitespace"]), default="default",
@@ -61,8 +64,8 @@ FORMAT_CHOICE = click.Choice(["word2vec-text", "word2vec-binary", "glove", "fast
 @click.option("--quiet", is_flag=True, help="No progress bar or progress messages.")
 @click.pass_context
 def train(ctx, corpus, model, out, fmt, dim, window, negative, min_count, sample, epochs, alpha,
-          min_alpha, workers, seed, x_max, power, memory, vector_choice, tokenizer, keep_case,
-          checkpoint, checkpoint_every, resume, log_json, quiet):
+          min_alpha, workers, seed, x_max, power, memory, cooccurrence, vector_choice,
+          tokenizer, keep_case, checkpoint, checkpoint_every, resume, log_json, quiet):
     """Train word vectors on CORPUS: skip-gram or CBOW (negative sampling), or GloVe.
 
     CORPUS is a text file (.gz/.bz2/.xz too), a directory of them, or '-' for standard
@@ -85,7 +88,8 @@ def train(ctx, corpus, model, out, fmt, dim, window, negative, min_count, sample
         set_progress(False)
         logging.getLogger("embedkit").setLevel(logging.WARNING)
     model = model.lower()
-    glove_only = {"x_max": x_max, "power": power, "memory": memory, "vectors": vector_choice}
+    glove_only = {"x_max": x_max, "power": power, "memory": memory, "vectors": vector_choice,
+                  "cooccurrence": cooccurrence}
     if model == "glove":
         from click.core import ParameterSource
 
@@ -95,7 +99,7 @@ def train(ctx, corpus, model, out, fmt, dim, window, negative, min_count, sample
                                        "not to --model glove: drop it")
         from embedkit.training import GloVe
 
-        opts = {k: v for k, v in glove_only.items() if v is not None}
+        opts = {k: v for k, v in glove_only.items() if v is not None and k != "cooccurrence"}
         for k, v in (("window", window), ("epochs", epochs), ("alpha", alpha)):
             if v is not None:
                 opts[k] = v
@@ -112,9 +116,10 @@ def train(ctx, corpus, model, out, fmt, dim, window, negative, min_count, sample
                        epochs=5 if epochs is None else epochs, alpha=alpha,
                        min_alpha=min_alpha, workers=workers, seed=seed, tokenizer=tokenizer,
                            lowercase=not keep_case)
+    extra = {"cooccurrence": cooccurrence} if cooccurrence is not None else {}
     res = trainer.fit(corpus, out=out, format=fmt, checkpoint=checkpoint,
                   checkpoint_every=checkpoint_every, resume=resume, log_json=log_json,
-                  progress=progress_enabled())
+                  progress=progress_enabled(), **extra)
     if not (quiet or (ctx.obj or {}).get("quiet")):
         last = res.history[-1] if res.history else {}
         speed = (f"{res.words_per_sec:,.0f} words/s" if hasattr(res, "words_per_sec")

@@ -206,8 +206,7 @@ def _index_estimate(vectors, n, dim):
     """One line on the index saved beside ``vectors`` and the memory it takes, or ''."""
     import os
 
-    from embedkit.search.index import index_resident_bytes
-    from embedkit.search.store import index_paths, read_json
+    from embedkit.search.store import index_paths, index_resident_bytes, read_json
 
     index_path, meta_path = index_paths(vectors)
     if not os.path.exists(index_path):

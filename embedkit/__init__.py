@@ -5,9 +5,9 @@
 >>> v.analogy("man", "king", "woman")           # doctest: +SKIP
 """
 
-import importlib
 import logging
 
+from embedkit._lazy import lazy_exports
 from embedkit._version import __version__
 
 # The public names, each with the module that defines it.  ``__all__``, ``__dir__`` and the
@@ -42,16 +42,6 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value  # later look-ups skip this function
-        return value
-    raise AttributeError(f"module 'embedkit' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 logging.getLogger("embedkit").addHandler(logging.NullHandler())

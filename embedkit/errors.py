@@ -65,3 +65,11 @@ class TrainingInterrupted(EmbedkitError):
 
 class TrainingDiverged(ParameterError):
     """The loss became NaN or infinite: the learning rate is too high."""
+
+
+class DownloadError(CorpusError):
+    """A corpus could not be downloaded: network, server, disk or archive problem."""
+
+
+class ChecksumError(DownloadError):
+    """A downloaded or unpacked file does not match its published size or checksum."""

@@ -40,12 +40,12 @@ def corpus_file(tmp_path_factory):
 @pytest.fixture
 def no_training(monkeypatch):
     """Make any training run fail loudly: the checks under test must come before it."""
-    from embedkit.training import _common
+    from embedkit.training import driver
 
     def refuse(*args, **kwargs):
         raise AssertionError("training started before the output was checked")
 
-    monkeypatch.setattr(_common, "run_training", refuse)
+    monkeypatch.setattr(driver, "run_training", refuse)
 
 
 BASE = ["--dim", "4", "--epochs", "1", "--workers", "1", "--min-count", "1"]
@@ -99,7 +99,7 @@ def test_train_unwritable_directory_fails_before_training(corpus_file, tmp_path,
 
 
 def test_failed_final_write_keeps_the_vectors(corpus_file, tmp_path, monkeypatch):
-    from embedkit.training._common import OutputFailed
+    from embedkit.training.output import OutputFailed
     from embedkit.vectors import text
 
     def disk_full(*args, **kwargs):

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from embedkit.errors import ParameterError
-from embedkit.training.cooccur import (RUN_DTYPE, Cooccurrence, _RunWriter, count_cooccurrences,
-                                    dense_layout, parse_memory)
+from embedkit.training.cooccur import (Cooccurrence, count_cooccurrences, dense_layout,
+                                       parse_memory)
+from embedkit.training.cooccur_merge import RUN_DTYPE, _RunWriter
 
 
 def brute_force(sentences, window):

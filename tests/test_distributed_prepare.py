@@ -178,3 +178,124 @@ def test_cli_unreachable_scheduler_is_one_line(shard_dir, tmp_path):
                                  str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:9"])
     assert r.exit_code == 1
     assert "127.0.0.1:9" in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("block_bytes", [None, 8])
+def test_unterminated_last_line_ends_with_its_shard(tmp_path, monkeypatch, block_bytes):
+    """Regression: the single-machine reader joined a file's unterminated last line with the
+    next file's first line; a shard's last line ends at the end of the shard everywhere."""
+    from embedkit.corpus import readers
+    from embedkit.corpus.encode import iter_sentences
+
+    if block_bytes:  # lines longer than a block: cut at spaces, the last piece continuing
+        monkeypatch.setattr(readers, "BLOCK_BYTES", block_bytes)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_bytes(b"one two three\nfour five six seven ")
+    (src / "b.txt").write_bytes(b"eight nine\r\nten eleven twelve")
+    (src / "c.txt.gz").write_bytes(gzip.compress(b"thirteen fourteen"))
+    expected = [["one", "two", "three"], ["four", "five", "six", "seven"], ["eight", "nine"],
+                ["ten", "eleven", "twelve"], ["thirteen", "fourteen"]]
+    assert list(iter_sentences(src)) == expected
+    single = prepare(src, min_count=1, cache=False)
+    assert [single.words(i) for i in range(len(single))] == expected
+    sharded = prepare(src, min_count=1, out=tmp_path / "enc")
+    _same(single, sharded)
+
+
+def _shard_task_peaks(src, out, single):
+    """Peak traced memory of count_shard and of encode_shard on the one shard ``src``."""
+    import tracemalloc
+
+    from embedkit.corpus import sharded
+    from embedkit.corpus.encode import MAX_SENTENCE_LENGTH
+
+    (out / "shards").mkdir(parents=True)
+    (out / sharded.WORK).mkdir()
+    tracemalloc.start()
+    try:
+        table = sharded.count_shard(0, str(src), str(out), "default", True)
+        count_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        blob = "\n".join(single.vocab.words).encode("utf-8")
+        digest = sharded.vocab_digest(single.vocab.words)
+        options = {"tokenizer": "default", "lowercase": True}
+        sharded.encode_shard(0, str(src), table, blob, digest, str(out), options,
+                             MAX_SENTENCE_LENGTH)
+        encode_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return table, count_peak, encode_peak
+
+
+def test_shard_tasks_stream_their_shard_in_bounded_memory(tmp_path, monkeypatch):
+    """Regression: count_shard held a shard's provisional ids (4 bytes per token) and
+    encode_shard its ids and line lengths in memory; both now stream them in slices, so a
+    task's memory does not grow with the shard."""
+    from embedkit.corpus import readers, sharded
+
+    rng = np.random.default_rng(1)
+    words = np.array([f"w{i}" for i in range(2000)])
+    lines = [" ".join(rng.choice(words, size=int(rng.integers(0, 60)))) for _ in range(6000)]
+    lines.append(" ".join(rng.choice(words, size=3000)))  # one line longer than a slice
+    big, small = tmp_path / "big.txt", tmp_path / "small.txt"
+    big.write_text("\n".join(lines) + "\n")
+    small.write_text("\n".join(lines[:300]) + "\n")
+    one_big = prepare(big, min_count=2, cache=False)
+    one_small = prepare(small, min_count=2, cache=False)
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 1 << 15)
+    monkeypatch.setattr(sharded, "_ENCODE_CHUNK", 1024)
+    monkeypatch.setattr(sharded, "_ENCODE_LINES", 256)
+    _shard_task_peaks(small, tmp_path / "warm", one_small)  # compile, first allocations
+    table, count_big, encode_big = _shard_task_peaks(big, tmp_path / "big", one_big)
+    _, count_small, encode_small = _shard_task_peaks(small, tmp_path / "small", one_small)
+    raw_bytes = 4 * table.raw_tokens
+    assert raw_bytes > 600_000
+    assert count_big - count_small < raw_bytes / 4, (count_big, count_small, raw_bytes)
+    assert encode_big - encode_small < raw_bytes / 4, (encode_big, encode_small, raw_bytes)
+    ids, off = sharded.load_shard(tmp_path / "big", 0, len(one_big.vocab))
+    np.testing.assert_array_equal(ids, one_big.ids)
+    np.testing.assert_array_equal(off, one_big.offsets)
+
+
+def test_output_to_an_object_store_url_equals_a_local_directory(shard_dir, tmp_path):
+    """memory:// stands for s3:// / gs://: files are uploaded whole, read back to encode."""
+    fsspec = pytest.importorskip("fsspec")
+    local = prepare(shard_dir, min_count=2, out=tmp_path / "enc")
+    url = "memory://embedkit-test/enc"
+    assert prepare(shard_dir, min_count=2, out=url) is None
+    fs = fsspec.filesystem("memory")
+    try:
+        names = sorted(p.split("/enc/", 1)[1] for p in fs.find("/embedkit-test/enc"))
+        assert not [n for n in names if n.startswith(".work") or n.endswith(".part")]
+        for name in ("vocab.json", "shards/00000.ids.npy", "shards/00003.offsets.npy"):
+            assert fs.cat_file(f"/embedkit-test/enc/{name}") == \
+                (tmp_path / "enc" / name).read_bytes()
+        assert json.loads(fs.cat_file("/embedkit-test/enc/manifest.json"))["vocab_size"] == \
+            len(local.vocab)
+    finally:
+        fs.rm("/embedkit-test", recursive=True)
+
+
+def test_max_vocab_size_prunes_the_merged_counts_whatever_the_split(shard_dir, tmp_path,
+                                                                   caplog):
+    """max_vocab_size applies once, to the merged counts: the vocabulary does not depend on
+    how the corpus is cut into shards, equals the single-machine one while the bound is not
+    reached, and a warning says when it pruned (the single-machine reader prunes while
+    reading, so there the two may differ: documented)."""
+    import logging
+
+    files = sorted(shard_dir.iterdir())
+    joined = tmp_path / "all.txt"
+    joined.write_bytes(b"".join(gzip.decompress(f.read_bytes()) if f.suffix == ".gz"
+                                else f.read_bytes() for f in files))
+    with caplog.at_level(logging.WARNING, logger="embedkit.distributed.prepare"):
+        five = prepare(files, min_count=1, max_vocab_size=60, out=tmp_path / "five")
+    assert "max_vocab_size=60" in caplog.text
+    one = prepare([joined], min_count=1, max_vocab_size=60, out=tmp_path / "one")
+    assert five.vocab.words == one.vocab.words and len(five.vocab) <= 60
+    np.testing.assert_array_equal(five.vocab.counts, one.vocab.counts)
+    assert five.info["pruned_min_reduce"] >= 1
+    # never reached: the single-machine result
+    single = prepare(shard_dir, min_count=1, max_vocab_size=10_000, cache=False)
+    _same(single, prepare(files, min_count=1, max_vocab_size=10_000, out=tmp_path / "big"))

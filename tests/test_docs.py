@@ -1,6 +1,7 @@
-"""The documentation stays true: the generated CLI reference is current, the README's links
-resolve, and the package's public names are all listed and importable."""
+"""The documentation stays true: the generated CLI and Python API references are current, the
+README's links resolve, and the package's public names are all listed and importable."""
 
+import importlib.util
 import pathlib
 import re
 
@@ -17,6 +18,17 @@ def test_cli_reference_is_current():
     page = ROOT / "docs" / "cli.md"
     assert page.read_text(encoding="utf-8") == render_markdown(), (
         "docs/cli.md is stale: run `python -m embedkit.cli.reference --write docs/cli.md`")
+
+
+def test_python_api_reference_is_current():
+    script = ROOT / "docs" / "tools" / "api_reference.py"
+    spec = importlib.util.spec_from_file_location("api_reference", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    page = ROOT / "docs" / "python-api.md"
+    assert page.read_text(encoding="utf-8") == module.render(), (
+        "docs/python-api.md is stale: run "
+        "`python docs/tools/api_reference.py --write docs/python-api.md`")
 
 
 @pytest.mark.parametrize("doc", ["README.md", *[str(p.relative_to(ROOT)) for p in

@@ -1,5 +1,6 @@
-"""docs/guides/coming-from-gensim.md cannot drift: every row of its table runs, the gensim
-call on gensim and the embedkit call on embedkit, and the two must agree."""
+"""docs/guides/coming-from-gensim.md and the short table in README.md cannot drift: every
+row of either table runs, the gensim call on gensim and the embedkit call on embedkit, and
+the two must agree."""
 
 import pathlib
 import re
@@ -14,7 +15,9 @@ pytest.importorskip("ot")  # gensim's wmdistance needs POT
 import embedkit  # noqa: E402
 
 KeyedVectors = gensim_models.KeyedVectors
-GUIDE = pathlib.Path(__file__).resolve().parents[1] / "docs" / "guides" / "coming-from-gensim.md"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+GUIDE = ROOT / "docs" / "guides" / "coming-from-gensim.md"
+README = ROOT / "README.md"
 
 # the KeyedVectors methods issue #15 asks for; each must appear in the table's gensim column
 REQUIRED = """most_similar most_similar_cosmul similar_by_word similar_by_vector n_similarity distance
@@ -24,8 +27,8 @@ add_vector add_vectors fill_norms unit_normalize_all wmdistance similarity load_
 save_word2vec_format""".split()
 
 
-def _rows():
-    text = GUIDE.read_text(encoding="utf-8")
+def _rows(path):
+    text = path.read_text(encoding="utf-8")
     table = text.split("<!-- gensim-table: start -->")[1].split("<!-- gensim-table: end -->")[0]
     rows = []
     for line in table.strip().splitlines()[2:]:
@@ -36,7 +39,8 @@ def _rows():
     return rows
 
 
-ROWS = _rows()
+ROWS = _rows(GUIDE)
+README_ROWS = _rows(README)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +103,8 @@ def _agree(ours, theirs):
         assert ours == theirs
 
 
-@pytest.mark.parametrize("gensim_code,ours_code", ROWS, ids=[r[0] for r in ROWS])
+@pytest.mark.parametrize("gensim_code,ours_code", ROWS + README_ROWS,
+                         ids=[r[0] for r in ROWS] + ["README: " + r[0] for r in README_ROWS])
 def test_each_row_agrees_with_gensim(files, tmp_path, gensim_code, ours_code):
     g = _namespace(files, "gensim", tmp_path)
     e = _namespace(files, "embedkit", tmp_path)
@@ -124,6 +129,6 @@ def test_every_required_gensim_method_has_a_row():
 
 
 def test_every_embedkit_call_in_the_table_exists():
-    for _, ours in ROWS:
+    for _, ours in ROWS + README_ROWS:
         for name in re.findall(r"\bv\.(\w+)", ours):
             assert hasattr(embedkit.Vectors, name), name

@@ -9,7 +9,8 @@ import embedkit
 from embedkit.corpus import prepare
 from embedkit.errors import CorpusError, ParameterError
 from embedkit.training import GloVe
-from embedkit.training._common import TrainingInterrupted, load_checkpoint
+from embedkit.errors import TrainingInterrupted
+from embedkit.training.checkpoint import load_checkpoint
 
 import synthetic  # tests/synthetic.py
 

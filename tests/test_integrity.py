@@ -12,7 +12,8 @@ import pytest
 import embedkit
 from helpers import integrity as F
 from embedkit.errors import EmbedkitError, FormatError, ParameterError
-from embedkit.training import _common as C
+from embedkit import _io
+from embedkit.training import checkpoint as CK
 from embedkit.vectors import native
 
 
@@ -114,6 +115,18 @@ def test_native_nan_row_is_refused(tmp_path):
         embedkit.load(out)
 
 
+def test_native_nan_row_behind_stored_norms_is_refused(tmp_path):
+    """The stored norms were written from finite rows; a NaN put in later is still found."""
+    v = F.vectors(200, 8)
+    embedkit.save(v, tmp_path / "v.ekv")
+    assert (tmp_path / "v.ekv" / "norms.npy").exists()
+    m = np.load(tmp_path / "v.ekv" / "vectors.npy")
+    m[100, 2] = np.inf  # not among the rows whose norms are recomputed
+    np.save(tmp_path / "v.ekv" / "vectors.npy", m)
+    with pytest.raises(FormatError, match="row 101 .* holds NaN"):
+        embedkit.load(tmp_path / "v.ekv")
+
+
 @pytest.mark.parametrize("field,value", [("count", "eight"), ("format_version", [1]),
                                          ("metadata", 3), ("words", {"a": 1})])
 def test_native_vocab_fields_of_the_wrong_type_are_format_errors(tmp_path, field, value):
@@ -141,19 +154,19 @@ def test_native_truncated_npy_is_a_format_error(tmp_path):
 # -- checkpoints ----------------------------------------------------------------------------
 
 def test_checkpoint_kill_between_the_two_renames_resumes_consistently(tmp_path, monkeypatch):
-    C.save_checkpoint(tmp_path / "ck", {"w": np.zeros(3)}, {"position": 1})
-    real = C._atomic_write
+    CK.save_checkpoint(tmp_path / "ck", {"w": np.zeros(3)}, {"position": 1})
+    real = _io.write_atomic
 
-    def killed_before_the_json(path, write, mode="wb"):
-        if path.endswith(".json"):
+    def killed_before_the_json(path, write, mode="wb", fsync=False):
+        if str(path).endswith(".json"):
             raise KeyboardInterrupt  # the process dies between the two renames
-        real(path, write, mode)
+        real(path, write, mode, fsync)
 
-    monkeypatch.setattr(C, "_atomic_write", killed_before_the_json)
+    monkeypatch.setattr(_io, "write_atomic", killed_before_the_json)
     with pytest.raises(KeyboardInterrupt):
-        C.save_checkpoint(tmp_path / "ck", {"w": np.ones(3)}, {"position": 2})
-    monkeypatch.setattr(C, "_atomic_write", real)
-    arrays, state = C.load_checkpoint(tmp_path / "ck")
+        CK.save_checkpoint(tmp_path / "ck", {"w": np.ones(3)}, {"position": 2})
+    monkeypatch.setattr(_io, "write_atomic", real)
+    arrays, state = CK.load_checkpoint(tmp_path / "ck")
     assert state["position"] == 2 and arrays["w"].tolist() == [1, 1, 1]
 
 
@@ -162,13 +175,13 @@ def test_word2vec_resume_with_fewer_rows_is_a_format_error_not_a_crash(tmp_path)
         import sys, numpy as np
         sys.path.insert(0, {os.path.dirname(__file__)!r})
         from helpers import integrity as F
-        from embedkit.training import Word2Vec, _common as C
+        from embedkit.training import Word2Vec, checkpoint as CK
         from embedkit.errors import FormatError
         ckpt, enc = F.word2vec_checkpoint({str(tmp_path)!r})
-        arrays, state = C.load_checkpoint(ckpt)
+        arrays, state = CK.load_checkpoint(ckpt)
         arrays["w_in"] = arrays["w_in"][:2]
         arrays["w_out"] = arrays["w_out"][:2]
-        C.save_checkpoint(ckpt, arrays, state)
+        CK.save_checkpoint(ckpt, arrays, state)
         try:
             Word2Vec(**F.W2V_FAST).fit(enc, resume=ckpt, progress=False)
         except FormatError as exc:
@@ -180,9 +193,9 @@ def test_word2vec_resume_with_fewer_rows_is_a_format_error_not_a_crash(tmp_path)
 
 def test_word2vec_resume_with_a_malformed_state_is_a_format_error(tmp_path):
     ckpt, enc = F.word2vec_checkpoint(tmp_path)
-    arrays, state = C.load_checkpoint(ckpt)
+    arrays, state = CK.load_checkpoint(ckpt)
     state["position"]["history"] = [{"epoch": "one"}]
-    C.save_checkpoint(ckpt, arrays, state)
+    CK.save_checkpoint(ckpt, arrays, state)
     from embedkit.training import Word2Vec
 
     with pytest.raises(FormatError, match="history"):
@@ -191,9 +204,9 @@ def test_word2vec_resume_with_a_malformed_state_is_a_format_error(tmp_path):
 
 def test_word2vec_resume_with_invalid_params_is_a_format_error(tmp_path):
     ckpt, enc = F.word2vec_checkpoint(tmp_path)
-    arrays, state = C.load_checkpoint(ckpt)
+    arrays, state = CK.load_checkpoint(ckpt)
     state["params"]["dim"] = "big"
-    C.save_checkpoint(ckpt, arrays, state)
+    CK.save_checkpoint(ckpt, arrays, state)
     from embedkit.training import Word2Vec
 
     with pytest.raises(FormatError, match="dim"):
@@ -201,12 +214,12 @@ def test_word2vec_resume_with_invalid_params_is_a_format_error(tmp_path):
 
 
 def test_checkpoint_with_a_corrupt_npz_is_a_format_error(tmp_path):
-    C.save_checkpoint(tmp_path / "ck", {"w": np.arange(1000.0)}, {})
+    CK.save_checkpoint(tmp_path / "ck", {"w": np.arange(1000.0)}, {})
     data = bytearray((tmp_path / "ck.npz").read_bytes())
     data[200:260] = b"\xff" * 60
     (tmp_path / "ck.npz").write_bytes(bytes(data))
     with pytest.raises(EmbedkitError, match="ck.npz"):
-        C.load_checkpoint(tmp_path / "ck")
+        CK.load_checkpoint(tmp_path / "ck")
 
 
 # -- corpus cache ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from embedkit.corpus import _archives as A
 from embedkit.corpus import download as D
 from embedkit.corpus.download import ChecksumError, DownloadError, Source, fetch
 from embedkit.errors import FormatError, ParameterError
@@ -27,7 +28,7 @@ def _bomb_source(server, **over):
 
 def test_an_unpacked_size_is_enforced_while_unpacking(tmp_path, monkeypatch):
     unpacked = []
-    real_bar = D.progress_bar
+    real_bar = A.progress_bar
 
     def counting_bar(*args, **kwargs):
         bar = real_bar(*args, **kwargs)
@@ -36,7 +37,7 @@ def test_an_unpacked_size_is_enforced_while_unpacking(tmp_path, monkeypatch):
             bar.update = lambda n: (unpacked.append(n), update(n))[1]
         return bar
 
-    monkeypatch.setattr(D, "progress_bar", counting_bar)
+    monkeypatch.setattr(A, "progress_bar", counting_bar)
     with HostileServer({"/bomb.gz": BOMB}) as server:
         with pytest.raises(ChecksumError, match="more than the 1,000 bytes"):
             fetch(_bomb_source(server, unpacked_size=1000), tmp_path, progress=False)

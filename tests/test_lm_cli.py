@@ -34,6 +34,21 @@ def test_evaluate_prints_perplexity_json(trained):
     assert 1 < res["perplexity"] < 3 and res["tokens"] > 1000
 
 
+def test_evaluate_threads_give_the_same_perplexity(trained):
+    out, corpus = trained
+    res = [json.loads(CliRunner().invoke(cli, ["lm", "evaluate", str(out), str(corpus),
+                                               "--json", "--threads", t]).output)
+           for t in ("1", "2")]
+    assert res[0]["perplexity"] == pytest.approx(res[1]["perplexity"], rel=1e-12)
+
+
+def test_evaluate_threads_zero_is_one_clear_error(trained):
+    out, corpus = trained
+    r = CliRunner().invoke(cli, ["lm", "evaluate", str(out), str(corpus), "--threads", "0"])
+    assert r.exit_code == 1 and "threads must be an integer >= 1" in r.output
+    assert "Traceback" not in r.output
+
+
 @pytest.mark.parametrize("args", [["--beam", "3", "--length-penalty", "0.5"],
                                   ["--sample", "--top-k", "1", "--seed", "1"], []])
 def test_generate_json(trained, args):

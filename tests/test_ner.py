@@ -7,15 +7,16 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from embedkit import Vectors
 from embedkit.cli.main import cli
-from embedkit.downstream import NERTagger, chunks, load_model, ner_report, read_conll, repair_bio
+from embedkit.downstream import chunks, load_model, ner_report, read_conll, repair_bio
 from embedkit.downstream.features import case_class, char_ngrams, fnv1a, make_batch
-from embedkit.downstream.metrics import allowed_transitions, viterbi_bio
+from embedkit.downstream.crf import allowed_transitions, viterbi_bio
 from embedkit.errors import FormatError
 
 from gradcheck import check_gradient
-from test_sentiment import _to_float64, _write_vectors
+from helpers.tagging import (small_fit, small_tagger, tag_vectors, tagging_data, write_ner_files,
+                             write_vectors)
+from order_task import to_float64
 
 
 def test_chunks_conlleval_semantics():
@@ -97,55 +98,14 @@ def test_read_conll_empty(tmp_path):
         read_conll(f)
 
 
-def tagging_data(rng, n):
-    """Capitalised words after 'mr' are PER, the word after 'in' is LOC."""
-    sents, tags = [], []
-    names = ["Smith", "Jones", "Brown", "Lee", "Zed"]
-    for _ in range(n):
-        s, t = [], []
-        for _ in range(int(rng.integers(1, 4))):
-            r = rng.random()
-            if r < 0.3:
-                k = int(rng.integers(1, 3))
-                s += ["mr"] + [names[int(i)] for i in rng.integers(0, 5, k)]
-                t += ["O", "B-PER"] + ["I-PER"] * (k - 1)
-            elif r < 0.6:
-                s += ["in", ["paris", "rome", "oslo"][int(rng.integers(0, 3))]]
-                t += ["O", "B-LOC"]
-            else:
-                s += [f"w{int(i)}" for i in rng.integers(0, 10, 2)]
-                t += ["O", "O"]
-        sents.append(s)
-        tags.append(t)
-    return sents, tags
-
-
-def write_ner_files(tmp_path, rng, n, prefix=""):
-    """``vec.txt`` (:func:`tag_vectors`) and a CoNLL file ``train`` of ``n`` tagged sentences.
-
-    Returns the two paths and the sentences and tags written.
-    """
-    _write_vectors(tmp_path / "vec.txt", tag_vectors(rng))
-    S, T = tagging_data(rng, n)
-    f = tmp_path / "train"
-    f.write_text("\n\n".join("\n".join(f"{prefix}{w}\t{t}" for w, t in zip(s, ts))
-                             for s, ts in zip(S, T)) + "\n")
-    return tmp_path / "vec.txt", f, S, T
-
-
-def tag_vectors(rng, dim=8):
-    words = ["mr", "in", "paris", "rome", "smith", "jones"] + [f"w{i}" for i in range(10)]
-    return Vectors(words, rng.normal(size=(len(words), dim)).astype(np.float32))
-
-
 @pytest.fixture(scope="module")
 def tagger():
     rng = np.random.default_rng(3)
     v = tag_vectors(rng)
     S, T = tagging_data(rng, 800)
     Sd, Td = tagging_data(rng, 100)
-    m = NERTagger(v, hidden=12, char_buckets=500, char_dim=8, case_dim=4, threads=1, seed=2)
-    m.fit(S, T, Sd, Td, epochs=8, lr=5e-3, progress=False)
+    m = small_tagger(v, hidden=12, char_buckets=500, char_dim=8, case_dim=4, threads=1, seed=2)
+    m.fit(S, T, Sd, Td, **small_fit(epochs=8, lr=5e-3, progress=False))
     return m, Sd, Td
 
 
@@ -168,9 +128,9 @@ def test_tagger_save_load(tagger, tmp_path):
 def test_tagger_gradients_match_finite_differences(rng):
     v = tag_vectors(rng, dim=3)
     S, T = tagging_data(rng, 10)
-    m = NERTagger(v, hidden=3, char_buckets=40, char_dim=2, case_dim=2, threads=1)
-    m.fit(S, T, epochs=1, progress=False)
-    _to_float64(m)
+    m = small_tagger(v, hidden=3, char_buckets=40, char_dim=2, case_dim=2, threads=1)
+    m.fit(S, T, **small_fit(epochs=1, progress=False))
+    to_float64(m)
     batch = make_batch([m.featurizer.encode(s) for s in S[:3]], True)
     ys = T[:3]
     _, sparse = m._loss_grad(batch, ys, None)
@@ -211,7 +171,7 @@ def test_cli_ner(tagger, tmp_path, rng):
 
 
 def test_cli_ner_bad_tag(tmp_path, rng):
-    _write_vectors(tmp_path / "vec.txt", tag_vectors(rng))
+    write_vectors(tmp_path / "vec.txt", tag_vectors(rng))
     f = tmp_path / "train"
     f.write_text("John B-PER\nSmith X-PER\n")
     r = CliRunner().invoke(cli, ["ner", "train", "--vectors", str(tmp_path / "vec.txt"),

@@ -13,8 +13,8 @@ from embedkit.downstream.features import (CHAR_BOW, CHAR_EOW, CHAR_FIRST, CHAR_U
 from embedkit.errors import ParameterError
 
 from gradcheck import check_gradient, spread
-from test_ner import tag_vectors, tagging_data, write_ner_files
-from test_sentiment import _to_float64
+from helpers.tagging import small_fit, small_tagger, tag_vectors, tagging_data, write_ner_files
+from order_task import to_float64
 
 
 def _cnn_setup(rng, K=3, Dc=4, F=5, V=9):
@@ -101,10 +101,10 @@ def test_char_alphabet_and_word_chars():
 def test_tagger_char_cnn_gradients_match_finite_differences(rng):
     v = tag_vectors(rng, dim=3)
     S, T = tagging_data(rng, 10)
-    m = NERTagger(v, hidden=3, char_buckets=40, char_dim=2, case_dim=2, char_cnn=3,
-                  char_cnn_dim=2, threads=1, crf=True)
-    m.fit(S, T, epochs=1, progress=False)
-    _to_float64(m)
+    m = small_tagger(v, hidden=3, char_buckets=40, char_dim=2, case_dim=2, char_cnn=3,
+                     char_cnn_dim=2, threads=1, crf=True)
+    m.fit(S, T, **small_fit(epochs=1, progress=False))
+    to_float64(m)
     assert m.params["cnn_W"].dtype == np.float64
 
     def batch():
@@ -126,9 +126,9 @@ def cnn_tagger():
     v = tag_vectors(rng)
     S, T = tagging_data(rng, 600)
     Sd, Td = tagging_data(rng, 80)
-    m = NERTagger(v, hidden=12, case_dim=4, char_cnn=8, char_cnn_dim=6, word_dropout=0.1,
-                  crf=True, threads=1, seed=1)
-    m.fit(S, T, Sd, Td, epochs=6, lr=5e-3, progress=False)
+    m = small_tagger(v, hidden=12, case_dim=4, char_cnn=8, char_cnn_dim=6, word_dropout=0.1,
+                     crf=True, threads=1, seed=1)
+    m.fit(S, T, Sd, Td, **small_fit(epochs=6, lr=5e-3, progress=False))
     return m, Sd, Td
 
 
@@ -140,7 +140,7 @@ def test_char_cnn_tagger_learns_and_round_trips(cnn_tagger, tmp_path):
     assert [(e["type"], e["start"], e["end"]) for e in ents] == [("PER", 1, 2), ("LOC", 3, 4)]
     m.save(tmp_path / "cnn")
     m2 = load_model(tmp_path / "cnn")
-    assert m2.config["alphabet"] == m.config["alphabet"]
+    assert m2.alphabet == m.alphabet
     assert m2.predict(Sd) == m.predict(Sd)
     b = make_batch([m.featurizer.encode(s) for s in Sd[:8]], False)
     b2 = make_batch([m2.featurizer.encode(s) for s in Sd[:8]], False)
@@ -150,11 +150,11 @@ def test_char_cnn_tagger_learns_and_round_trips(cnn_tagger, tmp_path):
 def test_word_dropout_replaces_words_by_unk(rng):
     v = tag_vectors(rng)
     S, T = tagging_data(rng, 20)
-    m = NERTagger(v, hidden=4, word_dropout=0.5, input_dropout=0.0, threads=1)
-    m.fit(S, T, epochs=1, progress=False)
+    m = small_tagger(v, hidden=4, word_dropout=0.5, input_dropout=0.0, threads=1)
+    m.fit(S, T, **small_fit(epochs=1, progress=False))
     b = make_batch([m.featurizer.encode(s) for s in S], False)
     words = b["words"].copy()
-    X, _ = m._inputs(b, np.random.default_rng(0))
+    X, _ = m.inputs.forward(b, np.random.default_rng(0))
     dropped = b["words"] != words
     assert 0.3 < dropped.mean() < 0.7
     assert (b["words"][dropped] == m.vocab.unk).all()
@@ -162,7 +162,7 @@ def test_word_dropout_replaces_words_by_unk(rng):
         m.params["emb"][m.vocab.unk], X[dropped].shape))
     # no dropout at prediction time
     b = make_batch([m.featurizer.encode(s) for s in S], False)
-    m._inputs(b, None)
+    m.inputs.forward(b, None)
     np.testing.assert_array_equal(b["words"], words)
 
 
@@ -191,8 +191,8 @@ def test_cli_ner_char_cnn(tmp_path, rng):
     assert r.exit_code == 0, r.output
     m = load_model(tmp_path / "m")
     assert m.params["cnn_W"].shape == (5, 5, 6)
-    assert m.config["word_dropout"] == 0.1
-    assert m.config["layers"] == 2 and m.config["variational"] is True
+    assert m.config.word_dropout == 0.1
+    assert m.config.layers == 2 and m.config.variational is True
     assert m.params["l2_gru_f_Wi"].shape[1] == 16
     r = CliRunner().invoke(cli, ["ner", "train", "--vectors", str(tmp_path / "vec.txt"),
                                  "--train", str(f), "--out", str(tmp_path / "m2"),
@@ -204,10 +204,10 @@ def test_cli_ner_char_cnn(tmp_path, rng):
 def test_two_layer_tagger_gradients_match_finite_differences(rng):
     v = tag_vectors(rng, dim=3)
     S, T = tagging_data(rng, 10)
-    m = NERTagger(v, hidden=3, case_dim=2, layers=2, threads=1, crf=True)
-    m.fit(S, T, epochs=1, progress=False)
+    m = small_tagger(v, hidden=3, case_dim=2, layers=2, threads=1, crf=True)
+    m.fit(S, T, **small_fit(epochs=1, progress=False))
     assert m.params["l2_gru_f_Wi"].shape == (9, 6)
-    _to_float64(m)
+    to_float64(m)
     batch = make_batch([m.featurizer.encode(s) for s in S[:3]], False)
     ys = T[:3]
     m._loss_grad(batch, ys, None)
@@ -222,16 +222,17 @@ def test_two_layer_tagger_gradients_match_finite_differences(rng):
 def test_variational_dropout_shares_the_mask_over_time(rng):
     v = tag_vectors(rng)
     S, T = tagging_data(rng, 20)
-    m = NERTagger(v, hidden=4, case_dim=3, input_dropout=0.5, variational=True, threads=1)
-    m.fit(S, T, epochs=1, progress=False)
+    m = small_tagger(v, hidden=4, case_dim=3, input_dropout=0.5, variational=True, threads=1)
+    m.fit(S, T, **small_fit(epochs=1, progress=False))
     b = make_batch([m.featurizer.encode(s) for s in S], False)
-    X, drop = m._inputs(b, np.random.default_rng(0))
+    X, drop = m.inputs.forward(b, np.random.default_rng(0))
     assert drop.shape == (1, b["B"], X.shape[2])
     assert set(np.unique(drop)) == {0.0, 2.0}
-    Xc, _ = m._inputs(b, None)
+    Xc, _ = m.inputs.forward(b, None)
     np.testing.assert_array_equal(X, Xc * drop)
-    m.config["variational"] = False
-    assert m._inputs(b, np.random.default_rng(0))[1].shape == X.shape
+    m.config = m.config.replace(variational=False)
+    m._setup()
+    assert m.inputs.forward(b, np.random.default_rng(0))[1].shape == X.shape
 
 
 def test_two_layer_variational_tagger_learns_and_round_trips(tmp_path):
@@ -239,9 +240,9 @@ def test_two_layer_variational_tagger_learns_and_round_trips(tmp_path):
     v = tag_vectors(rng)
     S, T = tagging_data(rng, 600)
     Sd, Td = tagging_data(rng, 80)
-    m = NERTagger(v, hidden=10, case_dim=4, char_buckets=300, char_dim=6, layers=2,
-                  variational=True, crf=True, threads=2, seed=1)
-    m.fit(S, T, Sd, Td, epochs=6, lr=5e-3, progress=False)
+    m = small_tagger(v, hidden=10, case_dim=4, char_buckets=300, char_dim=6, layers=2,
+                     variational=True, crf=True, threads=2, seed=1)
+    m.fit(S, T, Sd, Td, **small_fit(epochs=6, lr=5e-3, progress=False))
     assert m.evaluate(Sd, Td)["f1"] > 0.95
     m.save(tmp_path / "l2")
     m2 = load_model(tmp_path / "l2")
@@ -260,7 +261,7 @@ def test_parameter_average_matches_dense_reference(rng):
 
     p = {"emb": rng.normal(size=(6, 3)), "w": rng.normal(size=4)}
     avg = ParameterAverage(p, 0.9, sparse=("emb",))
-    ref = {k: v.copy() for k, v in p.items()}
+    ref = {k: np.zeros_like(v) for k, v in p.items()}  # bias-corrected below
     for _ in range(7):
         rows = np.unique(rng.integers(0, 6, 2))
         sparse = {"emb": (rows, None)}
@@ -272,7 +273,7 @@ def test_parameter_average_matches_dense_reference(rng):
             ref[k] = 0.9 * ref[k] + 0.1 * p[k]
     out = avg.averaged()
     for k in ref:
-        np.testing.assert_allclose(out[k], ref[k], rtol=1e-12)
+        np.testing.assert_allclose(out[k], ref[k] / (1 - 0.9 ** 7), rtol=1e-12)
     with pytest.raises(ParameterError, match="average decay"):
         ParameterAverage(p, 1.0)
 
@@ -280,18 +281,19 @@ def test_parameter_average_matches_dense_reference(rng):
 def test_tagger_keeps_averaged_weights(rng):
     v = tag_vectors(rng)
     S, T = tagging_data(rng, 100)
-    a = NERTagger(v, hidden=6, case_dim=3, threads=1, seed=3, fine_tune=True)
-    a.fit(S, T, epochs=2, lr=5e-3, progress=False)
-    b = NERTagger(v, hidden=6, case_dim=3, threads=1, seed=3, fine_tune=True)
-    b.fit(S, T, epochs=2, lr=5e-3, progress=False, average=0.9)
+    a = small_tagger(v, hidden=6, case_dim=3, threads=1, seed=3, fine_tune=True)
+    a.fit(S, T, **small_fit(epochs=2, lr=5e-3, progress=False))
+    b = small_tagger(v, hidden=6, case_dim=3, threads=1, seed=3, fine_tune=True)
+    b.fit(S, T, **small_fit(epochs=2, lr=5e-3, progress=False, average=0.9))
     # same training trajectory, but b keeps the average of its weights
     assert not np.array_equal(a.params["out_W"], b.params["out_W"])
-    c = NERTagger(v, hidden=6, case_dim=3, threads=1, seed=3, fine_tune=True)
-    c.fit(S, T, epochs=2, lr=5e-3, progress=False, average=1e-12)  # ~ no averaging
+    c = small_tagger(v, hidden=6, case_dim=3, threads=1, seed=3, fine_tune=True)
+    c.fit(S, T, **small_fit(epochs=2, lr=5e-3, progress=False, average=1e-12))  # ~ no averaging
     np.testing.assert_allclose(a.params["out_W"], c.params["out_W"], atol=1e-6)
     np.testing.assert_allclose(a.params["emb"], c.params["emb"], atol=1e-6)
     with pytest.raises(ParameterError, match="average decay"):
-        NERTagger(v, hidden=4, threads=1).fit(S, T, epochs=1, progress=False, average=1.5)
+        small_tagger(v, hidden=4, threads=1).fit(S, T, **small_fit(epochs=1, progress=False,
+                                                                    average=1.5))
 
 
 def test_model_saved_without_the_new_options_loads(cnn_tagger, tmp_path, rng):
@@ -300,7 +302,8 @@ def test_model_saved_without_the_new_options_loads(cnn_tagger, tmp_path, rng):
 
     v = tag_vectors(rng)
     S, T = tagging_data(rng, 50)
-    m = NERTagger(v, hidden=4, case_dim=2, threads=1).fit(S, T, epochs=1, progress=False)
+    m = small_tagger(v, hidden=4, case_dim=2, threads=1)
+    m.fit(S, T, **small_fit(epochs=1, progress=False))
     m.save(tmp_path / "old")
     meta = tmp_path / "old" / "model.json"
     state = json.loads(meta.read_text())
@@ -309,7 +312,7 @@ def test_model_saved_without_the_new_options_loads(cnn_tagger, tmp_path, rng):
         del state["config"][k]
     meta.write_text(json.dumps(state))
     m2 = load_model(tmp_path / "old")
-    assert m2.config["layers"] == 1 and m2.config["char_cnn"] == 0
+    assert m2.config.layers == 1 and m2.config.char_cnn == 0
     assert m2.predict(S) == m.predict(S)
 
 

@@ -5,10 +5,10 @@ import itertools
 
 import numpy as np
 
-from embedkit.downstream import NERTagger, load_model
+from embedkit.downstream import load_model
 from embedkit.downstream.crf import crf_nll
 
-from test_ner import tag_vectors, tagging_data
+from helpers.tagging import small_fit, small_tagger, tag_vectors, tagging_data
 
 
 def _brute_nll(E, L, gold, A, s, e):
@@ -48,9 +48,9 @@ def test_crf_tagger_learns_and_round_trips(tmp_path):
     v = tag_vectors(rng)
     S, T = tagging_data(rng, 600)
     Sd, Td = tagging_data(rng, 80)
-    m = NERTagger(v, hidden=12, char_buckets=500, char_dim=8, case_dim=4, crf=True,
-                  threads=1, seed=1)
-    m.fit(S, T, Sd, Td, epochs=8, lr=5e-3, progress=False)
+    m = small_tagger(v, hidden=12, char_buckets=500, char_dim=8, case_dim=4, crf=True,
+                     threads=1, seed=1)
+    m.fit(S, T, Sd, Td, **small_fit(epochs=8, lr=5e-3, progress=False))
     assert m.evaluate(Sd, Td)["f1"] > 0.95
     m.save(tmp_path / "crf")
     assert load_model(tmp_path / "crf").predict(Sd) == m.predict(Sd)

@@ -10,7 +10,7 @@ from embedkit.downstream.features import Vocabulary
 from embedkit.errors import ParameterError
 
 from gradcheck import check_gradient, spread
-from test_ner import tag_vectors, tagging_data, write_ner_files
+from helpers.tagging import small_fit, small_tagger, tag_vectors, tagging_data, write_ner_files
 
 
 def test_lookup_tries_exact_lowercase_then_capitalised_form():
@@ -50,8 +50,9 @@ def test_cased_vectors_build_learned_rows_only_for_words_without_any_casing():
 def _fit(rng, **kw):
     v = tag_vectors(rng)
     S, T = tagging_data(rng, 64)
-    m = NERTagger(v, hidden=4, case_dim=2, threads=1, seed=1)
-    return m.fit(S, T, S[:16], T[:16], epochs=3, lr=1e-2, patience=5, progress=False, **kw)
+    m = small_tagger(v, hidden=4, case_dim=2, threads=1, seed=1)
+    return m.fit(S, T, S[:16], T[:16],
+                 **small_fit(epochs=3, lr=1e-2, patience=5, progress=False, **kw))
 
 
 def test_lr_decay_lowers_the_learning_rate_each_epoch(rng):
@@ -66,11 +67,11 @@ def test_lr_decay_changes_training_only_from_the_second_epoch(rng):
     S, T = tagging_data(rng, 64)
     runs = []
     for decay in (0.0, 1.0):
-        m = NERTagger(v, hidden=4, case_dim=2, threads=1, seed=1)
-        m.fit(S, T, epochs=1, lr=1e-2, progress=False, lr_decay=decay)
+        m = small_tagger(v, hidden=4, case_dim=2, threads=1, seed=1)
+        m.fit(S, T, **small_fit(epochs=1, lr=1e-2, progress=False, lr_decay=decay))
         one = m.params["out_W"].copy()
-        m = NERTagger(v, hidden=4, case_dim=2, threads=1, seed=1)
-        m.fit(S, T, epochs=2, lr=1e-2, progress=False, lr_decay=decay)
+        m = small_tagger(v, hidden=4, case_dim=2, threads=1, seed=1)
+        m.fit(S, T, **small_fit(epochs=2, lr=1e-2, progress=False, lr_decay=decay))
         runs.append((one, m.params["out_W"].copy()))
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     assert not np.allclose(runs[0][1], runs[1][1])
@@ -91,21 +92,22 @@ def test_cli_ner_lr_decay(tmp_path, rng):
     assert [h["lr"] for h in load_model(tmp_path / "m").history] == \
         pytest.approx([2e-3, 1e-3])
     r = CliRunner().invoke(cli, base + ["--lr-decay", "-1"])
-    assert r.exit_code == 1 and "lr_decay must be >= 0" in r.output
+    # outside the range --help shows: a usage error, before any work (issue 13)
+    assert r.exit_code == 2 and "is not in the range x>=0" in r.output
 
 
 def test_multi_width_char_cnn_gradients_match_finite_differences(rng):
     from embedkit.downstream.features import make_batch
-    from test_sentiment import _to_float64
+    from order_task import to_float64
 
     v = tag_vectors(rng, dim=3)
     S, T = tagging_data(rng, 10)
-    m = NERTagger(v, hidden=3, case_dim=2, char_cnn=3, char_cnn_dim=2, char_cnn_width=[3, 1, 5],
-                  threads=1, crf=True)
-    m.fit(S, T, epochs=1, progress=False)
+    m = small_tagger(v, hidden=3, case_dim=2, char_cnn=3, char_cnn_dim=2,
+                     char_cnn_width=[3, 1, 5], threads=1, crf=True)
+    m.fit(S, T, **small_fit(epochs=1, progress=False))
     assert [m.params[k].shape[0] for k in ("cnn_W", "cnn_W_1", "cnn_W_2")] == [3, 1, 5]
     assert m.params["gru_f_Wi"].shape[1] == 3 + 2 + 3 * 3   # word + case + 3 banks
-    _to_float64(m)
+    to_float64(m)
 
     def batch():
         return make_batch([m.featurizer.encode(s) for s in S[:3]], False)
@@ -123,10 +125,10 @@ def test_multi_width_char_cnn_gradients_match_finite_differences(rng):
 def test_one_width_in_a_list_is_the_single_width_model(rng):
     v = tag_vectors(rng)
     S, T = tagging_data(rng, 40)
-    a = NERTagger(v, hidden=4, char_cnn=4, char_cnn_width=3, threads=1).fit(
-        S, T, epochs=1, progress=False)
-    b = NERTagger(v, hidden=4, char_cnn=4, char_cnn_width=[3], threads=1).fit(
-        S, T, epochs=1, progress=False)
+    a = small_tagger(v, hidden=4, char_cnn=4, char_cnn_width=3, threads=1).fit(
+        S, T, **small_fit(epochs=1, progress=False))
+    b = small_tagger(v, hidden=4, char_cnn=4, char_cnn_width=[3], threads=1).fit(
+        S, T, **small_fit(epochs=1, progress=False))
     assert sorted(a.params) == sorted(b.params)
     for k in a.params:
         np.testing.assert_array_equal(a.params[k], b.params[k])
@@ -146,7 +148,7 @@ def test_cli_ner_multi_width_char_cnn_round_trips(tmp_path, rng):
     r = CliRunner().invoke(cli, base + ["--char-cnn-width", "3,5", "--out", str(tmp_path / "m")])
     assert r.exit_code == 0, r.output
     m = load_model(tmp_path / "m")
-    assert m.config["char_cnn_width"] == [3, 5]
+    assert m.config.char_cnn_width == (3, 5)
     assert m.params["cnn_W"].shape == (3, 25, 5) and m.params["cnn_W_1"].shape == (5, 25, 5)
     m.save(tmp_path / "m2")
     assert load_model(tmp_path / "m2").predict(S) == m.predict(S)

@@ -10,7 +10,8 @@ import embedkit
 from embedkit.errors import FormatError, MissingFileError, ParameterError
 from embedkit.search import Index
 from embedkit.search.index import AUTO_HNSW_MIN_WORDS, resolve_kind
-from embedkit.search.store import cells_path, index_paths, vectors_checksum
+from embedkit._io import matrix_checksum as vectors_checksum
+from embedkit.search.store import cells_path, index_paths
 
 
 def clustered(n, dim, seed, spread=0.35):

@@ -10,7 +10,8 @@ import embedkit
 from embedkit.corpus import prepare
 from embedkit.errors import CorpusError, MissingFileError, ParameterError
 from embedkit.training import Word2Vec
-from embedkit.training._common import TrainingDiverged, TrainingInterrupted, load_checkpoint
+from embedkit.errors import TrainingDiverged, TrainingInterrupted
+from embedkit.training.checkpoint import load_checkpoint
 
 import synthetic  # tests/synthetic.py
 

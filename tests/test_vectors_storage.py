@@ -485,7 +485,7 @@ def test_index_loads_memory_mapped_with_the_same_answers(files, tmp_path, kind):
     built.save(d)
     q = v.unit(["w1", "w2", "w3"])
     mapped, read = Index.load(d, v), Index.load(d, v, mmap=False)
-    from embedkit.search.index import mmap_flags
+    from embedkit.search.store import mmap_flags
 
     assert mmap_flags(kind) != 0
     for other in (mapped, read):

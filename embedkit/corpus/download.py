@@ -11,44 +11,38 @@ module only knows how to bring one :class:`Source` onto the disk safely:
 4. a ``zip`` or ``gz`` archive is unpacked into a temporary file next to the target, checked
    against the unpacked size and checksums when they are published, and renamed into place.
 
-Standard library only (``urllib``).
+Standard library only (``urllib``).  The HTTP transfer and the checks of a finished file
+are in :mod:`embedkit.corpus._transfer`, unpacking in :mod:`embedkit.corpus._archives`.
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import http.client
 import logging
 import os
 import re
 import shutil
-import socket
-import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import zipfile
-import zlib
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from embedkit._cache import user_cache_dir  # noqa: F401  (re-exported)
-from embedkit._progress import progress_bar
-from embedkit._version import __version__
-from embedkit.errors import CorpusError, ParameterError
+from embedkit.corpus._archives import _unpack
+from embedkit.corpus._transfer import _STRENGTH, _transfer, _verify
+from embedkit.errors import ChecksumError, DownloadError, ParameterError
 
 log = logging.getLogger(__name__)
 
+__all__ = ["ALGORITHMS", "ChecksumError", "DownloadError", "Source", "fetch", "is_cached",
+           "user_cache_dir"]
+
 #: checksum algorithms a registry entry may name, with the length of their hex digest
 ALGORITHMS: dict[str, int] = {"sha256": 64, "sha512": 128, "sha1": 40, "md5": 32}
-#: strongest first: the order in which checksums are reported
-_STRENGTH = ("sha512", "sha256", "sha1", "md5")
 ARCHIVES = ("zip", "gz")
-_CHUNK = 1 << 20
 #: a corpus name: it names a directory of the cache, so no separators and no ".."
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 #: ceiling on a download whose size nothing states
@@ -57,14 +51,6 @@ DEFAULT_MAX_BYTES = 16 << 30
 MAX_RATIO = 64
 #: a download slower than this on average (bytes/s) is stopped by the default deadline
 MIN_RATE = 32 << 10
-
-
-class DownloadError(CorpusError):
-    """A corpus could not be downloaded: network, server, disk or archive problem."""
-
-
-class ChecksumError(DownloadError):
-    """A downloaded or unpacked file does not match its published size or checksum."""
 
 
 @dataclass(frozen=True)
@@ -348,288 +334,3 @@ def _check_free_space(source: Source, directory: Path, part: Path) -> None:
         raise DownloadError(f"{source.name} needs {need / 1e6:,.0f} MB in {directory} but only "
                             f"{free / 1e6:,.0f} MB are free; free some space or set EMBEDKIT_CACHE "
                             "to another disk")
-
-
-def _describe(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    return parts.netloc or url
-
-
-def _open(source: Source, offset: int, timeout: float):
-    headers = {"User-Agent": f"embedkit/{__version__}", "Accept-Encoding": "identity"}
-    if offset:
-        headers["Range"] = f"bytes={offset}-"
-    request = urllib.request.Request(source.url, headers=headers)
-    opener = urllib.request.build_opener(_SameSchemeRedirects(source))
-    try:
-        return opener.open(request, timeout=timeout)  # noqa: S310 (http/https only)
-    except DownloadError:
-        raise
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        if exc.code == 416 and offset:
-            return None  # the range starts at or past the end: the .part is complete or stale
-        raise DownloadError(f"cannot download {source.name}: {_describe(source.url)} answered "
-                            f"HTTP {exc.code} {exc.reason} for {source.url}; check the URL, or set "
-                            "EMBEDKIT_CORPUS_MIRROR to a server that has "
-                            f"{source.filename}") from None
-    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise DownloadError(f"cannot download {source.name}: {_describe(source.url)} is not "
-                            f"reachable ({reason}); check the network connection, or set "
-                            "EMBEDKIT_CORPUS_MIRROR to a server that has "
-                            f"{source.filename}") from None
-
-
-class _SameSchemeRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow redirects only to http(s) URLs of the same scheme (or from http up to https):
-    never to ``file:``, ``ftp:`` or from https down to http."""
-
-    def __init__(self, source: Source):
-        super().__init__()
-        self.source = source
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        old = urllib.parse.urlsplit(req.full_url).scheme.lower()
-        new = urllib.parse.urlsplit(newurl).scheme.lower()
-        if new not in ("http", "https") or (new != old and not (old == "http"
-                                                                and new == "https")):
-            raise DownloadError(f"cannot download {self.source.name}: {_describe(req.full_url)} "
-                                f"redirects to {newurl!r}; only redirects to http(s) URLs of "
-                                "the same scheme are followed")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
-
-
-def _open_part(part: Path, mode: str):
-    """Open the ``.part`` file for appending or writing, never through a symbolic link."""
-    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-    flags |= os.O_APPEND if mode == "ab" else os.O_TRUNC
-    try:
-        fd = os.open(part, flags, 0o644)
-    except OSError as exc:
-        if part.is_symlink():
-            raise DownloadError(f"{part} is a symbolic link; the downloader does not write "
-                                "through links: remove it and run the download again") from None
-        raise
-    return os.fdopen(fd, mode)
-
-
-def _transfer(source: Source, part: Path, progress: bool, timeout: float,
-              deadline: float = float("inf")) -> None:
-    """Bring ``part`` to the full size of the remote file, resuming what is there.
-
-    Stops at the first byte past :attr:`Source.size_limit` (deleting the ``.part``) and
-    when ``deadline`` (a ``time.monotonic()`` value) passes (keeping it)."""
-    offset = part.stat().st_size if part.exists() else 0
-    if source.size is not None and offset > source.size:
-        log.warning("%s: %s is larger than the expected %d bytes; starting again", source.name,
-                    part.name, source.size)
-        part.unlink()
-        offset = 0
-    if source.size is not None and offset == source.size:
-        return  # complete already: only verification is left
-    response = _open(source, offset, timeout)
-    if response is None:  # 416 on a resume
-        if source.size is None:
-            return  # the server says the .part already holds everything; verification decides
-        part.unlink()
-        offset = 0
-        response = _open(source, 0, timeout)
-    with response:
-        total = None
-        status = getattr(response, "status", 200)
-        if offset and status == 206:
-            match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
-            if not match or int(match.group(1)) != offset:
-                part.unlink()
-                raise DownloadError(f"{_describe(source.url)} answered the resume of {source.name} "
-                                    "with a different byte range; the partial file was deleted, "
-                                    "run the download again")
-            total = None if match.group(3) == "*" else int(match.group(3))
-            mode = "ab"
-            log.info("%s: resuming at byte %d", source.name, offset)
-        else:
-            if offset:
-                log.info("%s: the server does not resume downloads; starting again", source.name)
-            offset = 0
-            mode = "wb"
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-        if source.size is not None and total is not None and total != source.size:
-            if part.exists():
-                part.unlink()
-            raise ChecksumError(f"{source.name}: {source.url} is {total:,} bytes but "
-                                f"{source.filename} should be {source.size:,} bytes; the server "
-                                "(or mirror) serves a different file. Nothing was kept.")
-        limit = source.size_limit
-        if total is not None and total > limit:
-            if part.exists():
-                part.unlink()
-            raise ChecksumError(f"{source.name}: {source.url} is {total:,} bytes, more than the "
-                                f"{limit:,} bytes {source.filename} may have; the server (or "
-                                "mirror) serves a different file. Nothing was kept.")
-        expected = source.size if source.size is not None else total
-        written = offset
-        read = getattr(response, "read1", response.read)  # one recv at a time: the deadline
-        with _open_part(part, mode) as out, progress_bar(
-                total=expected, initial=offset, desc=source.name, unit="B", unit_scale=True,
-                unit_divisor=1024, disable=None if progress else True) as bar:
-            while True:
-                if time.monotonic() > deadline:
-                    out.flush()
-                    raise DownloadError(_broken(source, written, expected,
-                                                "the download passed its deadline"))
-                try:
-                    chunk = read(_CHUNK)
-                except (OSError, http.client.HTTPException, socket.timeout) as exc:
-                    out.flush()
-                    raise DownloadError(_broken(source, written, expected, exc)) from None
-                if not chunk:
-                    break
-                if written + len(chunk) > limit:
-                    out.close()
-                    part.unlink()
-                    raise ChecksumError(f"{source.name}: the server sent more than the "
-                                        f"{limit:,} bytes {source.filename} may have; the "
-                                        "partial file was deleted. The server (or mirror) serves "
-                                        "a different file.")
-                out.write(chunk)
-                written += len(chunk)
-                bar.update(len(chunk))
-                if expected is not None and written > expected:
-                    out.close()
-                    part.unlink()
-                    raise ChecksumError(f"{source.name}: the server sent more than the expected "
-                                        f"{expected:,} bytes of {source.filename}; the partial file "
-                                        "was deleted. The server (or mirror) serves a different "
-                                        "file.")
-    if expected is not None and written < expected:
-        raise DownloadError(_broken(source, written, expected, "the connection closed early"))
-
-
-def _broken(source: Source, written: int, expected: int | None, why) -> str:
-    of = f" of {expected:,}" if expected is not None else ""
-    return (f"downloading {source.name} stopped after {written:,}{of} bytes ({why}); run the same "
-            "command again to resume from there")
-
-
-def _hashers(checksums: Mapping[str, str]) -> dict:
-    return {alg: hashlib.new(alg) for alg in checksums}
-
-
-def _check_digests(source: Source, path: Path, hashers: dict, checksums: Mapping[str, str],
-                   what: str, cleanup: list[Path]) -> None:
-    for alg in _STRENGTH:
-        if alg not in checksums:
-            continue
-        got = hashers[alg].hexdigest()
-        if got != checksums[alg]:
-            for p in cleanup:
-                if p.exists():
-                    p.unlink()
-            raise ChecksumError(f"{source.name}: {alg.upper()} mismatch for {what}: expected "
-                                f"{checksums[alg]}, got {got}. The file was deleted; run the "
-                                "download again, and if it fails again the server (or mirror) "
-                                "serves a different or damaged file.")
-
-
-def _verify(source: Source, path: Path, size: int | None, checksums: Mapping[str, str],
-            what: str) -> None:
-    actual = path.stat().st_size
-    if size is not None and actual != size:
-        path.unlink()
-        raise ChecksumError(f"{source.name}: {what} is {actual:,} bytes, expected {size:,}. "
-                            "The file was deleted; run the download again.")
-    if not checksums:
-        return
-    hashers = _hashers(checksums)
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            for h in hashers.values():
-                h.update(chunk)
-    _check_digests(source, path, hashers, checksums, what, cleanup=[path])
-
-
-def _unpack(source: Source, archive: Path, target: Path, progress: bool) -> None:
-    """Unpack ``archive`` into ``target`` through a temporary file; verify what comes out."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    tmp = Path(tmp_name)
-    hashers = _hashers(source.unpacked_checksums)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                limit = source.unpacked_limit(archive.stat().st_size)
-                if source.archive == "zip":
-                    with zipfile.ZipFile(archive) as zf:
-                        info = _zip_member(source, zf)
-                        with zf.open(info) as src:
-                            _copy(source, src, out, hashers, info.file_size, progress, limit)
-                else:
-                    with gzip.open(archive, "rb") as src:
-                        _copy(source, src, out, hashers, source.unpacked_size, progress, limit)
-            except _TooBig as exc:
-                archive.unlink()
-                raise ChecksumError(f"{source.name}: {archive.name} unpacks to more than the "
-                                    f"{exc.args[0]:,} bytes {source.target} may have (a "
-                                    "decompression bomb or a different file); stopped at that "
-                                    "byte and deleted it. Run the download again, or use "
-                                    "another mirror.") from None
-            except (zipfile.BadZipFile, gzip.BadGzipFile, EOFError, zlib.error) as exc:
-                archive.unlink()
-                raise ChecksumError(f"{source.name}: {archive.name} is not a valid "
-                                    f"{source.archive} archive ({exc}); it was deleted. Run the "
-                                    "download again.") from None
-        _verify_unpacked(source, tmp, hashers, archive)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _zip_member(source: Source, zf: zipfile.ZipFile) -> zipfile.ZipInfo:
-    files = [i for i in zf.infolist() if not i.is_dir()]
-    if source.member is None:
-        if len(files) != 1:
-            raise DownloadError(f"{source.name}: the zip holds {len(files)} files "
-                                f"({', '.join(i.filename for i in files[:5])}); the registry entry "
-                                "must name the one to use as 'member'")
-        return files[0]
-    try:
-        return zf.getinfo(source.member)
-    except KeyError:
-        raise DownloadError(f"{source.name}: the zip has no file {source.member!r}; it holds "
-                            f"{', '.join(i.filename for i in files[:5])}") from None
-
-
-class _TooBig(Exception):
-    """Unpacking passed its ceiling (args: the ceiling)."""
-
-
-def _copy(source: Source, src, out, hashers: dict, total: int | None, progress: bool,
-          limit: int | None = None) -> None:
-    done = 0
-    with progress_bar(total=total, desc=f"unpack {source.name}", unit="B", unit_scale=True,
-                      unit_divisor=1024, disable=None if progress else True) as bar:
-        while chunk := src.read(_CHUNK if limit is None else min(_CHUNK, limit + 1 - done)):
-            done += len(chunk)
-            if limit is not None and done > limit:
-                raise _TooBig(limit)
-            out.write(chunk)
-            for h in hashers.values():
-                h.update(chunk)
-            bar.update(len(chunk))
-
-
-def _verify_unpacked(source: Source, tmp: Path, hashers: dict, archive: Path) -> None:
-    what = f"the unpacked {source.target}"
-    size = tmp.stat().st_size
-    if source.unpacked_size is not None and size != source.unpacked_size:
-        tmp.unlink()
-        archive.unlink()
-        raise ChecksumError(f"{source.name}: {what} is {size:,} bytes, expected "
-                            f"{source.unpacked_size:,}. The download was deleted; run it again.")
-    _check_digests(source, tmp, hashers, source.unpacked_checksums, what,
-                   cleanup=[tmp, archive])

@@ -41,7 +41,7 @@ from embedkit.errors import CorpusError, FormatError, ParameterError
 log = logging.getLogger(__name__)
 
 MAX_SENTENCE_LENGTH = 1000   # word2vec.c's MAX_SENTENCE_LENGTH
-CACHE_FORMAT = 1             # bump when the cached files change meaning
+CACHE_FORMAT = 2             # bump when the cached files change meaning
 _CHUNK = 1 << 24             # tokens per remapping chunk
 
 

@@ -9,7 +9,6 @@ text8 is): a line longer than a block is passed on in pieces, each marked as con
 
 from __future__ import annotations
 
-import bz2
 import codecs
 import gzip
 import logging
@@ -21,13 +20,13 @@ import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
+from embedkit._io import open_compressed
 from embedkit.errors import CorpusError, MissingFileError
 
 log = logging.getLogger(__name__)
 
 BLOCK_BYTES = 1 << 22  # bytes read per block
 TEXT_SUFFIXES = {".txt", ".text", ".tok", ".tokens", ".raw", ".gz", ".bz2", ".xz", ""}
-_MAGIC = {b"\x1f\x8b": "gz", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz"}
 
 # undecodable bytes are replaced by U+FFFD and counted here
 _replaced = [0]
@@ -48,28 +47,6 @@ class ReadStats:
     files: list[str] = field(default_factory=list)
     lines: int = 0
     replaced_bytes: int = 0
-
-
-def _compression(path: pathlib.Path, head: bytes) -> str | None:
-    for magic, kind in _MAGIC.items():
-        if head.startswith(magic):
-            return kind
-    return None
-
-
-def _open_binary(path: pathlib.Path) -> tuple[BinaryIO, BinaryIO]:
-    """Open ``path``, decompressing by magic bytes; returns (stream, raw file for progress)."""
-    raw = open(path, "rb")
-    head = raw.read(6)
-    raw.seek(0)
-    kind = _compression(path, head)
-    if kind == "gz":
-        return gzip.GzipFile(fileobj=raw), raw
-    if kind == "bz2":
-        return bz2.BZ2File(raw), raw
-    if kind == "xz":
-        return lzma.LZMAFile(raw), raw
-    return raw, raw
 
 
 def resolve_files(source) -> list[pathlib.Path]:
@@ -125,9 +102,11 @@ def _blocks(stream: BinaryIO, name: str, block_bytes: int) -> Iterator[tuple[byt
     Each block ends at a newline, except when a line is longer than a block: then the
     block ends at the last space or tab and ``continues`` is true (the line goes on in
     the next block).  Cutting only at ASCII whitespace never splits a token or a UTF-8
-    sequence.
+    sequence.  The end of the stream ends its last line: a stream whose last line has no
+    newline gets one, so a file's last line is never joined with the next file's first.
     """
     carry = b""
+    open_line = False  # the last block yielded ended inside a line
     while True:
         chunk = stream.read(block_bytes)
         if not chunk:
@@ -136,6 +115,7 @@ def _blocks(stream: BinaryIO, name: str, block_bytes: int) -> Iterator[tuple[byt
         cut = max(block.rfind(b"\n"), block.rfind(b"\r"))
         if cut >= 0:
             carry = block[cut + 1:]
+            open_line = False
             yield block[:cut + 1], False
             continue
         ws = max(block.rfind(b" "), block.rfind(b"\t"))
@@ -146,9 +126,10 @@ def _blocks(stream: BinaryIO, name: str, block_bytes: int) -> Iterator[tuple[byt
             carry = block
             continue
         carry = block[ws + 1:]
+        open_line = True
         yield block[:ws + 1], True
-    if carry:
-        yield carry, False
+    if carry or open_line:
+        yield carry + b"\n", False
 
 
 def iter_blocks(source, stats: ReadStats | None = None, progress=None,
@@ -177,7 +158,7 @@ def iter_blocks(source, stats: ReadStats | None = None, progress=None,
         return
     for path in resolve_files(source):
         stats.files.append(str(path))
-        stream, raw = _open_binary(path)
+        stream, raw = open_compressed(path)
         with stream, raw:
             last = 0
             try:

@@ -21,6 +21,7 @@ re-runs the tasks of a lost worker) writes the same bytes again.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -34,11 +35,13 @@ from typing import Iterator
 
 import numpy as np
 
+from embedkit import _validate as V
 from embedkit._atomic import atomic_file
 from embedkit._kernels.corpus import remap_chunk, sentence_offsets
 from embedkit.corpus import readers
 from embedkit.corpus.table import ByteTable
 from embedkit.corpus.vocab import Vocab
+from embedkit._io import open_compressed, wrap_compressed
 from embedkit.errors import CorpusError, FormatError, MissingFileError
 
 log = logging.getLogger(__name__)
@@ -132,6 +135,114 @@ def _load_npy(path) -> np.ndarray:
                           "again") from None
 
 
+_ENCODE_CHUNK = 1 << 22  # tokens remapped at a time by encode_shard
+_ENCODE_LINES = 1 << 20  # lines of a shard handled at a time by encode_shard
+_NPY_HEADER = 128  # fixed-size header of a streamed .npy, rewritten once the length is known
+
+
+def _npy_header(n: int, dtype) -> bytes:
+    text = repr({"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                 "fortran_order": False, "shape": (int(n),)})
+    text = text.ljust(_NPY_HEADER - 11) + "\n"
+    return b"\x93NUMPY\x01\x00" + (_NPY_HEADER - 10).to_bytes(2, "little") + \
+        text.encode("latin1")
+
+
+def _local_fs(fs) -> bool:
+    protocol = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return "file" in protocol or "local" in protocol
+
+
+class NpyStream:
+    """A 1-D ``.npy`` file written in appended chunks, whole or not at all.
+
+    Locally the chunks go to a temporary file beside ``path`` renamed into place by
+    :meth:`close`; for an fsspec URL to a local temporary file uploaded in one piece.
+    Either way the task holds one chunk, not the array, and a re-run writes the same
+    bytes under its own temporary name.
+    """
+
+    def __init__(self, path, dtype):
+        import tempfile
+
+        self.path, self.dtype, self.n = path, np.dtype(dtype), 0
+        fs, p = _fs(path)
+        self._fs = None if fs is None or _local_fs(fs) else fs
+        self._p = p
+        try:
+            fd, self._tmp = tempfile.mkstemp(
+                prefix=f".{os.path.basename(p)}.", suffix=".part",
+                dir=(os.path.dirname(p) or ".") if self._fs is None else None)
+        except OSError as exc:
+            raise CorpusError(f"cannot write {path}{_worker_name()}: {exc.strerror or exc}; "
+                              "give an output location every worker can write") from None
+        self._f = os.fdopen(fd, "wb")
+        self._f.write(_npy_header(0, self.dtype))
+
+    def write(self, array) -> None:
+        array = np.ascontiguousarray(array, dtype=self.dtype)
+        self._f.write(memoryview(array).cast("B"))
+        self.n += array.shape[0]
+
+    def close(self) -> None:
+        try:
+            self._f.seek(0)
+            self._f.write(_npy_header(self.n, self.dtype))
+            self._f.close()
+            if self._fs is None:
+                os.replace(self._tmp, self._p)
+            else:
+                self._fs.put_file(self._tmp, self._p)
+                os.unlink(self._tmp)
+        except OSError as exc:
+            self.abort()
+            raise CorpusError(f"cannot write {self.path}{_worker_name()}: "
+                              f"{exc.strerror or exc}; give an output location every worker "
+                              "can write") from None
+
+    def abort(self) -> None:
+        """Close and delete the unfinished file."""
+        try:
+            self._f.close()
+        finally:
+            if os.path.exists(self._tmp):
+                os.unlink(self._tmp)
+
+
+def _open_npy(local, name) -> np.ndarray:
+    """``local`` memory-mapped; errors name ``name`` (the file's location)."""
+    try:
+        return np.load(local, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise MissingFileError(f"{name} is missing{_worker_name()}: prepare the corpus again")             from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise FormatError(f"{name} is not a valid .npy file ({exc}): prepare the corpus "
+                          "again") from None
+
+
+@contextlib.contextmanager
+def _local_copy(path):
+    """A local path holding ``path``'s bytes (the path itself, or a download of a URL,
+    removed afterwards), so it can be memory-mapped."""
+    fs, p = _fs(path)
+    if fs is None or _local_fs(fs):
+        yield p
+        return
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(suffix=".npy")
+    os.close(fd)
+    try:
+        try:
+            fs.get_file(p, tmp)
+        except FileNotFoundError:
+            raise MissingFileError(f"{path} is missing{_worker_name()}: prepare the corpus "
+                                   "again") from None
+        yield tmp
+    finally:
+        os.unlink(tmp)
+
+
 # -- sources ----------------------------------------------------------------------------------
 
 def resolve_sources(sources) -> list[str]:
@@ -185,21 +296,9 @@ def resolve_sources(sources) -> list[str]:
 def _open_shard(source: str):
     """Open a shard for reading, decompressing by magic bytes (like the local reader)."""
     if not is_url(source):
-        return readers._open_binary(pathlib.Path(source))
+        return open_compressed(source)
     fs, p = _fs(source)
-    raw = fs.open(p, "rb")
-    head = raw.read(6)
-    raw.seek(0)
-    kind = readers._compression(pathlib.Path(p), head)
-    if kind == "gz":
-        return gzip.GzipFile(fileobj=raw), raw
-    if kind == "bz2":
-        import bz2
-
-        return bz2.BZ2File(raw), raw
-    if kind == "xz":
-        return lzma.LZMAFile(raw), raw
-    return raw, raw
+    return wrap_compressed(fs.open(p, "rb"))
 
 
 def _shard_blocks(source: str) -> Iterator[tuple[bytes, bool]]:
@@ -253,31 +352,34 @@ def count_shard(k: int, source: str, out, tokenizer: str, lowercase: bool) -> Co
 
     stats = readers.ReadStats()
     table = ByteTable()
-    ids_parts: list[np.ndarray] = []
-    lens_parts: list[np.ndarray] = []
-    carry = 0
-    for block, _cont in _shard_blocks(source):
-        ids, lens = table.add(*_block_bytes(block, tokenizer, lowercase, stats))
-        open_len = table.take_open()
-        if lens.shape[0]:
-            lens = lens.copy()
-            lens[0] += carry
-            carry = open_len
-        else:
-            carry += open_len
-        ids_parts.append(ids.copy())
-        lens_parts.append(lens)
-    if carry:
-        lens_parts.append(np.array([carry], dtype=np.int64))
-    raw = np.concatenate(ids_parts) if ids_parts else np.zeros(0, np.int32)
-    lines = np.concatenate(lens_parts) if lens_parts else np.zeros(0, np.int64)
     raw_path, lines_path = _work_paths(out, k)
-    write_bytes(raw_path, _npy_bytes(raw.astype(np.int32, copy=False)))
-    write_bytes(lines_path, _npy_bytes(lines.astype(np.int64, copy=False)))
+    raw_w, lines_w = NpyStream(raw_path, np.int32), NpyStream(lines_path, np.int64)
+    try:
+        carry = 0
+        for block, _cont in _shard_blocks(source):  # streamed: one block in memory at a time
+            ids, lens = table.add(*_block_bytes(block, tokenizer, lowercase, stats))
+            open_len = table.take_open()
+            if lens.shape[0]:
+                lens = lens.copy()
+                lens[0] += carry
+                carry = open_len
+            else:
+                carry += open_len
+            raw_w.write(ids)
+            lines_w.write(lens)
+        if carry:
+            lines_w.write(np.array([carry], dtype=np.int64))
+        n_raw, n_lines = raw_w.n, lines_w.n
+        raw_w.close()
+        lines_w.close()
+    except BaseException:
+        raw_w.abort()
+        lines_w.abort()
+        raise
     words = table.words()
     return CountTable("\n".join(words).encode("utf-8"),
-                      table.counts[:len(words)].astype(np.int64), int(raw.shape[0]),
-                      int(lines.shape[0]), int(stats.replaced_bytes))
+                      table.counts[:len(words)].astype(np.int64), int(n_raw), int(n_lines),
+                      int(stats.replaced_bytes))
 
 
 def merge_count_tables(*tables: CountTable) -> CountTable:
@@ -335,28 +437,58 @@ def encode_shard(k: int, source: str, table: CountTable, vocab_blob: bytes, dige
                         count=len(shard_words))
     remap = np.append(remap, np.int32(-1))
     raw_path, lines_path = _work_paths(out, k)
-    raw = _load_npy(raw_path)
-    line_lens = _load_npy(lines_path)
-    if raw.dtype != np.int32 or line_lens.dtype != np.int64 or \
-            int(line_lens.sum()) != raw.shape[0] or \
-            (raw.shape[0] and (int(raw.min()) < 0 or int(raw.max()) >= len(shard_words))):
-        raise FormatError(f"{raw_path}: the intermediate ids of shard {source} do not match "
-                          "its word table; prepare the corpus again")
-    kept = np.zeros(line_lens.shape[0], dtype=np.int64)
     n_keep = int(table.counts[remap[:-1] >= 0].sum()) if len(shard_words) else 0
-    ids = np.empty(n_keep, dtype=np.int32)
-    state = np.array([-1, 0], dtype=np.int64)
-    pos = 0
-    for start in range(0, raw.shape[0], _CHUNK):
-        pos += remap_chunk(raw[start:start + _CHUNK], remap, line_lens, kept, state, ids[pos:])
-    if pos != n_keep:  # pragma: no cover - an internal invariant
-        raise RuntimeError(f"shard {source}: encoded {pos} tokens, expected {n_keep}")
-    offsets = sentence_offsets(kept, max_sentence_length)
     name = shard_name(k)
-    write_bytes(join(out, "shards", f"{name}.ids.npy"), _npy_bytes(ids))
-    write_bytes(join(out, "shards", f"{name}.offsets.npy"), _npy_bytes(offsets))
+
+    def bad(what):
+        return FormatError(f"{raw_path}: the intermediate ids of shard {source} {what}; "
+                           "prepare the corpus again")
+
+    with _local_copy(raw_path) as raw_local, _local_copy(lines_path) as lines_local:
+        raw = _open_npy(raw_local, raw_path)
+        line_lens = _open_npy(lines_local, lines_path)
+        if raw.dtype != np.int32 or raw.ndim != 1 or line_lens.dtype != np.int64 or \
+                line_lens.ndim != 1 or raw.shape[0] != table.raw_tokens or \
+                line_lens.shape[0] != table.lines:
+            raise bad("do not match its word table")
+        ids_w = NpyStream(join(out, "shards", f"{name}.ids.npy"), np.int32)
+        off_w = NpyStream(join(out, "shards", f"{name}.offsets.npy"), np.int64)
+        try:
+            off_w.write(np.zeros(1, dtype=np.int64))
+            buf = np.empty(min(max(raw.shape[0], 1), _ENCODE_CHUNK), dtype=np.int32)
+            tok = written = 0
+            for a in range(0, line_lens.shape[0], _ENCODE_LINES):  # lines in slices
+                lens = np.ascontiguousarray(line_lens[a:a + _ENCODE_LINES])
+                t = int(lens.sum())
+                if int(lens.min()) < 0 or tok + t > raw.shape[0]:
+                    raise bad("do not match its line lengths")
+                kept = np.zeros(lens.shape[0], dtype=np.int64)
+                state = np.array([-1, 0], dtype=np.int64)
+                base = written
+                for start in range(tok, tok + t, _ENCODE_CHUNK):  # a long line in pieces
+                    part = np.ascontiguousarray(raw[start:min(tok + t, start + _ENCODE_CHUNK)])
+                    if int(part.min()) < 0 or int(part.max()) >= len(shard_words):
+                        raise bad("do not match its word table")
+                    m = remap_chunk(part, remap, lens, kept, state, buf)
+                    ids_w.write(buf[:m])
+                    written += m
+                off_w.write(sentence_offsets(kept, max_sentence_length)[1:] + base)
+                tok += t
+            if tok != raw.shape[0]:
+                raise bad("do not match its line lengths")
+            if written != n_keep:  # pragma: no cover - an internal invariant
+                raise RuntimeError(f"shard {source}: encoded {written} tokens, expected "
+                                   f"{n_keep}")
+            n_sentences = off_w.n - 1
+            del raw, line_lens
+            ids_w.close()
+            off_w.close()
+        except BaseException:
+            ids_w.abort()
+            off_w.abort()
+            raise
     meta = {"shard": k, "source": source, "tokens": int(n_keep),
-            "sentences": int(offsets.shape[0] - 1), "raw_tokens": int(raw.shape[0]),
+            "sentences": int(n_sentences), "raw_tokens": int(table.raw_tokens),
             "tokenizer": options["tokenizer"], "lowercase": options["lowercase"],
             "vocab_digest": digest}
     write_bytes(join(out, "shards", f"{name}.json"), json.dumps(meta).encode("utf-8"))
@@ -454,58 +586,41 @@ class ShardedCorpus:
                 "not an encoded corpus directory"
             raise FormatError(f"{path}: no {MANIFEST} ({what}); run `embedkit corpus prepare` "
                               "again")
-        try:
-            info = json.loads(man_path.read_text(encoding="utf-8"))
-            if info.get("format") != FORMAT or not isinstance(info.get("shards"), list):
-                raise ValueError("not an embedkit sharded-corpus manifest")
-            vocab = Vocab.load(path / "vocab.json")
-        except (ValueError, KeyError, TypeError, OSError) as exc:
-            raise FormatError(f"{man_path}: {exc}; run `embedkit corpus prepare` again") from None
-        if info.get("format_version", 0) > FORMAT_VERSION:
+        fix = "run `embedkit corpus prepare` again"
+        info = V.read_json(man_path, fix=fix)
+        if not isinstance(info, dict) or info.get("format") != FORMAT:
+            raise FormatError(f"{man_path}: not an embedkit sharded-corpus manifest; {fix}")
+        entries = V.field(info, "shards", list, file=man_path, fix=fix)
+        version = V.field(info, "format_version", int, file=man_path, default=0, fix=fix)
+        if version > FORMAT_VERSION:
             raise FormatError(f"{path} was written by a newer embedkit (format "
-                              f"{info['format_version']}): upgrade embedkit")
-        V = len(vocab)
+                              f"{version}): upgrade embedkit")
+        opts = V.field(info, "options", dict, file=man_path, fix=fix)
+        vocab = Vocab.load(path / "vocab.json", fix=fix)
+        n_words = len(vocab)
         digest = vocab_digest(vocab.words)
         if digest != info.get("vocab_digest"):
             raise FormatError(f"{path / 'vocab.json'} does not match {man_path}: prepare again")
-        opts = info["options"]
         shards = []
-        for entry in info["shards"]:
-            name = shard_name(int(entry["shard"]))
+        for entry in entries:
+            k = V.field(entry, "shard", int, file=man_path, fix=fix)
+            if not 0 <= k < 10 ** 9:
+                raise FormatError(f"{man_path}: shard number {k} is out of range; {fix}")
+            name = shard_name(k)
             base = path / "shards" / name
-            try:
-                meta = json.loads((path / "shards" / f"{name}.json").read_text("utf-8"))
-            except (OSError, ValueError) as exc:
-                raise FormatError(f"{base}.json: {exc}; prepare the corpus again") from None
+            meta = V.read_json(f"{base}.json", fix=fix)
+            if not isinstance(meta, dict):
+                raise FormatError(f"{base}.json: not a shard description (a JSON object); {fix}")
             for key in ("tokenizer", "lowercase"):
                 if meta.get(key) != opts.get(key):
                     raise FormatError(
-                        f"shard {meta.get('source', name)} ({base}.json) was encoded with "
+                        f"shard {meta.get('source', name)!s} ({base}.json) was encoded with "
                         f"{key}={meta.get(key)!r} but the corpus with {key}={opts.get(key)!r}: "
                         "prepare every shard with the same tokenizer settings")
             if meta.get("vocab_digest") != digest:
-                raise FormatError(f"shard {meta.get('source', name)} ({base}.json) was encoded "
+                raise FormatError(f"shard {meta.get('source', name)!s} ({base}.json) was encoded "
                                   "with another vocabulary: prepare the corpus again")
-            try:
-                ids = np.load(f"{base}.ids.npy", mmap_mode="r", allow_pickle=False)
-                off = np.load(f"{base}.offsets.npy", allow_pickle=False)
-            except (OSError, ValueError, EOFError) as exc:
-                raise FormatError(f"{base}.ids.npy / .offsets.npy: {exc}; prepare the corpus "
-                                  "again") from None
-            n = int(meta["tokens"])
-            if ids.dtype != np.int32 or ids.ndim != 1 or ids.shape[0] != n:
-                raise FormatError(f"{base}.ids.npy: expected {n} int32 ids, found "
-                                  f"{ids.shape} {ids.dtype}; prepare the corpus again")
-            if off.dtype != np.int64 or off.ndim != 1 or off.shape[0] < 1 or off[0] != 0 or \
-                    off[-1] != n or (off.shape[0] > 1 and np.any(np.diff(off) < 0)):
-                raise FormatError(f"{base}.offsets.npy: not sentence offsets from 0 to {n}; "
-                                  "prepare the corpus again")
-            for start in range(0, n, _CHUNK):
-                part = ids[start:start + _CHUNK]
-                if int(part.min()) < 0 or int(part.max()) >= V:
-                    raise FormatError(f"{base}.ids.npy: ids outside [0, {V}); prepare the "
-                                      "corpus again")
-            shards.append((ids, off))
+            shards.append(_read_shard(base, meta, n_words, fix))
         return cls(shards=shards, vocab=vocab, info=info, path=path)
 
 
@@ -522,24 +637,33 @@ def load_shard(path, k: int, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
     both checked against the shard's metadata and ``vocab_size`` (a task on a worker reads
     only its shard)."""
     base = pathlib.Path(path) / "shards" / shard_name(k)
+    fix = "prepare the corpus again"
     try:
-        meta = json.loads(pathlib.Path(f"{base}.json").read_text("utf-8"))
-        ids = np.load(f"{base}.ids.npy", mmap_mode="r", allow_pickle=False)
-        off = np.load(f"{base}.offsets.npy", allow_pickle=False)
-    except FileNotFoundError as exc:
-        raise MissingFileError(f"shard file {exc.filename} is missing{_worker_name()}: every "
-                               "worker must reach the encoded directory") from None
-    except (OSError, ValueError, EOFError) as exc:
-        raise FormatError(f"{base}.*: {exc}; prepare the corpus again") from None
-    n = int(meta.get("tokens", -1))
-    if ids.dtype != np.int32 or ids.ndim != 1 or ids.shape[0] != n:
-        raise FormatError(f"{base}.ids.npy: expected {n} int32 ids, found {ids.shape} "
-                          f"{ids.dtype}; prepare the corpus again")
-    if off.dtype != np.int64 or off.ndim != 1 or off.shape[0] < 1 or off[0] != 0 or \
-            off[-1] != n or np.any(np.diff(off) < 0):
-        raise FormatError(f"{base}.offsets.npy: not sentence offsets from 0 to {n}")
-    for start in range(0, n, _CHUNK):
-        part = ids[start:start + _CHUNK]
-        if int(part.min()) < 0 or int(part.max()) >= vocab_size:
-            raise FormatError(f"{base}.ids.npy: ids outside [0, {vocab_size})")
+        meta = V.read_json(f"{base}.json", fix=fix)
+    except MissingFileError as exc:
+        raise MissingFileError(f"{exc}{_worker_name()}: every worker must reach the encoded "
+                               "directory") from None
+    if not isinstance(meta, dict):
+        raise FormatError(f"{base}.json: not a shard description (a JSON object); {fix}")
+    return _read_shard(base, meta, vocab_size, fix)
+
+
+def _read_shard(base: pathlib.Path, meta: dict, vocab_size: int, fix: str):
+    """Shard ``base``'s ``(ids, offsets)``, ids memory-mapped, checked against its metadata
+    ``meta`` (the number of tokens) and the vocabulary size before any kernel sees them."""
+    n = V.field(meta, "tokens", int, file=f"{base}.json", fix=fix)
+    ids_file, off_file = pathlib.Path(f"{base}.ids.npy"), pathlib.Path(f"{base}.offsets.npy")
+    try:
+        ids = V.read_npy(ids_file, mmap=True, fix=fix)
+        off = V.read_npy(off_file, fix=fix)
+    except MissingFileError as exc:
+        raise MissingFileError(f"{exc}{_worker_name()}: every worker must reach the encoded "
+                               "directory") from None
+    V.check_array(ids, file=ids_file, name="ids", shape=(n,), kind="i", fix=fix)
+    if ids.dtype != np.int32:
+        raise FormatError(f"{ids_file}: expected int32 ids, found {ids.dtype}; {fix}")
+    V.check_offsets(off, file=off_file, name="offsets", total=n, fix=fix)
+    if off.dtype != np.int64:
+        raise FormatError(f"{off_file}: expected int64 offsets, found {off.dtype}; {fix}")
+    V.check_ids(ids, file=ids_file, name="ids", high=vocab_size, fix=fix)
     return ids, off

@@ -7,6 +7,7 @@ import json
 import numpy as np
 
 from embedkit._atomic import atomic_file
+from embedkit._params import check_non_negative
 from embedkit.errors import FormatError, ParameterError
 
 
@@ -75,8 +76,7 @@ class Vocab:
 
         ``sample = 0`` keeps every token.
         """
-        if sample < 0:
-            raise ParameterError(f"sample must be >= 0, got {sample} (0 disables subsampling)")
+        check_non_negative("sample", sample, hint=" (0 disables subsampling)")
         if sample == 0 or len(self) == 0:
             return np.ones(len(self), dtype=np.float32)
         threshold = sample * self.total
@@ -112,6 +112,17 @@ class Vocab:
             f.write(json.dumps(self.to_json(), ensure_ascii=False))
 
     @classmethod
-    def load(cls, path) -> "Vocab":
-        with open(path, encoding="utf-8") as f:
-            return cls.from_json(json.load(f))
+    def load(cls, path, fix: str = "") -> "Vocab":
+        """Read a vocabulary written by :meth:`save`, checked: unique string words, one count
+        (an integer >= 0) each; anything else is a :class:`FormatError` naming the file."""
+        from embedkit import _validate as V
+
+        data = V.read_json(path, fix=fix)
+        words = V.string_list(V.field(data, "words", list, file=path, fix=fix), file=path,
+                              name="words", fix=fix)
+        counts = V.count_list(V.field(data, "counts", list, file=path, fix=fix), len(words),
+                              file=path, name="counts", fix=fix)
+        try:
+            return cls(words, counts)
+        except ParameterError as exc:
+            raise FormatError(f"{path}: {exc}" + (f"; {fix}" if fix else "")) from None

@@ -48,8 +48,11 @@ def _reduce_vocab(words, counts, max_vocab_size):
         if int(keep.sum()) <= max_vocab_size:
             break
     idx = np.flatnonzero(keep)
-    log.info("merged vocabulary passed max_vocab_size=%d: pruned %d words seen <= %d times",
-             max_vocab_size, len(words) - idx.shape[0], min_reduce - 1)
+    log.warning("merged vocabulary of %d words passed max_vocab_size=%d: pruned %d words "
+                "seen <= %d times, once, on the merged counts (a single-machine prepare "
+                "prunes while it reads, so its vocabulary can differ; raise max_vocab_size "
+                "or use max_final_vocab for identical results)", len(words), max_vocab_size,
+                len(words) - idx.shape[0], min_reduce - 1)
     return [words[i] for i in idx.tolist()], counts[idx], min_reduce - 1
 
 
@@ -129,6 +132,8 @@ def _cleanup(out, local: bool, created: bool, keep_marker: bool) -> None:
             shutil.rmtree(path, ignore_errors=True)
             return
         shutil.rmtree(path / S.WORK, ignore_errors=True)
+        for tmp in (path / "shards").glob(".*.part"):  # left by tasks of a lost worker
+            tmp.unlink(missing_ok=True)
         if not keep_marker:
             shutil.rmtree(path / "shards", ignore_errors=True)
             (path / "vocab.json").unlink(missing_ok=True)

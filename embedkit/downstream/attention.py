@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from embedkit._kernels import attention as AK
-from embedkit.downstream.transformer import check_heads
+from embedkit.downstream.config import check_heads
 
 
 def pooling_shapes(width: int) -> dict:

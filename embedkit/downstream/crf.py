@@ -1,8 +1,11 @@
-"""Linear-chain CRF output layer: negative log-likelihood and its gradient, batched and masked."""
+"""Linear-chain CRF output layer: negative log-likelihood and its gradient, batched and
+masked; and decoding: the best valid BIO path under per-token and transition scores."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from embedkit.downstream.metrics import split_tag
 
 
 def _logsumexp(a, axis):
@@ -66,3 +69,48 @@ def crf_nll(E, lengths, gold, trans, start, end):
         dtrans += xi[m].sum(axis=0)
     np.subtract.at(dtrans, (gold[t1, b1], gold[t1 + 1, b1]), 1)
     return nll, dE, dtrans.astype(trans.dtype), dstart.astype(start.dtype), dend.astype(end.dtype)
+
+
+def allowed_transitions(tags) -> np.ndarray:
+    """``A[i, j]`` true when tag ``j`` may follow tag ``i`` in BIO; row ``len(tags)`` is the start."""
+    n = len(tags)
+    A = np.ones((n + 1, n), dtype=bool)
+    for j, tj in enumerate(tags):
+        pj, typ = split_tag(tj)
+        if pj != "I":
+            continue
+        for i in range(n + 1):
+            if i == n:
+                A[i, j] = False
+            else:
+                pi, ti = split_tag(tags[i])
+                A[i, j] = pi in ("B", "I") and ti == typ
+    return A
+
+
+def viterbi_bio(logp: np.ndarray, allowed: np.ndarray, trans=None, start=None,
+                end=None) -> np.ndarray:
+    """Best valid tag sequence under per-token scores ``logp`` (L, n_tags).
+
+    Invalid BIO transitions (``allowed`` from :func:`allowed_transitions`) are excluded,
+    so the result never needs repair.  ``trans`` (n, n), ``start`` and ``end`` (n,) add
+    CRF transition scores.
+    """
+    L, n = logp.shape
+    if L == 0:
+        return np.zeros(0, dtype=np.int64)
+    neg = np.float64(-1e30)
+    tr = np.where(allowed[:n], 0.0 if trans is None else trans, neg)
+    score = np.where(allowed[n], logp[0] + (0.0 if start is None else start), neg)
+    back = np.zeros((L, n), dtype=np.int64)
+    for t in range(1, L):
+        cand = score[:, None] + tr
+        back[t] = np.argmax(cand, axis=0)
+        score = cand[back[t], np.arange(n)] + logp[t]
+    if end is not None:
+        score = score + end
+    path = np.empty(L, dtype=np.int64)
+    path[-1] = int(np.argmax(score))
+    for t in range(L - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path

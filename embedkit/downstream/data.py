@@ -7,6 +7,8 @@ import re
 
 import numpy as np
 
+from embedkit._io import open_file
+from embedkit._params import check_positive
 from embedkit.errors import FormatError, MissingFileError, ParameterError
 
 _HEADER_LABELS = {"label", "labels", "sentiment", "class", "y", "target"}
@@ -20,10 +22,7 @@ def _open_lines(path):
         raise MissingFileError(f"file not found: {path}")
     if path != "-" and os.path.isdir(path):
         raise ParameterError(f"{path} is a directory: give a file")
-    if path.endswith(".gz"):
-        import gzip
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
+    return open_file(path, "rt", encoding="utf-8", errors="replace")  # .gz/.bz2/.xz too
 
 
 def tokenize(text: str) -> list[str]:
@@ -65,7 +64,8 @@ def read_tsv(path, label_column: int = 0, text_column: int = 1, header: bool | N
                 continue
             if "\t" not in line:
                 raise FormatError(f"{path}, line {lineno}: no tab; expected label<TAB>text "
-                                  "(a TSV file with one example per line)")
+                                  "(a TSV file with one example per line)"
+                                  + (_CONLL_HINT if _looks_like_conll_line(line) else ""))
             cols = line.split("\t")
             if len(cols) < need:
                 raise FormatError(f"{path}, line {lineno}: {len(cols)} columns, need "
@@ -83,7 +83,91 @@ def read_tsv(path, label_column: int = 0, text_column: int = 1, header: bool | N
             labels.append(label)
     if not texts:
         raise FormatError(f"{path}: no examples (an empty file?); expected label<TAB>text lines")
+    check_classification_data(path, texts, labels)
     return texts, labels
+
+
+_CONLL_HINT = ("; this looks like a CoNLL file (a token and its tag per line): tag entities "
+               "with 'embedkit ner'")
+# a classifier's labels are few, each seen many times: more distinct labels than this, and
+# more than half the examples, is a wrong column or a file of another kind
+MAX_DISTINCT_LABELS = 50
+
+
+def check_train_labels(train_path, labels, dev_path=None, dev_labels=None) -> None:
+    """Before training a classifier: at least two classes in ``labels``, and every dev
+    label among them (a class the model never sees cannot be predicted)."""
+    classes = sorted(set(labels))
+    if len(classes) < 2:
+        raise FormatError(f"{train_path}: every example has the label {classes[0]!r}; a "
+                          "classifier needs at least 2 classes (check --label-column)")
+    if dev_labels is not None:
+        unknown = sorted(set(dev_labels) - set(classes))
+        if unknown:
+            some = ", ".join(repr(x) for x in unknown[:5]) + (", ..." if len(unknown) > 5
+                                                              else "")
+            raise FormatError(f"{dev_path}: dev labels {some} do not occur in the training "
+                              f"file {train_path} (its labels: "
+                              f"{', '.join(repr(c) for c in classes[:10])})")
+
+
+def check_labels_known(path, labels, known) -> None:
+    """Refuse gold ``labels`` (read from ``path``) of which none is among the model's labels
+    ``known``: the accuracy would be a meaningless 0 (a wrong column, or a file for another
+    model); warn when only some are unknown."""
+    import logging
+
+    unknown = sorted(set(labels) - set(known))
+    if not unknown:
+        return
+    some = ", ".join(repr(x) for x in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+    model = ", ".join(repr(x) for x in list(known)[:10])
+    if len(unknown) == len(set(labels)):
+        raise FormatError(f"{path}: none of its labels ({some}) is a label of the model "
+                          f"({model}): check the label column (--label-column), or use the "
+                          "file with the model it was made for")
+    logging.getLogger(__name__).warning(
+        "%s: labels %s are not labels of the model (%s); their examples count as errors",
+        path, some, model)
+
+
+def _looks_like_tsv_line(line: str) -> bool:
+    """``"1<TAB>a warm , funny film"`` or a ``label<TAB>sentence`` header."""
+    cols = [c.strip().lower() for c in line.split("\t")]
+    return len(cols) >= 2 and (any(len(c.split()) > 2 for c in cols)
+                               or (cols[0] in _HEADER_LABELS and cols[1] in _HEADER_TEXTS))
+
+
+def _looks_like_conll_line(line: str) -> bool:
+    """``"Paris B-LOC"``, ``"-DOCSTART- -X- O O"``: a token line with a BIO tag last."""
+    cols = line.split()
+    return len(cols) >= 2 and (bool(_TAG_RE.match(cols[-1])) or cols[0] == "-DOCSTART-")
+
+
+def check_classification_data(path, texts, labels) -> None:
+    """Refuse labelled texts that cannot be a classification data set: a CoNLL file read
+    as TSV (nearly every text one token, tag-like labels or texts), or far more distinct
+    labels than a classifier has (the label column holds words).
+
+    Raises
+    ------
+    FormatError
+        Naming the file, what it looks like and what to do.
+    """
+    n = len(texts)
+    tagged = sum(1 for t, lab in zip(texts, labels)
+                 if len(t) <= 1 and (_TAG_RE.match(lab) or (t and _TAG_RE.match(t[0]))))
+    if n >= 2 and tagged >= 0.8 * n:
+        raise FormatError(f"{path}: {tagged} of {n} examples are one token and a BIO tag: "
+                          "this looks like a CoNLL file, not label<TAB>text: tag entities "
+                          "with 'embedkit ner'")
+    distinct = set(labels)
+    if len(distinct) > MAX_DISTINCT_LABELS and len(distinct) > n / 2:
+        some = ", ".join(repr(x) for x in sorted(distinct)[:5])
+        raise FormatError(f"{path}: {len(distinct)} distinct labels in {n} examples ({some}, "
+                          "...): a classifier needs a few labels, each seen many times; check "
+                          "the label column (--label-column) or whether this is a TSV "
+                          "label<TAB>text file")
 
 
 def read_conll(path, token_column: int = 0, tag_column: int = -1, strip_prefix: str = ""):
@@ -121,8 +205,10 @@ def read_conll(path, token_column: int = 0, tag_column: int = -1, strip_prefix: 
                 tok = tok[len(strip_prefix):]
             tok = tok.strip()
             if not _TAG_RE.match(tag):
+                hint = ("; this looks like a label<TAB>text file: classify texts with "
+                        "'embedkit sentiment'" if _looks_like_tsv_line(line) else "")
                 raise FormatError(f"{path}, line {lineno}: tag {tag!r} is not O, B-X or I-X "
-                                  "(BIO tags; pick the tag column with --tag-column)")
+                                  f"(BIO tags; pick the tag column with --tag-column){hint}")
             if not tok:
                 tok = "_"
             cur_w.append(tok)
@@ -141,8 +227,7 @@ def length_batches(lengths, batch_size: int, rng=None, max_tokens: int | None = 
     With ``rng`` the order is shuffled (examples sorted by length plus noise, batches cut,
     then the batch order shuffled); without it batches follow length order.
     """
-    if batch_size < 1:
-        raise ParameterError(f"batch_size must be >= 1, got {batch_size}")
+    check_positive("batch_size", batch_size, integer=True)
     lengths = np.asarray(lengths)
     if rng is not None:
         key = lengths + rng.uniform(0, 2.0, len(lengths))

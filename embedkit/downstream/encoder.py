@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from embedkit._kernels import gru as K
-from embedkit.errors import ParameterError
+from embedkit._params import check_positive
 
 _DIRS = ("f", "b")
 
@@ -19,8 +19,8 @@ def init_bigru(rng, input_dim: int, hidden: int, dtype=np.float32) -> dict:
     (input biases with the recurrent ``b_hr, b_hz`` folded in), ``gru_{d}_WhT`` (H, 3H),
     ``gru_{d}_bhn`` (H,).
     """
-    if input_dim < 1 or hidden < 1:
-        raise ParameterError(f"input_dim and hidden must be >= 1, got {input_dim}, {hidden}")
+    check_positive("input_dim", input_dim, integer=True)
+    check_positive("hidden", hidden, integer=True)
     s = 1.0 / np.sqrt(hidden)
     p = {}
     for d in _DIRS:

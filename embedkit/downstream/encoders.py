@@ -10,59 +10,15 @@ features per position.  The model owns the dropout between stacked layers.
 
 from __future__ import annotations
 
+from embedkit.downstream.config import check_encoder, ff_dim
 from embedkit.downstream.encoder import BiGRU, init_bigru
 from embedkit.downstream.recurrent import (BiLSTM, BiRNN, init_bilstm, init_birnn,
                                            recurrent_shapes)
-from embedkit.downstream.transformer import (TransformerEncoder, check_heads,
-                                              init_transformer, transformer_shapes)
-from embedkit.errors import ParameterError
+from embedkit.downstream.transformer import (TransformerEncoder, init_transformer,
+                                              transformer_shapes)
 
-ENCODERS = ("gru", "lstm", "rnn", "transformer")
 RECURRENT = {"gru": (BiGRU, init_bigru), "lstm": (BiLSTM, init_bilstm),
              "rnn": (BiRNN, init_birnn)}
-
-
-def check_encoder(kind) -> str:
-    """``kind`` if it names an encoder, else a :class:`ParameterError` listing them."""
-    if kind not in ENCODERS:
-        raise ParameterError(f"encoder must be one of {', '.join(ENCODERS)}, got {kind!r}")
-    return kind
-
-
-def encoder_width(cfg) -> int:
-    """Features per position the encoder of config ``cfg`` outputs."""
-    if cfg.get("encoder", "gru") == "transformer":
-        return int(cfg["hidden"])
-    return 2 * int(cfg["hidden"])
-
-
-def ff_dim(cfg) -> int:
-    """The Transformer's feed-forward width: ``ff_dim``, or ``2 * hidden`` when unset."""
-    f = cfg.get("ff_dim")
-    return 2 * int(cfg["hidden"]) if f is None else int(f)
-
-
-def check_encoder_options(cfg) -> None:
-    """Validate the encoder options of a model config (ParameterError naming the fix)."""
-    kind = check_encoder(cfg.get("encoder", "gru"))
-    heads = cfg.get("heads", 4)
-    if not isinstance(heads, int) or heads < 1:
-        raise ParameterError(f"heads must be an integer >= 1, got {heads!r}")
-    if kind == "transformer":
-        check_heads(int(cfg["hidden"]), heads, "the Transformer width --hidden")
-        if ff_dim(cfg) < 1:
-            raise ParameterError(f"ff_dim must be >= 1 (or unset: 2 x hidden), got "
-                                 f"{cfg.get('ff_dim')}")
-    if not 0 <= float(cfg.get("transformer_dropout", 0.1)) < 1:
-        raise ParameterError(f"transformer_dropout must be in [0, 1), got "
-                             f"{cfg.get('transformer_dropout')}")
-
-
-def check_pooling_heads(cfg) -> None:
-    """For a model to be trained with attention pooling: ``heads`` divides the encoder width
-    (checked at construction; a loaded model's pooling is checked when it is set up)."""
-    if cfg.get("pooling") == "attention":
-        check_heads(encoder_width(cfg), cfg.get("heads", 4), "the encoder output width")
 
 
 def _layer_shapes(kind, d_in, H):

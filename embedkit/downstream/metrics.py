@@ -44,7 +44,9 @@ def classification_report(gold, pred) -> dict:
     return {"accuracy": accuracy(gold, pred), "macro_f1": macro_f1(gold, pred), "n": len(gold)}
 
 
-def _split(tag):
+def split_tag(tag) -> tuple[str, str]:
+    """``(prefix, type)`` of a BIO tag: ``"B-PER"`` -> ``("B", "PER")``; ``("O", "")``
+    for ``O`` and anything that is not ``X-TYPE``."""
     if tag == "O" or len(tag) < 2 or tag[1] != "-":
         return "O", ""
     return tag[0], tag[2:]
@@ -59,7 +61,7 @@ def chunks(tags) -> list[tuple[str, int, int]]:
     out = []
     start, ctype = None, None
     for i, tag in enumerate(list(tags) + ["O"]):
-        prefix, typ = _split(tag)
+        prefix, typ = split_tag(tag)
         ends = start is not None and (prefix in ("O", "B") or typ != ctype)
         if ends:
             out.append((ctype, start, i))
@@ -108,56 +110,11 @@ def repair_bio(tags) -> list[str]:
     out = []
     prev = "O"
     for tag in tags:
-        prefix, typ = _split(tag)
+        prefix, typ = split_tag(tag)
         if prefix == "I":
-            pp, pt = _split(prev)
+            pp, pt = split_tag(prev)
             if pp == "O" or pt != typ:
                 tag = "B-" + typ
         out.append(tag)
         prev = tag
     return out
-
-
-def allowed_transitions(tags) -> np.ndarray:
-    """``A[i, j]`` true when tag ``j`` may follow tag ``i`` in BIO; row ``len(tags)`` is the start."""
-    n = len(tags)
-    A = np.ones((n + 1, n), dtype=bool)
-    for j, tj in enumerate(tags):
-        pj, typ = _split(tj)
-        if pj != "I":
-            continue
-        for i in range(n + 1):
-            if i == n:
-                A[i, j] = False
-            else:
-                pi, ti = _split(tags[i])
-                A[i, j] = pi in ("B", "I") and ti == typ
-    return A
-
-
-def viterbi_bio(logp: np.ndarray, allowed: np.ndarray, trans=None, start=None,
-                end=None) -> np.ndarray:
-    """Best valid tag sequence under per-token scores ``logp`` (L, n_tags).
-
-    Invalid BIO transitions (``allowed`` from :func:`allowed_transitions`) are excluded,
-    so the result never needs repair.  ``trans`` (n, n), ``start`` and ``end`` (n,) add
-    CRF transition scores.
-    """
-    L, n = logp.shape
-    if L == 0:
-        return np.zeros(0, dtype=np.int64)
-    neg = np.float64(-1e30)
-    tr = np.where(allowed[:n], 0.0 if trans is None else trans, neg)
-    score = np.where(allowed[n], logp[0] + (0.0 if start is None else start), neg)
-    back = np.zeros((L, n), dtype=np.int64)
-    for t in range(1, L):
-        cand = score[:, None] + tr
-        back[t] = np.argmax(cand, axis=0)
-        score = cand[back[t], np.arange(n)] + logp[t]
-    if end is not None:
-        score = score + end
-    path = np.empty(L, dtype=np.int64)
-    path[-1] = int(np.argmax(score))
-    for t in range(L - 1, 0, -1):
-        path[t - 1] = back[t, path[t]]
-    return path

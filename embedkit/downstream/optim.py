@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from embedkit._params import check_non_negative, check_positive
 from embedkit.errors import ParameterError
 
 
@@ -21,19 +22,25 @@ class Adam:
         Learning rate (> 0).
     clip : float
         Rescale the gradients when their global L2 norm exceeds ``clip`` (0 disables).
+    lazy : bool
+        True (default): a row-sparse gradient updates only its rows (the other rows' moments
+        wait).  False: the dense Adam step of ``torch.optim.Adam`` on every row, the missing
+        rows' gradient being zero (their moments decay and they keep moving by their
+        momentum), through fused kernels (:mod:`embedkit._kernels.optim`); sparse rows
+        must then be strictly increasing, as :func:`numpy.unique` returns them.
     """
 
     def __init__(self, params: dict, lr: float = 1e-3, beta1: float = 0.9,
-                 beta2: float = 0.999, eps: float = 1e-8, clip: float = 5.0):
-        if not lr > 0:
-            raise ParameterError(f"lr must be > 0, got {lr}")
-        if clip < 0:
-            raise ParameterError(f"clip must be >= 0 (0 disables clipping), got {clip}")
+                 beta2: float = 0.999, eps: float = 1e-8, clip: float = 5.0,
+                 lazy: bool = True):
+        check_positive("lr", lr)
+        check_non_negative("clip", clip, hint=" (0 disables clipping)")
         self.p = params
         self.lr, self.b1, self.b2, self.eps, self.clip = lr, beta1, beta2, eps, clip
         self.m = {k: np.zeros_like(v) for k, v in params.items()}
         self.v = {k: np.zeros_like(v) for k, v in params.items()}
         self.t = 0
+        self.lazy = bool(lazy)
 
     def step(self, dense: dict, sparse: dict | None = None) -> float:
         """Apply one update; returns the gradient norm before clipping."""
@@ -46,6 +53,9 @@ class Adam:
         b1, b2 = self.b1, self.b2
         lr_t = self.lr * np.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
         f32 = np.float32
+        if not self.lazy:
+            self._dense_step(dense, sparse, scale, lr_t)
+            return norm
         for k, g in dense.items():
             if scale != 1.0:
                 g = g * f32(scale)
@@ -67,11 +77,48 @@ class Adam:
             self.p[k][rows] -= f32(lr_t) * m / (np.sqrt(v) + f32(self.eps))
         return norm
 
+    def _dense_step(self, dense, sparse, scale, lr_t):
+        from embedkit._kernels.optim import adam_dense, adam_rows
+
+        for k, p in self.p.items():
+            t = p.dtype.type
+            args = (t(scale), t(self.b1), t(self.b2), t(lr_t), t(self.eps))
+            m, v = self.m[k], self.v[k]
+            if k in dense:
+                g = np.ascontiguousarray(dense[k], dtype=p.dtype)
+                adam_dense(p.reshape(-1), m.reshape(-1), v.reshape(-1), g.reshape(-1), *args)
+                continue
+            if k not in sparse:  # no gradient at all: skipped, as torch skips grad None
+                continue
+            rows, g = sparse[k]
+            two = (lambda a: a.reshape(a.shape[0], -1))
+            adam_rows(two(p), two(m), two(v), np.asarray(rows, np.int64),
+                      two(np.ascontiguousarray(g, dtype=p.dtype)), *args)
+
+
+#: With ``steps`` known, the average spans at most this fraction of the run.
+AVERAGE_SPAN = 0.1
+
+
+def effective_decay(decay: float, steps: int | None) -> float:
+    """``decay``, lowered so the average spans at most a tenth of a run of ``steps``
+    optimiser steps (an average over ~1 / (1 - decay) steps cannot settle in fewer):
+    ``min(decay, 1 - 1 / (AVERAGE_SPAN * steps))``.  A large run keeps ``decay``."""
+    if not steps:
+        return float(decay)
+    span = max(1.0, AVERAGE_SPAN * steps)
+    return float(min(decay, 1.0 - 1.0 / (span + 1.0)))
+
 
 class ParameterAverage:
     """Exponential moving average of the parameters (Polyak averaging), for evaluation.
 
-    After each optimiser step, ``shadow = decay * shadow + (1 - decay) * param``.  Sparse
+    After each optimiser step, ``shadow = decay * shadow + (1 - decay) * param``, from a
+    zero shadow; :meth:`averaged` divides by ``1 - decay ** t`` as Adam corrects its
+    moments, so after ``t`` steps it is the average of the ``t`` parameter values weighted
+    by ``decay ** age`` -- right from the first step (a shadow started at the initial
+    weights would stay mostly initial for ~1 / (1 - decay) steps: an NER tagger trained
+    on 40 sentences with decay 0.9995 kept near-random weights).  Sparse
     tables are averaged lazily: a row catches up on the steps it was not updated (during
     which it was constant) when it is next touched or when :meth:`averaged` is called, so a
     step costs time in the touched rows only.
@@ -84,14 +131,18 @@ class ParameterAverage:
         In (0, 1); 0.999 averages over roughly the last 1,000 steps.
     sparse : iterable of str
         Names of the row-wise (lazily updated) tables.
+    steps : int, optional
+        The optimiser steps of the whole run, when known: the decay is lowered so the
+        average spans at most a tenth of them (:func:`effective_decay`).
     """
 
-    def __init__(self, params: dict, decay: float, sparse=()):
+    def __init__(self, params: dict, decay: float, sparse=(), steps: int | None = None):
         if not 0 < decay < 1:
             raise ParameterError(f"average decay must be in (0, 1), got {decay}")
         self.p = params
-        self.decay = float(decay)
-        self.shadow = {k: v.copy() for k, v in params.items()}
+        self.requested_decay = float(decay)
+        self.decay = effective_decay(decay, steps)
+        self.shadow = {k: np.zeros_like(v) for k, v in params.items()}
         self.sparse = set(sparse) & set(params)
         self.last = {k: np.zeros(params[k].shape[0], np.int64) for k in self.sparse}
         self.t = 0
@@ -126,7 +177,12 @@ class ParameterAverage:
                 self.last[k][rows] = self.t
 
     def averaged(self) -> dict:
-        """The averaged parameters (fresh arrays)."""
+        """The bias-corrected averaged parameters (fresh arrays; the parameters themselves
+        before the first step)."""
+        if self.t == 0:
+            return {k: v.copy() for k, v in self.p.items()}
         for k in self.sparse:
             self._catch_up(k, np.arange(self.p[k].shape[0]))
-        return {k: v.copy() for k, v in self.shadow.items()}
+        correction = 1.0 - self.decay ** self.t  # the weight the zero start leaves out
+        return {k: (v / v.dtype.type(correction)).astype(v.dtype) for k, v in
+                self.shadow.items()}

@@ -16,14 +16,14 @@ import numpy as np
 from embedkit._kernels import gru as GK
 from embedkit._kernels import lstm as LK
 from embedkit._kernels import rnn as RK
-from embedkit.errors import ParameterError
+from embedkit._params import check_positive
 
 _DIRS = ("f", "b")
 
 
 def _check_dims(input_dim, hidden):
-    if input_dim < 1 or hidden < 1:
-        raise ParameterError(f"input_dim and hidden must be >= 1, got {input_dim}, {hidden}")
+    check_positive("input_dim", input_dim, integer=True)
+    check_positive("hidden", hidden, integer=True)
 
 
 def init_bilstm(rng, input_dim: int, hidden: int, dtype=np.float32) -> dict:

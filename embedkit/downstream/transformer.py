@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from embedkit._kernels import transformer as TK
+from embedkit.downstream.config import check_heads
 from embedkit.errors import ParameterError
 
 _LAYER = ("ln1_g", "ln1_b", "Wqkv", "bqkv", "Wo", "bo", "ln2_g", "ln2_b", "W1", "b1", "W2",
@@ -40,17 +41,6 @@ def transformer_shapes(input_dim: int, width: int, layers: int, ff_dim: int) -> 
     out["tf_lnf_g"] = (E,)
     out["tf_lnf_b"] = (E,)
     return out
-
-
-def check_heads(width: int, heads: int, what: str = "the model width") -> None:
-    """A :class:`ParameterError` unless ``heads`` >= 1 divides ``width``."""
-    if int(heads) < 1:
-        raise ParameterError(f"heads must be >= 1, got {heads}")
-    if width % int(heads):
-        divisors = [h for h in range(1, min(width, 16) + 1) if width % h == 0]
-        raise ParameterError(f"heads ({heads}) must divide {what} ({width}) so every head "
-                             f"gets width / heads features; use one of {divisors}, or change "
-                             f"--hidden")
 
 
 def init_transformer(rng, input_dim: int, width: int, layers: int, ff_dim: int,

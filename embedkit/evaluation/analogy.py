@@ -28,6 +28,7 @@ import numpy as np
 
 from embedkit._kernels.evaluation import best_excluding, best_excluding_cosmul
 from embedkit._progress import progress_bar
+from embedkit._params import check_positive
 from embedkit.errors import ParameterError
 from embedkit.evaluation.datasets import AnalogySet, load_dataset
 
@@ -206,8 +207,8 @@ def evaluate_analogies(vectors, dataset="google", method: str = "3cosadd",
     AnalogyResult
     """
     _check_args(method, restrict_vocab)
-    if batch_size is not None and batch_size < 1:
-        raise ParameterError(f"batch_size must be >= 1, got {batch_size}")
+    if batch_size is not None:
+        check_positive("batch_size", batch_size, integer=True)
     ds = dataset if isinstance(dataset, AnalogySet) else load_dataset(str(dataset), skip_bad_lines)
     if not isinstance(ds, AnalogySet):
         raise ParameterError(f"{dataset!r} is a word-similarity set, not an analogy set: "

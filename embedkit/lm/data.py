@@ -7,6 +7,7 @@ from collections import Counter
 
 import numpy as np
 
+from embedkit._params import check_positive
 from embedkit.errors import CorpusError, ParameterError
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,7 @@ class LMVocab:
         appearance); returns the vocabulary and the counts of each entry."""
         if max_size < 3:
             raise ParameterError(f"max vocabulary size must be >= 3, got {max_size}")
-        if min_count < 1:
-            raise ParameterError(f"min_count must be >= 1, got {min_count}")
+        check_positive("min_count", min_count, integer=True)
         counts: Counter = Counter()
         lines = 0
         for s in sentences:

@@ -9,10 +9,12 @@ and the next-token distribution for generation.  The epoch loop lives in
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from embedkit import _validate as V
 from embedkit._threads import one_blas_thread
 from embedkit._kernels.recurrent import (gru_cell_forward, gru_layer_backward,
                                          gru_layer_forward, lstm_cell_forward,
@@ -20,7 +22,7 @@ from embedkit._kernels.recurrent import (gru_cell_forward, gru_layer_backward,
 from embedkit.errors import FormatError, ParameterError, UnknownWordError
 from embedkit.lm import decoding
 from embedkit.lm.data import LMVocab, batchify
-from embedkit.lm.io import check_params, load_dir, save_dir
+from embedkit.lm.io import check_params, check_vocab, load_dir, save_dir
 
 log = logging.getLogger(__name__)
 
@@ -384,35 +386,89 @@ class LanguageModel:
         return loss, grads, last
 
     # ------------------------------------------------------------------ evaluation
+    def _exact_nll(self, h, tgt, buf, out, threads):
+        """Full-softmax negative log-likelihood of each row of ``h`` (float64 (n,)).
+
+        One GEMM ``h @ W.T`` into ``buf`` on ``threads`` BLAS threads, then the Numba
+        kernel adds the bias and reduces each row (:mod:`embedkit._kernels.softmax`).
+        """
+        from threadpoolctl import threadpool_limits
+
+        from embedkit._kernels.softmax import softmax_nll_rows, softmax_nll_rows_parallel
+
+        n = h.shape[0]
+        L = buf[:n]
+        with threadpool_limits(limits=threads, user_api="blas"):
+            np.matmul(h, self.out_W.T, out=L)
+        o = out[:n]
+        if threads > 1:
+            softmax_nll_rows_parallel(L, self.params["out_b"], tgt, o)
+        else:
+            softmax_nll_rows(L, self.params["out_b"], tgt, o)
+        return o
+
     @one_blas_thread
     def perplexity(self, stream: np.ndarray, batch_size: int = 32, bptt: int = 64,
-                   progress: bool = False) -> dict:
+                   progress: bool = False, threads: int | None = None) -> dict:
         """Exact full-softmax perplexity of a token stream (state carried across segments).
 
-        Returns ``{"perplexity", "cross_entropy" (nats per token), "tokens"}``.
+        Parameters
+        ----------
+        stream : int array
+            Token ids (``</s>`` after each line, as :func:`~embedkit.lm.data.encode_stream`
+            makes them).
+        batch_size, bptt : int
+            Parallel columns and segment length (the state is carried between segments, so
+            they change the result only through the columns' first tokens).
+        progress : bool
+            Show a progress bar.
+        threads : int, optional
+            Threads for the output layer's product and softmax (default: every CPU); the
+            recurrent layers run on one.
+
+        Returns
+        -------
+        dict
+            ``{"perplexity", "cross_entropy" (nats per token), "tokens"}``.
         """
+        import numba
+
         from embedkit._progress import progress_bar
+        from embedkit._threads import cpu_count
 
         stream = np.asarray(stream)
         if stream.size < 2:
             raise ParameterError("the text to evaluate has fewer than 2 tokens")
+        if threads is None:
+            threads = cpu_count()
+        if not isinstance(threads, (int, np.integer)) or threads < 1:
+            raise ParameterError(f"threads must be an integer >= 1, got {threads!r}")
+        threads = int(min(threads, numba.config.NUMBA_NUM_THREADS))
         B = max(1, min(batch_size, (stream.shape[0] - 1) // 2))
         # targets are the next token within each column
         data = batchify(stream, B)
         T = data.shape[0]
         state = self.initial_state(B)
+        rows = min(bptt, T - 1) * B
+        buf = np.empty((rows, len(self.vocab)), self.dtype)
+        out = np.empty(rows, np.float64)
         total, n = 0.0, 0
-        with progress_bar(total=(T - 1) * B, desc="evaluating", unit="tok",
-                          disable=None if progress else True) as bar:
-            for a in range(0, T - 1, bptt):
-                e = min(T - 1, a + bptt)
-                inp, tgt = data[a:e].astype(np.int64), data[a + 1:e + 1].astype(np.int64)
-                x, _, state = self._rnn_forward(inp, state, None)
-                loss, *_ = self._full_loss(x.reshape(-1, x.shape[-1]), tgt.ravel(), False)
-                total += loss
-                n += tgt.size
-                bar.update(tgt.size)
-                bar.set_postfix(ppl=f"{np.exp(total / n):.1f}")
+        before = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            with progress_bar(total=(T - 1) * B, desc="evaluating", unit="tok",
+                              disable=None if progress else True) as bar:
+                for a in range(0, T - 1, bptt):
+                    e = min(T - 1, a + bptt)
+                    inp, tgt = data[a:e].astype(np.int64), data[a + 1:e + 1].astype(np.int64)
+                    x, _, state = self._rnn_forward(inp, state, None)
+                    h = np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
+                    total += float(self._exact_nll(h, tgt.ravel(), buf, out, threads).sum())
+                    n += tgt.size
+                    bar.update(tgt.size)
+                    bar.set_postfix(ppl=f"{np.exp(total / n):.1f}")
+        finally:
+            numba.set_num_threads(before)
         ce = total / n
         return {"perplexity": float(np.exp(ce)), "cross_entropy": float(ce), "tokens": int(n)}
 
@@ -516,14 +572,18 @@ class LanguageModel:
     def load(cls, path) -> "LanguageModel":
         """Load a model saved by :meth:`save` (a model of another kind is a FormatError)."""
         meta, params = load_dir(path, KIND)
+        file = os.path.join(os.fspath(path), "model.json")
+        words = check_vocab(path, meta, "vocab")
+        counts = V.count_list(V.field(meta, "counts", list, file=file), len(words), file=file,
+                              name="counts")
         try:
-            cfg = LMConfig(**meta["config"])
+            cfg = LMConfig(**V.field(meta, "config", dict, file=file))
             cfg.validate()
-            vocab = LMVocab(meta["vocab"])
-            counts = np.asarray(meta["counts"], dtype=np.int64)
-        except (KeyError, TypeError, ParameterError) as exc:
-            raise FormatError(f"{path}: model.json is incomplete or inconsistent ({exc})") from None
-        if counts.shape != (len(vocab),) or counts.min(initial=1) < 0:
-            raise FormatError(f"{path}: counts do not match the {len(vocab)}-word vocabulary")
+            vocab = LMVocab(words)
+        except (TypeError, ValueError, ParameterError) as exc:
+            raise FormatError(f"{file} is incomplete or inconsistent ({exc})") from None
+        if cfg.layers > len(params):  # each layer has arrays of its own in weights.npz
+            raise FormatError(f"{file} says {cfg.layers} layers but weights.npz holds "
+                              f"{len(params)} arrays; the model directory is inconsistent")
         params = check_params(path, params, _param_shapes(cfg, len(vocab)))
         return cls(cfg, vocab, params, counts, meta.get("history"))

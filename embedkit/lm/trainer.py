@@ -13,6 +13,7 @@ import numpy as np
 from embedkit._threads import one_blas_thread
 from embedkit._progress import progress_bar
 from embedkit.downstream.optim import Adam
+from embedkit._params import check_non_negative, check_positive
 from embedkit.errors import ParameterError
 from embedkit.lm.data import LMVocab, batchify, encode_stream
 from embedkit.lm.model import LanguageModel
@@ -24,10 +25,8 @@ class SGD:
     """Plain SGD with global-norm clipping over dense and row-sparse gradients."""
 
     def __init__(self, params: dict, lr: float = 1.0, clip: float = 0.25):
-        if not lr > 0:
-            raise ParameterError(f"lr must be > 0, got {lr}")
-        if clip < 0:
-            raise ParameterError(f"clip must be >= 0 (0 disables clipping), got {clip}")
+        check_positive("lr", lr)
+        check_non_negative("clip", clip, hint=" (0 disables clipping)")
         self.p, self.lr, self.clip = params, lr, clip
 
     def step(self, dense: dict, sparse: dict | None = None) -> float:
@@ -42,6 +41,16 @@ class SGD:
         for k, (rows, g) in sparse.items():
             np.subtract.at(self.p[k], rows, lr * g)
         return norm
+
+
+OPTIMIZERS = ("adam", "lazyadam", "sgd")
+
+
+def make_optimizer(name: str, params: dict, lr: float, clip: float):
+    """The optimiser ``name`` (one of :data:`OPTIMIZERS`) over ``params``."""
+    if name == "sgd":
+        return SGD(params, lr=lr, clip=clip)
+    return Adam(params, lr=lr, clip=clip, lazy=(name == "lazyadam"))
 
 
 def _split(grads: dict, n_tokens: int, trainable: set, dtype) -> tuple[dict, dict]:
@@ -95,8 +104,12 @@ def train_lm(corpus, vectors=None, *, out=None, dev=None, hidden: int = 256, lay
     epochs, batch_size, bptt
         Passes, parallel streams, and truncated-BPTT segment length.
     optimizer, lr, clip
-        ``"adam"`` (default lr 2e-3) or ``"sgd"`` (default lr 1.0); gradient norm clipped
-        at ``clip`` (0 off).
+        ``"adam"`` (default lr 2e-3): the dense step of ``torch.optim.Adam`` on every row of
+        the embedding and output tables, whose gradients are row-sparse (rows without a
+        gradient keep moving by their momentum); ``"lazyadam"`` (lr 2e-3): only the rows
+        with a gradient are updated (on the Gutenberg benchmark it trails dense Adam after
+        ~900 steps, 346 against 301 perplexity, though it leads after ~180); ``"sgd"``
+        (default lr 1.0).  Gradient norm clipped at ``clip`` (0 off).
     seed : int
         Initialisation, dropout and negative samples.
     checkpoint, checkpoint_every, resume
@@ -108,17 +121,18 @@ def train_lm(corpus, vectors=None, *, out=None, dev=None, hidden: int = 256, lay
     LanguageModel
     """
     from embedkit.corpus import iter_sentences
-    from embedkit.training import _common as C
+    from embedkit.training import checkpoint as C
 
     for name, v in (("epochs", epochs), ("batch_size", batch_size), ("bptt", bptt)):
         if not isinstance(v, (int, np.integer)) or v < 1:
             raise ParameterError(f"{name} must be an integer >= 1, got {v!r}")
-    if optimizer not in ("adam", "sgd"):
-        raise ParameterError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    if optimizer not in OPTIMIZERS:
+        raise ParameterError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, "
+                             f"got {optimizer!r}")
     if max_tokens is not None and max_tokens < 2:
         raise ParameterError(f"max_tokens must be >= 2, got {max_tokens}")
     if lr is None:
-        lr = 2e-3 if optimizer == "adam" else 1.0
+        lr = 1.0 if optimizer == "sgd" else 2e-3
     out, checkpoint = C.checkpoint_plan(None if out is None else str(out), checkpoint,
                                         checkpoint_every)
 
@@ -161,9 +175,8 @@ def train_lm(corpus, vectors=None, *, out=None, dev=None, hidden: int = 256, lay
 
     trainable = set(model.params) - ({"emb"} if model.config.freeze else set())
     tparams = {k: model.params[k] for k in trainable}
-    opt = (Adam(tparams, lr=lr, clip=clip) if optimizer == "adam"
-           else SGD(tparams, lr=lr, clip=clip))
-    if opt_state and optimizer == "adam":
+    opt = make_optimizer(optimizer, tparams, lr, clip)
+    if opt_state and optimizer != "sgd" and "t" in opt_state:
         for k in trainable:
             opt.m[k][...] = opt_state[f"m:{k}"]
             opt.v[k][...] = opt_state[f"v:{k}"]
@@ -173,7 +186,7 @@ def train_lm(corpus, vectors=None, *, out=None, dev=None, hidden: int = 256, lay
         if checkpoint is None:
             return
         arrays = {f"p:{k}": v for k, v in model.params.items()}
-        if optimizer == "adam":
+        if optimizer != "sgd":
             arrays.update({f"m:{k}": opt.m[k] for k in trainable})
             arrays.update({f"v:{k}": opt.v[k] for k in trainable})
             arrays["t"] = np.array([opt.t])

@@ -2,7 +2,7 @@
 
 from embedkit.search.batch import combination_search, combination_words
 from embedkit.search.index import KINDS, Index
-from embedkit.search.query import Query, parse_queries, parse_query
+from embedkit.search.query import Query, parse_analogy, parse_queries, parse_query
 
-__all__ = ["Index", "KINDS", "Query", "parse_query", "parse_queries", "combination_search",
-           "combination_words"]
+__all__ = ["Index", "KINDS", "Query", "parse_query", "parse_analogy", "parse_queries",
+           "combination_search", "combination_words"]

@@ -21,7 +21,8 @@ import numpy as np
 
 from embedkit._kernels import search as kernels
 from embedkit.errors import ParameterError
-from embedkit.search.index import _check_int, exclusion_matrix, ids_to_words
+from embedkit.search.results import (_RESCORE_QUERIES, _check_int, compact_rows,
+                                     exclusion_matrix, ids_to_words)
 
 log = logging.getLogger(__name__)
 
@@ -240,27 +241,3 @@ def _indexed(vectors, index, pos, neg, k, method, eps, out_ids, out_scores):
                                    out_scores[s:e])
         valid = out_ids[s:e] >= 0
         out_ids[s:e][valid] = rows[out_ids[s:e][valid]]
-
-
-#: queries whose candidate rows are gathered together for exact re-scoring
-_RESCORE_QUERIES = 512
-
-
-def compact_rows(id_arrays, mapped=()):
-    """The distinct rows used by ``id_arrays`` (``-1`` = none) and the arrays renumbered
-    into them (positions in that list), then the ``mapped`` arrays renumbered the same way
-    (ids that are not among the rows become ``-1``).
-
-    Scoring a few gathered unit rows replaces indexing the whole (unit) matrix.
-    """
-    flat = np.concatenate([np.asarray(a, dtype=np.int64).ravel() for a in id_arrays])
-    rows = np.unique(flat[flat >= 0])
-    out = []
-    for a in list(id_arrays) + list(mapped):
-        a = np.asarray(a, dtype=np.int64)
-        pos = np.minimum(np.searchsorted(rows, np.maximum(a, 0)), max(len(rows) - 1, 0))
-        hit = (a >= 0) & (len(rows) > 0)
-        if len(rows):
-            hit &= rows[pos] == a
-        out.append(np.where(hit, pos, -1))
-    return rows, out

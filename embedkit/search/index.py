@@ -8,8 +8,13 @@ import os
 import numpy as np
 
 from embedkit._kernels import search as kernels
+from embedkit._io import write_atomic_path, write_json, write_npz
 from embedkit.errors import FormatError, MissingFileError, ParameterError
 from embedkit.search import store
+from embedkit.search.cells import _nearest_centroid, _read_cells, _spherical_kmeans
+from embedkit.search.results import (_check_int, _empty_to_neg_inf, _rerank, exclusion_matrix,
+                                     ids_to_words)
+from embedkit.vectors.storage import vectors_checksum
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +25,7 @@ AUTO_HNSW_MIN_WORDS = 200_000
 _DEFAULTS = {
     "hnsw": {"hnsw_m": 32, "ef_construction": 80, "ef_search": 256, "rerank": 2,
              "clusters": None, "seed": 0},
-    "ivfpq": {"nlist": None, "pq_m": None, "nbits": 8, "nprobe": 16, "train_size": None,
+    "ivfpq": {"nlist": None, "pq_m": None, "nbits": None, "nprobe": 16, "train_size": None,
               "rerank": 8, "seed": 0},
     "exact": {},
 }
@@ -28,17 +33,13 @@ _DEFAULTS = {
 
 #: Batches of at least this many queries are searched in locality order (see ``clusters``).
 LOCALITY_MIN_QUERIES = 64
-#: k-means training rows per cluster (FAISS asks for at least 39).
-_ROWS_PER_CLUSTER = 40
-_ASSIGN_CHUNK = 8192
-
-
-def _check_int(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ParameterError(f"{name} must be an integer, got {value!r}")
-    if value < low:
-        raise ParameterError(f"{name} must be >= {low}, got {value}")
-    return int(value)
+#: FAISS's minimum of training rows per k-means centroid (it warns below).
+_FAISS_ROWS_PER_CENTROID = 39
+#: Below this many words an IVF-PQ index with default settings is refused: its smallest
+#: codebooks (16 codes) cannot be trained, and exact search is as fast at that size.
+IVFPQ_MIN_WORDS = _FAISS_ROWS_PER_CENTROID * 16
+#: Below this many words an IVF-PQ index is built but the log says exact/hnsw would do.
+IVFPQ_USEFUL_WORDS = 100_000
 
 
 def resolve_kind(kind: str, n_words: int) -> str:
@@ -48,6 +49,43 @@ def resolve_kind(kind: str, n_words: int) -> str:
     if kind == "auto":
         return "hnsw" if n_words >= AUTO_HNSW_MIN_WORDS else "exact"
     return kind
+
+
+class faiss_messages_to_log:
+    """Route what FAISS's C++ code prints on stderr (k-means warnings such as "please
+    provide at least 9984 training points", once per sub-quantizer) to the log: one warning
+    per distinct message with its count, never the raw lines."""
+
+    def __enter__(self):
+        import sys
+        import tempfile
+
+        self._file = None
+        try:
+            sys.stderr.flush()
+            self._saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):  # no file descriptor 2 (embedded use)
+            return self
+        self._file = tempfile.TemporaryFile()
+        os.dup2(self._file.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc):
+        if self._file is None:
+            return False
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        self._file.seek(0)
+        text = self._file.read().decode("utf-8", "replace")
+        self._file.close()
+        counts: dict[str, int] = {}
+        for line in text.splitlines():
+            line = " ".join(line.split())
+            if line:
+                counts[line] = counts.get(line, 0) + 1
+        for line, count in counts.items():
+            log.warning("FAISS: %s%s", line[:300], f" ({count} times)" if count > 1 else "")
+        return False
 
 
 def _largest_divisor_at_most(dim: int, limit: int) -> int:
@@ -75,15 +113,17 @@ class Index:
         HNSW graph degree (FAISS's ``M``).
     ef_construction, ef_search : int, default 80, 256
         HNSW beam widths when building and searching (raised to the candidate count).
-        efSearch 256 gave recall@10 0.9865 for word queries on real 300-d vectors (100,000
-        words; 0.9531 at 64; ``benchmarks/query_speed.py``, ``similar`` table); lower it
-        for speed.
+        A wider search beam is more accurate and slower; the recall measured at several
+        widths is in ``docs/benchmarks/query_speed.md``.
     nlist : int, optional
-        IVF cells; default ``4 * sqrt(n)`` clipped to [16, 65536].
+        IVF cells; default ``min(4 * sqrt(n), n // 39)`` clipped to [1, 65536] (FAISS
+        trains each cell's centroid on at least 39 rows).
     pq_m : int, optional
         PQ sub-quantizers (must divide ``dim``); default the largest divisor <= dim / 4.
-    nbits : int, default 8
-        Bits per PQ code.
+    nbits : int, optional
+        Bits per PQ code; default 8, fewer below 9,984 words (``2 ** nbits * 39`` rows
+        train the codebooks).  With the defaults an IVF-PQ index over fewer than 624 words
+        is refused: use ``"exact"``.
     nprobe : int, default 16
         IVF cells visited per query.
     train_size : int, optional
@@ -147,8 +187,18 @@ class Index:
                 raise ParameterError(f"clusters must be <= the number of words ({n}), got "
                                      f"{out['clusters']}: use fewer cells or 0")
         elif kind == "ivfpq":
+            if n < IVFPQ_MIN_WORDS and params.get("nbits") is None:
+                raise ParameterError(
+                    f"an ivfpq index cannot help over {n} words (its codebooks need at least "
+                    f"{IVFPQ_MIN_WORDS} rows to train): use kind 'exact' (exact, and as fast "
+                    "at this size) or 'hnsw'")
+            # settings FAISS can train without warnings: 39 rows per coarse cell and per
+            # PQ code (4 * sqrt(n) cells and 8-bit codes from 9,984 words on)
+            rows = n // _FAISS_ROWS_PER_CENTROID
             if out["nlist"] is None:
-                out["nlist"] = int(np.clip(4 * np.sqrt(n), 16, 65536))
+                out["nlist"] = int(np.clip(min(4 * np.sqrt(n), rows), 1, 65536))
+            if out["nbits"] is None:
+                out["nbits"] = int(np.clip(np.floor(np.log2(max(rows, 1))), 1, 8))
             out["nlist"] = _check_int("nlist", out["nlist"], 1)
             if out["nlist"] > n:
                 raise ParameterError(f"nlist must be <= the number of words ({n}), got "
@@ -188,6 +238,9 @@ class Index:
             index.hnsw.efConstruction = p["ef_construction"]
             index.hnsw.efSearch = p["ef_search"]
         else:
+            if n < IVFPQ_USEFUL_WORDS:
+                log.warning("an IVF-PQ index pays off on millions of words; over %d words "
+                            "an exact index is exact and about as fast (hnsw if not)", n)
             index = faiss.index_factory(dim, f"IVF{p['nlist']},PQ{p['pq_m']}x{p['nbits']}",
                                         faiss.METRIC_INNER_PRODUCT)
             ivf = faiss.extract_index_ivf(index)
@@ -195,7 +248,8 @@ class Index:
             rng = np.random.default_rng(p["seed"])
             size = min(p["train_size"], n)
             sample = st.unit_rows(np.sort(rng.choice(n, size=size, replace=False)))
-            index.train(sample)
+            with faiss_messages_to_log():
+                index.train(sample)
             ivf.nprobe = p["nprobe"]
         # unit rows a block at a time: FAISS keeps its own copy, embedkit none
         for x0 in range(0, n, ADD_ROWS):
@@ -300,13 +354,13 @@ class Index:
         import faiss
 
         index_path, meta_path = store.index_paths(vectors_path)
-        store.atomic_write(index_path, lambda tmp: store.write_faiss(faiss, self._faiss, tmp))
+        write_atomic_path(index_path, lambda tmp: store.write_faiss(faiss, self._faiss, tmp))
         cells_path = store.cells_path(vectors_path)
         if self._centroids is not None:
-            store.write_npz(cells_path, ids=self._ids, centroids=self._centroids)
+            write_npz(cells_path, {"ids": self._ids, "centroids": self._centroids})
         elif os.path.exists(cells_path):
             os.remove(cells_path)  # left by an earlier index with cells
-        store.write_json(meta_path, {
+        write_json(meta_path, {
             "format": store.FORMAT_NAME, "version": store.FORMAT_VERSION,
             "kind": self.kind, "params": self.params, "words": len(self),
             "dim": self.vectors.dim, "checksum": self.checksum,
@@ -352,7 +406,7 @@ class Index:
                               f"{meta_path} was written with (damaged, replaced, or saved by "
                               "an older embedkit): rebuild it with `embedkit index build`")
         try:
-            raw = faiss.read_index(index_path, mmap_flags(kind) if mmap else 0)
+            raw = faiss.read_index(index_path, store.mmap_flags(kind) if mmap else 0)
         except RuntimeError as exc:
             raise FormatError(f"cannot read the index {index_path} ({exc}): "
                               "rebuild it with `embedkit index build`") from None
@@ -414,139 +468,6 @@ class Index:
 
 #: unit rows handed to FAISS per ``add`` call when building (a bounded buffer)
 ADD_ROWS = 1 << 18
-
-
-def mmap_flags(kind) -> int:
-    """The FAISS ``read_index`` flags that map an index of ``kind`` instead of reading it.
-
-    ``exact`` (IndexFlatIP) and ``hnsw`` (IndexHNSWFlat): the flat vector storage is mapped
-    (``IO_FLAG_MMAP_IFC``), the HNSW links are not.  ``ivfpq``: the inverted lists are
-    mapped (``IO_FLAG_MMAP``; the small coarse quantizer and PQ tables are read).  Other
-    kinds, or a FAISS without the flags: 0 (read into memory).
-    """
-    import faiss
-
-    name = {"exact": "IO_FLAG_MMAP_IFC", "hnsw": "IO_FLAG_MMAP_IFC",
-            "ivfpq": "IO_FLAG_MMAP"}.get(kind)
-    return int(getattr(faiss, name, 0)) if name else 0
-
-
-def index_resident_bytes(kind, file_bytes: int, n: int, dim: int, params: dict) -> int:
-    """Estimated bytes an index of ``kind`` (file of ``file_bytes``) reads into memory when
-    loaded with :func:`mmap_flags` (the rest stays mapped)."""
-    if kind == "exact":
-        return 0
-    if kind == "hnsw":  # the links and levels; the flat vectors are mapped
-        return max(0, int(file_bytes) - 4 * n * dim)
-    if kind == "ivfpq":  # coarse centroids and PQ tables; the inverted lists are mapped
-        nlist = int(params.get("nlist") or 0)
-        return min(int(file_bytes), 4 * dim * (nlist + 2 ** int(params.get("nbits") or 8)))
-    return int(file_bytes)
-
-
-def vectors_checksum(vectors) -> str:
-    """The checksum tying a saved index to ``vectors``: of the rows as stored (float32 files
-    give the same checksum as before stored norms existed), plus int8 scales."""
-    saved = getattr(vectors.storage, "checksum", None)
-    if saved:  # computed while the .ekv was written: no pass over the matrix
-        return saved
-    parts = vectors.storage.checksum_arrays()
-    digest = store.vectors_checksum(parts[0])
-    for extra in parts[1:]:
-        digest += "+" + store.vectors_checksum(extra).split(":", 1)[1]
-    return digest
-
-
-def _rerank(storage, q, cand, excl, k, out_ids, out_scores):
-    """Exact cosines of each query with its candidates, from the gathered unit rows only."""
-    from embedkit.search.batch import _RESCORE_QUERIES, compact_rows
-
-    for s in range(0, len(q), _RESCORE_QUERIES):
-        e = min(len(q), s + _RESCORE_QUERIES)
-        rows, (c, x) = compact_rows([cand[s:e]], [excl[s:e]])
-        kernels.rerank_exact(storage.unit_rows(rows), q[s:e], c, x, k, out_ids[s:e],
-                             out_scores[s:e])
-        valid = out_ids[s:e] >= 0
-        out_ids[s:e][valid] = rows[out_ids[s:e][valid]]
-
-
-def _empty_to_neg_inf(ids, scores):
-    scores[ids < 0] = -np.inf
-    return scores
-
-
-def exclusion_matrix(exclude, n_queries: int) -> np.ndarray:
-    """Per-query excluded row ids as an int64 matrix padded with ``-1``."""
-    if exclude is None:
-        return np.full((n_queries, 0), -1, dtype=np.int64)
-    if isinstance(exclude, np.ndarray) and exclude.ndim == 2:
-        if exclude.shape[0] != n_queries:
-            raise ParameterError(f"exclude has {exclude.shape[0]} rows for {n_queries} queries: "
-                                 "give one list of excluded ids per query")
-        return np.ascontiguousarray(exclude, dtype=np.int64)
-    rows = [list(e) if e is not None else [] for e in exclude]
-    if len(rows) != n_queries:
-        raise ParameterError(f"exclude has {len(rows)} entries for {n_queries} queries: "
-                             "give one list of excluded ids per query")
-    width = max((len(r) for r in rows), default=0)
-    out = np.full((n_queries, width), -1, dtype=np.int64)
-    for i, r in enumerate(rows):
-        out[i, :len(r)] = r
-    return out
-
-
-def ids_to_words(vectors, ids, scores) -> list[list[tuple[str, float]]]:
-    """Turn id/score matrices into lists of ``(word, score)``, skipping empty slots."""
-    words = vectors.words
-    return [[(words[i], float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
-            for row_ids, row_scores in zip(ids.tolist(), scores.tolist())]
-
-
-def _spherical_kmeans(storage, clusters, seed):
-    """Unit centroids of ``clusters`` spherical k-means cells and every row's cell."""
-    import faiss
-
-    n, dim = storage.shape
-    size = min(n, _ROWS_PER_CLUSTER * clusters)
-    rng = np.random.default_rng(seed)
-    sample = storage.unit_rows(np.sort(rng.choice(n, size=size, replace=False)) if size < n
-                               else np.arange(n))
-    km = faiss.Kmeans(dim, clusters, niter=10, seed=seed, spherical=True,
-                      max_points_per_centroid=_ROWS_PER_CLUSTER, verbose=False)
-    km.train(np.ascontiguousarray(sample, dtype=np.float32))
-    centroids = np.ascontiguousarray(km.centroids, dtype=np.float32)
-    return centroids, _nearest_centroid(storage, centroids)
-
-
-def _nearest_centroid(rows, centroids):
-    """Index of the largest inner product with ``centroids`` for each row (chunked GEMMs).
-
-    ``rows`` is a matrix of unit rows or a stored matrix (its unit rows, a chunk at a time).
-    """
-    unit = getattr(rows, "unit_rows", None)
-    out = np.empty(len(rows), dtype=np.int64)
-    for a in range(0, len(rows), _ASSIGN_CHUNK):
-        b = min(len(rows), a + _ASSIGN_CHUNK)
-        chunk = unit(np.arange(a, b)) if unit is not None else rows[a:b]
-        out[a:b] = np.argmax(chunk @ centroids.T, axis=1)
-    return out
-
-
-def _read_cells(path, vectors, clusters):
-    """The saved cell order and centroids of an HNSW index, checked against ``vectors``."""
-    data = store.read_npz(path)
-    if data is None:
-        raise FormatError(f"the HNSW index's cell file {path} is missing or unreadable: "
-                          "rebuild the index with `embedkit index build`")
-    ids, centroids = data.get("ids"), data.get("centroids")
-    n, dim = len(vectors), vectors.dim
-    if (ids is None or centroids is None or ids.shape != (n,)
-            or centroids.shape != (clusters, dim) or ids.dtype.kind not in "iu"
-            or ids.min(initial=0) < 0 or ids.max(initial=0) >= n
-            or np.bincount(ids.astype(np.int64), minlength=n).max(initial=0) != 1):  # permutation
-        raise FormatError(f"the HNSW index's cell file {path} does not match the index "
-                          f"({n} words, {clusters} cells of dim {dim}): rebuild the index")
-    return ids.astype(np.int64), np.ascontiguousarray(centroids, dtype=np.float32)
 
 
 # -- validation of a saved index (issue 21) ---------------------------------------------------

@@ -93,6 +93,49 @@ def parse_query(expression: str | Sequence[str]) -> Query:
     return Query(tuple(positive), tuple(negative))
 
 
+def parse_analogy(expression: str | Sequence[str]) -> Query:
+    """Parse an analogy query: like :func:`parse_query`, except that three bare words
+    ``A B C`` are read as word2vec.c's ``word-analogy`` reads them, ``B - A + C``
+    ("A is to B as C is to ?").
+
+    Examples
+    --------
+    >>> parse_analogy("man king woman")
+    Query(positive=('king', 'woman'), negative=('man',))
+    >>> parse_analogy("king - man + woman")
+    Query(positive=('king', 'woman'), negative=('man',))
+    """
+    text = expression if isinstance(expression, str) else " ".join(expression)
+    tokens = text.split()
+    if len(tokens) == 3 and "::" not in text and not any(t[0] in "+-" for t in tokens):
+        a, b, c = tokens
+        return Query((b, c), (a,))
+    return parse_query(text)
+
+
+def spaced_expression(word: str, known) -> str | None:
+    """``"king - man + woman"`` when ``word`` is ``"king-man+woman"`` and every part is a
+    known word (``known(part)`` is true), else None: for the message of an unknown word
+    that is really a query written without spaces."""
+    import re
+
+    if not re.search(r"[^+-][+-][^+-]", word):
+        return None
+    parts = re.split(r"([+-])", word)
+    words = parts[0::2]
+    if not all(words) or not all(known(w) for w in words):
+        return None
+    return " ".join(parts).replace("  ", " ")
+
+
+def cancels_out(query: Query) -> bool:
+    """Whether the query's words cancel (``king - king``): its vector is zero, as close to
+    every word as to any other."""
+    from collections import Counter
+
+    return bool(query.negative) and Counter(query.positive) == Counter(query.negative)
+
+
 def _parse_analogy(text: str) -> Query:
     compact = "".join(text.split())
     halves = compact.split("::")

@@ -1,4 +1,6 @@
-"""Where an index is saved beside its vectors, the checksum that ties it to them, atomic writes."""
+"""Where an index is saved beside its vectors, and reading its files back (the writes are
+:mod:`embedkit._io`'s, the checksum tying an index to its vectors is
+:func:`embedkit.vectors.storage.vectors_checksum`)."""
 
 from __future__ import annotations
 
@@ -8,16 +10,12 @@ import os
 
 import numpy as np
 
-from embedkit._atomic import atomic_file, atomic_path
 
 INDEX_SUFFIX = ".faiss"
 META_SUFFIX = ".faiss.json"
 CELLS_SUFFIX = ".faiss.npz"
 FORMAT_NAME = "embedkit-index"
 FORMAT_VERSION = 1
-
-_CHUNK_ROWS = 1 << 14
-
 
 def index_paths(vectors_path: str | os.PathLike) -> tuple[str, str]:
     """The FAISS file and its JSON descriptor saved beside ``vectors_path``.
@@ -33,42 +31,6 @@ def cells_path(vectors_path: str | os.PathLike) -> str:
     return os.fspath(vectors_path).rstrip("/\\") + CELLS_SUFFIX
 
 
-def vectors_checksum(matrix: np.ndarray) -> str:
-    """BLAKE2b digest of a vector matrix: its shape, dtype and every value, row by row.
-
-    Works on memory-mapped matrices without loading them whole.
-
-    Parameters
-    ----------
-    matrix : ndarray of shape (n, dim)
-
-    Returns
-    -------
-    str
-        ``"blake2b:<hex>"``.
-    """
-    h = hashlib.blake2b(digest_size=20)
-    h.update(f"{matrix.shape}|{matrix.dtype.str}".encode())
-    for start in range(0, matrix.shape[0], _CHUNK_ROWS):
-        h.update(np.ascontiguousarray(matrix[start:start + _CHUNK_ROWS]).data)
-    return "blake2b:" + h.hexdigest()
-
-
-def atomic_write(path: str, write) -> None:
-    """Call ``write(tmp_path)`` on a temporary file in ``path``'s directory, then rename it."""
-    with atomic_path(path) as tmp:
-        write(tmp)
-
-
-def write_json(path: str, data: dict) -> None:
-    """Write ``data`` as indented JSON, atomically."""
-    def _write(tmp):
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-    atomic_write(path, _write)
-
-
 def read_json(path: str) -> dict:
     """Read a JSON object; ``None`` when the file is missing or not valid JSON."""
     try:
@@ -77,12 +39,6 @@ def read_json(path: str) -> dict:
     except (OSError, ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def write_npz(path: str, **arrays) -> None:
-    """Write ``arrays`` to an uncompressed ``.npz``, atomically."""
-    with atomic_file(path) as f:
-        np.savez(f, **arrays)
 
 
 def read_npz(path: str) -> dict:
@@ -116,3 +72,31 @@ def write_faiss(faiss, index, path: str) -> None:
         why = next((t for t in text if "rror" in t or "failed" in t), text[-1] if text else "")
         raise WriteError(f"cannot write the index {path}: {why.strip()} (is the disk full?)"
                          ) from None
+
+
+def mmap_flags(kind) -> int:
+    """The FAISS ``read_index`` flags that map an index of ``kind`` instead of reading it.
+
+    ``exact`` (IndexFlatIP) and ``hnsw`` (IndexHNSWFlat): the flat vector storage is mapped
+    (``IO_FLAG_MMAP_IFC``), the HNSW links are not.  ``ivfpq``: the inverted lists are
+    mapped (``IO_FLAG_MMAP``; the small coarse quantizer and PQ tables are read).  Other
+    kinds, or a FAISS without the flags: 0 (read into memory).
+    """
+    import faiss
+
+    name = {"exact": "IO_FLAG_MMAP_IFC", "hnsw": "IO_FLAG_MMAP_IFC",
+            "ivfpq": "IO_FLAG_MMAP"}.get(kind)
+    return int(getattr(faiss, name, 0)) if name else 0
+
+
+def index_resident_bytes(kind, file_bytes: int, n: int, dim: int, params: dict) -> int:
+    """Estimated bytes an index of ``kind`` (file of ``file_bytes``) reads into memory when
+    loaded with :func:`mmap_flags` (the rest stays mapped)."""
+    if kind == "exact":
+        return 0
+    if kind == "hnsw":  # the links and levels; the flat vectors are mapped
+        return max(0, int(file_bytes) - 4 * n * dim)
+    if kind == "ivfpq":  # coarse centroids and PQ tables; the inverted lists are mapped
+        nlist = int(params.get("nlist") or 0)
+        return min(int(file_bytes), 4 * dim * (nlist + 2 ** int(params.get("nbits") or 8)))
+    return int(file_bytes)

@@ -16,17 +16,19 @@ Backpropagation is written by hand over :mod:`embedkit._kernels.recurrent`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from embedkit import _validate as V
 from embedkit._threads import one_blas_thread
 from embedkit._kernels.recurrent import (attention_backward, attention_forward,
                                          gru_cell_backward, gru_cell_forward)
 from embedkit.downstream.encoder import BiGRU, init_bigru
 from embedkit.errors import FormatError, ParameterError
 from embedkit.lm import decoding
-from embedkit.lm.io import check_params, load_dir, save_dir
+from embedkit.lm.io import check_params, check_vocab, load_dir, save_dir
 from embedkit.seq2seq.data import BOS, EOS, LEVELS, Vocab, join_tokens, pad_batch, split_text
 
 KIND = "seq2seq"
@@ -340,12 +342,14 @@ class Seq2Seq:
     def load(cls, path) -> "Seq2Seq":
         """Load a model saved by :meth:`save` (a model of another kind is a FormatError)."""
         meta, params = load_dir(path, KIND)
+        file = os.path.join(os.fspath(path), "model.json")
+        src, tgt = check_vocab(path, meta, "source_vocab"), check_vocab(path, meta, "target_vocab")
         try:
-            cfg = Seq2SeqConfig(**meta["config"])
+            cfg = Seq2SeqConfig(**V.field(meta, "config", dict, file=file))
             cfg.validate()
-            sv, tv = Vocab(meta["source_vocab"]), Vocab(meta["target_vocab"])
-        except (KeyError, TypeError, ParameterError) as exc:
-            raise FormatError(f"{path}: model.json is incomplete or inconsistent ({exc})") from None
+            sv, tv = Vocab(src), Vocab(tgt)
+        except (TypeError, ValueError, ParameterError) as exc:
+            raise FormatError(f"{file} is incomplete or inconsistent ({exc})") from None
         params = check_params(path, params, _shapes(cfg, len(sv), len(tv)))
         return cls(cfg, sv, tv, params, meta.get("history"))
 

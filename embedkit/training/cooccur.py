@@ -18,7 +18,7 @@ are more runs than that, so a big corpus never hits the "too many open files" li
 When nothing spilled (the common case), no merge happens at all: the workers' codes are
 scattered into buckets of contiguous key ranges (their top bits, counted during the scan),
 and threads sort and reduce ranges of buckets, merging in the dense cells of the same keys,
-straight into the final arrays (:func:`_finish_in_memory`).
+straight into the final arrays (:func:`~embedkit.training.cooccur_merge._finish_in_memory`).
 """
 
 from __future__ import annotations
@@ -35,18 +35,57 @@ import time
 import numpy as np
 
 from embedkit._progress import progress_bar
-from embedkit._threads import cpu_count
+from embedkit._io import format_bytes
+from embedkit._params import check_positive, check_workers
 from embedkit.errors import ParameterError
+from embedkit.training.cooccur_merge import (_FileRun, _finish_in_memory, _MemoryRun, _merge,
+                                             _run_threads, _RunWriter)
 
 log = logging.getLogger(__name__)
 
-RUN_DTYPE = np.dtype([("key", "<u8"), ("val", "<i8")])  # val: exact sum of integer weights
-_HEADER_BYTES = 128          # fixed-size .npy header, rewritten once the run length is known
 _BYTES_PER_CODE = 24         # 8 for the code + 16 for the reduced (key, sum) it may become
 _MIN_RUN = 1024              # smallest buffer (pairs per worker) a budget must allow
 _CHUNK_TOKENS = 1 << 20      # progress granularity of a worker
 _DENSE_MAX_CELLS = 1 << 19   # a dense table that stays in cache (4 MB of float64) counts fastest
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def physical_memory() -> int | None:
+    """This machine's RAM in bytes, or None where it cannot be known."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory_budget(memory) -> int:
+    """Parse ``memory`` and refuse a budget above this machine's RAM (counting in it would
+    swap for hours instead of spilling to disk); returns the budget in bytes."""
+    budget = parse_memory(memory)
+    ram = physical_memory()
+    if ram is not None and budget > ram:
+        raise ParameterError(f"memory budget {memory!r} is more than this machine's "
+                             f"{format_bytes(ram)} of RAM: give at most about half of it (e.g. "
+                             f"--memory {max(1, (ram // 2) >> 30)}G); beyond the budget, "
+                             "counting spills to disk")
+    return budget
+
+
+def _check_spill_space(tmp_dir, n_tokens: int, window: int, budget: int) -> None:
+    """Warn before counting when the spill could outgrow the free space of ``tmp_dir``
+    (an upper bound: 12 bytes per pair a token makes within the window)."""
+    bound = 2 * window * n_tokens * 12
+    if bound <= budget:
+        return
+    where = tmp_dir or tempfile.gettempdir()
+    try:
+        free = shutil.disk_usage(where).free
+    except OSError:
+        return
+    if bound > free:
+        log.warning("co-occurrence counting may spill up to %s to %s, which has %s free; if "
+                    "it fills, raise --memory or point TMPDIR at a larger disk",
+                    format_bytes(bound), where, format_bytes(free))
 
 
 def parse_memory(value) -> int:
@@ -83,14 +122,6 @@ def parse_memory(value) -> int:
     if nbytes <= 0:
         raise ParameterError(f"memory budget must be positive, got {value!r}; e.g. '4G'")
     return nbytes
-
-
-def format_bytes(n: int) -> str:
-    """``1536`` -> ``'1.5K'``: a short human-readable size."""
-    for unit in ("T", "G", "M", "K"):
-        if n >= _UNITS[unit]:
-            return f"{n / _UNITS[unit]:.3g}{unit}"
-    return f"{n}B"
 
 
 @dataclasses.dataclass
@@ -140,220 +171,6 @@ class Cooccurrence:
             r, c, v = np.concatenate([r, c[off]]), np.concatenate([c, r[off]]), np.concatenate([v, v[off]])
         V = self.vocab_size
         return sp.csr_matrix((v, (r, c)), shape=(V, V), dtype=np.float32)
-
-
-# -- run files ------------------------------------------------------------------------------
-
-def _npy_header(n: int, dtype=RUN_DTYPE) -> bytes:
-    descr = np.lib.format.dtype_to_descr(dtype)
-    text = repr({"descr": descr, "fortran_order": False, "shape": (int(n),)})
-    body_len = _HEADER_BYTES - 10
-    text = text.ljust(body_len - 1) + "\n"
-    if len(text) != body_len:  # pragma: no cover - would need > 1e40 entries
-        raise RuntimeError("run header overflow")
-    return b"\x93NUMPY\x01\x00" + body_len.to_bytes(2, "little") + text.encode("latin1")
-
-
-class _RunWriter:
-    """Append sorted (key, val) chunks to a ``.npy`` run whose length is known only at the end."""
-
-    def __init__(self, path: str, dtype=RUN_DTYPE):
-        self.path = path
-        self.n = 0
-        self.dtype = dtype
-        # a name of its own: a re-run of the same task may write the same run concurrently
-        self._tmp = f"{path}.{os.getpid()}-{threading.get_ident()}.part"
-        self._f = open(self._tmp, "wb")
-        self._f.write(_npy_header(0, dtype))
-
-    def write(self, keys, vals):
-        rec = np.empty(keys.shape[0], dtype=self.dtype)
-        rec["key"] = keys
-        rec["val"] = vals
-        self._f.write(rec.tobytes())
-        self.n += keys.shape[0]
-
-    def close(self):
-        self._f.seek(0)
-        self._f.write(_npy_header(self.n, self.dtype))
-        self._f.close()
-        os.replace(self._tmp, self.path)
-        return self.path
-
-    def abort(self):
-        """Close and delete the unfinished file."""
-        self._f.close()
-        if os.path.exists(self._tmp):
-            os.unlink(self._tmp)
-
-
-class _FileRun:
-    """Reads a run file block by block; holds one open file while active."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self._f = open(path, "rb")
-        np.lib.format.read_magic(self._f)
-        shape, _, dtype = np.lib.format.read_array_header_1_0(self._f)
-        if dtype != RUN_DTYPE or len(shape) != 1:  # pragma: no cover - our own files
-            raise RuntimeError(f"unexpected run file {path}")
-        self.left = int(shape[0])
-
-    def read(self, count: int):
-        count = min(count, self.left)
-        rec = np.fromfile(self._f, dtype=RUN_DTYPE, count=count)
-        self.left -= count
-        return np.ascontiguousarray(rec["key"]), np.ascontiguousarray(rec["val"])
-
-    def close(self):
-        self._f.close()
-
-
-class _MemoryRun:
-    """An in-memory run with the same interface as :class:`_FileRun`."""
-
-    def __init__(self, keys, vals):
-        self._keys, self._vals, self._pos = keys, vals, 0  # vals: int64 exact sums
-        self.left = int(keys.shape[0])
-
-    def read(self, count: int):
-        count = min(count, self.left)
-        s = slice(self._pos, self._pos + count)
-        self._pos += count
-        self.left -= count
-        return self._keys[s], self._vals[s]
-
-    def close(self):
-        self._keys = self._vals = None
-
-
-def _merge(sources, block: int, emit) -> None:
-    """K-way merge of sorted runs, reading ``block`` entries of each at a time.
-
-    ``emit(keys, vals)`` receives consecutive chunks of the merged, reduced stream.  Each
-    round merges everything up to the smallest last-buffered key among the runs that still
-    have data left, so every round empties at least one buffer and the output is ordered.
-    """
-    from embedkit._kernels import cooccur as K
-
-    n = len(sources)
-    keys = [np.empty(0, np.uint64)] * n
-    vals = [np.empty(0, np.int64)] * n
-    pos = [0] * n
-    top = np.iinfo(np.uint64).max
-    while True:
-        for r, src in enumerate(sources):
-            if pos[r] >= keys[r].shape[0] and src.left > 0:
-                keys[r], vals[r] = src.read(block)
-                pos[r] = 0
-        active = [r for r in range(n) if pos[r] < keys[r].shape[0]]
-        if not active:
-            return
-        pending = [keys[r][-1] for r in active if sources[r].left > 0]
-        limit = np.uint64(min(pending)) if pending else np.uint64(top)
-        seg_k, seg_v, cuts = [], [], []
-        for r in active:
-            cut = pos[r] + int(np.searchsorted(keys[r][pos[r]:], limit, side="right"))
-            seg_k.append(keys[r][pos[r]:cut])
-            seg_v.append(vals[r][pos[r]:cut])
-            cuts.append(cut)
-        lens = np.array([s.shape[0] for s in seg_k], dtype=np.int64)
-        ends = np.cumsum(lens)
-        starts = ends - lens
-        ck = np.concatenate(seg_k)
-        cv = np.concatenate(seg_v)
-        out_k = np.empty(ck.shape[0], np.uint64)
-        out_v = np.empty(ck.shape[0], np.int64)
-        m = K.merge_runs_exact(ck, cv, starts, ends, out_k, out_v)
-        if m:
-            emit(out_k[:m], out_v[:m])
-        for r, cut in zip(active, cuts):
-            pos[r] = cut
-
-
-def _run_threads(fn, n: int) -> None:
-    """Call ``fn(0) .. fn(n - 1)`` in ``n`` threads (``fn(0)`` in this one); re-raise the
-    first error once all are done."""
-    errors: list[BaseException] = []
-
-    def wrap(t):
-        try:
-            fn(t)
-        except BaseException as exc:  # pragma: no cover - re-raised below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=wrap, args=(t,), daemon=True) for t in range(1, n)]
-    for th in threads:
-        th.start()
-    wrap(0)
-    for th in threads:
-        th.join()
-    if errors:
-        raise errors[0]
-
-
-def _finish_in_memory(leftovers, dense, row_start, row_len, vocab_size: int, window: int,
-                      bits: int, dbits: int, workers: int, phases: dict, wts):
-    """The entries of a count that spilled nothing, in key order.
-
-    The workers' pair codes are scattered into buckets of contiguous key ranges (the codes'
-    top bits, one pass over memory); threads then take ranges of buckets of about equal
-    size, sort every bucket in cache, and write its reduced entries, merged with the dense
-    cells of the same keys, straight to their place in the final arrays (the size of every
-    bucket's output is counted first), so nothing is merged or concatenated afterwards.
-    ``leftovers[t]`` is ``(buffer, fill, _, _, histogram)`` of worker ``t`` (the histogram
-    of its codes over the buckets of :func:`~embedkit._kernels.cooccur.bucket_split`); the
-    buffers are released.
-    """
-    from embedkit._kernels import cooccur as K
-
-    t1 = time.perf_counter()
-    n_buf = len(leftovers)
-    shift, nb = K.bucket_split(bits, dbits)
-    hists = np.stack([lo[4] for lo in leftovers])
-    per_bucket = hists.sum(axis=0)
-    bstart = np.zeros(nb + 1, dtype=np.int64)
-    np.cumsum(per_bucket, out=bstart[1:])
-    n_codes = int(bstart[-1])
-    # within a bucket only the low `shift` bits vary: uint32 halves the traffic when they fit
-    codes = np.empty(n_codes, dtype=np.uint32 if shift <= 32 else np.uint64)
-    pos = bstart[:-1] + np.cumsum(hists, axis=0) - hists  # where worker t's codes of b go
-
-    def scatter(t):
-        buf, fill = leftovers[t][0], leftovers[t][1]
-        K.bucket_scatter_low(buf, fill, shift, np.ascontiguousarray(pos[t]), codes)
-        leftovers[t] = None
-
-    _run_threads(scatter, n_buf)
-    phases["bucket"] = time.perf_counter() - t1
-
-    t1 = time.perf_counter()
-    targets = (np.arange(1, workers) * n_codes) // workers
-    ranges = np.concatenate([[0], np.searchsorted(bstart, targets), [nb]]).astype(np.int64)
-    ranges = np.minimum(np.maximum.accumulate(ranges), nb)
-    n_keys = np.zeros(nb, dtype=np.int64)
-
-    def sort(t):
-        b0, b1 = int(ranges[t]), int(ranges[t + 1])
-        big = int(per_bucket[b0:b1].max()) if b1 > b0 else 0
-        K.sort_buckets(codes, np.empty(max(1, big), dtype=codes.dtype), bstart, b0, b1, shift,
-                       dbits, n_keys)
-
-    _run_threads(sort, workers)
-    phases["sort"] = time.perf_counter() - t1
-
-    t1 = time.perf_counter()
-    n_dense = np.zeros(nb, dtype=np.int64)
-    K.dense_bucket_counts(dense, row_start, row_len, vocab_size, dbits, shift, n_dense)
-    out_start = np.zeros(nb + 1, dtype=np.int64)
-    np.cumsum(n_keys + n_dense, out=out_start[1:])
-    keys = np.empty(int(out_start[-1]), dtype=np.uint64)
-    vals = np.empty(int(out_start[-1]), dtype=np.int64)
-    _run_threads(lambda t: K.reduce_buckets(codes, bstart, int(ranges[t]), int(ranges[t + 1]),
-                                            shift, window, vocab_size, dense, row_start,
-                                            row_len, out_start, keys, vals, wts), workers)
-    phases["reduce"] = time.perf_counter() - t1
-    return keys, vals
 
 
 # -- layout and budget ------------------------------------------------------------------------
@@ -414,7 +231,7 @@ def _plan(budget: int, workers: int, dense_fraction: float, vocab_size: int, win
 def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memory="4G",
                         workers: int | None = None, tmp_dir=None, max_open_files: int = 32,
                         dense_fraction: float = 0.5, progress: bool = True,
-                        sums: bool = False) -> Cooccurrence:
+                        sums: bool = False, emit=None) -> Cooccurrence:
     """Count weighted word-word co-occurrences over an encoded corpus.
 
     Every pair of tokens of one sentence at distance ``d <= window`` adds ``1/d`` (both
@@ -449,6 +266,11 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
         Return the exact int64 sums as ``values`` instead of float32 values (the values
         are ``float32(float64(sum) / info["weight_scale"])``, see
         :func:`embedkit._kernels.cooccur.sums_to_values`); for merging counts of parts.
+    emit : callable, optional
+        ``emit(keys, values)`` receives the entries in consecutive chunks of increasing
+        keys instead of the result holding them, so a count that spills never holds all
+        its entries in memory (a partitioned count writes them straight to its runs); the
+        returned ``Cooccurrence`` then has no entries, only ``info``.
 
     Returns
     -------
@@ -464,9 +286,7 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
         raise ParameterError(f"dense_fraction must be in [0, 0.9], got {dense_fraction!r}")
     if max_open_files < 2:
         raise ParameterError(f"max_open_files must be >= 2, got {max_open_files}")
-    V = int(vocab_size)
-    if V < 1:
-        raise ParameterError(f"vocab_size must be >= 1, got {vocab_size}")
+    V = int(check_positive("vocab_size", vocab_size, integer=True))
     if K.code_bits(V, window) > 64:
         raise ParameterError(
             f"vocabulary of {V} words with window {window} is too large to key pairs in 64 "
@@ -481,9 +301,7 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
         raise ParameterError("offsets must have at least one entry")
     if n_tokens and (int(ids.min()) < 0 or int(ids.max()) >= V):
         raise ParameterError(f"ids must lie in [0, {V}); got values outside that range")
-    workers = cpu_count() if workers is None else int(workers)
-    if workers < 1:
-        raise ParameterError(f"workers must be >= 1, got {workers}")
+    workers = check_workers(workers)
     workers = max(1, min(workers, n_sent, max(1, n_tokens // 10000)))
     wts = K.weights(window)
     scale = K.weight_scale(window)
@@ -503,6 +321,7 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
     targets = offsets[0] + (np.arange(1, workers) * n_tokens) // workers
     cuts = np.concatenate([[0], np.searchsorted(offsets, targets), [n_sent]]).astype(np.int64)
     cuts = np.maximum.accumulate(cuts)
+    _check_spill_space(tmp_dir, n_tokens, window, budget)
     spill_dir = tempfile.mkdtemp(prefix="embedkit-cooccur-", dir=tmp_dir)
     done = np.zeros(workers, dtype=np.int64)
     stop = threading.Event()
@@ -582,6 +401,10 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
                                            bits, dbits, workers, phases, wts)
             leftovers = total = None
             passes = 0
+            n_entries = int(keys.shape[0])
+            if emit is not None:
+                emit(keys, vals if sums else K.sums_to_values(vals, scale))
+                keys, vals = np.empty(0, np.uint64), np.empty(0, np.int64)
         else:
             t1 = time.perf_counter()
 
@@ -590,7 +413,8 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
                 leftovers[t] = None
                 if fill:
                     m = K.sort_reduce(buf, fill, window, V, bits, out_k, out_v, wts)
-                    in_memory[t] = _MemoryRun(out_k[:m].copy(), out_v[:m].copy())
+                    del buf  # views, not copies: the budget holds the output arrays once
+                    in_memory[t] = _MemoryRun(out_k[:m], out_v[:m])
 
             in_memory[:] = [None] * workers
             _run_threads(reduce_leftover, workers)
@@ -630,19 +454,25 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
 
             chunks_k: list[np.ndarray] = []
             chunks_v: list[np.ndarray] = []
+            n_out = [0]
 
-            def emit(k, v):
+            def collect(k, v):
+                n_out[0] += k.shape[0]
+                if emit is not None:  # streamed to the caller, never held here
+                    emit(k, v if sums else K.sums_to_values(v, scale))
+                    return
                 chunks_k.append(k.copy())
                 chunks_v.append(v.copy())
 
             srcs = [_FileRun(p) for p in runs]
             try:
-                _merge(srcs + in_memory + [_MemoryRun(dk, dv)], block, emit)
+                _merge(srcs + in_memory + [_MemoryRun(dk, dv)], block, collect)
             finally:
                 for s in srcs:
                     s.close()
             keys = np.concatenate(chunks_k) if chunks_k else np.empty(0, np.uint64)
             vals = np.concatenate(chunks_v) if chunks_v else np.empty(0, np.int64)
+            n_entries = n_out[0]
             phases["merge"] = time.perf_counter() - t1 - phases["sort_reduce"]
     except KeyboardInterrupt:
         stop.set()
@@ -653,14 +483,14 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int = 10, memo
         shutil.rmtree(spill_dir, ignore_errors=True)
 
     if not sums:
-        vals = K.sums_to_values(vals, scale)
+        vals = K.sums_to_values(vals, scale)  # (empty when the entries went to emit)
     seconds = time.perf_counter() - t0
     info = {"tokens": n_tokens, "window": window, "workers": workers, "memory": budget,
             "weight_scale": scale,
             "dense_product": int(product), "dense_cells": n_cells, "spilled_runs": len(spilled),
-            "merge_passes": passes, "entries": int(keys.shape[0]),
+            "merge_passes": passes, "entries": n_entries,
             "count_seconds": count_seconds, "seconds": seconds,
             "phase_seconds": {k: round(v, 4) for k, v in phases.items()}}
     log.info("co-occurrences: %d tokens in %.1f s (%.2f M tokens/s), %d entries, %d runs spilled",
-             n_tokens, seconds, n_tokens / max(seconds, 1e-9) / 1e6, keys.shape[0], len(spilled))
+             n_tokens, seconds, n_tokens / max(seconds, 1e-9) / 1e6, n_entries, len(spilled))
     return Cooccurrence(keys=keys, values=vals, vocab_size=V, window=window, info=info)

@@ -4,22 +4,27 @@ Training is two steps, both in process: co-occurrence counting in a memory budge
 (:mod:`embedkit.training.cooccur`), then weighted least squares on ``log X`` with AdaGrad
 (:mod:`embedkit._kernels.glove`), the entries visited in a fresh seeded random order every
 epoch by Hogwild threads.  Progress, seeds, checkpoints and Ctrl-C behave as in the
-word2vec trainers (:mod:`embedkit.training._common`).
+word2vec trainers (:mod:`embedkit.training.driver`, :mod:`embedkit.training.checkpoint`,
+:mod:`embedkit.training.output`).
 """
 
 from __future__ import annotations
 
 import logging
-import time
-import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from embedkit._version import __version__
 from embedkit.errors import CorpusError, ParameterError
-from embedkit.training import _common as C
-from embedkit.training.cooccur import count_cooccurrences, parse_memory
+from embedkit._params import check_non_negative, check_positive, check_workers
+from embedkit.training import driver
+from embedkit._io import format_bytes
+from embedkit.training._common import encoded_corpus
+from embedkit.training.checkpoint import (check_same_corpus, corpus_fingerprint, resume_from,
+                                          save_checkpoint, start_position)
+from embedkit.training.cooccur import check_memory_budget, count_cooccurrences, parse_memory
+from embedkit.training.output import train_and_write, vectors_plan
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +61,6 @@ class GloVeResult:
     context_biases: np.ndarray | None = None
     cooccurrence: dict = field(default_factory=dict)
     seconds: float = 0.0
-
-
-def _fingerprint(enc) -> dict:
-    words = "\n".join(enc.vocab.words).encode("utf-8")
-    if hasattr(enc, "shards"):  # a sharded directory: the same values, shard by shard
-        return {"tokens": enc.n_tokens, "sentences": enc.n_sentences,
-                "vocab": int(len(enc.vocab)), "words_crc32": zlib.crc32(words),
-                "ids_crc32": enc.ids_crc32()}
-    ids = np.ascontiguousarray(enc.ids)
-    return {"tokens": int(len(ids)), "sentences": int(len(enc.offsets) - 1),
-            "vocab": int(len(enc.vocab)), "words_crc32": zlib.crc32(words),
-            "ids_crc32": zlib.crc32(memoryview(ids).cast("B"))}
 
 
 def _new_state(rng, V: int, dim: int) -> np.ndarray:
@@ -182,16 +175,16 @@ class GloVe:
                  epochs: int = 25, workers: int | None = None, seed: int = 1, memory="4G",
                  vectors: str = "w+c", tokenizer: str = "default", lowercase: bool = True,
                  entries_per_job: int = 100_000, grad_clip: float = 100.0, tmp_dir=None):
-        self.dim = int(C.check_positive("dim", dim, integer=True))
-        self.window = int(C.check_positive("window", window, integer=True))
-        self.min_count = int(C.check_positive("min_count", min_count, integer=True))
-        self.x_max = float(C.check_positive("x_max", x_max, hint=" (e.g. --x-max 100)"))
-        self.power = float(C.check_positive("power", power, hint=" (e.g. --power 0.75)"))
-        self.alpha = float(C.check_positive("alpha", alpha))
-        self.epochs = int(C.check_positive("epochs", epochs, integer=True))
-        self.workers = C.check_workers(workers)
-        self.seed = int(C.check_non_negative("seed", seed, integer=True))
-        parse_memory(memory)
+        self.dim = int(check_positive("dim", dim, integer=True))
+        self.window = int(check_positive("window", window, integer=True))
+        self.min_count = int(check_positive("min_count", min_count, integer=True))
+        self.x_max = float(check_positive("x_max", x_max, hint=" (e.g. --x-max 100)"))
+        self.power = float(check_positive("power", power, hint=" (e.g. --power 0.75)"))
+        self.alpha = float(check_positive("alpha", alpha))
+        self.epochs = int(check_positive("epochs", epochs, integer=True))
+        self.workers = check_workers(workers)
+        self.seed = int(check_non_negative("seed", seed, integer=True))
+        check_memory_budget(memory)  # before any corpus is read
         self.memory = memory if isinstance(memory, str) else int(memory)
         if vectors not in VECTOR_CHOICES:
             raise ParameterError(f"vectors must be 'w+c' (word + context, the default) or 'w', "
@@ -199,9 +192,9 @@ class GloVe:
         self.vectors = vectors
         self.tokenizer = tokenizer
         self.lowercase = bool(lowercase)
-        self.entries_per_job = int(C.check_positive("entries_per_job", entries_per_job,
+        self.entries_per_job = int(check_positive("entries_per_job", entries_per_job,
                                                     integer=True))
-        self.grad_clip = float(C.check_positive("grad_clip", grad_clip))
+        self.grad_clip = float(check_positive("grad_clip", grad_clip))
         self.tmp_dir = tmp_dir
 
     def params(self) -> dict:
@@ -215,7 +208,7 @@ class GloVe:
                 "grad_clip": self.grad_clip}
 
     def _prepare(self, corpus):
-        return C.encoded_corpus(corpus, min_count=self.min_count, tokenizer=self.tokenizer,
+        return encoded_corpus(corpus, min_count=self.min_count, tokenizer=self.tokenizer,
                                 lowercase=self.lowercase)
 
     def _count_sharded(self, enc):
@@ -244,7 +237,7 @@ class GloVe:
             raise
         weakref.finalize(pc, shutil.rmtree, tmp, True)
         log.info("glove: %s of co-occurrences exceed --memory %s: training streams %d "
-                 "partitions from %s in a seeded shuffled order", C.format_bytes(pc.nbytes),
+                 "partitions from %s in a seeded shuffled order", format_bytes(pc.nbytes),
                  self.memory, len(pc.partitions), tmp)
         return None, pc
 
@@ -282,48 +275,25 @@ class GloVe:
 
         Parameters
         ----------
-        corpus : None, path, iterable of token lists, or EncodedCorpus
-            ``None`` trains on the built-in corpus; anything else
-            :func:`embedkit.corpus.prepare` accepts, or its result.
-        out : path, optional
-            Also save the vectors there (format by extension, or ``format``).
-        format : str, optional
-            Vector file format for ``out``.
-        checkpoint : path, optional
-            Checkpoint path (``PATH.npz`` + ``PATH.json``); default ``OUT.ckpt`` when
-            ``out`` is given.  Written every ``checkpoint_every`` seconds and on Ctrl-C,
-            and deleted once the run finishes and its vectors are written to ``out``.
-        checkpoint_every : float, optional
-            Seconds between checkpoints.
+        corpus, out, format, checkpoint, checkpoint_every, log_json, progress
+            As for :meth:`Word2Vec.fit <embedkit.training.Word2Vec.fit>`: the corpus (None:
+            the built-in one), where the vectors go, the checkpoint path and period, the
+            JSON progress log, the progress bars.
         resume : path, optional
             Continue from a checkpoint (its parameters replace this object's; the
             co-occurrences are counted again, which is deterministic).
-        log_json : path, optional
-            Append one JSON line per progress tick.
-        progress : bool, optional
-            Show progress bars (default: embedkit's global setting).
-        cooccurrence : Cooccurrence, optional
+        cooccurrence : Cooccurrence, PartitionedCooccurrence or path, optional
             Counts of this corpus from :meth:`count` (to train several models on one
-            count); must match the vocabulary and ``window``.
+            count), or the partitions :func:`~embedkit.training.cooccur_partitioned.count_sharded`
+            wrote (on a Dask cluster, say), or their directory / URL: joined in memory when
+            they fit ``memory``, else streamed from disk partition by partition.  Must
+            match the vocabulary and ``window``.
         """
-        out, checkpoint = C.vectors_plan(out, format, checkpoint, checkpoint_every)
+        out, checkpoint = vectors_plan(out, format, checkpoint, checkpoint_every)
 
         state = arrays = None
         if resume is not None:
-            arrays, state = C.load_checkpoint(resume)
-            if state.get("trainer") != "glove":
-                raise ParameterError(f"{resume} is not a GloVe checkpoint")
-            C.check_checkpoint_state(state, resume)
-            workers = self.workers
-            for k, v in C.checked_params(type(self), state["params"], resume,
-                                         skip=("workers", "model")).items():
-                if k in ("model", "workers"):
-                    continue
-                if getattr(self, k) != v:
-                    log.info("resuming with the checkpoint's %s=%r (not %r)", k, v,
-                             getattr(self, k))
-                setattr(self, k, v)
-            self.workers = workers
+            arrays, state = resume_from(self, resume, "glove", "GloVe", skip=("workers", "model"))
 
         streamed = None  # PartitionedCooccurrence trained from disk, partition by partition
         if cooccurrence is None:
@@ -334,32 +304,44 @@ class GloVe:
                 enc, co = self.count(enc, progress=progress)
         else:
             enc, co = self._prepare(corpus), cooccurrence
+            if isinstance(co, (str, bytes)) or hasattr(co, "__fspath__"):
+                from embedkit.training.cooccur_partitioned import PartitionedCooccurrence
+
+                co = PartitionedCooccurrence.open(co)
             if co.vocab_size != len(enc.vocab) or co.window != self.window:
                 raise ParameterError(
                     f"cooccurrence was counted for {co.vocab_size} words with window "
                     f"{co.window}, not {len(enc.vocab)} words with window {self.window}: "
                     "count it with the same corpus and window")
+            if hasattr(co, "partitions"):  # counted into partitions (perhaps on a cluster)
+                digest = co.info.get("vocab_digest")
+                if digest and digest != getattr(enc, "info", {}).get("vocab_digest", digest):
+                    raise ParameterError(f"the co-occurrences in {co.path} were counted for "
+                                         "another vocabulary: count them for this corpus")
+                if co.nbytes > parse_memory(self.memory):
+                    log.info("glove: %s of co-occurrences exceed --memory %s: training "
+                             "streams %d partitions from %s", format_bytes(co.nbytes),
+                             self.memory, len(co.partitions), co.path)
+                    co, streamed = None, co
+                else:
+                    co = co.load()
         vocab = enc.vocab
-        fp = _fingerprint(enc)
-        if state is not None and state["corpus"] != fp:
-            raise ParameterError(f"checkpoint {resume} was written for another corpus or "
-                                 f"vocabulary ({state['corpus']} vs {fp}): resume with the "
-                                 "same corpus and options")
+        fp = corpus_fingerprint(enc)
+        check_same_corpus(state, fp, resume)
         V, dim, n = len(vocab), self.dim, len(co) if streamed is None else len(streamed)
         if n == 0:
             raise CorpusError("no word pair co-occurs within the window: every sentence has a "
                               "single word; give a corpus with longer sentences")
         log.info("glove: %d words, %d co-occurrence entries (%s%s); weights %s", V, n,
-                 C.format_bytes(12 * n), "" if streamed is None else
+                 format_bytes(12 * n), "" if streamed is None else
                  f", streamed from {len(streamed.partitions)} partitions on disk",
-                 C.format_bytes(4 * V * (2 * dim + 1) * 2))
+                 format_bytes(4 * V * (2 * dim + 1) * 2))
 
         from embedkit._kernels import glove as K
 
         if state is None:
             rng = np.random.default_rng(self.seed)
             WS, CS = (_new_state(rng, V, dim) for _ in range(2))
-            start, history, epoch_state = (0, 0), [], None
         else:
             from embedkit import _validate as Vd
 
@@ -370,10 +352,7 @@ class GloVe:
             if WS.shape != (V, 2 * dim + 2) or CS.shape != WS.shape:
                 raise ParameterError(f"checkpoint {resume} holds weights of shape {WS.shape}, "
                                      f"expected {(V, 2 * dim + 2)}: resume with the same options")
-            pos = state["position"]
-            start = (int(pos["epoch"]), int(pos["job"]))
-            history = [C.EpochRecord(**h) for h in pos["history"]]
-            epoch_state = pos["epoch_state"]
+        start, history, epoch_state = start_position(state)
 
         if streamed is None:
             keys, vals = co.keys, co.values
@@ -423,13 +402,15 @@ class GloVe:
         co_info = co.info if streamed is None else dict(streamed.info, streamed=True)
 
         def save(position: dict) -> str:
-            return C.save_checkpoint(
+            return save_checkpoint(
                 checkpoint, {"WS": WS, "CS": CS},
                 {"trainer": "glove", "version": __version__, "params": params,
                  "corpus": fp, "position": position})
 
         def result(seconds: float, hist) -> GloVeResult:
             from embedkit.vectors import Vectors
+
+            hist = history if hist is None else hist  # None: interrupted
 
             W, Cv = WS[:, :dim], CS[:, :dim]
             matrix = W + Cv if self.vectors == "w+c" else W.copy()
@@ -445,31 +426,15 @@ class GloVe:
 
         # compile (or load from the cache) before the clock starts: an empty job
         K.train_range(WS, CS, keys, vals, 0, 0, bits, keys_for(0), V, x_max, power, alpha, clip)
-        t0 = time.perf_counter()
-        try:
-            hist = C.run_training(
+        res = train_and_write(
+            lambda: driver.run_training(
                 work, len(job_words), job_words, self.epochs, self.workers,
                 lr_at=lambda progress: float(alpha), start=start, history=history,
                 epoch_state=epoch_state, save=save if checkpoint is not None else None,
                 checkpoint_every=checkpoint_every, log_json=log_json, desc="glove",
-                unit="pairs", progress=progress)
-        except C.TrainingInterrupted as exc:
-            res = result(time.perf_counter() - t0, history)
-            msg = str(exc).split(";")[0]
-            if out is not None:
-                C.save_vectors_or_rescue(res.vectors, out, format, exc.checkpoint)
-                msg += f"; vectors so far written to {out}"
-            if exc.checkpoint:
-                msg += (f"; to continue, run the same command with --resume {exc.checkpoint}"
-                        f" (Python: resume={exc.checkpoint!r})")
-            raise C.TrainingInterrupted(msg, checkpoint=exc.checkpoint, result=res) from None
-        res = result(time.perf_counter() - t0, hist)
+                unit="pairs", progress=progress),
+            result, out=out, format=format, checkpoint=checkpoint)
         log.info("trained glove in %.1f s", res.seconds)
-        if out is not None:
-            C.save_vectors_or_rescue(res.vectors, out, format, checkpoint)
-            log.debug("vectors written to %s", out)  # the CLI reports the output
-            if checkpoint is not None:
-                C.discard_checkpoint(checkpoint)
         return res
 
 

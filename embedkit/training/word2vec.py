@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
-import time
-import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from embedkit._version import __version__
 from embedkit.errors import CorpusError, FormatError, ParameterError
-from embedkit.training import _common as C
+from embedkit._params import check_non_negative, check_positive, check_workers
+from embedkit.training import driver
+from embedkit._io import format_bytes
+from embedkit.training._common import encoded_corpus, rng_states, split_jobs
+from embedkit.training.checkpoint import (check_same_corpus, corpus_fingerprint, resume_from,
+                                          save_checkpoint, start_position)
+from embedkit.training.output import train_and_write, vectors_plan
 
 log = logging.getLogger(__name__)
 
@@ -72,18 +76,6 @@ class TrainResult:
     words_per_sec: float = 0.0
 
 
-def _fingerprint(enc) -> dict:
-    words = "\n".join(enc.vocab.words).encode("utf-8")
-    if hasattr(enc, "shards"):  # a sharded directory: the same values, shard by shard
-        return {"tokens": enc.n_tokens, "sentences": enc.n_sentences,
-                "vocab": int(len(enc.vocab)), "words_crc32": zlib.crc32(words),
-                "ids_crc32": enc.ids_crc32()}
-    ids = np.ascontiguousarray(enc.ids)
-    return {"tokens": int(len(ids)), "sentences": int(len(enc.offsets) - 1),
-            "vocab": int(len(enc.vocab)), "words_crc32": zlib.crc32(words),
-            "ids_crc32": zlib.crc32(memoryview(ids).cast("B"))}
-
-
 class Word2Vec:
     """Skip-gram (``model="sgns"``) or CBOW (``model="cbow"``) with negative sampling.
 
@@ -135,27 +127,27 @@ class Word2Vec:
         if not isinstance(model, str) or model.lower() not in MODELS:
             raise ParameterError(f"model must be 'sgns' or 'cbow', got {model!r}")
         self.model = MODELS[model.lower()]
-        self.dim = int(C.check_positive("dim", dim, integer=True))
-        self.window = int(C.check_positive("window", window, integer=True))
-        self.negative = int(C.check_non_negative("negative", negative, integer=True))
-        self.min_count = int(C.check_positive("min_count", min_count, integer=True))
-        self.sample = float(C.check_non_negative("sample", sample))
+        self.dim = int(check_positive("dim", dim, integer=True))
+        self.window = int(check_positive("window", window, integer=True))
+        self.negative = int(check_non_negative("negative", negative, integer=True))
+        self.min_count = int(check_positive("min_count", min_count, integer=True))
+        self.sample = float(check_non_negative("sample", sample))
         if self.sample >= 1:
             raise ParameterError(f"sample must be < 1 (a word-frequency threshold such as 1e-3 "
                                  f"or 1e-5; 0 turns subsampling off), got {sample}")
-        self.epochs = int(C.check_positive("epochs", epochs, integer=True))
+        self.epochs = int(check_positive("epochs", epochs, integer=True))
         if alpha is None:
             alpha = DEFAULT_ALPHA[self.model]
-        self.alpha = float(C.check_positive("alpha", alpha))
-        self.min_alpha = float(C.check_non_negative("min_alpha", min_alpha))
+        self.alpha = float(check_positive("alpha", alpha))
+        self.min_alpha = float(check_non_negative("min_alpha", min_alpha))
         if self.min_alpha > self.alpha:
             raise ParameterError(f"min_alpha ({self.min_alpha}) must not exceed alpha "
                                  f"({self.alpha}): lower min_alpha")
-        self.workers = C.check_workers(workers)
-        self.seed = int(C.check_non_negative("seed", seed, integer=True))
+        self.workers = check_workers(workers)
+        self.seed = int(check_non_negative("seed", seed, integer=True))
         self.tokenizer = tokenizer
         self.lowercase = bool(lowercase)
-        self.words_per_job = int(C.check_positive("words_per_job", words_per_job, integer=True))
+        self.words_per_job = int(check_positive("words_per_job", words_per_job, integer=True))
 
     # -- parameters -------------------------------------------------------------------
     def params(self) -> dict:
@@ -167,7 +159,7 @@ class Word2Vec:
                 "lowercase": self.lowercase, "words_per_job": self.words_per_job}
 
     def _prepare(self, corpus):
-        return C.encoded_corpus(corpus, min_count=self.min_count, tokenizer=self.tokenizer,
+        return encoded_corpus(corpus, min_count=self.min_count, tokenizer=self.tokenizer,
                                 lowercase=self.lowercase)
 
     # -- training ---------------------------------------------------------------------
@@ -198,22 +190,11 @@ class Word2Vec:
         progress : bool, optional
             Show the progress bar (default: embedkit's global setting).
         """
-        out, checkpoint = C.vectors_plan(out, format, checkpoint, checkpoint_every)
+        out, checkpoint = vectors_plan(out, format, checkpoint, checkpoint_every)
 
         state = arrays = None
         if resume is not None:
-            arrays, state = C.load_checkpoint(resume)
-            if state.get("trainer") != "word2vec":
-                raise ParameterError(f"{resume} is not a word2vec checkpoint")
-            C.check_checkpoint_state(state, resume)
-            saved = C.checked_params(type(self), state["params"], resume)
-            workers = self.workers
-            for k, v in saved.items():
-                if k != "workers" and getattr(self, k) != v:
-                    log.info("resuming with the checkpoint's %s=%r (not %r)", k, v,
-                             getattr(self, k))
-                setattr(self, k, v)
-            self.workers = workers
+            arrays, state = resume_from(self, resume, "word2vec", "word2vec")
 
         enc = self._prepare(corpus)
         vocab = enc.vocab
@@ -225,26 +206,22 @@ class Word2Vec:
             raise CorpusError(f"the vocabulary is empty: no word occurs at least "
                               f"min_count={self.min_count} times; lower --min-count or "
                               "give a bigger corpus")
-        fp = _fingerprint(enc)
-        if state is not None and state["corpus"] != fp:
-            raise ParameterError(f"checkpoint {resume} was written for another corpus or "
-                                 f"vocabulary ({state['corpus']} vs {fp}): resume with the "
-                                 "same corpus and options")
+        fp = corpus_fingerprint(enc)
+        check_same_corpus(state, fp, resume)
 
         V, dim = len(vocab), self.dim
         weight_bytes = 2 * V * dim * 4
         log.info("%s: %d words, %d tokens, %d sentences; weights %s (2 x %d x %d float32) "
                  "+ encoded corpus %s", self.model, V, n_tokens, n_sentences,
-                 C.format_bytes(weight_bytes), V, dim,
-                 C.format_bytes(sum(i.nbytes + o.nbytes for i, o in shards)))
+                 format_bytes(weight_bytes), V, dim,
+                 format_bytes(sum(i.nbytes + o.nbytes for i, o in shards)))
 
         from embedkit._kernels import word2vec as K
 
         if state is None:
             w_in = init_input_vectors(V, dim, self.seed)
             w_out = np.zeros((V, dim), dtype=np.float32)
-            states = C.rng_states(self.seed, self.workers)
-            start, history, epoch_state = (0, 0), [], None
+            states = rng_states(self.seed, self.workers)
         else:
             from embedkit import _validate as Vd
 
@@ -259,13 +236,10 @@ class Word2Vec:
             w_out = np.ascontiguousarray(arrays["w_out"], dtype=np.float32)
             states = np.asarray(arrays["rng"], dtype=np.uint64)
             if len(states) < self.workers:  # more threads than before: extend the states
-                extra = C.rng_states(int(states[-1] % (1 << 62)), self.workers - len(states))
+                extra = rng_states(int(states[-1] % (1 << 62)), self.workers - len(states))
                 states = np.concatenate([states, extra])
             states = np.ascontiguousarray(states[: max(self.workers, 1)])
-            pos = state["position"]
-            start = (int(pos["epoch"]), int(pos["job"]))
-            history = [C.EpochRecord(**h) for h in pos["history"]]
-            epoch_state = pos["epoch_state"]
+        start, history, epoch_state = start_position(state)
 
         keep = np.ascontiguousarray(vocab.keep_probabilities(self.sample), dtype=np.float32)
         cdf = np.asarray(vocab.noise_cdf(0.75), dtype=np.float64)
@@ -279,7 +253,7 @@ class Word2Vec:
         for s_ids, s_off in shards:
             s_ids = s_ids if s_ids.dtype == np.int32 else s_ids.astype(np.int32)
             s_off = np.ascontiguousarray(s_off, dtype=np.int64)
-            s_bounds = C.split_jobs(s_off, self.words_per_job)
+            s_bounds = split_jobs(s_off, self.words_per_job)
             k = len(shard_arrays)
             shard_arrays.append((s_ids, s_off, base))
             jobs += [(k, int(b0), int(b1)) for b0, b1 in zip(s_bounds[:-1], s_bounds[1:])]
@@ -306,13 +280,16 @@ class Word2Vec:
         params = self.params()
 
         def save(position: dict) -> str:
-            return C.save_checkpoint(
+            return save_checkpoint(
                 checkpoint, {"w_in": w_in, "w_out": w_out, "rng": states},
                 {"trainer": "word2vec", "version": __version__, "params": params,
                  "corpus": fp, "position": position})
 
-        def result(seconds: float, words: int, hist) -> TrainResult:
+        def result(seconds: float, hist) -> TrainResult:
             from embedkit.vectors import Vectors
+
+            words = 0 if hist is None else total_pos - done_before  # None: interrupted
+            hist = history if hist is None else hist
 
             meta = {"trainer": "embedkit.training.word2vec", "embedkit_version": __version__,
                     "params": params, "corpus": dict(getattr(enc, "info", {}) or {}, **fp),
@@ -326,32 +303,16 @@ class Word2Vec:
         kernel(ids, offsets, 0, 0, w_in, w_out, keep, alias_prob, alias_idx, window, negative,
                alpha, min_alpha, 0, max(total_pos, 1), states, 0, sig, nls)
         done_before = start[0] * n_tokens + int(job_words[: start[1]].sum())
-        t0 = time.perf_counter()
-        try:
-            hist = C.run_training(
+        res = train_and_write(
+            lambda: driver.run_training(
                 work, len(job_words), job_words, self.epochs, self.workers, lr_at=lr_at,
                 start=start, history=history, epoch_state=epoch_state,
                 save=save if checkpoint is not None else None,
                 checkpoint_every=checkpoint_every, log_json=log_json,
-                desc=self.model, unit="w", progress=progress)
-        except C.TrainingInterrupted as exc:
-            secs = time.perf_counter() - t0
-            res = result(secs, 0, history)
-            msg = str(exc).split(";")[0]
-            if out is not None:
-                C.save_vectors_or_rescue(res.vectors, out, format, exc.checkpoint)
-                msg += f"; vectors so far written to {out}"
-            if exc.checkpoint:
-                msg += f"; to continue, run the same command with --resume {exc.checkpoint}"
-            raise C.TrainingInterrupted(msg, checkpoint=exc.checkpoint, result=res) from None
-        secs = time.perf_counter() - t0
-        res = result(secs, total_pos - done_before, hist)
-        log.info("trained %s in %.1f s (%.0f words/s)", self.model, secs, res.words_per_sec)
-        if out is not None:
-            C.save_vectors_or_rescue(res.vectors, out, format, checkpoint)
-            log.debug("vectors written to %s", out)  # the CLI reports the output
-            if checkpoint is not None:
-                C.discard_checkpoint(checkpoint)
+                desc=self.model, unit="w", progress=progress),
+            result, out=out, format=format, checkpoint=checkpoint)
+        log.info("trained %s in %.1f s (%.0f words/s)", self.model, res.seconds,
+                 res.words_per_sec)
         return res
 
 

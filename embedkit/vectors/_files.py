@@ -1,35 +1,25 @@
-"""Opening vector files: transparent .gz/.bz2/.xz, chunked reading, atomic writing."""
+"""Opening vector files (compressed ones by content, :mod:`embedkit._io`), header bounds,
+matrix allocation, chunked reading, atomic compressed output."""
 
 from __future__ import annotations
 
 import bz2
 import contextlib
+import logging
 import gzip
 import lzma
 import mmap
 import os
 import pathlib
-import zlib
 
 import numpy as np
 
 from embedkit._atomic import atomic_path
+from embedkit._io import COMPRESSED_SUFFIXES, open_file, stream_is_plain
 from embedkit.errors import FormatError, MissingFileError
 
-_MAGIC = {b"\x1f\x8b": "gz", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz"}
-COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz")
 CHUNK = 4 << 20
 PROGRESS_MIN_BYTES = 64 << 20
-
-
-def compression_of(path) -> str | None:
-    """``"gz"``, ``"bz2"``, ``"xz"`` from the file's first bytes, or ``None``."""
-    with open(path, "rb") as f:
-        head = f.read(6)
-    for magic, name in _MAGIC.items():
-        if head.startswith(magic):
-            return name
-    return None
 
 
 def open_input(path):
@@ -40,38 +30,10 @@ def open_input(path):
     if path.is_dir():
         raise MissingFileError(f"{path} is a directory, not a vectors file "
                                "(a native .ekv directory holds vectors.npy and vocab.json)")
-    kind = compression_of(path)
-    if kind == "gz":
-        return gzip.open(path, "rb")
-    if kind == "bz2":
-        return bz2.open(path, "rb")
-    if kind == "xz":
-        return lzma.open(path, "rb")
-    return open(path, "rb", buffering=0)
+    return open_file(path, "rb", buffering=0)
 
 
-@contextlib.contextmanager
-def decompression_errors(path):
-    """Turn the errors of a truncated or corrupt ``.gz``/``.bz2``/``.xz`` stream (``EOFError``,
-    ``zlib.error``, ``lzma.LZMAError``, ``OSError`` without an errno) into a
-    :class:`FormatError` naming the file."""
-    try:
-        yield
-    except (EOFError, zlib.error, lzma.LZMAError) as exc:
-        raise FormatError(f"{path}: the compressed file is truncated or corrupt "
-                          f"({type(exc).__name__}: {exc or 'ends early'}); download or "
-                          "compress it again") from None
-    except OSError as exc:
-        if exc.errno is not None:
-            raise
-        raise FormatError(f"{path}: the compressed file is truncated or corrupt ({exc}); "
-                          "download or compress it again") from None
-
-
-def stream_is_plain(stream) -> bool:
-    """Whether ``stream`` reads the file as is (no decompression)."""
-    return not isinstance(stream, (gzip.GzipFile, bz2.BZ2File, lzma.LZMAFile))
-
+log = logging.getLogger(__name__)
 
 POPULATE_MIN_BYTES = 64 << 20
 #: bounds on a header's ``count dim``: a larger figure is a damaged or hostile header
@@ -113,6 +75,38 @@ def alloc_matrix(rows: int, dim: int, exact: bool, path=None) -> np.ndarray:
         raise FormatError(f"{path}: the header promises {rows} x {dim} vectors "
                           f"({nbytes / 2**30:.1f} GiB), more than fits in memory; pass "
                           "limit= or fix the header") from None
+
+
+def finish_read(path, matrix, done, row, count, limit, validating, decoder, unicode_errors):
+    """Trim the matrix to the ``done + row`` rows read; warn about a wrong header count and
+    repaired words (not while validating).  Returns the matrix and the row count."""
+    if row < matrix.shape[0]:
+        matrix = grow_rows(matrix, row)
+    rows = done + row
+    if count is not None and rows != count and not validating \
+            and (limit is None or rows < min(limit, count)):
+        log.warning("%s: the header says %d words but the file holds %d; using %d",
+                    path, count, rows, rows)
+    if decoder.repaired and not validating:
+        log.warning("%s: repaired %d words that were not valid UTF-8 (unicode_errors=%r)",
+                    path, decoder.repaired, unicode_errors)
+    return matrix, rows
+
+
+def grow_rows(matrix: np.ndarray, rows: int) -> np.ndarray:
+    """Resize in place (realloc: no second copy of the matrix in memory when possible).
+
+    A matrix that does not own its memory (see ``alloc_matrix``) is sliced when it
+    shrinks and copied when it grows.
+    """
+    if matrix.base is not None:
+        if rows <= matrix.shape[0]:
+            return matrix[:rows]
+        new = np.empty((rows, matrix.shape[1]), dtype=matrix.dtype)
+        new[: len(matrix)] = matrix
+        return new
+    matrix.resize((rows, matrix.shape[1]), refcheck=False)
+    return matrix
 
 
 def strip_compression(name: str) -> tuple[str, str | None]:

@@ -14,10 +14,10 @@ import numpy as np
 
 from embedkit._kernels import vectors_io as K
 from embedkit.errors import FormatError
+from embedkit._io import decompression_errors, stream_is_plain
 from embedkit.vectors._files import (ChunkReader, alloc_matrix, atomic_output, check_header,
-                                     decompression_errors, open_input, stream_is_plain,
-                                     strip_compression)
-from embedkit.vectors.text import WordDecoder, _finish_read, _grow, encode_words
+                                     finish_read, grow_rows, open_input, strip_compression)
+from embedkit.vectors.text import WordDecoder, encode_words, excerpt
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +35,8 @@ def read_header(reader: ChunkReader, path) -> tuple[int, int, int]:
             raise ValueError
         count, dim = int(toks[0]), int(toks[1])
     except ValueError:
-        shown = line[:60].decode("utf-8", "replace")
         raise FormatError(f"{path}: line 1: the header must be two integers 'count dim', "
-                          f"got {shown!r}") from None
+                          f"got {excerpt(line.strip())}") from None
     check_header(count, dim, path, f"{count} {dim}")
     return count, dim, nl + 1
 
@@ -112,15 +111,15 @@ def read_binary(path, *, limit=None, unicode_errors="replace", problems=None, en
                 if limit is not None and done + row >= limit:
                     break
                 if not validating:
-                    matrix = _grow(matrix, max(16, int(matrix.shape[0] * 1.5)))
+                    matrix = grow_rows(matrix, max(16, int(matrix.shape[0] * 1.5)))
                 continue
             if reader.eof or (limit is not None and done + row >= limit):
                 break
             reader.fill(pos)
             pos = 0
         reader.close()
-    matrix, rows = _finish_read(path, matrix, done, row, count, limit, validating, decoder,
-                                unicode_errors)
+    matrix, rows = finish_read(path, matrix, done, row, count, limit, validating, decoder,
+                               unicode_errors)
     return decoder.words, matrix, {"format": "word2vec-binary", "header_count": count,
                                    "dim": dim, "rows": rows, "repaired": decoder.repaired}
 

@@ -7,6 +7,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from embedkit._params import check_count
 from embedkit.errors import ParameterError, UnknownWordError
 from embedkit.vectors.keyed import KeyedVectorsMixin
 
@@ -95,6 +96,7 @@ class Vectors(KeyedVectorsMixin):
                                      f"got shape {counts.shape}")
         self._words = words
         self._index = index
+        self._word_index = None
         self._vectors = vectors
         self._storage = None
         self.counts = counts
@@ -107,17 +109,20 @@ class Vectors(KeyedVectorsMixin):
 
     @classmethod
     def _trusted(cls, words, vectors, *, index=None, counts=None, metadata=None,
-                 storage=None) -> "Vectors":
+                 storage=None, word_index=None) -> "Vectors":
         """Wrap already-validated data without copying or re-checking (used by loaders).
 
         ``words`` must be unique strings and ``vectors`` a float32 C-order matrix with one
-        row per word; ``index`` (word -> row) is built lazily when omitted.  A loader may
-        give ``storage`` (a :class:`~embedkit.vectors.storage.StoredMatrix` with stored
-        norms, or float16/int8 rows) instead of, or along with, ``vectors``.
+        row per word; ``index`` (a word -> row ``dict``) or ``word_index`` (a compact
+        :class:`~embedkit.vectors.wordindex.WordIndex` over ``words``) is built lazily when
+        omitted.  A loader may give ``storage`` (a
+        :class:`~embedkit.vectors.storage.StoredMatrix` with stored norms, or float16/int8
+        rows) instead of, or along with, ``vectors``.
         """
         self = cls.__new__(cls)
         self._words = words if isinstance(words, list) else list(words)
         self._index = index
+        self._word_index = word_index
         if vectors is None and storage is not None and storage.dtype == "float32":
             vectors = storage.data
         self._vectors = vectors
@@ -139,10 +144,27 @@ class Vectors(KeyedVectorsMixin):
 
     @property
     def key_to_index(self) -> dict[str, int]:
-        """Mapping word -> row number."""
+        """Mapping word -> row number (a ``dict``, as in gensim).
+
+        Vectors read from a file look words up in a compact index instead (two arrays, 12
+        bytes a word); this ``dict`` is built on first access: about 80 bytes a word (250 MB
+        for 3,000,000 words) and a few seconds.  :meth:`index` and ``word in v`` never
+        need it.
+        """
         if self._index is None:
             self._index = dict(zip(self._words, range(len(self._words))))
+            self._word_index = None
         return self._index
+
+    def _row_of(self, word):
+        """Row of ``word`` in its exact spelling, or None (``TypeError`` if unhashable)."""
+        if self._index is not None:
+            return self._index.get(word)
+        if self._word_index is None:
+            from embedkit.vectors.wordindex import WordIndex
+
+            self._word_index = WordIndex(self._words)
+        return self._word_index.get(word)
 
     @property
     def vectors(self) -> np.ndarray:
@@ -187,7 +209,7 @@ class Vectors(KeyedVectorsMixin):
 
     def __contains__(self, word) -> bool:
         try:
-            if word in self.key_to_index:
+            if self._row_of(word) is not None:
                 return True
             return self.ignore_case and word.casefold() in self._folded_index()
         except (TypeError, AttributeError):
@@ -207,14 +229,15 @@ class Vectors(KeyedVectorsMixin):
         in its exact spelling matches case-insensitively.
         """
         try:
-            return self.key_to_index[word]
-        except KeyError:
+            row = self._row_of(word)
+            if row is not None:
+                return row
             if self.ignore_case:
                 row = self._folded_index().get(word.casefold())
                 if row is not None:
                     return row
-            raise UnknownWordError(_UnknownMessage(self, word)) from None
-        except TypeError:
+            raise UnknownWordError(_UnknownMessage(self, word))
+        except (TypeError, AttributeError):
             raise UnknownWordError(f"words are strings, got {type(word).__name__}") from None
 
     def _folded_index(self) -> dict[str, int]:
@@ -402,8 +425,7 @@ class Vectors(KeyedVectorsMixin):
         n = queries.shape[0]
         if queries.ndim != 2 or queries.shape[1] != self.dim:
             raise ParameterError(f"queries must have shape (n, {self.dim}), got {queries.shape}")
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ParameterError(f"k (topn) must be a positive integer, got {k!r}")
+        check_count("k (topn)", k)
         if exclude is not None and len(exclude) != n:
             raise ParameterError(f"exclude must hold one list per query ({n}), got {len(exclude)}")
         rows = len(self)
@@ -465,8 +487,7 @@ class Vectors(KeyedVectorsMixin):
             ids, scores = self._search(query[None, :], topn, exclude=exclude,
                                        restrict_vocab=restrict_vocab)
             return self._results(ids[0], scores[0])
-        if isinstance(topn, bool) or not isinstance(topn, (int, np.integer)) or topn < 1:
-            raise ParameterError(f"topn must be a positive integer, got {topn!r}")
+        check_count("topn", topn)
         rows = len(self) if restrict_vocab is None else min(len(self), int(restrict_vocab))
         terms = np.stack([na, nb, nc])
         if self.search_index is None or rows < len(self):

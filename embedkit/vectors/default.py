@@ -15,6 +15,7 @@ import pathlib
 
 import numpy as np
 
+from embedkit._io import write_atomic, write_json
 from embedkit.errors import FormatError, MissingFileError
 
 log = logging.getLogger(__name__)
@@ -41,13 +42,16 @@ def has_default_vectors() -> bool:
     return is_packed(default_vectors_dir())
 
 
-def find_vectors(path=None) -> tuple[str, str]:
+def find_vectors(path=None, given_as: str = "--vectors") -> tuple[str, str]:
     """The vectors file to use and where that choice came from.
 
     Parameters
     ----------
     path : str or PathLike, optional
         An explicit path (the CLI's ``--vectors``); wins when given.
+    given_as : str
+        How the command line names ``path`` in messages (``--vectors``, or an argument
+        like ``VECTORS``).
 
     Returns
     -------
@@ -61,7 +65,7 @@ def find_vectors(path=None) -> tuple[str, str]:
         the message says how to fix it.
     """
     if path is not None:
-        path, source = os.fspath(path), "--vectors"
+        path, source = os.fspath(path), given_as
     elif os.environ.get(ENV_VAR):
         path, source = os.environ[ENV_VAR], f"${ENV_VAR}"
     elif has_default_vectors():
@@ -125,26 +129,16 @@ def load_packed(directory, limit: int | None = None):
 
 def save_packed(vectors, directory, metadata: dict | None = None, dtype=np.float16) -> None:
     """Write ``vectors`` in the packed form (float16 by default), each file atomically."""
-    from embedkit.search.store import atomic_write, write_json
-
     d = pathlib.Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     matrix = np.ascontiguousarray(vectors.vectors, dtype=dtype)
-
-    def _save_matrix(tmp):
-        with open(tmp, "wb") as f:
-            np.save(f, matrix, allow_pickle=False)
-
-    def _save_words(tmp):
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(list(vectors.words), f, ensure_ascii=False, separators=(",", ":"))
-
-    atomic_write(str(d / PACKED_MATRIX), _save_matrix)
-    atomic_write(str(d / PACKED_WORDS), _save_words)
-    write_json(str(d / PACKED_META), dict(metadata or vectors.metadata or {}))
+    words = json.dumps(list(vectors.words), ensure_ascii=False, separators=(",", ":"))
+    write_atomic(d / PACKED_MATRIX, lambda f: np.save(f, matrix, allow_pickle=False))
+    write_atomic(d / PACKED_WORDS, lambda f: f.write(words.encode("utf-8")))
+    write_json(d / PACKED_META, dict(metadata or vectors.metadata or {}))
 
 
-def load_vectors(path=None):
+def load_vectors(path=None, given_as: str = "--vectors"):
     """Load the vectors :func:`find_vectors` picks: packed directories here, files with
     :func:`embedkit.load` (every word2vec/GloVe/fastText/native format).
 
@@ -152,14 +146,10 @@ def load_vectors(path=None):
     -------
     (Vectors, path)
     """
-    path, source = find_vectors(path)
+    path, source = find_vectors(path, given_as)
     log.debug("vectors from %s: %s", source, path)
     if is_packed(path):
         return load_packed(path), path
-    import embedkit
+    from embedkit.vectors.loader import load
 
-    loader = getattr(embedkit, "load", None)
-    if loader is None:  # pragma: no cover - until embedkit.load lands
-        raise FormatError(f"cannot read {path}: this build of embedkit only reads packed "
-                          "vector directories (vectors.npy + words.json)")
-    return loader(path), path
+    return load(path), path

@@ -25,9 +25,11 @@ import struct
 
 import numpy as np
 
+from embedkit import _validate as V
 from embedkit._kernels import subword as K
 from embedkit.errors import FormatError, ParameterError
-from embedkit.vectors._files import compression_of, open_input
+from embedkit._io import compression_of
+from embedkit.vectors._files import open_input
 from embedkit.vectors.subword import EOS, Subwords
 
 log = logging.getLogger(__name__)
@@ -168,6 +170,10 @@ def read_fasttext_bin(path, *, limit=None, encoding="utf-8", unicode_errors="rep
     if nwords < 0 or nlabels < 0 or size != nwords + nlabels or ntokens < 0 or prune_size < -1:
         raise FormatError(f"{path}: inconsistent dictionary header (size {size}, nwords {nwords}, "
                           f"nlabels {nlabels}, pruned n-grams {prune_size}); the file is damaged")
+    if 10 * size > len(data) - cur.pos:  # a record is at least a NUL, a count and a type
+        raise FormatError(f"{path}: the dictionary header announces {size:,} entries but the "
+                          f"file holds only {len(data) - cur.pos:,} bytes after it; the file is "
+                          "truncated or damaged")
     starts = np.empty(size, dtype=np.int64)
     ends = np.empty(size, dtype=np.int64)
     counts = np.empty(size, dtype=np.int64)
@@ -250,10 +256,15 @@ def read_fasttext_bin(path, *, limit=None, encoding="utf-8", unicode_errors="rep
                     break
     else:
         matrix[:] = word_rows[:keep]
+    bad = V.first_nonfinite_row(matrix)
+    if bad is not None:
+        raise FormatError(f"{path}: the vector of word {bad + 1} ({words[bad]!r}) holds NaN or "
+                          "infinity (its own row or one of its n-gram rows, or values so large "
+                          "that their mean overflows); the file is damaged")
     subwords = None
     if with_subwords:
         subwords = Subwords(ngrams, args["minn"], args["maxn"], bucket, encoding=encoding,
-                            remap=remap)
+                            remap=remap, source=str(path))
     info = {k: args[k] for k in _ARGS + ("t", "version", "header")}
     info.update(loss=LOSSES[args["loss"]], model=MODELS[args["model"]], ntokens=int(ntokens),
                 nwords=int(nwords), encoding=encoding)

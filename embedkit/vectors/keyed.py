@@ -239,9 +239,9 @@ class KeyedVectorsMixin:
         positives weigh 1 and negatives -1 unless a pair says otherwise (as in gensim, a
         pair's weight is used as given, also among the negatives).
         """
-        if isinstance(positive, str) and negative is None and positive in self.key_to_index:
+        row = self._row_of(positive) if isinstance(positive, str) and negative is None else None
+        if row is not None:
             # the common one-word query: its unit vector (the mean of one unit vector)
-            row = self.key_to_index[positive]
             return self._unit_row(row), [row]
         items = _ensure_list(positive) + _ensure_list(negative)
         n_pos = len(_ensure_list(positive))
@@ -521,16 +521,16 @@ class KeyedVectorsMixin:
             seen.add(key)
             if not isinstance(key, str):
                 continue
-            if self._known(key) if allow_inference else (key in self.key_to_index):
+            if self._known(key) if allow_inference else (self._row_of(key) is not None):
                 vocab.append(key)
         if vocab:
             matrix = np.stack([self.get_vector(k) for k in vocab]).astype(np.float32)
         else:
             matrix = np.zeros((0, self.dim), dtype=np.float32)
         counts = None
-        if copy_vecattrs and self.counts is not None and all(k in self.key_to_index
+        if copy_vecattrs and self.counts is not None and all(self._row_of(k) is not None
                                                              for k in vocab):
-            counts = self.counts[[self.key_to_index[k] for k in vocab]]
+            counts = self.counts[[self._row_of(k) for k in vocab]]
         return Vectors(vocab, matrix, counts=counts, metadata=self.metadata)
 
     def _writable_matrix(self) -> np.ndarray:
@@ -662,6 +662,7 @@ class KeyedVectorsMixin:
         self._vectors = np.ascontiguousarray(self.vectors[order])
         self.counts = counts[order]
         self._index = None
+        self._word_index = None
         self._changed()
 
     def get_vecattr(self, key, attr):

@@ -8,9 +8,11 @@ import pathlib
 
 import numpy as np
 
+from embedkit._params import check_count
 from embedkit.errors import FormatError, MissingFileError, ParameterError
 from embedkit.vectors import binary, fasttext, gensim_io, native, text
-from embedkit.vectors._files import decompression_errors, open_input, strip_compression
+from embedkit._io import decompression_errors
+from embedkit.vectors._files import grow_rows, open_input, strip_compression
 from embedkit.vectors.core import Vectors
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,11 @@ def detect_format(path) -> str:
     if path.is_dir():
         if native.is_native(path):
             return "native"
+        from embedkit.downstream.io import describe_model_dir
+
+        model = describe_model_dir(path)
+        if model is not None:
+            raise FormatError(f"{path} is {model}, not word vectors")
         raise FormatError(f"{path} is a directory without {native.VOCAB_FILE}: not embedkit "
                           "vectors")
     if not path.exists():
@@ -159,9 +166,7 @@ def _binary_layout(body: bytes, count: int, dim: int) -> bool:
 def _check_limit(limit):
     if limit is None:
         return None
-    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
-        raise ParameterError(f"limit must be a positive integer (number of words), got {limit!r}")
-    return int(limit)
+    return check_count("limit", limit, hint=" (number of words)")
 
 
 def load(path, format=None, limit=None, unicode_errors="replace", mmap=True, *, fvocab=None,
@@ -232,8 +237,10 @@ def load(path, format=None, limit=None, unicode_errors="replace", mmap=True, *, 
         format = "glove"
     fmt = detect_format(path) if format is None else canonical_format(format)
     if fmt == "native":
-        words, storage, counts, meta = native.open_native(path, limit=limit, mmap=mmap)
-        out = Vectors._trusted(words, None, counts=counts, metadata=meta, storage=storage)
+        words, storage, counts, meta, index = native.open_native(path, limit=limit, mmap=mmap,
+                                                                 with_index=True)
+        out = Vectors._trusted(words, None, counts=counts, metadata=meta, storage=storage,
+                               word_index=index)
         if meta.get("subwords") is not None:
             from embedkit.vectors.subword import Subwords
 
@@ -260,7 +267,7 @@ def load(path, format=None, limit=None, unicode_errors="replace", mmap=True, *, 
         from embedkit._kernels.vectors_io import compact_rows
 
         compact_rows(matrix, keep)
-        matrix = text._grow(matrix, len(keep))
+        matrix = grow_rows(matrix, len(keep))
         words = [words[i] for i in keep]
         index = {w: i for i, w in enumerate(words)}
     meta = {"source": str(path), "format": info["format"] if format is None else fmt}
@@ -392,6 +399,8 @@ def validate(path, format=None, max_duplicates: int = 20) -> dict:
         fmt = detect_format(path) if format is None else canonical_format(format)
         report["format"] = fmt
         if fmt == "native":
+            from embedkit.vectors.storage import row_norms
+
             words, storage, _, _ = native.open_native(path, norms=False)
             report.update(count=len(words), dim=storage.dim)
             stored = None
@@ -401,12 +410,13 @@ def validate(path, format=None, max_duplicates: int = 20) -> dict:
             off = 0
             for s in range(0, len(storage), block):
                 rows = storage.decode(s, min(len(storage), s + block))
-                bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
+                want = row_norms(rows)
+                bad = np.flatnonzero(~np.isfinite(want))
                 for r in bad[:100]:
                     report["errors"].append((f"row {s + r + 1}", f"word {words[s + r]!r}: NaN "
-                                             "or infinity in the vector"))
+                                             "or infinity in the vector (or values whose norm "
+                                             "exceeds float32)"))
                 if stored is not None:
-                    want = np.linalg.norm(rows, axis=1)
                     got = stored[s:s + len(rows)]
                     with np.errstate(invalid="ignore"):
                         wrong = np.flatnonzero(~((got == want) | (
@@ -419,7 +429,7 @@ def validate(path, format=None, max_duplicates: int = 20) -> dict:
                 report["errors"].append(("norms", f"{off} stored norms disagree with the matrix: "
                                          f"rewrite them with `embedkit convert {path}`"))
             if storage.checksum:
-                from embedkit.search.index import vectors_checksum
+                from embedkit.vectors.storage import vectors_checksum
 
                 saved, storage.checksum = storage.checksum, None
                 if vectors_checksum(Vectors._trusted(words, None, storage=storage)) != saved:

@@ -33,6 +33,10 @@ NORMS_FILE = "norms.npy"
 SCALES_FILE = "scales.npy"
 #: rows whose stored norm is recomputed when a directory is opened (evenly spaced)
 NORM_SAMPLE_ROWS = 64
+#: Matrices up to this size are read whole when opened with stored norms (every row checked
+#: finite); larger ones are left mapped and untouched until queried (`embedkit validate`
+#: reads every row).
+FULL_CHECK_BYTES = 64 << 20
 #: relative tolerance of that check (norms written by other tools in float64 pass)
 NORM_RTOL = 1e-5
 
@@ -100,7 +104,7 @@ def save_native(words, matrix, path, *, counts=None, metadata=None, dtype=None,
         raise ParameterError(f"metadata must be JSON-serialisable: {exc}") from None
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
-        vocab["checksum"] = _write_rows(storage, tmp, dtype, scale)
+        vocab["checksum"] = _write_rows(storage, tmp, dtype, scale, words)
         text = json.dumps(vocab, ensure_ascii=False, separators=(",", ":"))
         for name, array in (extra_arrays or {}).items():
             np.save(tmp / name, np.asanyarray(array), allow_pickle=False)
@@ -165,17 +169,17 @@ def _swap_in(tmp: pathlib.Path, path: pathlib.Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _write_rows(storage, directory, dtype, scale) -> str:
+def _write_rows(storage, directory, dtype, scale, words) -> str:
     """Write ``vectors.npy``, ``norms.npy`` (and ``scales.npy``) of ``storage`` as ``dtype``,
     a block of rows at a time; return the checksum of the stored values (the one
-    :func:`embedkit.search.index.vectors_checksum` computes, so that a saved index is
+    :func:`embedkit.vectors.storage.vectors_checksum` computes, so that a saved index is
     matched to these vectors without reading the whole matrix again)."""
     import hashlib
 
     from numpy.lib.format import open_memmap
 
     from embedkit._kernels.blockscore import abs_max_columns, quantize_columns, quantize_rows
-    from embedkit.vectors.storage import StoredMatrix
+    from embedkit.vectors.storage import StoredMatrix, first_unscorable, row_norms
 
     n, dim = storage.shape
     step = max(1, (16 << 20) // (4 * max(1, dim)))
@@ -207,8 +211,17 @@ def _write_rows(storage, directory, dtype, scale) -> str:
             else:
                 quantize_columns(np.ascontiguousarray(rows), scales, out[x0:x1])
         else:
-            out[x0:x1] = storage.decode(x0, x1)
-        norms[x0:x1] = np.linalg.norm(written.decode(x0, x1), axis=1)
+            with np.errstate(over="ignore"):  # beyond float16: refused just below
+                out[x0:x1] = storage.decode(x0, x1)
+        decoded = written.decode(x0, x1)
+        norms[x0:x1] = row_norms(decoded)
+        bad = first_unscorable(norms[x0:x1], decoded)
+        if bad is not None:
+            r = x0 + bad
+            raise ParameterError(
+                f"row {r + 1} (word {words[r]!r}) holds NaN or infinity"
+                + (" (as float16: float16 holds at most 65504)" if dtype == "float16" else "")
+                + ": fix or drop that row before saving")
         digest.update(np.ascontiguousarray(out[x0:x1]).data)
     out.flush()
     del out, written
@@ -216,9 +229,9 @@ def _write_rows(storage, directory, dtype, scale) -> str:
     checksum = "blake2b:" + digest.hexdigest()
     if scales is not None:
         np.save(directory / SCALES_FILE, scales, allow_pickle=False)
-        from embedkit.search.store import vectors_checksum
+        from embedkit._io import matrix_checksum
 
-        checksum += "+" + vectors_checksum(scales[None, :]).split(":", 1)[1]
+        checksum += "+" + matrix_checksum(scales[None, :]).split(":", 1)[1]
     return checksum
 
 
@@ -230,6 +243,7 @@ def write_norms(path) -> bool:
     matrix are replaced.  Returns False when correct norms were already stored.
     """
     from embedkit._atomic import atomic_file
+    from embedkit.vectors.storage import first_unscorable
 
     path = pathlib.Path(path)
     try:
@@ -240,6 +254,10 @@ def write_norms(path) -> bool:
         if storage.norms_stored:
             return False
     norms = storage.compute_norms()
+    bad = first_unscorable(norms, storage.data)
+    if bad is not None:
+        raise FormatError(f"{path / VECTORS_FILE}: row {bad + 1} holds NaN or infinity; fix "
+                          "or drop it")
     with atomic_file(path / NORMS_FILE) as f:
         np.save(f, norms, allow_pickle=False)
     return True
@@ -261,11 +279,19 @@ def load_native(path, *, limit=None, mmap=True):
     return words, matrix, counts, meta
 
 
-def open_native(path, *, limit=None, mmap=True, norms=True):
+def open_native(path, *, limit=None, mmap=True, norms=True, with_index=False):
     """Open a native directory without decoding it: ``(words, storage, counts, metadata)``.
 
     ``storage`` is a :class:`~embedkit.vectors.storage.StoredMatrix` over the (memory-mapped
-    unless ``mmap`` is False) rows, with the stored norms unless ``norms`` is False.
+    unless ``mmap`` is False) rows, with the stored norms.  When the directory has none,
+    they are computed here, streamed, and a row they show to be unscorable is refused;
+    ``norms=False`` ignores stored norms and leaves both to the caller.  With
+    ``with_index`` a fifth item is the :class:`~embedkit.vectors.wordindex.WordIndex` of
+    the words (None with a ``limit``).
+
+    With stored norms the matrix itself is not read when opening (it stays mapped and
+    untouched until a query): the norms are checked instead (one finite, non-negative
+    value per row; 64 evenly spaced rows recomputed).
 
     Raises
     ------
@@ -273,9 +299,11 @@ def open_native(path, *, limit=None, mmap=True, norms=True):
         An unknown ``dtype``; a matrix whose dtype is not the declared one; an int8 matrix
         whose ``scales.npy`` is missing, of the wrong shape, or holds a zero, negative or
         non-finite scale; ``norms.npy`` of the wrong length, negative or non-finite, or
-        disagreeing with the rows it is checked against (64 evenly spaced rows).
+        disagreeing with the rows it is checked against (64 evenly spaced rows); without
+        stored norms, a row holding NaN or infinity (with stored norms, the same for
+        matrices up to ``FULL_CHECK_BYTES``; `embedkit validate` reads larger ones whole).
     """
-    from embedkit.vectors.storage import DTYPES, SCALE_AXES, StoredMatrix
+    from embedkit.vectors.storage import DTYPES, SCALE_AXES, StoredMatrix, first_unscorable
 
     path = pathlib.Path(path)
     if not path.exists():
@@ -338,35 +366,50 @@ def open_native(path, *, limit=None, mmap=True, norms=True):
     if counts is not None:
         counts = V.count_list(counts, len(words), file=vocab_file, name="counts")
     metadata = V.field(vocab, "metadata", (dict, type(None)), file=vocab_file, default=None)
-    _check_unique(words, vocab_file)
-    bad = V.first_nonfinite_row(matrix if limit is None else matrix[:limit])
-    if bad is not None:
-        raise FormatError(f"{path / VECTORS_FILE}: row {bad + 1} (word {words[bad]!r}) holds "
-                          "NaN or infinity (or a value too large for float32); fix or drop it")
+    word_index = _check_unique(words, vocab_file)
     stored = None
     if norms and (path / NORMS_FILE).exists():
         stored = _read_norms(path / NORMS_FILE, len(words), mmap)
     storage = StoredMatrix(matrix, stored, scales, scale_axis)
+    storage.source = str(path)
     checksum = vocab.get("checksum")
     if isinstance(checksum, str) and checksum.startswith("blake2b:") and dtype is not None:
         storage.checksum = checksum  # written with the rows; `embedkit validate` re-checks it
     if stored is not None:
         _check_norm_sample(storage, path / NORMS_FILE)
+        if matrix.nbytes <= FULL_CHECK_BYTES:  # small: reading every row costs nothing
+            _check_finite_rows(matrix, path / VECTORS_FILE, words)
     if limit is not None:
         words = words[:limit]
         storage = storage.head(limit)
         counts = None if counts is None else counts[:limit]
+        word_index = None
+    if stored is None and norms:
+        # No stored norms: compute them now, one streamed pass that also finds the rows a
+        # query could not score (NaN or infinity).  With stored norms
+        # the matrix is not read at all: the writer refused such rows, the norms are checked
+        # (finite, one per row, 64 rows recomputed) and `embedkit validate` reads everything.
+        bad = first_unscorable(storage.norms, storage.data)
+        if bad is not None:
+            raise FormatError(f"{path / VECTORS_FILE}: row {bad + 1} (word {words[bad]!r}) "
+                              "holds NaN or infinity; fix or drop it")
+    if with_index:
+        return words, storage, counts, metadata or {}, word_index
     return words, storage, counts, metadata or {}
 
 
-def _check_unique(words, vocab_file) -> None:
-    if len(set(words)) != len(words):
-        seen: dict[str, int] = {}
-        for i, w in enumerate(words):
-            j = seen.setdefault(w, i)
-            if j != i:
-                raise FormatError(f"{vocab_file}: word {i + 1} ({w!r}) is a duplicate of word "
-                                  f"{j + 1}; a native vocabulary holds each word once")
+def _check_unique(words, vocab_file):
+    """The :class:`~embedkit.vectors.wordindex.WordIndex` of ``words``; a repeated word is
+    a :class:`FormatError` naming both rows."""
+    from embedkit.vectors.wordindex import WordIndex
+
+    index = WordIndex(words)
+    dup = index.first_duplicate()
+    if dup is not None:
+        j, i = dup
+        raise FormatError(f"{vocab_file}: word {i + 1} ({words[i]!r}) is a duplicate of word "
+                          f"{j + 1}; a native vocabulary holds each word once")
+    return index
 
 
 def _read_npy(file, mmap):
@@ -381,16 +424,27 @@ def _read_norms(file, n, mmap):
                           f"{file.parent}` to rewrite them")
     if norms.dtype != np.float32:
         norms = norms.astype(np.float32)
-    step = 1 << 20
-    for x0 in range(0, n, step):
-        part = norms[x0:x0 + step]
-        ok = part >= 0  # False for NaN; +inf is a row whose sum of squares overflows float32
+    bad = np.flatnonzero(~(norms >= 0))  # negative or NaN (+inf: a wide row, see storage)
+    if len(bad):
+        bad = int(bad[0])
+        raise FormatError(f"{file}: the norm of row {bad + 1} is {norms[bad]} (negative or "
+                          "NaN), so the matrix or the norms are damaged: run "
+                          f"`embedkit validate {file.parent}`, or `embedkit convert "
+                          f"{file.parent}` to recompute the norms")
+    return norms
+
+
+def _check_finite_rows(matrix, file, words) -> None:
+    """A :class:`FormatError` naming the first row of ``matrix`` holding NaN or infinity."""
+    if matrix.dtype.kind != "f":
+        return
+    step = max(1, (1 << 18) // max(1, matrix.shape[1]))  # 256 KB of flags at a time
+    for x0 in range(0, matrix.shape[0], step):
+        ok = np.isfinite(matrix[x0:x0 + step]).all(axis=1)
         if not ok.all():
             bad = x0 + int(np.flatnonzero(~ok)[0])
-            raise FormatError(f"{file}: the norm of row {bad + 1} is {norms[bad]} (negative "
-                              "or NaN), so the matrix or the norms are damaged: "
-                              f"run `embedkit validate {file.parent}`")
-    return norms
+            raise FormatError(f"{file}: row {bad + 1} (word {words[bad]!r}) holds NaN or "
+                              "infinity; fix or drop it")
 
 
 def _check_norm_sample(storage, file) -> None:
@@ -398,14 +452,16 @@ def _check_norm_sample(storage, file) -> None:
     n = len(storage)
     if n == 0:
         return
+    from embedkit.vectors.storage import row_norms
+
     rows = np.unique(np.linspace(0, n - 1, num=min(n, NORM_SAMPLE_ROWS)).astype(np.int64))
-    want = np.linalg.norm(storage.rows(rows), axis=1)
-    got = storage.norms[rows]
-    with np.errstate(invalid="ignore"):
+    want = row_norms(storage.rows(rows)).astype(np.float64)  # float64 fallback: no overflow
+    got = storage.norms[rows].astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
         off = ~((got == want) | (np.abs(got - want) <= NORM_RTOL * np.maximum(want, 1e-30)))
     if off.any():
-        r = int(rows[np.flatnonzero(off)[0]])
+        i = int(np.flatnonzero(off)[0])
+        r = int(rows[i])
         raise FormatError(f"{file} disagrees with the matrix: row {r + 1} has norm "
-                          f"{float(np.linalg.norm(storage.rows([r]))):.6g} but {NORMS_FILE} "
-                          f"says {float(storage.norms[r]):.6g}; rewrite the norms with "
-                          f"`embedkit convert {file.parent}`")
+                          f"{want[i]:.6g} but {NORMS_FILE} says {got[i]:.6g}; rewrite the "
+                          f"norms with `embedkit convert {file.parent}`")

@@ -15,8 +15,9 @@ from typing import Iterator, Literal
 
 import numpy as np
 
+from embedkit._io import matrix_checksum
 from embedkit._kernels import blockscore
-from embedkit.errors import ParameterError
+from embedkit.errors import FormatError, ParameterError
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,9 @@ DECODE_BYTES = 2 << 20
 #: The dot products of a batch of queries with one block of rows take at most this much.
 SCORE_BYTES = 16 << 20
 #: float32 rows need no decoding; a block is a view of the (mapped) matrix of at most this
-#: many rows.
-MAX_BLOCK_ROWS = 1 << 18
+#: many rows (one BLAS matrix-vector product per block for a single query: a few calls
+#: over 3 M rows, each streaming 1.2 GB of mapped rows, with 4 MB of dot products).
+MAX_BLOCK_ROWS = 1 << 20
 _MIN_BLOCK_ROWS = 256
 #: Rows whose norms are computed together when a file lacks stored norms.
 _NORM_ROWS = 1 << 16
@@ -55,9 +57,52 @@ def _is_dtype_like(dtype) -> bool:
 
 
 _HALF_TABLE: list[np.ndarray] = []
-#: Up to this many queries are scored by a Numba kernel reading the stored block directly
-#: (no decode buffer, no BLAS call per block); more go through a GEMM on decoded blocks.
+#: Up to this many queries on float16/int8 rows are scored by a Numba kernel reading the
+#: stored block directly (no decode buffer); more go through a GEMM on decoded blocks.
+#: float32 rows always go to BLAS (a matrix-vector product for one query).
 FEW_QUERIES = 4
+#: A cosine above this means the stored norms disagree with the rows (a damaged file).
+_COS_LIMIT = np.float32(1.0 + 1e-3)
+#: Below this a float32 sum of squares may underflow (``sqrt`` of the smallest normal).
+_TINY_NORM = np.float32(2.0 ** -63)
+
+
+def row_norms(block: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row of the float32 ``block``, as float32.
+
+    ``np.linalg.norm(block, axis=1)`` (float32 sums, bit for bit) for ordinary rows; a row
+    whose float32 sum of squares overflows (a value above about 1e19) or underflows is
+    recomputed in float64.  The result is ``inf`` only for a row holding infinity or whose
+    norm exceeds the float32 range (values near 3.4e38; such a "wide" row is scored in
+    float64, see :attr:`StoredMatrix.wide`), NaN only for a row holding NaN.
+    """
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        out = np.linalg.norm(block, axis=1)
+        redo = ~(out >= _TINY_NORM) | (out == np.inf)  # NaN, inf, underflow
+        if redo.any():
+            rows = np.flatnonzero(redo)
+            out[rows] = np.linalg.norm(block[rows].astype(np.float64), axis=1).astype(np.float32)
+    return out
+
+
+def first_unscorable(norms: np.ndarray, data: np.ndarray | None = None) -> int | None:
+    """Index of the first row that cannot be scored, or None (block by block).
+
+    A norm that is negative or NaN; ``inf`` too, unless ``data`` (the stored rows) shows
+    the row is finite (a wide row, whose norm only exceeds the float32 range).
+    """
+    step = 1 << 20
+    for x0 in range(0, len(norms), step):
+        part = norms[x0:x0 + step]
+        bad = ~(part >= 0)  # negative or NaN
+        if data is not None:
+            for r in np.flatnonzero(part == np.inf):
+                bad[r] = not np.isfinite(data[x0 + r]).all()
+        else:
+            bad |= part == np.inf
+        if bad.any():
+            return x0 + int(np.flatnonzero(bad)[0])
+    return None
 #: Rows per block for the direct kernel (its dot products: ``4 * FEW_QUERIES`` bytes a row).
 _DIRECT_ROWS = 1 << 16
 
@@ -75,6 +120,19 @@ def _widen(block: np.ndarray, out: np.ndarray) -> None:
         blockscore.widen_half(block.view(np.uint16), _half_table(), out)
     else:
         np.copyto(out, block, casting="unsafe")
+
+
+def vectors_checksum(vectors) -> str:
+    """The checksum tying a saved index to ``vectors``: of the rows as stored (float32 files
+    give the same checksum as before stored norms existed), plus int8 scales."""
+    saved = getattr(vectors.storage, "checksum", None)
+    if saved:  # computed while the .ekv was written: no pass over the matrix
+        return saved
+    parts = vectors.storage.checksum_arrays()
+    digest = matrix_checksum(parts[0])
+    for extra in parts[1:]:
+        digest += "+" + matrix_checksum(extra).split(":", 1)[1]
+    return digest
 
 
 class StoredMatrix:
@@ -111,8 +169,11 @@ class StoredMatrix:
         self._norms = norms
         self.norms_stored = norms is not None
         self._factor = None
+        self._wide = None
         #: the checksum saved with the rows (``None``: computed when needed)
         self.checksum: str | None = None
+        #: the file the rows were read from (named in errors about damaged rows), if any
+        self.source: str | None = None
 
     # -- shape ------------------------------------------------------------------------------
     @property
@@ -145,6 +206,7 @@ class StoredMatrix:
         out = StoredMatrix(self.data[:n], None if self._norms is None else self._norms[:n],
                            scales, self.scale_axis)
         out.norms_stored = self.norms_stored
+        out.source = self.source
         return out
 
     # -- norms ------------------------------------------------------------------------------
@@ -158,8 +220,10 @@ class StoredMatrix:
     def compute_norms(self) -> np.ndarray:
         """Each decoded row's Euclidean norm, a block of rows at a time (no full-size copy).
 
-        Block by block, ``np.linalg.norm(rows, axis=1)`` gives the same float32 values as
-        over the whole matrix (the sum runs along each row alone).
+        Block by block, :func:`row_norms` gives the same float32 values as
+        ``np.linalg.norm`` over the whole matrix (the sum runs along each row alone), and
+        finite norms for rows whose float32 sum of squares would overflow.  A row holding
+        NaN or infinity gets a NaN or infinite norm (the loader refuses such files).
         """
         from embedkit._progress import progress_bar
 
@@ -170,7 +234,7 @@ class StoredMatrix:
                           disable=None if n >= 4 * step else True) as bar:
             for x0 in range(0, n, step):
                 x1 = min(n, x0 + step)
-                out[x0:x1] = np.linalg.norm(self.decode(x0, x1), axis=1)
+                out[x0:x1] = row_norms(self.decode(x0, x1))
                 bar.update(x1 - x0)
         return out
 
@@ -188,6 +252,36 @@ class StoredMatrix:
                 inv *= self.scales
             self._factor = inv
         return self._factor
+
+    @property
+    def wide(self) -> np.ndarray:
+        """Rows whose norm exceeds the float32 range (stored as ``inf``; finite values near
+        3.4e38): their float32 dot products could overflow, so their cosines are computed
+        in float64 (:meth:`exact_cosines`).  Usually empty."""
+        if self._wide is None:
+            self._wide = np.flatnonzero(self.norms == np.inf)
+        return self._wide
+
+    def exact_cosines(self, queries, ids) -> np.ndarray:
+        """Cosines of unit ``queries`` with rows ``ids`` computed in float64 (float32 out)."""
+        rows = self.rows(ids).astype(np.float64)
+        norms = np.linalg.norm(rows, axis=1)
+        norms[norms == 0] = 1.0
+        q = np.atleast_2d(np.asarray(queries, dtype=np.float64))
+        return ((q @ rows.T) / norms).astype(np.float32)
+
+    def _cos_block(self, queries, b0, b1, dots) -> bool:
+        """Turn ``dots`` of rows ``b0:b1`` into cosines in place when the block holds wide
+        rows (exact for them); returns False (nothing done) otherwise."""
+        wide = self.wide
+        lo, hi = np.searchsorted(wide, [b0, b1])
+        if lo == hi:
+            return False
+        with np.errstate(over="ignore", invalid="ignore"):
+            dots *= self.factor[b0:b1]
+        ids = wide[lo:hi]
+        dots[:, ids - b0] = self.exact_cosines(queries, ids)
+        return True
 
     # -- rows -------------------------------------------------------------------------------
     def decode(self, x0: int, x1: int, out: np.ndarray | None = None) -> np.ndarray:
@@ -227,7 +321,17 @@ class StoredMatrix:
         rows = self.rows(ids)
         norms = self.norms[ids]
         norms = np.where(norms == 0, np.float32(1.0), norms)[:, None]
-        return (rows / norms).astype(np.float32, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = (rows / norms).astype(np.float32, copy=False)
+        for i in np.flatnonzero(norms[:, 0] == np.inf):  # wide rows: divide in float64
+            r64 = rows[i].astype(np.float64)
+            out[i] = r64 / np.linalg.norm(r64)
+        if not np.isfinite(out).all():
+            bad = int(ids[np.flatnonzero(~np.isfinite(out).all(axis=1))[0]])
+            raise FormatError(f"{self.source or 'the vectors'}: row {bad + 1} holds NaN or "
+                              "infinity, or disagrees with its stored norm (the file was "
+                              "changed after it was written): run `embedkit validate`")
+        return out
 
     # -- scoring ----------------------------------------------------------------------------
     def block_rows(self, n_queries: int) -> int:
@@ -251,6 +355,19 @@ class StoredMatrix:
         """``(b0, b1, dots)``: dot products of prepared ``queries`` with the stored blocks
         (multiply by ``factor[b0:b1]`` for cosines)."""
         q = self._prepare(queries)
+        if self.dtype == "float32":
+            # BLAS straight on views of the (mapped) rows: nothing is copied or decoded
+            step = self.block_rows(len(q)) if rows is None else int(rows)
+            for b0 in range(x0, x1, step):
+                b1 = min(x1, b0 + step)
+                block = self.data[b0:b1]
+                with np.errstate(over="ignore", invalid="ignore"):  # wide rows: redone
+                    if len(q) == 1:  # a matrix-vector product (sgemv), as gensim does
+                        dots = np.dot(block, q[0])[None, :]
+                    else:
+                        dots = q @ block.T
+                yield b0, b1, dots
+            return
         if len(q) <= FEW_QUERIES:
             # a Numba kernel straight on the stored (mapped) rows: no buffer, no BLAS
             step = _DIRECT_ROWS if rows is None else int(rows)
@@ -265,16 +382,11 @@ class StoredMatrix:
                 yield b0, b1, out
             return
         rows = self.block_rows(len(q)) if rows is None else int(rows)
-        buf = None
-        if self.dtype != "float32":
-            buf = np.empty((min(rows, max(0, x1 - x0)), self.dim), dtype=np.float32)
+        buf = np.empty((min(rows, max(0, x1 - x0)), self.dim), dtype=np.float32)
         for b0 in range(x0, x1, rows):
             b1 = min(x1, b0 + rows)
-            if buf is None:
-                block = self.data[b0:b1]
-            else:
-                block = buf[:b1 - b0]
-                _widen(self.data[b0:b1], block)
+            block = buf[:b1 - b0]
+            _widen(self.data[b0:b1], block)
             yield b0, b1, q @ block.T
 
     def cosine_blocks(self, queries, x0: int = 0, x1: int | None = None,
@@ -287,7 +399,8 @@ class StoredMatrix:
         x1 = len(self) if x1 is None else x1
         factor = self.factor
         for b0, b1, dots in self._raw_blocks(queries, x0, x1, rows):
-            dots *= factor[b0:b1]
+            if not self._cos_block(queries, b0, b1, dots):
+                dots *= factor[b0:b1]
             yield b0, b1, dots
 
     def cosines(self, queries, x0: int = 0, x1: int | None = None,
@@ -352,9 +465,25 @@ class StoredMatrix:
         fold = blockscore.fold_topk_serial if nq < 4 else blockscore.fold_topk
         factor = self.factor
         for b0, b1, dots in self._raw_blocks(queries, 0, n_rows):
-            fold(dots, factor[b0:b1], b0, exclude, k, ids, scores)
+            if self._cos_block(queries, b0, b1, dots):
+                fold(dots, np.ones(b1 - b0, dtype=np.float32), b0, exclude, k, ids, scores)
+            else:
+                fold(dots, factor[b0:b1], b0, exclude, k, ids, scores)
+        self._check_cosines(queries, ids, scores)
         scores[ids < 0] = -np.inf
         return ids, scores
+
+    def _check_cosines(self, queries, ids, scores) -> None:
+        """A cosine above 1 (times the query's length) means a stored norm is smaller than
+        its row: refuse it rather than return a score that cannot be a cosine."""
+        over = scores[:, 0] > _COS_LIMIT * np.linalg.norm(queries, axis=1)
+        if over.any():
+            q = int(np.flatnonzero(over)[0])
+            r = int(ids[q, 0])
+            raise FormatError(f"{self.source or 'the vectors'}: row {r + 1} scores a cosine of "
+                              f"{float(scores[q, 0]):.4g}: its stored norm disagrees with the "
+                              "row (the file was changed after it was written): run "
+                              "`embedkit validate`, or rewrite the norms with `embedkit convert`")
 
     def combination_search(self, terms, pos, neg, scale, exclude, k, method, epsilon,
                            n_rows=None, rows=None, ids=None, scores=None):

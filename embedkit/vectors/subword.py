@@ -26,9 +26,15 @@ EOS = "</s>"
 _EMPTY_REMAP = np.empty(0, dtype=np.int64)
 
 
-def _check_int(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ParameterError(f"{name} must be an integer >= {low}, got {value!r}")
+#: the longest n-gram (in characters) accepted, as fastText's own argument checks allow
+MAX_N = 1000
+
+
+def _check_int(name, value, low, high=None):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low \
+            or (high is not None and value > high):
+        within = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ParameterError(f"{name} must be an integer {within}, got {value!r}")
     return int(value)
 
 
@@ -47,6 +53,9 @@ class Subwords:
         How words are turned into the bytes that are hashed (the model's file encoding).
     remap : ndarray of int64, optional
         Pruned models only: bucket -> row (``-1``: the n-gram was pruned).
+    source : str, optional
+        The file the n-gram rows come from (named when a row turns out to hold NaN or
+        infinity).
 
     Examples
     --------
@@ -56,13 +65,13 @@ class Subwords:
     """
 
     def __init__(self, ngrams, minn: int, maxn: int, bucket: int, encoding: str = "utf-8",
-                 remap=None):
+                 remap=None, source: str = ""):
         ngrams = np.asanyarray(ngrams)
         if ngrams.ndim != 2 or ngrams.dtype != np.float32:
             raise ParameterError(f"ngrams must be a float32 matrix, got {ngrams.dtype} with "
                                  f"shape {ngrams.shape}")
-        self.minn = _check_int("minn", minn, 0)
-        self.maxn = _check_int("maxn", maxn, 0)
+        self.minn = _check_int("minn", minn, 0, MAX_N)
+        self.maxn = _check_int("maxn", maxn, 0, MAX_N)
         self.bucket = _check_int("bucket", bucket, 1)
         if remap is None:
             if ngrams.shape[0] != self.bucket:
@@ -75,13 +84,16 @@ class Subwords:
                     remap.min() < -1 or remap.max() >= ngrams.shape[0])):
                 raise ParameterError("remap must map each of the bucket ids to an n-gram row "
                                      "or -1")
+        if not isinstance(encoding, str):
+            raise ParameterError(f"encoding must be a codec name, got {encoding!r}")
         try:
             "".encode(encoding)
-        except LookupError:
+        except (LookupError, ValueError):
             raise ParameterError(f"unknown encoding {encoding!r}") from None
         self.ngrams = ngrams
         self.encoding = encoding
         self.remap = remap
+        self.source = str(source)
 
     @property
     def dim(self) -> int:
@@ -140,12 +152,27 @@ class Subwords:
         own = np.full(len(words), -1, dtype=np.int64)
         K.compose_vectors(buf, offsets, own, self.ngrams[:1], self.ngrams, self.minn, self.maxn,
                           self.bucket, self.remap, out, counts)
+        if not np.isfinite(out).all():
+            self._refuse_nonfinite(words, out)
         empty = np.flatnonzero(counts == 0)
         if empty.size:
             log.warning("%d word(s) have no character n-gram of %d-%d characters (e.g. %r); "
                         "their vectors are zeros, as in fastText", empty.size, self.minn,
                         self.maxn, words[int(empty[0])])
         return out
+
+    def _refuse_nonfinite(self, words, out):
+        """A composed vector is not finite: a FormatError naming the file and the n-gram row
+        (rows are checked when used, so a memory-mapped matrix is never read whole)."""
+        k = int(np.flatnonzero(~np.isfinite(out).all(axis=1))[0])
+        rows = self.ngram_rows(words[k])
+        bad = [int(r) for r in rows if not np.isfinite(self.ngrams[r]).all()]
+        where = self.source or "the n-gram matrix"
+        if bad:
+            raise FormatError(f"{where}: n-gram row {bad[0]} (used by {words[k]!r}) holds NaN "
+                              "or infinity; the file is damaged: download or convert it again")
+        raise FormatError(f"{where}: the n-gram rows of {words[k]!r} hold values so large "
+                          "that their sum overflows float32; the file is damaged")
 
     def vector(self, word: str) -> np.ndarray:
         """The vector of one word from its n-grams (see :meth:`vectors`)."""
@@ -176,21 +203,25 @@ class Subwords:
             raise FormatError(f"{directory}: the subword metadata names an unknown hashing "
                               f"scheme ({info.get('hash') if isinstance(info, dict) else info!r}); "
                               f"this embedkit reads {HASH_NAME!r}")
+        from embedkit import _validate as V
+        from embedkit.errors import MissingFileError
+
         try:
-            matrix = np.load(where, mmap_mode="r" if mmap else None, allow_pickle=False)
+            matrix = V.read_npy(where, mmap=mmap)
             remap = None
             if info.get("pruned"):
-                remap = np.load(directory / "ngram_remap.npy", allow_pickle=False)
-        except FileNotFoundError as exc:
+                remap = V.read_npy(directory / "ngram_remap.npy")
+                V.check_array(remap, file=directory / "ngram_remap.npy", name="ngram_remap",
+                              ndim=1, kind="iu")
+        except MissingFileError as exc:
             raise FormatError(f"{directory}: its metadata describes subword vectors but "
-                              f"{pathlib.Path(exc.filename).name} is missing") from None
-        except ValueError as exc:
-            raise FormatError(f"{where}: {exc}") from None
+                              f"{exc}") from None
         if matrix.ndim != 2 or matrix.dtype != np.float32 or matrix.shape[1] != dim:
             raise FormatError(f"{where}: expected a float32 matrix with {dim} columns, got "
                               f"{matrix.dtype} {matrix.shape}")
         try:
             return cls(matrix, info.get("minn"), info.get("maxn"), info.get("bucket"),
-                       encoding=info.get("encoding", "utf-8"), remap=remap)
+                       encoding=info.get("encoding", "utf-8"), remap=remap, source=str(where))
         except ParameterError as exc:
-            raise FormatError(f"{directory}: bad subword data ({exc})") from None
+            raise FormatError(f"{directory}: bad subword data in {directory / 'vocab.json'} "
+                              f"({exc})") from None

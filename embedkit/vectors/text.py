@@ -15,9 +15,9 @@ import numpy as np
 from embedkit._kernels import vectors_io as K
 from embedkit._threads import cpu_count
 from embedkit.errors import FormatError, ParameterError
+from embedkit._io import decompression_errors, stream_is_plain
 from embedkit.vectors._files import (ChunkReader, alloc_matrix, atomic_output, check_header,
-                                     decompression_errors, open_input, stream_is_plain,
-                                     strip_compression)
+                                     finish_read, grow_rows, open_input, strip_compression)
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,33 @@ def _is_number(tok: str) -> bool:
         return False
 
 
+_BINARY_HINT = ("; this is binary data: for a word2vec .bin file give --format "
+                "word2vec-binary, or no --format to detect it")
+
+
+def excerpt(raw: bytes, limit: int = 40) -> str:
+    """A short, escaped quotation of ``raw`` for a message: the text when it is printable
+    UTF-8, else the bytes escaped (``'\\x00\\x01binary\\xff'``), cut at ``limit`` bytes."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "replace")
+    cut = raw[:limit]
+    try:
+        text = cut.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    shown = repr(text) if text is not None and text.isprintable() else repr(cut)[1:]
+    return shown + ("..." if len(raw) > limit else "")
+
+
+def looks_binary(raw: bytes) -> bool:
+    """NUL bytes, or many control bytes or invalid UTF-8: not a text vectors file."""
+    if b"\0" in raw:
+        return True
+    text = raw.decode("utf-8", "replace")
+    odd = sum(1 for c in text if c == "\ufffd" or (ord(c) < 32 and c not in "\t\r\n"))
+    return odd > max(2, len(text) // 20)
+
+
 def parse_first_line(line: bytes, path, expect_header: bool | None):
     """Decide from the first line whether there is a ``count dim`` header.
 
@@ -114,7 +141,8 @@ def parse_first_line(line: bytes, path, expect_header: bool | None):
     if expect_header:
         if not looks_header:
             raise FormatError(f"{path}: line 1: the header must be two integers 'count dim', "
-                              f"got {text[:80]!r}")
+                              f"got {excerpt(line.strip())}"
+                              + (_BINARY_HINT if looks_binary(line) else ""))
         count, dim = int(toks[0]), int(toks[1])
         check_header(count, dim, path, text)
         return count, dim
@@ -124,41 +152,10 @@ def parse_first_line(line: bytes, path, expect_header: bool | None):
             break
         dim += 1
     if dim == 0:
-        raise FormatError(f"{path}: line 1: no numbers after the word {toks[0]!r}; "
-                          "expected 'word v1 v2 ...'")
+        raise FormatError(f"{path}: line 1: no numbers after the word "
+                          f"{excerpt(line.strip().split()[0])}; expected 'word v1 v2 ...'"
+                          + (_BINARY_HINT if looks_binary(line) else ""))
     return None, dim
-
-
-def _finish_read(path, matrix, done, row, count, limit, validating, decoder, unicode_errors):
-    """Trim the matrix to the ``done + row`` rows read; warn about a wrong header count and
-    repaired words (not while validating).  Returns the matrix and the row count."""
-    if row < matrix.shape[0]:
-        matrix = _grow(matrix, row)
-    rows = done + row
-    if count is not None and rows != count and not validating \
-            and (limit is None or rows < min(limit, count)):
-        log.warning("%s: the header says %d words but the file holds %d; using %d",
-                    path, count, rows, rows)
-    if decoder.repaired and not validating:
-        log.warning("%s: repaired %d words that were not valid UTF-8 (unicode_errors=%r)",
-                    path, decoder.repaired, unicode_errors)
-    return matrix, rows
-
-
-def _grow(matrix: np.ndarray, rows: int) -> np.ndarray:
-    """Resize in place (realloc: no second copy of the matrix in memory when possible).
-
-    A matrix that does not own its memory (see ``alloc_matrix``) is sliced when it
-    shrinks and copied when it grows.
-    """
-    if matrix.base is not None:
-        if rows <= matrix.shape[0]:
-            return matrix[:rows]
-        new = np.empty((rows, matrix.shape[1]), dtype=matrix.dtype)
-        new[: len(matrix)] = matrix
-        return new
-    matrix.resize((rows, matrix.shape[1]), refcheck=False)
-    return matrix
 
 
 def read_text(path, *, limit=None, unicode_errors="replace", header=None, problems=None,
@@ -259,15 +256,15 @@ def read_text(path, *, limit=None, unicode_errors="replace", header=None, proble
                 if limit is not None and done + row >= limit:
                     break
                 if not validating:
-                    matrix = _grow(matrix, max(16, int(matrix.shape[0] * 1.5)))
+                    matrix = grow_rows(matrix, max(16, int(matrix.shape[0] * 1.5)))
                 continue
             if reader.eof or (limit is not None and done + row >= limit):
                 break
             reader.fill(pos)
             pos = 0
         reader.close()
-    matrix, rows = _finish_read(path, matrix, done, row, count, limit, validating, decoder,
-                                unicode_errors)
+    matrix, rows = finish_read(path, matrix, done, row, count, limit, validating, decoder,
+                               unicode_errors)
     info = {"format": "word2vec-text" if count is not None else "glove",
             "header_count": count, "dim": dim, "rows": rows, "repaired": decoder.repaired}
     return decoder.words, matrix, info
@@ -279,14 +276,14 @@ def _text_error(status, reader, pos, a, b, dim) -> str:
     buf = reader.buf
     while end < reader.n and buf[end] != 10:
         end += 1
-    line = buf[pos:end].tobytes().decode("utf-8", "replace").rstrip()
-    shown = line if len(line) <= 60 else line[:57] + "..."
+    raw = buf[pos:end].tobytes().rstrip()
+    shown = excerpt(raw, 60)
+    hint = _BINARY_HINT if looks_binary(raw) else ""
     if status in (K.ERR_TOO_FEW, K.ERR_TOO_MANY):
         msg = (f"{a} numbers, expected {dim}: every line is a word and {dim} numbers "
-               f"({shown!r})")
+               f"({shown}){hint}")
     elif status == K.ERR_NOT_NUMBER:
-        tok = buf[a:b].tobytes().decode("utf-8", "replace")
-        msg = f"{tok!r} is not a number ({shown!r})"
+        msg = f"{excerpt(buf[a:b].tobytes(), 24)} is not a number ({shown}){hint}"
     elif status == K.ERR_NONFINITE:
         tok = buf[a:b].tobytes().decode("utf-8", "replace")
         msg = f"non-finite value {tok!r} (NaN or infinity): fix or drop the line"

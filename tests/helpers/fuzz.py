@@ -43,7 +43,13 @@ from pathlib import Path
 import numpy as np
 
 KINDS = ("text", "text_gz", "binary", "native", "checkpoint", "cache", "sentiment", "ner",
-         "index")
+         "index", "sharded", "lm", "seq2seq", "fasttext", "fasttext_native", "similarity",
+         "analogy", "index_hnsw")
+#: the file (or directory) of each kind under the artifacts root; the others are directories
+#: named after their kind
+FILES = {"text": "text.txt", "text_gz": "text_gz.txt.gz", "binary": "binary.bin",
+         "native": "native.ekv", "fasttext": "model.bin", "fasttext_native": "ft.ekv",
+         "similarity": "pairs.txt", "analogy": "questions.txt"}
 OUTCOMES = ("ok", "clean", "raw", "silent", "crash")
 HERE = Path(__file__).resolve().parent
 
@@ -78,6 +84,18 @@ def build_artifacts(root: Path) -> None:
     shutil.copytree(enc.path, root / "cache")
     F.sentiment_model(root / "sentiment")
     F.ner_model(root / "ner")
+    F.sharded_corpus(root / "sharded_work")
+    shutil.copytree(root / "sharded_work" / "enc", root / "sharded")
+    shutil.rmtree(root / "sharded_work")
+    F.lm_model(root / "lm")
+    F.seq2seq_model(root / "seq2seq")
+    F.fasttext_bin(root / "model.bin")
+    embedkit.save(embedkit.load(root / "model.bin"), root / "ft.ekv", format="native")
+    F.similarity_file(root / "pairs.txt")
+    F.analogy_file(root / "questions.txt")
+    (root / "index_hnsw").mkdir()
+    F.write_native(root / "index_hnsw" / "v.ekv", v)
+    Index(v, "hnsw").save(root / "index_hnsw" / "v.ekv")
 
 
 # -- mutations --------------------------------------------------------------------------------
@@ -229,6 +247,25 @@ def _mutate_file(f: Path, structured: bool, rng, target: Path) -> str:
     return f"{how} {f.relative_to(target.parent)}"
 
 
+def _resign(target: Path) -> bool:
+    """Update a model directory's ``weights_sha256`` to its (mutated) weights, as a careful
+    tamperer would, so that the checks behind the digest are exercised too."""
+    meta, weights = target / "model.json", target / "weights.npz"
+    if not (target.is_dir() and meta.is_file() and weights.is_file()):
+        return False
+    try:
+        state = json.loads(meta.read_bytes())
+    except ValueError:
+        return False
+    if not isinstance(state, dict) or not isinstance(state.get("weights_sha256"), str):
+        return False
+    from embedkit import _validate as V
+
+    state["weights_sha256"] = V.file_digest(weights)
+    meta.write_text(json.dumps(state))
+    return True
+
+
 # -- loading and checking -------------------------------------------------------------------
 
 class Silent(Exception):
@@ -252,6 +289,13 @@ def _check_vectors(v):
         if len(words) > 1:
             got = v.most_similar(words[0], topn=3)
             _check(all(w in v for w, _ in got), "most_similar returned unknown words")
+            a = m[0].astype(np.float64)
+            for w, score in got:  # each score is the true cosine (float64 reference)
+                b = m[v.words.index(w)].astype(np.float64)
+                na, nb = np.linalg.norm(a), np.linalg.norm(b)
+                want = float(a @ b / (na * nb)) if na > 0 and nb > 0 else 0.0
+                _check(abs(float(score) - want) < 1e-3, f"most_similar gives {w!r} "
+                       f"{float(score):.6g}, the cosine is {want:.6g}")
 
 
 def load_case(kind: str, path: Path) -> None:
@@ -296,29 +340,98 @@ def load_case(kind: str, path: Path) -> None:
             got = m.predict(sents)
             _check([len(g) for g in got] == [3, 4], "tag counts")
             _check(all(t in m.labels for g in got for t in g), "unknown tags")
-    elif kind == "index":
+    elif kind in ("index", "index_hnsw"):
         from embedkit.search import Index
 
         v = embedkit.load(path / "v.ekv")
         index = Index.open(v, path / "v.ekv", save=False)
         ids, scores = index.search(v.vectors[:4], k=3)
         _check(((ids >= -1) & (ids < len(v))).all(), "index ids out of range")
-        unit = v.normalized[:4]
-        self_score = np.einsum("ij,ij->i", unit, unit)
-        _check((scores[:, 0] >= self_score - 1e-4).all(), "a word is not its own nearest "
-               "neighbour (nor tied with it)")
+        if kind == "index":
+            unit = v.normalized[:4]
+            self_score = np.einsum("ij,ij->i", unit, unit)
+            _check((scores[:, 0] >= self_score - 1e-4).all(), "a word is not its own nearest "
+                   "neighbour (nor tied with it)")
+        else:  # approximate: the scores must still be the true cosines of the ids returned
+            unit = v.normalized
+            for q in range(4):
+                for j, s in zip(ids[q], scores[q]):
+                    if j >= 0:
+                        _check(abs(float(unit[q] @ unit[j]) - float(s)) < 1e-3,
+                               "a score is not the cosine of the word returned")
+    elif kind == "sharded":
+        from embedkit.corpus.sharded import ShardedCorpus
+        from embedkit.training import Word2Vec
+        from helpers import integrity as F
+
+        enc = ShardedCorpus.open(path)
+        for ids, off in enc.shards:
+            ids, off = np.asarray(ids), np.asarray(off)
+            _check(ids.size == 0 or (ids.min() >= 0 and ids.max() < len(enc.vocab)),
+                   "ids range")
+            _check(off[0] == 0 and off[-1] == len(ids) and (np.diff(off) >= 0).all(), "offsets")
+        res = Word2Vec(**dict(F.W2V_FAST, epochs=1)).fit(str(path), progress=False)
+        _check_vectors(res.vectors)
+    elif kind == "lm":
+        from embedkit.lm import LanguageModel
+
+        m = LanguageModel.load(path)
+        out = m.generate("w1 w2", max_tokens=4)
+        _check(all(w in m.vocab.index for w in out["text"].split()), "generated unknown words")
+        _check(bool(np.isfinite(out["logprob"])), "non-finite log-probability")
+        for method in ("sample", "beam"):
+            out = m.generate("w3", max_tokens=3, method=method, beam=2)
+            _check(bool(np.isfinite(out["logprob"])), f"non-finite {method} log-probability")
+    elif kind == "seq2seq":
+        from embedkit.seq2seq import Seq2Seq
+
+        m = Seq2Seq.load(path)
+        for beam in (1, 2):
+            got = m.translate(["abc", "ca"], beam=beam)
+            _check(len(got) == 2 and all(isinstance(g["output"], str) for g in got), "outputs")
+            _check(all(np.isfinite(g["logprob"]) for g in got), "non-finite log-probability")
+    elif kind in ("fasttext", "fasttext_native"):
+        v = embedkit.load(path)
+        _check_vectors(v)
+        if v.subwords is not None:
+            oov = v.subwords.vectors(["kingdom", "xyz", "a"])
+            _check(oov.shape == (3, v.dim) and bool(np.isfinite(oov).all()),
+                   "non-finite or misshaped n-gram vectors")
+    elif kind == "similarity":
+        from embedkit.evaluation import evaluate_similarity
+        from helpers import integrity as F
+
+        r = evaluate_similarity(F.vectors(8, 6), str(path))
+        _check(0 <= r.n_covered <= r.n, "coverage")
+        for c in (r.spearman, r.pearson):
+            _check(np.isnan(c) or -1.0 - 1e-9 <= c <= 1.0 + 1e-9, "a correlation outside [-1, 1]")
+    elif kind == "analogy":
+        from embedkit.evaluation import evaluate_analogies
+        from helpers import integrity as F
+
+        r = evaluate_analogies(F.vectors(8, 6), str(path))
+        n = len(r.dataset)
+        _check(len(r.covered) == n and len(r.correct) == n, "one result per question")
+        _check(not (np.asarray(r.correct) & ~np.asarray(r.covered)).any(), "uncovered correct")
+        pred = np.asarray(r.predicted)
+        _check(((pred >= -1) & (pred < 8)).all(), "a predicted row out of range")
     else:  # pragma: no cover
         raise ValueError(kind)
 
 
-def run_case(artifacts: Path, scratch: Path, seed: int, i: int) -> tuple[str, str]:
+def case_kind(seed: int, i: int, kinds=KINDS) -> tuple[str, np.random.Generator]:
+    """The kind of case ``i`` (among ``kinds``) and the generator that mutates it."""
+    rng = np.random.default_rng([seed, i])
+    return kinds[int(rng.integers(len(kinds)))], rng
+
+
+def run_case(artifacts: Path, scratch: Path, seed: int, i: int,
+             kinds=KINDS) -> tuple[str, str]:
     """Case ``i``: ``(outcome, detail)``."""
     from embedkit.errors import EmbedkitError
 
-    rng = np.random.default_rng([seed, i])
-    kind = KINDS[int(rng.integers(len(KINDS)))]
-    src = artifacts / {"text": "text.txt", "text_gz": "text_gz.txt.gz", "binary": "binary.bin",
-                       "native": "native.ekv"}.get(kind, kind)
+    kind, rng = case_kind(seed, i, kinds)
+    src = artifacts / FILES.get(kind, kind)
     work = scratch / f"case{i}"
     if work.exists():
         shutil.rmtree(work)
@@ -331,6 +444,8 @@ def run_case(artifacts: Path, scratch: Path, seed: int, i: int) -> tuple[str, st
     what = mutate(target, rng)
     if rng.random() < 0.25:  # a second mutation
         what += " + " + mutate(target, rng)
+    if rng.random() < 0.5 and _resign(target):
+        what += " (re-signed)"
     detail = f"{kind}: {what}"
     try:
         load_case(kind, target)
@@ -347,14 +462,17 @@ def run_case(artifacts: Path, scratch: Path, seed: int, i: int) -> tuple[str, st
     return outcome, detail
 
 
-def worker(artifacts: Path, seed: int, start: int, seconds: float) -> None:
+def worker(artifacts: Path, seed: int, start: int, seconds: float, kinds=KINDS) -> None:
     """Run cases from ``start`` for ``seconds`` (counted once the imports are done); one
     line per event."""
     import logging
 
     import embedkit  # noqa: F401 - imports (and Numba's cache) before the clock starts
     import embedkit.downstream  # noqa: F401
+    import embedkit.evaluation  # noqa: F401
+    import embedkit.lm  # noqa: F401
     import embedkit.search  # noqa: F401
+    import embedkit.seq2seq  # noqa: F401
     import embedkit.training  # noqa: F401
     from embedkit._progress import set_progress
 
@@ -369,7 +487,7 @@ def worker(artifacts: Path, seed: int, start: int, seconds: float) -> None:
         i = start
         while time.time() < stop_at:
             print(f"START {i}", flush=True)
-            outcome, detail = run_case(artifacts, scratch, seed, i)
+            outcome, detail = run_case(artifacts, scratch, seed, i, kinds)
             print(f"END {i} {outcome} {json.dumps(detail)}", flush=True)
             i += 1
     finally:
@@ -378,8 +496,9 @@ def worker(artifacts: Path, seed: int, start: int, seconds: float) -> None:
 
 # -- the parent ----------------------------------------------------------------------------
 
-def fuzz(seconds: float, seed: int = 0, case_timeout: float = 60.0, log=None) -> dict:
-    """Run the fuzzer for about ``seconds`` (after building the artifacts).
+def fuzz(seconds: float, seed: int = 0, case_timeout: float = 60.0, log=None,
+         kinds=KINDS) -> dict:
+    """Run the fuzzer for about ``seconds`` (after building the artifacts) over ``kinds``.
 
     Returns ``{"counts": {outcome: n}, "cases": n, "defects": [(i, outcome, detail)],
     "by_kind": {kind: {outcome: n}}}``.
@@ -395,7 +514,8 @@ def fuzz(seconds: float, seed: int = 0, case_timeout: float = 60.0, log=None) ->
         while remaining > 0:
             proc = subprocess.Popen(
                 [sys.executable, str(Path(__file__).resolve()), "--worker", str(root),
-                 "--seed", str(seed), "--start", str(i), "--seconds", str(remaining)],
+                 "--seed", str(seed), "--start", str(i), "--seconds", str(remaining),
+                 "--kinds", ",".join(kinds)],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                 cwd=str(HERE.parent))
             lines: queue.Queue = queue.Queue()
@@ -434,8 +554,7 @@ def fuzz(seconds: float, seed: int = 0, case_timeout: float = 60.0, log=None) ->
             remaining = remaining - (time.time() - ready) if ready is not None else 0
             if current is not None:  # the worker died inside a case
                 counts["crash"] += 1
-                rng = np.random.default_rng([seed, current])
-                kind = KINDS[int(rng.integers(len(KINDS)))]
+                kind, _ = case_kind(seed, current, kinds)
                 by_kind.setdefault(kind, dict.fromkeys(OUTCOMES, 0))["crash"] += 1
                 detail = f"{kind}: exit code {proc.returncode}; {''.join(err)[-400:]}"
                 defects.append((current, "crash", detail))
@@ -456,13 +575,19 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--kinds", default=",".join(KINDS),
+                    help="comma-separated kinds to fuzz (default: all): " + ", ".join(KINDS))
 
     ap.add_argument("--json", type=Path, default=None, help="write the result here")
     args = ap.parse_args(argv)
+    kinds = tuple(k for k in args.kinds.split(",") if k)
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown or not kinds:
+        ap.error(f"unknown kinds {unknown}; choose among {', '.join(KINDS)}")
     if args.worker is not None:
-        worker(args.worker, args.seed, args.start, args.seconds)
+        worker(args.worker, args.seed, args.start, args.seconds, kinds)
         return 0
-    res = fuzz(args.seconds, args.seed, log=sys.stdout)
+    res = fuzz(args.seconds, args.seed, log=sys.stdout, kinds=kinds)
     print(f"seed {res['seed']}, {res['seconds']:.0f} s: {res['cases']} cases: "
           + ", ".join(f"{k} {v}" for k, v in res["counts"].items()))
     for kind, c in sorted(res["by_kind"].items()):

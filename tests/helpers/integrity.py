@@ -128,3 +128,72 @@ def sentiment_model(path, **options):
     m.fit(texts, labels, epochs=1, progress=False)
     m.save(path)
     return m, texts
+
+
+def lm_model(path, seed=0):
+    """A tiny (untrained) GRU language model saved to directory ``path``; returns it."""
+    from embedkit.lm import LanguageModel, LMVocab
+
+    vocab = LMVocab(["<unk>", "</s>"] + [f"w{i}" for i in range(7)])
+    counts = np.arange(len(vocab), 0, -1)
+    m = LanguageModel.create(vocab, counts, dim=4, hidden=5, layers=1, softmax="full",
+                             dropout=0.0, samples=4, seed=seed)
+    m.save(path)
+    return m
+
+
+def seq2seq_model(path, seed=0):
+    """A tiny (untrained) character encoder-decoder saved to directory ``path``; returns it."""
+    from embedkit.seq2seq import Seq2Seq, Vocab
+
+    sv = Vocab(["<pad>", "<unk>", "<s>", "</s>", "a", "b", "c"])
+    tv = Vocab(["<pad>", "<unk>", "<s>", "</s>", "x", "y"])
+    m = Seq2Seq.create(sv, tv, seed=seed, emb=3, hidden=3, dec_hidden=4, attention=3, max_len=6)
+    m.save(path)
+    return m
+
+
+def fasttext_bin(path, n_words=6, dim=4, bucket=16, seed=0, **kw):
+    """A small fastText ``.bin`` model (n-grams of 3-4 characters) written to ``path``."""
+    import ftbin
+
+    rng = np.random.default_rng(seed)
+    words = WORDS[:n_words]
+    matrix = rng.standard_normal((n_words + bucket, dim)).astype(np.float32)
+    kw = dict(dict(minn=3, maxn=4, bucket=bucket), **kw)
+    return ftbin.write_model(path, words, matrix, **kw)
+
+
+def sharded_corpus(directory, n_shards=2):
+    """A corpus prepared shard by shard (``prepare(..., out=)``) into ``directory/enc``."""
+    import pathlib
+
+    from embedkit.corpus import prepare
+
+    directory = pathlib.Path(directory)
+    src = directory / "src"
+    src.mkdir(parents=True)
+    for k in range(n_shards):
+        with open(src / f"part-{k}.txt", "w", encoding="utf-8") as f:
+            for s in topic_sentences(20, seed=k):
+                f.write(" ".join(s) + "\n")
+    return prepare(src, min_count=1, out=directory / "enc")
+
+
+def similarity_file(path):
+    """A small word-similarity set (``word1<TAB>word2<TAB>score``) over :data:`WORDS`."""
+    rows = [("king", "queen", 8.5), ("man", "woman", 8.3), ("cat", "dog", 7.1),
+            ("paris", "france", 6.0), ("king", "cat", 1.2), ("dog", "france", 0.5)]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("# word1 word2 score\n")
+        for a, b, s in rows:
+            f.write(f"{a}\t{b}\t{s}\n")
+    return path
+
+
+def analogy_file(path):
+    """A small questions-words analogy set over :data:`WORDS`."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(": family\nking queen man woman\nman woman king queen\n"
+                ": capital\nparis france king queen\ncat dog man woman\n")
+    return path
