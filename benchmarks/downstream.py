@@ -3,7 +3,7 @@ training step of each encoder against PyTorch's CPU module with the same shapes 
 
 Usage (from the repository root)::
 
-    python benchmarks/downstream.py --vectors /work/artifacts/gutenberg_sgns.bin
+    python benchmarks/downstream.py --vectors gutenberg_sgns.bin   # or $EMBEDKIT_VECTORS
     python benchmarks/downstream.py --only step          # just the step-time comparison
     python benchmarks/downstream.py --only sentiment --encoder lstm --json sst2_lstm.json
     python benchmarks/downstream.py --only step --include sst2_lstm.json --markdown
@@ -15,8 +15,8 @@ Step shapes: batch 32, length 40, input 100; recurrent encoders hidden 128 per d
 ``--include`` adds the accuracy rows of earlier runs of this script (their ``--json``
 files, each with its own command, times and load) to the tables and the page.
 
-Trains on ``train`` and scores ``dev`` of ``../shared/data/sentiment/sst2`` and
-``../shared/data/ner/wikiann_en``, prints dev accuracy / F1 and seconds per epoch, then
+Trains on ``train`` and scores ``dev`` of ``sentiment/sst2`` and ``ner/wikiann_en`` under
+``$EMBEDKIT_BENCH_DATA`` (``../shared/data`` when the variable is unset), prints dev accuracy / F1 and seconds per epoch, then
 times one training step (forward + backward through time, batch 32, length 40, input 100,
 hidden 128) of both implementations, interleaved in the same run, with the same thread
 count.  PyTorch is optional: without it the comparison is skipped.
@@ -34,13 +34,10 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import Report, add_markdown_option  # noqa: E402
+from _report import Report, add_markdown_option, data_path  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "data"))
-if not os.path.isdir(DATA):
-    DATA = "/work/shared/data"
-DEFAULT_VECTORS = "/work/artifacts/gutenberg_sgns.bin"
+DATA = data_path("") or os.path.normpath(os.path.join(HERE, "..", "..", "shared", "data"))
 
 
 def load_vectors(path):
@@ -318,7 +315,8 @@ def main(argv=None):
     from embedkit.downstream.presets import NER, SENTIMENT
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--vectors", default=os.environ.get("EMBEDKIT_VECTORS", DEFAULT_VECTORS))
+    ap.add_argument("--vectors", default=os.environ.get("EMBEDKIT_VECTORS"),
+                    help="vectors of the SST-2 and WikiANN runs (default: $EMBEDKIT_VECTORS)")
     ap.add_argument("--only", choices=["sentiment", "ner", "step"], default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--encoder", default="gru", choices=ENCODERS,
@@ -380,6 +378,9 @@ def main(argv=None):
         with open(path, encoding="utf-8") as f:
             runs.append(json.load(f))
     if args.only in (None, "sentiment", "ner"):
+        if not args.vectors:
+            ap.error("the SST-2 and WikiANN runs need --vectors (or $EMBEDKIT_VECTORS); "
+                     "--only step needs none")
         vectors = load_vectors(args.vectors)
         print(f"vectors: {args.vectors} ({len(vectors)} words, dim {vectors.dim})", flush=True)
         rows = []
