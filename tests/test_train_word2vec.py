@@ -180,3 +180,26 @@ def test_empty_vocabulary():
 def test_output_in_missing_directory(enc, tmp_path):
     with pytest.raises(MissingFileError, match="does not exist"):
         Word2Vec(**FAST).fit(enc, out=str(tmp_path / "nope" / "v.bin"), progress=False)
+
+
+def test_input_vectors_start_uniform_in_gensims_range():
+    from embedkit.training.word2vec import init_input_vectors
+
+    dim = 50
+    w = init_input_vectors(2000, dim, seed=4)
+    assert w.dtype == np.float32 and w.shape == (2000, dim)
+    # gensim 4's range [-1/dim, 1/dim), twice word2vec.c's, and spread over all of it
+    assert w.min() >= -1.0 / dim and w.max() < 1.0 / dim
+    assert w.min() < -0.99 / dim and w.max() > 0.99 / dim
+    assert abs(float(w.mean())) < 0.01 / dim
+    np.testing.assert_array_equal(w, init_input_vectors(2000, dim, seed=4))
+
+
+def test_training_starts_from_the_documented_initial_vectors(enc):
+    from embedkit.training.word2vec import init_input_vectors
+
+    # a learning rate so small that the trained vectors are the initial ones
+    res = Word2Vec(model="cbow", dim=8, epochs=1, alpha=1e-12, min_alpha=1e-12, workers=1,
+                   seed=3).fit(enc, progress=False)
+    w = res.vectors.vectors
+    np.testing.assert_allclose(w, init_input_vectors(w.shape[0], 8, seed=3), atol=1e-9)

@@ -24,6 +24,32 @@ MODELS = {"sgns": "sgns", "sg": "sgns", "skipgram": "sgns", "skip-gram": "sgns",
 DEFAULT_ALPHA = {"sgns": 0.025, "cbow": 0.05}
 
 
+def init_input_vectors(n_words: int, dim: int, seed: int) -> np.ndarray:
+    """Initial input (word) vectors: uniform in ``[-1/dim, 1/dim)``, as gensim 4 draws them.
+
+    word2vec.c draws from ``[-0.5/dim, 0.5/dim)``; gensim's range is twice as wide, and on a
+    5 M-token corpus CBOW started from it is about a point more accurate on the Google
+    analogies (issue 20).
+
+    Parameters
+    ----------
+    n_words, dim : int
+        Shape of the matrix.
+    seed : int
+        Seed of the NumPy generator.
+
+    Returns
+    -------
+    ndarray of float32, shape (n_words, dim)
+    """
+    rng = np.random.default_rng(seed)
+    w = rng.random((n_words, dim), dtype=np.float32)
+    w *= np.float32(2.0)
+    w -= np.float32(1.0)
+    w /= np.float32(dim)
+    return w
+
+
 @dataclass
 class TrainResult:
     """What training returns.
@@ -193,9 +219,7 @@ class Word2Vec:
         from embedkit._kernels import word2vec as K
 
         if state is None:
-            rng = np.random.default_rng(self.seed)
-            w_in = ((rng.random((V, dim), dtype=np.float32) - np.float32(0.5))
-                    / np.float32(dim)).astype(np.float32)
+            w_in = init_input_vectors(V, dim, self.seed)
             w_out = np.zeros((V, dim), dtype=np.float32)
             states = rng_states(self.seed, self.workers)
         else:
