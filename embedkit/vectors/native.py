@@ -386,9 +386,10 @@ def open_native(path, *, limit=None, mmap=True, norms=True, with_index=False):
         word_index = None
     if stored is None and norms:
         # No stored norms: compute them now, one streamed pass that also finds the rows a
-        # query could not score (NaN or infinity).  With stored norms
-        # the matrix is not read at all: the writer refused such rows, the norms are checked
-        # (finite, one per row, 64 rows recomputed) and `embedkit validate` reads everything.
+        # query could not score (NaN or infinity).  With stored norms only a small matrix
+        # is read (above); a larger one is not read at all: the writer refused such rows,
+        # the norms are checked (finite, one per row, 64 rows recomputed) and `embedkit
+        # validate` reads everything.
         bad = first_unscorable(storage.norms, storage.data)
         if bad is not None:
             raise FormatError(f"{path / VECTORS_FILE}: row {bad + 1} (word {words[bad]!r}) "
@@ -438,13 +439,10 @@ def _check_finite_rows(matrix, file, words) -> None:
     """A :class:`FormatError` naming the first row of ``matrix`` holding NaN or infinity."""
     if matrix.dtype.kind != "f":
         return
-    step = max(1, (1 << 18) // max(1, matrix.shape[1]))  # 256 KB of flags at a time
-    for x0 in range(0, matrix.shape[0], step):
-        ok = np.isfinite(matrix[x0:x0 + step]).all(axis=1)
-        if not ok.all():
-            bad = x0 + int(np.flatnonzero(~ok)[0])
-            raise FormatError(f"{file}: row {bad + 1} (word {words[bad]!r}) holds NaN or "
-                              "infinity; fix or drop it")
+    bad = V.first_nonfinite_row(matrix, block_bytes=1 << 20)  # 1 MB of rows at a time
+    if bad is not None:
+        raise FormatError(f"{file}: row {bad + 1} (word {words[bad]!r}) holds NaN or "
+                          "infinity; fix or drop it")
 
 
 def _check_norm_sample(storage, file) -> None:
