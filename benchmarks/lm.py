@@ -229,17 +229,39 @@ def _torch_quality(model, data, held, args):
 
 
 def generation_speed(model, prompt, tokens, repeats):
+    """Rows of the generation table.
+
+    ``tokens/s`` counts the tokens of the returned text; ``steps/s`` counts decoding steps
+    (one ``model.step`` call, which advances every live hypothesis of a beam at once).  For
+    greedy decoding and sampling the two are the same; beam search may run more steps than
+    its best hypothesis has tokens (it stops once no live hypothesis can enter the best
+    ``beam`` finished ones), so only steps/s compares its speed with greedy decoding.
+    """
+    calls = [0]
+    step = model.step
+
+    def counted(toks, state):
+        calls[0] += 1
+        return step(toks, state)
+
+    model.step = counted  # generate() calls self.step
+    prompt_steps = len(model.tokenize(prompt))  # </s> and every prompt word but the last
     rows = []
-    for name, kw in (("greedy", {"method": "greedy"}),
-                     ("sample (T=0.8, top-p 0.9)", {"method": "sample", "temperature": 0.8,
-                                                    "top_p": 0.9}),
-                     ("beam 5", {"method": "beam", "beam": 5})):
-        n, t0 = 0, time.perf_counter()
-        for r in range(repeats):
-            out = model.generate(prompt, tokens, seed=r, **kw)
-            n += out["tokens"]
-        dt = time.perf_counter() - t0
-        rows.append([name, n, round(dt, 2), round(n / dt, 1), out["text"][:60]])
+    try:
+        for name, kw in (("greedy", {"method": "greedy"}),
+                         ("sample (T=0.8, top-p 0.9)", {"method": "sample",
+                                                        "temperature": 0.8, "top_p": 0.9}),
+                         ("beam 5", {"method": "beam", "beam": 5})):
+            n, calls[0], t0 = 0, 0, time.perf_counter()
+            for r in range(repeats):
+                out = model.generate(prompt, tokens, seed=r, **kw)
+                n += out["tokens"]
+            dt = time.perf_counter() - t0
+            steps = calls[0] - repeats * prompt_steps
+            rows.append([name, n, steps, round(dt, 2), round(n / dt, 1), round(steps / dt, 1),
+                         out["text"][:60]])
+    finally:
+        del model.step
     return rows
 
 
@@ -370,8 +392,15 @@ def main(argv=None):
                     + f"Load average before: {load0}; after: {load1}.")
     report.table(f"Generation speed ({args.gen_repeats} runs of up to {args.gen_tokens} tokens, "
                  "prompt 'it was the')",
-                 ["method", "tokens", "seconds", "tokens/s", "sample output"],
+                 ["method", "tokens", "decoding steps", "seconds", "tokens/s", "steps/s",
+                  "sample output"],
                  generation_speed(model, "it was the", args.gen_tokens, args.gen_repeats))
+    report.note("tokens/s counts the generated tokens (of the best hypothesis, for beam "
+                "search); steps/s the decoding steps, each of which advances every live "
+                "hypothesis at once (one pass over the output matrix for the whole beam). "
+                "Beam search stops as soon as no live hypothesis can enter the best 5 finished "
+                "ones, so it can run more steps than its result has tokens. Prompt steps "
+                "are timed but not counted.")
     report.write(args.markdown)
 
 

@@ -19,6 +19,7 @@ from embedkit._threads import one_blas_thread
 from embedkit._kernels.recurrent import (gru_cell_forward, gru_layer_backward,
                                          gru_layer_forward, lstm_cell_forward,
                                          lstm_layer_backward, lstm_layer_forward)
+from embedkit._kernels.softmax import output_log_softmax
 from embedkit.errors import FormatError, ParameterError, UnknownWordError
 from embedkit.lm import decoding
 from embedkit.lm.data import LMVocab, batchify
@@ -493,9 +494,10 @@ class LanguageModel:
                 lstm_cell_forward(xp, h, P[f"WhT{layer}"], *gates, out)
                 x = np.ascontiguousarray(out[:, :H])
             new.append(out)
-        logits = (x @ self.out_W.T + P["out_b"]).astype(np.float64)
-        m = logits.max(axis=1, keepdims=True)
-        logp = logits - m - np.log(np.exp(logits - m).sum(axis=1, keepdims=True))
+        # all K rows against the output matrix in one pass over it, log-softmax fused
+        logp = np.empty((x.shape[0], self.out_W.shape[0]), np.float64)
+        output_log_softmax(np.ascontiguousarray(x, dtype=self.dtype),
+                           np.ascontiguousarray(self.out_W), P["out_b"], logp)
         return logp, tuple(new)
 
     def tokenize(self, text: str) -> list[str]:
