@@ -174,3 +174,77 @@ def test_cli_bleu_line_count_mismatch_is_one_clear_error(tmp_path):
     ref.write_text("a\n", encoding="utf-8")
     r = CliRunner().invoke(cli, ["bleu", str(hyp), str(ref)])
     assert r.exit_code == 1 and "line by line" in r.output and "Traceback" not in r.output
+
+
+# Non-ASCII text: accents, CJK, Greek, typographic and full-width punctuation, a no-break
+# space, an emoji.  mteval-v13a splits off ASCII punctuation only, so "。", "…", "«" and
+# unsegmented CJK stay inside their tokens.
+UNICODE_HYPS = ["Le café était très chaud, n'est-ce pas?",
+                "Él llegó a las 10.30 — ¡qué sorpresa!",
+                "東京は日本の首都です。",
+                "Die Straße ist 3,5 km lang…",
+                "«Bonjour», dit-elle\u00a0: ça va?",
+                "我喜欢吃苹果，也喜欢香蕉。",
+                "Ελληνικά: η γάτα (κάθεται) στο χαλί!",
+                "naïve résumé — coöperate 😀 ok"]
+UNICODE_REFS = [["Le café était très chaud, n'est-il pas?",
+                 "Il est arrivé à 10.30 — quelle surprise !",
+                 "東京は 日本の 首都 です 。",
+                 "Die Straße ist 3,5 km lang...",
+                 "« Bonjour », dit-elle : ça va ?",
+                 "我 喜欢 吃 苹果 ， 也 喜欢 香蕉 。",
+                 "Ελληνικά: η γάτα κάθεται στο χαλί!",
+                 "naive résumé - cooperate 😀 ok"]]
+
+# computed with sacrebleu 2.6.0 (sacrebleu.corpus_bleu / sentence_bleu on the lines above,
+# default exp smoothing): score, counts, totals, sys_len, ref_len
+SACREBLEU_2_6_0_UNICODE_CORPUS = {
+    "13a": (33.88582052815409, [33, 22, 14, 9], [49, 41, 35, 29], 49, 64),
+    "char": (78.37309227163031, [172, 148, 130, 116], [188, 180, 172, 164], 188, 191),
+    "none": (24.31319306320941, [24, 15, 8, 4], [40, 32, 26, 20], 40, 56),
+}
+SACREBLEU_2_6_0_UNICODE_SENTENCE_13A = {0: 66.06328636027612, 1: 10.552670315936318,
+                                        2: 0.0, 4: 60.80253214198355, 5: 0.0}
+
+
+@pytest.mark.parametrize("tok", sorted(SACREBLEU_2_6_0_UNICODE_CORPUS))
+def test_unicode_corpus_scores_computed_by_sacrebleu(tok):
+    score, counts, totals, sys_len, ref_len = SACREBLEU_2_6_0_UNICODE_CORPUS[tok]
+    got = corpus_bleu(UNICODE_HYPS, UNICODE_REFS, tokenize=tok)
+    assert abs(got.score - score) < 1e-9
+    assert (list(got.counts), list(got.totals), got.sys_len, got.ref_len) == (
+        counts, totals, sys_len, ref_len)
+
+
+@pytest.mark.parametrize("i", sorted(SACREBLEU_2_6_0_UNICODE_SENTENCE_13A))
+def test_unicode_sentence_scores_computed_by_sacrebleu(i):
+    got = sentence_bleu(UNICODE_HYPS[i], [UNICODE_REFS[0][i]]).score
+    assert abs(got - SACREBLEU_2_6_0_UNICODE_SENTENCE_13A[i]) < 1e-9
+
+
+def test_13a_tokens_of_non_ascii_text():
+    # the tokens sacrebleu 2.6.0's 13a tokenizer gives for these lines
+    assert tokenize_bleu(UNICODE_HYPS[1]) == ["Él", "llegó", "a", "las", "10.30", "—",
+                                              "¡qué", "sorpresa", "!"]
+    assert tokenize_bleu(UNICODE_HYPS[2]) == ["東京は日本の首都です。"]
+    assert tokenize_bleu(UNICODE_HYPS[4]) == ["«Bonjour»", ",", "dit-elle", ":", "ça", "va",
+                                              "?"]
+    assert tokenize_bleu(UNICODE_HYPS[3]) == ["Die", "Straße", "ist", "3,5", "km", "lang…"]
+
+
+@pytest.mark.parametrize("tok", ["13a", "char", "none"])
+@pytest.mark.parametrize("lc", [False, True])
+def test_unicode_identical_to_installed_sacrebleu(tok, lc):
+    sacrebleu = pytest.importorskip("sacrebleu")
+    from sacrebleu.metrics import BLEU
+
+    ref_tok = BLEU(tokenize=tok, lowercase=lc)
+    for line in UNICODE_HYPS + UNICODE_REFS[0] + ["İSTANBUL ΣΟΦΙΑΣ\u3000ﬁx e\u0301"]:
+        assert tokenize_bleu(line, tok, lc) == ref_tok._preprocess_segment(line).split()
+    ours = corpus_bleu(UNICODE_HYPS, UNICODE_REFS, tokenize=tok, lowercase=lc).score
+    theirs = sacrebleu.corpus_bleu(UNICODE_HYPS, UNICODE_REFS, tokenize=tok,
+                                   lowercase=lc).score
+    assert abs(ours - theirs) < 1e-9
+    for h, r in zip(UNICODE_HYPS, UNICODE_REFS[0]):
+        assert abs(sentence_bleu(h, [r], tokenize=tok, lowercase=lc).score
+                   - sacrebleu.sentence_bleu(h, [r], tokenize=tok, lowercase=lc).score) < 1e-9

@@ -157,3 +157,89 @@ def test_bad_sampling_options(kw, match):
 def test_beam_zero_is_a_parameter_error():
     with pytest.raises(ParameterError, match="beam"):
         decoding.beam_search(_fixed_step, (), 0, None, 5, beam=0)
+
+
+def _counting(step):
+    calls = [0]
+
+    def counted(tokens, state):
+        calls[0] += 1
+        return step(tokens, state)
+
+    return counted, calls
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("alpha", [0.0, 0.6, 1.0])
+@pytest.mark.parametrize("beam", [1, 2, 3])
+def test_early_stop_keeps_the_first_beam_hypotheses(seed, alpha, beam):
+    # stopping once no live hypothesis can reach the beam-th best finished score changes
+    # none of the first `beam` results of the search run to the end
+    step, state, _ = _markov(6, seed)
+    counted, calls = _counting(step)
+    early = decoding.beam_search(counted, state, 1, EOS, 12, beam=beam, alpha=alpha)
+    n_early = calls[0]
+    full = decoding.beam_search(counted, state, 1, EOS, 12, beam=beam, alpha=alpha,
+                                early_stop=False)
+    assert n_early <= calls[0] - n_early
+    top = min(beam, len(full))
+    assert [h.tokens for h in early[:top]] == [h.tokens for h in full[:top]]
+    assert [h.score for h in early[:top]] == pytest.approx([h.score for h in full[:top]])
+
+
+def test_early_stop_saves_steps_once_the_best_have_finished():
+    # the end token has probability .6 after every token, the two others .2 each; beam 2:
+    # step 1 keeps "</s>" (.6, finished) and "1" (.2); step 2 keeps "1 </s>" (.12,
+    # finished) and "1 1" (.04), which can only fall further, below the second finished
+    # score: the search stops after 2 steps instead of 50
+    P = np.full((3, 3), 0.2)
+    P[:, EOS] = 0.6
+    logp = np.log(P)
+    counted, calls = _counting(lambda tokens, state: (logp[tokens], state))
+    hyps = decoding.beam_search(counted, (np.zeros(1),), 1, EOS, 50, beam=2)
+    assert [h.tokens for h in hyps] == [[EOS], [1, EOS]] and calls[0] == 2
+    assert hyps[1].logp == pytest.approx(math.log(0.12))
+    calls[0] = 0
+    full = decoding.beam_search(counted, (np.zeros(1),), 1, EOS, 50, beam=2, early_stop=False)
+    assert calls[0] == 50 and [h.tokens for h in full[:2]] == [[EOS], [1, EOS]]
+
+
+def test_nucleus_of_a_wide_distribution_equals_a_full_sort():
+    # nucleus sizes beyond the first partitioned prefix (256 tokens), ties included
+    rng = np.random.default_rng(3)
+    for V, top_p, temperature in [(5000, 0.9, 1.0), (3000, 0.5, 2.0), (800, 0.999, 0.7)]:
+        lp = np.round(rng.normal(size=V), 2)  # many ties
+        lp[7] = -np.inf
+        z = lp / temperature
+        order = np.argsort(-z, kind="stable")[:V - 1]
+        p = np.exp(z[order] - z[order[0]])
+        p /= p.sum()
+        n = int(np.searchsorted(np.cumsum(p), top_p, side="left")) + 1
+        want = np.zeros(V)
+        want[order[:n]] = p[:n] / p[:n].sum()
+        got = decoding.filter_distribution(lp, temperature, top_p=top_p)
+        assert n > 256
+        np.testing.assert_array_equal(got > 0, want > 0)
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=0)
+
+
+def test_sampling_with_every_token_banned_is_a_parameter_error():
+    with pytest.raises(ParameterError, match="every token is banned"):
+        decoding.filter_distribution(np.full(4, -np.inf))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("K", [1, 5])
+def test_step_log_softmax_kernel_equals_numpy(dtype, K):
+    from embedkit._kernels.softmax import output_log_softmax
+
+    rng = np.random.default_rng(K)
+    x = rng.normal(size=(K, 16)).astype(dtype)
+    W = rng.normal(size=(300, 16)).astype(dtype)
+    b = rng.normal(size=300).astype(dtype)
+    out = np.empty((K, 300))
+    output_log_softmax(x, W, b, out)
+    lg = x.astype(np.float64) @ W.T.astype(np.float64) + b
+    want = lg - lg.max(1, keepdims=True)
+    want -= np.log(np.exp(want).sum(1, keepdims=True))
+    np.testing.assert_allclose(out, want, atol=1e-5 if dtype == np.float32 else 1e-12)
