@@ -165,7 +165,7 @@ def _top_k(total: np.ndarray, k: int) -> np.ndarray:
     if k >= total.size:
         return np.argsort(-total, kind="stable")[:k]
     kth = np.partition(total, total.size - k)[total.size - k]
-    cand = np.flatnonzero(total >= kth)  # ascending index: the stable sort keeps ties so
+    cand = np.flatnonzero(total >= kth)  # ascending: the stable sort keeps ties in id order
     return cand[np.argsort(-total[cand], kind="stable")[:k]]
 
 
