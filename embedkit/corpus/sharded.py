@@ -166,7 +166,7 @@ def count_shard(k: int, source: str, out, tokenizer: str, lowercase: bool) -> Co
     :func:`encode_shard`); the returned table lists the shard's words in provisional-id
     order with their counts.
     """
-    from embedkit.corpus.encode import _block_bytes
+    from embedkit.corpus.pipeline import block_bytes as _block_bytes
 
     stats = readers.ReadStats()
     table = ByteTable()
