@@ -170,13 +170,8 @@ def encode_into(source, options, work: pathlib.Path, is_path: bool) -> None:
     if not words:
         raise CorpusError(f"every word of {name} was pruned while counting: raise "
                           "max_vocab_size")
-    vocab = Vocab.from_counts(words, counts, options["min_count"], options["max_final_vocab"])
-    if len(vocab) == 0:
-        top = int(np.argmax(counts))
-        raise CorpusError(
-            f"no word of {name} occurs at least min_count={options['min_count']} times "
-            f"({len(words)} distinct words, the most frequent, {words[top]!r}, "
-            f"{int(counts[top])} times): lower --min-count or use a larger corpus")
+    vocab = fixed_vocabulary(words, counts, options["min_count"], options["max_final_vocab"],
+                             name)
     log.info("%s: %d tokens, %d distinct words, %d kept with min_count=%d (%.1f%% of tokens)",
              name, n_raw, len(words), len(vocab), options["min_count"],
              100.0 * vocab.total / max(n_raw, 1))
@@ -193,6 +188,19 @@ def encode_into(source, options, work: pathlib.Path, is_path: bool) -> None:
             "options": options, "embedkit_version": __version__}
     with open(work / "info.json", "w", encoding="utf-8") as f:
         json.dump(info, f, ensure_ascii=False)
+
+
+def fixed_vocabulary(words, counts, min_count, max_final_vocab, name) -> Vocab:
+    """The vocabulary of the counted ``words`` (``min_count``, ``max_final_vocab``, order by
+    count then word); none left is a :class:`CorpusError` about ``name`` (the corpus)."""
+    vocab = Vocab.from_counts(words, counts, min_count, max_final_vocab)
+    if len(vocab) == 0:
+        top = int(np.argmax(counts))
+        raise CorpusError(
+            f"no word of {name} occurs at least min_count={min_count} times "
+            f"({len(words)} distinct words, the most frequent, {words[top]!r}, "
+            f"{int(counts[top])} times): lower --min-count or use a larger corpus")
+    return vocab
 
 
 def _merge_tables(tables):

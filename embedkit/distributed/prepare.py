@@ -28,8 +28,8 @@ import numpy as np
 from embedkit._progress import progress_bar
 from embedkit._version import __version__
 from embedkit.corpus import locations as L
+from embedkit.corpus.pipeline import fixed_vocabulary
 from embedkit.corpus import sharded as S
-from embedkit.corpus.vocab import Vocab
 from embedkit.errors import CorpusError, ParameterError
 
 log = logging.getLogger(__name__)
@@ -215,13 +215,8 @@ def prepare_sharded(sources, out, *, client=None, min_count: int = 5,
             raise CorpusError(f"the corpus of {len(files)} shards ({files[0]} ...) is empty: it "
                               "has no tokens")
         words, wcounts, pruned = _reduce_vocab(merged.word_list(), merged.counts, max_vocab_size)
-        vocab = Vocab.from_counts(words, wcounts, options["min_count"], max_final_vocab)
-        if len(vocab) == 0:
-            top = int(np.argmax(wcounts))
-            raise CorpusError(
-                f"no word of the {len(files)} shards occurs at least min_count={min_count} "
-                f"times ({len(words)} distinct words, the most frequent, {words[top]!r}, "
-                f"{int(wcounts[top])} times): lower --min-count or use a larger corpus")
+        vocab = fixed_vocabulary(words, wcounts, min_count, max_final_vocab,
+                                 f"the {len(files)} shards")
         del words, wcounts
         digest = S.vocab_digest(vocab.words)
         blob = ex.scatter("\n".join(vocab.words).encode("utf-8"), broadcast=True)
