@@ -172,10 +172,22 @@ def _torch_step(torch, kind, X, dO, T, B, D, H, heads, ff, layers):
     return step
 
 
+SETTLE = 0.02  # seconds of untimed steps before each timed step (see step_times)
+
+
+def _untimed(step, settle):
+    """Run ``step()`` once, then again until ``settle`` seconds have passed in all."""
+    t0 = time.perf_counter()
+    step()
+    while time.perf_counter() - t0 < settle:
+        step()
+
+
 def step_times(kind="gru", threads=2, repeats=30, T=40, B=32, D=100, H=128, heads=4, ff=256,
-               layers=2):
+               layers=2, settle=SETTLE):
     """Median seconds per forward+backward step: embedkit's ``kind`` encoder and (if
-    installed) PyTorch's module, interleaved."""
+    installed) PyTorch's module, interleaved; each timed step follows at least ``settle``
+    seconds of untimed steps of the same library."""
     from embedkit._threads import single_threaded_blas
 
     rng = np.random.default_rng(0)
@@ -196,16 +208,18 @@ def step_times(kind="gru", threads=2, repeats=30, T=40, B=32, D=100, H=128, head
             if tt:
                 tt()
         for _ in range(repeats):  # interleaved, so both see the same machine load
-            # each timed step follows an untimed step of the same library, as in training:
+            # each timed step follows untimed steps of the same library, as in training:
             # OpenMP worker threads (torch's) spin for a while after a parallel region and
-            # would otherwise run, and be counted as CPU time, inside the other's timing
-            ek()
+            # would otherwise run, and be counted as CPU time, inside the other's timing.
+            # They spin for several ms (about 4 ms of CPU here), longer than one step of the
+            # smaller encoders, so the untimed steps last at least ``settle`` seconds
+            _untimed(ek, settle)
             t0, c0 = time.perf_counter(), time.process_time()
             ek()
             res["embedkit"].append(time.perf_counter() - t0)
             res["embedkit_cpu"].append(time.process_time() - c0)
             if tt:
-                tt()
+                _untimed(tt, settle)
                 t0, c0 = time.perf_counter(), time.process_time()
                 tt()
                 res["torch"].append(time.perf_counter() - t0)
@@ -420,7 +434,9 @@ def main(argv=None):
                     "positions, final LayerNorm, dropout 0.1 (embedkit drops the input sum and "
                     "the two residual branches; torch's layer also drops the attention "
                     "weights and the feed-forward activation), key padding mask. torch "
-                    f"threads = embedkit threads; torch {_torch_version()}.")
+                    f"threads = embedkit threads; torch {_torch_version()}. Each timed step "
+                    f"follows at least {SETTLE * 1e3:.0f} ms of untimed steps of the same "
+                    "library (torch's OpenMP workers spin for several ms after a step).")
         if "gru" in kinds:
             floor = gemm_floor()
             out["step_gemm_floor_1_thread"] = floor

@@ -46,7 +46,8 @@ def build(vectors_path, kind, **params):
       embedkit index build vectors.ekv
       embedkit index build vectors.bin --kind hnsw --hnsw-m 32 --ef-search 128
     """
-    from embedkit.search.index import Index, resolve_kind
+    from embedkit.search.index import Index
+    from embedkit.search.params import resolve_kind
     from embedkit.vectors.default import load_vectors
 
     vectors, path = load_vectors(vectors_path, given_as="VECTORS")

@@ -65,7 +65,8 @@ def _common_options(f):
 
 def _open(vectors_path):
     """Load the vectors and the index saved beside them (rebuilt when stale), if any."""
-    from embedkit.search.index import AUTO_HNSW_MIN_WORDS, Index
+    from embedkit.search.index import Index
+    from embedkit.search.params import AUTO_HNSW_MIN_WORDS
     from embedkit.search.store import index_paths
     from embedkit.vectors.default import load_vectors
 

@@ -139,3 +139,27 @@ def test_non_utf8_file(tmp_path):
     p.write_bytes(b"a\tb\t1\n\xff\xfe\tc\t2\n")
     with pytest.raises(FormatError, match="line 2: not valid UTF-8"):
         read_pairs(p)
+
+
+def _gzip_analogies(path, rows):
+    import gzip
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(5000)]
+    lines = [" ".join(rng.choice(words, 4)) for _ in range(rows)]
+    path.write_bytes(gzip.compress((": section\n" + "\n".join(lines) + "\n").encode()))
+    return path
+
+
+def test_gzipped_file_is_read_by_content(tmp_path):
+    p = _gzip_analogies(tmp_path / "questions.dat", 50)
+    assert len(load_dataset(str(p))) == 50
+
+
+@pytest.mark.parametrize("reader", [load_dataset, read_analogies])
+def test_truncated_gzip_names_the_file(tmp_path, reader):
+    p = _gzip_analogies(tmp_path / "questions.txt.gz", 2000)
+    data = p.read_bytes()
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(FormatError, match=r"questions\.txt\.gz: the compressed file is truncated"):
+        reader(str(p) if reader is load_dataset else p)

@@ -13,6 +13,7 @@ import pytest
 import embedkit
 from embedkit.errors import ParameterError
 from embedkit.search import Index
+from embedkit.search.params import check_params
 
 
 def _vectors(n, dim=16, seed=0):
@@ -28,7 +29,7 @@ def test_ivfpq_defaults_follow_the_vocabulary_size(capfd):
 
 
 def test_ivfpq_defaults_unchanged_on_a_large_vocabulary():
-    p = Index._validate("ivfpq", {}, 1_000_000, 64)
+    p = check_params("ivfpq", {}, 1_000_000, 64)
     assert p["nlist"] == 4000 and p["nbits"] == 8
 
 

@@ -9,7 +9,7 @@ import pytest
 import embedkit
 from embedkit.errors import FormatError, MissingFileError, ParameterError
 from embedkit.search import Index
-from embedkit.search.index import AUTO_HNSW_MIN_WORDS, resolve_kind
+from embedkit.search.params import AUTO_HNSW_MIN_WORDS, resolve_kind
 from embedkit._io import matrix_checksum as vectors_checksum
 from embedkit.search.store import cells_path, index_paths
 

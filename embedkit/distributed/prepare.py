@@ -27,8 +27,9 @@ import numpy as np
 
 from embedkit._progress import progress_bar
 from embedkit._version import __version__
+from embedkit.corpus import locations as L
+from embedkit.corpus.pipeline import fixed_vocabulary
 from embedkit.corpus import sharded as S
-from embedkit.corpus.vocab import Vocab
 from embedkit.errors import CorpusError, ParameterError
 
 log = logging.getLogger(__name__)
@@ -86,20 +87,20 @@ def _prepare_out(out) -> tuple[bool, bool]:
     in it are removed first (the manifest before anything else, so it never looks
     complete).
     """
-    if S.is_url(out):
-        fs, p = S._fs(out)
-        if fs.exists(S.join(p, S.MANIFEST)) or fs.exists(S.join(p, S.MARKER)):
+    if L.is_url(out):
+        fs, p = L.filesystem(out)
+        if fs.exists(L.join(p, S.MANIFEST)) or fs.exists(L.join(p, S.MARKER)):
             for name in (S.MANIFEST, "vocab.json"):
-                if fs.exists(S.join(p, name)):
-                    fs.rm(S.join(p, name))
+                if fs.exists(L.join(p, name)):
+                    fs.rm(L.join(p, name))
             for name in ("shards", S.WORK):
-                if fs.exists(S.join(p, name)):
-                    fs.rm(S.join(p, name), recursive=True)
+                if fs.exists(L.join(p, name)):
+                    fs.rm(L.join(p, name), recursive=True)
         elif fs.exists(p) and fs.ls(p):
             raise CorpusError(f"output {out} exists and is not an embedkit encoded corpus: give "
                               "a new or empty location")
         fs.makedirs(p, exist_ok=True)
-        S.write_bytes(S.join(out, S.MARKER), b"embedkit sharded corpus\n")
+        L.write_bytes(L.join(out, S.MARKER), b"embedkit sharded corpus\n")
         return False, False
     path = pathlib.Path(out)
     created = not path.exists()
@@ -120,7 +121,7 @@ def _prepare_out(out) -> tuple[bool, bool]:
     except OSError as exc:
         raise CorpusError(f"cannot create the output directory {out}: "
                           f"{exc.strerror or exc}") from None
-    S.write_bytes(path / S.MARKER, b"embedkit sharded corpus\n")
+    L.write_bytes(path / S.MARKER, b"embedkit sharded corpus\n")
     return True, created
 
 
@@ -138,11 +139,11 @@ def _cleanup(out, local: bool, created: bool, keep_marker: bool) -> None:
             shutil.rmtree(path / "shards", ignore_errors=True)
             (path / "vocab.json").unlink(missing_ok=True)
         return
-    fs, p = S._fs(out)
+    fs, p = L.filesystem(out)
     for name in ([S.WORK] if keep_marker else [S.WORK, "shards", "vocab.json"]):
         try:
-            if fs.exists(S.join(p, name)):
-                fs.rm(S.join(p, name), recursive=True)
+            if fs.exists(L.join(p, name)):
+                fs.rm(L.join(p, name), recursive=True)
         except OSError:  # pragma: no cover - best effort
             pass
 
@@ -214,13 +215,8 @@ def prepare_sharded(sources, out, *, client=None, min_count: int = 5,
             raise CorpusError(f"the corpus of {len(files)} shards ({files[0]} ...) is empty: it "
                               "has no tokens")
         words, wcounts, pruned = _reduce_vocab(merged.word_list(), merged.counts, max_vocab_size)
-        vocab = Vocab.from_counts(words, wcounts, options["min_count"], max_final_vocab)
-        if len(vocab) == 0:
-            top = int(np.argmax(wcounts))
-            raise CorpusError(
-                f"no word of the {len(files)} shards occurs at least min_count={min_count} "
-                f"times ({len(words)} distinct words, the most frequent, {words[top]!r}, "
-                f"{int(wcounts[top])} times): lower --min-count or use a larger corpus")
+        vocab = fixed_vocabulary(words, wcounts, min_count, max_final_vocab,
+                                 f"the {len(files)} shards")
         del words, wcounts
         digest = S.vocab_digest(vocab.words)
         blob = ex.scatter("\n".join(vocab.words).encode("utf-8"), broadcast=True)
@@ -232,7 +228,7 @@ def prepare_sharded(sources, out, *, client=None, min_count: int = 5,
         _wait(encs, "encoding shards", progress)
         metas = ex.gather(encs)
         timings["encode"] = time.perf_counter() - t1
-        S.write_bytes(S.join(out, "vocab.json"),
+        L.write_bytes(L.join(out, "vocab.json"),
                       json.dumps(vocab.to_json(), ensure_ascii=False).encode("utf-8"))
         manifest = {"format": S.FORMAT, "format_version": S.FORMAT_VERSION,
                     "embedkit_version": __version__, "options": options,
@@ -246,7 +242,7 @@ def prepare_sharded(sources, out, *, client=None, min_count: int = 5,
                                for m in metas],
                     "seconds": {k: round(v, 4) for k, v in timings.items()}}
         _cleanup(out, local, created, keep_marker=True)
-        S.write_bytes(S.join(out, S.MANIFEST), json.dumps(manifest, indent=1).encode("utf-8"))
+        L.write_bytes(L.join(out, S.MANIFEST), json.dumps(manifest, indent=1).encode("utf-8"))
     except BaseException:
         if client is not None:  # stop the tasks still running before removing their files
             client.cancel(list(counts) + list(encs))

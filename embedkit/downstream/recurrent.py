@@ -99,8 +99,8 @@ def _lstm_shapes(T, B, D, H):
     TB = T * B
     return {"Xs": (TB, D), "XP": (4 * H, TB), "Hs": (H, TB + B), "Cs": (H, TB + B),
             "I": (T, H, B), "F": (T, H, B), "G": (T, H, B), "O": (T, H, B), "TC": (T, H, B),
-            "hp": (4 * H, B), "dHs": (T, H, B), "GG": (4 * H, TB), "dh": (H, B),
-            "dc": (H, B), "dXs": (TB, D), "fb": (2,)}
+            "hp": (4 * H, B), "dHs": (T, H, B), "GG": (4 * H, TB), "WhT": (H, 4 * H),
+            "dh": (H, B), "dc": (H, B), "dXs": (TB, D), "fb": (2,)}
 
 
 def _rnn_shapes(T, B, D, H):
@@ -208,7 +208,7 @@ class BiLSTM(_BiRecurrent):
         LK.lstm_backward(dOut, 0 if d == "f" else self.H, X, rev, d == "b",
                          p[f"lstm_{d}_Wi"], p[f"lstm_{d}_Wh"], mask, w["Xs"], w["Hs"],
                          w["Cs"], w["I"], w["F"], w["G"], w["O"], w["TC"], w["dHs"], w["GG"],
-                         w["dh"], w["dc"], dXs, g[f"lstm_{d}_Wi"], g[f"lstm_{d}_b"],
+                         w["WhT"], w["dh"], w["dc"], dXs, g[f"lstm_{d}_Wi"], g[f"lstm_{d}_b"],
                          g[f"lstm_{d}_Wh"], self._ws[d].ib, w["fb"])
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from embedkit._io import decompression_errors, open_file
 from embedkit.errors import FormatError, MissingFileError, ParameterError
 
 log = logging.getLogger(__name__)
@@ -82,10 +83,11 @@ class SimilaritySet:
 # name -> (kind, path relative to the data folder, layout)
 # -- layout detection ------------------------------------------------------------------------
 def _read_text(path: pathlib.Path) -> str:
-    try:
-        data = path.read_bytes()
-    except IsADirectoryError:  # pragma: no cover - callers check
-        raise
+    """The text of an evaluation file (plain, or ``.gz``/``.bz2``/``.xz`` recognised by its
+    first bytes); a truncated or corrupt compressed file or text that is not UTF-8 is a
+    :class:`FormatError` naming the file."""
+    with decompression_errors(path), open_file(path, "rb") as f:
+        data = f.read()
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

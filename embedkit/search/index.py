@@ -11,6 +11,10 @@ from embedkit._kernels import search as kernels
 from embedkit._io import write_atomic_path, write_json, write_npz
 from embedkit.errors import FormatError, MissingFileError, ParameterError
 from embedkit.search import store
+from embedkit.search.faiss_log import faiss_messages_to_log  # noqa: F401 - re-exported
+from embedkit.search.params import (  # noqa: F401 - re-exported
+    AUTO_HNSW_MIN_WORDS, DEFAULTS, IVFPQ_MIN_WORDS, IVFPQ_USEFUL_WORDS, KINDS, check_params,
+    resolve_kind)
 from embedkit.search.cells import _nearest_centroid, _read_cells, _spherical_kmeans
 from embedkit.search.results import (_check_int, _empty_to_neg_inf, _rerank, exclusion_matrix,
                                      ids_to_words)
@@ -18,83 +22,8 @@ from embedkit.vectors.storage import vectors_checksum
 
 log = logging.getLogger(__name__)
 
-KINDS = ("auto", "exact", "hnsw", "ivfpq")
-#: ``kind="auto"`` picks HNSW from this many words on, exact below.
-AUTO_HNSW_MIN_WORDS = 200_000
-
-_DEFAULTS = {
-    "hnsw": {"hnsw_m": 32, "ef_construction": 80, "ef_search": 256, "rerank": 2,
-             "clusters": None, "seed": 0},
-    "ivfpq": {"nlist": None, "pq_m": None, "nbits": None, "nprobe": 16, "train_size": None,
-              "rerank": 8, "seed": 0},
-    "exact": {},
-}
-
-
 #: Batches of at least this many queries are searched in locality order (see ``clusters``).
 LOCALITY_MIN_QUERIES = 64
-#: FAISS's minimum of training rows per k-means centroid (it warns below).
-_FAISS_ROWS_PER_CENTROID = 39
-#: Below this many words an IVF-PQ index with default settings is refused: its smallest
-#: codebooks (16 codes) cannot be trained, and exact search is as fast at that size.
-IVFPQ_MIN_WORDS = _FAISS_ROWS_PER_CENTROID * 16
-#: Below this many words an IVF-PQ index is built but the log says exact/hnsw would do.
-IVFPQ_USEFUL_WORDS = 100_000
-
-
-def resolve_kind(kind: str, n_words: int) -> str:
-    """The concrete kind for ``kind`` (``"auto"``: exact below 200,000 words, HNSW above)."""
-    if kind not in KINDS:
-        raise ParameterError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    if kind == "auto":
-        return "hnsw" if n_words >= AUTO_HNSW_MIN_WORDS else "exact"
-    return kind
-
-
-class faiss_messages_to_log:
-    """Route what FAISS's C++ code prints on stderr (k-means warnings such as "please
-    provide at least 9984 training points", once per sub-quantizer) to the log: one warning
-    per distinct message with its count, never the raw lines."""
-
-    def __enter__(self):
-        import sys
-        import tempfile
-
-        self._file = None
-        try:
-            sys.stderr.flush()
-            self._saved = os.dup(2)
-        except (OSError, ValueError, AttributeError):  # no file descriptor 2 (embedded use)
-            return self
-        self._file = tempfile.TemporaryFile()
-        os.dup2(self._file.fileno(), 2)
-        return self
-
-    def __exit__(self, *exc):
-        if self._file is None:
-            return False
-        os.dup2(self._saved, 2)
-        os.close(self._saved)
-        self._file.seek(0)
-        text = self._file.read().decode("utf-8", "replace")
-        self._file.close()
-        counts: dict[str, int] = {}
-        for line in text.splitlines():
-            line = " ".join(line.split())
-            if line:
-                counts[line] = counts.get(line, 0) + 1
-        for line, count in counts.items():
-            log.warning("FAISS: %s%s", line[:300], f" ({count} times)" if count > 1 else "")
-        return False
-
-
-def _largest_divisor_at_most(dim: int, limit: int) -> int:
-    for m in range(max(1, min(dim, limit)), 0, -1):
-        if dim % m == 0:
-            return m
-    return 1
-
-
 class Index:
     """A nearest-neighbour index over the unit rows of a :class:`~embedkit.Vectors`.
 
@@ -158,72 +87,12 @@ class Index:
         self.kind = resolve_kind(kind, len(vectors))
         if len(vectors) == 0:
             raise ParameterError("cannot index an empty vocabulary: load vectors with words first")
-        self.params = self._validate(self.kind, params, len(vectors), vectors.dim)
+        self.params = check_params(self.kind, params, len(vectors), vectors.dim)
         self.checksum = vectors_checksum(vectors)
         self.locality = True
         self._faiss = self._build()
 
     # -- construction -------------------------------------------------------------------------
-    @staticmethod
-    def _validate(kind, params, n, dim):
-        allowed = _DEFAULTS[kind]
-        unknown = sorted(set(params) - set(allowed))
-        if unknown:
-            raise ParameterError(
-                f"{', '.join(unknown)} is not a parameter of a {kind} index; "
-                f"it takes {', '.join(sorted(allowed)) or 'no parameters'}")
-        out = dict(allowed)
-        out.update({k: v for k, v in params.items() if v is not None})
-        if kind == "hnsw":
-            out["hnsw_m"] = _check_int("hnsw_m", out["hnsw_m"], 2)
-            out["ef_construction"] = _check_int("ef_construction", out["ef_construction"], 1)
-            out["ef_search"] = _check_int("ef_search", out["ef_search"], 1)
-            out["rerank"] = _check_int("rerank", out["rerank"], 1)
-            out["seed"] = _check_int("seed", out["seed"], 0)
-            if out["clusters"] is None:
-                out["clusters"] = min(1024, n // 64) if n >= 8 * 64 else 0
-            out["clusters"] = _check_int("clusters", out["clusters"], 0)
-            if out["clusters"] > n:
-                raise ParameterError(f"clusters must be <= the number of words ({n}), got "
-                                     f"{out['clusters']}: use fewer cells or 0")
-        elif kind == "ivfpq":
-            if n < IVFPQ_MIN_WORDS and params.get("nbits") is None:
-                raise ParameterError(
-                    f"an ivfpq index cannot help over {n} words (its codebooks need at least "
-                    f"{IVFPQ_MIN_WORDS} rows to train): use kind 'exact' (exact, and as fast "
-                    "at this size) or 'hnsw'")
-            # settings FAISS can train without warnings: 39 rows per coarse cell and per
-            # PQ code (4 * sqrt(n) cells and 8-bit codes from 9,984 words on)
-            rows = n // _FAISS_ROWS_PER_CENTROID
-            if out["nlist"] is None:
-                out["nlist"] = int(np.clip(min(4 * np.sqrt(n), rows), 1, 65536))
-            if out["nbits"] is None:
-                out["nbits"] = int(np.clip(np.floor(np.log2(max(rows, 1))), 1, 8))
-            out["nlist"] = _check_int("nlist", out["nlist"], 1)
-            if out["nlist"] > n:
-                raise ParameterError(f"nlist must be <= the number of words ({n}), got "
-                                     f"{out['nlist']}: use fewer IVF cells")
-            if out["pq_m"] is None:
-                out["pq_m"] = _largest_divisor_at_most(dim, max(1, dim // 4))
-            out["pq_m"] = _check_int("pq_m", out["pq_m"], 1)
-            if dim % out["pq_m"]:
-                raise ParameterError(f"pq_m must divide the dimension {dim}, got {out['pq_m']}")
-            out["nbits"] = _check_int("nbits", out["nbits"], 1)
-            if out["nbits"] > 16:
-                raise ParameterError(f"nbits must be <= 16, got {out['nbits']}")
-            out["nprobe"] = _check_int("nprobe", out["nprobe"], 1)
-            out["rerank"] = _check_int("rerank", out["rerank"], 1)
-            out["seed"] = _check_int("seed", out["seed"], 0)
-            if out["train_size"] is None:
-                out["train_size"] = min(n, max(64 * out["nlist"], (2 ** out["nbits"]) * 64))
-            out["train_size"] = _check_int("train_size", out["train_size"], 1)
-            need = max(out["nlist"], 2 ** out["nbits"])
-            if out["train_size"] < need or n < need:
-                raise ParameterError(
-                    f"an ivfpq index needs at least {need} training rows (nlist and 2**nbits), "
-                    f"got {min(out['train_size'], n)}: lower nlist/nbits or use kind='hnsw'")
-        return out
-
     def _build(self):
         import faiss
 
@@ -448,12 +317,12 @@ class Index:
                 log.info("using the %s index %s", index.kind, index_path)
                 return index
         if meta and kind == "auto" and not params and isinstance(meta.get("kind"), str) \
-                and meta["kind"] in _DEFAULTS and isinstance(meta.get("params") or {}, dict):
+                and meta["kind"] in DEFAULTS and isinstance(meta.get("params") or {}, dict):
             kind = meta["kind"]  # rebuild a stale index as it was built
             params = {k: v for k, v in (meta.get("params") or {}).items()
-                      if k in _DEFAULTS[kind]}
+                      if k in DEFAULTS[kind]}
             try:
-                cls._validate(kind, params, len(vectors), vectors.dim)
+                check_params(kind, params, len(vectors), vectors.dim)
             except ParameterError:  # a damaged descriptor: default parameters
                 params = {}
         index = cls(vectors, kind, **params)
@@ -480,14 +349,14 @@ def _checked_meta(meta: dict, meta_path, n: int, dim: int) -> tuple[str, dict]:
     """The kind and parameters of an index descriptor; any unknown or ill-typed value is a
     :class:`FormatError` (so :meth:`Index.open` rebuilds)."""
     kind = meta.get("kind")
-    if not isinstance(kind, str) or kind not in _DEFAULTS:
+    if not isinstance(kind, str) or kind not in DEFAULTS:
         raise FormatError(f"{meta_path}: unknown index kind {kind!r} (expected one of "
-                          f"{', '.join(_DEFAULTS)}): rebuild the index with `embedkit index build`")
+                          f"{', '.join(DEFAULTS)}): rebuild the index with `embedkit index build`")
     params = meta.get("params") or {}
     if not isinstance(params, dict):
         raise FormatError(f"{meta_path}: 'params' must be an object: rebuild the index")
     try:
-        params = Index._validate(kind, params, n, dim)
+        params = check_params(kind, params, n, dim)
     except (ParameterError, TypeError, ValueError) as exc:
         raise FormatError(f"{meta_path}: invalid index parameters ({exc}): rebuild the index "
                           "with `embedkit index build`") from None

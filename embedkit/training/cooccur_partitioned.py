@@ -33,7 +33,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from embedkit.corpus.sharded import _fs, _local_fs, is_url, join, read_bytes, write_bytes
+from embedkit.corpus.locations import filesystem as _fs
+from embedkit.corpus.locations import is_local_fs as _local_fs
+from embedkit.corpus.locations import is_url, join, local_copy, read_bytes, write_bytes
 from embedkit.errors import CorpusError, FormatError, MissingFileError, ParameterError
 from embedkit.training.cooccur import Cooccurrence, count_cooccurrences, parse_memory
 from embedkit.training.cooccur_merge import RUN_DTYPE, _FileRun, _merge, _RunWriter
@@ -109,26 +111,6 @@ class _UploadRun(_RunWriter):
 
 def _run_writer(path, dtype=RUN_DTYPE) -> _RunWriter:
     return _UploadRun(path, dtype) if _remote(path) else _RunWriter(_local_path(path), dtype)
-
-
-@contextlib.contextmanager
-def _local_run(path):
-    """A local file with the run ``path`` (downloaded from an object store, then removed)."""
-    if not _remote(path):
-        yield _local_path(path)
-        return
-    fs, p = _fs(path)
-    fd, tmp = tempfile.mkstemp(suffix=".npy", prefix="embedkit-run-")
-    os.close(fd)
-    try:
-        try:
-            fs.get_file(p, tmp)
-        except FileNotFoundError:
-            raise MissingFileError(f"map output {path} is missing: count the co-occurrences "
-                                   "again") from None
-        yield tmp
-    finally:
-        os.unlink(tmp)
 
 
 class _PartitionRuns:
@@ -233,7 +215,8 @@ def reduce_partition(part: int, n_shards: int, rows, vocab_size: int, scale: int
         srcs = []
         for s in range(n_shards):
             name = _map_path(out, s, part)
-            srcs.append(_open_run(stack.enter_context(_local_run(name)), lo, hi, name))
+            srcs.append(_open_run(stack.enter_context(
+                local_copy(name, fix="count the co-occurrences again")), lo, hi, name))
             stack.callback(srcs[-1].close)
         w = _run_writer(_part_path(out, part), dtype=PART_DTYPE)
         try:
