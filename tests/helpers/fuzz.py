@@ -462,9 +462,10 @@ def run_case(artifacts: Path, scratch: Path, seed: int, i: int,
     return outcome, detail
 
 
-def worker(artifacts: Path, seed: int, start: int, seconds: float, kinds=KINDS) -> None:
-    """Run cases from ``start`` for ``seconds`` (counted once the imports are done); one
-    line per event."""
+def worker(artifacts: Path, seed: int, start: int, seconds: float, kinds=KINDS,
+           until: int = 0) -> None:
+    """Run cases from ``start`` for ``seconds`` (counted once the imports are done), and at
+    least up to case ``until``; one line per event."""
     import logging
 
     import embedkit  # noqa: F401 - imports (and Numba's cache) before the clock starts
@@ -485,7 +486,7 @@ def worker(artifacts: Path, seed: int, start: int, seconds: float, kinds=KINDS) 
     stop_at = time.time() + seconds
     try:
         i = start
-        while time.time() < stop_at:
+        while time.time() < stop_at or i < until:
             print(f"START {i}", flush=True)
             outcome, detail = run_case(artifacts, scratch, seed, i, kinds)
             print(f"END {i} {outcome} {json.dumps(detail)}", flush=True)
@@ -497,8 +498,9 @@ def worker(artifacts: Path, seed: int, start: int, seconds: float, kinds=KINDS) 
 # -- the parent ----------------------------------------------------------------------------
 
 def fuzz(seconds: float, seed: int = 0, case_timeout: float = 60.0, log=None,
-         kinds=KINDS) -> dict:
-    """Run the fuzzer for about ``seconds`` (after building the artifacts) over ``kinds``.
+         kinds=KINDS, min_cases: int = 0) -> dict:
+    """Run the fuzzer for about ``seconds`` (after building the artifacts) over ``kinds``,
+    and for at least ``min_cases`` cases however slow the machine is.
 
     Returns ``{"counts": {outcome: n}, "cases": n, "defects": [(i, outcome, detail)],
     "by_kind": {kind: {outcome: n}}}``.
@@ -511,11 +513,11 @@ def fuzz(seconds: float, seed: int = 0, case_timeout: float = 60.0, log=None,
         build_artifacts(root)
         remaining = seconds  # fuzzing time, not counting the workers' start-up
         i = 0
-        while remaining > 0:
+        while remaining > 0 or i < min_cases:
             proc = subprocess.Popen(
                 [sys.executable, str(Path(__file__).resolve()), "--worker", str(root),
-                 "--seed", str(seed), "--start", str(i), "--seconds", str(remaining),
-                 "--kinds", ",".join(kinds)],
+                 "--seed", str(seed), "--start", str(i), "--seconds", str(max(remaining, 0)),
+                 "--until", str(min_cases), "--kinds", ",".join(kinds)],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                 cwd=str(HERE.parent))
             lines: queue.Queue = queue.Queue()
@@ -575,6 +577,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--until", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--kinds", default=",".join(KINDS),
                     help="comma-separated kinds to fuzz (default: all): " + ", ".join(KINDS))
 
@@ -585,7 +588,7 @@ def main(argv=None) -> int:
     if unknown or not kinds:
         ap.error(f"unknown kinds {unknown}; choose among {', '.join(KINDS)}")
     if args.worker is not None:
-        worker(args.worker, args.seed, args.start, args.seconds, kinds)
+        worker(args.worker, args.seed, args.start, args.seconds, kinds, args.until)
         return 0
     res = fuzz(args.seconds, args.seed, log=sys.stdout, kinds=kinds)
     print(f"seed {res['seed']}, {res['seconds']:.0f} s: {res['cases']} cases: "
