@@ -557,3 +557,40 @@ def test_few_and_many_queries_score_alike(files, name):
         ids, scores = st.search(q[i:i + 1], 5)
         np.testing.assert_array_equal(ids[0], many_ids[i])
         np.testing.assert_allclose(scores[0], many_scores[i], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "int8"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_fused_scan_matches_the_block_fold(tmp_path, matrix, dtype, threads):
+    """A few queries take one fused pass over the rows, split in ranges (one per Numba
+    thread) whose top k are merged: the same ids and scores as the block-by-block fold,
+    ties (equal rows on both sides of a range boundary) keeping the lower row, excluded
+    rows and an ``n_rows`` limit honoured."""
+    import numba
+
+    from embedkit.vectors import storage
+
+    m = matrix[:1024].copy()
+    m[300] = m[10]  # equal rows: in the same range and across the boundary of two
+    m[900] = m[10]
+    Vectors([f"w{i}" for i in range(len(m))], m).save(tmp_path / "v.ekv", dtype=dtype)
+    st = embedkit.load(tmp_path / "v.ekv").storage
+    q = st.unit_rows([10, 11, 12])
+    exclude = np.array([[10, -1], [11, 3], [-1, -1]], dtype=np.int64)
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        for n_rows in (None, 950, 800):
+            got_ids, got_scores = st.search(q, 6, exclude, n_rows)
+            old = storage.FEW_QUERIES
+            storage.FEW_QUERIES = 0  # the block-by-block fold
+            try:
+                ref_ids, ref_scores = st.search(q, 6, exclude, n_rows)
+            finally:
+                storage.FEW_QUERIES = old
+            np.testing.assert_array_equal(got_ids, ref_ids)
+            np.testing.assert_allclose(got_scores, ref_scores, rtol=0, atol=1e-6)
+        ids, _ = st.search(q[:1], 3)
+        assert list(ids[0]) == [10, 300, 900]  # equal rows: the lower first
+    finally:
+        numba.set_num_threads(before)

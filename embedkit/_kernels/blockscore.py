@@ -151,3 +151,75 @@ def _dots_half(bits, table, queries, out):
 
 dots = njit(_dots, nogil=True, fastmath=True, cache=True)
 dots_half = njit(_dots_half, nogil=True, fastmath=True, cache=True)
+
+
+def _insert(ids, scores, k, s, x):
+    """Insert row ``x`` scoring ``s`` into one running top-k (best first; ties keep the
+    row inserted first, i.e. the lower row when rows arrive in order)."""
+    j = k - 1
+    while j > 0 and scores[j - 1] < s:
+        scores[j] = scores[j - 1]
+        ids[j] = ids[j - 1]
+        j -= 1
+    scores[j] = s
+    ids[j] = x
+
+
+def _excluded(exclude, q, x):
+    for e in range(exclude.shape[1]):
+        if exclude[q, e] == x:
+            return True
+    return False
+
+
+def _scan_topk(data, queries, factor, x0, x1, exclude, ids, scores):
+    """Top k of a few queries over rows ``x0:x1`` read straight from ``data``, fused.
+
+    For each row: its dot products with the queries (float32 sums over the row as stored,
+    float32 or int8 codes), times ``factor[row]`` (the cosine), folded into a running top
+    k.  ``ids`` / ``scores`` are ``(n_chunks, n_queries, k)`` (``-1`` / :data:`EMPTY`
+    when empty): the rows are split into ``n_chunks`` consecutive ranges scanned in
+    parallel, each with its own top k (merged by the caller: chunk order is row order).
+    One pass over the rows, nothing written but the top k: the scan runs at memory speed
+    (a matrix-vector product through BLAS writes and re-reads a dot product per row).
+    """
+    n_chunks, nq, k = ids.shape
+    dim = data.shape[1]
+    step = (x1 - x0 + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        a = x0 + c * step
+        b = min(x1, a + step)
+        for i in range(a, b):
+            f = factor[i]
+            for q in range(nq):
+                s = np.float32(0.0)
+                for d in range(dim):
+                    s += np.float32(data[i, d]) * queries[q, d]
+                s *= f
+                if s > scores[c, q, k - 1] and not _excluded(exclude, q, i):
+                    _insert(ids[c, q], scores[c, q], k, s, i)
+
+
+def _scan_topk_half(bits, table, queries, factor, x0, x1, exclude, ids, scores):
+    """:func:`scan_topk` for float16 rows given as bit patterns, widened through ``table``."""
+    n_chunks, nq, k = ids.shape
+    dim = bits.shape[1]
+    step = (x1 - x0 + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        a = x0 + c * step
+        b = min(x1, a + step)
+        for i in range(a, b):
+            f = factor[i]
+            for q in range(nq):
+                s = np.float32(0.0)
+                for d in range(dim):
+                    s += table[bits[i, d]] * queries[q, d]
+                s *= f
+                if s > scores[c, q, k - 1] and not _excluded(exclude, q, i):
+                    _insert(ids[c, q], scores[c, q], k, s, i)
+
+
+_insert = njit(_insert, nogil=True, fastmath=True, cache=True)
+_excluded = njit(_excluded, nogil=True, fastmath=True, cache=True)
+scan_topk = njit(_scan_topk, nogil=True, fastmath=True, cache=True, parallel=True)
+scan_topk_half = njit(_scan_topk_half, nogil=True, fastmath=True, cache=True, parallel=True)
