@@ -107,6 +107,36 @@ def test_cbow_update_matches_finite_difference_gradient():
     assert loss_sum == pytest.approx(ref_loss, rel=2e-3)
 
 
+def test_cbow_window_gradients_come_from_the_weights_before_its_update():
+    # negative 2 with one noise word: every window draws it twice; both draws are scored,
+    # and the error computed, from the output rows as they were before the window
+    w_in, w_out = _setup(seed=2)
+    sentence, negative, noise, lr = [0, 1, 2], 2, 3, 0.05
+    ref_in, ref_out = w_in.astype(np.float64), w_out.astype(np.float64)
+    ref_loss = 0.0
+    for pos, centre in enumerate(sentence):
+        ctx = [sentence[c] for c in (pos - 1, pos + 1) if 0 <= c < len(sentence)]
+        outs = [centre] + [noise] * negative
+        h = ref_in[ctx].mean(axis=0)
+        rows_out = ref_out[outs].copy()
+
+        def loss():
+            f = rows_out @ h
+            return -(_logsig(f[0]) + _logsig(-f[1:]).sum())
+
+        ref_loss += loss()
+        g_h, g_out = _numgrad(loss, [h, rows_out])
+        for k, r in enumerate(outs):
+            ref_out[r] -= lr * g_out[k]
+        for r in ctx:
+            ref_in[r] -= lr * g_h
+    tokens, loss_sum, n = _run(K.cbow_job, sentence, w_in, w_out, negative, noise, lr)
+    assert tokens == 3 and n == 3
+    np.testing.assert_allclose(w_in, ref_in, atol=2e-4)
+    np.testing.assert_allclose(w_out, ref_out, atol=2e-4)
+    assert loss_sum == pytest.approx(ref_loss, rel=2e-3)
+
+
 def test_sgns_skips_a_negative_equal_to_the_target():
     w_in, w_out = _setup()
     # the only noise word is 1, which is also a centre word: it must not be pushed down there

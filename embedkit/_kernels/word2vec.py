@@ -67,12 +67,13 @@ def _uniform(r):
     return np.float32(r >> _U40) * _INV24
 
 
-@njit(**_OPTS)
+@njit(inline="always", **_OPTS)
 def _alias_draw(r, n, alias_prob, alias_idx):
+    # both table entries are read and the choice is a select, not a branch: the branch is
+    # a coin flip for many words, and its mispredictions stall the next rows' loads
     i = np.int64(((r >> _U32) * n) >> _U32)
-    if np.float32(r & _MASK24) * _INV24 < alias_prob[i]:
-        return i
-    return np.int64(alias_idx[i])
+    a = np.int64(alias_idx[i])
+    return i if np.float32(r & _MASK24) * _INV24 < alias_prob[i] else a
 
 
 @njit(**_OPTS)
@@ -151,12 +152,12 @@ def _subsample(ids, a, b, keep, sent, x):
     for p in range(a, b):
         w = ids[p]
         kp = keep[w]
+        sent[n] = w  # written always, kept by advancing n (no unpredictable branch)
         if kp < np.float32(1.0):
             x = _xorshift(x)
-            if _uniform(x * _MULT) >= kp:
-                continue
-        sent[n] = w
-        n += 1
+            n += np.int64(_uniform(x * _MULT) < kp)
+        else:
+            n += 1
     return n, x
 
 
@@ -309,6 +310,11 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
 
     The hidden vector is the mean of the context's input vectors; the error is added
     unscaled to every context vector, as in word2vec.c (and gensim with ``cbow_mean=1``).
+    The negatives of a window are drawn first, and the scores and the hidden-layer error
+    of all ``1 + negative`` outputs come from the output rows before the window's update
+    (the independent row loads overlap).  word2vec.c updates each output row before
+    scoring the next one, which differs only when a word is drawn twice in one window:
+    here both draws see its row as it was, as in the skip-gram kernel.
     Parameters and return value as :func:`sgns_job` (one example per centre word).
     """
     dim = w_in.shape[1]
@@ -316,6 +322,9 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
     scale = np.float32(sig.shape[0] / (2.0 * MAX_EXP))
     sent = np.empty(_max_len(offsets, s_lo, s_hi), np.int32)
     ctx = np.empty(2 * window, np.int64)
+    outs = np.empty(negative + 1, np.int64)
+    fs = np.empty(negative + 1, np.float32)
+    gs = np.empty(negative + 1, np.float32)
     h = np.empty(dim, np.float32)
     e = np.empty(dim, np.float32)
     x = rng[thread]
@@ -332,6 +341,14 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
             nc, x = _context(sent, n, pos, window, ctx, x)
             if nc == 0:
                 continue
+            t = np.int64(sent[pos])
+            outs[0] = t
+            no = 1
+            for k in range(negative):
+                x = _xorshift(x)
+                cand = _alias_draw(x * _MULT, nv, alias_prob, alias_idx)
+                outs[no] = cand
+                no += np.int64(cand != t)  # a draw of the target itself is skipped
             for d in range(dim):
                 h[d] = np.float32(0.0)
                 e[d] = np.float32(0.0)
@@ -342,22 +359,24 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
             inv = np.float32(1.0) / np.float32(nc)
             for d in range(dim):
                 h[d] *= inv
-            t = np.int64(sent[pos])
-            for j in range(negative + 1):
-                if j == 0:
-                    oj = t
-                else:
-                    x = _xorshift(x)
-                    oj = _alias_draw(x * _MULT, nv, alias_prob, alias_idx)
-                    if oj == t:
-                        continue
+            # every score from the weights before this window's updates
+            for j in range(no):
+                oj = outs[j]
                 f = np.float32(0.0)
                 for d in range(dim):
                     f += h[d] * w_out[oj, d]
-                gj, lj = _score(f, j == 0, lr, sig, nls, scale)
+                fs[j] = f
+            for j in range(no):
+                oj = outs[j]
+                gj, lj = _score(fs[j], j == 0, lr, sig, nls, scale)
+                gs[j] = gj
                 loss += lj
                 for d in range(dim):
                     e[d] += gj * w_out[oj, d]
+            for j in range(no):
+                oj = outs[j]
+                gj = gs[j]
+                for d in range(dim):
                     w_out[oj, d] += gj * h[d]
             count += 1
             for i in range(nc):
