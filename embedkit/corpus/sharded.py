@@ -1,15 +1,8 @@
 """A corpus encoded shard by shard: the shard tasks that write the encoded directory.
 
 :func:`embedkit.corpus.prepare` with ``out=DIR`` (and, for a cluster, ``client=``) writes
-an encoded directory::
-
-    DIR/.embedkit-sharded       marker: the directory is ours (written first)
-    DIR/vocab.json              the vocabulary (words by count, then word)
-    DIR/shards/00000.ids.npy    int32 token ids of shard 0, in corpus order
-    DIR/shards/00000.offsets.npy  int64 sentence offsets of shard 0 (first 0, last = tokens)
-    DIR/shards/00000.json       shard metadata: source, tokens, sentences, tokenizer
-                                settings and the vocabulary digest it was encoded with
-    DIR/manifest.json           written last: the directory is complete only with it
+an encoded directory, whose layout, reader (:class:`ShardedCorpus`, :func:`load_shard`) and
+checks are :mod:`embedkit.corpus.sharded_store`; their names are importable from here too.
 
 The tasks here are plain functions of a shard (no Dask import): :func:`count_shard`
 tokenizes one shard with the same Numba tokenizer and word table as the single-machine
@@ -17,9 +10,6 @@ path and returns a compact count table; :func:`merge_count_tables` merges such t
 :func:`encode_shard` maps the shard's provisional ids to the final vocabulary and writes
 its ids and offsets.  Each task writes with an atomic rename, so running it twice (Dask
 re-runs the tasks of a lost worker) writes the same bytes again.
-
-The format itself and its reader (:class:`ShardedCorpus`, :func:`load_shard`) are
-:mod:`embedkit.corpus.sharded_store`; their names are importable from here too.
 """
 
 from __future__ import annotations
