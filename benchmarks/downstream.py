@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import statistics
 import sys
 import time
@@ -472,7 +471,6 @@ def main(argv=None):
 
     report = Report("Downstream models: encoders' step time against PyTorch, SST-2 and "
                     "WikiANN-en dev scores")
-    report.command = _public_command(sys.argv)
     out = {"vectors": args.vectors, "threads": args.threads, "argv": sys.argv,
            "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
            "load_start": os.getloadavg()}
@@ -557,7 +555,7 @@ def main(argv=None):
         report.table("Dev scores (train on train, score dev; seed 0, 2 threads)",
                      ["task", "encoder", "model", "dev metric", "dev score", "epochs run",
                       "s / epoch", "run (UTC), load average at start / end"], acc)
-        report.note(f"Vectors: {_shown(args.vectors)} (embedkit skip-gram on the shared Gutenberg "
+        report.note(f"Vectors: {args.vectors} (embedkit skip-gram on the shared Gutenberg "
                     "corpus, `embedkit train gutenberg_mix_raw.txt.gz --dim 100 --epochs 5`). "
                     "Rows from earlier runs of this script come from their --json files "
                     "(--include); each row gives its own run's times and load.")
@@ -566,30 +564,6 @@ def main(argv=None):
             json.dump(out, f, indent=2)
     report.write(args.markdown)
     return 0
-
-
-_PATH_OPTIONS = ("--vectors", "--include", "--json")
-
-
-def _shown(path):
-    """A file as the page shows it: its name only (the directory is this machine's)."""
-    return os.path.basename(path) if path else path
-
-
-def _public_command(argv):
-    """The command line for the page, with the files given to ``_PATH_OPTIONS`` by name
-    only (``--vectors gutenberg_sgns.bin``, not a scratch directory of this machine)."""
-    words, in_paths = ["benchmarks/downstream.py"], False
-    for a in argv[1:]:
-        if a.startswith("--"):
-            key, eq, value = a.partition("=")
-            in_paths = key in _PATH_OPTIONS
-            if in_paths and eq:
-                a = f"{key}={_shown(value)}"
-        elif in_paths:
-            a = _shown(a)
-        words.append(a)
-    return "python " + " ".join(shlex.quote(w) for w in words)
 
 
 def _torch_version():
