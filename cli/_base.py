@@ -1,5 +1,6 @@
 """Pieces every ``embedkit`` command module shares: groups that suggest spellings, path
-parameters that follow the exit-code convention, JSON output.
+parameters that follow the exit-code convention, JSON output, the ``--cache-dir`` option and
+the listing tables of the download commands.
 
 Exit codes (the same for every command):
 
@@ -18,8 +19,11 @@ from __future__ import annotations
 import difflib
 import json
 import os
+from pathlib import Path
 
 import click
+
+from embedkit._io import format_bytes
 
 
 class SuggestingGroup(click.Group):
@@ -72,3 +76,24 @@ def _jsonable(value):
     if hasattr(value, "tolist"):
         return value.tolist()
     return str(value)
+
+
+cache_dir_option = click.option(
+    "--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Cache root (default: $EMBEDKIT_CACHE, $XDG_CACHE_HOME/embedkit or ~/.cache/embedkit).")
+
+
+def human_bytes(n) -> str:
+    """A download size as people read it (SI units), ``?`` when unknown."""
+    return format_bytes(n, si=True)
+
+
+def echo_table(header: tuple, rows: list, desc_width: int) -> None:
+    """Print ``rows`` under ``header`` in left-aligned columns; the last column (a
+    description) is not padded, and cut to ``desc_width`` characters."""
+    n = len(header) - 1
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(n)]
+    for row in [header, *rows]:
+        cells = [row[i].ljust(widths[i]) for i in range(n)]
+        desc = row[n] if len(row[n]) <= desc_width else row[n][:desc_width - 3].rstrip() + "..."
+        click.echo("  ".join(cells) + "  " + desc)

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import click
 
 from embedkit._io import format_bytes
-
-_cache_dir_option = click.option(
-    "--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Cache root (default: $EMBEDKIT_CACHE, $XDG_CACHE_HOME/embedkit or ~/.cache/embedkit).")
-
-
-_human = format_bytes  # (also used by the corpora and vectors commands)
+from embedkit.cli._base import cache_dir_option
 
 
 @click.group("cache")
@@ -35,7 +28,7 @@ def cache():
 
 
 @cache.command("list")
-@_cache_dir_option
+@cache_dir_option
 def list_command(cache_dir):
     """List the cached encodings, least recently used first: key, size, last use, source."""
     from embedkit import _cache
@@ -48,14 +41,14 @@ def list_command(cache_dir):
         return
     for e in rows:
         used = time.strftime("%Y-%m-%d %H:%M", time.localtime(e["last_used"]))
-        click.echo(f"{e['key']}  {_human(e['bytes']):>10}  {used}  {e['source'] or '?'}")
+        click.echo(f"{e['key']}  {format_bytes(e['bytes']):>10}  {used}  {e['source'] or '?'}")
     total = sum(e["bytes"] for e in rows)
-    click.echo(f"{len(rows)} encodings, {_human(total)} in {root} "
-               f"(bound {_human(_cache.cache_limit())})")
+    click.echo(f"{len(rows)} encodings, {format_bytes(total)} in {root} "
+               f"(bound {format_bytes(_cache.cache_limit())})")
 
 
 @cache.command("clear")
-@_cache_dir_option
+@cache_dir_option
 def clear_command(cache_dir):
     """Remove every cached encoding (they are rebuilt on the next use)."""
     from embedkit import _cache
@@ -63,4 +56,4 @@ def clear_command(cache_dir):
 
     root = cache_root(cache_dir)
     n, size = _cache.clear(root)
-    click.echo(f"removed {n} cached encodings ({_human(size)}) from {root}")
+    click.echo(f"removed {n} cached encodings ({format_bytes(size)}) from {root}")

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from embedkit._io import format_bytes
-
-from embedkit.cli._base import SuggestingGroup
-
-
-def _human(n) -> str:
-    return format_bytes(n, si=True)
+from embedkit.cli._base import SuggestingGroup, cache_dir_option, echo_table, human_bytes
 
 
 @click.group("corpora", cls=SuggestingGroup)
@@ -32,13 +24,8 @@ def corpora():
     """
 
 
-_cache_dir_option = click.option(
-    "--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Cache root (default: $EMBEDKIT_CACHE, $XDG_CACHE_HOME/embedkit or ~/.cache/embedkit).")
-
-
 @corpora.command("list")
-@_cache_dir_option
+@cache_dir_option
 def list_command(cache_dir):
     """Show every corpus: name, download size, unpacked size, whether it is here, description.
 
@@ -53,19 +40,15 @@ def list_command(cache_dir):
     for c in list_corpora(cache_dir):
         here = "built-in" if c.builtin else ("yes" if c.cached else "no")
         checks = ", ".join(c.verified_by) or "none"
-        rows.append((c.name, _human(c.size), _human(c.unpacked_size), here, checks,
+        rows.append((c.name, human_bytes(c.size), human_bytes(c.unpacked_size), here, checks,
                      c.description))
     header = ("name", "download", "unpacked", "here", "checks", "description")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
-    for row in [header, *rows]:
-        cells = [row[i].ljust(widths[i]) for i in range(5)]
-        desc = row[5] if len(row[5]) <= 70 else row[5][:67].rstrip() + "..."
-        click.echo("  ".join(cells) + "  " + desc)
+    echo_table(header, rows, desc_width=70)
 
 
 @corpora.command("download")
 @click.argument("name")
-@_cache_dir_option
+@cache_dir_option
 @click.option("--mirror", metavar="URL", default=None,
               help="Base URL serving the same file names (default: $EMBEDKIT_CORPUS_MIRROR, "
                    "else the registry's URL).")

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from embedkit._io import format_bytes
-
-
-def _human(n) -> str:
-    return format_bytes(n, si=True)
+from embedkit.cli._base import cache_dir_option, echo_table, human_bytes
 
 
 @click.group("vectors")
@@ -29,13 +23,8 @@ def vectors():
     """
 
 
-_cache_dir_option = click.option(
-    "--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Cache root (default: $EMBEDKIT_CACHE, $XDG_CACHE_HOME/embedkit or ~/.cache/embedkit).")
-
-
 @vectors.command("list")
-@_cache_dir_option
+@cache_dir_option
 def list_command(cache_dir):
     """Show every name: download size, dimensions, words, whether it is here, checks.
 
@@ -48,21 +37,17 @@ def list_command(cache_dir):
 
     rows = []
     for p in list_pretrained(cache_dir):
-        rows.append((p.name, "shipped" if p.name == "default" else _human(p.size),
+        rows.append((p.name, "shipped" if p.name == "default" else human_bytes(p.size),
                      str(p.dim or "?"), f"{p.count:,}" if p.count else "?",
                      "yes" if p.cached else "no", ", ".join(p.verified_by) or "none",
                      p.description))
     header = ("name", "download", "dim", "words", "here", "checks", "description")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(6)]
-    for row in [header, *rows]:
-        cells = [row[i].ljust(widths[i]) for i in range(6)]
-        desc = row[6] if len(row[6]) <= 60 else row[6][:57].rstrip() + "..."
-        click.echo("  ".join(cells) + "  " + desc)
+    echo_table(header, rows, desc_width=60)
 
 
 @vectors.command("download")
 @click.argument("name")
-@_cache_dir_option
+@cache_dir_option
 @click.option("--mirror", metavar="URL", default=None,
               help="Base URL serving the same file names (default: $EMBEDKIT_VECTORS_MIRROR, "
                    "else the registry's URL).")

@@ -25,14 +25,14 @@ Downloads go to ``corpora/<name>/`` under the user cache directory (``$EMBEDKIT_
 from __future__ import annotations
 
 import difflib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from embedkit.corpus.download import (NAME_PATTERN, ChecksumError, DownloadError, Source, fetch,
-                                      is_cached, user_cache_dir)
-from embedkit.errors import FormatError, MissingFileError, ParameterError
+from embedkit.corpus.download import (ChecksumError, DownloadError, Source, fetch, is_cached,
+                                      user_cache_dir)
+from embedkit.corpus.registry import entry_source, merged_registry
+from embedkit.errors import MissingFileError, ParameterError
 
 __all__ = [
     "CorpusInfo",
@@ -188,31 +188,9 @@ def download(name: str, cache_dir: str | os.PathLike | None = None, progress: bo
 
 # -- registry ------------------------------------------------------------------------------
 
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MissingFileError(f"corpus registry {path} does not exist; fix {REGISTRY_ENV} or "
-                               "unset it") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FormatError(f"corpus registry {path} is not valid JSON ({exc}); fix the file") from None
-    corpora = data.get("corpora") if isinstance(data, dict) else None
-    if not isinstance(corpora, dict) or not all(isinstance(v, dict) for v in corpora.values()):
-        raise FormatError(f"corpus registry {path} must hold an object 'corpora' mapping each "
-                          "name to an entry object")
-    for name in corpora:  # a name is a directory of the cache: never a path
-        if not NAME_PATTERN.fullmatch(name) or ".." in name:
-            raise FormatError(f"corpus registry {path}: the name {name!r} is not an identifier "
-                              "(letters, digits, '.', '_' and '-'; it names a cache directory)")
-    return corpora
-
-
 def _registry() -> dict[str, dict]:
-    reg = dict(_read_json(REGISTRY_PATH))
-    extra = os.environ.get(REGISTRY_ENV)
-    if extra:
-        reg.update(_read_json(Path(extra).expanduser()))
-    return reg
+    return merged_registry(REGISTRY_PATH, key="corpora", what="corpus", env=REGISTRY_ENV,
+                           check_names=True)
 
 
 def _entry(name: str) -> dict:
@@ -226,17 +204,4 @@ def _entry(name: str) -> dict:
 
 
 def _source(name: str, entry: dict, mirror: str | None) -> Source:
-    try:
-        url = entry["url"]
-        filename = entry.get("filename") or Path(url.split("?")[0]).name
-        if mirror:
-            url = mirror.rstrip("/") + "/" + filename
-        return Source(name=name, url=url, filename=filename, size=entry.get("size"),
-                      checksums=entry.get("checksums") or {}, archive=entry.get("archive"),
-                      member=entry.get("member"), output=entry.get("output"),
-                      unpacked_size=entry.get("unpacked_size"),
-                      unpacked_checksums=entry.get("unpacked_checksums") or {},
-                      max_size=entry.get("max_size"),
-                      max_unpacked_size=entry.get("max_unpacked_size"))
-    except KeyError as exc:
-        raise FormatError(f"corpus registry entry {name!r} has no {exc.args[0]!r}; add it") from None
+    return entry_source(name, entry, mirror, what="corpus")

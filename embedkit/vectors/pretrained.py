@@ -25,13 +25,12 @@ The cache is ``vectors/<name>/`` under the user cache directory (``$EMBEDKIT_CAC
 from __future__ import annotations
 
 import difflib
-import json
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from embedkit.errors import FormatError, MissingFileError, ParameterError
+from embedkit.errors import ParameterError
 
 log = logging.getLogger(__name__)
 
@@ -80,28 +79,11 @@ def vectors_cache_dir(cache_dir=None) -> Path:
     return (Path(cache_dir).expanduser() if cache_dir is not None else user_cache_dir()) / "vectors"
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MissingFileError(f"vectors registry {path} does not exist; fix {REGISTRY_ENV} or "
-                               "unset it") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FormatError(f"vectors registry {path} is not valid JSON ({exc}); fix the file") from None
-    entries = data.get("vectors") if isinstance(data, dict) else None
-    if not isinstance(entries, dict) or not all(isinstance(v, dict) for v in entries.values()):
-        raise FormatError(f"vectors registry {path} must hold an object 'vectors' mapping each "
-                          "name to an entry object")
-    return entries
-
-
 def registry() -> dict[str, dict]:
     """Every registry entry by name (the built-in file, then ``$EMBEDKIT_VECTORS_REGISTRY``)."""
-    reg = dict(_read_json(REGISTRY_PATH))
-    extra = os.environ.get(REGISTRY_ENV)
-    if extra:
-        reg.update(_read_json(Path(extra).expanduser()))
-    return reg
+    from embedkit.corpus.registry import merged_registry
+
+    return merged_registry(REGISTRY_PATH, key="vectors", what="vectors", env=REGISTRY_ENV)
 
 
 def is_name(text) -> bool:
@@ -122,20 +104,9 @@ def _entry(name: str) -> dict:
 
 
 def _source(name: str, entry: dict, mirror: str | None):
-    from embedkit.corpus.download import Source
+    from embedkit.corpus.registry import entry_source
 
-    try:
-        url = entry["url"]
-        filename = entry.get("filename") or Path(url.split("?")[0]).name
-    except KeyError as exc:
-        raise FormatError(f"vectors registry entry {name!r} has no {exc.args[0]!r}; add it") from None
-    if mirror:
-        url = mirror.rstrip("/") + "/" + filename
-    return Source(name=name, url=url, filename=filename, size=entry.get("size"),
-                  checksums=entry.get("checksums") or {}, archive=entry.get("archive"),
-                  member=entry.get("member"), output=entry.get("output"),
-                  unpacked_size=entry.get("unpacked_size"),
-                  unpacked_checksums=entry.get("unpacked_checksums") or {})
+    return entry_source(name, entry, mirror, what="vectors")
 
 
 def ekv_path(name: str, cache_dir=None) -> Path:
