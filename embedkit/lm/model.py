@@ -1,9 +1,10 @@
 """A word-level recurrent language model: embeddings -> L GRU layers -> softmax.
 
-The class holds the parameters and computes the loss, its gradient (hand-written
-backpropagation over the kernels of :mod:`embedkit._kernels.recurrent`), exact perplexity
-and the next-token distribution for generation.  The epoch loop lives in
-:mod:`embedkit.lm.trainer`.
+The class holds the parameters and computes the loss and its gradient (hand-written
+backpropagation over the kernels of :mod:`embedkit._kernels.recurrent`); exact perplexity
+is :mod:`embedkit.lm.perplexity` and the next-token distribution for generation
+:mod:`embedkit.lm.generation`, both mixed into :class:`LanguageModel`.  The epoch loop
+lives in :mod:`embedkit.lm.trainer`.
 """
 
 from __future__ import annotations
@@ -15,15 +16,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from embedkit import _validate as V
-from embedkit._threads import one_blas_thread
-from embedkit._kernels.recurrent import (gru_cell_forward, gru_layer_backward,
-                                         gru_layer_forward, lstm_cell_forward,
+from embedkit._kernels.recurrent import (gru_layer_backward, gru_layer_forward,
                                          lstm_layer_backward, lstm_layer_forward)
-from embedkit._kernels.softmax import output_log_softmax
-from embedkit.errors import FormatError, ParameterError, UnknownWordError
-from embedkit.lm import decoding
-from embedkit.lm.data import LMVocab, batchify
+from embedkit.errors import FormatError, ParameterError
+from embedkit.lm.data import LMVocab
+from embedkit.lm.generation import GenerationMixin
 from embedkit.lm.io import check_params, check_vocab, load_dir, save_dir
+from embedkit.lm.perplexity import PerplexityMixin
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +108,7 @@ def _param_shapes(cfg: LMConfig, V: int) -> dict:
     return shapes
 
 
-class LanguageModel:
+class LanguageModel(PerplexityMixin, GenerationMixin):
     """A recurrent word-level language model.
 
     Build one with :meth:`create` (or :func:`train_lm`), load one with :meth:`load`.
@@ -385,181 +384,6 @@ class LanguageModel:
             if not self.config.freeze:
                 grads["emb"] = emb_g
         return loss, grads, last
-
-    # ------------------------------------------------------------------ evaluation
-    def _exact_nll(self, h, tgt, buf, out, threads):
-        """Full-softmax negative log-likelihood of each row of ``h`` (float64 (n,)).
-
-        One GEMM ``h @ W.T`` into ``buf`` on ``threads`` BLAS threads, then the Numba
-        kernel adds the bias and reduces each row (:mod:`embedkit._kernels.softmax`).
-        """
-        from threadpoolctl import threadpool_limits
-
-        from embedkit._kernels.softmax import softmax_nll_rows, softmax_nll_rows_parallel
-
-        n = h.shape[0]
-        L = buf[:n]
-        with threadpool_limits(limits=threads, user_api="blas"):
-            np.matmul(h, self.out_W.T, out=L)
-        o = out[:n]
-        if threads > 1:
-            softmax_nll_rows_parallel(L, self.params["out_b"], tgt, o)
-        else:
-            softmax_nll_rows(L, self.params["out_b"], tgt, o)
-        return o
-
-    @one_blas_thread
-    def perplexity(self, stream: np.ndarray, batch_size: int = 32, bptt: int = 64,
-                   progress: bool = False, threads: int | None = None) -> dict:
-        """Exact full-softmax perplexity of a token stream (state carried across segments).
-
-        Parameters
-        ----------
-        stream : int array
-            Token ids (``</s>`` after each line, as :func:`~embedkit.lm.data.encode_stream`
-            makes them).
-        batch_size, bptt : int
-            Parallel columns and segment length (the state is carried between segments, so
-            they change the result only through the columns' first tokens).
-        progress : bool
-            Show a progress bar.
-        threads : int, optional
-            Threads for the output layer's product and softmax (default: every CPU); the
-            recurrent layers run on one.
-
-        Returns
-        -------
-        dict
-            ``{"perplexity", "cross_entropy" (nats per token), "tokens"}``.
-        """
-        import numba
-
-        from embedkit._progress import progress_bar
-        from embedkit._threads import cpu_count
-
-        stream = np.asarray(stream)
-        if stream.size < 2:
-            raise ParameterError("the text to evaluate has fewer than 2 tokens")
-        if threads is None:
-            threads = cpu_count()
-        if not isinstance(threads, (int, np.integer)) or threads < 1:
-            raise ParameterError(f"threads must be an integer >= 1, got {threads!r}")
-        threads = int(min(threads, numba.config.NUMBA_NUM_THREADS))
-        B = max(1, min(batch_size, (stream.shape[0] - 1) // 2))
-        # targets are the next token within each column
-        data = batchify(stream, B)
-        T = data.shape[0]
-        state = self.initial_state(B)
-        rows = min(bptt, T - 1) * B
-        buf = np.empty((rows, len(self.vocab)), self.dtype)
-        out = np.empty(rows, np.float64)
-        total, n = 0.0, 0
-        before = numba.get_num_threads()
-        numba.set_num_threads(threads)
-        try:
-            with progress_bar(total=(T - 1) * B, desc="evaluating", unit="tok",
-                              disable=None if progress else True) as bar:
-                for a in range(0, T - 1, bptt):
-                    e = min(T - 1, a + bptt)
-                    inp, tgt = data[a:e].astype(np.int64), data[a + 1:e + 1].astype(np.int64)
-                    x, _, state = self._rnn_forward(inp, state, None)
-                    h = np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
-                    total += float(self._exact_nll(h, tgt.ravel(), buf, out, threads).sum())
-                    n += tgt.size
-                    bar.update(tgt.size)
-                    bar.set_postfix(ppl=f"{np.exp(total / n):.1f}")
-        finally:
-            numba.set_num_threads(before)
-        ce = total / n
-        return {"perplexity": float(np.exp(ce)), "cross_entropy": float(ce), "tokens": int(n)}
-
-    # ------------------------------------------------------------------ generation
-    def step(self, tokens, state):
-        """Next-token log-probabilities (K, V) after feeding ``tokens`` (K,) from ``state``."""
-        P = self.params
-        cfg = self.config
-        x = P["emb"][np.asarray(tokens, dtype=np.int64)]
-        new = []
-        for layer in range(cfg.layers):
-            xp = np.ascontiguousarray(x @ P[f"Wi{layer}"].T + P[f"bi{layer}"])
-            h = np.ascontiguousarray(state[layer])
-            K, H = h.shape[0], cfg.hidden
-            if cfg.cell == "gru":
-                r, z, n, hn, out = (np.empty((K, H), self.dtype) for _ in range(5))
-                gru_cell_forward(xp, h, P[f"WhT{layer}"], P[f"bhn{layer}"], r, z, n, hn, out)
-                x = out
-            else:
-                gates = tuple(np.empty((K, H), self.dtype) for _ in range(5))
-                out = np.empty((K, 2 * H), self.dtype)
-                lstm_cell_forward(xp, h, P[f"WhT{layer}"], *gates, out)
-                x = np.ascontiguousarray(out[:, :H])
-            new.append(out)
-        # all K rows against the output matrix in one pass over it, log-softmax fused
-        logp = np.empty((x.shape[0], self.out_W.shape[0]), np.float64)
-        output_log_softmax(np.ascontiguousarray(x, dtype=self.dtype),
-                           np.ascontiguousarray(self.out_W), P["out_b"], logp)
-        return logp, tuple(new)
-
-    def tokenize(self, text: str) -> list[str]:
-        return (text.lower() if self.config.lowercase else text).split()
-
-    def prompt_state(self, prompt: str):
-        """The state after reading ``</s>`` and the prompt except its last token, and that
-        last token (the first input of generation)."""
-        toks = self.tokenize(prompt)
-        ids = [self.vocab.eos] + self.vocab.encode(toks)
-        if toks and all(i == self.vocab.unk for i in ids[1:]):
-            raise UnknownWordError(f"none of the prompt's words ({' '.join(toks[:8])}) is in "
-                                   "the model's vocabulary: use words of the training text")
-        state = tuple(self.initial_state(1))
-        for t in ids[:-1]:
-            _, state = self.step(np.array([t]), state)
-        return state, ids[-1], toks
-
-    @one_blas_thread
-    def generate(self, prompt: str = "", max_tokens: int = 50, *, method: str = "greedy",
-                 temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-                 seed: int = 0, beam: int = 5, length_penalty: float = 0.0) -> dict:
-        """Continue ``prompt``.
-
-        Parameters
-        ----------
-        method : {"greedy", "sample", "beam"}
-        temperature, top_k, top_p, seed
-            Sampling options (``seed`` makes a run reproducible).
-        beam, length_penalty
-            Beam width and ``alpha`` of the score ``(1 / T**alpha) * sum log P``.
-
-        Returns
-        -------
-        dict with ``text`` (the continuation), ``tokens``, ``logprob`` (sum of the
-        generated tokens' log-probabilities), ``score`` and ``finished`` (ended with
-        ``</s>``).  ``<unk>`` is never generated.
-        """
-        if not isinstance(max_tokens, (int, np.integer)) or max_tokens < 1:
-            raise ParameterError(f"max_tokens must be >= 1, got {max_tokens}")
-        if method == "sample":
-            decoding.check_sampling(temperature, top_k, top_p)
-        elif method == "beam":
-            if not isinstance(beam, (int, np.integer)) or beam < 1:
-                raise ParameterError(f"beam must be an integer >= 1, got {beam}")
-        elif method != "greedy":
-            raise ParameterError(f"method must be greedy, sample or beam, got {method!r}")
-        state, first, _ = self.prompt_state(prompt)
-        eos, banned = self.vocab.eos, (self.vocab.unk,)
-        if method == "greedy":
-            hyp = decoding.greedy(self.step, state, first, eos, max_tokens, banned)
-        elif method == "sample":
-            rng = np.random.Generator(np.random.PCG64(seed))
-            hyp = decoding.sample(self.step, state, first, eos, max_tokens, rng, temperature,
-                                  top_k, top_p, banned)
-        else:
-            hyp = decoding.beam_search(self.step, state, first, eos, max_tokens, beam,
-                                       length_penalty, banned)[0]
-        words = [self.vocab.words[t] for t in hyp.tokens if t != eos]
-        return {"prompt": prompt, "text": " ".join(words), "tokens": len(hyp.tokens),
-                "logprob": hyp.logp, "score": hyp.score, "finished": hyp.finished,
-                "method": method}
 
     # ------------------------------------------------------------------ persistence
     def _state(self) -> dict:
