@@ -15,11 +15,14 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
+import re
 import shlex
 import sys
 import tempfile
 
-__all__ = ["Report", "data_path", "add_markdown_option"]
+__all__ = ["Report", "data_path", "add_markdown_option", "portable"]
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def data_path(relative: str) -> str | None:
@@ -32,6 +35,34 @@ def data_path(relative: str) -> str | None:
     """
     root = os.environ.get("EMBEDKIT_BENCH_DATA")
     return os.path.join(root, relative) if root else None
+
+
+def portable(text: str) -> str:
+    """``text`` with machine-specific folders replaced by names a reader has.
+
+    The benchmark data folder becomes ``$EMBEDKIT_BENCH_DATA``, the temporary folder
+    ``$TMPDIR``, the checkout itself a relative path and the home folder ``~``, so a page
+    names no directory of the machine it was measured on.
+
+    Parameters
+    ----------
+    text : str
+        A command line, table cell or note.
+    """
+    roots = []
+    data = os.environ.get("EMBEDKIT_BENCH_DATA")
+    if data:
+        roots.append((os.path.abspath(data), "$EMBEDKIT_BENCH_DATA"))
+    roots.append((os.path.abspath(tempfile.gettempdir()), "$TMPDIR"))
+    roots.append((_REPO, "."))
+    home = os.path.expanduser("~")
+    if home not in ("", "/"):
+        roots.append((os.path.abspath(home), "~"))
+    # longest first, so a data folder inside the home folder keeps its own name
+    for root, name in sorted(roots, key=lambda r: -len(r[0])):
+        if root and root != "/":
+            text = re.sub(re.escape(root) + r"(?![\w.-])", lambda _m, n=name: n, text)
+    return text
 
 
 def add_markdown_option(parser, page: str) -> None:
@@ -144,7 +175,7 @@ class Report:
             if heading:
                 out += [f"## {heading}", ""]
             out += lines + [""]
-        return "\n".join(out).rstrip() + "\n"
+        return portable("\n".join(out).rstrip() + "\n")
 
     def write(self, path: str | None) -> None:
         """Write the page to ``path`` atomically (nothing when ``path`` is None)."""

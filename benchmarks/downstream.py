@@ -102,6 +102,93 @@ def gemm_floor(T=40, B=32, D=100, H=128, repeats=30):
     return {"wall": statistics.median(wall), "cpu": statistics.median(cpu)}
 
 
+def _lstm_gemm_kernel():
+    """A Numba function making exactly the BLAS calls of one LSTM direction's training step
+    (:func:`embedkit._kernels.lstm.lstm_forward` and ``lstm_backward``), and nothing else."""
+    from numba import njit
+
+    from embedkit._kernels.gru import _mm, _mm_blocks
+
+    @njit(nogil=True)
+    def gemms(T, B, D, H, Wi, X, XP, Wh, Hs, WhT, dh, dX, dWi, dWh, ib, fb):
+        TB = T * B
+        _mm(False, True, 4 * H, TB, D, Wi, 0, D, X, 0, D, 0, XP, 0, TB, ib, fb)
+        for s in range(1, T):
+            _mm_blocks(False, 4 * H, B, H, Wh, 0, H, Hs, s * B, TB + B, 1, XP, s * B, TB, ib, fb)
+        for s in range(T - 1, 0, -1):
+            _mm_blocks(False, H, B, 4 * H, WhT, 0, 4 * H, XP, s * B, TB, 0, dh, 0, B, ib, fb)
+        _mm_blocks(True, TB, D, 4 * H, XP, 0, TB, Wi, 0, D, 0, dX, 0, D, ib, fb)
+        _mm_blocks(False, 4 * H, D, TB, XP, 0, TB, X, 0, D, 0, dWi, 0, D, ib, fb)
+        _mm(False, True, 4 * H, H, (T - 1) * B, XP, B, TB, Hs, B, TB + B, 0, dWh, 0, H, ib, fb)
+
+    return gemms
+
+
+def lstm_flops(T=40, B=32, D=100, H=128):
+    """Multiply-adds x 2 of the GEMMs of one bidirectional LSTM training step: per direction
+    the input projection, the input gradient and dWi (``2 * 4H * TB * D`` each) and the
+    recurrent products forward and backward and dWh (``2 * 4H * H * (T - 1) * B`` each; the
+    first step's product with the zero state is skipped)."""
+    per_dir = 3 * 2 * 4 * H * T * B * D + 3 * 2 * 4 * H * H * (T - 1) * B
+    return 2 * per_dir
+
+
+def lstm_gemm_floor(threads, T=40, B=32, D=100, H=128, repeats=30):
+    """Median wall and CPU seconds of the BiLSTM step's matrix products alone: the two
+    directions one after the other (``threads=1``) or one per thread (``threads=2``), as
+    :class:`embedkit.downstream.recurrent.BiLSTM` runs them.  Also a big square GEMM's
+    GFLOP/s on one thread (this BLAS's peak here)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from embedkit._threads import single_threaded_blas
+
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+    TB = T * B
+
+    def buffers():
+        return (rng.normal(size=(4 * H, D)).astype(f32), rng.normal(size=(TB, D)).astype(f32),
+                np.empty((4 * H, TB), f32), rng.normal(size=(4 * H, H)).astype(f32),
+                rng.normal(size=(H, TB + B)).astype(f32), rng.normal(size=(H, 4 * H)).astype(f32),
+                np.empty((H, B), f32), np.empty((TB, D), f32), np.empty((4 * H, D), f32),
+                np.empty((4 * H, H), f32), np.zeros(8, np.int32), np.zeros(2, f32))
+
+    dirs = [buffers(), buffers()]
+    gemms = _lstm_gemm_kernel()
+    pool = ThreadPoolExecutor(2) if threads >= 2 else None
+
+    def step():
+        if pool is None:
+            for a in dirs:
+                gemms(T, B, D, H, *a)
+        else:
+            for f in [pool.submit(gemms, T, B, D, H, *a) for a in dirs]:
+                f.result()
+
+    wall, cpu = [], []
+    with single_threaded_blas():
+        for i in range(repeats + 3):
+            t0, c0 = time.perf_counter(), time.process_time()
+            step()
+            if i >= 3:
+                wall.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
+        from scipy.linalg.blas import sgemm  # the BLAS the kernels call
+
+        n = 1024
+        a, b = (np.asfortranarray(rng.normal(size=(n, n)), dtype=f32) for _ in range(2))
+        sgemm(1.0, a, b)
+        peak = []
+        for _ in range(5):
+            c0 = time.process_time()  # CPU time: one thread, robust to other processes
+            sgemm(1.0, a, b)
+            peak.append(2 * n ** 3 / (time.process_time() - c0) / 1e9)
+    if pool is not None:
+        pool.shutdown()
+    return {"wall": statistics.median(wall), "cpu": statistics.median(cpu),
+            "flops": lstm_flops(T, B, D, H), "peak_gflops_1_thread": statistics.median(peak)}
+
+
 STEP_SHAPES = dict(T=40, B=32, D=100, H=128, heads=4, ff=256, layers=2)
 
 
@@ -437,6 +524,18 @@ def main(argv=None):
                     f"threads = embedkit threads; torch {_torch_version()}. Each timed step "
                     f"follows at least {SETTLE * 1e3:.0f} ms of untimed steps of the same "
                     "library (torch's OpenMP workers spin for several ms after a step).")
+        if "lstm" in kinds:
+            fl = {th: lstm_gemm_floor(th) for th in sorted({1, args.threads})}
+            out["step_lstm_gemm_floor"] = {str(k): v for k, v in fl.items()}
+            one = fl[1]
+            report.note(
+                f"LSTM: the step's matrix products alone (the same BLAS calls and shapes as "
+                f"the kernels, no gate arithmetic) are {one['flops'] / 1e9:.2f} GFLOP; "
+                + "; ".join(f"{th} thread{'s' if th > 1 else ''}: {v['wall'] * 1e3:.1f} ms "
+                            f"(CPU {v['cpu'] * 1e3:.1f} ms)" for th, v in fl.items())
+                + f". One big GEMM (1024^3) on one thread with the same BLAS: "
+                f"{one['peak_gflops_1_thread']:.0f} GFLOP/s of CPU time. These times are a floor for the "
+                "embedkit step in float32 with this BLAS.")
         if "gru" in kinds:
             floor = gemm_floor()
             out["step_gemm_floor_1_thread"] = floor
@@ -447,6 +546,11 @@ def main(argv=None):
     out["finished"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     out["load_end"] = os.getloadavg()
     acc = _accuracy_rows(runs + [out])
+    if not acc:
+        report.note("Dev scores: no SST-2 or WikiANN-en training run in this run of the "
+                    "script (neither --only sentiment/ner nor --include of an earlier run's "
+                    "--json file), so this page has no dev-score table; earlier runs' tables "
+                    "are in this page's git history.")
     if acc:
         report.table("Dev scores (train on train, score dev; seed 0, 2 threads)",
                      ["task", "encoder", "model", "dev metric", "dev score", "epochs run",

@@ -104,7 +104,7 @@ def test_glove_streams_partitions_when_they_exceed_the_budget(enc):
 
 
 def test_epoch_partition_order_is_seeded_and_shuffled():
-    from embedkit.training.glove import _epoch_jobs
+    from embedkit.training.glove_cooccur import _epoch_jobs
 
     jobs = [(p, 0, 10) for p in range(12)]
     e0 = [j[0] for j in _epoch_jobs(jobs, 1, 0)]

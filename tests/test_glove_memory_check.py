@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from embedkit.cli.main import cli
 from embedkit.errors import ParameterError
 from embedkit.training import GloVe
-from embedkit.training import cooccur
+from embedkit.training import cooccur, cooccur_budget
 
 
 def test_memory_budget_above_the_ram_is_refused_before_reading(tmp_path, monkeypatch):
-    monkeypatch.setattr(cooccur, "physical_memory", lambda: 8 << 30)
+    monkeypatch.setattr(cooccur_budget, "physical_memory", lambda: 8 << 30)
     with pytest.raises(ParameterError, match="more than this machine's 8.0 GiB of RAM.*--memory 4G"):
         GloVe(memory="64G")
     corpus = tmp_path / "c.txt"
@@ -40,7 +40,7 @@ def test_spill_beyond_the_free_space_is_announced(tmp_path, monkeypatch, caplog)
     monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(1 << 20, 0, 1000))
     ids = np.arange(2000, dtype=np.int32) % 50
     offsets = np.array([0, 1000, 2000], dtype=np.int64)
-    with caplog.at_level(logging.WARNING, logger=cooccur.__name__):
+    with caplog.at_level(logging.WARNING, logger=cooccur_budget.__name__):
         cooccur.count_cooccurrences(ids, offsets, 50, window=5, memory="64K",
                                     tmp_dir=str(tmp_path), workers=1)
     assert "may spill up to" in caplog.text and "raise --memory" in caplog.text

@@ -220,6 +220,26 @@ def test_blas_gemm_on_sub_blocks(rng, dtype, ta, tb):
     assert not C2[:M, :N].any() and (C2[M:] == C[M:]).all()
 
 
+@pytest.mark.parametrize("ta", [False, True])
+def test_blocked_gemm_equals_one_gemm(rng, ta):
+    # _mm_blocks cuts M, N and K into uneven blocks (K accumulated with beta = 1) on sub-blocks
+    # read in place; the result is the one product, beta applied once
+    M, N, Kd = 301, 150, 333  # 3 x 2 x 3 blocks
+    A = rng.normal(size=(Kd + 3, M + 2) if ta else (M + 3, Kd + 2))
+    Bm = rng.normal(size=(Kd + 1, N + 4))
+    C = rng.normal(size=(M + 2, N + 5))
+    a = A[3:, 2:]
+    want = (a.T if ta else a) @ Bm[1:, 4:]
+    ib, fb = np.zeros(8, np.int32), np.zeros(2)
+    for beta in (0.0, 0.5):
+        C2 = C.copy()
+        K._mm_blocks(ta, M, N, Kd, A, 3 * A.shape[1] + 2, A.shape[1], Bm, Bm.shape[1] + 4,
+                     Bm.shape[1], beta, C2, 2 * C.shape[1], C.shape[1], ib, fb)
+        expect = C.copy()
+        expect[2:, 0:N] = want + beta * C[2:, 0:N]
+        np.testing.assert_allclose(C2, expect, rtol=1e-12, atol=1e-12)
+
+
 def test_workspace_reuse_across_batch_shapes(rng):
     # one encoder, batches of different shapes in turn: each result equals a fresh encoder's
     p = init_bigru(rng, 4, 5, np.float64)

@@ -126,6 +126,45 @@ def _mm(ta, tb, M, N, K, A, a_off, lda, Bm, b_off, ldb, beta, C, c_off, ldc, ib,
                A.ctypes.data + a_off * s, p + 24, f + s, C.ctypes.data + c_off * s, p + 28)
 
 
+# OpenBLAS (0.3.16+, AVX-512 targets) runs a GEMM of at most 100^3 multiply-adds with its
+# small-matrix kernels, which skip packing the operands; a larger product with the weights
+# as one operand repacks them on every call.  Measured on this project's machine (Zen 4,
+# SciPy's OpenBLAS 0.3.30, one thread): the LSTM's per-step 512x32x128 product in four
+# 128-row blocks 38 us instead of 46 us, the 1280x100x512 input gradient in blocks of 128
+# along K 1.38 ms instead of 1.81 ms.  Products with a transposed B (the input projection,
+# dWh) are not split: the small kernel for that case only takes tiny outputs.
+_SMALL_MNK = 1_000_000
+_SMALL_K = 128
+
+
+@njit(inline="always", **_JIT)
+def _even_split(n, cap):
+    """Size of the parts of ``n`` cut into the fewest equal parts of at most ``cap``."""
+    p = (n + cap - 1) // cap
+    return (n + p - 1) // p
+
+
+@njit(**_JIT)
+def _mm_blocks(ta, M, N, K, A, a_off, lda, Bm, b_off, ldb, beta, C, c_off, ldc, ib, fb):
+    """:func:`_mm` with ``B`` untransposed, cut into blocks of at most ``_SMALL_MNK``
+    multiply-adds (``K`` in parts of at most ``_SMALL_K``, accumulated with ``beta = 1``) so
+    each block runs on OpenBLAS's small-matrix kernels.  Same result up to rounding."""
+    if M == 0 or N == 0 or K == 0:
+        _mm(ta, False, M, N, K, A, a_off, lda, Bm, b_off, ldb, beta, C, c_off, ldc, ib, fb)
+        return
+    kt = _even_split(K, _SMALL_K)
+    nt = _even_split(N, 128)
+    mt = _even_split(M, max(1, _SMALL_MNK // (nt * kt)))
+    for i0 in range(0, M, mt):
+        m = min(mt, M - i0)
+        for j0 in range(0, N, nt):
+            n = min(nt, N - j0)
+            for k0 in range(0, K, kt):
+                a = a_off + (k0 * lda + i0 if ta else i0 * lda + k0)
+                _mm(ta, False, m, n, min(kt, K - k0), A, a, lda, Bm, b_off + k0 * ldb + j0,
+                    ldb, beta if k0 == 0 else 1, C, c_off + i0 * ldc + j0, ldc, ib, fb)
+
+
 @njit(**_JIT)
 def step_mask(lengths, T, mask):
     """``mask[s * B + b] = 1`` where step ``s`` is real for sequence ``b``, else 0."""

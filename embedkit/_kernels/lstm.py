@@ -27,12 +27,11 @@ import numpy as np
 from numba import njit
 
 from embedkit._kernels._options import FAST as _JIT
-from embedkit._kernels.gru import _HALF, _ONE, _mm, _u, fast_tanh
+from embedkit._kernels.gru import _HALF, _ONE, _mm, _mm_blocks, _u, fast_tanh
 
 
 @njit(**_JIT)
-def lstm_forward(X, rev, reverse, Wi, b, Wh, mask, exact, out, col,
-                 Xs, XP, Hs, Cs, I, F, G, O, TC, hp, ib, fb):
+def lstm_forward(X, rev, reverse, Wi, b, Wh, mask, exact, out, col, Xs, XP, Hs, Cs, TC, ib, fb):
     """Forward pass of one LSTM direction over a padded, masked batch.
 
     Parameters
@@ -43,11 +42,15 @@ def lstm_forward(X, rev, reverse, Wi, b, Wh, mask, exact, out, col,
     mask : (T * B,) 1 where a step is real (:func:`embedkit._kernels.gru.step_mask`).
     exact : bool, ``np.tanh`` (float64 checks) instead of the rational tanh.
     out : (T, B, C), receives the states in columns ``col:col + H``.
-    Xs : (T * B, D) workspace (reversed inputs); XP : (4H, T * B) input projections.
+    Xs : (T * B, D) workspace (reversed inputs).
+    XP : (4H, T * B) the input projections of all steps; a step's recurrent product is
+        added into its column block, then its gate pre-activations are replaced by the gate
+        values (rows ``i, f, g, o``), which :func:`lstm_backward` reads.  One buffer instead
+        of a projection, a product and four gate arrays: a smaller cache footprint.
     Hs, Cs : (H, (T + 1) * B) hidden and cell states, column block 0 the zero initial state;
         past a sequence's length both are reset to zero.
-    I, F, G, O, TC : (T, H, B) saved gates and ``tanh(c)``.
-    hp : (4H, B) workspace; ib : int32 (8,), fb : (2,) BLAS scratch.
+    TC : (T, H, B) saved ``tanh(c)``.
+    ib : int32 (8,), fb : (2,) BLAS scratch.
     """
     T, B, D = X.shape
     H = Wh.shape[1]
@@ -62,22 +65,16 @@ def lstm_forward(X, rev, reverse, Wi, b, Wh, mask, exact, out, col,
     _mm(False, True, 4 * H, TB, D, Wi, 0, D, src, 0, D, 0, XP, 0, TB, ib, fb)
     Hs[:, :B] = 0
     Cs[:, :B] = 0
-    hp[:] = 0
     xpf = XP.reshape(XP.size)
-    hpf = hp.reshape(hp.size)
     hsf = Hs.reshape(Hs.size)
     csf = Cs.reshape(Cs.size)
-    i_f = I.reshape(I.size)
-    f_f = F.reshape(F.size)
-    g_f = G.reshape(G.size)
-    o_f = O.reshape(O.size)
     tcf = TC.reshape(TC.size)
     HB = H * B
     Bu = _u(B)
     for s in range(T):
         c = s * B
-        if s > 0:
-            _mm(False, False, 4 * H, B, H, Wh, 0, H, Hs, c, TB + B, 0, hp, 0, B, ib, fb)
+        if s > 0:  # XP[:, step s] += Wh h_{s-1}
+            _mm_blocks(False, 4 * H, B, H, Wh, 0, H, Hs, c, TB + B, 1, XP, c, TB, ib, fb)
         for j in range(H):
             bi_ = b[j]
             bf_ = b[H + j]
@@ -87,131 +84,119 @@ def lstm_forward(X, rev, reverse, Wi, b, Wh, mask, exact, out, col,
             x1 = x0 + _u(H * TB)
             x2 = x1 + _u(H * TB)
             x3 = x2 + _u(H * TB)
-            h0 = _u(j * B)  # and of hp
-            h1 = h0 + _u(HB)
-            h2 = h1 + _u(HB)
-            h3 = h2 + _u(HB)
             q = _u(j * (TB + B) + c)  # state s-1 in Hs / Cs; state s at q + Bu
-            o = _u(s * HB + j * B)  # saved gates
+            o = _u(s * HB + j * B)
             cu = _u(c)
             if exact:
                 for k in range(Bu):
-                    i_f[o + k] = _HALF + _HALF * np.tanh(_HALF * (xpf[x0 + k] + hpf[h0 + k] + bi_))
+                    xpf[x0 + k] = _HALF + _HALF * np.tanh(_HALF * (xpf[x0 + k] + bi_))
                 for k in range(Bu):
-                    f_f[o + k] = _HALF + _HALF * np.tanh(_HALF * (xpf[x1 + k] + hpf[h1 + k] + bf_))
+                    xpf[x1 + k] = _HALF + _HALF * np.tanh(_HALF * (xpf[x1 + k] + bf_))
                 for k in range(Bu):
-                    g_f[o + k] = np.tanh(xpf[x2 + k] + hpf[h2 + k] + bg_)
+                    xpf[x2 + k] = np.tanh(xpf[x2 + k] + bg_)
                 for k in range(Bu):
-                    o_f[o + k] = _HALF + _HALF * np.tanh(_HALF * (xpf[x3 + k] + hpf[h3 + k] + bo_))
+                    xpf[x3 + k] = _HALF + _HALF * np.tanh(_HALF * (xpf[x3 + k] + bo_))
                 for k in range(Bu):
-                    csf[q + Bu + k] = mask[cu + k] * (i_f[o + k] * g_f[o + k]
-                                                      + f_f[o + k] * csf[q + k])
+                    csf[q + Bu + k] = mask[cu + k] * (xpf[x0 + k] * xpf[x2 + k]
+                                                      + xpf[x1 + k] * csf[q + k])
                 for k in range(Bu):
                     tcf[o + k] = np.tanh(csf[q + Bu + k])
             else:
                 for k in range(Bu):
-                    i_f[o + k] = _HALF + _HALF * fast_tanh(_HALF * (xpf[x0 + k] + hpf[h0 + k] + bi_))
+                    xpf[x0 + k] = _HALF + _HALF * fast_tanh(_HALF * (xpf[x0 + k] + bi_))
                 for k in range(Bu):
-                    f_f[o + k] = _HALF + _HALF * fast_tanh(_HALF * (xpf[x1 + k] + hpf[h1 + k] + bf_))
+                    xpf[x1 + k] = _HALF + _HALF * fast_tanh(_HALF * (xpf[x1 + k] + bf_))
                 for k in range(Bu):
-                    g_f[o + k] = fast_tanh(xpf[x2 + k] + hpf[h2 + k] + bg_)
+                    xpf[x2 + k] = fast_tanh(xpf[x2 + k] + bg_)
                 for k in range(Bu):
-                    o_f[o + k] = _HALF + _HALF * fast_tanh(_HALF * (xpf[x3 + k] + hpf[h3 + k] + bo_))
+                    xpf[x3 + k] = _HALF + _HALF * fast_tanh(_HALF * (xpf[x3 + k] + bo_))
                 for k in range(Bu):
-                    csf[q + Bu + k] = mask[cu + k] * (i_f[o + k] * g_f[o + k]
-                                                      + f_f[o + k] * csf[q + k])
+                    csf[q + Bu + k] = mask[cu + k] * (xpf[x0 + k] * xpf[x2 + k]
+                                                      + xpf[x1 + k] * csf[q + k])
                 for k in range(Bu):
                     tcf[o + k] = fast_tanh(csf[q + Bu + k])
             for k in range(Bu):
-                hsf[q + Bu + k] = mask[cu + k] * o_f[o + k] * tcf[o + k]
-    for s in range(T):
-        for bb in range(B):
-            p = rev[s, bb] if reverse else s
-            ob = out[p, bb]
+                hsf[q + Bu + k] = mask[cu + k] * xpf[x3 + k] * tcf[o + k]
+        for bb in range(B):  # the step's states to the output while they are in cache
+            ob = out[rev[s, bb] if reverse else s, bb]
             for j in range(H):
-                ob[col + j] = Hs[j, (s + 1) * B + bb]
+                ob[col + j] = hsf[j * (TB + B) + c + B + bb]
 
 
 @njit(**_JIT)
-def lstm_backward(dOut, col, X, rev, reverse, Wi, Wh, mask, Xs, Hs, Cs, I, F, G, O, TC,
-                  dHs, GG, WhT, dh, dc, dXs, dWi, db, dWh, ib, fb):
+def lstm_backward(dOut, col, X, rev, reverse, Wi, Wh, mask, Xs, XP, Hs, Cs, TC, dy, WhT,
+                  dh, dc, dXs, dWi, db, dWh, ib, fb):
     """Backward pass (backprop through time) of one LSTM direction.
 
     ``dOut`` (T, B, C): gradient wrt the output of :func:`lstm_forward`, columns
     ``col:col + H``.  Writes the input gradient in step order to ``dXs`` (T * B, D) and
-    overwrites ``dWi`` (4H, D), ``db`` (4H,), ``dWh`` (4H, H).  Workspaces: ``dHs``
-    (T, H, B); ``GG`` (4H, T * B), the gradients of the gate pre-activations per step (order
-    i, f, g, o); ``WhT`` (H, 4H) the transpose of ``Wh``, so that the recurrent product of a
-    step, ``Wh^T`` times the step's gate gradients, is a GEMM on untransposed operands (as
-    ``WhTp`` in :func:`embedkit._kernels.gru.gru_backward`; OpenBLAS runs this shape about
-    25% faster than with a transposed ``A``); ``dh``, ``dc`` (H, B) the carried state
-    gradients.
+    overwrites ``dWi`` (4H, D), ``db`` (4H,), ``dWh`` (4H, H).  ``XP`` holds the gate values
+    :func:`lstm_forward` left; each step's are replaced by the gradients of its gate
+    pre-activations (order i, f, g, o), which the input and weight gradients then read as
+    one GEMM each.  Workspaces: ``dy`` (H, B) a step's output gradient; ``WhT`` (H, 4H)
+    the transpose of ``Wh``, so that the recurrent product of a step, ``Wh^T`` times the
+    step's gate gradients, is a GEMM on untransposed operands (as ``WhTp`` in
+    :func:`embedkit._kernels.gru.gru_backward`; OpenBLAS runs this shape about 25% faster
+    than with a transposed ``A``); ``dh``, ``dc`` (H, B) the carried state gradients.
+    Call it once per :func:`lstm_forward`: the gate values are consumed.
     """
     T, B, D = X.shape
     H = Wh.shape[1]
     TB = T * B
     src = Xs if reverse else X.reshape(TB, D)
-    for s in range(T):
-        for bb in range(B):
-            p = rev[s, bb] if reverse else s
-            g = dOut[p, bb]
-            for j in range(H):
-                dHs[s, j, bb] = g[col + j]
     for j in range(H):
         for k in range(4 * H):
             WhT[j, k] = Wh[k, j]
     dh[:] = 0
     dc[:] = 0
-    i_f = I.reshape(I.size)
-    f_f = F.reshape(F.size)
-    g_f = G.reshape(G.size)
-    o_f = O.reshape(O.size)
     tcf = TC.reshape(TC.size)
     csf = Cs.reshape(Cs.size)
-    dyf = dHs.reshape(dHs.size)
-    gf = GG.reshape(GG.size)
+    dyf = dy.reshape(dy.size)
+    xpf = XP.reshape(XP.size)
     dhf = dh.reshape(dh.size)
     dcf = dc.reshape(dc.size)
     HB = H * B
     Bu = _u(B)
     for s in range(T - 1, -1, -1):
         c = s * B
+        for bb in range(B):  # this step's output gradient, feature-major
+            g = dOut[rev[s, bb] if reverse else s, bb]
+            for j in range(H):
+                dy[j, bb] = g[col + j]
         for j in range(H):
             o = _u(s * HB + j * B)
             q = _u(j * (TB + B) + c)  # c_{s-1}
             e = _u(j * B)
-            gi = _u(j * TB + c)
-            gfo = gi + _u(H * TB)
-            gg = gfo + _u(H * TB)
-            go = gg + _u(H * TB)
+            x0 = _u(j * TB + c)  # gates i, f, g, o at step s, replaced by their gradients
+            x1 = x0 + _u(H * TB)
+            x2 = x1 + _u(H * TB)
+            x3 = x2 + _u(H * TB)
             cu = _u(c)
             for k in range(Bu):  # gradient wrt h_s
-                dhf[e + k] = mask[cu + k] * (dhf[e + k] + dyf[o + k])
-            for k in range(Bu):
-                og = o_f[o + k]
-                gf[go + k] = dhf[e + k] * tcf[o + k] * og * (_ONE - og)
+                dhf[e + k] = mask[cu + k] * (dhf[e + k] + dyf[e + k])
             for k in range(Bu):  # gradient wrt c_s
                 t = tcf[o + k]
-                dcf[e + k] = mask[cu + k] * (dcf[e + k] + dhf[e + k] * o_f[o + k] * (_ONE - t * t))
+                dcf[e + k] = mask[cu + k] * (dcf[e + k] + dhf[e + k] * xpf[x3 + k] * (_ONE - t * t))
             for k in range(Bu):
-                ig = i_f[o + k]
-                gf[gi + k] = dcf[e + k] * g_f[o + k] * ig * (_ONE - ig)
+                og = xpf[x3 + k]
+                xpf[x3 + k] = dhf[e + k] * tcf[o + k] * og * (_ONE - og)
             for k in range(Bu):
-                gg_ = g_f[o + k]
-                gf[gg + k] = dcf[e + k] * i_f[o + k] * (_ONE - gg_ * gg_)
+                ig = xpf[x0 + k]
+                gg_ = xpf[x2 + k]
+                xpf[x0 + k] = dcf[e + k] * gg_ * ig * (_ONE - ig)
+                xpf[x2 + k] = dcf[e + k] * ig * (_ONE - gg_ * gg_)
             for k in range(Bu):
-                fg = f_f[o + k]
-                gf[gfo + k] = dcf[e + k] * csf[q + k] * fg * (_ONE - fg)
-            for k in range(Bu):
-                dcf[e + k] *= f_f[o + k]
+                fg = xpf[x1 + k]
+                xpf[x1 + k] = dcf[e + k] * csf[q + k] * fg * (_ONE - fg)
+                dcf[e + k] *= fg
         if s > 0:
-            _mm(False, False, H, B, 4 * H, WhT, 0, 4 * H, GG, c, TB, 0, dh, 0, B, ib, fb)
-    _mm(True, False, TB, D, 4 * H, GG, 0, TB, Wi, 0, D, 0, dXs, 0, D, ib, fb)
-    _mm(False, False, 4 * H, D, TB, GG, 0, TB, src, 0, D, 0, dWi, 0, D, ib, fb)
+            _mm_blocks(False, H, B, 4 * H, WhT, 0, 4 * H, XP, c, TB, 0, dh, 0, B, ib, fb)
+    _mm_blocks(True, TB, D, 4 * H, XP, 0, TB, Wi, 0, D, 0, dXs, 0, D, ib, fb)
+    _mm_blocks(False, 4 * H, D, TB, XP, 0, TB, src, 0, D, 0, dWi, 0, D, ib, fb)
     # h_{s-1} (column block s of Hs) against the step-s gradients, steps 1..T-1
-    _mm(False, True, 4 * H, H, (T - 1) * B, GG, B, TB, Hs, B, TB + B, 0, dWh, 0, H, ib, fb)
+    _mm(False, True, 4 * H, H, (T - 1) * B, XP, B, TB, Hs, B, TB + B, 0, dWh, 0, H, ib, fb)
     for k in range(4 * H):
-        row = GG[k]
+        row = XP[k]
         acc = row[0] * 0
         for i in range(TB):
             acc += row[i]

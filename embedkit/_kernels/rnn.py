@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit
 
 from embedkit._kernels._options import FAST as _JIT
-from embedkit._kernels.gru import _ONE, _mm, _u, fast_tanh
+from embedkit._kernels.gru import _ONE, _mm, _mm_blocks, _u, fast_tanh
 
 
 @njit(**_JIT)
@@ -103,8 +103,8 @@ def rnn_backward(dOut, col, X, rev, reverse, Wi, Wh, mask, Xs, Hs, dHs, GG, dh, 
                 gf[g0 + k] = mask[cu + k] * (dhf[e + k] + dyf[o + k]) * (_ONE - a * a)
         if s > 0:
             _mm(True, False, H, B, H, Wh, 0, H, GG, c, TB, 0, dh, 0, B, ib, fb)
-    _mm(True, False, TB, D, H, GG, 0, TB, Wi, 0, D, 0, dXs, 0, D, ib, fb)
-    _mm(False, False, H, D, TB, GG, 0, TB, src, 0, D, 0, dWi, 0, D, ib, fb)
+    _mm_blocks(True, TB, D, H, GG, 0, TB, Wi, 0, D, 0, dXs, 0, D, ib, fb)
+    _mm_blocks(False, H, D, TB, GG, 0, TB, src, 0, D, 0, dWi, 0, D, ib, fb)
     _mm(False, True, H, H, (T - 1) * B, GG, B, TB, Hs, B, TB + B, 0, dWh, 0, H, ib, fb)
     for k in range(H):
         row = GG[k]

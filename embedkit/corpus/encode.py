@@ -246,7 +246,7 @@ def prepare(source=None, *, min_count: int = 5, tokenizer: str = "default",
     out : path or URL, optional
         Encode shard by shard into this directory instead of the cache: ``source`` is then
         a file, directory, glob, fsspec URL or a list of them, one shard per file, and the
-        result is a :class:`~embedkit.corpus.sharded.ShardedCorpus` (see
+        result is a :class:`~embedkit.corpus.sharded_store.ShardedCorpus` (see
         :func:`embedkit.distributed.prepare.prepare_sharded`).
     client : distributed.Client, optional
         Run the sharded preparation on this Dask cluster (requires ``out``).

@@ -16,7 +16,7 @@ from embedkit.training import cooccur_partitioned as P
 
 def _map(k: int, corpus_dir: str, vocab_size: int, window: int, rows, out: str, memory,
          workers: int) -> dict:
-    from embedkit.corpus.sharded import load_shard
+    from embedkit.corpus.sharded_store import load_shard
 
     ids, offsets = load_shard(corpus_dir, k, vocab_size)
     return P.count_shard_runs(k, ids, offsets, vocab_size, window, rows, out, memory, workers)

@@ -98,9 +98,8 @@ class _Workspace:
 def _lstm_shapes(T, B, D, H):
     TB = T * B
     return {"Xs": (TB, D), "XP": (4 * H, TB), "Hs": (H, TB + B), "Cs": (H, TB + B),
-            "I": (T, H, B), "F": (T, H, B), "G": (T, H, B), "O": (T, H, B), "TC": (T, H, B),
-            "hp": (4 * H, B), "dHs": (T, H, B), "GG": (4 * H, TB), "WhT": (H, 4 * H),
-            "dh": (H, B), "dc": (H, B), "dXs": (TB, D), "fb": (2,)}
+            "TC": (T, H, B), "dy": (H, B), "WhT": (H, 4 * H), "dh": (H, B), "dc": (H, B),
+            "dXs": (TB, D), "fb": (2,)}
 
 
 def _rnn_shapes(T, B, D, H):
@@ -200,16 +199,15 @@ class BiLSTM(_BiRecurrent):
         p = self.p
         LK.lstm_forward(X, rev, d == "b", p[f"lstm_{d}_Wi"], p[f"lstm_{d}_b"],
                         p[f"lstm_{d}_Wh"], mask, self.exact, out, 0 if d == "f" else self.H,
-                        w["Xs"], w["XP"], w["Hs"], w["Cs"], w["I"], w["F"], w["G"], w["O"],
-                        w["TC"], w["hp"], self._ws[d].ib, w["fb"])
+                        w["Xs"], w["XP"], w["Hs"], w["Cs"], w["TC"], self._ws[d].ib, w["fb"])
 
     def _bwd(self, d, dOut, X, rev, mask, dXs, w):
         p, g = self.p, self.g
         LK.lstm_backward(dOut, 0 if d == "f" else self.H, X, rev, d == "b",
-                         p[f"lstm_{d}_Wi"], p[f"lstm_{d}_Wh"], mask, w["Xs"], w["Hs"],
-                         w["Cs"], w["I"], w["F"], w["G"], w["O"], w["TC"], w["dHs"], w["GG"],
-                         w["WhT"], w["dh"], w["dc"], dXs, g[f"lstm_{d}_Wi"], g[f"lstm_{d}_b"],
-                         g[f"lstm_{d}_Wh"], self._ws[d].ib, w["fb"])
+                         p[f"lstm_{d}_Wi"], p[f"lstm_{d}_Wh"], mask, w["Xs"], w["XP"],
+                         w["Hs"], w["Cs"], w["TC"], w["dy"], w["WhT"], w["dh"], w["dc"], dXs,
+                         g[f"lstm_{d}_Wi"], g[f"lstm_{d}_b"], g[f"lstm_{d}_Wh"],
+                         self._ws[d].ib, w["fb"])
 
 
 class BiRNN(_BiRecurrent):

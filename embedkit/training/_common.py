@@ -75,7 +75,7 @@ def encoded_corpus(corpus, **options):
     else :func:`embedkit.corpus.prepare` of it with ``options``."""
     if all(hasattr(corpus, a) for a in ("ids", "offsets", "vocab")):
         return corpus
-    from embedkit.corpus.sharded import ShardedCorpus, is_sharded_dir
+    from embedkit.corpus.sharded_store import ShardedCorpus, is_sharded_dir
 
     if is_sharded_dir(corpus):  # written by prepare(..., out=DIR): memory-mapped shards
         return ShardedCorpus.open(corpus)

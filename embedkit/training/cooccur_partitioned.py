@@ -1,6 +1,6 @@
 """Co-occurrence counting as a map over shards and a reduce over key-range partitions.
 
-A corpus prepared shard by shard (:class:`embedkit.corpus.sharded.ShardedCorpus`) is
+A corpus prepared shard by shard (:class:`embedkit.corpus.sharded_store.ShardedCorpus`) is
 counted in two steps, each a set of independent tasks (run one after the other here, or
 on a Dask cluster by :func:`embedkit.distributed.cooccur.count_partitioned`):
 
@@ -387,7 +387,7 @@ def count_sharded(corpus, out, *, window: int = 10, memory="1G", n_partitions=No
         Run the tasks on a Dask cluster (see :mod:`embedkit.distributed.cooccur`).
     """
     from embedkit._kernels.cooccur import weight_scale
-    from embedkit.corpus.sharded import ShardedCorpus
+    from embedkit.corpus.sharded_store import ShardedCorpus
 
     if not hasattr(corpus, "shards"):
         corpus = ShardedCorpus.open(corpus)

@@ -23,7 +23,10 @@ from embedkit._io import format_bytes
 from embedkit.training._common import encoded_corpus
 from embedkit.training.checkpoint import (check_same_corpus, corpus_fingerprint, resume_from,
                                           save_checkpoint, start_position)
-from embedkit.training.cooccur import check_memory_budget, count_cooccurrences, parse_memory
+from embedkit.training.cooccur import count_cooccurrences
+from embedkit.training.cooccur_budget import check_memory_budget
+from embedkit.training.glove_cooccur import (_partition_jobs, _PartitionCache, _epoch_jobs,
+                                             count_for_training, given_cooccurrence)
 from embedkit.training.output import train_and_write, vectors_plan
 
 log = logging.getLogger(__name__)
@@ -77,52 +80,6 @@ def _round_keys(seed: int, epoch: int) -> np.ndarray:
     """The permutation keys of one epoch's shuffle (depend on seed and epoch only)."""
     return np.random.default_rng([int(seed), int(epoch)]).integers(
         0, np.iinfo(np.uint64).max, size=4, dtype=np.uint64, endpoint=True)
-
-
-def _partition_jobs(parts, per_job: int):
-    """Jobs ``(partition, start, end)`` over shuffled positions of each partition, in
-    partition order, and their sizes."""
-    jobs = []
-    for p, (_, n) in enumerate(parts.partitions):
-        for lo in range(0, n, per_job):
-            jobs.append((p, lo, min(n, lo + per_job)))
-    return jobs, np.array([hi - lo for _, lo, hi in jobs], dtype=np.int64)
-
-
-def _epoch_jobs(jobs, seed: int, epoch: int):
-    """The jobs of one epoch: partitions in a seeded shuffled order (seed and epoch only),
-    each partition's jobs together, so a partition is read once per epoch."""
-    n_parts = jobs[-1][0] + 1 if jobs else 0
-    order = np.random.default_rng([int(seed), int(epoch), 7]).permutation(n_parts)
-    rank = np.empty(n_parts, dtype=np.int64)
-    rank[order] = np.arange(n_parts)
-    return sorted(jobs, key=lambda j: (int(rank[j[0]]), j[1]))
-
-
-class _PartitionCache:
-    """The last ``size`` partitions read, shared by the training threads."""
-
-    def __init__(self, parts, size: int):
-        import threading
-        from collections import OrderedDict
-
-        from embedkit._kernels.glove import permutation_bits
-
-        self._parts, self._size, self._bits = parts, max(2, size), permutation_bits
-        self._lock = threading.Lock()
-        self._cache: OrderedDict = OrderedDict()
-
-    def __call__(self, p: int):
-        with self._lock:
-            got = self._cache.get(p)
-            if got is None:
-                keys, vals = self._parts.partition(p)
-                got = self._cache[p] = (keys, vals, self._bits(max(len(keys), 1)))
-                while len(self._cache) > self._size:
-                    self._cache.popitem(last=False)
-            else:
-                self._cache.move_to_end(p)
-            return got
 
 
 class GloVe:
@@ -212,34 +169,8 @@ class GloVe:
                                 lowercase=self.lowercase)
 
     def _count_sharded(self, enc):
-        """Count a sharded corpus into partitions under a temporary directory (removed
-        with the returned object); ``(Cooccurrence, None)`` when the entries fit the
-        memory budget, else ``(None, PartitionedCooccurrence)`` to stream from disk."""
-        import shutil
-        import tempfile
-        import weakref
-
-        from embedkit.training.cooccur_partitioned import count_sharded
-
-        budget = parse_memory(self.memory)
-        estimate = 2 * self.window * enc.n_tokens * 12  # an upper bound on the entry bytes
-        n_parts = max(len(enc.shards), min(4096, -(-estimate * (self.workers + 2) // budget)))
-        tmp = tempfile.mkdtemp(prefix="embedkit-cooc-", dir=self.tmp_dir)
-        try:
-            pc = count_sharded(enc, tmp, window=self.window, memory=self.memory,
-                               workers=self.workers, n_partitions=n_parts)
-            if pc.nbytes <= budget:
-                co = pc.load()
-                shutil.rmtree(tmp, ignore_errors=True)
-                return co, None
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        weakref.finalize(pc, shutil.rmtree, tmp, True)
-        log.info("glove: %s of co-occurrences exceed --memory %s: training streams %d "
-                 "partitions from %s in a seeded shuffled order", format_bytes(pc.nbytes),
-                 self.memory, len(pc.partitions), tmp)
-        return None, pc
+        """Count a sharded corpus (:func:`~embedkit.training.glove_cooccur.count_for_training`)."""
+        return count_for_training(self, enc)
 
     def count(self, corpus=None, progress: bool | None = None):
         """Prepare ``corpus`` and count its co-occurrences.
@@ -303,28 +234,8 @@ class GloVe:
             else:
                 enc, co = self.count(enc, progress=progress)
         else:
-            enc, co = self._prepare(corpus), cooccurrence
-            if isinstance(co, (str, bytes)) or hasattr(co, "__fspath__"):
-                from embedkit.training.cooccur_partitioned import PartitionedCooccurrence
-
-                co = PartitionedCooccurrence.open(co)
-            if co.vocab_size != len(enc.vocab) or co.window != self.window:
-                raise ParameterError(
-                    f"cooccurrence was counted for {co.vocab_size} words with window "
-                    f"{co.window}, not {len(enc.vocab)} words with window {self.window}: "
-                    "count it with the same corpus and window")
-            if hasattr(co, "partitions"):  # counted into partitions (perhaps on a cluster)
-                digest = co.info.get("vocab_digest")
-                if digest and digest != getattr(enc, "info", {}).get("vocab_digest", digest):
-                    raise ParameterError(f"the co-occurrences in {co.path} were counted for "
-                                         "another vocabulary: count them for this corpus")
-                if co.nbytes > parse_memory(self.memory):
-                    log.info("glove: %s of co-occurrences exceed --memory %s: training "
-                             "streams %d partitions from %s", format_bytes(co.nbytes),
-                             self.memory, len(co.partitions), co.path)
-                    co, streamed = None, co
-                else:
-                    co = co.load()
+            enc = self._prepare(corpus)
+            co, streamed = given_cooccurrence(self, enc, cooccurrence)
         vocab = enc.vocab
         fp = corpus_fingerprint(enc)
         check_same_corpus(state, fp, resume)

@@ -60,7 +60,7 @@ def check_output(path, format=None) -> str:
     'word2vec-text'
     """
     from embedkit.vectors._files import strip_compression
-    from embedkit.vectors.loader import canonical_format, format_from_extension
+    from embedkit.vectors.formats import canonical_format, format_from_extension
 
     if path is None or str(path) == "":
         raise ParameterError("an output path is needed, e.g. vectors.bin")
