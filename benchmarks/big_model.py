@@ -20,10 +20,12 @@ file count when touched) as a multiple of the float32 matrix.  Recall@10 of floa
 and the index is measured against the float32 brute-force answers; gensim's answers are
 checked against them too.
 
-    python benchmarks/big_model.py --data /work/bench-data --words 400000   # development
-    python benchmarks/big_model.py --data /work/bench-data --markdown        # the full run
+    python benchmarks/big_model.py --data $SCRATCH --words 400000   # development
+    python benchmarks/big_model.py --data $SCRATCH --markdown        # the full run
 
-The data files are made once and reused (their names carry the size and seed).
+``$SCRATCH`` is any folder outside the repository with about 15 GB free (the page's command
+line shows ``$SCRATCH``, not the folder given).  The data files are made once and reused
+(their names carry the size and seed).
 """
 
 from __future__ import annotations
@@ -318,6 +320,8 @@ def main(argv=None):
     data = pathlib.Path(args.data)
     data.mkdir(parents=True, exist_ok=True)
     report = Report("Big models: querying a memory-mapped model without copying its matrix")
+    # the page names the scratch folder, not this machine's path
+    report.command = report.command.replace(args.data, "$SCRATCH")
     p, tiny, made = prepare(args, data)
     if made:
         report.table("Files made in this run (once; reused afterwards)", ["file", "seconds"],

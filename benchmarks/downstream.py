@@ -555,9 +555,12 @@ def main(argv=None):
         report.table("Dev scores (train on train, score dev; seed 0, 2 threads)",
                      ["task", "encoder", "model", "dev metric", "dev score", "epochs run",
                       "s / epoch", "run (UTC), load average at start / end"], acc)
-        report.note(f"Vectors: {args.vectors} (embedkit skip-gram on the shared Gutenberg "
-                    "corpus, `embedkit train gutenberg_mix_raw.txt.gz --dim 100 --epochs 5`). "
-                    "Rows from earlier runs of this script come from their --json files "
+        used = sorted({r.get("vectors") or "?" for r in runs + [out] if r.get("tasks")})
+        report.note("Vectors: " + ", ".join(f"`{v}`" for v in used)
+                    + (" (`embedkit/data/default` is the packaged default: skip-gram on the "
+                       "Gutenberg mix, how it was made and scored in its meta.json)"
+                       if "embedkit/data/default" in used else "")
+                    + ". Rows from earlier runs of this script come from their --json files "
                     "(--include); each row gives its own run's times and load.")
     if args.json:
         with open(args.json, "w") as f:

@@ -60,9 +60,12 @@ def lm():
 @click.option("--checkpoint-every", default=None, type=float,
               help="Seconds between checkpoints (OUT.ckpt).")
 @click.option("--resume", default=None, type=click.Path(), help="Continue from a checkpoint.")
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Threads of the output layer's products and the Adam update (1: "
+                   "reproducible with --seed).")
 def train_cmd(corpus, out, vectors, dim, freeze, tie, cell, hidden, layers, dropout, softmax,
               samples, max_vocab, min_count, max_tokens, dev, epochs, batch_size, bptt,
-              optimizer, lr, clip, seed, checkpoint_every, resume):
+              optimizer, lr, clip, seed, checkpoint_every, resume, threads):
     """Train a language model on CORPUS (one sentence or paragraph a line)."""
     from embedkit._progress import progress_enabled
     from embedkit.lm import train_lm
@@ -77,7 +80,7 @@ def train_cmd(corpus, out, vectors, dim, freeze, tie, cell, hidden, layers, drop
                      samples=samples, max_vocab=max_vocab, min_count=min_count,
                      max_tokens=max_tokens, epochs=epochs, batch_size=batch_size, bptt=bptt,
                      optimizer=optimizer, lr=lr, clip=clip, seed=seed,
-                     checkpoint_every=checkpoint_every, resume=resume,
+                     checkpoint_every=checkpoint_every, resume=resume, threads=threads,
                      progress=progress_enabled())
     last = model.history[-1] if model.history else {}
     extra = f"; dev perplexity {last['dev']:.2f}" if "dev" in last else ""

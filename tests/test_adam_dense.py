@@ -74,3 +74,23 @@ def test_dense_adam_matches_torch_adam():
         topt.step()
     for k in params:  # eps sits inside the bias correction in torch: agreement to ~1e-5
         np.testing.assert_allclose(params[k], tp[k].detach().numpy(), atol=5e-5)
+
+
+def test_dense_adam_on_two_threads_equals_one_thread():
+    params1, steps = _problem(np.float32)
+    params2 = {k: v.copy() for k, v in params1.items()}
+    one = Adam(params1, lr=0.01, clip=0.5, lazy=False)
+    two = Adam(params2, lr=0.01, clip=0.5, lazy=False, threads=2)
+    for dense, sparse in steps:
+        one.step(dense, sparse)
+        two.step(dense, sparse)
+    for k in params1:
+        np.testing.assert_allclose(params2[k], params1[k], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(two.m[k], one.m[k], rtol=1e-6, atol=1e-7)
+
+
+def test_adam_threads_below_one_is_a_parameter_error():
+    from embedkit.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="threads"):
+        Adam({"w": np.zeros(3)}, threads=0)

@@ -270,3 +270,31 @@ def test_other_optimizers_train(tmp_path, optimizer):
 def test_unknown_optimizer_is_a_parameter_error(tmp_path):
     with pytest.raises(ParameterError, match="optimizer must be one of adam, lazyadam, sgd"):
         train_lm(_corpus(tmp_path), None, dim=8, optimizer="rmsprop", progress=False)
+
+
+def test_split_sums_duplicate_sparse_rows():
+    from embedkit.lm.trainer import _split
+
+    rng = np.random.default_rng(0)
+    rows = np.array([5, 2, 5, 0, 2, 5])
+    g = rng.standard_normal((6, 3)).astype(np.float32)
+    _, sparse = _split({"emb": (rows, g)}, 2, {"emb"}, np.dtype(np.float32))
+    ref = np.zeros((6, 3), np.float32)
+    np.add.at(ref, rows, g)
+    got_rows, got = sparse["emb"]
+    assert got_rows.tolist() == [0, 2, 5]
+    np.testing.assert_allclose(got, ref[[0, 2, 5]] * np.float32(0.5), rtol=1e-6, atol=1e-7)
+
+
+def test_training_on_two_threads_matches_one_thread(tmp_path):
+    kw = dict(dim=8, hidden=16, epochs=1, batch_size=4, bptt=10, softmax="sampled",
+              samples=3, dropout=0.1, progress=False, seed=3)
+    one = train_lm(_corpus(tmp_path), None, threads=1, **kw)
+    two = train_lm(_corpus(tmp_path), None, threads=2, **kw)
+    for k in one.params:
+        np.testing.assert_allclose(two.params[k], one.params[k], rtol=1e-4, atol=1e-6)
+
+
+def test_training_threads_below_one_is_a_parameter_error(tmp_path):
+    with pytest.raises(ParameterError, match="threads"):
+        train_lm(_corpus(tmp_path), None, dim=8, threads=0, progress=False)

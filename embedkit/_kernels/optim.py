@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 
-from numba import njit
+import numpy as np
+from numba import njit, prange
 
 from embedkit._kernels._options import FAST as _JIT
 
@@ -63,3 +64,52 @@ def adam_rows(P, M, Vs, rows, G, gscale, b1, b2, lr_t, eps):
                 mr[j] = mj
                 vr[j] = vj
                 pr[j] -= lr_t * mj / (math.sqrt(vj) + eps)
+
+
+def _adam_dense_par(p, m, v, g, gscale, b1, b2, lr_t, eps):
+    """:func:`adam_dense` with the elements split over Numba's threads (the same update)."""
+    c1 = 1 - b1
+    c2 = 1 - b2
+    for i in prange(p.shape[0]):
+        gi = g[i] * gscale
+        mi = b1 * m[i] + c1 * gi
+        vi = b2 * v[i] + c2 * gi * gi
+        m[i] = mi
+        v[i] = vi
+        p[i] -= lr_t * mi / (math.sqrt(vi) + eps)
+
+
+def _adam_rows_par(P, M, Vs, rows, G, gscale, b1, b2, lr_t, eps):
+    """:func:`adam_rows` with the rows split over Numba's threads (the same update): each row
+    finds its gradient row through a position table instead of the sequential merge."""
+    n, d = P.shape
+    c1 = 1 - b1
+    c2 = 1 - b2
+    pos = np.full(n, -1, np.int64)
+    for k in range(rows.shape[0]):
+        pos[rows[k]] = k
+    for r in prange(n):
+        pr = P[r]
+        mr = M[r]
+        vr = Vs[r]
+        k = pos[r]
+        if k >= 0:
+            gr = G[k]
+            for j in range(d):
+                gj = gr[j] * gscale
+                mj = b1 * mr[j] + c1 * gj
+                vj = b2 * vr[j] + c2 * gj * gj
+                mr[j] = mj
+                vr[j] = vj
+                pr[j] -= lr_t * mj / (math.sqrt(vj) + eps)
+        else:
+            for j in range(d):
+                mj = b1 * mr[j]
+                vj = b2 * vr[j]
+                mr[j] = mj
+                vr[j] = vj
+                pr[j] -= lr_t * mj / (math.sqrt(vj) + eps)
+
+
+adam_dense_parallel = njit(_adam_dense_par, parallel=True, **_JIT)
+adam_rows_parallel = njit(_adam_rows_par, parallel=True, **_JIT)

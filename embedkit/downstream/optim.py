@@ -28,12 +28,17 @@ class Adam:
         rows' gradient being zero (their moments decay and they keep moving by their
         momentum), through fused kernels (:mod:`embedkit._kernels.optim`); sparse rows
         must then be strictly increasing, as :func:`numpy.unique` returns them.
+    threads : int
+        Numba threads of the fused dense step (``lazy=False``); 1 (default) runs it on the
+        calling thread, more split each table's rows over a parallel kernel (the same
+        update).
     """
 
     def __init__(self, params: dict, lr: float = 1e-3, beta1: float = 0.9,
                  beta2: float = 0.999, eps: float = 1e-8, clip: float = 5.0,
-                 lazy: bool = True):
+                 lazy: bool = True, threads: int = 1):
         check_positive("lr", lr)
+        check_positive("threads", threads, integer=True)
         check_non_negative("clip", clip, hint=" (0 disables clipping)")
         self.p = params
         self.lr, self.b1, self.b2, self.eps, self.clip = lr, beta1, beta2, eps, clip
@@ -41,6 +46,7 @@ class Adam:
         self.v = {k: np.zeros_like(v) for k, v in params.items()}
         self.t = 0
         self.lazy = bool(lazy)
+        self.threads = int(threads)
 
     def step(self, dense: dict, sparse: dict | None = None) -> float:
         """Apply one update; returns the gradient norm before clipping."""
@@ -78,8 +84,23 @@ class Adam:
         return norm
 
     def _dense_step(self, dense, sparse, scale, lr_t):
-        from embedkit._kernels.optim import adam_dense, adam_rows
+        import numba
 
+        from embedkit._kernels import optim as K
+
+        if self.threads > 1:
+            adam_dense, adam_rows = K.adam_dense_parallel, K.adam_rows_parallel
+            before = numba.get_num_threads()
+            numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
+        else:
+            adam_dense, adam_rows = K.adam_dense, K.adam_rows
+        try:
+            self._dense_kernels(dense, sparse, scale, lr_t, adam_dense, adam_rows)
+        finally:
+            if self.threads > 1:
+                numba.set_num_threads(before)
+
+    def _dense_kernels(self, dense, sparse, scale, lr_t, adam_dense, adam_rows):
         for k, p in self.p.items():
             t = p.dtype.type
             args = (t(scale), t(self.b1), t(self.b2), t(lr_t), t(self.eps))
