@@ -97,6 +97,28 @@ def _load() -> str:
         return "unknown"
 
 
+def _portable(arg: str) -> str:
+    """A command-line argument as the page shows it: shell-quoted, with the machine's
+    directories (``$EMBEDKIT_BENCH_DATA``, the temporary directory, the repository, the home
+    directory) written as placeholders, so a page names no local path."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    places = [(os.environ.get("EMBEDKIT_BENCH_DATA"), "$EMBEDKIT_BENCH_DATA"),
+              (tempfile.gettempdir(), "$TMPDIR"), (here, "."),
+              (os.path.expanduser("~"), "$HOME")]
+    for root, name in places:
+        if not root or root == os.sep:
+            continue
+        root = root.rstrip(os.sep)
+        for prefix in (root, os.path.realpath(root)):
+            if arg == prefix or arg.startswith(prefix + os.sep):
+                # the placeholder stays unquoted so that a shell expands it
+                return name + shlex.quote(arg[len(prefix):]) if arg != prefix else name
+            if "=" in arg and arg.split("=", 1)[1].startswith(prefix):
+                key, val = arg.split("=", 1)
+                return shlex.quote(key + "=") + _portable(val)
+    return shlex.quote(arg)
+
+
 def _cell(value) -> str:
     if isinstance(value, float):
         return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
@@ -114,7 +136,7 @@ class Report:
 
     def __init__(self, title: str):
         self.title = title
-        self.command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
+        self.command = "python " + " ".join(_portable(a) for a in sys.argv)
         self.started = _dt.datetime.now(_dt.timezone.utc)
         self.load_start = _load()
         self.sections: list[tuple[str, list[str]]] = []
