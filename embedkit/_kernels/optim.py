@@ -35,81 +35,55 @@ def adam_dense(p, m, v, g, gscale, b1, b2, lr_t, eps):
 
 
 @njit(**_JIT)
-def adam_rows(P, M, Vs, rows, G, gscale, b1, b2, lr_t, eps):
-    """The dense Adam step on table ``P`` (n, d) whose gradient is ``G[k]`` on row
-    ``rows[k]`` (strictly increasing) and zero on every other row; ``M``, ``Vs`` its moments."""
-    n, d = P.shape
-    c1 = 1 - b1
-    c2 = 1 - b2
-    k = 0
-    nk = rows.shape[0]
-    for r in range(n):
-        pr = P[r]
-        mr = M[r]
-        vr = Vs[r]
-        if k < nk and rows[k] == r:
-            gr = G[k]
-            for j in range(d):
-                gj = gr[j] * gscale
-                mj = b1 * mr[j] + c1 * gj
-                vj = b2 * vr[j] + c2 * gj * gj
-                mr[j] = mj
-                vr[j] = vj
-                pr[j] -= lr_t * mj / (math.sqrt(vj) + eps)
-            k += 1
-        else:
-            for j in range(d):
-                mj = b1 * mr[j]
-                vj = b2 * vr[j]
-                mr[j] = mj
-                vr[j] = vj
-                pr[j] -= lr_t * mj / (math.sqrt(vj) + eps)
-
-
-def _adam_dense_par(p, m, v, g, gscale, b1, b2, lr_t, eps):
-    """:func:`adam_dense` with the elements split over Numba's threads (the same update)."""
-    c1 = 1 - b1
-    c2 = 1 - b2
-    for i in prange(p.shape[0]):
-        gi = g[i] * gscale
-        mi = b1 * m[i] + c1 * gi
-        vi = b2 * v[i] + c2 * gi * gi
+def _adam_decay(p, m, v, b1, b2, lr_t, eps):
+    """The Adam step of elements whose gradient is zero: the moments decay, ``p`` still moves."""
+    for i in range(p.shape[0]):
+        mi = b1 * m[i]
+        vi = b2 * v[i]
         m[i] = mi
         v[i] = vi
         p[i] -= lr_t * mi / (math.sqrt(vi) + eps)
 
 
-def _adam_rows_par(P, M, Vs, rows, G, gscale, b1, b2, lr_t, eps):
+@njit(**_JIT)
+def adam_rows(P, M, Vs, rows, G, gscale, b1, b2, lr_t, eps):
+    """The dense Adam step on table ``P`` (n, d) whose gradient is ``G[k]`` on row
+    ``rows[k]`` (strictly increasing) and zero on every other row; ``M``, ``Vs`` its moments."""
+    k = 0
+    nk = rows.shape[0]
+    for r in range(P.shape[0]):
+        if k < nk and rows[k] == r:
+            adam_dense(P[r], M[r], Vs[r], G[k], gscale, b1, b2, lr_t, eps)
+            k += 1
+        else:
+            _adam_decay(P[r], M[r], Vs[r], b1, b2, lr_t, eps)
+
+
+_CHUNK = 4096
+
+
+@njit(parallel=True, **_JIT)
+def adam_dense_parallel(p, m, v, g, gscale, b1, b2, lr_t, eps):
+    """:func:`adam_dense` with the elements split over Numba's threads in chunks (the same
+    update)."""
+    n = p.shape[0]
+    for c in prange((n + _CHUNK - 1) // _CHUNK):
+        a = c * _CHUNK
+        b = min(a + _CHUNK, n)
+        adam_dense(p[a:b], m[a:b], v[a:b], g[a:b], gscale, b1, b2, lr_t, eps)
+
+
+@njit(parallel=True, **_JIT)
+def adam_rows_parallel(P, M, Vs, rows, G, gscale, b1, b2, lr_t, eps):
     """:func:`adam_rows` with the rows split over Numba's threads (the same update): each row
     finds its gradient row through a position table instead of the sequential merge."""
-    n, d = P.shape
-    c1 = 1 - b1
-    c2 = 1 - b2
+    n = P.shape[0]
     pos = np.full(n, -1, np.int64)
     for k in range(rows.shape[0]):
         pos[rows[k]] = k
     for r in prange(n):
-        pr = P[r]
-        mr = M[r]
-        vr = Vs[r]
         k = pos[r]
         if k >= 0:
-            gr = G[k]
-            for j in range(d):
-                gj = gr[j] * gscale
-                mj = b1 * mr[j] + c1 * gj
-                vj = b2 * vr[j] + c2 * gj * gj
-                mr[j] = mj
-                vr[j] = vj
-                pr[j] -= lr_t * mj / (math.sqrt(vj) + eps)
+            adam_dense(P[r], M[r], Vs[r], G[k], gscale, b1, b2, lr_t, eps)
         else:
-            for j in range(d):
-                mj = b1 * mr[j]
-                vj = b2 * vr[j]
-                mr[j] = mj
-                vr[j] = vj
-                pr[j] -= lr_t * mj / (math.sqrt(vj) + eps)
-
-
-adam_dense_parallel = njit(_adam_dense_par, parallel=True, **_JIT)
-adam_rows_parallel = njit(_adam_rows_par, parallel=True, **_JIT)
+            _adam_decay(P[r], M[r], Vs[r], b1, b2, lr_t, eps)
