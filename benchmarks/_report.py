@@ -141,6 +141,11 @@ class Report:
         self.load_start = _load()
         self.sections: list[tuple[str, list[str]]] = []
 
+    def name_folder(self, folder, name: str = "$SCRATCH") -> None:
+        """Show ``folder`` as ``name`` in the page's command line (a scratch folder the
+        reader chooses, e.g. ``--data $SCRATCH``)."""
+        self.command = self.command.replace(str(folder), name)
+
     def table(self, heading: str, header: list[str], rows: list[list]) -> None:
         """Add (and print) a table; ``rows`` hold strings or numbers."""
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

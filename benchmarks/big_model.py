@@ -320,8 +320,7 @@ def main(argv=None):
     data = pathlib.Path(args.data)
     data.mkdir(parents=True, exist_ok=True)
     report = Report("Big models: querying a memory-mapped model without copying its matrix")
-    # the page names the scratch folder, not this machine's path
-    report.command = report.command.replace(args.data, "$SCRATCH")
+    report.name_folder(args.data)
     p, tiny, made = prepare(args, data)
     if made:
         report.table("Files made in this run (once; reused afterwards)", ["file", "seconds"],

@@ -43,11 +43,6 @@ K = 10
 BLOCK = 1 << 15
 
 
-def scratch_command(report, data):
-    """The page's command line with the scratch folder replaced by ``$SCRATCH``."""
-    report.command = report.command.replace(str(data), "$SCRATCH")
-
-
 def open_matrix(data, words, dim, seed):
     """big_model.py's float32 matrix (its ``.ekv`` rows, or the generated raw file)."""
     from big_model import generate
@@ -301,7 +296,7 @@ def main(argv=None):
     data = pathlib.Path(args.data)
     data.mkdir(parents=True, exist_ok=True)
     report = Report("int8 storage: recall@10 of scalar-quantisation layouts against float32")
-    scratch_command(report, args.data)
+    report.name_folder(args.data)
     X = open_matrix(data, args.words, args.dim, args.seed)
     for n in (int(s) for s in args.sizes.split(",")):
         run_size(X, min(n, len(X)), args, report)
