@@ -37,11 +37,28 @@ def data_path(relative: str) -> str | None:
     return os.path.join(root, relative) if root else None
 
 
+def _places() -> list[tuple[str, str]]:
+    """The machine's folders a page must not name, each with its placeholder, longest first
+    (so a data folder inside the home folder keeps its own name); symlinked folders are
+    listed under both their paths."""
+    named = [(os.environ.get("EMBEDKIT_BENCH_DATA"), "$EMBEDKIT_BENCH_DATA"),
+             (tempfile.gettempdir(), "$TMPDIR"), (_REPO, "."),
+             (os.path.expanduser("~"), "$HOME")]
+    places = []
+    for root, name in named:
+        if not root:
+            continue
+        for path in dict.fromkeys((os.path.abspath(root), os.path.realpath(root))):
+            if path != os.sep:
+                places.append((path, name))
+    return sorted(places, key=lambda p: -len(p[0]))
+
+
 def portable(text: str) -> str:
     """``text`` with machine-specific folders replaced by names a reader has.
 
     The benchmark data folder becomes ``$EMBEDKIT_BENCH_DATA``, the temporary folder
-    ``$TMPDIR``, the checkout itself a relative path and the home folder ``~``, so a page
+    ``$TMPDIR``, the checkout itself a relative path and the home folder ``$HOME``, so a page
     names no directory of the machine it was measured on.
 
     Parameters
@@ -49,19 +66,8 @@ def portable(text: str) -> str:
     text : str
         A command line, table cell or note.
     """
-    roots = []
-    data = os.environ.get("EMBEDKIT_BENCH_DATA")
-    if data:
-        roots.append((os.path.abspath(data), "$EMBEDKIT_BENCH_DATA"))
-    roots.append((os.path.abspath(tempfile.gettempdir()), "$TMPDIR"))
-    roots.append((_REPO, "."))
-    home = os.path.expanduser("~")
-    if home not in ("", "/"):
-        roots.append((os.path.abspath(home), "~"))
-    # longest first, so a data folder inside the home folder keeps its own name
-    for root, name in sorted(roots, key=lambda r: -len(r[0])):
-        if root and root != "/":
-            text = re.sub(re.escape(root) + r"(?![\w.-])", lambda _m, n=name: n, text)
+    for root, name in _places():
+        text = re.sub(re.escape(root) + r"(?![\w.-])", lambda _m, n=name: n, text)
     return text
 
 
@@ -101,21 +107,13 @@ def _portable(arg: str) -> str:
     """A command-line argument as the page shows it: shell-quoted, with the machine's
     directories (``$EMBEDKIT_BENCH_DATA``, the temporary directory, the repository, the home
     directory) written as placeholders, so a page names no local path."""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    places = [(os.environ.get("EMBEDKIT_BENCH_DATA"), "$EMBEDKIT_BENCH_DATA"),
-              (tempfile.gettempdir(), "$TMPDIR"), (here, "."),
-              (os.path.expanduser("~"), "$HOME")]
-    for root, name in places:
-        if not root or root == os.sep:
-            continue
-        root = root.rstrip(os.sep)
-        for prefix in (root, os.path.realpath(root)):
-            if arg == prefix or arg.startswith(prefix + os.sep):
-                # the placeholder stays unquoted so that a shell expands it
-                return name + shlex.quote(arg[len(prefix):]) if arg != prefix else name
-            if "=" in arg and arg.split("=", 1)[1].startswith(prefix):
-                key, val = arg.split("=", 1)
-                return shlex.quote(key + "=") + _portable(val)
+    for prefix, name in _places():
+        if arg == prefix or arg.startswith(prefix + os.sep):
+            # the placeholder stays unquoted so that a shell expands it
+            return name + shlex.quote(arg[len(prefix):]) if arg != prefix else name
+        if "=" in arg and arg.split("=", 1)[1].startswith(prefix):
+            key, val = arg.split("=", 1)
+            return shlex.quote(key + "=") + _portable(val)
     return shlex.quote(arg)
 
 
@@ -144,7 +142,7 @@ class Report:
     def name_folder(self, folder, name: str = "$SCRATCH") -> None:
         """Show ``folder`` as ``name`` in the page's command line (a scratch folder the
         reader chooses, e.g. ``--data $SCRATCH``)."""
-        self.command = self.command.replace(str(folder), name)
+        self.command = self.command.replace(_portable(str(folder)), name)
 
     def table(self, heading: str, header: list[str], rows: list[list]) -> None:
         """Add (and print) a table; ``rows`` hold strings or numbers."""

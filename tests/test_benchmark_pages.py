@@ -35,3 +35,11 @@ def test_written_page_has_no_temp_folder(report_module, tmp_path):
     page = report_module.Report("t")
     page.note(f"vectors: {tempfile.gettempdir()}/v.bin")
     assert tempfile.gettempdir() + "/" not in page.markdown()
+
+
+def test_named_scratch_folder_shows_as_its_name(report_module, monkeypatch):
+    scratch = os.path.join(tempfile.gettempdir(), "bench-scratch")
+    monkeypatch.setattr("sys.argv", ["benchmarks/x.py", "--data", scratch])
+    page = report_module.Report("t")
+    page.name_folder(scratch)
+    assert page.command == "python benchmarks/x.py --data $SCRATCH"
