@@ -19,21 +19,25 @@ class PerplexityMixin:
         """Full-softmax negative log-likelihood of each row of ``h`` (float64 (n,)).
 
         One GEMM ``h @ W.T`` into ``buf`` on ``threads`` BLAS threads, then the Numba
-        kernel adds the bias and reduces each row (:mod:`embedkit._kernels.softmax`).
+        kernel adds the bias and reduces each row (:mod:`embedkit._kernels.softmax`; a
+        float32 model uses the kernel with the vectorised exponential).
         """
         from threadpoolctl import threadpool_limits
 
-        from embedkit._kernels.softmax import softmax_nll_rows, softmax_nll_rows_parallel
+        from embedkit._kernels import softmax as kernels
 
         n = h.shape[0]
         L = buf[:n]
         with threadpool_limits(limits=threads, user_api="blas"):
             np.matmul(h, self.out_W.T, out=L)
         o = out[:n]
-        if threads > 1:
-            softmax_nll_rows_parallel(L, self.params["out_b"], tgt, o)
+        if L.dtype == np.float32:
+            kernel = (kernels.softmax_nll_rows_f32_parallel if threads > 1
+                      else kernels.softmax_nll_rows_f32)
         else:
-            softmax_nll_rows(L, self.params["out_b"], tgt, o)
+            kernel = (kernels.softmax_nll_rows_parallel if threads > 1
+                      else kernels.softmax_nll_rows)
+        kernel(L, self.params["out_b"], tgt, o)
         return o
 
     @one_blas_thread
