@@ -13,8 +13,6 @@ masked load/store (no scalar loop, no access past the row).
     ``D[r] += c[0] S[0] + ... + c[m-1] S[m-1]``: each 16-float block of ``D[r]`` is loaded
     once, takes the ``m`` products in registers and is stored once (the update of one weight
     row by all the pairs of a window, one read and one write of the row).
-``prefetch_row(A, i)``
-    A hint to bring row ``A[i]`` into the cache for writing (its 64-byte lines).
 
 Matrices must be C-contiguous float32 (a typing error otherwise); ``c`` a C-contiguous
 float32 vector.  Rows are indexed without bounds checks, as the kernels' own loops are.
@@ -25,12 +23,10 @@ reproducible run to run.
 from __future__ import annotations
 
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
-
-from embedkit._kernels._options import FAST as _OPTS
 
 _W = 16                      # floats per vector
 _U = 4                       # vectors per group (independent accumulators)
@@ -207,33 +203,3 @@ def row_add_combination(typingctx, D, r, c, S, m):
         return context.get_dummy_value()
 
     return sig, codegen
-
-
-@intrinsic
-def _prefetch_line(typingctx, A, i, k):
-    """Hint the CPU to bring the cache line of ``A[i, k]`` in for writing."""
-    sig = types.void(A, i, k)
-
-    def codegen(context, builder, signature, args):
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        idx = [context.cast(builder, args[n], signature.args[n], types.int64) for n in (1, 2)]
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, idx, wraparound=False)
-        i8p = ir.IntType(8).as_pointer()
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [i8p, _I32, _I32, _I32]),
-            "llvm.prefetch.p0")
-        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(_I32, 1),
-                          ir.Constant(_I32, 3), ir.Constant(_I32, 1)])
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
-@njit(inline="always", **_OPTS)
-def prefetch_row(A, i):
-    """Prefetch row ``A[i]`` for writing, one 64-byte line (16 float32) at a time."""
-    n = A.shape[1]
-    for k in range(0, n, 16):
-        _prefetch_line(A, i, k)
-    _prefetch_line(A, i, n - 1)  # the row's last line when it straddles one more

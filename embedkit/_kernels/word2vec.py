@@ -27,6 +27,7 @@ MAX_EXP = 6.0
 TABLE_SIZE = 4096
 
 from embedkit._kernels._options import WORD2VEC as _OPTS  # noqa: E402 (after the constants)
+from embedkit._kernels.glove import prefetch_row  # noqa: E402
 from embedkit._kernels.simd_rows import row_add_combination, row_dot  # noqa: E402
 
 _U12 = np.uint64(12)
@@ -327,6 +328,22 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
     return tokens, loss, count
 
 
+@njit(inline="always", **_OPTS)
+def _draw_outputs(t, negative, nv, alias_prob, alias_idx, outs, x):
+    """The target ``t`` and its negatives into ``outs`` (a draw of ``t`` itself is skipped).
+
+    Returns ``(number of outputs, new state)``.
+    """
+    outs[0] = t
+    no = 1
+    for k in range(negative):
+        x = _xorshift(x)
+        cand = _alias_draw(x * _MULT, nv, alias_prob, alias_idx)
+        outs[no] = cand
+        no += np.int64(cand != t)
+    return no, x
+
+
 @njit(**_OPTS)
 def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
              window, negative, alpha, min_alpha, pos_base, total_pos, rng, thread,
@@ -340,6 +357,13 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
     (the independent row loads overlap).  word2vec.c updates each output row before
     scoring the next one, which differs only when a word is drawn twice in one window:
     here both draws see its row as it was, as in the skip-gram kernel.
+
+    The reduced window and the outputs of the next centre word are drawn one window ahead
+    (the same random numbers in the same order) and their rows prefetched, so the random
+    loads of the output matrix overlap the current window's arithmetic; the input row of
+    the word entering the widest next window is prefetched too.  Each output row takes its
+    contribution to the error and its update in one pass (two when a word is drawn twice
+    in the window, so that both draws still see the row as it was).
     Parameters and return value as :func:`sgns_job` (one example per centre word).
     """
     dim = w_in.shape[1]
@@ -347,7 +371,9 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
     scale = np.float32(sig.shape[0] / (2.0 * MAX_EXP))
     sent = np.empty(_max_len(offsets, s_lo, s_hi), np.int32)
     ctx = np.empty(2 * window, np.int64)
+    ctx_next = np.empty(2 * window, np.int64)
     outs = np.empty(negative + 1, np.int64)
+    outs_next = np.empty(negative + 1, np.int64)
     fs = np.empty(negative + 1, np.float32)
     gs = np.empty(negative + 1, np.float32)
     h = np.empty(dim, np.float32)
@@ -362,18 +388,23 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
         tokens += b - a
         lr = _learning_rate(alpha, min_alpha, pos_base + a, total_pos)
         n, x = _subsample(ids, a, b, keep, sent, x)
+        if n < 2:
+            if n == 1:
+                x = _xorshift(x)  # a lone word draws its window and has no context
+            continue
+        nc, x = _context(sent, n, 0, window, ctx, x)
+        no, x = _draw_outputs(np.int64(sent[0]), negative, nv, alias_prob, alias_idx, outs, x)
         for pos in range(n):
-            nc, x = _context(sent, n, pos, window, ctx, x)
-            if nc == 0:
-                continue
-            t = np.int64(sent[pos])
-            outs[0] = t
-            no = 1
-            for k in range(negative):
-                x = _xorshift(x)
-                cand = _alias_draw(x * _MULT, nv, alias_prob, alias_idx)
-                outs[no] = cand
-                no += np.int64(cand != t)  # a draw of the target itself is skipped
+            nc_next = 0
+            no_next = 0
+            if pos + 1 < n:  # the next window, one ahead: draw it, prefetch its rows
+                nc_next, x = _context(sent, n, pos + 1, window, ctx_next, x)
+                no_next, x = _draw_outputs(np.int64(sent[pos + 1]), negative, nv,
+                                           alias_prob, alias_idx, outs_next, x)
+                for j in range(no_next):
+                    prefetch_row(w_out, outs_next[j])
+                if pos + 1 + window < n:
+                    prefetch_row(w_in, sent[pos + 1 + window])
             for d in range(dim):
                 h[d] = np.float32(0.0)
                 e[d] = np.float32(0.0)
@@ -391,22 +422,40 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
                 for d in range(dim):
                     f += h[d] * w_out[oj, d]
                 fs[j] = f
-            for j in range(no):
-                oj = outs[j]
-                gj, lj = _score(fs[j], j == 0, lr, sig, nls, scale)
-                gs[j] = gj
-                loss += lj
-                for d in range(dim):
-                    e[d] += gj * w_out[oj, d]
-            for j in range(no):
-                oj = outs[j]
-                gj = gs[j]
-                for d in range(dim):
-                    w_out[oj, d] += gj * h[d]
+            dup = False
+            for j in range(2, no):
+                for k in range(1, j):
+                    dup |= outs[j] == outs[k]
+            if not dup:  # error and update of each row in one pass
+                for j in range(no):
+                    oj = outs[j]
+                    gj, lj = _score(fs[j], j == 0, lr, sig, nls, scale)
+                    loss += lj
+                    for d in range(dim):
+                        o = w_out[oj, d]
+                        e[d] += gj * o
+                        w_out[oj, d] = o + gj * h[d]
+            else:  # a row drawn twice: the whole error from the old rows first
+                for j in range(no):
+                    oj = outs[j]
+                    gj, lj = _score(fs[j], j == 0, lr, sig, nls, scale)
+                    gs[j] = gj
+                    loss += lj
+                    for d in range(dim):
+                        e[d] += gj * w_out[oj, d]
+                for j in range(no):
+                    oj = outs[j]
+                    gj = gs[j]
+                    for d in range(dim):
+                        w_out[oj, d] += gj * h[d]
             count += 1
             for i in range(nc):
                 ci = ctx[i]
                 for d in range(dim):
                     w_in[ci, d] += e[d]
+            ctx, ctx_next = ctx_next, ctx
+            outs, outs_next = outs_next, outs
+            nc = nc_next
+            no = no_next
     rng[thread] = x
     return tokens, loss, count
