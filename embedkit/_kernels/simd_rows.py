@@ -3,19 +3,25 @@
 Numba's loops over a row of runtime length ``d`` vectorise into 64-float iterations followed
 by 8-wide and scalar remainder loops: at ``d = 100`` most of the work runs in the remainders,
 and every remainder is a serial chain of FMAs.  These intrinsics emit the loops themselves:
-16-float vectors (one AVX-512 register, two AVX2 registers), four independent accumulators
-per group of 64 floats, then single 16-float blocks, and the last ``d % 16`` floats with a
-masked load/store (no scalar loop, no access past the row).
+16-float vectors (one AVX-512 register, two AVX2 registers) in groups of four with
+independent accumulators, 64 floats per group; the rest of the row is its whole blocks and
+one masked last block (no scalar loop, no access past the row; at ``d = 100``, a group of
+four blocks, then two and a masked one of 4 floats).
 
 ``row_dot(A, i, B, j)``
     ``A[i] . B[j]`` in float32.
-``row_add_combination(D, r, c, S, m)``
-    ``D[r] += c[0] S[0] + ... + c[m-1] S[m-1]``: each 16-float block of ``D[r]`` is loaded
-    once, takes the ``m`` products in registers and is stored once (the update of one weight
-    row by all the pairs of a window, one read and one write of the row).
+``row_dots(A, i, B, m, OUT, q)``
+    ``OUT[q, t] = A[i] . B[t]`` for ``t < m``: eight dot products per pass over ``A[i]``,
+    their sums reduced together.
+``row_add_combination(D, r, C, q, S, m)``
+    ``D[r] += C[q, 0] S[0] + ... + C[q, m-1] S[m-1]``: each 16-float block of ``D[r]`` is
+    loaded once, takes the ``m`` products in registers and is stored once (the update of one
+    weight row by all the pairs of a window, one read and one write of the row).
+``row_copy(D, r, S, k)``
+    ``D[r] = S[k]``.
 
-Matrices must be C-contiguous float32 (a typing error otherwise); ``c`` a C-contiguous
-float32 vector.  Rows are indexed without bounds checks, as the kernels' own loops are.
+Arrays must be C-contiguous float32 (a typing error otherwise); rows are passed as a matrix
+and a row number, not as views (a view costs two atomic reference-count updates).  Rows are indexed without bounds checks, as the kernels' own loops are.
 The order of the float32 additions is fixed by the row length alone, so results are
 reproducible run to run.
 """
@@ -114,12 +120,30 @@ def _hsum(builder, v):
     return builder.extract_element(v, ir.Constant(_I32, 0))
 
 
-def _blocks(builder, n):
-    """(full 16-float blocks, groups of _U blocks, blocks after the groups, tail floats)."""
-    nb = builder.udiv(n, _const(_W))
-    ng = builder.udiv(nb, _const(_U))
-    rest = builder.sub(nb, builder.mul(ng, _const(_U)))
-    return nb, ng, rest, builder.urem(n, _const(_W))
+def _groups(builder, n):
+    """(full groups of _U blocks, floats left after them)."""
+    ng = builder.udiv(n, _const(_W * _U))
+    return ng, builder.sub(n, builder.mul(ng, _const(_W * _U)))
+
+
+def _over_groups(builder, n, body):
+    """``body(offset, masks)`` over the row in groups of _U blocks.
+
+    ``masks`` has one entry per block of the group: ``None`` for a whole block, else the
+    mask of a partial one.  Full groups first; then the rest (< _W * _U floats) as its whole
+    blocks and a masked last block (all lanes off when the row ends on a block boundary),
+    one code path per number of whole blocks, so that only the last block is masked.
+    """
+    ng, rem = _groups(builder, n)
+    with cgutils.for_range(builder, ng) as loop:
+        body(builder.mul(loop.index, _const(_W * _U)), [None] * _U)
+    off = builder.mul(ng, _const(_W * _U))
+    whole = builder.udiv(rem, _const(_W))
+    with builder.if_then(builder.icmp_unsigned("!=", rem, _const(0))):
+        mask = _tail_mask(builder, builder.urem(rem, _const(_W)))
+        for k in range(_U):
+            with builder.if_then(builder.icmp_unsigned("==", whole, _const(k))):
+                body(off, [None] * k + [mask])
 
 
 @intrinsic
@@ -133,24 +157,17 @@ def row_dot(typingctx, A, i, B, j):
         ta = signature.args
         pa, n = _row(context, builder, ta[0], args[0], args[1], ta[1])
         pb, _ = _row(context, builder, ta[2], args[2], args[3], ta[3])
-        nb, ng, rest, tail = _blocks(builder, n)
         accs = [cgutils.alloca_once(builder, _VEC) for _ in range(_U)]
-        for a in accs:
-            builder.store(ir.Constant(_VEC, None), a)
+        for acc in accs:
+            builder.store(ir.Constant(_VEC, None), acc)
 
-        def step(acc, off, mask=None):
-            builder.store(_fma(builder, _load(builder, pa, off, mask),
-                               _load(builder, pb, off, mask), builder.load(acc)), acc)
+        def group(off, masks):
+            for u, m in enumerate(masks):
+                o = builder.add(off, _const(_W * u))
+                builder.store(_fma(builder, _load(builder, pa, o, m), _load(builder, pb, o, m),
+                                   builder.load(accs[u])), accs[u])
 
-        with cgutils.for_range(builder, ng) as loop:
-            base = builder.mul(loop.index, _const(_W * _U))
-            for u in range(_U):
-                step(accs[u], builder.add(base, _const(_W * u)))
-        start = builder.mul(ng, _const(_W * _U))
-        with cgutils.for_range(builder, rest) as loop:
-            step(accs[0], builder.add(start, builder.mul(loop.index, _const(_W))))
-        with builder.if_then(builder.icmp_unsigned("!=", tail, _const(0))):
-            step(accs[1], builder.mul(nb, _const(_W)), _tail_mask(builder, tail))
+        _over_groups(builder, n, group)
         v01 = builder.fadd(builder.load(accs[0]), builder.load(accs[1]), flags=_FAST)
         v23 = builder.fadd(builder.load(accs[2]), builder.load(accs[3]), flags=_FAST)
         return _hsum(builder, builder.fadd(v01, v23, flags=_FAST))
@@ -158,48 +175,142 @@ def row_dot(typingctx, A, i, B, j):
     return sig, codegen
 
 
-def _combine_group(builder, pd, pc, ps, sstride, m, off, nvec, mask=None):
-    """``nvec`` blocks of ``D[r]`` from ``off``: load, add the ``m`` products, store."""
-    offs = [builder.add(off, _const(_W * u)) for u in range(nvec)]
-    accs = [cgutils.alloca_once(builder, _VEC) for _ in range(nvec)]
-    for u in range(nvec):
-        builder.store(_load(builder, pd, offs[u], mask), accs[u])
+def _combine_group(builder, pd, pc, ps, sstride, m, off, masks):
+    """The blocks of ``D[r]`` from ``off`` (one per mask): load, add the ``m`` products,
+    store."""
+    nv = len(masks)
+    offs = [builder.add(off, _const(_W * u)) for u in range(nv)]
+    accs = [cgutils.alloca_once(builder, _VEC) for _ in range(nv)]
+    for u in range(nv):
+        builder.store(_load(builder, pd, offs[u], masks[u]), accs[u])
     with cgutils.for_range(builder, m) as loop:
         ck = _splat(builder, builder.load(builder.gep(pc, [loop.index])), _VEC)
         srow = builder.mul(loop.index, sstride)
-        for u in range(nvec):
-            s = _load(builder, ps, builder.add(srow, offs[u]), mask)
+        for u in range(nv):
+            s = _load(builder, ps, builder.add(srow, offs[u]), masks[u])
             builder.store(_fma(builder, ck, s, builder.load(accs[u])), accs[u])
-    for u in range(nvec):
-        _store(builder, builder.load(accs[u]), pd, offs[u], mask)
+    for u in range(nv):
+        _store(builder, builder.load(accs[u]), pd, offs[u], masks[u])
 
 
 @intrinsic
-def row_add_combination(typingctx, D, r, c, S, m):
-    """``D[r] += sum_k c[k] * S[k]`` for ``k < m`` (float32, rows of equal length)."""
+def row_add_combination(typingctx, D, r, C, q, S, m):
+    """``D[r] += sum_k C[q, k] * S[k]`` for ``k < m`` (float32, rows of ``D`` and ``S`` of
+    equal length)."""
     _check("D", D, 2)
-    _check("c", c, 1)
+    _check("C", C, 2)
     _check("S", S, 2)
-    sig = types.void(D, r, c, S, m)
+    sig = types.void(D, r, C, q, S, m)
 
     def codegen(context, builder, signature, args):
         ta = signature.args
         pd, n = _row(context, builder, ta[0], args[0], args[1], ta[1])
-        pc = context.make_array(ta[2])(context, builder, args[2]).data
-        sary = context.make_array(ta[3])(context, builder, args[3])
+        pc, _ = _row(context, builder, ta[2], args[2], args[3], ta[3])
+        sary = context.make_array(ta[4])(context, builder, args[4])
         sstride = builder.udiv(cgutils.unpack_tuple(builder, sary.strides)[0], _const(4))
-        m = context.cast(builder, args[4], ta[4], types.int64)
-        nb, ng, rest, tail = _blocks(builder, n)
-        with cgutils.for_range(builder, ng) as loop:
-            _combine_group(builder, pd, pc, sary.data, sstride, m,
-                           builder.mul(loop.index, _const(_W * _U)), _U)
-        start = builder.mul(ng, _const(_W * _U))
-        with cgutils.for_range(builder, rest) as loop:
-            _combine_group(builder, pd, pc, sary.data, sstride, m,
-                           builder.add(start, builder.mul(loop.index, _const(_W))), 1)
-        with builder.if_then(builder.icmp_unsigned("!=", tail, _const(0))):
-            _combine_group(builder, pd, pc, sary.data, sstride, m,
-                           builder.mul(nb, _const(_W)), 1, _tail_mask(builder, tail))
+        m = context.cast(builder, args[5], ta[5], types.int64)
+        _over_groups(builder, n, lambda off, masks: _combine_group(
+            builder, pd, pc, sary.data, sstride, m, off, masks))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def row_copy(typingctx, D, r, S, k):
+    """``D[r] = S[k]`` (float32, rows of equal length)."""
+    _check("D", D, 2)
+    _check("S", S, 2)
+    sig = types.void(D, r, S, k)
+
+    def codegen(context, builder, signature, args):
+        ta = signature.args
+        pd, n = _row(context, builder, ta[0], args[0], args[1], ta[1])
+        ps, _ = _row(context, builder, ta[2], args[2], args[3], ta[3])
+
+        def group(off, masks):
+            for u, m in enumerate(masks):
+                o = builder.add(off, _const(_W * u))
+                _store(builder, _load(builder, ps, o, m), pd, o, m)
+
+        _over_groups(builder, n, group)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+_DOTS = 8  # dot products per pass of row_dots
+
+
+def _shuffle_add(builder, a, b, first, second):
+    n = len(first)
+    idx = ir.VectorType(_I32, n)
+    return builder.fadd(builder.shuffle_vector(a, b, ir.Constant(idx, first)),
+                        builder.shuffle_vector(a, b, ir.Constant(idx, second)), flags=_FAST)
+
+
+def _reduce8(builder, v):
+    """The lane sums of eight 16-float vectors, as one 8-float vector (a fixed tree)."""
+    w = [_shuffle_add(builder, v[2 * p], v[2 * p + 1],
+                      list(range(0, 8)) + list(range(16, 24)),
+                      list(range(8, 16)) + list(range(24, 32))) for p in range(4)]
+    z = [_shuffle_add(builder, w[2 * q], w[2 * q + 1],
+                      [k + 8 * h + 16 * s for s in (0, 1) for h in (0, 1) for k in range(4)],
+                      [4 + k + 8 * h + 16 * s for s in (0, 1) for h in (0, 1) for k in range(4)])
+         for q in range(2)]
+    r = _shuffle_add(builder, z[0], z[1], [4 * t + k for t in range(8) for k in (0, 1)],
+                     [4 * t + 2 + k for t in range(8) for k in (0, 1)])
+    return _shuffle_add(builder, r, r, list(range(0, 16, 2)), list(range(1, 16, 2)))
+
+
+@intrinsic
+def row_dots(typingctx, A, i, B, m, OUT, q):
+    """``OUT[q, t] = A[i] . B[t]`` for ``t < m`` (float32), eight at a time.
+
+    Each block of ``A[i]`` is loaded once for eight rows of ``B``, and the eight sums are
+    reduced together; the row ``OUT[q]`` needs room for ``m`` rounded up to a multiple of 8
+    (the entries past ``m`` get copies of the last product).
+    """
+    _check("A", A, 2)
+    _check("B", B, 2)
+    _check("OUT", OUT, 2)
+    sig = types.void(A, i, B, m, OUT, q)
+
+    def codegen(context, builder, signature, args):
+        ta = signature.args
+        pa, n = _row(context, builder, ta[0], args[0], args[1], ta[1])
+        bary = context.make_array(ta[2])(context, builder, args[2])
+        bstride = builder.udiv(cgutils.unpack_tuple(builder, bary.strides)[0], _const(4))
+        pout, _ = _row(context, builder, ta[4], args[4], args[5], ta[5])
+        m = context.cast(builder, args[3], ta[3], types.int64)
+        last = builder.sub(m, _const(1))
+        nb = builder.udiv(n, _const(_W))
+        tail = builder.urem(n, _const(_W))
+        accs = [cgutils.alloca_once(builder, _VEC) for _ in range(_DOTS)]
+        nchunk = builder.udiv(builder.add(m, _const(_DOTS - 1)), _const(_DOTS))
+        with cgutils.for_range(builder, nchunk) as chunk:
+            j0 = builder.mul(chunk.index, _const(_DOTS))
+            rows = []
+            for t in range(_DOTS):
+                j = builder.add(j0, _const(t))
+                j = builder.select(builder.icmp_signed("<", j, m), j, last)
+                rows.append(builder.gep(bary.data, [builder.mul(j, bstride)]))
+            for acc in accs:
+                builder.store(ir.Constant(_VEC, None), acc)
+
+            def block(off, mask):
+                a = _load(builder, pa, off, mask)
+                for t in range(_DOTS):
+                    builder.store(_fma(builder, a, _load(builder, rows[t], off, mask),
+                                       builder.load(accs[t])), accs[t])
+
+            with cgutils.for_range(builder, nb) as loop:
+                block(builder.mul(loop.index, _const(_W)), None)
+            with builder.if_then(builder.icmp_unsigned("!=", tail, _const(0))):
+                block(builder.mul(nb, _const(_W)), _tail_mask(builder, tail))
+            sums = _reduce8(builder, [builder.load(acc) for acc in accs])
+            p = builder.bitcast(builder.gep(pout, [j0]), ir.VectorType(_F32, _DOTS).as_pointer())
+            builder.store(sums, p, align=4)
         return context.get_dummy_value()
 
     return sig, codegen
