@@ -78,13 +78,13 @@ def _dots(A, i, B, m, OUT, q):
 
 
 @pytest.mark.parametrize("dim", DIMS)
-@pytest.mark.parametrize("m", [1, 6, 8, 9, 17])
+@pytest.mark.parametrize("m", [1, 2, 3, 5, 6, 7, 8, 9, 15, 17])
 def test_row_dots_equal_the_float64_dots(dim, m):
     rng = np.random.default_rng(300 + dim + m)
     A = rng.standard_normal((3, dim)).astype(np.float32)
     B = rng.standard_normal((m, dim)).astype(np.float32)
-    out = np.full((2, -(-m // 8) * 8), np.nan, np.float32)
+    out = np.full((2, m + 1), np.nan, np.float32)
     _dots(A, 2, B, m, out, 1)
     ref = B.astype(np.float64) @ A[2].astype(np.float64)
     np.testing.assert_allclose(out[1, :m], ref, rtol=1e-5, atol=1e-5 * np.sqrt(dim))
-    assert np.isnan(out[0]).all()
+    assert np.isnan(out[0]).all() and np.isnan(out[1, m])  # nothing past the m products

@@ -11,8 +11,8 @@ four blocks, then two and a masked one of 4 floats).
 ``row_dot(A, i, B, j)``
     ``A[i] . B[j]`` in float32.
 ``row_dots(A, i, B, m, OUT, q)``
-    ``OUT[q, t] = A[i] . B[t]`` for ``t < m``: eight dot products per pass over ``A[i]``,
-    their sums reduced together.
+    ``OUT[q, t] = A[i] . B[t]`` for ``t < m``: up to eight dot products per pass over
+    ``A[i]``, their sums reduced together.
 ``row_add_combination(D, r, C, q, S, m)``
     ``D[r] += C[q, 0] S[0] + ... + C[q, m-1] S[m-1]``: each 16-float block of ``D[r]`` is
     loaded once, takes the ``m`` products in registers and is stored once (the update of one
@@ -239,37 +239,70 @@ def row_copy(typingctx, D, r, S, k):
     return sig, codegen
 
 
-_DOTS = 8  # dot products per pass of row_dots
-
-
 def _shuffle_add(builder, a, b, first, second):
-    n = len(first)
-    idx = ir.VectorType(_I32, n)
+    idx = ir.VectorType(_I32, len(first))
     return builder.fadd(builder.shuffle_vector(a, b, ir.Constant(idx, first)),
                         builder.shuffle_vector(a, b, ir.Constant(idx, second)), flags=_FAST)
 
 
-def _reduce8(builder, v):
-    """The lane sums of eight 16-float vectors, as one 8-float vector (a fixed tree)."""
-    w = [_shuffle_add(builder, v[2 * p], v[2 * p + 1],
-                      list(range(0, 8)) + list(range(16, 24)),
-                      list(range(8, 16)) + list(range(24, 32))) for p in range(4)]
-    z = [_shuffle_add(builder, w[2 * q], w[2 * q + 1],
-                      [k + 8 * h + 16 * s for s in (0, 1) for h in (0, 1) for k in range(4)],
-                      [4 + k + 8 * h + 16 * s for s in (0, 1) for h in (0, 1) for k in range(4)])
-         for q in range(2)]
-    r = _shuffle_add(builder, z[0], z[1], [4 * t + k for t in range(8) for k in (0, 1)],
-                     [4 * t + 2 + k for t in range(8) for k in (0, 1)])
-    return _shuffle_add(builder, r, r, list(range(0, 16, 2)), list(range(1, 16, 2)))
+def _reduce(builder, vecs):
+    """The lane sums of ``k`` (1, 2, 4 or 8) 16-float vectors, as one ``k``-float vector.
+
+    A fixed tree: pairs of vectors are folded into one holding both rows at half the lanes
+    each, then the last vector folds its lanes; every product is summed in the same order
+    whatever the inputs.
+    """
+    rows, lanes = 1, _W
+    while len(vecs) > 1:
+        h = lanes // 2
+        first = [r * lanes + k + v * _W for v in (0, 1) for r in range(rows) for k in range(h)]
+        second = [x + h for x in first]
+        vecs = [_shuffle_add(builder, vecs[p], vecs[p + 1], first, second)
+                for p in range(0, len(vecs), 2)]
+        rows, lanes = rows * 2, h
+    v = vecs[0]
+    while lanes > 1:
+        h = lanes // 2
+        first = [r * lanes + k for r in range(rows) for k in range(h)]
+        v = _shuffle_add(builder, v, v, first, [x + h for x in first])
+        lanes = h
+    return v
+
+
+def _dots_pass(builder, pa, n, bary, bstride, pout, j0, k):
+    """``out[j0 + t] = a . B[j0 + t]`` for ``t < k``: one pass over the row ``a``."""
+    nb = builder.udiv(n, _const(_W))
+    tail = builder.urem(n, _const(_W))
+    rows = [builder.gep(bary.data, [builder.mul(builder.add(j0, _const(t)), bstride)])
+            for t in range(k)]
+    accs = [cgutils.alloca_once(builder, _VEC) for _ in range(k)]
+    for acc in accs:
+        builder.store(ir.Constant(_VEC, None), acc)
+
+    def block(off, mask):
+        a = _load(builder, pa, off, mask)
+        for t in range(k):
+            builder.store(_fma(builder, a, _load(builder, rows[t], off, mask),
+                               builder.load(accs[t])), accs[t])
+
+    with cgutils.for_range(builder, nb) as loop:
+        block(builder.mul(loop.index, _const(_W)), None)
+    with builder.if_then(builder.icmp_unsigned("!=", tail, _const(0))):
+        block(builder.mul(nb, _const(_W)), _tail_mask(builder, tail))
+    sums = _reduce(builder, [builder.load(acc) for acc in accs])
+    ptr = builder.gep(pout, [j0])
+    if k == 1:
+        builder.store(builder.extract_element(sums, ir.Constant(_I32, 0)), ptr)
+    else:
+        builder.store(sums, builder.bitcast(ptr, ir.VectorType(_F32, k).as_pointer()), align=4)
 
 
 @intrinsic
 def row_dots(typingctx, A, i, B, m, OUT, q):
-    """``OUT[q, t] = A[i] . B[t]`` for ``t < m`` (float32), eight at a time.
+    """``OUT[q, t] = A[i] . B[t]`` for ``t < m`` (float32).
 
-    Each block of ``A[i]`` is loaded once for eight rows of ``B``, and the eight sums are
-    reduced together; the row ``OUT[q]`` needs room for ``m`` rounded up to a multiple of 8
-    (the entries past ``m`` get copies of the last product).
+    Passes over ``A[i]`` with 8 rows of ``B`` each, then 4, 2 and 1 for the rest (6 = 4 + 2):
+    each block of ``A[i]`` is loaded once per pass and the pass's sums are reduced together.
     """
     _check("A", A, 2)
     _check("B", B, 2)
@@ -283,34 +316,17 @@ def row_dots(typingctx, A, i, B, m, OUT, q):
         bstride = builder.udiv(cgutils.unpack_tuple(builder, bary.strides)[0], _const(4))
         pout, _ = _row(context, builder, ta[4], args[4], args[5], ta[5])
         m = context.cast(builder, args[3], ta[3], types.int64)
-        last = builder.sub(m, _const(1))
-        nb = builder.udiv(n, _const(_W))
-        tail = builder.urem(n, _const(_W))
-        accs = [cgutils.alloca_once(builder, _VEC) for _ in range(_DOTS)]
-        nchunk = builder.udiv(builder.add(m, _const(_DOTS - 1)), _const(_DOTS))
-        with cgutils.for_range(builder, nchunk) as chunk:
-            j0 = builder.mul(chunk.index, _const(_DOTS))
-            rows = []
-            for t in range(_DOTS):
-                j = builder.add(j0, _const(t))
-                j = builder.select(builder.icmp_signed("<", j, m), j, last)
-                rows.append(builder.gep(bary.data, [builder.mul(j, bstride)]))
-            for acc in accs:
-                builder.store(ir.Constant(_VEC, None), acc)
-
-            def block(off, mask):
-                a = _load(builder, pa, off, mask)
-                for t in range(_DOTS):
-                    builder.store(_fma(builder, a, _load(builder, rows[t], off, mask),
-                                       builder.load(accs[t])), accs[t])
-
-            with cgutils.for_range(builder, nb) as loop:
-                block(builder.mul(loop.index, _const(_W)), None)
-            with builder.if_then(builder.icmp_unsigned("!=", tail, _const(0))):
-                block(builder.mul(nb, _const(_W)), _tail_mask(builder, tail))
-            sums = _reduce8(builder, [builder.load(acc) for acc in accs])
-            p = builder.bitcast(builder.gep(pout, [j0]), ir.VectorType(_F32, _DOTS).as_pointer())
-            builder.store(sums, p, align=4)
+        n8 = builder.udiv(m, _const(8))
+        with cgutils.for_range(builder, n8) as loop:
+            _dots_pass(builder, pa, n, bary, bstride, pout,
+                       builder.mul(loop.index, _const(8)), 8)
+        j0 = cgutils.alloca_once_value(builder, builder.mul(n8, _const(8)))
+        for k in (4, 2, 1):
+            has = builder.icmp_unsigned("!=", builder.and_(m, _const(k)), _const(0))
+            with builder.if_then(has):
+                start = builder.load(j0)
+                _dots_pass(builder, pa, n, bary, bstride, pout, start, k)
+                builder.store(builder.add(start, _const(k)), j0)
         return context.get_dummy_value()
 
     return sig, codegen

@@ -279,9 +279,8 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
     outs_next = np.empty(negative + 1, np.int64)
     rows_in = np.empty((2 * window, dim), np.float32)    # the window's context rows
     rows_out = np.empty((negative + 1, dim), np.float32)  # its target and negatives' rows
-    width = (negative + 8) // 8 * 8  # room for row_dots' passes of 8
-    scores = np.empty((2 * window, width), np.float32)  # by context, then output
-    coef = np.empty((2 * window, width), np.float32)  # the gradient coefficients
+    scores = np.empty((2 * window, negative + 1), np.float32)  # by context, then output
+    coef = np.empty((2 * window, negative + 1), np.float32)  # the gradient coefficients
     coef_t = np.empty((negative + 1, 2 * window), np.float32)  # the same, by output
     x = rng[thread]
     loss = 0.0
