@@ -27,6 +27,8 @@ MAX_EXP = 6.0
 TABLE_SIZE = 4096
 
 from embedkit._kernels._options import WORD2VEC as _OPTS  # noqa: E402 (after the constants)
+from embedkit._kernels.glove import prefetch_row  # noqa: E402
+from embedkit._kernels.simd_rows import row_add_combination, row_dot  # noqa: E402
 
 _U12 = np.uint64(12)
 _U25 = np.uint64(25)
@@ -199,11 +201,43 @@ def _max_len(offsets, s_lo, s_hi):
     return m
 
 
+@njit(inline="always", **_OPTS)
+def _score_pair(f, label, lr, sig, nls, scale, top):
+    """:func:`_score` without branches, the loss in float32 (the skip-gram kernel's).
+
+    The coefficient is the same as :func:`_score`'s (the table inside ``[-MAX_EXP,
+    MAX_EXP]``, exactly 0 or 1 outside).  The loss is the table's inside, and outside
+    ``softplus`` continued linearly from the table's end cell (off by at most
+    ``log1p(exp(-MAX_EXP))`` = 0.0025); a NaN score makes it NaN.
+    """
+    fc = f if f > np.float32(-MAX_EXP) else np.float32(-MAX_EXP)  # NaN -> -MAX_EXP
+    fc = fc if fc < np.float32(MAX_EXP) else np.float32(MAX_EXP)
+    k = np.int64((fc + np.float32(MAX_EXP)) * scale)
+    k = k if k < top else top
+    s = sig[k]
+    s = np.float32(1.0) if f >= np.float32(MAX_EXP) else s
+    s = np.float32(0.0) if f <= np.float32(-MAX_EXP) else s
+    if label:  # softplus(-f)
+        over = fc - f
+        loss = nls[k] + (over if over > np.float32(0.0) else np.float32(0.0))
+    else:  # softplus(f) = softplus(-f) + f
+        over = f - fc
+        loss = nls[k] + fc + (over if over > np.float32(0.0) else np.float32(0.0))
+    return (np.float32(label) - s) * lr, loss + np.float32(0.0) * f
+
+
 @njit(**_OPTS)
 def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
              window, negative, alpha, min_alpha, pos_base, total_pos, rng, thread,
              sig, nls):
     """Skip-gram with negative sampling over sentences ``s_lo:s_hi`` (HogBatch updates).
+
+    The window's context rows and output rows are copied into small local matrices; every
+    score comes from them (:func:`~embedkit._kernels.simd_rows.row_dot`), then each output
+    row and each context row takes its whole update at once
+    (:func:`~embedkit._kernels.simd_rows.row_add_combination`): one read and one write of a
+    weight row per window.  The gradient coefficients are word2vec.c's (see
+    :func:`_score_pair`).
 
     Parameters
     ----------
@@ -237,96 +271,14 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
     dim = w_in.shape[1]
     nv = np.uint64(w_in.shape[0])
     scale = np.float32(sig.shape[0] / (2.0 * MAX_EXP))
+    top = sig.shape[0] - 1
     sent = np.empty(_max_len(offsets, s_lo, s_hi), np.int32)
     ctx = np.empty(2 * window, np.int64)
     outs = np.empty(negative + 1, np.int64)
-    g = np.empty((2 * window, negative + 1), np.float32)
-    din = np.empty((2 * window, dim), np.float32)
-    x = rng[thread]
-    loss = 0.0
-    count = 0
-    tokens = 0
-    for s in range(s_lo, s_hi):
-        a = offsets[s]
-        b = offsets[s + 1]
-        tokens += b - a
-        lr = _learning_rate(alpha, min_alpha, pos_base + a, total_pos)
-        n, x = _subsample(ids, a, b, keep, sent, x)
-        for pos in range(n):
-            nc, x = _context(sent, n, pos, window, ctx, x)
-            if nc == 0:
-                continue
-            t = np.int64(sent[pos])
-            outs[0] = t
-            no = 1
-            for k in range(negative):
-                x = _xorshift(x)
-                cand = _alias_draw(x * _MULT, nv, alias_prob, alias_idx)
-                if cand != t:
-                    outs[no] = cand
-                    no += 1
-            # scores of every (context, output) pair from the current weights
-            for i in range(nc):
-                ci = ctx[i]
-                for j in range(no):
-                    oj = outs[j]
-                    f = np.float32(0.0)
-                    for d in range(dim):
-                        f += w_in[ci, d] * w_out[oj, d]
-                    gij, lij = _score(f, j == 0, lr, sig, nls, scale)
-                    g[i, j] = gij
-                    loss += lij
-            count += nc
-            # input gradients (from the old output rows)
-            for i in range(nc):
-                for d in range(dim):
-                    din[i, d] = np.float32(0.0)
-                for j in range(no):
-                    gij = g[i, j]
-                    oj = outs[j]
-                    for d in range(dim):
-                        din[i, d] += gij * w_out[oj, d]
-            # output updates (from the old input rows)
-            for j in range(no):
-                oj = outs[j]
-                for i in range(nc):
-                    gij = g[i, j]
-                    ci = ctx[i]
-                    for d in range(dim):
-                        w_out[oj, d] += gij * w_in[ci, d]
-            for i in range(nc):
-                ci = ctx[i]
-                for d in range(dim):
-                    w_in[ci, d] += din[i, d]
-    rng[thread] = x
-    return tokens, loss, count
-
-
-@njit(**_OPTS)
-def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
-             window, negative, alpha, min_alpha, pos_base, total_pos, rng, thread,
-             sig, nls):
-    """CBOW with negative sampling over sentences ``s_lo:s_hi`` (word2vec.c's updates).
-
-    The hidden vector is the mean of the context's input vectors; the error is added
-    unscaled to every context vector, as in word2vec.c (and gensim with ``cbow_mean=1``).
-    The negatives of a window are drawn first, and the scores and the hidden-layer error
-    of all ``1 + negative`` outputs come from the output rows before the window's update
-    (the independent row loads overlap).  word2vec.c updates each output row before
-    scoring the next one, which differs only when a word is drawn twice in one window:
-    here both draws see its row as it was, as in the skip-gram kernel.
-    Parameters and return value as :func:`sgns_job` (one example per centre word).
-    """
-    dim = w_in.shape[1]
-    nv = np.uint64(w_in.shape[0])
-    scale = np.float32(sig.shape[0] / (2.0 * MAX_EXP))
-    sent = np.empty(_max_len(offsets, s_lo, s_hi), np.int32)
-    ctx = np.empty(2 * window, np.int64)
-    outs = np.empty(negative + 1, np.int64)
-    fs = np.empty(negative + 1, np.float32)
-    gs = np.empty(negative + 1, np.float32)
-    h = np.empty(dim, np.float32)
-    e = np.empty(dim, np.float32)
+    rows_in = np.empty((2 * window, dim), np.float32)    # the window's context rows
+    rows_out = np.empty((negative + 1, dim), np.float32)  # its target and negatives' rows
+    g = np.empty((2 * window, negative + 1), np.float32)  # coefficients, by context
+    gt = np.empty((negative + 1, 2 * window), np.float32)  # the same, by output
     x = rng[thread]
     loss = 0.0
     count = 0
@@ -349,6 +301,110 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
                 cand = _alias_draw(x * _MULT, nv, alias_prob, alias_idx)
                 outs[no] = cand
                 no += np.int64(cand != t)  # a draw of the target itself is skipped
+            for i in range(nc):
+                ci = ctx[i]
+                for d in range(dim):
+                    rows_in[i, d] = w_in[ci, d]
+            for j in range(no):
+                oj = outs[j]
+                for d in range(dim):
+                    rows_out[j, d] = w_out[oj, d]
+            # every score from the weights before this window's updates
+            lw = np.float32(0.0)
+            for i in range(nc):
+                for j in range(no):
+                    gij, lij = _score_pair(row_dot(rows_in, i, rows_out, j), j == 0, lr,
+                                           sig, nls, scale, top)
+                    g[i, j] = gij
+                    gt[j, i] = gij
+                    lw += lij
+            loss += lw
+            count += nc
+            for j in range(no):
+                row_add_combination(w_out, outs[j], gt[j], rows_in, nc)
+            for i in range(nc):
+                row_add_combination(w_in, ctx[i], g[i], rows_out, no)
+    rng[thread] = x
+    return tokens, loss, count
+
+
+@njit(inline="always", **_OPTS)
+def _draw_outputs(t, negative, nv, alias_prob, alias_idx, outs, x):
+    """The target ``t`` and its negatives into ``outs`` (a draw of ``t`` itself is skipped).
+
+    Returns ``(number of outputs, new state)``.
+    """
+    outs[0] = t
+    no = 1
+    for k in range(negative):
+        x = _xorshift(x)
+        cand = _alias_draw(x * _MULT, nv, alias_prob, alias_idx)
+        outs[no] = cand
+        no += np.int64(cand != t)
+    return no, x
+
+
+@njit(**_OPTS)
+def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
+             window, negative, alpha, min_alpha, pos_base, total_pos, rng, thread,
+             sig, nls):
+    """CBOW with negative sampling over sentences ``s_lo:s_hi`` (word2vec.c's updates).
+
+    The hidden vector is the mean of the context's input vectors; the error is added
+    unscaled to every context vector, as in word2vec.c (and gensim with ``cbow_mean=1``).
+    The negatives of a window are drawn first, and the scores and the hidden-layer error
+    of all ``1 + negative`` outputs come from the output rows before the window's update
+    (the independent row loads overlap).  word2vec.c updates each output row before
+    scoring the next one, which differs only when a word is drawn twice in one window:
+    here both draws see its row as it was, as in the skip-gram kernel.
+
+    The reduced window and the outputs of the next centre word are drawn one window ahead
+    (the same random numbers in the same order) and their rows prefetched, so the random
+    loads of the output matrix overlap the current window's arithmetic; the input row of
+    the word entering the widest next window is prefetched too.  Each output row takes its
+    contribution to the error and its update in one pass (two when a word is drawn twice
+    in the window, so that both draws still see the row as it was).
+    Parameters and return value as :func:`sgns_job` (one example per centre word).
+    """
+    dim = w_in.shape[1]
+    nv = np.uint64(w_in.shape[0])
+    scale = np.float32(sig.shape[0] / (2.0 * MAX_EXP))
+    sent = np.empty(_max_len(offsets, s_lo, s_hi), np.int32)
+    ctx = np.empty(2 * window, np.int64)
+    ctx_next = np.empty(2 * window, np.int64)
+    outs = np.empty(negative + 1, np.int64)
+    outs_next = np.empty(negative + 1, np.int64)
+    fs = np.empty(negative + 1, np.float32)
+    gs = np.empty(negative + 1, np.float32)
+    h = np.empty(dim, np.float32)
+    e = np.empty(dim, np.float32)
+    x = rng[thread]
+    loss = 0.0
+    count = 0
+    tokens = 0
+    for s in range(s_lo, s_hi):
+        a = offsets[s]
+        b = offsets[s + 1]
+        tokens += b - a
+        lr = _learning_rate(alpha, min_alpha, pos_base + a, total_pos)
+        n, x = _subsample(ids, a, b, keep, sent, x)
+        if n < 2:
+            if n == 1:
+                x = _xorshift(x)  # a lone word draws its window and has no context
+            continue
+        nc, x = _context(sent, n, 0, window, ctx, x)
+        no, x = _draw_outputs(np.int64(sent[0]), negative, nv, alias_prob, alias_idx, outs, x)
+        for pos in range(n):
+            nc_next = 0
+            no_next = 0
+            if pos + 1 < n:  # the next window, one ahead: draw it, prefetch its rows
+                nc_next, x = _context(sent, n, pos + 1, window, ctx_next, x)
+                no_next, x = _draw_outputs(np.int64(sent[pos + 1]), negative, nv,
+                                           alias_prob, alias_idx, outs_next, x)
+                for j in range(no_next):
+                    prefetch_row(w_out, outs_next[j])
+                if pos + 1 + window < n:
+                    prefetch_row(w_in, sent[pos + 1 + window])
             for d in range(dim):
                 h[d] = np.float32(0.0)
                 e[d] = np.float32(0.0)
@@ -366,22 +422,40 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
                 for d in range(dim):
                     f += h[d] * w_out[oj, d]
                 fs[j] = f
-            for j in range(no):
-                oj = outs[j]
-                gj, lj = _score(fs[j], j == 0, lr, sig, nls, scale)
-                gs[j] = gj
-                loss += lj
-                for d in range(dim):
-                    e[d] += gj * w_out[oj, d]
-            for j in range(no):
-                oj = outs[j]
-                gj = gs[j]
-                for d in range(dim):
-                    w_out[oj, d] += gj * h[d]
+            dup = False
+            for j in range(2, no):
+                for k in range(1, j):
+                    dup |= outs[j] == outs[k]
+            if not dup:  # error and update of each row in one pass
+                for j in range(no):
+                    oj = outs[j]
+                    gj, lj = _score(fs[j], j == 0, lr, sig, nls, scale)
+                    loss += lj
+                    for d in range(dim):
+                        o = w_out[oj, d]
+                        e[d] += gj * o
+                        w_out[oj, d] = o + gj * h[d]
+            else:  # a row drawn twice: the whole error from the old rows first
+                for j in range(no):
+                    oj = outs[j]
+                    gj, lj = _score(fs[j], j == 0, lr, sig, nls, scale)
+                    gs[j] = gj
+                    loss += lj
+                    for d in range(dim):
+                        e[d] += gj * w_out[oj, d]
+                for j in range(no):
+                    oj = outs[j]
+                    gj = gs[j]
+                    for d in range(dim):
+                        w_out[oj, d] += gj * h[d]
             count += 1
             for i in range(nc):
                 ci = ctx[i]
                 for d in range(dim):
                     w_in[ci, d] += e[d]
+            ctx, ctx_next = ctx_next, ctx
+            outs, outs_next = outs_next, outs
+            nc = nc_next
+            no = no_next
     rng[thread] = x
     return tokens, loss, count

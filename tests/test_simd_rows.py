@@ -1,0 +1,56 @@
+"""The vector row intrinsics against NumPy in float64, at row lengths around the 16-float blocks."""
+
+import numpy as np
+import pytest
+from numba import njit
+from numba.core.errors import TypingError
+
+from embedkit._kernels.simd_rows import row_add_combination, row_dot
+
+DIMS = [1, 7, 15, 16, 17, 63, 64, 65, 100, 131, 300]
+
+
+@njit
+def _dot(A, i, B, j):
+    return row_dot(A, i, B, j)
+
+
+@njit
+def _combine(D, r, c, S, m):
+    row_add_combination(D, r, c, S, m)
+
+
+@pytest.mark.parametrize("dim", DIMS)
+def test_row_dot_equals_the_float64_dot(dim):
+    rng = np.random.default_rng(dim)
+    A = rng.standard_normal((4, dim)).astype(np.float32)
+    B = rng.standard_normal((5, dim)).astype(np.float32)
+    for i, j in [(0, 0), (3, 4), (2, 1)]:
+        ref = A[i].astype(np.float64) @ B[j].astype(np.float64)
+        assert _dot(A, i, B, j) == pytest.approx(ref, rel=1e-5, abs=1e-5 * np.sqrt(dim))
+
+
+@pytest.mark.parametrize("dim", DIMS)
+def test_row_add_combination_updates_only_its_row(dim):
+    rng = np.random.default_rng(100 + dim)
+    D = rng.standard_normal((6, dim)).astype(np.float32)
+    S = rng.standard_normal((5, dim)).astype(np.float32)
+    c = rng.standard_normal(5).astype(np.float32)
+    before = D.copy()
+    _combine(D, 4, c, S, 3)  # only the first 3 rows of S take part
+    ref = before[4].astype(np.float64) + c[:3].astype(np.float64) @ S[:3].astype(np.float64)
+    np.testing.assert_allclose(D[4], ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(np.delete(D, 4, axis=0), np.delete(before, 4, axis=0))
+
+
+def test_row_add_combination_of_no_rows_leaves_the_row():
+    D = np.arange(40, dtype=np.float32).reshape(2, 20)
+    before = D.copy()
+    _combine(D, 1, np.ones(3, np.float32), np.ones((3, 20), np.float32), 0)
+    np.testing.assert_array_equal(D, before)
+
+
+def test_row_dot_refuses_a_non_contiguous_matrix():
+    A = np.ones((4, 32), np.float32)
+    with pytest.raises(TypingError, match="C-contiguous float32"):
+        _dot(A[:, ::2], 0, A, 0)
