@@ -41,8 +41,8 @@ DATA = data_path("") or os.path.normpath(os.path.join(HERE, "..", "..", "shared"
 
 
 def load_vectors(path):
-    from embedkit.downstream.cli_support import load_vectors as _load
-    return _load(path)
+    from embedkit.vectors.default import load_vectors as _load
+    return _load(path)[0]
 
 
 def _gemm_floor_kernel():

@@ -1,15 +1,18 @@
 """What the ``sentiment`` and ``ner`` commands share: their data and model arguments, the
 training options (with a preset's defaults: the library's too), answering texts in input
-order, and loading a model directory."""
+order, loading a model directory, and finding and loading the vectors (also for ``lm``)."""
 
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 
 import click
 
 from embedkit.cli._base import echo_json, input_file, stack
+
+log = logging.getLogger(__name__)
 
 VECTORS_HELP = ("Word vectors (word2vec .bin/.txt, GloVe, fastText .vec, .ekv); default "
                 "$EMBEDKIT_VECTORS, else the packaged default vectors.")
@@ -165,9 +168,36 @@ def error_shower(as_json):
 def load_model_dir(model, vectors, task="sentiment"):
     """The model directory MODEL, checked to hold a ``task`` model before ``--vectors`` load."""
     from embedkit.downstream import load_model
-    from embedkit.downstream.cli_support import load_vectors
 
     m = load_model(model, task=task)
     if vectors:
         m.use_vectors(load_vectors(vectors))
     return m
+
+
+def resolve_and_load_vectors(path: str | None):
+    """Vectors from ``--vectors``, else ``$EMBEDKIT_VECTORS``, else the packaged default
+    (the same resolution as every other command, :mod:`embedkit.vectors.default`)."""
+    from embedkit.vectors.default import load_vectors as _load
+
+    vectors, where = _load(path)
+    log.info("vectors: %s (%d words, dim %d)", where, len(vectors), vectors.dim)
+    return vectors
+
+
+def check_vectors_source(path: str | None) -> str:
+    """Before any long work: the vectors ``--vectors`` / ``$EMBEDKIT_VECTORS`` / the default
+    name exist and look like vectors (the format is sniffed from the first bytes; the
+    full read comes later).  Returns the path."""
+    from embedkit.vectors.default import find_vectors, is_packed
+    from embedkit.vectors.loader import detect_format
+
+    where, _ = find_vectors(path)
+    if not is_packed(where):
+        detect_format(where)
+    return where
+
+
+def load_vectors(path: str):
+    """Load an explicit vectors path (a file any embedkit loader reads, or packed vectors)."""
+    return resolve_and_load_vectors(path)

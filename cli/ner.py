@@ -98,7 +98,7 @@ def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column,
     """
     from embedkit._progress import progress_enabled
     from embedkit.downstream import NERTagger, read_conll
-    from embedkit.downstream.cli_support import check_vectors_source, resolve_and_load_vectors
+    from embedkit.cli._downstream import check_vectors_source, resolve_and_load_vectors
     from embedkit.errors import ParameterError
 
     try:

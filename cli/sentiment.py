@@ -56,7 +56,7 @@ def train_cmd(vectors_path, train_path, dev_path, out, label_column, text_column
     """
     from embedkit._progress import progress_enabled
     from embedkit.downstream import SentimentClassifier, read_tsv
-    from embedkit.downstream.cli_support import check_vectors_source, resolve_and_load_vectors
+    from embedkit.cli._downstream import check_vectors_source, resolve_and_load_vectors
     from embedkit.downstream.data import check_train_labels
     from embedkit.vectors.output import check_output_dir
 
