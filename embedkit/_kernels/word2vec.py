@@ -428,13 +428,32 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
             inv = np.float32(1.0) / np.float32(nc)
             for d in range(dim):
                 h[d] *= inv
-            # every score from the weights before this window's updates
-            for j in range(no):
+            # every score from the weights before this window's updates, three rows per
+            # pass over h (three independent reductions, each in the order of one alone)
+            j = 0
+            while j + 2 < no:
+                o0 = outs[j]
+                o1 = outs[j + 1]
+                o2 = outs[j + 2]
+                f0 = np.float32(0.0)
+                f1 = np.float32(0.0)
+                f2 = np.float32(0.0)
+                for d in range(dim):
+                    hd = h[d]
+                    f0 += hd * w_out[o0, d]
+                    f1 += hd * w_out[o1, d]
+                    f2 += hd * w_out[o2, d]
+                fs[j] = f0
+                fs[j + 1] = f1
+                fs[j + 2] = f2
+                j += 3
+            while j < no:
                 oj = outs[j]
                 f = np.float32(0.0)
                 for d in range(dim):
                     f += h[d] * w_out[oj, d]
                 fs[j] = f
+                j += 1
             dup = False
             for j in range(2, no):
                 for k in range(1, j):
