@@ -2,152 +2,21 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
 
 import click
 
-from embedkit.cli._base import SuggestingGroup, echo_json, input_file
+from embedkit.cli._base import SuggestingGroup, echo_json, stack
+from embedkit.cli._downstream import (apply_arguments, apply_each, data_options, error_shower,
+                                      evaluate_arguments, load_model_dir, save_and_report,
+                                      training_options)
 from embedkit.downstream.presets import SENTIMENT
 
-VECTORS_HELP = ("Word vectors (word2vec .bin/.txt, GloVe, fastText .vec, .ekv); default "
-                "$EMBEDKIT_VECTORS, else the packaged default vectors.")
-
-
-#: a dropout rate: [0, 1)
-_RATE = click.FloatRange(0, 1, max_open=True)
-
-
-def _training_options(preset):
-    """The options every ``train`` command shares, with the defaults of ``preset`` (a
-    :class:`~embedkit.downstream.presets.Preset`: the library's defaults too)."""
-    return functools.partial(_add_training_options, preset=preset)
-
-
-def _add_training_options(f, *, preset):
-    c, s = preset.config, preset.schedule
-    opts = [
-        click.option("--epochs", default=s.epochs, show_default=True, type=click.IntRange(min=1),
-                     help="Passes over the training data (at most)."),
-        click.option("--batch-size", default=s.batch_size, show_default=True,
-                     type=click.IntRange(min=1),
-                     help="Examples per gradient step."),
-        click.option("--lr", default=s.lr, show_default=True,
-                     type=click.FloatRange(min=0, min_open=True), help="Adam step size."),
-        click.option("--encoder", default=c.encoder, show_default=True,
-                     type=click.Choice(["gru", "lstm", "rnn", "transformer"]),
-                     help="Sequence encoder: bidirectional GRU, LSTM or plain (tanh) RNN, or "
-                          "a pre-layer-norm Transformer encoder."),
-        click.option("--hidden", default=c.hidden, show_default=True, type=click.IntRange(min=1),
-                     help="Recurrent units per direction, or the Transformer's width."),
-        click.option("--heads", default=c.heads, show_default=True, type=click.IntRange(min=1),
-                     help="Attention heads (Transformer, --pooling attention); must divide "
-                          "the width."),
-        click.option("--ff-dim", default=c.ff_dim, type=click.IntRange(min=1),
-                     help="Transformer feed-forward units [default: 2 x --hidden]."),
-        click.option("--transformer-dropout", default=c.transformer_dropout, show_default=True,
-                     type=_RATE,
-                     help="Dropout inside the Transformer (input and residual branches)."),
-        click.option("--dropout", default=c.dropout, show_default=True, type=_RATE,
-                     help="Dropout before the output layer."),
-        click.option("--input-dropout", default=c.input_dropout, show_default=True, type=_RATE,
-                     help="Dropout on the input features."),
-        click.option("--fine-tune/--frozen", default=c.fine_tune, show_default=True,
-                     help="Update the pretrained embeddings too, or keep them fixed."),
-        click.option("--oov-min-count", default=c.oov_min_count, show_default=True,
-                     type=click.IntRange(min=1),
-                     help="Training words missing from the vectors seen this often get a "
-                          "learned embedding (others map to UNK)."),
-        click.option("--max-vocab", default=c.max_vocab, type=click.IntRange(min=1), metavar="N",
-                     help="Keep only the first N rows of the vectors (the model stores the "
-                          "rows it keeps: see the note in --help)."),
-        click.option("--patience", default=s.patience, show_default=True,
-                     type=click.IntRange(min=1),
-                     help="Stop after this many dev evaluations without improvement."),
-        click.option("--evals-per-epoch", default=s.evals_per_epoch, show_default=True,
-                     type=click.IntRange(min=1),
-                     help="Dev evaluations per epoch (for early stopping)."),
-        click.option("--clip", default=s.clip, show_default=True, type=click.FloatRange(min=0),
-                     help="Gradient-norm clipping (0 off)."),
-        click.option("--seed", default=c.seed, show_default=True, type=int,
-                     help="Random seed (initialisation, dropout, batch order)."),
-        click.option("--threads", default=c.threads, show_default=True, type=click.IntRange(1, 2),
-                     help="1 or 2 (the two recurrent directions run in parallel)."),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
-
-
-def _column_options(f):
-    f = click.option("--text-column", default=1, show_default=True, type=int,
-                     help="Column (0-based) of the text in the TSV.")(f)
-    f = click.option("--label-column", default=0, show_default=True, type=int,
-                     help="Column (0-based) of the label in the TSV.")(f)
-    return f
-
-
-def _save_and_report(model, out, dev_metric):
-    """Save a trained model to ``out`` and print where (with its best dev score, if any)."""
-    model.save(out)
-    if dev_metric:
-        click.echo(f"dev {dev_metric} {model.best_dev:.4f}; model saved to {out}")
-    else:
-        click.echo(f"model saved to {out}")
-
-
-def _read_texts(texts):
-    """``(raw, tokens)`` of the TEXT arguments, or of the lines of stdin for ``-``."""
-    from embedkit.downstream import tokenize
-
-    if list(texts) == ["-"]:
-        lines = [line.rstrip("\n").rstrip("\r") for line in sys.stdin]
-        return lines, [tokenize(line) for line in lines]
-    return list(texts), [tokenize(t) for t in texts]
-
-
-def _apply_each(texts, predict, show, show_error):
-    """Run ``predict`` on every non-empty text (one batch) and ``show`` each answer in input
-    order; an empty text is reported in its place by ``show_error``, and the command exits 1
-    at the end if any was."""
-    from embedkit.errors import EmbedkitError
-
-    raw, toks = _read_texts(texts)
-    stdin = list(texts) == ["-"]
-    good = [i for i, t in enumerate(toks) if t]
-    answers = dict(zip(good, predict([toks[i] for i in good]))) if good else {}
-    for i, text in enumerate(raw):
-        if i in answers:
-            show(text, toks[i], answers[i])
-        else:
-            where = f"line {i + 1}" if stdin else f"text {i + 1}"
-            show_error(text, f"{where} is empty: give words to "
-                             f"{'classify' if predict.__name__ != 'tag' else 'tag'}")
-    failed = len(raw) - len(good)
-    if failed:
-        raise EmbedkitError(f"{failed} of {len(raw)} texts were empty (each is reported in "
-                            "its place); the others were answered")
-
-
-def _error_shower(as_json):
-    def show_error(text, message):
-        if as_json:
-            echo_json({"text": text, "error": message})
-        else:
-            click.echo(f"Error: {message}", err=True)
-    return show_error
-
-
-def _load(model, vectors, task="sentiment"):
-    """The model directory MODEL, checked to hold a ``task`` model before ``--vectors`` load."""
-    from embedkit.downstream import load_model
-    from embedkit.downstream.cli_support import load_vectors
-
-    m = load_model(model, task=task)
-    if vectors:
-        m.use_vectors(load_vectors(vectors))
-    return m
+_column_options = stack(
+    click.option("--label-column", default=0, show_default=True, type=int,
+                 help="Column (0-based) of the label in the TSV."),
+    click.option("--text-column", default=1, show_default=True, type=int,
+                 help="Column (0-based) of the text in the TSV."))
 
 
 @click.group("sentiment", cls=SuggestingGroup)
@@ -163,13 +32,8 @@ def sentiment():
 
 
 @sentiment.command("train")
-@click.option("--vectors", "vectors_path", default=None, metavar="PATH", help=VECTORS_HELP)
-@click.option("--train", "train_path", required=True, type=input_file(dir_okay=False),
-              metavar="FILE", help="TSV: label<TAB>text (header allowed).")
-@click.option("--dev", "dev_path", default=None, type=input_file(dir_okay=False),
-              metavar="FILE", help="TSV for early stopping and model choice.")
-@click.option("--out", required=True, metavar="DIR",
-              help="Model directory to write (checked before training).")
+@data_options(train_help="TSV: label<TAB>text (header allowed).",
+              dev_help="TSV for early stopping and model choice.")
 @_column_options
 @click.option("--pooling", default=SENTIMENT.config.pooling, show_default=True,
               type=click.Choice(["maxmean", "max", "mean", "attention"]),
@@ -177,7 +41,7 @@ def sentiment():
 @click.option("--layers", default=SENTIMENT.config.layers, show_default=True,
               type=click.IntRange(min=1),
               help="Stacked encoder layers (dropout --dropout between them).")
-@_training_options(SENTIMENT)
+@training_options(SENTIMENT)
 def train_cmd(vectors_path, train_path, dev_path, out, label_column, text_column, pooling,
               layers, epochs, batch_size, lr, encoder, hidden, heads, ff_dim,
               transformer_dropout, dropout, input_dropout, fine_tune, oov_min_count, max_vocab,
@@ -192,7 +56,7 @@ def train_cmd(vectors_path, train_path, dev_path, out, label_column, text_column
     """
     from embedkit._progress import progress_enabled
     from embedkit.downstream import SentimentClassifier, read_tsv
-    from embedkit.downstream.cli_support import check_vectors_source, resolve_and_load_vectors
+    from embedkit.cli._downstream import check_vectors_source, resolve_and_load_vectors
     from embedkit.downstream.data import check_train_labels
     from embedkit.vectors.output import check_output_dir
 
@@ -213,24 +77,19 @@ def train_cmd(vectors_path, train_path, dev_path, out, label_column, text_column
     model.fit(texts, labels, dev[0], dev[1], epochs=epochs, batch_size=batch_size, lr=lr,
               patience=patience, clip=clip, evals_per_epoch=evals_per_epoch,
               progress=progress_enabled())
-    _save_and_report(model, out, "accuracy" if dev_path else None)
+    save_and_report(model, out, "accuracy" if dev_path else None)
 
 
 @sentiment.command("predict")
-@click.argument("model")
-@click.argument("texts", nargs=-1, required=True)
-@click.option("--vectors", default=None, metavar="PATH",
-              help="Replace the model's vectors (same dimension).")
-@click.option("--json", "as_json", is_flag=True,
-              help='Print one JSON object per text: {"text", "label", "probability", '
-                   '"probabilities"} (or {"text", "error"}).')
+@apply_arguments(json_help='Print one JSON object per text: {"text", "label", "probability", '
+                           '"probabilities"} (or {"text", "error"}).')
 def predict_cmd(model, texts, vectors, as_json):
     """Print the label and its probability for each TEXT ('-': one text per line on stdin).
 
     An empty text is an error, reported in its place; the others are answered and the
     command exits 1 at the end.
     """
-    m = _load(model, vectors)
+    m = load_model_dir(model, vectors)
 
     def predict(toks):
         return list(m.predict_proba(toks))
@@ -245,22 +104,17 @@ def predict_cmd(model, texts, vectors, as_json):
         else:
             click.echo(f"{m.labels[best]}\t{prob[best]:.4f}\t{text}")
 
-    _apply_each(texts, predict, show, _error_shower(as_json))
+    apply_each(texts, predict, show, error_shower(as_json))
 
 
 @sentiment.command("evaluate")
-@click.argument("model")
-@click.argument("file")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@_column_options
-@click.option("--vectors", default=None, metavar="PATH",
-              help="Replace the model's vectors (same dimension).")
+@evaluate_arguments(_column_options)
 def evaluate_cmd(model, file, as_json, label_column, text_column, vectors):
     """Accuracy and macro-F1 of MODEL on a TSV FILE."""
     from embedkit.downstream import read_tsv
     from embedkit.downstream.data import check_labels_known
 
-    m = _load(model, vectors)
+    m = load_model_dir(model, vectors)
     texts, labels = read_tsv(file, label_column, text_column)
     check_labels_known(file, labels, m.labels)
     res = m.evaluate(texts, labels)

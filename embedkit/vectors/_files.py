@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bz2
 import contextlib
+import dataclasses
 import logging
 import gzip
 import lzma
@@ -93,6 +94,7 @@ def finish_read(path, matrix, done, row, count, limit, validating, decoder, unic
     return matrix, rows
 
 
+@dataclasses.dataclass
 class ChunkRows:
     """The rows a chunk parser of the text and binary readers fills, chunk after chunk.
 
@@ -102,16 +104,18 @@ class ChunkRows:
     chunk's rows are dropped after it is parsed).
     """
 
-    def __init__(self, reader, matrix, limit, validating, decoder, label):
-        self.reader = reader
-        self.matrix = matrix
-        self.limit = limit
-        self.validating = validating
-        self.decoder = decoder
-        self.label = label
-        self.row = 0
-        self.done = 0
-        self.wbuf = self.wlens = None
+    reader: ChunkReader
+    matrix: np.ndarray
+    limit: int | None
+    validating: bool
+    decoder: object
+    label: str
+    row: int = 0
+    done: int = 0
+    wbuf: np.ndarray | None = None
+    wlens: np.ndarray | None = None
+
+    def __post_init__(self):
         from embedkit._kernels.vectors_io import OK_ROWS_FULL  # not at import: no Numba
 
         self._rows_full = OK_ROWS_FULL
