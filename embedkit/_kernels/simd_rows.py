@@ -120,6 +120,14 @@ def _hsum(builder, v):
     return builder.extract_element(v, ir.Constant(_I32, 0))
 
 
+def _blocks(builder, n):
+    """(full 16-float blocks, groups of _U blocks, blocks after the groups, tail floats)."""
+    nb = builder.udiv(n, _const(_W))
+    ng = builder.udiv(nb, _const(_U))
+    rest = builder.sub(nb, builder.mul(ng, _const(_U)))
+    return nb, ng, rest, builder.urem(n, _const(_W))
+
+
 def _groups(builder, n):
     """(full groups of _U blocks, floats left after them)."""
     ng = builder.udiv(n, _const(_W * _U))
