@@ -29,7 +29,7 @@ TABLE_SIZE = 4096
 from embedkit._kernels._options import WORD2VEC as _OPTS  # noqa: E402 (after the constants)
 from embedkit._kernels.glove import prefetch_row  # noqa: E402
 from embedkit._kernels.simd_gather import row_error_update, rows_add_row, rows_mean  # noqa: E402
-from embedkit._kernels.simd_rows import row_add_combination, row_dot, row_dots  # noqa: E402
+from embedkit._kernels.simd_rows import row_add_combination, row_copy, row_dot, row_dots  # noqa: E402
 
 _U12 = np.uint64(12)
 _U25 = np.uint64(25)
@@ -311,13 +311,9 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
                 if pos + 1 + window < n:
                     prefetch_row(w_in, sent[pos + 1 + window])
             for i in range(nc):
-                ci = ctx[i]
-                for d in range(dim):
-                    rows_in[i, d] = w_in[ci, d]
+                row_copy(rows_in, i, w_in, ctx[i])
             for j in range(no):
-                oj = outs[j]
-                for d in range(dim):
-                    rows_out[j, d] = w_out[oj, d]
+                row_copy(rows_out, j, w_out, outs[j])
             # every score from the weights before this window's updates
             for i in range(nc):
                 row_dots(rows_in, i, rows_out, no, scores, i)
