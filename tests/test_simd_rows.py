@@ -5,7 +5,8 @@ import pytest
 from numba import njit
 from numba.core.errors import TypingError
 
-from embedkit._kernels.simd_rows import row_add_combination, row_copy, row_dot, row_dots
+from embedkit._kernels.simd_rows import (row_add_combination, row_copy, row_dot, row_dots,
+                                         rows_add_combination)
 
 DIMS = [1, 7, 15, 16, 17, 63, 64, 65, 100, 131, 300]
 
@@ -88,3 +89,23 @@ def test_row_dots_equal_the_float64_dots(dim, m):
     ref = B.astype(np.float64) @ A[2].astype(np.float64)
     np.testing.assert_allclose(out[1, :m], ref, rtol=1e-5, atol=1e-5 * np.sqrt(dim))
     assert np.isnan(out[0]).all() and np.isnan(out[1, m])  # nothing past the m products
+
+
+@njit
+def _combine_rows(D, R, t0, k, C, S, m):
+    rows_add_combination(D, R, t0, k, C, S, m)
+
+
+@pytest.mark.parametrize("dim", [5, 64, 100])
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_rows_add_combination_equals_one_row_at_a_time(dim, k):
+    rng = np.random.default_rng(400 + dim + k)
+    D = rng.standard_normal((7, dim)).astype(np.float32)
+    S = rng.standard_normal((4, dim)).astype(np.float32)
+    C = rng.standard_normal((5, 4)).astype(np.float32)
+    R = np.array([6, 0, 4, 2, 5], np.int64)
+    ref = D.copy()
+    for t in range(1, 1 + k):
+        _combine(ref, R[t], C, t, S, 4)
+    _combine_rows(D, R, 1, k, C, S, 4)
+    np.testing.assert_array_equal(D, ref)

@@ -17,6 +17,9 @@ four blocks, then two and a masked one of 4 floats).
     ``D[r] += C[q, 0] S[0] + ... + C[q, m-1] S[m-1]``: each 16-float block of ``D[r]`` is
     loaded once, takes the ``m`` products in registers and is stored once (the update of one
     weight row by all the pairs of a window, one read and one write of the row).
+``rows_add_combination(D, R, t0, k, C, S, m)``
+    The same for ``k`` (up to 3) distinct rows ``D[R[t0]] ...`` at once, sharing the loads
+    of ``S``.
 ``row_copy(D, r, S, k)``
     ``D[r] = S[k]``.
 
@@ -183,22 +186,26 @@ def row_dot(typingctx, A, i, B, j):
     return sig, codegen
 
 
-def _combine_group(builder, pd, pc, ps, sstride, m, off, masks):
-    """The blocks of ``D[r]`` from ``off`` (one per mask): load, add the ``m`` products,
-    store."""
+def _combine_group(builder, pds, pcs, ps, sstride, m, off, masks):
+    """The blocks from ``off`` (one per mask) of each destination row ``pds[t]``: load, add
+    the ``m`` products with coefficients ``pcs[t]``, store (each block of ``S`` loaded once
+    for all the destination rows)."""
     nv = len(masks)
     offs = [builder.add(off, _const(_W * u)) for u in range(nv)]
-    accs = [cgutils.alloca_once(builder, _VEC) for _ in range(nv)]
-    for u in range(nv):
-        builder.store(_load(builder, pd, offs[u], masks[u]), accs[u])
+    accs = [[cgutils.alloca_once(builder, _VEC) for _ in range(nv)] for _ in pds]
+    for pd, acc in zip(pds, accs):
+        for u in range(nv):
+            builder.store(_load(builder, pd, offs[u], masks[u]), acc[u])
     with cgutils.for_range(builder, m) as loop:
-        ck = _splat(builder, builder.load(builder.gep(pc, [loop.index])), _VEC)
+        cks = [_splat(builder, builder.load(builder.gep(pc, [loop.index])), _VEC) for pc in pcs]
         srow = builder.mul(loop.index, sstride)
         for u in range(nv):
             s = _load(builder, ps, builder.add(srow, offs[u]), masks[u])
-            builder.store(_fma(builder, ck, s, builder.load(accs[u])), accs[u])
-    for u in range(nv):
-        _store(builder, builder.load(accs[u]), pd, offs[u], masks[u])
+            for ck, acc in zip(cks, accs):
+                builder.store(_fma(builder, ck, s, builder.load(acc[u])), acc[u])
+    for pd, acc in zip(pds, accs):
+        for u in range(nv):
+            _store(builder, builder.load(acc[u]), pd, offs[u], masks[u])
 
 
 @intrinsic
@@ -218,7 +225,51 @@ def row_add_combination(typingctx, D, r, C, q, S, m):
         sstride = builder.udiv(cgutils.unpack_tuple(builder, sary.strides)[0], _const(4))
         m = context.cast(builder, args[5], ta[5], types.int64)
         _over_groups(builder, n, lambda off, masks: _combine_group(
-            builder, pd, pc, sary.data, sstride, m, off, masks))
+            builder, [pd], [pc], sary.data, sstride, m, off, masks))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+_MAX_ROWS = 3  # destination rows per call of rows_add_combination
+
+
+@intrinsic
+def rows_add_combination(typingctx, D, R, t0, k, C, S, m):
+    """:func:`row_add_combination` of ``k`` (1 to 3) rows at once: ``D[R[t]] += sum_j
+    C[t, j] S[j]`` for ``t0 <= t < t0 + k``, each block of ``S`` loaded once for all of them.
+
+    The rows are all read before any is written, so ``R[t0:t0 + k]`` must be distinct (a row
+    listed twice would lose an update); other ``k`` do nothing.
+    """
+    _check("D", D, 2)
+    _check("C", C, 2)
+    _check("S", S, 2)
+    if not (isinstance(R, types.Array) and R.ndim == 1 and R.layout == "C"
+            and R.dtype == types.int64):
+        raise TypingError(f"R must be a C-contiguous int64 vector, got {R}; pass "
+                          "np.ascontiguousarray(R, np.int64)")
+    sig = types.void(D, R, t0, k, C, S, m)
+
+    def codegen(context, builder, signature, args):
+        ta = signature.args
+        rary = context.make_array(ta[1])(context, builder, args[1])
+        t0 = context.cast(builder, args[2], ta[2], types.int64)
+        k = context.cast(builder, args[3], ta[3], types.int64)
+        sary = context.make_array(ta[5])(context, builder, args[5])
+        sstride = builder.udiv(cgutils.unpack_tuple(builder, sary.strides)[0], _const(4))
+        m = context.cast(builder, args[6], ta[6], types.int64)
+        for nk in range(1, _MAX_ROWS + 1):
+            with builder.if_then(builder.icmp_unsigned("==", k, _const(nk))):
+                pds, pcs, n = [], [], None
+                for t in range(nk):
+                    tt = builder.add(t0, _const(t))
+                    r = builder.load(builder.gep(rary.data, [tt]))
+                    pd, n = _row(context, builder, ta[0], args[0], r, types.int64)
+                    pds.append(pd)
+                    pcs.append(_row(context, builder, ta[4], args[4], tt, types.int64)[0])
+                _over_groups(builder, n, lambda off, masks: _combine_group(
+                    builder, pds, pcs, sary.data, sstride, m, off, masks))
         return context.get_dummy_value()
 
     return sig, codegen

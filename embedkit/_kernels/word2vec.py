@@ -29,7 +29,7 @@ TABLE_SIZE = 4096
 from embedkit._kernels._options import WORD2VEC as _OPTS  # noqa: E402 (after the constants)
 from embedkit._kernels.glove import prefetch_row  # noqa: E402
 from embedkit._kernels.simd_gather import row_error_update, rows_add_row, rows_mean  # noqa: E402
-from embedkit._kernels.simd_rows import row_add_combination, row_copy, row_dot, row_dots  # noqa: E402
+from embedkit._kernels.simd_rows import row_copy, row_dot, row_dots, rows_add_combination  # noqa: E402
 
 _U12 = np.uint64(12)
 _U25 = np.uint64(25)
@@ -227,6 +227,21 @@ def _score_pair(f, label, lr, sig, nls, scale, top):
     return (np.float32(label) - s) * lr, loss + np.float32(0.0) * f
 
 
+@njit(inline="always", **_OPTS)
+def _add_rows(W, rows, n, C, S, m):
+    """``W[rows[t]] += sum_k C[t, k] S[k]`` for ``t < n``, in order, up to three rows per pass
+    over ``S`` (as many consecutive rows as are distinct)."""
+    t = 0
+    while t < n:
+        k = 1
+        if t + 1 < n and rows[t + 1] != rows[t]:
+            k = 2
+            if t + 2 < n and rows[t + 2] != rows[t] and rows[t + 2] != rows[t + 1]:
+                k = 3
+        rows_add_combination(W, rows, t, k, C, S, m)
+        t += k
+
+
 @njit(**_OPTS)
 def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
              window, negative, alpha, min_alpha, pos_base, total_pos, rng, thread,
@@ -235,9 +250,9 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
 
     The window's context rows and output rows are copied into small local matrices; every
     score comes from them (:func:`~embedkit._kernels.simd_rows.row_dots`), then each output
-    row and each context row takes its whole update at once
-    (:func:`~embedkit._kernels.simd_rows.row_add_combination`): one read and one write of a
-    weight row per window.  The gradient coefficients are word2vec.c's (see
+    row and each context row takes its whole update at once, up to three rows per pass over
+    the local matrix (:func:`~embedkit._kernels.simd_rows.rows_add_combination`): one read
+    and one write of a weight row per window.  The gradient coefficients are word2vec.c's (see
     :func:`_score_pair`).
 
     Parameters
@@ -326,10 +341,8 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
                     lw += lij
             loss += lw
             count += nc
-            for j in range(no):
-                row_add_combination(w_out, outs[j], coef_t, j, rows_in, nc)
-            for i in range(nc):
-                row_add_combination(w_in, ctx[i], coef, i, rows_out, no)
+            _add_rows(w_out, outs, no, coef_t, rows_in, nc)
+            _add_rows(w_in, ctx, nc, coef, rows_out, no)
             ctx, ctx_next = ctx_next, ctx
             outs, outs_next = outs_next, outs
             nc = nc_next
