@@ -29,7 +29,7 @@ TABLE_SIZE = 4096
 from embedkit._kernels._options import WORD2VEC as _OPTS  # noqa: E402 (after the constants)
 from embedkit._kernels.glove import prefetch_row  # noqa: E402
 from embedkit._kernels.simd_gather import row_error_update, rows_add_row, rows_mean  # noqa: E402
-from embedkit._kernels.simd_rows import row_add_combination, row_dot  # noqa: E402
+from embedkit._kernels.simd_rows import row_add_combination, row_dot, row_dots  # noqa: E402
 
 _U12 = np.uint64(12)
 _U25 = np.uint64(25)
@@ -204,12 +204,12 @@ def _max_len(offsets, s_lo, s_hi):
 
 @njit(inline="always", **_OPTS)
 def _score_pair(f, label, lr, sig, nls, scale, top):
-    """:func:`_score` without branches, the loss in float32 (the skip-gram kernel's).
+    """:func:`_score` without branches on the score, the loss in float32 (skip-gram's).
 
-    The coefficient is the same as :func:`_score`'s (the table inside ``[-MAX_EXP,
-    MAX_EXP]``, exactly 0 or 1 outside).  The loss is the table's inside, and outside
-    ``softplus`` continued linearly from the table's end cell (off by at most
-    ``log1p(exp(-MAX_EXP))`` = 0.0025); a NaN score makes it NaN.
+    The coefficient is :func:`_score`'s (the table inside ``[-MAX_EXP, MAX_EXP]``, exactly
+    0 or 1 outside).  The loss is the table's inside and, outside, ``softplus`` continued
+    linearly from the table's end cell (off by at most ``log1p(exp(-MAX_EXP))`` = 0.0025);
+    a NaN score makes it NaN.
     """
     fc = f if f > np.float32(-MAX_EXP) else np.float32(-MAX_EXP)  # NaN -> -MAX_EXP
     fc = fc if fc < np.float32(MAX_EXP) else np.float32(MAX_EXP)
@@ -234,7 +234,7 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
     """Skip-gram with negative sampling over sentences ``s_lo:s_hi`` (HogBatch updates).
 
     The window's context rows and output rows are copied into small local matrices; every
-    score comes from them (:func:`~embedkit._kernels.simd_rows.row_dot`), then each output
+    score comes from them (:func:`~embedkit._kernels.simd_rows.row_dots`), then each output
     row and each context row takes its whole update at once
     (:func:`~embedkit._kernels.simd_rows.row_add_combination`): one read and one write of a
     weight row per window.  The gradient coefficients are word2vec.c's (see
@@ -275,11 +275,14 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
     top = sig.shape[0] - 1
     sent = np.empty(_max_len(offsets, s_lo, s_hi), np.int32)
     ctx = np.empty(2 * window, np.int64)
+    ctx_next = np.empty(2 * window, np.int64)
     outs = np.empty(negative + 1, np.int64)
+    outs_next = np.empty(negative + 1, np.int64)
     rows_in = np.empty((2 * window, dim), np.float32)    # the window's context rows
     rows_out = np.empty((negative + 1, dim), np.float32)  # its target and negatives' rows
-    g = np.empty((2 * window, negative + 1), np.float32)  # coefficients, by context
-    gt = np.empty((negative + 1, 2 * window), np.float32)  # the same, by output
+    scores = np.empty((2 * window, negative + 1), np.float32)  # by context, then output
+    coef = np.empty((2 * window, negative + 1), np.float32)  # the gradient coefficients
+    coef_t = np.empty((negative + 1, 2 * window), np.float32)  # the same, by output
     x = rng[thread]
     loss = 0.0
     count = 0
@@ -290,18 +293,23 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
         tokens += b - a
         lr = _learning_rate(alpha, min_alpha, pos_base + a, total_pos)
         n, x = _subsample(ids, a, b, keep, sent, x)
+        if n < 2:
+            if n == 1:
+                x = _xorshift(x)  # a lone word draws its window and has no context
+            continue
+        nc, x = _context(sent, n, 0, window, ctx, x)
+        no, x = _draw_outputs(np.int64(sent[0]), negative, nv, alias_prob, alias_idx, outs, x)
         for pos in range(n):
-            nc, x = _context(sent, n, pos, window, ctx, x)
-            if nc == 0:
-                continue
-            t = np.int64(sent[pos])
-            outs[0] = t
-            no = 1
-            for k in range(negative):
-                x = _xorshift(x)
-                cand = _alias_draw(x * _MULT, nv, alias_prob, alias_idx)
-                outs[no] = cand
-                no += np.int64(cand != t)  # a draw of the target itself is skipped
+            nc_next = 0
+            no_next = 0
+            if pos + 1 < n:  # the next window, one ahead: draw it, prefetch its output rows
+                nc_next, x = _context(sent, n, pos + 1, window, ctx_next, x)
+                no_next, x = _draw_outputs(np.int64(sent[pos + 1]), negative, nv,
+                                           alias_prob, alias_idx, outs_next, x)
+                for j in range(no_next):
+                    prefetch_row(w_out, outs_next[j])
+                if pos + 1 + window < n:
+                    prefetch_row(w_in, sent[pos + 1 + window])
             for i in range(nc):
                 ci = ctx[i]
                 for d in range(dim):
@@ -311,20 +319,25 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
                 for d in range(dim):
                     rows_out[j, d] = w_out[oj, d]
             # every score from the weights before this window's updates
+            for i in range(nc):
+                row_dots(rows_in, i, rows_out, no, scores, i)
             lw = np.float32(0.0)
             for i in range(nc):
                 for j in range(no):
-                    gij, lij = _score_pair(row_dot(rows_in, i, rows_out, j), j == 0, lr,
-                                           sig, nls, scale, top)
-                    g[i, j] = gij
-                    gt[j, i] = gij
+                    gij, lij = _score_pair(scores[i, j], j == 0, lr, sig, nls, scale, top)
+                    coef[i, j] = gij
+                    coef_t[j, i] = gij
                     lw += lij
             loss += lw
             count += nc
             for j in range(no):
-                row_add_combination(w_out, outs[j], gt[j], rows_in, nc)
+                row_add_combination(w_out, outs[j], coef_t, j, rows_in, nc)
             for i in range(nc):
-                row_add_combination(w_in, ctx[i], g[i], rows_out, no)
+                row_add_combination(w_in, ctx[i], coef, i, rows_out, no)
+            ctx, ctx_next = ctx_next, ctx
+            outs, outs_next = outs_next, outs
+            nc = nc_next
+            no = no_next
     rng[thread] = x
     return tokens, loss, count
 
