@@ -41,8 +41,8 @@ DATA = data_path("") or os.path.normpath(os.path.join(HERE, "..", "..", "shared"
 
 
 def load_vectors(path):
-    from embedkit.downstream.cli_support import load_vectors as _load
-    return _load(path)
+    from embedkit.vectors.default import load_vectors as _load
+    return _load(path)[0]
 
 
 def _gemm_floor_kernel():
@@ -323,6 +323,16 @@ def _encoder_text(args, layers, hidden):
     return f"{layers} x Bi{args.encoder.upper()} {hidden}"
 
 
+def _fit_timed(m, tr, dv, **fit):
+    """Train ``m`` on ``tr`` with ``dv`` for early stopping: the seconds it took, the
+    seconds of each epoch, and the scores on ``dv``."""
+    t0 = time.perf_counter()
+    m.fit(tr[0], tr[1], dv[0], dv[1], **fit)
+    total = time.perf_counter() - t0
+    secs = [h["epoch_seconds"] for h in m.history if "epoch_seconds" in h]
+    return total, secs, m.evaluate(dv[0], dv[1])
+
+
 def run_sentiment(vectors, args):
     from embedkit.downstream import SentimentClassifier, read_tsv
 
@@ -333,12 +343,8 @@ def run_sentiment(vectors, args):
                             fine_tune=args.sst_fine_tune, input_dropout=0.5,
                             encoder=args.encoder, layers=args.sst_layers, heads=args.heads,
                             ff_dim=args.ff_dim, transformer_dropout=args.transformer_dropout)
-    t0 = time.perf_counter()
-    m.fit(tr[0], tr[1], dv[0], dv[1], epochs=args.sst_epochs, lr=args.lr, patience=3,
-          evals_per_epoch=2, progress=not args.quiet)
-    total = time.perf_counter() - t0
-    secs = [h["epoch_seconds"] for h in m.history if "epoch_seconds" in h]
-    res = m.evaluate(dv[0], dv[1])
+    total, secs, res = _fit_timed(m, tr, dv, epochs=args.sst_epochs, lr=args.lr, patience=3,
+                                  evals_per_epoch=2, progress=not args.quiet)
     return {"task": "SST-2", "metric": "accuracy", "dev": res["accuracy"],
             "encoder": args.encoder,
             "config": ("fine-tune" if args.sst_fine_tune else "frozen")
@@ -364,13 +370,11 @@ def run_ner(vectors, args):
                   layers=args.ner_layers, variational=args.ner_variational,
                   encoder=args.encoder, heads=args.heads, ff_dim=args.ff_dim,
                   transformer_dropout=args.transformer_dropout)
-    t0 = time.perf_counter()
-    m.fit(tr[0], tr[1], dv[0], dv[1], epochs=args.ner_epochs, lr=args.ner_lr, patience=3,
-          clip=args.ner_clip, average=args.ner_average, lr_decay=args.ner_lr_decay,
-          evals_per_epoch=args.ner_evals_per_epoch, progress=not args.quiet)
-    total = time.perf_counter() - t0
-    secs = [h["epoch_seconds"] for h in m.history if "epoch_seconds" in h]
-    res = m.evaluate(dv[0], dv[1])
+    total, secs, res = _fit_timed(m, tr, dv, epochs=args.ner_epochs, lr=args.ner_lr, patience=3,
+                                  clip=args.ner_clip, average=args.ner_average,
+                                  lr_decay=args.ner_lr_decay,
+                                  evals_per_epoch=args.ner_evals_per_epoch,
+                                  progress=not args.quiet)
     return {"task": "WikiANN-en", "metric": "entity F1", "dev": res["f1"],
             "encoder": args.encoder,
             "config": ("fine-tune" if args.ner_fine_tune else "frozen")

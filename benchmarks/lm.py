@@ -5,7 +5,8 @@ full-softmax perplexity on a held-out slice, plus generation speed.
 Usage (from the repository root)::
 
     python benchmarks/lm.py --markdown                      # docs/benchmarks/lm.md
-    python benchmarks/lm.py --train-tokens 10000000 --heldout-tokens 1000000
+    python benchmarks/lm.py --parallel --speed-steps 0 --markdown   # quality only
+    python benchmarks/lm.py --skip-quality --markdown       # docs/benchmarks/lm_speed.md
 
 The corpus (``gutenberg_mix_norm.txt.gz``, from ``$EMBEDKIT_BENCH_DATA/corpora`` or
 ``../shared/data/corpora``) is read as one token stream (``</s>`` after each line): the
@@ -21,8 +22,10 @@ perplexity.
 Two measurements:
 
 - **speed**: ``--speed-steps`` training steps from the same initial weights on the first
-  segments, embedkit (one thread), PyTorch on one thread and on two, interleaved
-  ``--speed-rounds`` times; tokens/s is the median.
+  segments, embedkit and PyTorch each on one thread and on two, interleaved
+  ``--speed-rounds`` times; tokens/s is the median.  ``--skip-quality`` runs only this
+  (its own page, ``lm_speed.md``), so the quick speed table can be re-run on a quiet
+  machine apart from the hour-long quality run.
 - **quality**: one pass over the training tokens, then exact held-out perplexity.  With
   ``--parallel`` the PyTorch run goes on in a second process while embedkit trains (the
   perplexities do not depend on it; on a busy shared machine it halves the wall time).
@@ -173,6 +176,7 @@ def embedkit_train(model, data, bptt, lr, clip, seed, optimizer, max_steps=None,
                    log=None):
     """One pass of the trainer's loop (``train_lm``'s inner loop, on ``threads`` threads as
     ``train_lm(threads=...)`` runs it); returns tokens/s and the tokens trained on."""
+    from embedkit.lm.parallel import ColumnParallelStep
     from embedkit.lm.trainer import _split, make_optimizer, training_threads
 
     opt = make_optimizer(optimizer, dict(model.params), lr, clip, threads)
@@ -182,12 +186,12 @@ def embedkit_train(model, data, bptt, lr, clip, seed, optimizer, max_steps=None,
     T = data.shape[0]
     n = 0
     t0 = time.perf_counter()
-    with training_threads(threads):  # as train_lm does
+    with training_threads(threads), ColumnParallelStep(model, threads) as run:  # as train_lm
         for step, a in enumerate(range(0, T - 1, bptt)):
             if max_steps is not None and step >= max_steps:
                 break
             e = min(T - 1, a + bptt)
-            loss, grads, state = model.loss_and_grad(data[a:e], data[a + 1:e + 1], state, rng)
+            loss, grads, state = run(data[a:e], data[a + 1:e + 1], state, rng)
             dense, sparse = _split(grads, (e - a) * B, set(model.params), model.dtype)
             opt.step(dense, sparse)
             n += (e - a) * B
@@ -307,6 +311,9 @@ def main(argv=None):
     ap.add_argument("--speed-steps", type=int, default=40,
                     help="steps per speed run (0 skips the speed table)")
     ap.add_argument("--speed-rounds", type=int, default=3)
+    ap.add_argument("--skip-quality", action="store_true",
+                    help="only the speed table (no training pass, evaluation or generation); "
+                         "its page is docs/benchmarks/lm_speed.md")
     ap.add_argument("--parallel", action="store_true",
                     help="run PyTorch's quality run in a second process beside embedkit's")
     ap.add_argument("--no-torch", action="store_true")
@@ -314,6 +321,8 @@ def main(argv=None):
     ap.add_argument("--gen-repeats", type=int, default=5)
     add_markdown_option(ap, "docs/benchmarks/lm.md")
     args = ap.parse_args(argv)
+    if args.skip_quality and args.markdown == "docs/benchmarks/lm.md":
+        args.markdown = "docs/benchmarks/lm_speed.md"
 
     from embedkit.corpus import iter_sentences
     from embedkit.lm import LanguageModel, LMVocab
@@ -378,12 +387,16 @@ def main(argv=None):
             f"({setup})",
             ["implementation", "median tokens/s", "each round",
              "embedkit at the same threads / this"], rows)
-        report.note("embedkit on 2 threads: NumPy's BLAS on two threads for the output layer's "
-                    "products and the dense Adam update split over two Numba threads "
-                    "(`train_lm(threads=2)`); the recurrent layers stay on one. PyTorch: "
+        report.note("embedkit on 2 threads: each step's 32 batch columns split over two "
+                    "threads (16 each, one BLAS thread each; the same dropout masks and "
+                    "negatives, gradients summed) and the dense Adam update split over two "
+                    "Numba threads (`train_lm(threads=2)`). PyTorch: "
                     "`torch.set_num_threads`, `torch.optim.Adam(fused=True)` where available. "
                     f"Load average (1/5/15 min) before the speed runs: {load0}; after: {load1}.")
 
+    if args.skip_quality:
+        report.write(args.markdown)
+        return
     # quality: one pass each, then exact perplexity on the held-out slice
     pending = None
     initial = _fresh(model)  # PyTorch starts from these weights
@@ -424,7 +437,8 @@ def main(argv=None):
         report.note(f"Perplexity ratio (embedkit / PyTorch): {rows[0][3] / rows[1][3]:.3f}. "
                     f"Evaluation time ratio (embedkit / PyTorch): {ek_eval / res['eval']:.2f}x. "
                     + ("The two runs went on at the same time (--parallel), so their "
-                       "tokens/s here are not a speed comparison: see the speed table. "
+                       "tokens/s here are not a speed comparison: see the speed table "
+                       "(`lm_speed.md` when the speed runs are a page of their own). "
                        if args.parallel else "")
                     + f"Load average before: {load0}; after: {load1}.")
     report.table(f"Generation speed ({args.gen_repeats} runs of up to {args.gen_tokens} tokens, "

@@ -122,20 +122,22 @@ def work_counts(model: str, windows: int, pairs: int, dim: int, negative: int):
     """(flops, bytes) of one run of the embedkit kernel with these window and pair counts.
 
     Skip-gram (HogBatch kernel), per window with ``nc`` context words and ``o = 1 + k``
-    output rows: ``nc*o`` dot products, ``nc*o`` axpys for the input gradients, ``nc*o``
-    axpys into the output rows, ``nc`` adds into the input rows, i.e. per pair
-    ``d * (6 * o + 1)`` flops.  CBOW, per window: the context sum (``nc * d`` adds) and its
-    scaling (``d``), ``o`` dot products, ``o`` axpys into the error and ``o`` into the output
-    rows (``6 * o * d``), ``nc * d`` adds into the input rows: ``d * (6 * o + 1) + 2 * nc * d``.
-    Bytes, both models, per window: each of the ``nc`` input rows and ``o`` output rows
-    read once and written once, ``4 * d * (2 * nc + 2 * o)`` (float32).
+    output rows: ``nc*o`` dot products, then each output row takes ``nc`` FMAs and each input
+    row ``o`` FMAs into the row itself, i.e. per pair ``6 * o * d`` flops.  CBOW, per
+    window: the context sum (``nc * d`` adds) and its scaling (``d``), ``o`` dot products,
+    ``o`` axpys into the error and ``o`` into the output rows (``6 * o * d``), ``nc * d`` adds
+    into the input rows: ``d * (6 * o + 1) + 2 * nc * d``.  Bytes of weight rows (float32),
+    per window: skip-gram reads each of its ``nc + o`` rows into a local copy, then reads
+    and writes it once in its update, ``12 * d * (nc + o)``; CBOW reads and writes each row
+    once, ``4 * d * (2 * nc + 2 * o)``.
     """
     o = 1 + negative
     if model == "sgns":
-        flops = pairs * dim * (6 * o + 1)
+        flops = pairs * dim * 6 * o
+        nbytes = 12 * dim * (pairs + o * windows)
     else:
         flops = windows * dim * (6 * o + 1) + 2 * pairs * dim
-    nbytes = 4 * dim * (2 * pairs + 2 * o * windows)
+        nbytes = 4 * dim * (2 * pairs + 2 * o * windows)
     return float(flops), float(nbytes)
 
 
@@ -368,12 +370,13 @@ def main(argv=None) -> None:
         "reduced window over the corpus, every epoch, with another random stream; the "
         "trainer's own count is beside them as a check). Skip-gram (HogBatch kernel: the o "
         "outputs shared by the window's nc pairs), per (centre, context) pair: o dot "
-        "products, o axpys for the input gradient, o axpys into the output rows, one add "
-        "into the input row = d (6 o + 1) flops (3,700 at d 100, k 5). CBOW, per window: "
+        "products, o FMAs into the input row, o FMAs into the output rows (one per output "
+        "row and context) = 6 o d flops (3,600 at d 100, k 5). CBOW, per window: "
         "context sum nc d + scaling d, o dot products, o axpys into the error, o axpys into "
-        "the output rows, nc d adds into the input rows = d (6 o + 1) + 2 nc d. Bytes, both, "
-        "per window: each input row and output row touched read once and written once, "
-        "4 d (2 nc + 2 o); per pair that is 8 d (1 + o / nc). These are bytes the kernel "
+        "the output rows, nc d adds into the input rows = d (6 o + 1) + 2 nc d. Bytes of "
+        "weight rows, per window: skip-gram copies each of its nc + o rows into a local "
+        "block, then reads and writes it once in its update, 12 d (nc + o); CBOW reads and "
+        "writes each row once, 4 d (2 nc + 2 o). These are bytes the kernel "
         "moves through L1, an upper bound on DRAM traffic (rows of frequent words stay in "
         "cache); the percentages say how far the kernels are from each roof, not which one "
         "binds: the random 400-byte rows make latency, not bandwidth, the usual limit.")

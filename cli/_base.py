@@ -78,9 +78,34 @@ def _jsonable(value):
     return str(value)
 
 
+def stack(*decorators):
+    """One decorator applying ``decorators`` as if they were written, in this order, above
+    the function (so the options keep this order in ``--help``)."""
+
+    def apply(f):
+        for decorator in reversed(decorators):
+            f = decorator(f)
+        return f
+
+    return apply
+
+
 cache_dir_option = click.option(
     "--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Cache root (default: $EMBEDKIT_CACHE, $XDG_CACHE_HOME/embedkit or ~/.cache/embedkit).")
+
+
+def download_options(mirror_variable: str):
+    """NAME, ``--cache-dir``, ``--mirror`` (default: the environment variable
+    ``mirror_variable``) and ``--timeout`` of a ``download`` command."""
+    return stack(
+        click.argument("name"),
+        cache_dir_option,
+        click.option("--mirror", metavar="URL", default=None,
+                     help=f"Base URL serving the same file names (default: ${mirror_variable}, "
+                          "else the registry's URL)."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
+                     show_default=True, help="Seconds to wait for the server."))
 
 
 def human_bytes(n) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from embedkit.cli._base import SuggestingGroup, cache_dir_option, echo_table, human_bytes
+from embedkit.cli._base import (SuggestingGroup, cache_dir_option, download_options,
+                                echo_table, human_bytes)
 
 
 @click.group("corpora", cls=SuggestingGroup)
@@ -47,13 +48,7 @@ def list_command(cache_dir):
 
 
 @corpora.command("download")
-@click.argument("name")
-@cache_dir_option
-@click.option("--mirror", metavar="URL", default=None,
-              help="Base URL serving the same file names (default: $EMBEDKIT_CORPUS_MIRROR, "
-                   "else the registry's URL).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
-              show_default=True, help="Seconds to wait for the server.")
+@download_options("EMBEDKIT_CORPUS_MIRROR")
 def download_command(name, cache_dir, mirror, timeout):
     """Download corpus NAME (once), verify it, unpack it and print its path.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 
 
@@ -18,14 +20,27 @@ def corpus():
     """
 
 
+_scheduler_option = click.option(
+    "--scheduler", default=None, metavar="ADDRESS",
+    help="Dask scheduler tcp://HOST:8786, or local:N to start N worker processes here "
+         "[default: no Dask, run in this process].")
+
+
+def _session(scheduler):
+    """A Dask client connected to ``scheduler`` (a context), or a context giving None."""
+    if scheduler is None:
+        return contextlib.nullcontext(None)
+    from embedkit.distributed import connect
+
+    return connect(scheduler)
+
+
 @corpus.command("prepare")
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--out", "-o", required=True, metavar="DIR",
               help="Encoded directory (or fsspec URL) every worker can write; must be new, "
                    "empty or written by an earlier `corpus prepare`.")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Dask scheduler tcp://HOST:8786, or local:N to start N worker processes "
-                   "here [default: no Dask, run in this process].")
+@_scheduler_option
 @click.option("--min-count", type=int, default=5, show_default=True,
               help="Drop words seen fewer times (in the whole corpus).")
 @click.option("--max-vocab-size", type=int, default=None,
@@ -46,19 +61,11 @@ def prepare_cmd(ctx, sources, out, scheduler, min_count, max_vocab_size, max_fin
     same as a single-machine `embedkit train` over the same files would use; train from
     the result with `embedkit train DIR`.
     """
-    import contextlib
-
     from embedkit.corpus import prepare
 
     options = dict(min_count=min_count, tokenizer=tokenizer, lowercase=not keep_case,
                    max_vocab_size=max_vocab_size, max_final_vocab=max_final_vocab)
-    if scheduler is None:
-        session = contextlib.nullcontext(None)
-    else:
-        from embedkit.distributed import connect
-
-        session = connect(scheduler)
-    with session as client:
+    with _session(scheduler) as client:
         enc = prepare(list(sources), out=out, client=client, **options)
     if not (ctx.obj or {}).get("quiet"):
         if enc is None:
@@ -72,9 +79,7 @@ def prepare_cmd(ctx, sources, out, scheduler, min_count, max_vocab_size, max_fin
 @click.argument("corpus_dir", metavar="DIR")
 @click.option("--out", "-o", required=True, metavar="DIR",
               help="Directory (or fsspec URL) for the partitions, every worker can write.")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Dask scheduler tcp://HOST:8786, or local:N to start N worker processes "
-                   "here [default: no Dask, run in this process].")
+@_scheduler_option
 @click.option("--window", type=int, default=10, show_default=True,
               help="Maximum distance between counted words.")
 @click.option("--memory", default="1G", show_default=True, metavar="SIZE",
@@ -91,20 +96,12 @@ def cooccur_cmd(ctx, corpus_dir, out, scheduler, window, memory, partitions):
     single-machine count bit for bit; train from it with
     `embedkit train DIR --model glove --cooccurrence OUT`.
     """
-    import contextlib
-
     from embedkit.errors import ParameterError
     from embedkit.training.cooccur_partitioned import count_sharded
 
     if partitions is not None and partitions < 1:
         raise ParameterError(f"--partitions must be >= 1, got {partitions}")
-    if scheduler is None:
-        session = contextlib.nullcontext(None)
-    else:
-        from embedkit.distributed import connect
-
-        session = connect(scheduler)
-    with session as client:
+    with _session(scheduler) as client:
         pc = count_sharded(corpus_dir, out, window=window, memory=memory,
                            n_partitions=partitions, client=client)
     if not (ctx.obj or {}).get("quiet"):

@@ -72,7 +72,7 @@ def train_cmd(corpus, out, vectors, dim, freeze, tie, cell, hidden, layers, drop
 
     vec = None
     if vectors:
-        from embedkit.downstream.cli_support import load_vectors
+        from embedkit.cli._downstream import load_vectors
 
         vec = load_vectors(vectors)
     model = train_lm(corpus, vec, out=out, dev=dev, hidden=hidden, layers=layers, cell=cell,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from embedkit.cli._base import cache_dir_option, echo_table, human_bytes
+from embedkit.cli._base import cache_dir_option, download_options, echo_table, human_bytes
 
 
 @click.group("vectors")
@@ -46,13 +46,7 @@ def list_command(cache_dir):
 
 
 @vectors.command("download")
-@click.argument("name")
-@cache_dir_option
-@click.option("--mirror", metavar="URL", default=None,
-              help="Base URL serving the same file names (default: $EMBEDKIT_VECTORS_MIRROR, "
-                   "else the registry's URL).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
-              show_default=True, help="Seconds to wait for the server.")
+@download_options("EMBEDKIT_VECTORS_MIRROR")
 @click.option("--keep-download", is_flag=True,
               help="Keep the downloaded file after converting it to .ekv.")
 def download_command(name, cache_dir, mirror, timeout, keep_download):

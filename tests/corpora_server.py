@@ -7,9 +7,10 @@ every request, and can drop the connection after a number of bytes or pause half
 from __future__ import annotations
 
 import re
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from helpers.local_server import LocalServer
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -55,41 +56,16 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class CorpusServer:
+class CorpusServer(LocalServer):
     """Context manager: ``with CorpusServer({"/a.zip": data}) as s: s.url("a.zip")``."""
 
     def __init__(self, files: dict[str, bytes]):
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.files = dict(files)
-        self.httpd.requests = []
-        self.httpd.honour_range = True
-        self.httpd.drop_after = None
-        self.httpd.pause_at = None
-        self.httpd.on_pause = None
-        self.thread = threading.Thread(target=self.httpd.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def base(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def url(self, name: str) -> str:
-        return f"{self.base}/{name}"
+        super().__init__(_Handler, files=dict(files), requests=[], honour_range=True,
+                         drop_after=None, pause_at=None, on_pause=None)
 
     @property
     def requests(self) -> list[dict]:
         return self.httpd.requests
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
 
 
 def wait_for(predicate, timeout: float = 10.0) -> bool:

@@ -128,7 +128,7 @@ def test_similarity_batch_reports_bad_lines_in_place(vec):
 
 # -- interactive mode ------------------------------------------------------------------------
 def test_no_query_on_a_terminal_prompts_in_a_loop(vec, monkeypatch):
-    import embedkit.cli.query as query
+    import embedkit.cli.query_cmd as query
 
     monkeypatch.setattr(query, "_stdin_is_terminal", lambda: True)
     r = _run("analogy", "--vectors", vec, "-k", "1", input="man king woman\nkingg\nEXIT\n"

@@ -96,7 +96,7 @@ def test_vectors_command_on_a_model_directory_names_the_model_command(models, co
 
 # -- data files of the wrong kind -----------------------------------------------------------
 def test_sentiment_train_on_a_tab_separated_conll_file_says_conll(models, tmp_path, monkeypatch):
-    import embedkit.downstream.cli_support as support
+    import embedkit.cli._downstream as support
 
     monkeypatch.setattr(support, "resolve_and_load_vectors",
                         lambda *a: pytest.fail("vectors loaded before the data was checked"))

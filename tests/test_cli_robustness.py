@@ -16,6 +16,8 @@ from click.testing import CliRunner
 
 import embedkit
 from embedkit.cli.main import cli
+
+import synthetic  # tests/synthetic.py
 from embedkit.errors import EmbedkitError, MissingFileError, ParameterError
 
 DATA = pathlib.Path(__file__).resolve().parent / "data" / "vectors"
@@ -27,14 +29,7 @@ def _run(*args, **kwargs):
 
 @pytest.fixture(scope="module")
 def corpus_file(tmp_path_factory):
-    rng = np.random.default_rng(0)
-    words = [[f"t{t}w{i}" for i in range(10)] for t in range(3)]
-    path = tmp_path_factory.mktemp("corpus") / "c.txt"
-    with open(path, "w") as fh:
-        for _ in range(200):
-            t = rng.integers(3)
-            fh.write(" ".join(words[t][i] for i in rng.integers(10, size=10)) + "\n")
-    return str(path)
+    return synthetic.write_topic_corpus(tmp_path_factory.mktemp("corpus") / "c.txt", 200)
 
 
 @pytest.fixture

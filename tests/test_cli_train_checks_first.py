@@ -17,7 +17,7 @@ def _run(*args):
 @pytest.fixture
 def no_data_or_vectors(monkeypatch):
     import embedkit.downstream as ds
-    import embedkit.downstream.cli_support as support
+    import embedkit.cli._downstream as support
 
     for name in ("read_tsv", "read_conll"):
         monkeypatch.setattr(ds, name, lambda *a, **k: pytest.fail("data read before the check"))
@@ -27,7 +27,7 @@ def no_data_or_vectors(monkeypatch):
 
 @pytest.fixture
 def no_vectors(monkeypatch):
-    import embedkit.downstream.cli_support as support
+    import embedkit.cli._downstream as support
 
     monkeypatch.setattr(support, "resolve_and_load_vectors",
                         lambda *a: pytest.fail("vectors loaded before the check"))

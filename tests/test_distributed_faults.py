@@ -17,14 +17,10 @@ distributed = pytest.importorskip("distributed")
 
 
 @pytest.fixture(scope="module")
-def own_cluster():
-    """A cluster of its own: these tests kill its workers (the nannies restart them)."""
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=":0")
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
+def own_cluster(dask_client):
+    """A cluster of its own: these tests kill its workers (the nannies restart them); the
+    ``dask_client`` fixture starts one per test module."""
+    return dask_client
 
 
 def _kill_when(client, prefix: str, run: threading.Thread, timeout: float = 60.0) -> bool:

@@ -10,9 +10,8 @@ from click.testing import CliRunner
 
 from embedkit.cli.main import cli
 from embedkit.downstream import NERTagger, SentimentClassifier, load_model
-from embedkit.downstream.features import make_batch
 from embedkit.errors import FormatError, ParameterError
-from gradcheck import check_gradient, spread
+from gradcheck import check_model_gradients
 from helpers.tagging import small_fit, small_tagger
 from order_task import before_after, order_vectors, tag_after_a, to_float64
 
@@ -89,22 +88,7 @@ def test_model_gradients_match_finite_differences(rng, encoder, task):
           {"pooling": "attention", "heads": 2} if task == "attention" else
           {"crf": True, "case_dim": 2})
     m, X, y = _tiny_model(cls, encoder, rng, **kw)
-    idx = [0, 1, 2, 3]
-    batch = make_batch([m.featurizer.encode(X[i]) for i in idx], False)
-    ys = [y[i] for i in idx]
-    _, sparse = m._loss_grad(batch, ys, None)
-    grads = {k: g.copy() for k, g in m.grads.items()}
-    rows, gemb = sparse["emb"]
-    full = np.zeros_like(m.params["emb"])
-    full[rows] = gemb
-    grads["emb"] = full
-
-    def loss():
-        return m._loss_grad(batch, ys, None)[0]
-
-    for name, g in grads.items():
-        a = m.params[name]
-        check_gradient(loss, a, g, spread(a.shape, 12), name)
+    check_model_gradients(m, X, y, 12)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 
 from embedkit._kernels import gru as K
 from embedkit.downstream.encoder import BiGRU, init_bigru
-from gradcheck import numeric_gradient
+from gradcheck import check_encoder_gradients, numeric_gradient
 
 
 def _sig(x):
@@ -81,16 +81,7 @@ def test_every_gradient_matches_finite_differences(rng, threads):
     W = rng.normal(size=(T, B, 2 * p["gru_f_WhT"].shape[0]))
     mask = (np.arange(T)[:, None] < lengths[None, :])[:, :, None]
     W = W * mask
-
-    def loss():
-        return float((enc.forward(X, lengths) * W).sum())
-
-    loss()
-    dX = enc.backward(W)
-    for name in p:
-        num = numeric_gradient(loss, p[name])
-        np.testing.assert_allclose(g[name], num, rtol=1e-6, atol=1e-8, err_msg=name)
-    np.testing.assert_allclose(dX, numeric_gradient(loss, X), rtol=1e-6, atol=1e-8)
+    check_encoder_gradients(enc, p, g, X, lengths, W)
 
 
 def test_float32_fast_path_close_to_exact(rng):

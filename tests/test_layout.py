@@ -36,3 +36,16 @@ def test_presets_load_without_the_kernels():
             "print('numba' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_split_modules_keep_their_public_names():
+    """Code importing from a module that was split keeps working: the old module
+    re-exports what moved out of it."""
+    from embedkit.vectors import native, native_reader, scoring, storage
+
+    for name in ("open_native", "load_native", "is_native", "FULL_CHECK_BYTES",
+                 "NORM_SAMPLE_ROWS", "NORM_RTOL", "VOCAB_FILE", "VECTORS_FILE", "NORMS_FILE"):
+        assert getattr(native, name) is getattr(native_reader, name)
+    for name in ("FEW_QUERIES", "DECODE_BYTES", "SCORE_BYTES", "MAX_BLOCK_ROWS"):
+        assert getattr(storage, name) is getattr(scoring, name)
+    assert issubclass(storage.StoredMatrix, scoring.ScoringMixin)

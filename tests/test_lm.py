@@ -298,3 +298,30 @@ def test_training_on_two_threads_matches_one_thread(tmp_path):
 def test_training_threads_below_one_is_a_parameter_error(tmp_path):
     with pytest.raises(ParameterError, match="threads"):
         train_lm(_corpus(tmp_path), None, dim=8, threads=0, progress=False)
+
+
+@pytest.mark.parametrize("softmax", ["full", "sampled"])
+def test_column_parallel_step_equals_one_thread_step(softmax):
+    from embedkit.lm.parallel import ColumnParallelStep
+
+    m = _tiny(softmax=softmax, dropout=0.3, tie=True)
+    inp, tgt, h0 = _data(T=4, B=5, width=6)
+    h0 = [h.astype(np.float64) for h in h0]
+    one = m.loss_and_grad(inp, tgt, h0, np.random.default_rng(11))
+    with ColumnParallelStep(m, threads=2) as step:
+        two = step(inp, tgt, h0, np.random.default_rng(11))
+    assert two[0] == pytest.approx(one[0], rel=1e-12)
+    d1, d2 = _dense(m, one[1]), _dense(m, two[1])
+    assert d1.keys() == d2.keys()
+    for k in d1:
+        np.testing.assert_allclose(d2[k], d1[k], rtol=1e-10, atol=1e-12, err_msg=k)
+    for a, b in zip(one[2], two[2]):
+        np.testing.assert_allclose(b, a, rtol=1e-12)
+
+
+def test_column_bounds_cover_the_batch_without_empty_slices():
+    from embedkit.lm.parallel import column_bounds
+
+    assert column_bounds(5, 2) == [(0, 2), (2, 5)]
+    assert column_bounds(1, 4) == [(0, 1)]
+    assert column_bounds(32, 3) == [(0, 10), (10, 21), (21, 32)]

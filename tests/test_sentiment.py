@@ -10,10 +10,9 @@ from click.testing import CliRunner
 from embedkit import Vectors
 from embedkit.cli.main import cli
 from embedkit.downstream import SentimentClassifier, load_model, read_tsv, tokenize
-from embedkit.downstream.features import make_batch
 from embedkit.downstream.metrics import accuracy, macro_f1
 from embedkit.errors import FormatError, MissingFileError, ParameterError
-from gradcheck import check_gradient, spread
+from gradcheck import check_model_gradients
 from helpers.tagging import contains_x, tiny_vectors, write_vectors
 from order_task import to_float64
 
@@ -60,22 +59,7 @@ def test_model_gradients_match_finite_differences(rng, pooling):
     m = SentimentClassifier(v, hidden=3, pooling=pooling, fine_tune=True, threads=1, heads=2)
     m.fit(X, y, epochs=1, progress=False)  # builds the parameters
     to_float64(m)
-    idx = [0, 1, 2, 3]
-    batch = make_batch([m.featurizer.encode(X[i]) for i in idx], False)
-    ys = [y[i] for i in idx]
-    _, sparse = m._loss_grad(batch, ys, None)
-    grads = {k: g.copy() for k, g in m.grads.items()}
-    rows, gemb = sparse["emb"]
-    full = np.zeros_like(m.params["emb"])
-    full[rows] = gemb
-    grads["emb"] = full
-
-    def loss():
-        return m._loss_grad(batch, ys, None)[0]
-
-    for name, g in grads.items():
-        a = m.params[name]
-        check_gradient(loss, a, g, spread(a.shape, 15), name)
+    check_model_gradients(m, X, y, 15)
 
 
 def test_lowercase_fallback_and_unk(rng):

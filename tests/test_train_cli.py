@@ -2,23 +2,17 @@
 
 import json
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from embedkit.cli.main import cli
 
+import synthetic  # tests/synthetic.py
+
 
 @pytest.fixture(scope="module")
 def corpus_file(tmp_path_factory):
-    rng = np.random.default_rng(0)
-    words = [[f"t{t}w{i}" for i in range(10)] for t in range(3)]
-    path = tmp_path_factory.mktemp("corpus") / "c.txt"
-    with open(path, "w") as fh:
-        for _ in range(300):
-            t = rng.integers(3)
-            fh.write(" ".join(words[t][i] for i in rng.integers(10, size=10)) + "\n")
-    return str(path)
+    return synthetic.write_topic_corpus(tmp_path_factory.mktemp("corpus") / "c.txt", 300)
 
 
 def _run(args):

@@ -81,7 +81,7 @@ def test_a_stale_norm_outside_the_sample_is_refused_by_the_query(tmp_path, rng):
 def test_a_nan_row_outside_the_sample_is_refused_when_it_is_the_query(tmp_path, rng,
                                                                      monkeypatch):
     # a matrix too large to be read whole at open (small ones are: see test_integrity)
-    monkeypatch.setattr("embedkit.vectors.native.FULL_CHECK_BYTES", 0)
+    monkeypatch.setattr("embedkit.vectors.native_reader.FULL_CHECK_BYTES", 0)
     m = _matrix(rng, n=1000)
     embedkit.Vectors(_words(len(m)), m).save(tmp_path / "v.ekv")
     row = _unsampled_row(len(m))

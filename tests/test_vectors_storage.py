@@ -547,12 +547,12 @@ def test_float16_decodes_every_bit_pattern_exactly():
 @pytest.mark.parametrize("name", ["norms", "float16", "int8", "int8dim"])
 def test_few_and_many_queries_score_alike(files, name):
     """A few queries run a Numba kernel on the stored rows, more a GEMM on decoded blocks."""
-    from embedkit.vectors import storage
+    from embedkit.vectors import scoring
 
     st = opened(files, name).storage
     q = st.unit_rows(np.arange(0, 200, 10))
     many_ids, many_scores = st.search(q, 5)
-    assert len(q) > storage.FEW_QUERIES
+    assert len(q) > scoring.FEW_QUERIES
     for i in range(len(q)):
         ids, scores = st.search(q[i:i + 1], 5)
         np.testing.assert_array_equal(ids[0], many_ids[i])
@@ -568,7 +568,7 @@ def test_the_fused_scan_matches_the_block_fold(tmp_path, matrix, dtype, threads)
     rows and an ``n_rows`` limit honoured."""
     import numba
 
-    from embedkit.vectors import storage
+    from embedkit.vectors import scoring
 
     m = matrix[:1024].copy()
     m[300] = m[10]  # equal rows: in the same range and across the boundary of two
@@ -582,12 +582,12 @@ def test_the_fused_scan_matches_the_block_fold(tmp_path, matrix, dtype, threads)
     try:
         for n_rows in (None, 950, 800):
             got_ids, got_scores = st.search(q, 6, exclude, n_rows)
-            old = storage.FEW_QUERIES
-            storage.FEW_QUERIES = 0  # the block-by-block fold
+            old = scoring.FEW_QUERIES
+            scoring.FEW_QUERIES = 0  # the block-by-block fold
             try:
                 ref_ids, ref_scores = st.search(q, 6, exclude, n_rows)
             finally:
-                storage.FEW_QUERIES = old
+                scoring.FEW_QUERIES = old
             np.testing.assert_array_equal(got_ids, ref_ids)
             np.testing.assert_allclose(got_scores, ref_scores, rtol=0, atol=1e-6)
         ids, _ = st.search(q[:1], 3)

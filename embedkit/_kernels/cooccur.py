@@ -1,6 +1,6 @@
 """Numba kernels for co-occurrence counting: window scan, sort-and-reduce, k-way merge.
 
-Storage convention (shared with :mod:`embedkit.train.cooccur`): the symmetric matrix ``X`` is
+Storage convention (shared with :mod:`embedkit.training.cooccur`): the symmetric matrix ``X`` is
 kept as its upper triangle, one entry per pair ``i <= j`` keyed ``i * V + j`` (uint64) with a
 float32 value.  ``X[i, j]`` sums ``1 / |p - q|`` over every *ordered* pair of corpus positions
 ``p != q`` in one sentence with ``|p - q| <= window``, ``ids[p] == i`` and ``ids[q] == j`` (so a

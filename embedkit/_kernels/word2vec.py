@@ -27,6 +27,9 @@ MAX_EXP = 6.0
 TABLE_SIZE = 4096
 
 from embedkit._kernels._options import WORD2VEC as _OPTS  # noqa: E402 (after the constants)
+from embedkit._kernels.glove import prefetch_row  # noqa: E402
+from embedkit._kernels.simd_gather import row_error_update, rows_add_row, rows_mean  # noqa: E402
+from embedkit._kernels.simd_rows import row_copy, row_dot, row_dots, rows_add_combination  # noqa: E402
 
 _U12 = np.uint64(12)
 _U25 = np.uint64(25)
@@ -199,11 +202,58 @@ def _max_len(offsets, s_lo, s_hi):
     return m
 
 
+@njit(inline="always", **_OPTS)
+def _score_pair(f, label, lr, sig, nls, scale, top):
+    """:func:`_score` without branches on the score, the loss in float32 (skip-gram's).
+
+    The coefficient is :func:`_score`'s (the table inside ``[-MAX_EXP, MAX_EXP]``, exactly
+    0 or 1 outside).  The loss is the table's inside and, outside, ``softplus`` continued
+    linearly from the table's end cell (off by at most ``log1p(exp(-MAX_EXP))`` = 0.0025);
+    a NaN score makes it NaN.
+    """
+    fc = f if f > np.float32(-MAX_EXP) else np.float32(-MAX_EXP)  # NaN -> -MAX_EXP
+    fc = fc if fc < np.float32(MAX_EXP) else np.float32(MAX_EXP)
+    k = np.int64((fc + np.float32(MAX_EXP)) * scale)
+    k = k if k < top else top
+    s = sig[k]
+    s = np.float32(1.0) if f >= np.float32(MAX_EXP) else s
+    s = np.float32(0.0) if f <= np.float32(-MAX_EXP) else s
+    if label:  # softplus(-f)
+        over = fc - f
+        loss = nls[k] + (over if over > np.float32(0.0) else np.float32(0.0))
+    else:  # softplus(f) = softplus(-f) + f
+        over = f - fc
+        loss = nls[k] + fc + (over if over > np.float32(0.0) else np.float32(0.0))
+    return (np.float32(label) - s) * lr, loss + np.float32(0.0) * f
+
+
+@njit(inline="always", **_OPTS)
+def _add_rows(W, rows, n, C, S, m):
+    """``W[rows[t]] += sum_k C[t, k] S[k]`` for ``t < n``, in order, up to three rows per pass
+    over ``S`` (as many consecutive rows as are distinct)."""
+    t = 0
+    while t < n:
+        k = 1
+        if t + 1 < n and rows[t + 1] != rows[t]:
+            k = 2
+            if t + 2 < n and rows[t + 2] != rows[t] and rows[t + 2] != rows[t + 1]:
+                k = 3
+        rows_add_combination(W, rows, t, k, C, S, m)
+        t += k
+
+
 @njit(**_OPTS)
 def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
              window, negative, alpha, min_alpha, pos_base, total_pos, rng, thread,
              sig, nls):
     """Skip-gram with negative sampling over sentences ``s_lo:s_hi`` (HogBatch updates).
+
+    The window's context rows and output rows are copied into small local matrices; every
+    score comes from them (:func:`~embedkit._kernels.simd_rows.row_dots`), then each output
+    row and each context row takes its whole update at once, up to three rows per pass over
+    the local matrix (:func:`~embedkit._kernels.simd_rows.rows_add_combination`): one read
+    and one write of a weight row per window.  The gradient coefficients are word2vec.c's (see
+    :func:`_score_pair`).
 
     Parameters
     ----------
@@ -237,11 +287,17 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
     dim = w_in.shape[1]
     nv = np.uint64(w_in.shape[0])
     scale = np.float32(sig.shape[0] / (2.0 * MAX_EXP))
+    top = sig.shape[0] - 1
     sent = np.empty(_max_len(offsets, s_lo, s_hi), np.int32)
     ctx = np.empty(2 * window, np.int64)
+    ctx_next = np.empty(2 * window, np.int64)
     outs = np.empty(negative + 1, np.int64)
-    g = np.empty((2 * window, negative + 1), np.float32)
-    din = np.empty((2 * window, dim), np.float32)
+    outs_next = np.empty(negative + 1, np.int64)
+    rows_in = np.empty((2 * window, dim), np.float32)    # the window's context rows
+    rows_out = np.empty((negative + 1, dim), np.float32)  # its target and negatives' rows
+    scores = np.empty((2 * window, negative + 1), np.float32)  # by context, then output
+    coef = np.empty((2 * window, negative + 1), np.float32)  # the gradient coefficients
+    coef_t = np.empty((negative + 1, 2 * window), np.float32)  # the same, by output
     x = rng[thread]
     loss = 0.0
     count = 0
@@ -252,54 +308,63 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
         tokens += b - a
         lr = _learning_rate(alpha, min_alpha, pos_base + a, total_pos)
         n, x = _subsample(ids, a, b, keep, sent, x)
+        if n < 2:
+            if n == 1:
+                x = _xorshift(x)  # a lone word draws its window and has no context
+            continue
+        nc, x = _context(sent, n, 0, window, ctx, x)
+        no, x = _draw_outputs(np.int64(sent[0]), negative, nv, alias_prob, alias_idx, outs, x)
         for pos in range(n):
-            nc, x = _context(sent, n, pos, window, ctx, x)
-            if nc == 0:
-                continue
-            t = np.int64(sent[pos])
-            outs[0] = t
-            no = 1
-            for k in range(negative):
-                x = _xorshift(x)
-                cand = _alias_draw(x * _MULT, nv, alias_prob, alias_idx)
-                if cand != t:
-                    outs[no] = cand
-                    no += 1
-            # scores of every (context, output) pair from the current weights
+            nc_next = 0
+            no_next = 0
+            if pos + 1 < n:  # the next window, one ahead: draw it, prefetch its output rows
+                nc_next, x = _context(sent, n, pos + 1, window, ctx_next, x)
+                no_next, x = _draw_outputs(np.int64(sent[pos + 1]), negative, nv,
+                                           alias_prob, alias_idx, outs_next, x)
+                for j in range(no_next):
+                    prefetch_row(w_out, outs_next[j])
+                if pos + 1 + window < n:
+                    prefetch_row(w_in, sent[pos + 1 + window])
             for i in range(nc):
-                ci = ctx[i]
-                for j in range(no):
-                    oj = outs[j]
-                    f = np.float32(0.0)
-                    for d in range(dim):
-                        f += w_in[ci, d] * w_out[oj, d]
-                    gij, lij = _score(f, j == 0, lr, sig, nls, scale)
-                    g[i, j] = gij
-                    loss += lij
-            count += nc
-            # input gradients (from the old output rows)
-            for i in range(nc):
-                for d in range(dim):
-                    din[i, d] = np.float32(0.0)
-                for j in range(no):
-                    gij = g[i, j]
-                    oj = outs[j]
-                    for d in range(dim):
-                        din[i, d] += gij * w_out[oj, d]
-            # output updates (from the old input rows)
+                row_copy(rows_in, i, w_in, ctx[i])
             for j in range(no):
-                oj = outs[j]
-                for i in range(nc):
-                    gij = g[i, j]
-                    ci = ctx[i]
-                    for d in range(dim):
-                        w_out[oj, d] += gij * w_in[ci, d]
+                row_copy(rows_out, j, w_out, outs[j])
+            # every score from the weights before this window's updates
             for i in range(nc):
-                ci = ctx[i]
-                for d in range(dim):
-                    w_in[ci, d] += din[i, d]
+                row_dots(rows_in, i, rows_out, no, scores, i)
+            lw = np.float32(0.0)
+            for i in range(nc):
+                for j in range(no):
+                    gij, lij = _score_pair(scores[i, j], j == 0, lr, sig, nls, scale, top)
+                    coef[i, j] = gij
+                    coef_t[j, i] = gij
+                    lw += lij
+            loss += lw
+            count += nc
+            _add_rows(w_out, outs, no, coef_t, rows_in, nc)
+            _add_rows(w_in, ctx, nc, coef, rows_out, no)
+            ctx, ctx_next = ctx_next, ctx
+            outs, outs_next = outs_next, outs
+            nc = nc_next
+            no = no_next
     rng[thread] = x
     return tokens, loss, count
+
+
+@njit(inline="always", **_OPTS)
+def _draw_outputs(t, negative, nv, alias_prob, alias_idx, outs, x):
+    """The target ``t`` and its negatives into ``outs`` (a draw of ``t`` itself is skipped).
+
+    Returns ``(number of outputs, new state)``.
+    """
+    outs[0] = t
+    no = 1
+    for k in range(negative):
+        x = _xorshift(x)
+        cand = _alias_draw(x * _MULT, nv, alias_prob, alias_idx)
+        outs[no] = cand
+        no += np.int64(cand != t)
+    return no, x
 
 
 @njit(**_OPTS)
@@ -315,6 +380,16 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
     (the independent row loads overlap).  word2vec.c updates each output row before
     scoring the next one, which differs only when a word is drawn twice in one window:
     here both draws see its row as it was, as in the skip-gram kernel.
+
+    The reduced window and the outputs of the next centre word are drawn one window ahead
+    (the same random numbers in the same order) and their rows prefetched, so the random
+    loads of the output matrix overlap the current window's arithmetic; the input row of
+    the word entering the widest next window is prefetched too.  The row operations are
+    16-float vector loops with a masked tail (:mod:`~embedkit._kernels.simd_gather`,
+    :func:`~embedkit._kernels.simd_rows.row_dot`): the hidden vector summed from the context
+    rows in their order, each output row's contribution to the error and its update in one
+    pass (two loops when a word is drawn twice in the window, so that both draws still see
+    the row as it was), the error added to each context row.
     Parameters and return value as :func:`sgns_job` (one example per centre word).
     """
     dim = w_in.shape[1]
@@ -322,11 +397,13 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
     scale = np.float32(sig.shape[0] / (2.0 * MAX_EXP))
     sent = np.empty(_max_len(offsets, s_lo, s_hi), np.int32)
     ctx = np.empty(2 * window, np.int64)
+    ctx_next = np.empty(2 * window, np.int64)
     outs = np.empty(negative + 1, np.int64)
+    outs_next = np.empty(negative + 1, np.int64)
     fs = np.empty(negative + 1, np.float32)
     gs = np.empty(negative + 1, np.float32)
-    h = np.empty(dim, np.float32)
-    e = np.empty(dim, np.float32)
+    hv = np.empty((1, dim), np.float32)  # the hidden vector
+    ev = np.empty((1, dim), np.float32)  # its error, added to every context row
     x = rng[thread]
     loss = 0.0
     count = 0
@@ -337,51 +414,56 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
         tokens += b - a
         lr = _learning_rate(alpha, min_alpha, pos_base + a, total_pos)
         n, x = _subsample(ids, a, b, keep, sent, x)
+        if n < 2:
+            if n == 1:
+                x = _xorshift(x)  # a lone word draws its window and has no context
+            continue
+        nc, x = _context(sent, n, 0, window, ctx, x)
+        no, x = _draw_outputs(np.int64(sent[0]), negative, nv, alias_prob, alias_idx, outs, x)
         for pos in range(n):
-            nc, x = _context(sent, n, pos, window, ctx, x)
-            if nc == 0:
-                continue
-            t = np.int64(sent[pos])
-            outs[0] = t
-            no = 1
-            for k in range(negative):
-                x = _xorshift(x)
-                cand = _alias_draw(x * _MULT, nv, alias_prob, alias_idx)
-                outs[no] = cand
-                no += np.int64(cand != t)  # a draw of the target itself is skipped
-            for d in range(dim):
-                h[d] = np.float32(0.0)
-                e[d] = np.float32(0.0)
-            for i in range(nc):
-                ci = ctx[i]
-                for d in range(dim):
-                    h[d] += w_in[ci, d]
-            inv = np.float32(1.0) / np.float32(nc)
-            for d in range(dim):
-                h[d] *= inv
+            nc_next = 0
+            no_next = 0
+            if pos + 1 < n:  # the next window, one ahead: draw it, prefetch its rows
+                nc_next, x = _context(sent, n, pos + 1, window, ctx_next, x)
+                no_next, x = _draw_outputs(np.int64(sent[pos + 1]), negative, nv,
+                                           alias_prob, alias_idx, outs_next, x)
+                for j in range(no_next):
+                    prefetch_row(w_out, outs_next[j])
+                if pos + 1 + window < n:
+                    prefetch_row(w_in, sent[pos + 1 + window])
+            rows_mean(hv, 0, w_in, ctx, nc)
             # every score from the weights before this window's updates
             for j in range(no):
-                oj = outs[j]
-                f = np.float32(0.0)
-                for d in range(dim):
-                    f += h[d] * w_out[oj, d]
-                fs[j] = f
-            for j in range(no):
-                oj = outs[j]
-                gj, lj = _score(fs[j], j == 0, lr, sig, nls, scale)
-                gs[j] = gj
-                loss += lj
-                for d in range(dim):
-                    e[d] += gj * w_out[oj, d]
-            for j in range(no):
-                oj = outs[j]
-                gj = gs[j]
-                for d in range(dim):
-                    w_out[oj, d] += gj * h[d]
+                fs[j] = row_dot(hv, 0, w_out, outs[j])
+            for d in range(dim):
+                ev[0, d] = np.float32(0.0)
+            dup = False
+            for j in range(2, no):
+                for k in range(1, j):
+                    dup |= outs[j] == outs[k]
+            if not dup:  # error and update of each row in one pass
+                for j in range(no):
+                    gj, lj = _score(fs[j], j == 0, lr, sig, nls, scale)
+                    loss += lj
+                    row_error_update(ev, 0, w_out, outs[j], hv, 0, gj)
+            else:  # a row drawn twice: the whole error from the old rows first
+                for j in range(no):
+                    oj = outs[j]
+                    gj, lj = _score(fs[j], j == 0, lr, sig, nls, scale)
+                    gs[j] = gj
+                    loss += lj
+                    for d in range(dim):
+                        ev[0, d] += gj * w_out[oj, d]
+                for j in range(no):
+                    oj = outs[j]
+                    gj = gs[j]
+                    for d in range(dim):
+                        w_out[oj, d] += gj * hv[0, d]
             count += 1
-            for i in range(nc):
-                ci = ctx[i]
-                for d in range(dim):
-                    w_in[ci, d] += e[d]
+            rows_add_row(w_in, ctx, nc, ev, 0)
+            ctx, ctx_next = ctx_next, ctx
+            outs, outs_next = outs_next, outs
+            nc = nc_next
+            no = no_next
     rng[thread] = x
     return tokens, loss, count

@@ -7,7 +7,7 @@ output atomically.  See ``docs/design/distributed.md``.
 * :func:`connect` turns ``tcp://HOST:8786`` or ``local:N`` into a ``Client``;
 * :func:`embedkit.distributed.prepare.prepare_sharded` counts and encodes shards
   (``embedkit.corpus.prepare(sources, out=DIR, client=...)``);
-* :func:`embedkit.distributed.cooccur.count_partitioned` counts GloVe co-occurrences as a
+* :func:`embedkit.distributed.cooccur.run_plan` counts GloVe co-occurrences as a
   map over shards and a reduce over key-range partitions;
 * :mod:`embedkit.distributed.query` maps batches of analogy / similarity queries.
 """

@@ -1,24 +1,18 @@
 """Bidirectional LSTM and plain-RNN encoders over padded, masked, time-major batches.
 
-Each is one layer with the interface of :class:`embedkit.downstream.encoder.BiGRU`:
-``forward(X, lengths)`` -> ``(T, B, 2H)`` (forward states, then backward states, zero
-past each length), ``backward(dOut)`` -> ``dX`` with the parameter gradients written into
-the shared ``grads`` dict.  The two directions run in two threads (the kernels release the
-GIL); stacking is done by the model, which gives each layer its own parameter-name prefix.
+Each is one :class:`~embedkit.downstream.bidirectional.BiLayer` (the interface of
+:class:`embedkit.downstream.encoder.BiGRU`): its cell's parameters, buffer shapes and kernel
+calls.  Stacking is done by the model, which gives each layer its own parameter-name prefix.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
-from embedkit._kernels import gru as GK
 from embedkit._kernels import lstm as LK
 from embedkit._kernels import rnn as RK
 from embedkit._params import check_positive
-
-_DIRS = ("f", "b")
+from embedkit.downstream.bidirectional import DIRECTIONS, BiLayer
 
 
 def _check_dims(input_dim, hidden):
@@ -36,7 +30,7 @@ def init_bilstm(rng, input_dim: int, hidden: int, dtype=np.float32) -> dict:
     _check_dims(input_dim, hidden)
     s = 1.0 / np.sqrt(hidden)
     p = {}
-    for d in _DIRS:
+    for d in DIRECTIONS:
         p[f"lstm_{d}_Wi"] = rng.uniform(-s, s, (4 * hidden, input_dim)).astype(dtype)
         p[f"lstm_{d}_Wh"] = rng.uniform(-s, s, (4 * hidden, hidden)).astype(dtype)
         b = rng.uniform(-s, s, 4 * hidden).astype(dtype)
@@ -53,7 +47,7 @@ def init_birnn(rng, input_dim: int, hidden: int, dtype=np.float32) -> dict:
     _check_dims(input_dim, hidden)
     s = 1.0 / np.sqrt(hidden)
     p = {}
-    for d in _DIRS:
+    for d in DIRECTIONS:
         p[f"rnn_{d}_Wi"] = rng.uniform(-s, s, (hidden, input_dim)).astype(dtype)
         p[f"rnn_{d}_Wh"] = rng.uniform(-s, s, (hidden, hidden)).astype(dtype)
         p[f"rnn_{d}_b"] = rng.uniform(-s, s, hidden).astype(dtype)
@@ -64,35 +58,11 @@ def recurrent_shapes(cell: str, input_dim: int, hidden: int) -> dict:
     """``{name: shape}`` of the parameters :func:`init_bilstm` / :func:`init_birnn` make."""
     g = 4 if cell == "lstm" else 1
     out = {}
-    for d in _DIRS:
+    for d in DIRECTIONS:
         out[f"{cell}_{d}_Wi"] = (g * hidden, input_dim)
         out[f"{cell}_{d}_Wh"] = (g * hidden, hidden)
         out[f"{cell}_{d}_b"] = (g * hidden,)
     return out
-
-
-class _Workspace:
-    """Per-direction buffers, grown to the largest batch seen and reused."""
-
-    def __init__(self, shapes):
-        self.shapes = shapes
-        self.flat = {}
-        self.ib = np.zeros(8, np.int32)
-        self._last = (None, None)
-
-    def view(self, name, dtype, shape):
-        n = int(np.prod(shape))
-        buf = self.flat.get(name)
-        if buf is None or buf.size < n or buf.dtype != dtype:
-            buf = self.flat[name] = np.empty(n, dtype)
-        return buf[:n].reshape(shape)
-
-    def views(self, T, B, D, H, dtype):
-        key = (T, B, D, H, np.dtype(dtype))
-        if self._last[0] != key:
-            self._last = (key, {k: self.view(k, dtype, shape)
-                                for k, shape in self.shapes(T, B, D, H).items()})
-        return self._last[1]
 
 
 def _lstm_shapes(T, B, D, H):
@@ -108,86 +78,8 @@ def _rnn_shapes(T, B, D, H):
             "GG": (H, TB), "dh": (H, B), "dXs": (TB, D), "fb": (2,)}
 
 
-class _BiRecurrent:
-    """A bidirectional recurrent layer whose parameters live in a shared dict.
-
-    Parameters
-    ----------
-    params, grads : dict
-        Parameter arrays (see :func:`init_bilstm`, :func:`init_birnn`) and same-shaped
-        gradient arrays.
-    threads : int
-        1 runs the two directions one after the other, 2 in parallel (call it inside
-        :func:`embedkit._threads.single_threaded_blas`).
-    exact : bool
-        Use the exact ``np.tanh`` (for float64 gradient checks).
-    """
-
-    cell = ""
-    gates = 1
-
-    def __init__(self, params: dict, grads: dict, threads: int = 2, exact: bool = False):
-        self.p = params
-        self.g = grads
-        c = self.cell
-        self.H = params[f"{c}_f_Wh"].shape[1]
-        self.D = params[f"{c}_f_Wi"].shape[1]
-        self.exact = bool(exact)
-        self.threads = int(threads)
-        self._ws = {d: _Workspace(self._shapes) for d in _DIRS}
-        self._pool = ThreadPoolExecutor(2) if self.threads >= 2 else None
-        self._cache = None
-
-    @property
-    def width(self) -> int:
-        """Output features per position (2H)."""
-        return 2 * self.H
-
-    def _run(self, f, b):
-        if self._pool is None:
-            f()
-            b()
-            return
-        futs = [self._pool.submit(f), self._pool.submit(b)]
-        for fut in futs:
-            fut.result()
-
-    def forward(self, X: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """Encode ``X`` (T, B, D) with sequence ``lengths`` (B,); returns (T, B, 2H)."""
-        T, B, D = X.shape
-        H = self.H
-        dtype = self.p[f"{self.cell}_f_Wi"].dtype
-        X = np.ascontiguousarray(X, dtype=dtype)
-        lengths = np.ascontiguousarray(lengths, dtype=np.int64)
-        rev = GK.reverse_index(lengths, T)
-        mask = self._ws["f"].view("mask", dtype, (T * B,))
-        GK.step_mask(lengths, T, mask)
-        out = np.empty((T, B, 2 * H), dtype)
-        v = {d: self._ws[d].views(T, B, D, H, dtype) for d in _DIRS}
-        self._run(lambda: self._fwd("f", X, rev, mask, out, v["f"]),
-                  lambda: self._fwd("b", X, rev, mask, out, v["b"]))
-        self._cache = (X, rev, mask, v)
-        return out
-
-    def backward(self, dOut: np.ndarray) -> np.ndarray:
-        """Gradient of the loss wrt the input ``X`` given the gradient wrt the output."""
-        X, rev, mask, v = self._cache
-        T, B, D = X.shape
-        dOut = np.ascontiguousarray(dOut, dtype=X.dtype)
-        dX = np.empty((T, B, D), X.dtype)
-        self._run(lambda: self._bwd("f", dOut, X, rev, mask, dX.reshape(T * B, D), v["f"]),
-                  lambda: self._bwd("b", dOut, X, rev, mask, v["b"]["dXs"], v["b"]))
-        GK.add_unreversed(dX, v["b"]["dXs"], rev)
-        return dX
-
-    def close(self):
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-            self._pool = None
-
-
-class BiLSTM(_BiRecurrent):
-    """Bidirectional LSTM layer (no peepholes); see :class:`_BiRecurrent`."""
+class BiLSTM(BiLayer):
+    """Bidirectional LSTM layer (no peepholes); see :class:`~embedkit.downstream.bidirectional.BiLayer`."""
 
     cell = "lstm"
 
@@ -210,8 +102,8 @@ class BiLSTM(_BiRecurrent):
                          self._ws[d].ib, w["fb"])
 
 
-class BiRNN(_BiRecurrent):
-    """Bidirectional tanh (Elman) RNN layer; see :class:`_BiRecurrent`."""
+class BiRNN(BiLayer):
+    """Bidirectional tanh (Elman) RNN layer; see :class:`~embedkit.downstream.bidirectional.BiLayer`."""
 
     cell = "rnn"
 

@@ -17,12 +17,12 @@ branch.
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from embedkit._kernels import transformer as TK
 from embedkit.downstream.config import check_heads
+from embedkit.downstream.workspace import PooledLayer, Workspace
 from embedkit.errors import ParameterError
 
 _LAYER = ("ln1_g", "ln1_b", "Wqkv", "bqkv", "Wo", "bo", "ln2_g", "ln2_b", "W1", "b1", "W2",
@@ -82,22 +82,7 @@ def sinusoid(T: int, E: int, dtype=np.float32) -> np.ndarray:
     return pe.astype(dtype)
 
 
-class _Slab:
-    """Buffers of one slab of sequences, grown as needed and reused."""
-
-    def __init__(self):
-        self.flat = {}
-        self.ib = np.zeros(8, np.int32)
-
-    def buf(self, name, shape, dtype):
-        n = int(np.prod(shape))
-        b = self.flat.get(name)
-        if b is None or b.size < n or b.dtype != dtype:
-            b = self.flat[name] = np.empty(n, dtype)
-        return b[:n].reshape(shape)
-
-
-class TransformerEncoder:
+class TransformerEncoder(PooledLayer):
     """A stack of pre-LN Transformer encoder layers whose parameters live in a shared dict.
 
     Parameters
@@ -122,9 +107,8 @@ class TransformerEncoder:
         check_heads(self.E, heads)
         self.heads = int(heads)
         self.dropout = float(dropout)
-        self.threads = int(threads)
-        self._pool = ThreadPoolExecutor(2) if self.threads >= 2 else None
-        self._slabs = [_Slab(), _Slab()]
+        self._start_pool(threads)
+        self._slabs = [Workspace(), Workspace()]
         self._pe = np.zeros((0, self.E), np.float32)
         self._cache = None
 
@@ -142,15 +126,6 @@ class TransformerEncoder:
             return [(0, B)]
         h = (B + 1) // 2
         return [(0, h), (h, B)]
-
-    def _run(self, fns):
-        if len(fns) == 1 or self._pool is None:
-            for f in fns:
-                f()
-            return
-        futs = [self._pool.submit(f) for f in fns]
-        for fut in futs:
-            fut.result()
 
     def forward(self, X: np.ndarray, lengths: np.ndarray, rng=None) -> np.ndarray:
         """Encode ``X`` (T, B, D); dropout when ``rng`` is given. Returns (T, B, E)."""
@@ -266,8 +241,3 @@ class TransformerEncoder:
                 self.g[k] += self._slabs[1].flat["g_" + k][:self.g[k].size].reshape(
                     self.g[k].shape)
         return np.ascontiguousarray(dX.transpose(1, 0, 2))
-
-    def close(self):
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-            self._pool = None

@@ -107,8 +107,11 @@ def filter_distribution(logp: np.ndarray, temperature: float = 1.0, top_k: int |
     return out
 
 
-def greedy(step, state, first: int, eos: int | None, max_len: int, banned=()) -> Hypothesis:
-    """The most likely token at every step, up to ``eos`` (included) or ``max_len`` tokens."""
+def _one_by_one(step, state, first: int, eos: int | None, max_len: int, banned,
+                choose) -> Hypothesis:
+    """Decode one token at a time, ``choose(lp)`` picking each from the step's
+    log-probabilities (float64, ``banned`` tokens at ``-inf``), up to ``eos`` (included) or
+    ``max_len`` tokens."""
     banned = list(banned)
     tok = np.array([first], dtype=np.int64)
     out, total = [], 0.0
@@ -116,13 +119,18 @@ def greedy(step, state, first: int, eos: int | None, max_len: int, banned=()) ->
         logp, state = step(tok, state)
         lp = np.array(logp[0], dtype=np.float64)  # a copy: banned tokens are written
         lp[banned] = -np.inf
-        t = int(np.argmax(lp))
+        t = choose(lp)
         total += float(lp[t])
         out.append(t)
         if t == eos:
             return Hypothesis(out, total, total, True)
         tok = np.array([t], dtype=np.int64)
     return Hypothesis(out, total, total, False)
+
+
+def greedy(step, state, first: int, eos: int | None, max_len: int, banned=()) -> Hypothesis:
+    """The most likely token at every step, up to ``eos`` (included) or ``max_len`` tokens."""
+    return _one_by_one(step, state, first, eos, max_len, banned, lambda lp: int(np.argmax(lp)))
 
 
 def sample(step, state, first: int, eos: int | None, max_len: int, rng: np.random.Generator,
@@ -133,24 +141,16 @@ def sample(step, state, first: int, eos: int | None, max_len: int, rng: np.rando
     ``logp`` of the result is under the model's own (unfiltered) distribution.
     """
     check_sampling(temperature, top_k, top_p)
-    banned = list(banned)
-    tok = np.array([first], dtype=np.int64)
-    out, total = [], 0.0
-    for _ in range(max_len):
-        logp, state = step(tok, state)
-        lp = np.array(logp[0], dtype=np.float64)  # a copy: banned tokens are written
-        lp[banned] = -np.inf
+
+    def choose(lp):
         p = filter_distribution(lp, temperature, top_k, top_p)
         t = int(np.searchsorted(np.cumsum(p), rng.random() * p.sum(), side="right"))
         t = min(t, p.shape[0] - 1)
         while p[t] == 0:  # rounding at the top of the cumulative sum
             t -= 1
-        total += float(lp[t])
-        out.append(t)
-        if t == eos:
-            return Hypothesis(out, total, total, True)
-        tok = np.array([t], dtype=np.int64)
-    return Hypothesis(out, total, total, False)
+        return t
+
+    return _one_by_one(step, state, first, eos, max_len, banned, choose)
 
 
 def length_normalised(logp: float, length: int, alpha: float) -> float:

@@ -329,7 +329,7 @@ class LanguageModel(PerplexityMixin, GenerationMixin):
         ids = np.searchsorted(self._q_cum, rng.random(k) * self._q_cum[-1], side="right")
         return np.minimum(ids, len(self.vocab) - 1).astype(np.int64)
 
-    def loss_and_grad(self, inp, tgt, h0, rng=None, samples=None, full=None):
+    def loss_and_grad(self, inp, tgt, h0, rng=None, samples=None, full=None, masks=None):
         """Loss summed over the ``T x B`` targets and its gradient.
 
         Parameters
@@ -344,6 +344,9 @@ class LanguageModel(PerplexityMixin, GenerationMixin):
             The negatives of the sampled softmax (drawn from ``rng`` when not given).
         full : bool, optional
             Force the full (True) or sampled (False) softmax; default from the config.
+        masks : list of arrays, optional
+            Dropout masks (as drawn from ``rng`` for the whole batch); given, ``rng`` draws
+            none.  For a slice of a batch's columns (:mod:`embedkit.lm.parallel`).
 
         Returns
         -------
@@ -357,7 +360,8 @@ class LanguageModel(PerplexityMixin, GenerationMixin):
         inp = np.asarray(inp, dtype=np.int64)
         tgt = np.asarray(tgt, dtype=np.int64).ravel()
         T, B = inp.shape
-        masks = self._dropout_masks(T, B, rng)
+        if masks is None:
+            masks = self._dropout_masks(T, B, rng)
         x, caches, last = self._rnn_forward(inp, h0, masks)
         h = x.reshape(T * B, -1)
         use_full = (self.config.softmax == "full") if full is None else full

@@ -17,6 +17,7 @@ from embedkit._params import check_non_negative, check_positive
 from embedkit.errors import ParameterError
 from embedkit.lm.data import LMVocab, batchify, encode_stream
 from embedkit.lm.model import LanguageModel
+from embedkit.lm.parallel import ColumnParallelStep
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +56,14 @@ def make_optimizer(name: str, params: dict, lr: float, clip: float, threads: int
 
 
 def training_threads(threads: int):
-    """The context a training loop runs in: every BLAS pool on one thread for
-    ``threads == 1``; NumPy's products (the output layer's) on ``threads`` for more, the
-    recurrent kernels' small products staying on one (:mod:`embedkit._threads`)."""
-    from embedkit._threads import numpy_blas_threads, single_threaded_blas
+    """The context a training loop runs in: every BLAS pool on one thread.  More
+    ``threads`` split each step's batch columns over Python threads
+    (:class:`~embedkit.lm.parallel.ColumnParallelStep`), each on one BLAS thread: a BLAS
+    pool of several threads under each would oversubscribe the cores."""
+    from embedkit._threads import single_threaded_blas
 
     check_positive("threads", threads, integer=True)
-    return single_threaded_blas() if threads == 1 else numpy_blas_threads(threads)
+    return single_threaded_blas()
 
 
 def _split(grads: dict, n_tokens: int, trainable: set, dtype) -> tuple[dict, dict]:
@@ -133,9 +135,10 @@ def train_lm(corpus, vectors=None, *, out=None, dev=None, hidden: int = 256, lay
         Checkpoint path (default ``OUT.ckpt``), seconds between checkpoints, and a
         checkpoint to continue from.
     threads : int
-        Threads of a training step's large products (the output layer's, on NumPy's BLAS)
-        and of dense Adam's fused update; the recurrent layers run on one.  1 (default)
-        keeps every step on one thread (reproducible with ``seed``).
+        Threads of a training step: the batch's columns split over them
+        (:mod:`embedkit.lm.parallel`; the same dropout masks and negatives, gradients
+        summed in a fixed order, so a run is reproducible at any thread count) and dense
+        Adam's fused update split over them.  1 (default) keeps every step on one thread.
 
     Returns
     -------
@@ -225,12 +228,12 @@ def train_lm(corpus, vectors=None, *, out=None, dev=None, hidden: int = 256, lay
         t0 = time.perf_counter()
         with progress_bar(total=(T - 1) * batch_size, desc=f"epoch {epoch + 1}/{epochs}",
                           unit="tok", disable=None if progress else True) as bar, \
-                training_threads(threads):
+                training_threads(threads), ColumnParallelStep(model, threads) as step:
             try:
                 for a in range(0, T - 1, bptt):
                     e = min(T - 1, a + bptt)
                     inp, tgt = data[a:e], data[a + 1:e + 1]
-                    loss, grads, state = model.loss_and_grad(inp, tgt, state, rng)
+                    loss, grads, state = step(inp, tgt, state, rng)
                     dense, sparse = _split(grads, tgt.size, trainable, model.dtype)
                     opt.step(dense, sparse)
                     total += loss

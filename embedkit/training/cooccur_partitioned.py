@@ -2,7 +2,7 @@
 
 A corpus prepared shard by shard (:class:`embedkit.corpus.sharded_store.ShardedCorpus`) is
 counted in two steps, each a set of independent tasks (run one after the other here, or
-on a Dask cluster by :func:`embedkit.distributed.cooccur.count_partitioned`):
+on a Dask cluster by :func:`embedkit.distributed.cooccur.run_plan`):
 
 * **map** (:func:`count_shard_runs`): count one shard with
   :func:`~embedkit.training.cooccur.count_cooccurrences` (exact int64 sums) and cut the

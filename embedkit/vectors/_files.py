@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bz2
 import contextlib
+import dataclasses
 import logging
 import gzip
 import lzma
@@ -91,6 +92,79 @@ def finish_read(path, matrix, done, row, count, limit, validating, decoder, unic
         log.warning("%s: repaired %d words that were not valid UTF-8 (unicode_errors=%r)",
                     path, decoder.repaired, unicode_errors)
     return matrix, rows
+
+
+@dataclasses.dataclass
+class ChunkRows:
+    """The rows a chunk parser of the text and binary readers fills, chunk after chunk.
+
+    Holds the matrix (grown by half when full), the word bytes of each chunk handed to the
+    ``decoder`` (``label`` names a word's place in its messages: ``f"{label} {n}"``), ``row``
+    (rows in the matrix) and ``done`` (rows parsed and dropped: in validation mode each
+    chunk's rows are dropped after it is parsed).
+    """
+
+    reader: ChunkReader
+    matrix: np.ndarray
+    limit: int | None
+    validating: bool
+    decoder: object
+    label: str
+    row: int = 0
+    done: int = 0
+    wbuf: np.ndarray | None = None
+    wlens: np.ndarray | None = None
+
+    def __post_init__(self):
+        from embedkit._kernels.vectors_io import OK_ROWS_FULL  # not at import: no Numba
+
+        self._rows_full = OK_ROWS_FULL
+
+    def buffers(self) -> tuple[np.ndarray, np.ndarray]:
+        """The parser's word bytes and word lengths, as large as the reader's buffer."""
+        if self.wbuf is None or len(self.wbuf) < len(self.reader.buf) + 1:
+            self.wbuf = np.empty(len(self.reader.buf) + 1, dtype=np.uint8)
+            self.wlens = np.empty(len(self.reader.buf) + 1, dtype=np.int64)
+        return self.wbuf, self.wlens
+
+    def target(self) -> int:
+        """The row the parser may fill up to (the matrix's end, or the limit)."""
+        target = self.matrix.shape[0]
+        return target if self.limit is None else min(target, self.limit - self.done)
+
+    def parsed(self, row: int, wpos: int) -> None:
+        """Take a chunk's result: rows up to ``row``, ``wpos`` bytes of their words."""
+        first = self.done + self.row
+        self.decoder.add(self.wbuf[:wpos].tobytes(),
+                         lambda i, fr=first: f"{self.label} {fr + i + 1}",
+                         self.wlens[:row - self.row])
+        self.row = row
+        if self.validating:
+            self.done += row
+            self.row = 0
+
+    @property
+    def limit_reached(self) -> bool:
+        return self.limit is not None and self.done + self.row >= self.limit
+
+    def advance(self, status: int, pos: int) -> int | None:
+        """After a chunk that ended with ``status`` at ``pos``: where to parse next (the
+        matrix grown, or the reader refilled), or None when reading is over."""
+        if status == self._rows_full:
+            if self.limit_reached:
+                return None
+            if not self.validating:
+                self.matrix = grow_rows(self.matrix, max(16, int(self.matrix.shape[0] * 1.5)))
+            return pos
+        if self.reader.eof or self.limit_reached:
+            return None
+        self.reader.fill(pos)
+        return 0
+
+    def finish(self, path, count, unicode_errors) -> tuple[np.ndarray, int]:
+        """:func:`finish_read` of these rows."""
+        return finish_read(path, self.matrix, self.done, self.row, count, self.limit,
+                           self.validating, self.decoder, unicode_errors)
 
 
 def grow_rows(matrix: np.ndarray, rows: int) -> np.ndarray:

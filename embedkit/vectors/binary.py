@@ -15,8 +15,8 @@ import numpy as np
 from embedkit._kernels import vectors_io as K
 from embedkit.errors import FormatError
 from embedkit._io import decompression_errors, stream_is_plain
-from embedkit.vectors._files import (ChunkReader, alloc_matrix, atomic_output, check_header,
-                                     finish_read, grow_rows, open_input, strip_compression)
+from embedkit.vectors._files import (ChunkReader, ChunkRows, alloc_matrix, atomic_output,
+                                     check_header, open_input, strip_compression)
 from embedkit.vectors.text import WordDecoder, encode_words, excerpt
 
 log = logging.getLogger(__name__)
@@ -64,28 +64,15 @@ def read_binary(path, *, limit=None, unicode_errors="replace", problems=None, en
             capacity = min(capacity, most)
         if validating:
             capacity, exact = min(capacity, 4096), False
-        matrix = alloc_matrix(max(capacity, 1), dim, exact=exact, path=path)
-        row = 0
-        done = 0
-        wbuf = np.empty(len(reader.buf) + 1, dtype=np.uint8)
-        wlens = np.empty(len(reader.buf) + 1, dtype=np.int64)
-        while True:
-            if len(wbuf) < len(reader.buf) + 1:
-                wbuf = np.empty(len(reader.buf) + 1, dtype=np.uint8)
-                wlens = np.empty(len(reader.buf) + 1, dtype=np.int64)
-            target = matrix.shape[0] if limit is None else min(matrix.shape[0], limit - done)
-            first_row = done + row
-            row_before = row
+        rows = ChunkRows(reader, alloc_matrix(max(capacity, 1), dim, exact=exact, path=path),
+                         limit, validating, decoder, f"{path}: record")
+        while pos is not None:
+            wbuf, wlens = rows.buffers()
             status, pos, row, wpos, a = K.parse_binary_chunk(
-                reader.buf, reader.n, pos, reader.eof, dim, matrix.view(np.uint8), matrix,
-                row, target, wbuf, 0, wlens)
-            decoder.add(wbuf[:wpos].tobytes(),
-                        lambda i, fr=first_row: f"{path}: record {fr + i + 1}",
-                        wlens[:row - row_before])
-            if validating:
-                done += row
-                row = 0
-            where = f"record {done + row + 1} (byte {reader.base + a})"
+                reader.buf, reader.n, pos, reader.eof, dim, rows.matrix.view(np.uint8),
+                rows.matrix, rows.row, rows.target(), wbuf, 0, wlens)
+            rows.parsed(row, wpos)
+            where = f"record {rows.done + rows.row + 1} (byte {reader.base + a})"
             if status == K.ERR_TRUNCATED:
                 what = (f"truncated: the record needs a word, a space and {4 * dim} bytes of "
                         f"numbers but the file ends {reader.n - a} bytes later")
@@ -98,7 +85,7 @@ def read_binary(path, *, limit=None, unicode_errors="replace", problems=None, en
                 if not validating:
                     raise FormatError(f"{path}: {where}: {what}")
                 problems.append((where, what))
-                done += 1
+                rows.done += 1
                 continue
             if status == K.ERR_WORD_TOO_LONG:
                 what = ("no space within 65536 bytes: is this a word2vec binary file "
@@ -107,21 +94,11 @@ def read_binary(path, *, limit=None, unicode_errors="replace", problems=None, en
                     raise FormatError(f"{path}: {where}: {what}")
                 problems.append((where, what))
                 break
-            if status == K.OK_ROWS_FULL:
-                if limit is not None and done + row >= limit:
-                    break
-                if not validating:
-                    matrix = grow_rows(matrix, max(16, int(matrix.shape[0] * 1.5)))
-                continue
-            if reader.eof or (limit is not None and done + row >= limit):
-                break
-            reader.fill(pos)
-            pos = 0
+            pos = rows.advance(status, pos)
         reader.close()
-    matrix, rows = finish_read(path, matrix, done, row, count, limit, validating, decoder,
-                               unicode_errors)
+    matrix, n_rows = rows.finish(path, count, unicode_errors)
     return decoder.words, matrix, {"format": "word2vec-binary", "header_count": count,
-                                   "dim": dim, "rows": rows, "repaired": decoder.repaired}
+                                   "dim": dim, "rows": n_rows, "repaired": decoder.repaired}
 
 
 def write_binary(words, matrix, path, *, newline=True):

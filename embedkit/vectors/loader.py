@@ -10,7 +10,7 @@ import numpy as np
 
 from embedkit._params import check_count
 from embedkit.errors import FormatError, ParameterError
-from embedkit.vectors import binary, fasttext, gensim_io, native, text
+from embedkit.vectors import binary, fasttext, gensim_io, native, native_reader, text
 from embedkit.vectors._files import grow_rows
 from embedkit.vectors.core import Vectors
 from embedkit.vectors.formats import (  # noqa: F401 - FORMATS and format_from_extension
@@ -93,8 +93,8 @@ def load(path, format=None, limit=None, unicode_errors="replace", mmap=True, *, 
         format = "glove"
     fmt = detect_format(path) if format is None else canonical_format(format)
     if fmt == "native":
-        words, storage, counts, meta, index = native.open_native(path, limit=limit, mmap=mmap,
-                                                                 with_index=True)
+        words, storage, counts, meta, index = native_reader.open_native(
+            path, limit=limit, mmap=mmap, with_index=True)
         out = Vectors._trusted(words, None, counts=counts, metadata=meta, storage=storage,
                                word_index=index)
         if meta.get("subwords") is not None:
@@ -255,13 +255,14 @@ def validate(path, format=None, max_duplicates: int = 20) -> dict:
         fmt = detect_format(path) if format is None else canonical_format(format)
         report["format"] = fmt
         if fmt == "native":
+            from embedkit.vectors import native_reader as ekv
             from embedkit.vectors.storage import row_norms
 
-            words, storage, _, _ = native.open_native(path, norms=False)
+            words, storage, _, _ = ekv.open_native(path, norms=False)
             report.update(count=len(words), dim=storage.dim)
             stored = None
-            if (path / native.NORMS_FILE).exists():
-                stored = native._read_norms(path / native.NORMS_FILE, len(words), False)
+            if (path / ekv.NORMS_FILE).exists():
+                stored = ekv._read_norms(path / ekv.NORMS_FILE, len(words), False)
             block = max(1, (16 << 20) // (4 * max(storage.dim, 1)))
             off = 0
             for s in range(0, len(storage), block):
@@ -276,9 +277,9 @@ def validate(path, format=None, max_duplicates: int = 20) -> dict:
                     got = stored[s:s + len(rows)]
                     with np.errstate(invalid="ignore"):
                         wrong = np.flatnonzero(~((got == want) | (
-                            np.abs(got - want) <= native.NORM_RTOL * np.maximum(want, 1e-30))))
+                            np.abs(got - want) <= ekv.NORM_RTOL * np.maximum(want, 1e-30))))
                     for r in wrong[:max(0, 100 - off)]:
-                        report["errors"].append((f"row {s + r + 1}", f"{native.NORMS_FILE} says "
+                        report["errors"].append((f"row {s + r + 1}", f"{ekv.NORMS_FILE} says "
                                                  f"norm {got[r]:.6g}, the row has {want[r]:.6g}"))
                     off += len(wrong)
             if off:
@@ -289,7 +290,7 @@ def validate(path, format=None, max_duplicates: int = 20) -> dict:
 
                 saved, storage.checksum = storage.checksum, None
                 if vectors_checksum(Vectors._trusted(words, None, storage=storage)) != saved:
-                    report["errors"].append(("checksum", f"{native.VOCAB_FILE}'s checksum does "
+                    report["errors"].append(("checksum", f"{ekv.VOCAB_FILE}'s checksum does "
                                              "not match the matrix (edited after it was "
                                              "written?): save the vectors again"))
         elif fmt == "fasttext-bin":

@@ -16,8 +16,8 @@ from embedkit._kernels import vectors_io as K
 from embedkit._threads import cpu_count
 from embedkit.errors import FormatError, ParameterError
 from embedkit._io import decompression_errors, stream_is_plain
-from embedkit.vectors._files import (ChunkReader, alloc_matrix, atomic_output, check_header,
-                                     finish_read, grow_rows, open_input, strip_compression)
+from embedkit.vectors._files import (ChunkReader, ChunkRows, alloc_matrix, atomic_output,
+                                     check_header, open_input, strip_compression)
 
 log = logging.getLogger(__name__)
 
@@ -219,27 +219,13 @@ def read_text(path, *, limit=None, unicode_errors="replace", header=None, proble
         capacity = max(1, min(capacity, 1 << 28))
         matrix = alloc_matrix(capacity, dim, exact=count is not None and bool(size)
                               and not validating and capacity == count, path=path)
-        wbuf = np.empty(len(reader.buf) + 1, dtype=np.uint8)
-        wlens = np.empty(len(reader.buf) + 1, dtype=np.int64)
-        row = 0
-        done = 0  # rows parsed and dropped (validation mode)
-        while True:
-            if len(wbuf) < len(reader.buf) + 1:
-                wbuf = np.empty(len(reader.buf) + 1, dtype=np.uint8)
-                wlens = np.empty(len(reader.buf) + 1, dtype=np.int64)
-            target = matrix.shape[0]
-            if limit is not None:
-                target = min(target, limit - done)
-            first_row = done + row
-            row_before = row
+        rows = ChunkRows(reader, matrix, limit, validating, decoder, f"{path}: word")
+        while pos is not None:
+            wbuf, wlens = rows.buffers()
             status, pos, row, wpos, lines, a, b = K.parse_text_chunk(
-                reader.buf, reader.n, pos, reader.eof, dim, matrix, row, target, wbuf, 0, wlens)
-            decoder.add(wbuf[:wpos].tobytes(),
-                        lambda i, fr=first_row: f"{path}: word {fr + i + 1}",
-                        wlens[:row - row_before])
-            if validating:
-                done += row
-                row = 0
+                reader.buf, reader.n, pos, reader.eof, dim, rows.matrix, rows.row,
+                rows.target(), wbuf, 0, wlens)
+            rows.parsed(row, wpos)
             if status >= K.ERR_TOO_FEW:
                 line_no = line_base + lines + 1
                 what = _text_error(status, reader, pos, a, b, dim)
@@ -252,21 +238,11 @@ def read_text(path, *, limit=None, unicode_errors="replace", header=None, proble
                 line_base += lines + 1
                 continue
             line_base += lines
-            if status == K.OK_ROWS_FULL:
-                if limit is not None and done + row >= limit:
-                    break
-                if not validating:
-                    matrix = grow_rows(matrix, max(16, int(matrix.shape[0] * 1.5)))
-                continue
-            if reader.eof or (limit is not None and done + row >= limit):
-                break
-            reader.fill(pos)
-            pos = 0
+            pos = rows.advance(status, pos)
         reader.close()
-    matrix, rows = finish_read(path, matrix, done, row, count, limit, validating, decoder,
-                               unicode_errors)
+    matrix, n_rows = rows.finish(path, count, unicode_errors)
     info = {"format": "word2vec-text" if count is not None else "glove",
-            "header_count": count, "dim": dim, "rows": rows, "repaired": decoder.repaired}
+            "header_count": count, "dim": dim, "rows": n_rows, "repaired": decoder.repaired}
     return decoder.words, matrix, info
 
 

@@ -7,10 +7,11 @@ Paths: ``/drip`` sends a byte every ``drip_seconds`` without a Content-Length;
 
 from __future__ import annotations
 
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from helpers.local_server import LocalServer
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -54,29 +55,10 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class HostileServer:
+class HostileServer(LocalServer):
     """Context manager: ``with HostileServer() as s: s.url("drip")``."""
 
     def __init__(self, files: dict[str, bytes] | None = None, drip_seconds: float = 0.3,
                  drip_count: int = 200, flood_bytes: int = 8 << 20):
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.files = dict(files or {})
-        self.httpd.drip_seconds = drip_seconds
-        self.httpd.drip_count = drip_count
-        self.httpd.flood_bytes = flood_bytes
-        self.thread = threading.Thread(target=self.httpd.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def url(self, path: str) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}/{path}"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
+        super().__init__(_Handler, files=dict(files or {}), drip_seconds=drip_seconds,
+                         drip_count=drip_count, flood_bytes=flood_bytes)

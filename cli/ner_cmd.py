@@ -6,9 +6,10 @@ import json
 
 import click
 
-from embedkit.cli._base import SuggestingGroup, echo_json, input_file
-from embedkit.cli.sentiment import (VECTORS_HELP, _apply_each, _error_shower, _load,
-                                    _save_and_report, _training_options)
+from embedkit.cli._base import SuggestingGroup, echo_json, stack
+from embedkit.cli._downstream import (apply_arguments, apply_each, data_options, error_shower,
+                                      evaluate_arguments, load_model_dir, save_and_report,
+                                      training_options)
 from embedkit.downstream.presets import NER
 
 
@@ -17,18 +18,13 @@ def _widths(width) -> str:
     return ",".join(str(w) for w in width) if isinstance(width, tuple) else str(width)
 
 
-def _conll_options(f):
-    opts = [
-        click.option("--token-column", default=0, show_default=True, type=int,
-                     help="Column (0-based) of the token."),
-        click.option("--tag-column", default=-1, show_default=True, type=int,
-                     help="Column of the BIO tag (-1: last)."),
-        click.option("--strip-prefix", default="", metavar="PREFIX", help="Remove this prefix from tokens "
-                                                        "(WikiANN: en:)."),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
+_conll_options = stack(
+    click.option("--token-column", default=0, show_default=True, type=int,
+                 help="Column (0-based) of the token."),
+    click.option("--tag-column", default=-1, show_default=True, type=int,
+                 help="Column of the BIO tag (-1: last)."),
+    click.option("--strip-prefix", default="", metavar="PREFIX",
+                 help="Remove this prefix from tokens (WikiANN: en:)."))
 
 
 @click.group("ner", cls=SuggestingGroup)
@@ -44,13 +40,8 @@ def ner():
 
 
 @ner.command("train")
-@click.option("--vectors", "vectors_path", default=None, metavar="PATH", help=VECTORS_HELP)
-@click.option("--train", "train_path", required=True, type=input_file(dir_okay=False),
-              metavar="FILE", help="CoNLL: token and tag columns.")
-@click.option("--dev", "dev_path", default=None, type=input_file(dir_okay=False),
-              metavar="FILE", help="CoNLL file for early stopping.")
-@click.option("--out", required=True, metavar="DIR",
-              help="Model directory to write (checked before training).")
+@data_options(train_help="CoNLL: token and tag columns.",
+              dev_help="CoNLL file for early stopping.")
 @_conll_options
 @click.option("--char-buckets", default=NER.config.char_buckets, show_default=True,
               type=click.IntRange(min=0),
@@ -92,7 +83,7 @@ def ner():
                    "(0 keeps it constant).")
 @click.option("--crf/--softmax", default=NER.config.crf, show_default=True,
               help="A linear-chain CRF output layer, or a per-token softmax.")
-@_training_options(NER)
+@training_options(NER)
 def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column, strip_prefix,
               char_buckets, char_dim, case_dim, char_cnn, char_cnn_dim, char_cnn_width,
               word_dropout, layers, variational, average, lr_decay, crf, epochs, batch_size,
@@ -107,7 +98,7 @@ def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column,
     """
     from embedkit._progress import progress_enabled
     from embedkit.downstream import NERTagger, read_conll
-    from embedkit.downstream.cli_support import check_vectors_source, resolve_and_load_vectors
+    from embedkit.cli._downstream import check_vectors_source, resolve_and_load_vectors
     from embedkit.errors import ParameterError
 
     try:
@@ -137,17 +128,13 @@ def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column,
     model.fit(sents, tags, dev[0], dev[1], epochs=epochs, batch_size=batch_size, lr=lr,
               patience=patience, clip=clip, evals_per_epoch=evals_per_epoch, average=average,
               lr_decay=lr_decay, progress=progress_enabled())
-    _save_and_report(model, out, "F1" if dev_path else None)
+    save_and_report(model, out, "F1" if dev_path else None)
 
 
 @ner.command("tag")
-@click.argument("model")
-@click.argument("texts", nargs=-1, required=True)
-@click.option("--vectors", default=None, metavar="PATH",
-              help="Replace the model's vectors (same dimension).")
-@click.option("--json", "as_json", is_flag=True,
-              help='Print one JSON object per text: {"text", "tokens", "tags", "entities": '
-                   '[{"type", "start", "end", "text"}]} (or {"text", "error"}).')
+@apply_arguments(json_help='Print one JSON object per text: {"text", "tokens", "tags", '
+                           '"entities": [{"type", "start", "end", "text"}]} (or '
+                           '{"text", "error"}).')
 def tag_cmd(model, texts, vectors, as_json):
     """Print the entities of each TEXT ('-': one text per line on stdin).
 
@@ -157,7 +144,7 @@ def tag_cmd(model, texts, vectors, as_json):
     """
     from embedkit.downstream.metrics import chunks
 
-    m = _load(model, vectors, task="ner")
+    m = load_model_dir(model, vectors, task="ner")
     several = len(texts) > 1 or list(texts) == ["-"]
 
     def tag(toks):
@@ -175,21 +162,16 @@ def tag_cmd(model, texts, vectors, as_json):
         for typ, s, e in spans:
             click.echo(f"{typ}\t{s}:{e}\t{' '.join(words[s:e])}")
 
-    _apply_each(texts, tag, show, _error_shower(as_json))
+    apply_each(texts, tag, show, error_shower(as_json))
 
 
 @ner.command("evaluate")
-@click.argument("model")
-@click.argument("file")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@_conll_options
-@click.option("--vectors", default=None, metavar="PATH",
-              help="Replace the model's vectors (same dimension).")
+@evaluate_arguments(_conll_options)
 def evaluate_cmd(model, file, as_json, token_column, tag_column, strip_prefix, vectors):
     """Entity-level precision, recall and F1 (conlleval) of MODEL on a CoNLL FILE."""
     from embedkit.downstream import read_conll
 
-    m = _load(model, vectors, task="ner")
+    m = load_model_dir(model, vectors, task="ner")
     sents, tags = read_conll(file, token_column, tag_column, strip_prefix)
     res = m.evaluate(sents, tags)
     if as_json:

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-log = logging.getLogger("embedkit.cli.query")
+log = logging.getLogger("embedkit.cli.query_cmd")
 
 
 class ExpressionCommand(click.Command):
