@@ -23,9 +23,10 @@ Two measurements:
 
 - **speed**: ``--speed-steps`` training steps from the same initial weights on the first
   segments, embedkit and PyTorch each on one thread and on two, interleaved
-  ``--speed-rounds`` times; tokens/s is the median.  ``--skip-quality`` runs only this
-  and the generation speed (its own page, ``lm_speed.md``), so the quick speed tables can
-  be re-run on a quiet machine apart from the hour-long quality run.
+  ``--speed-rounds`` times; tokens/s is the median.  ``--skip-quality`` runs only this,
+  the exact-evaluation speed (``--eval-tokens`` held-out tokens, both on one thread,
+  interleaved) and the generation speed (its own page, ``lm_speed.md``), so the quick
+  speed tables can be re-run on a quiet machine apart from the hour-long quality run.
 - **quality**: one pass over the training tokens, then exact held-out perplexity.  With
   ``--parallel`` the PyTorch run goes on in a second process while embedkit trains (the
   perplexities do not depend on it; on a busy shared machine it halves the wall time).
@@ -249,6 +250,32 @@ def _torch_quality(model, data, held, args, threads):
             "version": torch.__version__}
 
 
+def eval_speed_rows(model, held, tokens, rounds, torch_ok):
+    """Exact-perplexity evaluation of the first ``tokens`` held-out tokens, embedkit and
+    PyTorch (the same weights) on one thread each, interleaved ``rounds`` times: rows of
+    (implementation, median tokens/s, each round, embedkit / this, perplexity)."""
+    import statistics
+
+    stream = held[:tokens]
+    runs = {"embedkit": []}
+    ppl = {}
+    if torch_ok:
+        runs["PyTorch"] = []
+        net = torch_model(model, 1)
+    model.perplexity(stream[:2000], threads=1)  # warm-up: compilation
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        ppl["embedkit"] = model.perplexity(stream, threads=1)["perplexity"]
+        runs["embedkit"].append(stream.size / (time.perf_counter() - t0))
+        if torch_ok:
+            t0 = time.perf_counter()
+            ppl["PyTorch"] = torch_perplexity(net, stream, threads=1)
+            runs["PyTorch"].append(stream.size / (time.perf_counter() - t0))
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    return [[k, round(med[k]), " / ".join(str(round(x)) for x in v),
+             f"{med['embedkit'] / med[k]:.2f}x", round(ppl[k], 3)] for k, v in runs.items()]
+
+
 GENERATION_NOTE = (
     "tokens/s counts the generated tokens (of the best hypothesis, for beam search); steps/s "
     "the decoding steps, each of which advances every live hypothesis at once (one pass over "
@@ -321,6 +348,8 @@ def main(argv=None):
     ap.add_argument("--speed-steps", type=int, default=40,
                     help="steps per speed run (0 skips the speed table)")
     ap.add_argument("--speed-rounds", type=int, default=3)
+    ap.add_argument("--eval-tokens", type=int, default=100_000,
+                    help="held-out tokens of the evaluation speed table (--skip-quality)")
     ap.add_argument("--skip-quality", action="store_true",
                     help="only the speed table (no training pass, evaluation or generation); "
                          "its page is docs/benchmarks/lm_speed.md")
@@ -405,6 +434,18 @@ def main(argv=None):
                     f"Load average (1/5/15 min) before the speed runs: {load0}; after: {load1}.")
 
     if args.skip_quality:
+        load0 = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        report.table(f"Exact evaluation speed: full-softmax perplexity of the first "
+                     f"{min(args.eval_tokens, held.size):,} held-out tokens with the untrained "
+                     f"weights, one thread each, {args.speed_rounds} interleaved rounds",
+                     ["implementation", "median tokens/s", "each round",
+                      "embedkit / this", "perplexity"],
+                     eval_speed_rows(model, held, args.eval_tokens, args.speed_rounds,
+                                     torch_ok))
+        report.note("Both evaluate with batch 32 and segments of 64 steps; equal perplexities "
+                    "show the same computation. Load average (1/5/15 min) before: "
+                    f"{load0}; after: "
+                    + ", ".join(f"{x:.1f}" for x in os.getloadavg()) + ".")
         report.table(f"Generation speed of the untrained model ({args.gen_repeats} runs of up "
                      f"to {args.gen_tokens} tokens, prompt 'it was the'; the speed does not "
                      "depend on the weights, the text does)",
