@@ -24,8 +24,8 @@ Two measurements:
 - **speed**: ``--speed-steps`` training steps from the same initial weights on the first
   segments, embedkit and PyTorch each on one thread and on two, interleaved
   ``--speed-rounds`` times; tokens/s is the median.  ``--skip-quality`` runs only this
-  (its own page, ``lm_speed.md``), so the quick speed table can be re-run on a quiet
-  machine apart from the hour-long quality run.
+  and the generation speed (its own page, ``lm_speed.md``), so the quick speed tables can
+  be re-run on a quiet machine apart from the hour-long quality run.
 - **quality**: one pass over the training tokens, then exact held-out perplexity.  With
   ``--parallel`` the PyTorch run goes on in a second process while embedkit trains (the
   perplexities do not depend on it; on a busy shared machine it halves the wall time).
@@ -249,6 +249,15 @@ def _torch_quality(model, data, held, args, threads):
             "version": torch.__version__}
 
 
+GENERATION_NOTE = (
+    "tokens/s counts the generated tokens (of the best hypothesis, for beam search); steps/s "
+    "the decoding steps, each of which advances every live hypothesis at once (one pass over "
+    "the output matrix for the whole beam). Beam search stops as soon as no live hypothesis "
+    "can enter the best 5 finished ones, so it can run more steps than its result has "
+    "tokens. Prompt steps are timed but not counted; one untimed run of each method first "
+    "(compilation, caches).")
+
+
 def generation_speed(model, prompt, tokens, repeats):
     """Rows of the generation table.
 
@@ -273,6 +282,7 @@ def generation_speed(model, prompt, tokens, repeats):
                          ("sample (T=0.8, top-p 0.9)", {"method": "sample",
                                                         "temperature": 0.8, "top_p": 0.9}),
                          ("beam 5", {"method": "beam", "beam": 5})):
+            model.generate(prompt, tokens, seed=repeats, **kw)  # warm-up: JIT, caches
             n, calls[0], t0 = 0, 0, time.perf_counter()
             for r in range(repeats):
                 out = model.generate(prompt, tokens, seed=r, **kw)
@@ -395,6 +405,13 @@ def main(argv=None):
                     f"Load average (1/5/15 min) before the speed runs: {load0}; after: {load1}.")
 
     if args.skip_quality:
+        report.table(f"Generation speed of the untrained model ({args.gen_repeats} runs of up "
+                     f"to {args.gen_tokens} tokens, prompt 'it was the'; the speed does not "
+                     "depend on the weights, the text does)",
+                     ["method", "tokens", "decoding steps", "seconds", "tokens/s", "steps/s",
+                      "sample output"],
+                     generation_speed(model, "it was the", args.gen_tokens, args.gen_repeats))
+        report.note(GENERATION_NOTE)
         report.write(args.markdown)
         return
     # quality: one pass each, then exact perplexity on the held-out slice
@@ -446,12 +463,7 @@ def main(argv=None):
                  ["method", "tokens", "decoding steps", "seconds", "tokens/s", "steps/s",
                   "sample output"],
                  generation_speed(model, "it was the", args.gen_tokens, args.gen_repeats))
-    report.note("tokens/s counts the generated tokens (of the best hypothesis, for beam "
-                "search); steps/s the decoding steps, each of which advances every live "
-                "hypothesis at once (one pass over the output matrix for the whole beam). "
-                "Beam search stops as soon as no live hypothesis can enter the best 5 finished "
-                "ones, so it can run more steps than its result has tokens. Prompt steps "
-                "are timed but not counted.")
+    report.note(GENERATION_NOTE)
     report.write(args.markdown)
 
 
