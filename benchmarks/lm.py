@@ -323,6 +323,16 @@ def generation_speed(model, prompt, tokens, repeats):
     return rows
 
 
+def generation_table(report, model, args, which="", more=""):
+    """The generation-speed table and its note, on ``report``."""
+    report.table(f"Generation speed {which}({args.gen_repeats} runs of up to "
+                 f"{args.gen_tokens} tokens, prompt 'it was the'{more})",
+                 ["method", "tokens", "decoding steps", "seconds", "tokens/s", "steps/s",
+                  "sample output"],
+                 generation_speed(model, "it was the", args.gen_tokens, args.gen_repeats))
+    report.note(GENERATION_NOTE)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", default=_corpus_default())
@@ -446,13 +456,8 @@ def main(argv=None):
                     "show the same computation. Load average (1/5/15 min) before: "
                     f"{load0}; after: "
                     + ", ".join(f"{x:.1f}" for x in os.getloadavg()) + ".")
-        report.table(f"Generation speed of the untrained model ({args.gen_repeats} runs of up "
-                     f"to {args.gen_tokens} tokens, prompt 'it was the'; the speed does not "
-                     "depend on the weights, the text does)",
-                     ["method", "tokens", "decoding steps", "seconds", "tokens/s", "steps/s",
-                      "sample output"],
-                     generation_speed(model, "it was the", args.gen_tokens, args.gen_repeats))
-        report.note(GENERATION_NOTE)
+        generation_table(report, model, args, "of the untrained model ",
+                         "; the speed does not depend on the weights, the text does")
         report.write(args.markdown)
         return
     # quality: one pass each, then exact perplexity on the held-out slice
@@ -499,12 +504,7 @@ def main(argv=None):
                        "(`lm_speed.md` when the speed runs are a page of their own). "
                        if args.parallel else "")
                     + f"Load average before: {load0}; after: {load1}.")
-    report.table(f"Generation speed ({args.gen_repeats} runs of up to {args.gen_tokens} tokens, "
-                 "prompt 'it was the')",
-                 ["method", "tokens", "decoding steps", "seconds", "tokens/s", "steps/s",
-                  "sample output"],
-                 generation_speed(model, "it was the", args.gen_tokens, args.gen_repeats))
-    report.note(GENERATION_NOTE)
+    generation_table(report, model, args)
     report.write(args.markdown)
 
 
