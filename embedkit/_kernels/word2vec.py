@@ -315,16 +315,8 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
         nc, x = _context(sent, n, 0, window, ctx, x)
         no, x = _draw_outputs(np.int64(sent[0]), negative, nv, alias_prob, alias_idx, outs, x)
         for pos in range(n):
-            nc_next = 0
-            no_next = 0
-            if pos + 1 < n:  # the next window, one ahead: draw it, prefetch its output rows
-                nc_next, x = _context(sent, n, pos + 1, window, ctx_next, x)
-                no_next, x = _draw_outputs(np.int64(sent[pos + 1]), negative, nv,
-                                           alias_prob, alias_idx, outs_next, x)
-                for j in range(no_next):
-                    prefetch_row(w_out, outs_next[j])
-                if pos + 1 + window < n:
-                    prefetch_row(w_in, sent[pos + 1 + window])
+            nc_next, no_next, x = _next_window(sent, n, pos, window, ctx_next, negative, nv,
+                                               alias_prob, alias_idx, outs_next, w_in, w_out, x)
             for i in range(nc):
                 row_copy(rows_in, i, w_in, ctx[i])
             for j in range(no):
@@ -365,6 +357,27 @@ def _draw_outputs(t, negative, nv, alias_prob, alias_idx, outs, x):
         outs[no] = cand
         no += np.int64(cand != t)
     return no, x
+
+
+@njit(inline="always", **_OPTS)
+def _next_window(sent, n, pos, window, ctx_next, negative, nv, alias_prob, alias_idx,
+                 outs_next, w_in, w_out, x):
+    """The window after ``pos``, drawn one ahead: its context into ``ctx_next``, its target
+    and negatives into ``outs_next``, their output rows and the input row entering the
+    window prefetched.  Nothing is drawn after the sentence's last word.
+
+    Returns ``(contexts, outputs, new state)``.
+    """
+    if pos + 1 >= n:
+        return 0, 0, x
+    nc_next, x = _context(sent, n, pos + 1, window, ctx_next, x)
+    no_next, x = _draw_outputs(np.int64(sent[pos + 1]), negative, nv, alias_prob, alias_idx,
+                               outs_next, x)
+    for j in range(no_next):
+        prefetch_row(w_out, outs_next[j])
+    if pos + 1 + window < n:
+        prefetch_row(w_in, sent[pos + 1 + window])
+    return nc_next, no_next, x
 
 
 @njit(**_OPTS)
@@ -421,16 +434,8 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
         nc, x = _context(sent, n, 0, window, ctx, x)
         no, x = _draw_outputs(np.int64(sent[0]), negative, nv, alias_prob, alias_idx, outs, x)
         for pos in range(n):
-            nc_next = 0
-            no_next = 0
-            if pos + 1 < n:  # the next window, one ahead: draw it, prefetch its rows
-                nc_next, x = _context(sent, n, pos + 1, window, ctx_next, x)
-                no_next, x = _draw_outputs(np.int64(sent[pos + 1]), negative, nv,
-                                           alias_prob, alias_idx, outs_next, x)
-                for j in range(no_next):
-                    prefetch_row(w_out, outs_next[j])
-                if pos + 1 + window < n:
-                    prefetch_row(w_in, sent[pos + 1 + window])
+            nc_next, no_next, x = _next_window(sent, n, pos, window, ctx_next, negative, nv,
+                                               alias_prob, alias_idx, outs_next, w_in, w_out, x)
             rows_mean(hv, 0, w_in, ctx, nc)
             # every score from the weights before this window's updates
             for j in range(no):
