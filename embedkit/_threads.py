@@ -44,30 +44,3 @@ def one_blas_thread(func):
             return func(*args, **kwargs)
 
     return wrapper
-
-
-@contextlib.contextmanager
-def numpy_blas_threads(threads: int):
-    """NumPy's BLAS on ``threads`` threads and every other BLAS pool on one, inside the block.
-
-    For loops that mix large NumPy products (worth two threads) with Numba kernels that
-    call ``np.dot`` on small matrices through SciPy's BLAS (which a spinning pool slows
-    down, see :func:`single_threaded_blas`).  NumPy's library is the one whose file lies in
-    NumPy's own folder of bundled libraries (``numpy.libs``) or NumPy's package; where it
-    cannot be told apart, every pool gets ``threads``.
-    """
-    import numpy as np
-    import scipy.linalg.cython_blas  # noqa: F401  (load SciPy's BLAS before limiting it)
-    from threadpoolctl import ThreadpoolController
-
-    ctl = ThreadpoolController()
-    root = os.path.dirname(os.path.dirname(os.path.abspath(np.__file__)))
-    mine = [lib.filepath for lib in ctl.select(user_api="blas").lib_controllers
-            if os.path.abspath(lib.filepath).startswith((os.path.join(root, "numpy.libs"),
-                                                         os.path.join(root, "numpy") + os.sep))]
-    with ctl.limit(limits=1 if mine else threads, user_api="blas"):
-        if mine:
-            with ctl.select(filepath=mine).limit(limits=threads):
-                yield
-        else:
-            yield
