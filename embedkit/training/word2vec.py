@@ -247,7 +247,7 @@ class Word2Vec:
         p = np.clip(p, 0.0, None)
         p /= p.sum()
         alias_prob, alias_idx = K.build_alias(p)
-        sig, nls = K.make_tables()
+        sig, nls = K.make_tables() if self.model == "sgns" else K.make_tables(**K.CBOW_TABLE)
 
         shard_arrays, jobs, shard_words, base = [], [], [], 0
         for s_ids, s_off in shards:
