@@ -16,11 +16,14 @@ import datetime as _dt
 import os
 import platform
 import re
+import pathlib
 import shlex
+import statistics
 import sys
 import tempfile
+import time
 
-__all__ = ["Report", "data_path", "add_markdown_option", "portable"]
+__all__ = ["Report", "data_path", "add_markdown_option", "add_defaults", "portable", "timed"]
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -75,6 +78,30 @@ def add_markdown_option(parser, page: str) -> None:
     """Add ``--markdown PATH`` to an argparse parser (the page this script owns)."""
     parser.add_argument("--markdown", metavar="PATH", nargs="?", const=page, default=None,
                         help=f"also write the results as a Markdown page (default path: {page})")
+
+
+def add_defaults(parser, **defaults) -> None:
+    """Add one ``--name`` option per keyword (``_`` written ``-``, in the order given), with
+    that default and parsed as its type: ``add_defaults(p, epochs=3, lr=2e-3)`` is
+    ``p.add_argument("--epochs", type=int, default=3)`` and
+    ``p.add_argument("--lr", type=float, default=2e-3)``.  Defaults are int, float or str
+    (a str option is given no ``type``, as argparse reads strings)."""
+    for name, default in defaults.items():
+        if type(default) not in (int, float, str):
+            raise TypeError(f"--{name}: the default must be an int, float or str, "
+                            f"got {default!r}")
+        typed = {} if isinstance(default, str) else {"type": type(default)}
+        parser.add_argument("--" + name.replace("_", "-"), default=default, **typed)
+
+
+def timed(fn, repeats: int):
+    """``(median seconds of repeats calls of fn, the last call's result)``."""
+    times, out = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), out
 
 
 def _cpu_model() -> str:
@@ -143,6 +170,14 @@ class Report:
         """Show ``folder`` as ``name`` in the page's command line (a scratch folder the
         reader chooses, e.g. ``--data $SCRATCH``)."""
         self.command = self.command.replace(_portable(str(folder)), name)
+
+    def scratch_folder(self, folder) -> pathlib.Path:
+        """Make ``folder`` (the run's data folder, kept between runs) and show it as
+        ``$SCRATCH`` in the page's command line; returns it as a path."""
+        path = pathlib.Path(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        self.name_folder(folder)
+        return path
 
     def table(self, heading: str, header: list[str], rows: list[list]) -> None:
         """Add (and print) a table; ``rows`` hold strings or numbers."""

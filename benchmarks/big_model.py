@@ -41,7 +41,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import Report, add_markdown_option  # noqa: E402
+from _report import Report, add_defaults, add_markdown_option  # noqa: E402
 
 PAGE = "docs/benchmarks/big_model.md"
 TINY_WORDS = 2000
@@ -293,9 +293,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", required=True, help="folder for the generated files (outside the "
                                                    "repository; several GB at full size)")
-    ap.add_argument("--words", type=int, default=3_000_000)
-    ap.add_argument("--dim", type=int, default=300)
-    ap.add_argument("--seed", type=int, default=0)
+    add_defaults(ap, words=3_000_000, dim=300, seed=0)
     ap.add_argument("--queries", type=int, default=1000,
                     help="timed most_similar queries per configuration [1000]")
     ap.add_argument("--brute-queries", type=int, default=None,
@@ -317,10 +315,8 @@ def main(argv=None):
                     help="make the data files (and the index), measure nothing")
     add_markdown_option(ap, PAGE)
     args = ap.parse_args(argv)
-    data = pathlib.Path(args.data)
-    data.mkdir(parents=True, exist_ok=True)
     report = Report("Big models: querying a memory-mapped model without copying its matrix")
-    report.name_folder(args.data)
+    data = report.scratch_folder(args.data)
     p, tiny, made = prepare(args, data)
     if made:
         report.table("Files made in this run (once; reused afterwards)", ["file", "seconds"],

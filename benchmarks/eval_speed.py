@@ -19,7 +19,6 @@ import itertools
 import logging
 import os
 import pathlib
-import statistics
 import tempfile
 import time
 
@@ -29,7 +28,7 @@ from embedkit.evaluation import (dataset_path, evaluate_analogies, evaluate_simi
                                  load_dataset)
 from embedkit.vectors import Vectors
 
-from _report import Report, add_markdown_option, data_path
+from _report import Report, add_defaults, add_markdown_option, data_path, timed
 
 
 
@@ -100,15 +99,6 @@ def section_counts_ek(res):
         c = int(res.correct[m].sum())
         out.append((name, c, int(res.covered[m].sum()) - c))
     return out
-
-
-def timed(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
 
 
 def speed(args, report):
@@ -205,19 +195,13 @@ def real(args, report):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--words", type=int, default=100_000)
-    p.add_argument("--dim", type=int, default=300)
-    p.add_argument("--restrict", type=int, default=30_000)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--gensim-repeats", type=int, default=1)
+    add_defaults(p, words=100_000, dim=300, restrict=30_000, repeats=3, gensim_repeats=1)
     p.add_argument("--skip-speed", action="store_true")
     p.add_argument("--skip-real", action="store_true")
     p.add_argument("--vectors", help="real vectors (word2vec binary) instead of training")
     p.add_argument("--corpus", default=data_path("corpora/gutenberg_mix_norm.txt.gz"),
                    help="corpus for the real vectors (default: under $EMBEDKIT_BENCH_DATA)")
-    p.add_argument("--tokens", type=int, default=5_000_000)
-    p.add_argument("--real-dim", type=int, default=100)
-    p.add_argument("--epochs", type=int, default=3)
+    add_defaults(p, tokens=5_000_000, real_dim=100, epochs=3)
     p.add_argument("--cache", default=str(pathlib.Path(tempfile.gettempdir()) /
                                           "embedkit_bench" / "gensim_w2v_slice.bin"))
     add_markdown_option(p, "docs/benchmarks/eval_speed.md")

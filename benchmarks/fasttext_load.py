@@ -25,7 +25,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import Report, add_markdown_option, data_path  # noqa: E402
+from _report import Report, add_defaults, add_markdown_option, data_path  # noqa: E402
 
 _CHILD = r"""
 import json, sys, time
@@ -99,9 +99,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", default=data_path("corpora/gutenberg_mix_norm.txt.gz"))
     ap.add_argument("--lines", type=int, default=200_000, help="corpus lines to train on")
-    ap.add_argument("--dim", type=int, default=100)
-    ap.add_argument("--bucket", type=int, default=2_000_000)
-    ap.add_argument("--epochs", type=int, default=1)
+    add_defaults(ap, dim=100, bucket=2_000_000, epochs=1)
     ap.add_argument("--repeats", type=int, default=3, help="loads per library")
     ap.add_argument("--model", default=None, help="the .bin to use or make (default: a temp file)")
     add_markdown_option(ap, "docs/benchmarks/fasttext_load.md")

@@ -36,7 +36,7 @@ import time
 
 import numpy as np
 
-from _report import Report, add_markdown_option, data_path
+from _report import Report, add_defaults, add_markdown_option, data_path
 
 
 def peak_rss_mb() -> float:
@@ -84,14 +84,8 @@ def scores(words, matrix, args):
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("corpus")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--epochs", type=int, default=25)
-    p.add_argument("--dim", type=int, default=100)
-    p.add_argument("--window", type=int, default=10)
-    p.add_argument("--min-count", type=int, default=5)
-    p.add_argument("--x-max", type=float, default=100.0)
-    p.add_argument("--power", type=float, default=0.75)
-    p.add_argument("--alpha", type=float, default=0.05)
+    add_defaults(p, threads=2, epochs=25, dim=100, window=10, min_count=5, x_max=100.0, power=0.75,
+                 alpha=0.05)
     p.add_argument("--vectors", default="w+c", choices=("w+c", "w"))
     p.add_argument("--memory", default="4G")
     p.add_argument("--seed", type=int, default=1)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import pathlib
 import sys
 import time
 
@@ -293,10 +292,8 @@ def main(argv=None):
                     help="float32 candidates per query the layouts re-rank [256]")
     add_markdown_option(ap, PAGE)
     args = ap.parse_args(argv)
-    data = pathlib.Path(args.data)
-    data.mkdir(parents=True, exist_ok=True)
     report = Report("int8 storage: recall@10 of scalar-quantisation layouts against float32")
-    report.name_folder(args.data)
+    data = report.scratch_folder(args.data)
     X = open_matrix(data, args.words, args.dim, args.seed)
     for n in (int(s) for s in args.sizes.split(",")):
         run_size(X, min(n, len(X)), args, report)

@@ -44,7 +44,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _report import Report, add_markdown_option, data_path  # noqa: E402
+from _report import Report, add_defaults, add_markdown_option, data_path  # noqa: E402
 
 
 def _corpus_default():
@@ -337,19 +337,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", default=_corpus_default())
     ap.add_argument("--vectors", default=None, help="initial embeddings (default: packaged)")
-    ap.add_argument("--train-tokens", type=int, default=10_000_000)
-    ap.add_argument("--heldout-tokens", type=int, default=1_000_000)
-    ap.add_argument("--vocab", type=int, default=50_000)
-    ap.add_argument("--hidden", type=int, default=256)
-    ap.add_argument("--layers", type=int, default=1)
-    ap.add_argument("--dropout", type=float, default=0.1)
+    add_defaults(ap, train_tokens=10_000_000, heldout_tokens=1_000_000, vocab=50_000, hidden=256,
+                 layers=1, dropout=0.1)
     ap.add_argument("--softmax", choices=["sampled", "full"], default="sampled")
-    ap.add_argument("--samples", type=int, default=1024)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--bptt", type=int, default=35)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--clip", type=float, default=0.25)
-    ap.add_argument("--seed", type=int, default=0)
+    add_defaults(ap, samples=1024, batch_size=32, bptt=35, lr=2e-3, clip=0.25, seed=0)
     ap.add_argument("--threads", type=int, default=2,
                     help="threads of both quality runs (training and evaluation); with "
                          "--parallel each run gets one")

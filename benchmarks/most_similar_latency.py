@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import Report, add_markdown_option  # noqa: E402
+from _report import Report, add_defaults, add_markdown_option  # noqa: E402
 
 
 def clustered(n, dim, centres, seed):
@@ -54,11 +54,7 @@ def recall(results, truth):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--words", type=int, default=400_000)
-    ap.add_argument("--dim", type=int, default=300)
-    ap.add_argument("--centres", type=int, default=4000)
-    ap.add_argument("--queries", type=int, default=500)
-    ap.add_argument("--seed", type=int, default=0)
+    add_defaults(ap, words=400_000, dim=300, centres=4000, queries=500, seed=0)
     add_markdown_option(ap, "docs/benchmarks/most_similar_latency.md")
     args = ap.parse_args(argv)
 

@@ -19,13 +19,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 
 import numpy as np
 
-from _report import Report, add_markdown_option, data_path
+from _report import Report, add_markdown_option, data_path, timed
 
 DEFAULT_QUESTIONS = data_path("eval/gensim/questions-words.txt")
 
@@ -79,15 +78,6 @@ def load_real(path, n_words, dim, questions, seed):
         words += [f"pad{i:06d}" for i in range(extra)]
         m = np.vstack([m, pad])
     return words, m
-
-
-def timed(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), out
 
 
 def main(argv=None):

@@ -37,7 +37,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import Report, add_markdown_option, data_path  # noqa: E402
+from _report import Report, add_defaults, add_markdown_option, data_path  # noqa: E402
 
 
 def peak_rss_mb() -> float:
@@ -134,10 +134,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("corpus", nargs="?",
                     default=data_path("corpora/gutenberg_mix_norm.txt.gz"))
-    ap.add_argument("--shards", type=int, default=16)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--window", type=int, default=10)
-    ap.add_argument("--min-count", type=int, default=5)
+    add_defaults(ap, shards=16, workers=2, window=10, min_count=5)
     ap.add_argument("--memory", default="1G", help="counting budget (per map task on Dask)")
     ap.add_argument("--w2v-tokens", type=int, default=2_000_000,
                     help="tokens of the word2vec per-core throughput measurement")

@@ -16,22 +16,13 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _report import Report, add_markdown_option  # noqa: E402
+from _report import Report, add_defaults, add_markdown_option  # noqa: E402
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--emb", type=int, default=32)
-    ap.add_argument("--hidden", type=int, default=64)
-    ap.add_argument("--dec-hidden", type=int, default=128)
-    ap.add_argument("--attention", type=int, default=64)
-    ap.add_argument("--patience", type=int, default=3)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--beams", default="1,3,5")
-    ap.add_argument("--length-penalty", type=float, default=0.0)
+    add_defaults(ap, epochs=20, batch_size=32, lr=2e-3, emb=32, hidden=64, dec_hidden=128,
+                 attention=64, patience=3, seed=0, beams="1,3,5", length_penalty=0.0)
     ap.add_argument("--out", default=None, help="also save the model here")
     add_markdown_option(ap, "docs/benchmarks/seq2seq_dates.md")
     args = ap.parse_args(argv)

@@ -44,7 +44,7 @@ import time
 
 import numpy as np
 
-from _report import Report, add_markdown_option, data_path
+from _report import Report, add_defaults, add_markdown_option, data_path
 
 DEFAULT_CORPUS = data_path("corpora/gutenberg_mix_norm.txt.gz")
 DEFAULT_QUESTIONS = data_path("eval/gensim/questions-words.txt")
@@ -218,13 +218,7 @@ def main(argv=None) -> None:
                     help="one sentence per line, normalized (default: "
                          "corpora/gutenberg_mix_norm.txt.gz under $EMBEDKIT_BENCH_DATA)")
     ap.add_argument("--models", nargs="+", default=["sgns", "cbow"], choices=["sgns", "cbow"])
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--dim", type=int, default=100)
-    ap.add_argument("--window", type=int, default=5)
-    ap.add_argument("--negative", type=int, default=5)
-    ap.add_argument("--min-count", type=int, default=5)
-    ap.add_argument("--sample", type=float, default=1e-3)
+    add_defaults(ap, threads=2, epochs=3, dim=100, window=5, negative=5, min_count=5, sample=1e-3)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
                     help="one run of every system per seed (default: 0 1 2)")
     ap.add_argument("--slice-tokens", type=int, default=None,

@@ -25,6 +25,15 @@ replace_vectors_option = click.option("--vectors", default=None, metavar="PATH",
                                       help="Replace the model's vectors (same dimension).")
 
 
+def preset_option(defaults, flag: str, type=None, help: str = "", **kwargs):
+    """``click.option(flag)`` whose default, shown in ``--help``, is the field of ``defaults``
+    (a preset's ``config`` or ``schedule``) the flag names: ``--char-dim`` -> ``char_dim``,
+    ``--crf/--softmax`` -> ``crf``."""
+    field = flag.split("/")[0].lstrip("-").replace("-", "_")
+    return click.option(flag, default=getattr(defaults, field), show_default=True, type=type,
+                        help=help, **kwargs)
+
+
 def data_options(train_help: str, dev_help: str):
     """``--vectors``, ``--train``, ``--dev`` and ``--out`` of a ``train`` command."""
     return stack(

@@ -7,9 +7,9 @@ import json
 import click
 
 from embedkit.cli._base import SuggestingGroup, echo_json, stack
-from embedkit.cli._downstream import (apply_arguments, apply_each, data_options, error_shower,
-                                      evaluate_arguments, load_model_dir, save_and_report,
-                                      training_options)
+from embedkit.cli._downstream import (RATE, apply_arguments, apply_each, data_options,
+                                      error_shower, evaluate_arguments, load_model_dir,
+                                      preset_option, save_and_report, training_options)
 from embedkit.downstream.presets import NER
 
 
@@ -43,46 +43,35 @@ def ner():
 @data_options(train_help="CoNLL: token and tag columns.",
               dev_help="CoNLL file for early stopping.")
 @_conll_options
-@click.option("--char-buckets", default=NER.config.char_buckets, show_default=True,
-              type=click.IntRange(min=0),
-              help="Hashed character n-gram features (0 off; 100000 is usual).")
-@click.option("--char-dim", default=NER.config.char_dim, show_default=True,
-              type=click.IntRange(min=1),
-              help="Size of the hashed character n-gram embeddings.")
-@click.option("--case-dim", default=NER.config.case_dim, show_default=True,
-              type=click.IntRange(min=0),
-              help="Casing features (0 off).")
-@click.option("--char-cnn", default=NER.config.char_cnn, show_default=True,
-              type=click.IntRange(min=0),
-              help="Filters of a character CNN over each word (0 off).")
-@click.option("--char-cnn-dim", default=NER.config.char_cnn_dim, show_default=True,
-              type=click.IntRange(min=1),
-              help="Character embedding size of the char CNN.")
+@preset_option(NER.config, "--char-buckets", click.IntRange(min=0),
+               "Hashed character n-gram features (0 off; 100000 is usual).")
+@preset_option(NER.config, "--char-dim", click.IntRange(min=1),
+               "Size of the hashed character n-gram embeddings.")
+@preset_option(NER.config, "--case-dim", click.IntRange(min=0), "Casing features (0 off).")
+@preset_option(NER.config, "--char-cnn", click.IntRange(min=0),
+               "Filters of a character CNN over each word (0 off).")
+@preset_option(NER.config, "--char-cnn-dim", click.IntRange(min=1),
+               "Character embedding size of the char CNN.")
 @click.option("--char-cnn-width", default=_widths(NER.config.char_cnn_width), show_default=True,
               metavar="WIDTHS",
               help="Char CNN window (odd), or several separated by commas (3,5: one bank of "
                    "--char-cnn filters per width).")
-@click.option("--word-dropout", default=NER.config.word_dropout, show_default=True,
-              type=click.FloatRange(0, 1, max_open=True),
-              help="Training tokens replaced by the UNK word with this probability.")
-@click.option("--layers", default=NER.config.layers, show_default=True,
-              type=click.IntRange(min=1),
-              help="Stacked encoder layers (dropout --dropout between them).")
+@preset_option(NER.config, "--word-dropout", RATE,
+               "Training tokens replaced by the UNK word with this probability.")
+@preset_option(NER.config, "--layers", click.IntRange(min=1),
+               "Stacked encoder layers (dropout --dropout between them).")
 @click.option("--variational-dropout/--no-variational-dropout", "variational",
               default=NER.config.variational, show_default=True,
               help="One dropout mask per sentence, shared by all its tokens (input, between "
                    "layers, before the output).")
-@click.option("--average", default=NER.schedule.average, show_default=True,
-              type=click.FloatRange(0, 1, max_open=True),
-              help="Evaluate and keep a moving average of the weights with this decay "
-                   "(0 off; bias-corrected, and lowered on a short run so the average "
-                   "spans at most the last tenth of the steps).")
-@click.option("--lr-decay", default=NER.schedule.lr_decay, show_default=True,
-              type=click.FloatRange(min=0),
-              help="Learning rate of epoch e: lr / (1 + DECAY * (e - 1)) "
-                   "(0 keeps it constant).")
-@click.option("--crf/--softmax", default=NER.config.crf, show_default=True,
-              help="A linear-chain CRF output layer, or a per-token softmax.")
+@preset_option(NER.schedule, "--average", RATE,
+               "Evaluate and keep a moving average of the weights with this decay "
+               "(0 off; bias-corrected, and lowered on a short run so the average "
+               "spans at most the last tenth of the steps).")
+@preset_option(NER.schedule, "--lr-decay", click.FloatRange(min=0),
+               "Learning rate of epoch e: lr / (1 + DECAY * (e - 1)) (0 keeps it constant).")
+@preset_option(NER.config, "--crf/--softmax",
+               help="A linear-chain CRF output layer, or a per-token softmax.")
 @training_options(NER)
 def train_cmd(vectors_path, train_path, dev_path, out, token_column, tag_column, strip_prefix,
               char_buckets, char_dim, case_dim, char_cnn, char_cnn_dim, char_cnn_width,

@@ -148,12 +148,10 @@ def _stdin_items(lines, analogy):
     """One item per query line (blank lines and ``#`` comments are skipped); a line that
     does not parse becomes an item with its error, and the others are still answered."""
     from embedkit.errors import EmbedkitError
+    from embedkit.search.query import query_lines
 
     items = []
-    for number, line in enumerate(lines, 1):
-        text = line.strip()
-        if not text or text.startswith("#"):
-            continue
+    for number, text in query_lines(lines):
         try:
             items.append(_Item(number, text, _parse(text, analogy)))
         except EmbedkitError as exc:

@@ -8,8 +8,8 @@ import click
 
 from embedkit.cli._base import SuggestingGroup, echo_json, stack
 from embedkit.cli._downstream import (apply_arguments, apply_each, data_options, error_shower,
-                                      evaluate_arguments, load_model_dir, save_and_report,
-                                      training_options)
+                                      evaluate_arguments, load_model_dir, preset_option,
+                                      save_and_report, training_options)
 from embedkit.downstream.presets import SENTIMENT
 
 _column_options = stack(
@@ -35,12 +35,11 @@ def sentiment():
 @data_options(train_help="TSV: label<TAB>text (header allowed).",
               dev_help="TSV for early stopping and model choice.")
 @_column_options
-@click.option("--pooling", default=SENTIMENT.config.pooling, show_default=True,
-              type=click.Choice(["maxmean", "max", "mean", "attention"]),
-              help="How the encoder states of a text become one vector.")
-@click.option("--layers", default=SENTIMENT.config.layers, show_default=True,
-              type=click.IntRange(min=1),
-              help="Stacked encoder layers (dropout --dropout between them).")
+@preset_option(SENTIMENT.config, "--pooling",
+               click.Choice(["maxmean", "max", "mean", "attention"]),
+               "How the encoder states of a text become one vector.")
+@preset_option(SENTIMENT.config, "--layers", click.IntRange(min=1),
+               "Stacked encoder layers (dropout --dropout between them).")
 @training_options(SENTIMENT)
 def train_cmd(vectors_path, train_path, dev_path, out, label_column, text_column, pooling,
               layers, epochs, batch_size, lr, encoder, hidden, heads, ff_dim,

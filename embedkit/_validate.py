@@ -18,6 +18,7 @@ import hashlib
 import json
 import lzma
 import os
+import pathlib
 import zipfile
 import zlib
 
@@ -60,6 +61,35 @@ def corrupt(path, exc: BaseException, what: str = "", fix: str = "") -> FormatEr
     if fix:
         msg += f"; {fix}"
     return FormatError(msg)
+
+
+def existing_path(path, missing: str, directory: str | None = None,
+                  directory_error: type = FormatError) -> pathlib.Path:
+    """``path`` as a :class:`pathlib.Path`, checked to exist (and not to be a directory).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The input to check.
+    missing : str
+        Message of the :class:`MissingFileError` raised when ``path`` does not exist;
+        ``{path}`` in it stands for the path (``{path!r}`` for it quoted).
+    directory : str, optional
+        Message of the error raised when ``path`` is a directory (``{path}`` as above);
+        by default a directory is accepted.
+    directory_error : type, default FormatError
+        The class of that error.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise MissingFileError(missing.format(path=str(path)))
+    if directory is not None and path.is_dir():
+        raise directory_error(directory.format(path=str(path)))
+    return path
 
 
 # -- readers ----------------------------------------------------------------------------------

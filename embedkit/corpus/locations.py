@@ -172,6 +172,20 @@ class NpyStream:
                 os.unlink(self._tmp)
 
 
+@contextlib.contextmanager
+def all_or_none(*streams: NpyStream):
+    """Write ``streams`` in the ``with`` block: all are closed (put in place) at its end, or
+    all aborted (deleted) if the block or a close raises."""
+    try:
+        yield streams
+        for stream in streams:
+            stream.close()
+    except BaseException:
+        for stream in streams:
+            stream.abort()
+        raise
+
+
 def open_npy(local, name) -> np.ndarray:
     """``local`` memory-mapped; errors name ``name`` (the file's location)."""
     try:

@@ -27,7 +27,7 @@ import numpy as np
 from embedkit._io import open_compressed, wrap_compressed
 from embedkit._kernels.corpus import remap_chunk, sentence_offsets
 from embedkit.corpus import readers
-from embedkit.corpus.locations import NpyStream, is_url, join, write_bytes
+from embedkit.corpus.locations import NpyStream, all_or_none, is_url, join, write_bytes
 from embedkit.corpus.locations import filesystem as _fs
 from embedkit.corpus.locations import local_copy as _local_copy
 from embedkit.corpus.locations import open_npy as _open_npy
@@ -153,7 +153,7 @@ def count_shard(k: int, source: str, out, tokenizer: str, lowercase: bool) -> Co
     table = ByteTable()
     raw_path, lines_path = _work_paths(out, k)
     raw_w, lines_w = NpyStream(raw_path, np.int32), NpyStream(lines_path, np.int64)
-    try:
+    with all_or_none(raw_w, lines_w):
         carry = 0
         for block, _cont in _shard_blocks(source):  # streamed: one block in memory at a time
             ids, lens = table.add(*_block_bytes(block, tokenizer, lowercase, stats))
@@ -169,12 +169,6 @@ def count_shard(k: int, source: str, out, tokenizer: str, lowercase: bool) -> Co
         if carry:
             lines_w.write(np.array([carry], dtype=np.int64))
         n_raw, n_lines = raw_w.n, lines_w.n
-        raw_w.close()
-        lines_w.close()
-    except BaseException:
-        raw_w.abort()
-        lines_w.abort()
-        raise
     words = table.words()
     return CountTable("\n".join(words).encode("utf-8"),
                       table.counts[:len(words)].astype(np.int64), int(n_raw), int(n_lines),
@@ -245,7 +239,7 @@ def encode_shard(k: int, source: str, table: CountTable, vocab_blob: bytes, dige
             raise bad("do not match its word table")
         ids_w = NpyStream(join(out, "shards", f"{name}.ids.npy"), np.int32)
         off_w = NpyStream(join(out, "shards", f"{name}.offsets.npy"), np.int64)
-        try:
+        with all_or_none(ids_w, off_w):
             off_w.write(np.zeros(1, dtype=np.int64))
             buf = np.empty(min(max(raw.shape[0], 1), _ENCODE_CHUNK), dtype=np.int32)
             tok = written = 0
@@ -273,12 +267,6 @@ def encode_shard(k: int, source: str, table: CountTable, vocab_blob: bytes, dige
                                    f"{n_keep}")
             n_sentences = off_w.n - 1
             del raw, line_lens
-            ids_w.close()
-            off_w.close()
-        except BaseException:
-            ids_w.abort()
-            off_w.abort()
-            raise
     meta = {"shard": k, "source": source, "tokens": int(n_keep),
             "sentences": int(n_sentences), "raw_tokens": int(table.raw_tokens),
             "tokenizer": options["tokenizer"], "lowercase": options["lowercase"],

@@ -32,12 +32,25 @@ class BiLayer(PooledLayer):
 
     Notes
     -----
-    A subclass sets ``cell`` (the parameter-name prefix) and defines ``_shapes(T, B, D, H)``
-    (its per-direction buffers), ``_fwd(d, X, rev, mask, out, w)`` and
-    ``_bwd(d, dOut, X, rev, mask, dXs, w)`` (one direction's kernel call).
+    A subclass sets ``cell`` (the parameter-name prefix), defines ``_shapes(T, B, D, H)``
+    (its per-direction buffers) and names its kernels and their arguments: one direction's
+    forward call is ``forward_kernel(X, rev, backward, *param_names, mask, exact, out, offset,
+    *forward_buffers, ib, fb)`` and its backward call ``backward_kernel(dOut, offset, X, rev,
+    backward, *backward_param_names, mask, *backward_buffers, dXs, *gradients of
+    param_names, ib, fb)``.
     """
 
     cell = ""
+    #: one direction's kernels (``staticmethod`` of the Numba functions)
+    forward_kernel = backward_kernel = None
+    #: parameter names after ``{cell}_{direction}_``: all of them, in the order the forward
+    #: kernel takes them and the backward kernel their gradients
+    param_names: tuple[str, ...] = ()
+    #: the parameters the backward kernel reads
+    backward_param_names: tuple[str, ...] = ()
+    #: workspace buffers of each kernel, in argument order
+    forward_buffers: tuple[str, ...] = ()
+    backward_buffers: tuple[str, ...] = ()
 
     def __init__(self, params: dict, grads: dict, threads: int = 2, exact: bool = False):
         self.p = params
@@ -85,3 +98,17 @@ class BiLayer(PooledLayer):
                    lambda: self._bwd("b", dOut, X, rev, mask, v["b"]["dXs"], v["b"])])
         GK.add_unreversed(dX, v["b"]["dXs"], rev)
         return dX
+
+    def _named(self, arrays: dict, d: str, names) -> list:
+        return [arrays[f"{self.cell}_{d}_{name}"] for name in names]
+
+    def _fwd(self, d, X, rev, mask, out, w):
+        self.forward_kernel(X, rev, d == "b", *self._named(self.p, d, self.param_names), mask,
+                            self.exact, out, 0 if d == "f" else self.H,
+                            *(w[b] for b in self.forward_buffers), self._ws[d].ib, w["fb"])
+
+    def _bwd(self, d, dOut, X, rev, mask, dXs, w):
+        self.backward_kernel(dOut, 0 if d == "f" else self.H, X, rev, d == "b",
+                             *self._named(self.p, d, self.backward_param_names), mask,
+                             *(w[b] for b in self.backward_buffers), dXs,
+                             *self._named(self.g, d, self.param_names), self._ws[d].ib, w["fb"])

@@ -59,24 +59,11 @@ class BiGRU(BiLayer):
 
     cell = "gru"
 
-    @staticmethod
-    def _shapes(T, B, D, H):
-        return _shapes(T, B, D, H)
+    _shapes = staticmethod(_shapes)
+    forward_kernel, backward_kernel = staticmethod(K.gru_forward), staticmethod(K.gru_backward)
+    param_names, backward_param_names = ("Wi", "bi", "WhT", "bhn"), ("Wi", "WhT")
+    forward_buffers = ("Xs", "XP", "Hs", "R", "Z", "N", "HN", "Whh", "hp")
+    backward_buffers = ("Xs", "Hs", "R", "Z", "N", "HN", "dHs", "G", "WhTp", "dh")
 
     def _hidden(self, params) -> int:
         return params["gru_f_WhT"].shape[0]
-
-    def _fwd(self, d, X, rev, mask, out, w):
-        p = self.p
-        K.gru_forward(X, rev, d == "b", p[f"gru_{d}_Wi"], p[f"gru_{d}_bi"], p[f"gru_{d}_WhT"],
-                      p[f"gru_{d}_bhn"], mask, self.exact, out, 0 if d == "f" else self.H,
-                      w["Xs"], w["XP"], w["Hs"], w["R"], w["Z"], w["N"], w["HN"], w["Whh"],
-                      w["hp"], self._ws[d].ib, w["fb"])
-
-    def _bwd(self, d, dOut, X, rev, mask, dXs, w):
-        p, g = self.p, self.g
-        K.gru_backward(dOut, 0 if d == "f" else self.H, X, rev, d == "b", p[f"gru_{d}_Wi"],
-                       p[f"gru_{d}_WhT"], mask, w["Xs"], w["Hs"], w["R"], w["Z"], w["N"],
-                       w["HN"], w["dHs"], w["G"], w["WhTp"], w["dh"], dXs, g[f"gru_{d}_Wi"],
-                       g[f"gru_{d}_bi"], g[f"gru_{d}_WhT"], g[f"gru_{d}_bhn"],
-                       self._ws[d].ib, w["fb"])

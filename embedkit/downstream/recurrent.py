@@ -83,23 +83,11 @@ class BiLSTM(BiLayer):
 
     cell = "lstm"
 
-    @staticmethod
-    def _shapes(T, B, D, H):
-        return _lstm_shapes(T, B, D, H)
-
-    def _fwd(self, d, X, rev, mask, out, w):
-        p = self.p
-        LK.lstm_forward(X, rev, d == "b", p[f"lstm_{d}_Wi"], p[f"lstm_{d}_b"],
-                        p[f"lstm_{d}_Wh"], mask, self.exact, out, 0 if d == "f" else self.H,
-                        w["Xs"], w["XP"], w["Hs"], w["Cs"], w["TC"], self._ws[d].ib, w["fb"])
-
-    def _bwd(self, d, dOut, X, rev, mask, dXs, w):
-        p, g = self.p, self.g
-        LK.lstm_backward(dOut, 0 if d == "f" else self.H, X, rev, d == "b",
-                         p[f"lstm_{d}_Wi"], p[f"lstm_{d}_Wh"], mask, w["Xs"], w["XP"],
-                         w["Hs"], w["Cs"], w["TC"], w["dy"], w["WhT"], w["dh"], w["dc"], dXs,
-                         g[f"lstm_{d}_Wi"], g[f"lstm_{d}_b"], g[f"lstm_{d}_Wh"],
-                         self._ws[d].ib, w["fb"])
+    _shapes = staticmethod(_lstm_shapes)
+    forward_kernel, backward_kernel = staticmethod(LK.lstm_forward), staticmethod(LK.lstm_backward)
+    param_names, backward_param_names = ("Wi", "b", "Wh"), ("Wi", "Wh")
+    forward_buffers = ("Xs", "XP", "Hs", "Cs", "TC")
+    backward_buffers = ("Xs", "XP", "Hs", "Cs", "TC", "dy", "WhT", "dh", "dc")
 
 
 class BiRNN(BiLayer):
@@ -107,19 +95,8 @@ class BiRNN(BiLayer):
 
     cell = "rnn"
 
-    @staticmethod
-    def _shapes(T, B, D, H):
-        return _rnn_shapes(T, B, D, H)
-
-    def _fwd(self, d, X, rev, mask, out, w):
-        p = self.p
-        RK.rnn_forward(X, rev, d == "b", p[f"rnn_{d}_Wi"], p[f"rnn_{d}_b"], p[f"rnn_{d}_Wh"],
-                       mask, self.exact, out, 0 if d == "f" else self.H, w["Xs"], w["XP"],
-                       w["Hs"], w["hp"], self._ws[d].ib, w["fb"])
-
-    def _bwd(self, d, dOut, X, rev, mask, dXs, w):
-        p, g = self.p, self.g
-        RK.rnn_backward(dOut, 0 if d == "f" else self.H, X, rev, d == "b", p[f"rnn_{d}_Wi"],
-                        p[f"rnn_{d}_Wh"], mask, w["Xs"], w["Hs"], w["dHs"], w["GG"], w["dh"],
-                        dXs, g[f"rnn_{d}_Wi"], g[f"rnn_{d}_b"], g[f"rnn_{d}_Wh"],
-                        self._ws[d].ib, w["fb"])
+    _shapes = staticmethod(_rnn_shapes)
+    forward_kernel, backward_kernel = staticmethod(RK.rnn_forward), staticmethod(RK.rnn_backward)
+    param_names, backward_param_names = ("Wi", "b", "Wh"), ("Wi", "Wh")
+    forward_buffers = ("Xs", "XP", "Hs", "hp")
+    backward_buffers = ("Xs", "Hs", "dHs", "GG", "dh")

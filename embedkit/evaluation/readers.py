@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from embedkit._io import decompression_errors, open_file
-from embedkit.errors import FormatError, MissingFileError, ParameterError
+from embedkit._validate import existing_path
+from embedkit.errors import FormatError, ParameterError
 
 log = logging.getLogger(__name__)
 
@@ -169,9 +170,7 @@ def read_analogies(path, layout: str | None = None, name: str | None = None,
     -------
     AnalogySet
     """
-    path = pathlib.Path(path)
-    if not path.exists():
-        raise MissingFileError(f"analogy dataset {str(path)!r} does not exist: check the path")
+    path = existing_path(path, "analogy dataset {path!r} does not exist: check the path")
     if layout is None:
         layout = sniff_layout(path)
     readers = {"google": _read_google, "csv": _read_analogy_csv, "bats": _read_bats}
@@ -334,12 +333,9 @@ def read_pairs(path, name: str | None = None, delimiter: str | None = None,
     -------
     SimilaritySet
     """
-    path = pathlib.Path(path)
-    if not path.exists():
-        raise MissingFileError(f"similarity dataset {str(path)!r} does not exist: check the path")
-    if path.is_dir():
-        raise FormatError(f"{path} is a directory: a similarity dataset is one file of "
-                          "'word1 word2 score' lines")
+    path = existing_path(path, "similarity dataset {path!r} does not exist: check the path",
+                         "{path} is a directory: a similarity dataset is one file of "
+                         "'word1 word2 score' lines")
     text = _read_text(path)
     w1, w2, gold, lines = [], [], [], []
     cols = (0, 1, 2)

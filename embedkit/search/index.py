@@ -82,15 +82,21 @@ class Index:
     """
 
     def __init__(self, vectors, kind: str = "auto", **params):
-        self.vectors = vectors
-        self.requested_kind = kind
-        self.kind = resolve_kind(kind, len(vectors))
+        resolved = resolve_kind(kind, len(vectors))
         if len(vectors) == 0:
             raise ParameterError("cannot index an empty vocabulary: load vectors with words first")
-        self.params = check_params(self.kind, params, len(vectors), vectors.dim)
-        self.checksum = vectors_checksum(vectors)
-        self.locality = True
+        params = check_params(resolved, params, len(vectors), vectors.dim)
+        self._set(vectors, kind, resolved, params, vectors_checksum(vectors))
         self._faiss = self._build()
+
+    def _set(self, vectors, requested_kind: str, kind: str, params: dict, checksum: str) -> None:
+        """The attributes an index built here and one loaded from disk share."""
+        self.vectors = vectors
+        self.requested_kind = requested_kind
+        self.kind = kind
+        self.params = params
+        self.checksum = checksum
+        self.locality = True
 
     # -- construction -------------------------------------------------------------------------
     def _build(self):
@@ -284,13 +290,8 @@ class Index:
                               f"not {len(vectors)} x {vectors.dim}: rebuild it")
         _check_faiss_kind(faiss, raw, kind, index_path)
         self = cls.__new__(cls)
-        self.vectors = vectors
-        self.requested_kind = kind
-        self.kind = kind
-        self.params = params
-        self.checksum = checksum
+        self._set(vectors, kind, kind, params, checksum)
         self._faiss = raw
-        self.locality = True
         self._ids = self._centroids = None
         if self.kind == "hnsw" and self.params.get("clusters"):
             self._ids, self._centroids = _read_cells(store.cells_path(vectors_path), vectors,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from embedkit.errors import ParameterError
 
@@ -154,16 +154,22 @@ def _parse_analogy(text: str) -> Query:
     return Query((b, c), (a,))
 
 
+def query_lines(lines) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of each query line: stripped, skipping blank lines and ``#``
+    comment lines; numbers count from 1 and include the skipped lines."""
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if text and not text.startswith("#"):
+            yield number, text
+
+
 def parse_queries(lines) -> list[Query]:
     """Parse one query per non-blank line (``#`` starts a comment line).
 
     Errors name the line: ``line 3: ...``.
     """
     out = []
-    for number, line in enumerate(lines, 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
+    for number, line in query_lines(lines):
         try:
             out.append(parse_query(line))
         except ParameterError as exc:

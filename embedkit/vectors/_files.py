@@ -17,6 +17,7 @@ import numpy as np
 
 from embedkit._atomic import atomic_path
 from embedkit._io import COMPRESSED_SUFFIXES, open_file, stream_is_plain
+from embedkit._validate import existing_path
 from embedkit.errors import FormatError, MissingFileError
 
 CHUNK = 4 << 20
@@ -25,12 +26,9 @@ PROGRESS_MIN_BYTES = 64 << 20
 
 def open_input(path):
     """Open ``path`` for binary reading, decompressing by content (not by extension)."""
-    path = pathlib.Path(path)
-    if not path.exists():
-        raise MissingFileError(f"vectors file not found: {path}")
-    if path.is_dir():
-        raise MissingFileError(f"{path} is a directory, not a vectors file "
-                               "(a native .ekv directory holds vectors.npy and vocab.json)")
+    path = existing_path(path, "vectors file not found: {path}",
+                         "{path} is a directory, not a vectors file (a native .ekv directory "
+                         "holds vectors.npy and vocab.json)", MissingFileError)
     return open_file(path, "rb", buffering=0)
 
 

@@ -94,18 +94,8 @@ class Vectors(KeyedVectorsMixin, NeighboursMixin):
             if counts.shape != (len(words),):
                 raise ParameterError(f"counts must have one entry per word ({len(words)}), "
                                      f"got shape {counts.shape}")
-        self._words = words
-        self._index = index
-        self._word_index = None
-        self._vectors = vectors
-        self._storage = None
-        self.counts = counts
-        self.metadata = dict(metadata or {})
-        self._normalized = None
-        self._folded = None
-        self.ignore_case = bool(ignore_case)
-        self.search_index = None
-        self.subwords = None
+        self._set(words, vectors, index=index, counts=counts, metadata=metadata,
+                  ignore_case=ignore_case)
 
     @classmethod
     def _trusted(cls, words, vectors, *, index=None, counts=None, metadata=None,
@@ -119,22 +109,29 @@ class Vectors(KeyedVectorsMixin, NeighboursMixin):
         :class:`~embedkit.vectors.storage.StoredMatrix` with stored norms, or float16/int8
         rows) instead of, or along with, ``vectors``.
         """
-        self = cls.__new__(cls)
-        self._words = words if isinstance(words, list) else list(words)
-        self._index = index
-        self._word_index = word_index
         if vectors is None and storage is not None and storage.dtype == "float32":
             vectors = storage.data
+        self = cls.__new__(cls)
+        self._set(words if isinstance(words, list) else list(words), vectors, index=index,
+                  word_index=word_index, storage=storage, counts=counts, metadata=metadata)
+        return self
+
+    def _set(self, words: list, vectors, *, index=None, word_index=None, storage=None,
+             counts=None, metadata=None, ignore_case: bool = False) -> None:
+        """Set every attribute of a new instance (``__init__`` and :meth:`_trusted`):
+        the given data, no derived caches, no index, no subwords."""
+        self._words = words
+        self._index = index
+        self._word_index = word_index
         self._vectors = vectors
         self._storage = storage
         self.counts = None if counts is None else np.asarray(counts, dtype=np.int64)
         self.metadata = dict(metadata or {})
         self._normalized = None
         self._folded = None
-        self.ignore_case = False
+        self.ignore_case = bool(ignore_case)
         self.search_index = None
         self.subwords = None
-        return self
 
     # -- container protocol -------------------------------------------------------------
     @property

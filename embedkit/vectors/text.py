@@ -78,17 +78,10 @@ class WordDecoder:
                 self.words.append(part.decode(self.encoding, self.errors))
 
 
-def _is_int(tok: str) -> bool:
+def _reads_as(tok: str, kind=float) -> bool:
+    """Whether ``kind(tok)`` succeeds: ``int`` a whole number, ``float`` (default) any."""
     try:
-        int(tok)
-        return True
-    except ValueError:
-        return False
-
-
-def _is_number(tok: str) -> bool:
-    try:
-        float(tok)
+        kind(tok)
         return True
     except ValueError:
         return False
@@ -132,9 +125,9 @@ def parse_first_line(line: bytes, path, expect_header: bool | None):
     if not toks:
         raise FormatError(f"{path}: line 1 is blank; expected a 'count dim' header or "
                           "'word v1 v2 ...'")
-    looks_header = len(toks) == 2 and _is_int(toks[0]) and _is_int(toks[1])
+    looks_header = len(toks) == 2 and _reads_as(toks[0], int) and _reads_as(toks[1], int)
     if expect_header is None:
-        if len(toks) == 1 or (len(toks) == 2 and _is_int(toks[0]) and not _is_number(toks[1])):
+        if len(toks) == 1 or (len(toks) == 2 and _reads_as(toks[0], int) and not _reads_as(toks[1])):
             expect_header = True
         else:
             expect_header = looks_header
@@ -148,7 +141,7 @@ def parse_first_line(line: bytes, path, expect_header: bool | None):
         return count, dim
     dim = 0
     for tok in reversed(toks[1:]):
-        if not _is_number(tok):
+        if not _reads_as(tok):
             break
         dim += 1
     if dim == 0:
