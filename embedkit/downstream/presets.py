@@ -22,13 +22,12 @@ from embedkit.errors import ParameterError
 
 @dataclass(frozen=True)
 class Preset:
-    """A named model configuration and the schedule it is trained with (by default the
-    field defaults of :class:`ModelConfig` and :class:`Schedule`)."""
+    """A named model configuration and the schedule it is trained with."""
 
     name: str
     description: str
-    config: ModelConfig = ModelConfig()
-    schedule: Schedule = Schedule()
+    config: ModelConfig
+    schedule: Schedule
 
     def fit_options(self, **changes) -> dict:
         """The schedule as keyword arguments of ``fit`` (with ``changes`` applied)."""
@@ -41,11 +40,12 @@ class Preset:
         return dict(opts, **changes)
 
 
-#: the defaults: ModelConfig() and Schedule() (10 epochs, lr 1e-3, clip 5)
 SENTIMENT = Preset(
     "sentiment",
     "One BiGRU layer of 128 units per direction over frozen vectors, max+mean pooling, "
-    "dropout 0.5; Adam lr 0.001, up to 10 epochs.")
+    "dropout 0.5; Adam lr 0.001, up to 10 epochs.",
+    ModelConfig(),
+    Schedule(epochs=10, lr=1e-3, clip=5.0))
 
 NER = Preset(
     "ner",
@@ -60,7 +60,8 @@ NER_SMALL = Preset(
     "ner-small",
     "A quick tagger: one BiGRU layer of 128 units, word features only, per-token softmax; "
     "Adam lr 0.001, up to 20 epochs.",
-    schedule=Schedule(epochs=20))
+    ModelConfig(),
+    Schedule(epochs=20, lr=1e-3, clip=5.0))
 
 PRESETS = {p.name: p for p in (SENTIMENT, NER, NER_SMALL)}
 
