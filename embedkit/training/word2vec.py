@@ -247,7 +247,6 @@ class Word2Vec:
         p = np.clip(p, 0.0, None)
         p /= p.sum()
         alias_prob, alias_idx = K.build_alias(p)
-        sig, nls = K.make_tables() if self.model == "sgns" else K.make_tables(**K.CBOW_TABLE)
 
         shard_arrays, jobs, shard_words, base = [], [], [], 0
         for s_ids, s_off in shards:
@@ -261,7 +260,10 @@ class Word2Vec:
             base += len(s_ids)
         job_words = np.concatenate(shard_words).astype(np.int64)
         ids, offsets = shard_arrays[0][0], shard_arrays[0][1]
-        kernel = K.sgns_job if self.model == "sgns" else K.cbow_job
+        # each kernel with its sigmoid table (CBOW's is word2vec.c's, as gensim reads it)
+        kernel, tables = ((K.sgns_job, {}) if self.model == "sgns"
+                          else (K.cbow_job, K.CBOW_TABLE))
+        sig, nls = K.make_tables(**tables)
         alpha, min_alpha = float(self.alpha), float(self.min_alpha)
         window, negative = int(self.window), int(self.negative)
         total_pos = int(self.epochs) * n_tokens
