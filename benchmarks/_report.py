@@ -15,8 +15,8 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
-import re
 import pathlib
+import re
 import shlex
 import statistics
 import sys

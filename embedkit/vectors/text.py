@@ -127,7 +127,8 @@ def parse_first_line(line: bytes, path, expect_header: bool | None):
                           "'word v1 v2 ...'")
     looks_header = len(toks) == 2 and _reads_as(toks[0], int) and _reads_as(toks[1], int)
     if expect_header is None:
-        if len(toks) == 1 or (len(toks) == 2 and _reads_as(toks[0], int) and not _reads_as(toks[1])):
+        if len(toks) == 1 or (len(toks) == 2 and _reads_as(toks[0], int)
+                              and not _reads_as(toks[1])):
             expect_header = True
         else:
             expect_header = looks_header
