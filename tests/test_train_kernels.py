@@ -45,7 +45,7 @@ def _run(kernel, sentence, w_in, w_out, negative, noise_word, lr=0.05):
     states = rng_states(7, 1)
     # alpha == min_alpha: a constant learning rate
     return kernel(ids, offsets, 0, 1, w_in, w_out, keep, ap, ai, 1, negative, lr, lr, 0,
-                  len(ids), states, 0, sig, nls)
+                  len(ids), states, 0, sig, nls, 0, 1)
 
 
 def test_sgns_update_matches_finite_difference_gradient():
@@ -188,3 +188,54 @@ def test_cbow_leaves_an_output_with_a_score_outside_the_table_alone():
     _run(K.cbow_job, [0, 1], w_in, w_out, 1, 3, 0.05)
     np.testing.assert_array_equal(w_out[3], before)
     assert not np.allclose(w_out[0], 0) and not np.allclose(w_out[1], 0)  # targets moved
+
+
+# -- thread-private rows of the most frequent words (kernels' ``hot``) --------------------
+
+def _corpus_job(kernel, w_in, w_out, hot, sync_every, thread=0, seed=3):
+    """One job over 40 random sentences of a 12-word vocabulary with subsampling, window 3,
+    negative 4; ``w_in``/``w_out`` hold the vocabulary's rows then the threads' blocks."""
+    V = 12
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, 15, 40)
+    ids = rng.integers(0, V, int(lengths.sum())).astype(np.int32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    keep = np.linspace(0.6, 1.0, V).astype(np.float32)
+    ap, ai = K.build_alias(np.linspace(2.0, 1.0, V) / np.linspace(2.0, 1.0, V).sum())
+    sig, nls = K.make_tables() if kernel is K.sgns_job else K.make_tables(**K.CBOW_TABLE)
+    states = rng_states(11, thread + 1)
+    return kernel(ids, offsets, 0, len(lengths), w_in, w_out, keep, ap, ai, 3, 4, 0.05, 0.05,
+                  0, len(ids), states, thread, sig, nls, hot, sync_every)
+
+
+def _with_blocks(w, rows):
+    out = np.full((w.shape[0] + rows, w.shape[1]), np.nan, np.float32)
+    out[: w.shape[0]] = w
+    return out
+
+
+@pytest.mark.parametrize("kernel", [K.sgns_job, K.cbow_job])
+@pytest.mark.parametrize("sync_every", [1, 7, 1 << 30])
+def test_private_hot_rows_reach_the_shared_rows(kernel, sync_every):
+    # one thread alone: its private copies' changes, added to the shared rows, are what plain
+    # Hogwild writes there, up to the rounding of (shared + (copy - snapshot))
+    w_in, w_out = _setup(V=12, dim=20)
+    x_in, x_out = _with_blocks(w_in, 2 * 5), _with_blocks(w_out, 2 * 5)
+    private = _corpus_job(kernel, x_in, x_out, 5, sync_every)
+    w_in_p, w_out_p = w_in.copy(), w_out.copy()
+    plain = _corpus_job(kernel, w_in_p, w_out_p, 0, 1)
+    assert private[0] == plain[0] and private[2] == plain[2]
+    assert not np.allclose(w_in_p[:5], w_in[:5])  # the job did change the hot rows
+    np.testing.assert_allclose(x_in[:12], w_in_p, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(x_out[:12], w_out_p, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kernel", [K.sgns_job, K.cbow_job])
+def test_a_thread_writes_only_its_own_block_of_private_rows(kernel):
+    w_in, w_out = _setup(V=12, dim=20)
+    x_in, x_out = _with_blocks(w_in, 2 * 2 * 5), _with_blocks(w_out, 2 * 2 * 5)
+    _corpus_job(kernel, x_in, x_out, 5, 7, thread=1)
+    # thread 1's block is rows 12 + 10 to 12 + 20; thread 0's (NaN here) is left alone
+    assert np.isnan(x_in[12:22]).all() and np.isnan(x_out[12:22]).all()
+    assert np.isfinite(x_in[22:]).all() and np.isfinite(x_out[22:]).all()
+    assert np.isfinite(x_in[:12]).all() and np.isfinite(x_out[:12]).all()

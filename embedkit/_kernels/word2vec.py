@@ -14,6 +14,10 @@ coefficient there); CBOW uses gensim's arithmetic exactly: word2vec.c's 1,000-ce
 sampled at the cells' left edges (:data:`CBOW_TABLE`) and no update for an output whose
 score lies outside ``(-MAX_EXP, MAX_EXP)`` (see :func:`_score_cbow`).
 
+With ``hot > 0`` each thread updates its own copy of the most frequent words' rows and adds
+the change to the shared rows every ``sync_every`` windows (:mod:`~embedkit._kernels.hot_rows`):
+the threads stop trading those rows' cache lines on every write.
+
 Skip-gram goes past word2vec.c's loop structure (HogBatch, Ji et al. 2016): the negatives
 of a centre word are shared by all its context words, and the scores of the ``n_ctx x
 (1 + negative)`` pairs are computed from the current weights before any update, so each
@@ -35,6 +39,7 @@ CBOW_TABLE = {"size": 1000, "at": "left"}
 
 from embedkit._kernels._options import WORD2VEC as _OPTS  # noqa: E402 (after the constants)
 from embedkit._kernels.glove import prefetch_row  # noqa: E402
+from embedkit._kernels.hot_rows import hot_block_base, hot_id, hot_load, hot_sync  # noqa: E402
 from embedkit._kernels.simd_gather import row_error_update, rows_add_row, rows_mean  # noqa: E402
 from embedkit._kernels.simd_rows import row_copy, row_dot, row_dots, rows_add_combination  # noqa: E402
 
@@ -188,12 +193,14 @@ def build_alias(p):
 
 
 @njit(**_OPTS)
-def _subsample(ids, a, b, keep, sent, x):
+def _subsample(ids, a, b, keep, sent, x, hot, base):
     n = 0
     for p in range(a, b):
         w = ids[p]
         kp = keep[w]
-        sent[n] = w  # written always, kept by advancing n (no unpredictable branch)
+        # written always, kept by advancing n (no unpredictable branch); a hot word's id
+        # becomes its row in the thread's own block
+        sent[n] = hot_id(w, hot, base)
         if kp < np.float32(1.0):
             x = _xorshift(x)
             n += np.int64(_uniform(x * _MULT) < kp)
@@ -283,7 +290,7 @@ def _add_rows(W, rows, n, C, S, m):
 @njit(**_OPTS)
 def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
              window, negative, alpha, min_alpha, pos_base, total_pos, rng, thread,
-             sig, nls):
+             sig, nls, hot, sync_every):
     """Skip-gram with negative sampling over sentences ``s_lo:s_hi`` (HogBatch updates).
 
     The window's context rows and output rows are copied into small local matrices; every
@@ -301,8 +308,9 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
         Sentence boundaries into ``ids``.
     s_lo, s_hi : int
         Sentence range of this job.
-    w_in, w_out : float32 arrays (vocab, dim)
-        Input (word) and output (context) vectors, updated in place.
+    w_in, w_out : float32 arrays (vocab + 2 * hot * threads, dim)
+        Input (word) and output (context) vectors, updated in place: the vocabulary's rows,
+        then each thread's block of private rows (:mod:`~embedkit._kernels.hot_rows`).
     keep : float32 array (vocab,)
         Subsampling keep probability of each word.
     alias_prob, alias_idx : alias table of the noise distribution.
@@ -317,13 +325,23 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
     rng : uint64 array
         Per-thread RNG states; ``rng[thread]`` is used and advanced.
     sig, nls : float32 tables from :func:`make_tables`.
+    hot : int
+        Number of most frequent words (the lowest ids) whose rows the thread updates in its
+        own copy (0: none, plain Hogwild).
+    sync_every : int
+        Windows between the additions of the private copies' changes to the shared rows
+        (and at the end of the job), >= 1.
 
     Returns
     -------
     (tokens, loss_sum, n_pairs)
     """
     dim = w_in.shape[1]
-    nv = np.uint64(w_in.shape[0])
+    nv = np.uint64(alias_prob.shape[0])
+    base = hot_block_base(alias_prob.shape[0], hot, thread)
+    hot_load(w_in, hot, base)
+    hot_load(w_out, hot, base)
+    since_sync = 0
     scale = np.float32(sig.shape[0] / (2.0 * MAX_EXP))
     top = sig.shape[0] - 1
     sent = np.empty(_max_len(offsets, s_lo, s_hi), np.int32)
@@ -345,16 +363,18 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
         b = offsets[s + 1]
         tokens += b - a
         lr = _learning_rate(alpha, min_alpha, pos_base + a, total_pos)
-        n, x = _subsample(ids, a, b, keep, sent, x)
+        n, x = _subsample(ids, a, b, keep, sent, x, hot, base)
         if n < 2:
             if n == 1:
                 x = _xorshift(x)  # a lone word draws its window and has no context
             continue
         nc, x = _context(sent, n, 0, window, ctx, x)
-        no, x = _draw_outputs(np.int64(sent[0]), negative, nv, alias_prob, alias_idx, outs, x)
+        no, x = _draw_outputs(np.int64(sent[0]), negative, nv, alias_prob, alias_idx, outs, x,
+                              hot, base)
         for pos in range(n):
             nc_next, no_next, x = _next_window(sent, n, pos, window, ctx_next, negative, nv,
-                                               alias_prob, alias_idx, outs_next, w_in, w_out, x)
+                                               alias_prob, alias_idx, outs_next, w_in, w_out, x,
+                                               hot, base)
             for i in range(nc):
                 row_copy(rows_in, i, w_in, ctx[i])
             for j in range(no):
@@ -377,12 +397,19 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
             outs, outs_next = outs_next, outs
             nc = nc_next
             no = no_next
+            since_sync += 1
+            if since_sync == sync_every:
+                hot_sync(w_in, hot, base)
+                hot_sync(w_out, hot, base)
+                since_sync = 0
+    hot_sync(w_in, hot, base)
+    hot_sync(w_out, hot, base)
     rng[thread] = x
     return tokens, loss, count
 
 
 @njit(inline="always", **_OPTS)
-def _draw_outputs(t, negative, nv, alias_prob, alias_idx, outs, x):
+def _draw_outputs(t, negative, nv, alias_prob, alias_idx, outs, x, hot, base):
     """The target ``t`` and its negatives into ``outs`` (a draw of ``t`` itself is skipped).
 
     Returns ``(number of outputs, new state)``.
@@ -392,6 +419,7 @@ def _draw_outputs(t, negative, nv, alias_prob, alias_idx, outs, x):
     for k in range(negative):
         x = _xorshift(x)
         cand = _alias_draw(x * _MULT, nv, alias_prob, alias_idx)
+        cand = hot_id(cand, hot, base)
         outs[no] = cand
         no += np.int64(cand != t)
     return no, x
@@ -399,7 +427,7 @@ def _draw_outputs(t, negative, nv, alias_prob, alias_idx, outs, x):
 
 @njit(inline="always", **_OPTS)
 def _next_window(sent, n, pos, window, ctx_next, negative, nv, alias_prob, alias_idx,
-                 outs_next, w_in, w_out, x):
+                 outs_next, w_in, w_out, x, hot, base):
     """The window after ``pos``, drawn one ahead: its context into ``ctx_next``, its target
     and negatives into ``outs_next``, their output rows and the input row entering the
     window prefetched.  Nothing is drawn after the sentence's last word.
@@ -410,7 +438,7 @@ def _next_window(sent, n, pos, window, ctx_next, negative, nv, alias_prob, alias
         return 0, 0, x
     nc_next, x = _context(sent, n, pos + 1, window, ctx_next, x)
     no_next, x = _draw_outputs(np.int64(sent[pos + 1]), negative, nv, alias_prob, alias_idx,
-                               outs_next, x)
+                               outs_next, x, hot, base)
     for j in range(no_next):
         prefetch_row(w_out, outs_next[j])
     if pos + 1 + window < n:
@@ -421,7 +449,7 @@ def _next_window(sent, n, pos, window, ctx_next, negative, nv, alias_prob, alias
 @njit(**_OPTS)
 def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
              window, negative, alpha, min_alpha, pos_base, total_pos, rng, thread,
-             sig, nls):
+             sig, nls, hot, sync_every):
     """CBOW with negative sampling over sentences ``s_lo:s_hi`` (word2vec.c's updates).
 
     The hidden vector is the mean of the context's input vectors; the error is added
@@ -446,7 +474,11 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
     Parameters and return value as :func:`sgns_job` (one example per centre word).
     """
     dim = w_in.shape[1]
-    nv = np.uint64(w_in.shape[0])
+    nv = np.uint64(alias_prob.shape[0])
+    base = hot_block_base(alias_prob.shape[0], hot, thread)
+    hot_load(w_in, hot, base)
+    hot_load(w_out, hot, base)
+    since_sync = 0
     scale = np.float32(sig.shape[0] / (2.0 * MAX_EXP))
     sent = np.empty(_max_len(offsets, s_lo, s_hi), np.int32)
     ctx = np.empty(2 * window, np.int64)
@@ -466,16 +498,18 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
         b = offsets[s + 1]
         tokens += b - a
         lr = _learning_rate(alpha, min_alpha, pos_base + a, total_pos)
-        n, x = _subsample(ids, a, b, keep, sent, x)
+        n, x = _subsample(ids, a, b, keep, sent, x, hot, base)
         if n < 2:
             if n == 1:
                 x = _xorshift(x)  # a lone word draws its window and has no context
             continue
         nc, x = _context(sent, n, 0, window, ctx, x)
-        no, x = _draw_outputs(np.int64(sent[0]), negative, nv, alias_prob, alias_idx, outs, x)
+        no, x = _draw_outputs(np.int64(sent[0]), negative, nv, alias_prob, alias_idx, outs, x,
+                              hot, base)
         for pos in range(n):
             nc_next, no_next, x = _next_window(sent, n, pos, window, ctx_next, negative, nv,
-                                               alias_prob, alias_idx, outs_next, w_in, w_out, x)
+                                               alias_prob, alias_idx, outs_next, w_in, w_out, x,
+                                               hot, base)
             rows_mean(hv, 0, w_in, ctx, nc)
             # every score from the weights before this window's updates
             for j in range(no):
@@ -510,5 +544,12 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
             outs, outs_next = outs_next, outs
             nc = nc_next
             no = no_next
+            since_sync += 1
+            if since_sync == sync_every:
+                hot_sync(w_in, hot, base)
+                hot_sync(w_out, hot, base)
+                since_sync = 0
+    hot_sync(w_in, hot, base)
+    hot_sync(w_out, hot, base)
     rng[thread] = x
     return tokens, loss, count

@@ -22,9 +22,16 @@ log = logging.getLogger(__name__)
 MODELS = {"sgns": "sgns", "sg": "sgns", "skipgram": "sgns", "skip-gram": "sgns",
           "cbow": "cbow"}
 DEFAULT_ALPHA = {"sgns": 0.025, "cbow": 0.05}
+#: With more than one worker, each thread updates its own copy of the rows of this many most
+#: frequent words and adds its change to the shared rows every :data:`HOT_SYNC_WINDOWS`
+#: windows and at the end of each job (:mod:`embedkit._kernels.hot_rows`): the threads stop
+#: trading those rows' cache lines on every write (issue 20).
+HOT_ROWS = 256
+HOT_SYNC_WINDOWS = 2048
 
 
-def init_input_vectors(n_words: int, dim: int, seed: int) -> np.ndarray:
+def init_input_vectors(n_words: int, dim: int, seed: int, out: np.ndarray | None = None
+                       ) -> np.ndarray:
     """Initial input (word) vectors: uniform in ``[-1/dim, 1/dim)``, as gensim 4 draws them.
 
     word2vec.c draws from ``[-0.5/dim, 0.5/dim)``; gensim's range is twice as wide, and on a
@@ -37,13 +44,15 @@ def init_input_vectors(n_words: int, dim: int, seed: int) -> np.ndarray:
         Shape of the matrix.
     seed : int
         Seed of the NumPy generator.
+    out : ndarray of float32, shape (n_words, dim), C-contiguous, optional
+        Where to draw them (the same values as without it).
 
     Returns
     -------
     ndarray of float32, shape (n_words, dim)
     """
     rng = np.random.default_rng(seed)
-    w = rng.random((n_words, dim), dtype=np.float32)
+    w = rng.random((n_words, dim), dtype=np.float32, out=out)
     w *= np.float32(2.0)
     w -= np.float32(1.0)
     w /= np.float32(dim)
@@ -218,9 +227,13 @@ class Word2Vec:
 
         from embedkit._kernels import word2vec as K
 
+        # each thread's private rows below the vocabulary's (kernels' ``hot`` argument)
+        hot = min(V, HOT_ROWS) if self.workers > 1 else 0
+        x_in = np.zeros((V + 2 * hot * self.workers, dim), dtype=np.float32)
+        x_out = np.zeros_like(x_in)
+        w_in, w_out = x_in[:V], x_out[:V]
         if state is None:
-            w_in = init_input_vectors(V, dim, self.seed)
-            w_out = np.zeros((V, dim), dtype=np.float32)
+            init_input_vectors(V, dim, self.seed, out=w_in)
             states = rng_states(self.seed, self.workers)
         else:
             from embedkit import _validate as Vd
@@ -232,8 +245,8 @@ class Word2Vec:
                            kind="u", fix="resume with the same corpus and options")
             if len(arrays["rng"]) == 0:
                 raise FormatError(f"{resume}: array 'rng' is empty")
-            w_in = np.ascontiguousarray(arrays["w_in"], dtype=np.float32)
-            w_out = np.ascontiguousarray(arrays["w_out"], dtype=np.float32)
+            w_in[:] = arrays["w_in"]
+            w_out[:] = arrays["w_out"]
             states = np.asarray(arrays["rng"], dtype=np.uint64)
             if len(states) < self.workers:  # more threads than before: extend the states
                 extra = rng_states(int(states[-1] % (1 << 62)), self.workers - len(states))
@@ -271,10 +284,10 @@ class Word2Vec:
         def work(epoch: int, job: int, thread: int):
             k, b0, b1 = jobs[job]
             s_ids, s_off, s_base = shard_arrays[k]
-            return kernel(s_ids, s_off, b0, b1, w_in, w_out,
+            return kernel(s_ids, s_off, b0, b1, x_in, x_out,
                           keep, alias_prob, alias_idx, window, negative, alpha, min_alpha,
                           int(epoch) * n_tokens + s_base, total_pos, states, int(thread), sig,
-                          nls)
+                          nls, hot, HOT_SYNC_WINDOWS)
 
         def lr_at(progress: float) -> float:
             return max(min_alpha, alpha - (alpha - min_alpha) * progress)
@@ -302,8 +315,9 @@ class Word2Vec:
                                words_per_sec=words / max(seconds, 1e-9))
 
         # compile (or load from the cache) before the clock starts: an empty job
-        kernel(ids, offsets, 0, 0, w_in, w_out, keep, alias_prob, alias_idx, window, negative,
-               alpha, min_alpha, 0, max(total_pos, 1), states, 0, sig, nls)
+        kernel(ids, offsets, 0, 0, x_in, x_out, keep, alias_prob, alias_idx, window, negative,
+               alpha, min_alpha, 0, max(total_pos, 1), states, 0, sig, nls, hot,
+               HOT_SYNC_WINDOWS)
         done_before = start[0] * n_tokens + int(job_words[: start[1]].sum())
         res = train_and_write(
             lambda: driver.run_training(
