@@ -110,7 +110,10 @@ class Word2Vec:
     min_alpha : float
         Final learning rate (linear decay over all epochs).
     workers : int, optional
-        Worker threads (default: the CPU count).
+        Worker threads (default: the CPU count).  They update the shared weights without
+        locks (Hogwild); with more than one, each keeps its own copy of the rows of the
+        :data:`HOT_ROWS` most frequent words and adds its change to the shared rows every
+        :data:`HOT_SYNC_WINDOWS` windows.
     seed : int
         Seed of the initial vectors and of every thread's RNG.  With ``workers=1`` the same
         seed gives bit-identical vectors.
