@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from embedkit._kernels import word2vec as K
+from embedkit._kernels.hot_rows import hot_block_base, hot_load
 from embedkit.training._common import rng_states
 from gradcheck import numeric_gradient
 
@@ -45,7 +46,7 @@ def _run(kernel, sentence, w_in, w_out, negative, noise_word, lr=0.05):
     states = rng_states(7, 1)
     # alpha == min_alpha: a constant learning rate
     return kernel(ids, offsets, 0, 1, w_in, w_out, keep, ap, ai, 1, negative, lr, lr, 0,
-                  len(ids), states, 0, sig, nls, 0, 1)
+                  len(ids), states, 0, sig, nls, 0, 0, 1)
 
 
 def test_sgns_update_matches_finite_difference_gradient():
@@ -204,8 +205,11 @@ def _corpus_job(kernel, w_in, w_out, hot, sync_every, thread=0, seed=3):
     ap, ai = K.build_alias(np.linspace(2.0, 1.0, V) / np.linspace(2.0, 1.0, V).sum())
     sig, nls = K.make_tables() if kernel is K.sgns_job else K.make_tables(**K.CBOW_TABLE)
     states = rng_states(11, thread + 1)
+    base = hot_block_base(V, hot, thread)
+    hot_load(w_in, hot, base)  # the thread's copies start as the shared rows
+    hot_load(w_out, hot, base)
     return kernel(ids, offsets, 0, len(lengths), w_in, w_out, keep, ap, ai, 3, 4, 0.05, 0.05,
-                  0, len(ids), states, thread, sig, nls, hot, sync_every)
+                  0, len(ids), states, thread, sig, nls, hot, min(hot, 2), sync_every)
 
 
 def _with_blocks(w, rows):

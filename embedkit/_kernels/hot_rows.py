@@ -5,8 +5,9 @@ words, targets and negatives) many times a millisecond, and each write takes the
 lines from the other core.  On a 2-core Xeon, CBOW with 2 threads ran only 1.36x faster
 than with one, while two 1-thread processes on private matrices each kept their full speed
 (issue 20).  So each thread works on its own copy of the ``hot`` rows of the lowest ids (the
-vocabulary is ordered by count) and adds what it changed to the shared rows every
-``sync_every`` windows and at the end of its job.
+vocabulary is ordered by count), loaded once before training (:func:`hot_load`), and adds
+what it changed to the shared rows (:func:`hot_sync`, which also reloads the copy): the
+most frequent words' rows often, all of them at the end of each job.
 
 The copies live in the weight matrices themselves, below the vocabulary's ``V`` rows: thread
 ``t`` owns rows ``base = V + 2 hot t`` to ``base + hot`` (its working copy) and
@@ -46,11 +47,12 @@ def hot_load(W, hot, base):
 
 
 @njit(**_OPTS)
-def hot_sync(W, hot, base):
-    """Add the working copy's change since the snapshot to the shared rows ``:hot``, then
-    start again from the sum (working copy and snapshot both set to it), in one pass."""
+def hot_sync(W, rows, hot, base):
+    """Add the working copy's change since the snapshot to the shared rows ``:rows``
+    (``rows <= hot``), then start again from the sum (working copy and snapshot both set to
+    it), in one pass."""
     dim = W.shape[1]
-    for r in range(hot):
+    for r in range(rows):
         for d in range(dim):
             v = W[r, d] + (W[base + r, d] - W[base + hot + r, d])
             W[r, d] = v

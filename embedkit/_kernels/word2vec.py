@@ -15,8 +15,9 @@ sampled at the cells' left edges (:data:`CBOW_TABLE`) and no update for an outpu
 score lies outside ``(-MAX_EXP, MAX_EXP)`` (see :func:`_score_cbow`).
 
 With ``hot > 0`` each thread updates its own copy of the most frequent words' rows and adds
-the change to the shared rows every ``sync_every`` windows (:mod:`~embedkit._kernels.hot_rows`):
-the threads stop trading those rows' cache lines on every write.
+the change to the shared rows, the hottest ``sync_rows`` every ``sync_every`` windows and all
+at the end of the job (:mod:`~embedkit._kernels.hot_rows`): the threads stop trading those
+rows' cache lines on every write.
 
 Skip-gram goes past word2vec.c's loop structure (HogBatch, Ji et al. 2016): the negatives
 of a centre word are shared by all its context words, and the scores of the ``n_ctx x
@@ -39,7 +40,7 @@ CBOW_TABLE = {"size": 1000, "at": "left"}
 
 from embedkit._kernels._options import WORD2VEC as _OPTS  # noqa: E402 (after the constants)
 from embedkit._kernels.glove import prefetch_row  # noqa: E402
-from embedkit._kernels.hot_rows import hot_block_base, hot_id, hot_load, hot_sync  # noqa: E402
+from embedkit._kernels.hot_rows import hot_block_base, hot_id, hot_sync  # noqa: E402
 from embedkit._kernels.simd_gather import row_error_update, rows_add_row, rows_mean  # noqa: E402
 from embedkit._kernels.simd_rows import row_copy, row_dot, row_dots, rows_add_combination  # noqa: E402
 
@@ -290,7 +291,7 @@ def _add_rows(W, rows, n, C, S, m):
 @njit(**_OPTS)
 def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
              window, negative, alpha, min_alpha, pos_base, total_pos, rng, thread,
-             sig, nls, hot, sync_every):
+             sig, nls, hot, sync_rows, sync_every):
     """Skip-gram with negative sampling over sentences ``s_lo:s_hi`` (HogBatch updates).
 
     The window's context rows and output rows are copied into small local matrices; every
@@ -327,10 +328,12 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
     sig, nls : float32 tables from :func:`make_tables`.
     hot : int
         Number of most frequent words (the lowest ids) whose rows the thread updates in its
-        own copy (0: none, plain Hogwild).
-    sync_every : int
-        Windows between the additions of the private copies' changes to the shared rows
-        (and at the end of the job), >= 1.
+        own copy (0: none, plain Hogwild); the copies must hold the shared rows when the
+        first job starts (:func:`~embedkit._kernels.hot_rows.hot_load`).
+    sync_rows, sync_every : int
+        Every ``sync_every`` windows (>= 1) the changes of the copies of the ``sync_rows``
+        most frequent words are added to the shared rows; those of all ``hot`` copies at the
+        end of the job.
 
     Returns
     -------
@@ -339,8 +342,6 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
     dim = w_in.shape[1]
     nv = np.uint64(alias_prob.shape[0])
     base = hot_block_base(alias_prob.shape[0], hot, thread)
-    hot_load(w_in, hot, base)
-    hot_load(w_out, hot, base)
     since_sync = 0
     scale = np.float32(sig.shape[0] / (2.0 * MAX_EXP))
     top = sig.shape[0] - 1
@@ -399,11 +400,11 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
             no = no_next
             since_sync += 1
             if since_sync == sync_every:
-                hot_sync(w_in, hot, base)
-                hot_sync(w_out, hot, base)
+                hot_sync(w_in, sync_rows, hot, base)
+                hot_sync(w_out, sync_rows, hot, base)
                 since_sync = 0
-    hot_sync(w_in, hot, base)
-    hot_sync(w_out, hot, base)
+    hot_sync(w_in, hot, hot, base)
+    hot_sync(w_out, hot, hot, base)
     rng[thread] = x
     return tokens, loss, count
 
@@ -449,7 +450,7 @@ def _next_window(sent, n, pos, window, ctx_next, negative, nv, alias_prob, alias
 @njit(**_OPTS)
 def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
              window, negative, alpha, min_alpha, pos_base, total_pos, rng, thread,
-             sig, nls, hot, sync_every):
+             sig, nls, hot, sync_rows, sync_every):
     """CBOW with negative sampling over sentences ``s_lo:s_hi`` (word2vec.c's updates).
 
     The hidden vector is the mean of the context's input vectors; the error is added
@@ -476,8 +477,6 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
     dim = w_in.shape[1]
     nv = np.uint64(alias_prob.shape[0])
     base = hot_block_base(alias_prob.shape[0], hot, thread)
-    hot_load(w_in, hot, base)
-    hot_load(w_out, hot, base)
     since_sync = 0
     scale = np.float32(sig.shape[0] / (2.0 * MAX_EXP))
     sent = np.empty(_max_len(offsets, s_lo, s_hi), np.int32)
@@ -546,10 +545,10 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
             no = no_next
             since_sync += 1
             if since_sync == sync_every:
-                hot_sync(w_in, hot, base)
-                hot_sync(w_out, hot, base)
+                hot_sync(w_in, sync_rows, hot, base)
+                hot_sync(w_out, sync_rows, hot, base)
                 since_sync = 0
-    hot_sync(w_in, hot, base)
-    hot_sync(w_out, hot, base)
+    hot_sync(w_in, hot, hot, base)
+    hot_sync(w_out, hot, hot, base)
     rng[thread] = x
     return tokens, loss, count

@@ -22,12 +22,14 @@ log = logging.getLogger(__name__)
 MODELS = {"sgns": "sgns", "sg": "sgns", "skipgram": "sgns", "skip-gram": "sgns",
           "cbow": "cbow"}
 DEFAULT_ALPHA = {"sgns": 0.025, "cbow": 0.05}
-#: With more than one worker, each thread updates its own copy of the rows of this many most
-#: frequent words and adds its change to the shared rows every :data:`HOT_SYNC_WINDOWS`
-#: windows and at the end of each job (:mod:`embedkit._kernels.hot_rows`): the threads stop
-#: trading those rows' cache lines on every write (issue 20).
+#: With more than one worker, each thread updates its own copy of the rows of the
+#: :data:`HOT_ROWS` most frequent words, adds the change of the :data:`HOT_SYNC_ROWS` most
+#: frequent to the shared rows every :data:`HOT_SYNC_WINDOWS` windows and of all at the end
+#: of each job (:mod:`embedkit._kernels.hot_rows`): the threads stop trading those rows'
+#: cache lines on every write (issue 20).
 HOT_ROWS = 256
-HOT_SYNC_WINDOWS = 2048
+HOT_SYNC_ROWS = 32
+HOT_SYNC_WINDOWS = 1024
 
 
 def init_input_vectors(n_words: int, dim: int, seed: int, out: np.ndarray | None = None
@@ -112,8 +114,8 @@ class Word2Vec:
     workers : int, optional
         Worker threads (default: the CPU count).  They update the shared weights without
         locks (Hogwild); with more than one, each keeps its own copy of the rows of the
-        :data:`HOT_ROWS` most frequent words and adds its change to the shared rows every
-        :data:`HOT_SYNC_WINDOWS` windows.
+        :data:`HOT_ROWS` most frequent words and adds its changes to the shared rows as it
+        goes (the hottest every :data:`HOT_SYNC_WINDOWS` windows, all after each job).
     seed : int
         Seed of the initial vectors and of every thread's RNG.  With ``workers=1`` the same
         seed gives bit-identical vectors.
@@ -229,6 +231,7 @@ class Word2Vec:
                  format_bytes(sum(i.nbytes + o.nbytes for i, o in shards)))
 
         from embedkit._kernels import word2vec as K
+        from embedkit._kernels.hot_rows import hot_block_base, hot_load
 
         # each thread's private rows below the vocabulary's (kernels' ``hot`` argument)
         hot = min(V, HOT_ROWS) if self.workers > 1 else 0
@@ -280,6 +283,10 @@ class Word2Vec:
         kernel, tables = ((K.sgns_job, {}) if self.model == "sgns"
                           else (K.cbow_job, K.CBOW_TABLE))
         sig, nls = K.make_tables(**tables)
+        for t in range(self.workers if hot else 0):  # each thread's copies start as the rows
+            base = hot_block_base(V, hot, t)
+            hot_load(x_in, hot, base)
+            hot_load(x_out, hot, base)
         alpha, min_alpha = float(self.alpha), float(self.min_alpha)
         window, negative = int(self.window), int(self.negative)
         total_pos = int(self.epochs) * n_tokens
@@ -290,7 +297,7 @@ class Word2Vec:
             return kernel(s_ids, s_off, b0, b1, x_in, x_out,
                           keep, alias_prob, alias_idx, window, negative, alpha, min_alpha,
                           int(epoch) * n_tokens + s_base, total_pos, states, int(thread), sig,
-                          nls, hot, HOT_SYNC_WINDOWS)
+                          nls, hot, min(hot, HOT_SYNC_ROWS), HOT_SYNC_WINDOWS)
 
         def lr_at(progress: float) -> float:
             return max(min_alpha, alpha - (alpha - min_alpha) * progress)
@@ -320,7 +327,7 @@ class Word2Vec:
         # compile (or load from the cache) before the clock starts: an empty job
         kernel(ids, offsets, 0, 0, x_in, x_out, keep, alias_prob, alias_idx, window, negative,
                alpha, min_alpha, 0, max(total_pos, 1), states, 0, sig, nls, hot,
-               HOT_SYNC_WINDOWS)
+               min(hot, HOT_SYNC_ROWS), HOT_SYNC_WINDOWS)
         done_before = start[0] * n_tokens + int(job_words[: start[1]].sum())
         res = train_and_write(
             lambda: driver.run_training(
