@@ -5,7 +5,8 @@ import pytest
 from numba import njit
 from numba.core.errors import TypingError
 
-from embedkit._kernels.simd_gather import row_error_update, rows_add_row, rows_mean
+from embedkit._kernels.simd_gather import (row_error_update, rows_add_row, rows_error_update,
+                                           rows_mean)
 
 DIMS = [1, 7, 15, 16, 17, 63, 64, 65, 100, 131, 300]
 IDX = np.array([3, 7, 3, 11, 0], np.int64)  # row 3 listed twice
@@ -24,6 +25,11 @@ def _add(A, idx, m, E, r):
 @njit
 def _error_update(E, r, W, j, H, q, g):
     row_error_update(E, r, W, j, H, q, g)
+
+
+@njit
+def _errors_update(E, r, W, idx, m, H, q, G):
+    rows_error_update(E, r, W, idx, m, H, q, G)
 
 
 def _rows(dim, n, seed):
@@ -66,6 +72,23 @@ def test_row_error_update_uses_the_row_before_its_update(dim):
     np.testing.assert_allclose(W[2], W0[2] + g * H[0].astype(np.float64), rtol=1e-6, atol=1e-6)
     np.testing.assert_array_equal(np.delete(W, 2, axis=0), np.delete(W0, 2, axis=0))
     np.testing.assert_array_equal(E[0], E0[0])
+
+
+@pytest.mark.parametrize("dim", DIMS)
+def test_rows_error_update_equals_one_row_error_update_per_listed_row(dim):
+    # the fused pass against the one-row intrinsic called in order on a zeroed error row,
+    # a row listed twice included (its second term sees its first update)
+    E = _rows(dim, 2, 600 + dim)
+    W = _rows(dim, 12, 700 + dim)
+    H = _rows(dim, 3, 800 + dim)
+    G = np.array([0.3, -0.2, 0.1, -0.05, 0.4], np.float32)
+    E_ref, W_ref = E.copy(), W.copy()
+    E_ref[1] = 0.0
+    for j in range(4):
+        _error_update(E_ref, 1, W_ref, IDX[j], H, 2, G[j])
+    _errors_update(E, 1, W, IDX, 4, H, 2, G)
+    np.testing.assert_array_equal(E, E_ref)
+    np.testing.assert_array_equal(W, W_ref)
 
 
 def test_rows_mean_refuses_int32_indices():

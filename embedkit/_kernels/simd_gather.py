@@ -13,6 +13,9 @@ they lie in the input matrix:
 ``row_error_update(E, r, W, j, H, q, g)``
     ``E[r] += g W[j]`` and then ``W[j] += g H[q]``, one pass over ``W[j]`` (the error of a
     hidden vector from an output row as it was, and the row's update).
+``rows_error_update(E, r, W, idx, m, H, q, G)``
+    :func:`row_error_update` for every listed output row in order, from ``E[r] = 0``, the
+    error held in registers across the rows (the window's whole output step in one call).
 
 ``m >= 1``; matrices C-contiguous float32 of one row length, ``idx`` C-contiguous int64;
 rows are indexed without bounds checks, as the kernels' own loops are.
@@ -158,3 +161,50 @@ def row_error_update(typingctx, E, r, W, j, H, q, g):
 
     return sig, codegen
 
+
+
+@intrinsic
+def rows_error_update(typingctx, E, r, W, idx, m, H, q, G):
+    """``E[r] = sum_j G[j] W[idx[j]]`` with each ``W[idx[j]] += G[j] H[q]`` after its term,
+    for ``j < m`` in order: :func:`row_error_update` on a zeroed ``E[r]`` for every listed
+    row, with the error kept in registers (float32; ``E`` and ``H`` must not share memory
+    with ``W``)."""
+    _check("E", E, 2)
+    _check("W", W, 2)
+    _check_idx(idx)
+    _check("H", H, 2)
+    if not (isinstance(G, types.Array) and G.ndim == 1 and G.layout == "C"
+            and G.dtype == types.float32):
+        raise TypingError(f"G must be a C-contiguous float32 vector, got {G}")
+    sig = types.void(E, r, W, idx, m, H, q, G)
+
+    def codegen(context, builder, signature, args):
+        ta = signature.args
+        pe, n = _row(context, builder, ta[0], args[0], args[1], ta[1])
+        pw, stride = _rows(context, builder, ta[2], args[2])
+        pidx = context.make_array(ta[3])(context, builder, args[3]).data
+        m = context.cast(builder, args[4], ta[4], types.int64)
+        ph, _ = _row(context, builder, ta[5], args[5], args[6], ta[6])
+        pg = context.make_array(ta[7])(context, builder, args[7]).data
+
+        def body(off, nvec, mask):
+            offs = [builder.add(off, _const(_W * u)) for u in range(nvec)]
+            hs = [_load(builder, ph, offs[u], mask) for u in range(nvec)]
+            accs = [cgutils.alloca_once(builder, _VEC) for _ in range(nvec)]
+            for u in range(nvec):
+                builder.store(ir.Constant(_VEC, None), accs[u])
+            with cgutils.for_range(builder, m) as loop:
+                rk = _row_start(builder, stride, pidx, loop.index)
+                vg = _splat(builder, builder.load(builder.gep(pg, [loop.index])), _VEC)
+                for u in range(nvec):
+                    o = builder.add(rk, offs[u])
+                    w = _load(builder, pw, o, mask)
+                    builder.store(_fma(builder, vg, w, builder.load(accs[u])), accs[u])
+                    _store(builder, _fma(builder, vg, hs[u], w), pw, o, mask)
+            for u in range(nvec):
+                _store(builder, builder.load(accs[u]), pe, offs[u], mask)
+
+        _over_blocks(builder, n, body)
+        return context.get_dummy_value()
+
+    return sig, codegen

@@ -41,7 +41,8 @@ CBOW_TABLE = {"size": 1000, "at": "left"}
 from embedkit._kernels._options import WORD2VEC as _OPTS  # noqa: E402 (after the constants)
 from embedkit._kernels.glove import prefetch_row  # noqa: E402
 from embedkit._kernels.hot_rows import hot_block_base, hot_id, hot_sync  # noqa: E402
-from embedkit._kernels.simd_gather import row_error_update, rows_add_row, rows_mean  # noqa: E402
+from embedkit._kernels.simd_gather import (rows_add_row, rows_error_update,  # noqa: E402
+                                           rows_mean)
 from embedkit._kernels.simd_rows import row_copy, row_dot, row_dots, rows_add_combination  # noqa: E402
 
 _U12 = np.uint64(12)
@@ -513,8 +514,6 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
             # every score from the weights before this window's updates
             for j in range(no):
                 fs[j] = row_dot(hv, 0, w_out, outs[j])
-            for d in range(dim):
-                ev[0, d] = np.float32(0.0)
             dup = False
             for j in range(2, no):
                 for k in range(1, j):
@@ -523,8 +522,11 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
                 for j in range(no):
                     gj, lj = _score_cbow(fs[j], j == 0, lr, sig, nls, scale)
                     loss += lj
-                    row_error_update(ev, 0, w_out, outs[j], hv, 0, gj)
+                    gs[j] = gj
+                rows_error_update(ev, 0, w_out, outs, no, hv, 0, gs)
             else:  # a row drawn twice: the whole error from the old rows first
+                for d in range(dim):
+                    ev[0, d] = np.float32(0.0)
                 for j in range(no):
                     oj = outs[j]
                     gj, lj = _score_cbow(fs[j], j == 0, lr, sig, nls, scale)
