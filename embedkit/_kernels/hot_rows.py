@@ -58,3 +58,15 @@ def hot_sync(W, rows, hot, base):
             W[r, d] = v
             W[base + r, d] = v
             W[base + hot + r, d] = v
+
+
+@njit(inline="always", **_OPTS)
+def hot_window_done(w_in, w_out, since, rows, every, hot, base):
+    """Count a finished window; at every ``every``-th since the last sync, :func:`hot_sync`
+    the ``rows`` hottest copies of both matrices.  Returns the new count."""
+    since += 1
+    if since == every:
+        hot_sync(w_in, rows, hot, base)
+        hot_sync(w_out, rows, hot, base)
+        since = 0
+    return since

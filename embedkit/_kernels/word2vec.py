@@ -40,7 +40,8 @@ CBOW_TABLE = {"size": 1000, "at": "left"}
 
 from embedkit._kernels._options import WORD2VEC as _OPTS  # noqa: E402 (after the constants)
 from embedkit._kernels.glove import prefetch_row  # noqa: E402
-from embedkit._kernels.hot_rows import hot_block_base, hot_id, hot_sync  # noqa: E402
+from embedkit._kernels.hot_rows import (hot_block_base, hot_id, hot_sync,  # noqa: E402
+                                        hot_window_done)
 from embedkit._kernels.simd_gather import (rows_add_row, rows_error_update,  # noqa: E402
                                            rows_mean)
 from embedkit._kernels.simd_rows import row_copy, row_dot, row_dots, rows_add_combination  # noqa: E402
@@ -399,11 +400,8 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
             outs, outs_next = outs_next, outs
             nc = nc_next
             no = no_next
-            since_sync += 1
-            if since_sync == sync_every:
-                hot_sync(w_in, sync_rows, hot, base)
-                hot_sync(w_out, sync_rows, hot, base)
-                since_sync = 0
+            since_sync = hot_window_done(w_in, w_out, since_sync, sync_rows, sync_every, hot,
+                                         base)
     hot_sync(w_in, hot, hot, base)
     hot_sync(w_out, hot, hot, base)
     rng[thread] = x
@@ -545,11 +543,8 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
             outs, outs_next = outs_next, outs
             nc = nc_next
             no = no_next
-            since_sync += 1
-            if since_sync == sync_every:
-                hot_sync(w_in, sync_rows, hot, base)
-                hot_sync(w_out, sync_rows, hot, base)
-                since_sync = 0
+            since_sync = hot_window_done(w_in, w_out, since_sync, sync_rows, sync_every, hot,
+                                         base)
     hot_sync(w_in, hot, hot, base)
     hot_sync(w_out, hot, hot, base)
     rng[thread] = x
