@@ -47,6 +47,16 @@ def _rows(context, builder, aryty, aryval):
     return ary.data, stride
 
 
+def _row_and_listed_rows(context, builder, ta, args):
+    """The first five arguments ``(H, r, A, idx, m)`` of an intrinsic: pointer to ``H[r]``
+    and the row length, ``A``'s data pointer and row stride, ``idx``'s data pointer, ``m``."""
+    ph, n = _row(context, builder, ta[0], args[0], args[1], ta[1])
+    pa, stride = _rows(context, builder, ta[2], args[2])
+    pidx = context.make_array(ta[3])(context, builder, args[3]).data
+    m = context.cast(builder, args[4], ta[4], types.int64)
+    return ph, n, pa, stride, pidx, m
+
+
 def _row_start(builder, stride, pidx, k):
     """Offset (in floats) of row ``idx[k]`` from ``A[0, 0]``."""
     return builder.mul(builder.load(builder.gep(pidx, [k])), stride)
@@ -74,10 +84,7 @@ def rows_mean(typingctx, H, r, A, idx, m):
 
     def codegen(context, builder, signature, args):
         ta = signature.args
-        ph, n = _row(context, builder, ta[0], args[0], args[1], ta[1])
-        pa, stride = _rows(context, builder, ta[2], args[2])
-        pidx = context.make_array(ta[3])(context, builder, args[3]).data
-        m = context.cast(builder, args[4], ta[4], types.int64)
+        ph, n, pa, stride, pidx, m = _row_and_listed_rows(context, builder, ta, args)
         inv = builder.fdiv(ir.Constant(_F32, 1.0), builder.sitofp(m, _F32))
         vinv = _splat(builder, inv, _VEC)
 
@@ -180,10 +187,7 @@ def rows_error_update(typingctx, E, r, W, idx, m, H, q, G):
 
     def codegen(context, builder, signature, args):
         ta = signature.args
-        pe, n = _row(context, builder, ta[0], args[0], args[1], ta[1])
-        pw, stride = _rows(context, builder, ta[2], args[2])
-        pidx = context.make_array(ta[3])(context, builder, args[3]).data
-        m = context.cast(builder, args[4], ta[4], types.int64)
+        pe, n, pw, stride, pidx, m = _row_and_listed_rows(context, builder, ta, args)
         ph, _ = _row(context, builder, ta[5], args[5], args[6], ta[6])
         pg = context.make_array(ta[7])(context, builder, args[7]).data
 
