@@ -287,6 +287,7 @@ class Word2Vec:
             base = hot_block_base(V, hot, t)
             hot_load(x_in, hot, base)
             hot_load(x_out, hot, base)
+        hot_args = (hot, min(hot, HOT_SYNC_ROWS), HOT_SYNC_WINDOWS)  # the kernels' last three
         alpha, min_alpha = float(self.alpha), float(self.min_alpha)
         window, negative = int(self.window), int(self.negative)
         total_pos = int(self.epochs) * n_tokens
@@ -297,7 +298,7 @@ class Word2Vec:
             return kernel(s_ids, s_off, b0, b1, x_in, x_out,
                           keep, alias_prob, alias_idx, window, negative, alpha, min_alpha,
                           int(epoch) * n_tokens + s_base, total_pos, states, int(thread), sig,
-                          nls, hot, min(hot, HOT_SYNC_ROWS), HOT_SYNC_WINDOWS)
+                          nls, *hot_args)
 
         def lr_at(progress: float) -> float:
             return max(min_alpha, alpha - (alpha - min_alpha) * progress)
@@ -326,8 +327,7 @@ class Word2Vec:
 
         # compile (or load from the cache) before the clock starts: an empty job
         kernel(ids, offsets, 0, 0, x_in, x_out, keep, alias_prob, alias_idx, window, negative,
-               alpha, min_alpha, 0, max(total_pos, 1), states, 0, sig, nls, hot,
-               min(hot, HOT_SYNC_ROWS), HOT_SYNC_WINDOWS)
+               alpha, min_alpha, 0, max(total_pos, 1), states, 0, sig, nls, *hot_args)
         done_before = start[0] * n_tokens + int(job_words[: start[1]].sum())
         res = train_and_write(
             lambda: driver.run_training(
