@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/train_speed.py [CORPUS] [--models sgns cbow] [--threads 2] [--epochs 3]
         [--slice-tokens 5000000 | --max-bytes N] [--seeds 0 1 2]
-        [--gensim-mode both|corpus_file|iterable] [--markdown [PATH]]
+        [--gensim-mode both|corpus_file|iterable] [--private-rows 256] [--markdown [PATH]]
 
 CORPUS is a text file (``.gz`` allowed) with one sentence per line, already normalized
 (default: ``corpora/gutenberg_mix_norm.txt.gz`` under ``$EMBEDKIT_BENCH_DATA``); both
@@ -24,6 +24,9 @@ set (restrict_vocab 30000) for both.  Every seed trains every system once; embed
 gensim runs alternate (the order flips from one seed to the next) so load changes on a
 shared machine hit both alike.  Every run is reported, then medians and ranges over seeds;
 a speed ratio is taken per seed (embedkit / gensim of the same seed) before its median.
+embedkit trains with its defaults (plain Hogwild) and, with ``--private-rows N`` (default
+256), also with ``private_rows=N``, the variant whose threads keep private copies of the
+most frequent words' rows: its row shows what that trades (speed for accuracy).
 
 The roofline section counts the floating-point operations and the bytes of weight rows the
 embedkit kernels touch (formulas in the page) from the number of trained windows and
@@ -172,12 +175,12 @@ def _timed(fn) -> float:
 
 # -- the two systems ---------------------------------------------------------------------
 
-def run_embedkit(model, enc, args, seed):
+def run_embedkit(model, enc, args, seed, private_rows=0):
     from embedkit.training import Word2Vec
 
     w2v = Word2Vec(model=model, dim=args.dim, window=args.window, negative=args.negative,
                    min_count=args.min_count, sample=args.sample, epochs=args.epochs,
-                   workers=args.threads, seed=seed)
+                   workers=args.threads, seed=seed, private_rows=private_rows)
     c0 = time.process_time()
     res = w2v.fit(enc, progress=False)
     cpu = time.process_time() - c0
@@ -230,6 +233,9 @@ def main(argv=None) -> None:
                     help="gensim input mode(s); corpus_file is gensim's fastest but, with "
                          "several workers, not its nominal learning-rate schedule (see the "
                          "page), so 'both' (default) also trains the iterable mode")
+    ap.add_argument("--private-rows", type=int, default=256, metavar="N",
+                    help="also train embedkit with private_rows=N, the faster Hogwild variant "
+                         "(0: do not; default 256)")
     ap.add_argument("--questions", default=DEFAULT_QUESTIONS,
                     help="Google analogy questions-words.txt (default: under $EMBEDKIT_BENCH_DATA)")
     add_markdown_option(ap, "docs/benchmarks/train_speed.md")
@@ -266,7 +272,10 @@ def main(argv=None) -> None:
         for s in sentences:
             fh.write(" ".join(s) + "\n")
     modes = ["iterable", "corpus_file"] if args.gensim_mode == "both" else [args.gensim_mode]
-    systems = [("embedkit", None)] + [(f"gensim ({m})", m) for m in modes]
+    systems = [("embedkit", None)]
+    if args.private_rows > 0:
+        systems.append((f"embedkit, private_rows={args.private_rows}", "private"))
+    systems += [(f"gensim ({m})", m) for m in modes]
 
     runs = []  # (seed, model, system, secs, wps, wpcpu, acc, examples)
     for i, seed in enumerate(args.seeds):
@@ -274,8 +283,9 @@ def main(argv=None) -> None:
             order = systems if i % 2 == 0 else systems[::-1]  # alternate who goes first
             for name, mode in order:
                 with single_threaded_blas():
-                    if mode is None:
-                        out = run_embedkit(model, enc, args, seed)
+                    if mode in (None, "private"):
+                        out = run_embedkit(model, enc, args, seed,
+                                           args.private_rows if mode else 0)
                     else:
                         out = run_gensim(model, sentences, args, seed, mode, corpus_file)
                 secs, cpu, tokens, words, mat, examples = out

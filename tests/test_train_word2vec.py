@@ -67,6 +67,24 @@ def test_two_workers_train(enc):
     assert res.history[0]["loss"] > res.history[-1]["loss"]
 
 
+@pytest.mark.parametrize("model", ["sgns", "cbow"])
+def test_two_workers_with_every_row_private_learn_the_topics(enc, model):
+    res = Word2Vec(model=model, **dict(FAST, epochs=5, workers=2, private_rows=len(enc.vocab))).fit(
+        enc, progress=False)
+    unit = res.vectors.normalized
+    sims = unit @ unit.T
+    np.fill_diagonal(sims, -np.inf)
+    topic = np.array([int(w[1:].split("w")[0]) for w in res.vectors.words])
+    top = np.argsort(-sims, axis=1)[:, :5]
+    assert (topic[top] == topic[:, None]).mean() > 0.95
+
+
+def test_private_rows_are_ignored_with_one_worker(enc):
+    a = Word2Vec(model="cbow", **FAST).fit(enc, progress=False)
+    b = Word2Vec(model="cbow", **dict(FAST, private_rows=8)).fit(enc, progress=False)
+    assert np.array_equal(a.vectors.vectors, b.vectors.vectors)
+
+
 def test_result_has_counts_and_metadata(enc):
     res = embedkit.train(enc, model="cbow", **FAST, progress=False)
     v = res.vectors
@@ -162,6 +180,7 @@ def test_huge_learning_rate_is_detected(enc):
     (dict(sample=-0.1), "sample must be >= 0"),
     (dict(model="glove"), "model must be"),
     (dict(dim=2.5), "whole number"),
+    (dict(private_rows=-1), "private_rows must be >= 0"),
 ])
 def test_bad_parameters(kwargs, match):
     with pytest.raises(ParameterError, match=match):

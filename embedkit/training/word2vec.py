@@ -22,12 +22,11 @@ log = logging.getLogger(__name__)
 MODELS = {"sgns": "sgns", "sg": "sgns", "skipgram": "sgns", "skip-gram": "sgns",
           "cbow": "cbow"}
 DEFAULT_ALPHA = {"sgns": 0.025, "cbow": 0.05}
-#: With more than one worker, each thread updates its own copy of the rows of the
-#: :data:`HOT_ROWS` most frequent words, adds the change of the :data:`HOT_SYNC_ROWS` most
-#: frequent to the shared rows every :data:`HOT_SYNC_WINDOWS` windows and of all at the end
-#: of each job (:mod:`embedkit._kernels.hot_rows`): the threads stop trading those rows'
-#: cache lines on every write (issue 20).
-HOT_ROWS = 256
+#: With ``private_rows > 0`` and more than one worker, each thread updates its own copy of
+#: the rows of the ``private_rows`` most frequent words and adds the change of the
+#: :data:`HOT_SYNC_ROWS` most frequent to the shared rows every :data:`HOT_SYNC_WINDOWS`
+#: windows, and of all at the end of each job (:mod:`embedkit._kernels.hot_rows`): the
+#: threads stop trading those rows' cache lines on every write (issue 20).
 HOT_SYNC_ROWS = 32
 HOT_SYNC_WINDOWS = 1024
 
@@ -113,9 +112,7 @@ class Word2Vec:
         Final learning rate (linear decay over all epochs).
     workers : int, optional
         Worker threads (default: the CPU count).  They update the shared weights without
-        locks (Hogwild); with more than one, each keeps its own copy of the rows of the
-        :data:`HOT_ROWS` most frequent words and adds its changes to the shared rows as it
-        goes (the hottest every :data:`HOT_SYNC_WINDOWS` windows, all after each job).
+        locks (Hogwild), as word2vec.c and gensim do.
     seed : int
         Seed of the initial vectors and of every thread's RNG.  With ``workers=1`` the same
         seed gives bit-identical vectors.
@@ -125,6 +122,15 @@ class Word2Vec:
         Lowercase the corpus before tokenizing (``--keep-case`` turns it off).
     words_per_job : int
         Tokens per unit of work handed to a thread.
+    private_rows : int
+        With more than one worker, each thread updates its own copy of the rows of this many
+        most frequent words and adds its changes to the shared rows as it goes (the
+        :data:`HOT_SYNC_ROWS` hottest every :data:`HOT_SYNC_WINDOWS` windows, all after each
+        job), so the threads stop trading those rows' cache lines on every write.  0
+        (default): plain Hogwild.  256 made 2-thread training about 20 % faster on a 2-core
+        Xeon, but a thread sees the other's changes to those rows late, and on a 5 M-token
+        corpus that cost about 0.4 analogy points for CBOW (32 seeds) and 0.5 for skip-gram
+        (issue 20; ``docs/design/word2vec.md``).
 
     Examples
     --------
@@ -137,7 +143,7 @@ class Word2Vec:
                  min_count: int = 5, sample: float = 1e-3, epochs: int = 5,
                  alpha: float | None = None, min_alpha: float = 1e-4, workers: int | None = None,
                  seed: int = 1, tokenizer: str = "default", lowercase: bool = True,
-                 words_per_job: int = 10000):
+                 words_per_job: int = 10000, private_rows: int = 0):
         if not isinstance(model, str) or model.lower() not in MODELS:
             raise ParameterError(f"model must be 'sgns' or 'cbow', got {model!r}")
         self.model = MODELS[model.lower()]
@@ -162,6 +168,7 @@ class Word2Vec:
         self.tokenizer = tokenizer
         self.lowercase = bool(lowercase)
         self.words_per_job = int(check_positive("words_per_job", words_per_job, integer=True))
+        self.private_rows = int(check_non_negative("private_rows", private_rows, integer=True))
 
     # -- parameters -------------------------------------------------------------------
     def params(self) -> dict:
@@ -170,7 +177,8 @@ class Word2Vec:
                 "negative": self.negative, "min_count": self.min_count, "sample": self.sample,
                 "epochs": self.epochs, "alpha": self.alpha, "min_alpha": self.min_alpha,
                 "workers": self.workers, "seed": self.seed, "tokenizer": self.tokenizer,
-                "lowercase": self.lowercase, "words_per_job": self.words_per_job}
+                "lowercase": self.lowercase, "words_per_job": self.words_per_job,
+                "private_rows": self.private_rows}
 
     def _prepare(self, corpus):
         return encoded_corpus(corpus, min_count=self.min_count, tokenizer=self.tokenizer,
@@ -208,7 +216,9 @@ class Word2Vec:
 
         state = arrays = None
         if resume is not None:
-            arrays, state = resume_from(self, resume, "word2vec", "word2vec")
+            # the thread layout stays the caller's
+            arrays, state = resume_from(self, resume, "word2vec", "word2vec",
+                                        skip=("workers", "private_rows"))
 
         enc = self._prepare(corpus)
         vocab = enc.vocab
@@ -234,7 +244,7 @@ class Word2Vec:
         from embedkit._kernels.hot_rows import hot_block_base, hot_load
 
         # each thread's private rows below the vocabulary's (kernels' ``hot`` argument)
-        hot = min(V, HOT_ROWS) if self.workers > 1 else 0
+        hot = min(V, self.private_rows) if self.workers > 1 else 0
         x_in = np.zeros((V + 2 * hot * self.workers, dim), dtype=np.float32)
         x_out = np.zeros_like(x_in)
         w_in, w_out = x_in[:V], x_out[:V]
