@@ -127,9 +127,10 @@ class Word2Vec:
         most frequent words and adds its changes to the shared rows as it goes (the
         :data:`HOT_SYNC_ROWS` hottest every :data:`HOT_SYNC_WINDOWS` windows, all after each
         job), so the threads stop trading those rows' cache lines on every write.  0
-        (default): plain Hogwild.  256 made 2-thread training about 20 % faster on a 2-core
-        Xeon, but a thread sees the other's changes to those rows late, and on a 5 M-token
-        corpus that cost about 0.4 analogy points for CBOW (32 seeds) and 0.5 for skip-gram
+        (default): plain Hogwild, as word2vec.c and gensim.  256 made 2-thread training about
+        20 % faster for CBOW and 10 % for skip-gram on a 2-core Xeon, but a thread sees the
+        other's changes to those rows late: on a 5 M-token corpus that cost CBOW about 0.4
+        analogy points (paired seeds); for skip-gram the measurements disagree in sign
         (issue 20; ``docs/design/word2vec.md``).
 
     Examples
