@@ -130,8 +130,8 @@ class Word2Vec:
         (default): plain Hogwild, as word2vec.c and gensim.  256 made 2-thread training about
         20 % faster for CBOW and 10 % for skip-gram on a 2-core Xeon, but a thread sees the
         other's changes to those rows late: on a 5 M-token corpus that cost CBOW about 0.4
-        analogy points (paired seeds); for skip-gram the measurements disagree in sign
-        (issue 20; ``docs/design/word2vec.md``).
+        analogy points (paired seeds), on a 26 M-token one nothing measurable; for skip-gram
+        the measurements disagree in sign (issue 20; ``docs/design/word2vec.md``).
 
     Examples
     --------
