@@ -39,6 +39,7 @@ TABLE_SIZE = 4096
 CBOW_TABLE = {"size": 1000, "at": "left"}
 
 from embedkit._kernels._options import WORD2VEC as _OPTS  # noqa: E402 (after the constants)
+from embedkit._kernels.borrowed import borrowed  # noqa: E402
 from embedkit._kernels.glove import prefetch_row  # noqa: E402
 from embedkit._kernels.hot_rows import (hot_block_base, hot_id, hot_sync,  # noqa: E402
                                         hot_window_done)
@@ -342,11 +343,6 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
     (tokens, loss_sum, n_pairs)
     """
     dim = w_in.shape[1]
-    nv = np.uint64(alias_prob.shape[0])
-    base = hot_block_base(alias_prob.shape[0], hot, thread)
-    since_sync = 0
-    scale = np.float32(sig.shape[0] / (2.0 * MAX_EXP))
-    top = sig.shape[0] - 1
     sent = np.empty(_max_len(offsets, s_lo, s_hi), np.int32)
     ctx = np.empty(2 * window, np.int64)
     ctx_next = np.empty(2 * window, np.int64)
@@ -357,6 +353,34 @@ def sgns_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
     scores = np.empty((2 * window, negative + 1), np.float32)  # by context, then output
     coef = np.empty((2 * window, negative + 1), np.float32)  # the gradient coefficients
     coef_t = np.empty((negative + 1, 2 * window), np.float32)  # the same, by output
+    return _sgns_windows(
+        ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx, window, negative,
+        alpha, min_alpha, pos_base, total_pos, rng, thread, sig, nls, hot,
+        sync_rows, sync_every, sent, ctx, ctx_next, outs, outs_next, rows_in, rows_out, scores,
+        coef, coef_t)
+
+
+@njit(**_OPTS)
+def _sgns_windows(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
+                  window, negative, alpha, min_alpha, pos_base, total_pos, rng, thread,
+                  sig, nls, hot, sync_rows, sync_every,
+                  sent, ctx, ctx_next, outs, outs_next, rows_in, rows_out, scores, coef, coef_t):
+    """The loop of :func:`sgns_job`, on views of its arrays and work buffers that are
+    not reference counted (:mod:`~embedkit._kernels.borrowed`)."""
+    ids, offsets = borrowed(ids), borrowed(offsets)
+    w_in, w_out = borrowed(w_in), borrowed(w_out)
+    keep, alias_prob, alias_idx = borrowed(keep), borrowed(alias_prob), borrowed(alias_idx)
+    rng, sig, nls = borrowed(rng), borrowed(sig), borrowed(nls)
+    sent, ctx, ctx_next = borrowed(sent), borrowed(ctx), borrowed(ctx_next)
+    outs, outs_next, rows_in, rows_out = (borrowed(outs), borrowed(outs_next),
+                                          borrowed(rows_in), borrowed(rows_out))
+    scores, coef, coef_t = borrowed(scores), borrowed(coef), borrowed(coef_t)
+    dim = w_in.shape[1]
+    nv = np.uint64(alias_prob.shape[0])
+    base = hot_block_base(alias_prob.shape[0], hot, thread)
+    since_sync = 0
+    scale = np.float32(sig.shape[0] / (2.0 * MAX_EXP))
+    top = sig.shape[0] - 1
     x = rng[thread]
     loss = 0.0
     count = 0
@@ -474,10 +498,6 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
     Parameters and return value as :func:`sgns_job` (one example per centre word).
     """
     dim = w_in.shape[1]
-    nv = np.uint64(alias_prob.shape[0])
-    base = hot_block_base(alias_prob.shape[0], hot, thread)
-    since_sync = 0
-    scale = np.float32(sig.shape[0] / (2.0 * MAX_EXP))
     sent = np.empty(_max_len(offsets, s_lo, s_hi), np.int32)
     ctx = np.empty(2 * window, np.int64)
     ctx_next = np.empty(2 * window, np.int64)
@@ -487,6 +507,31 @@ def cbow_job(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
     gs = np.empty(negative + 1, np.float32)
     hv = np.empty((1, dim), np.float32)  # the hidden vector
     ev = np.empty((1, dim), np.float32)  # its error, added to every context row
+    return _cbow_windows(
+        ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx, window, negative,
+        alpha, min_alpha, pos_base, total_pos, rng, thread, sig, nls, hot,
+        sync_rows, sync_every, sent, ctx, ctx_next, outs, outs_next, fs, gs, hv, ev)
+
+
+@njit(**_OPTS)
+def _cbow_windows(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias_idx,
+                  window, negative, alpha, min_alpha, pos_base, total_pos, rng, thread,
+                  sig, nls, hot, sync_rows, sync_every,
+                  sent, ctx, ctx_next, outs, outs_next, fs, gs, hv, ev):
+    """The loop of :func:`cbow_job`, on views of its arrays and work buffers that are
+    not reference counted (:mod:`~embedkit._kernels.borrowed`)."""
+    ids, offsets = borrowed(ids), borrowed(offsets)
+    w_in, w_out = borrowed(w_in), borrowed(w_out)
+    keep, alias_prob, alias_idx = borrowed(keep), borrowed(alias_prob), borrowed(alias_idx)
+    rng, sig, nls = borrowed(rng), borrowed(sig), borrowed(nls)
+    sent, ctx, ctx_next = borrowed(sent), borrowed(ctx), borrowed(ctx_next)
+    outs, outs_next, fs, gs = borrowed(outs), borrowed(outs_next), borrowed(fs), borrowed(gs)
+    hv, ev = borrowed(hv), borrowed(ev)
+    dim = w_in.shape[1]
+    nv = np.uint64(alias_prob.shape[0])
+    base = hot_block_base(alias_prob.shape[0], hot, thread)
+    since_sync = 0
+    scale = np.float32(sig.shape[0] / (2.0 * MAX_EXP))
     x = rng[thread]
     loss = 0.0
     count = 0
