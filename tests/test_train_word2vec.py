@@ -222,3 +222,12 @@ def test_training_starts_from_the_documented_initial_vectors(enc):
                    seed=3).fit(enc, progress=False)
     w = res.vectors.vectors
     np.testing.assert_allclose(w, init_input_vectors(w.shape[0], 8, seed=3), atol=1e-9)
+
+
+def test_the_kernels_weights_are_whole_cache_lines_per_row():
+    from embedkit.training.word2vec import padded_weights
+
+    w = padded_weights(7, 100)
+    assert w.shape == (7, 112) and w.flags.c_contiguous and w.dtype == np.float32
+    assert w.ctypes.data % 64 == 0 and not w.any()
+    assert padded_weights(3, 128).shape == (3, 128)  # already whole lines: no padding

@@ -31,6 +31,27 @@ HOT_SYNC_ROWS = 32
 HOT_SYNC_WINDOWS = 1024
 
 
+def padded_weights(n_rows: int, dim: int) -> np.ndarray:
+    """Zeroed float32 weights for the kernels: rows of ``dim`` rounded up to 16 floats, the
+    first row on a 64-byte boundary.
+
+    Every row then starts a cache line and its 16-float vector loads never straddle two
+    lines (at ``dim = 100`` a 400-byte row starts mid-line in three rows out of four), and
+    rows of neighbouring words share no line that two Hogwild threads would trade.  The
+    padding columns start at zero and stay zero: every update adds a combination of rows.
+    With 2 workers on a 5 M-token corpus, CBOW trained 6 % and skip-gram 4 % faster (issue
+    20).  The model's vectors are the first ``dim`` columns.
+
+    Returns
+    -------
+    ndarray of float32, shape (n_rows, dim rounded up to a multiple of 16), C-contiguous
+    """
+    width = -(-dim // 16) * 16
+    buf = np.zeros(n_rows * width + 16, dtype=np.float32)
+    skip = (-(buf.ctypes.data // 4)) % 16
+    return buf[skip: skip + n_rows * width].reshape(n_rows, width)
+
+
 def init_input_vectors(n_words: int, dim: int, seed: int, out: np.ndarray | None = None
                        ) -> np.ndarray:
     """Initial input (word) vectors: uniform in ``[-1/dim, 1/dim)``, as gensim 4 draws them.
@@ -246,11 +267,12 @@ class Word2Vec:
 
         # each thread's private rows below the vocabulary's (kernels' ``hot`` argument)
         hot = min(V, self.private_rows) if self.workers > 1 else 0
-        x_in = np.zeros((V + 2 * hot * self.workers, dim), dtype=np.float32)
-        x_out = np.zeros_like(x_in)
-        w_in, w_out = x_in[:V], x_out[:V]
+        # rows padded to whole 64-byte lines (zeros that stay zero): see padded_weights
+        x_in = padded_weights(V + 2 * hot * self.workers, dim)
+        x_out = padded_weights(V + 2 * hot * self.workers, dim)
+        w_in, w_out = x_in[:V, :dim], x_out[:V, :dim]
         if state is None:
-            init_input_vectors(V, dim, self.seed, out=w_in)
+            w_in[:] = init_input_vectors(V, dim, self.seed)
             states = rng_states(self.seed, self.workers)
         else:
             from embedkit import _validate as Vd
@@ -331,9 +353,10 @@ class Word2Vec:
             meta = {"trainer": "embedkit.training.word2vec", "embedkit_version": __version__,
                     "params": params, "corpus": dict(getattr(enc, "info", {}) or {}, **fp),
                     "history": [h.as_dict() for h in hist]}
-            v = Vectors(list(vocab.words), w_in, counts=np.asarray(vocab.counts), metadata=meta)
+            v = Vectors(list(vocab.words), np.ascontiguousarray(w_in),
+                        counts=np.asarray(vocab.counts), metadata=meta)
             return TrainResult(vectors=v, history=[h.as_dict() for h in hist],
-                               output_vectors=w_out, seconds=seconds,
+                               output_vectors=np.ascontiguousarray(w_out), seconds=seconds,
                                words_per_sec=words / max(seconds, 1e-9))
 
         # compile (or load from the cache) before the clock starts: an empty job
