@@ -4,7 +4,8 @@ Usage::
 
     python benchmarks/train_speed.py [CORPUS] [--models sgns cbow] [--threads 2] [--epochs 3]
         [--slice-tokens 5000000 | --max-bytes N] [--seeds 0 1 2]
-        [--gensim-mode both|corpus_file|iterable] [--private-rows 256] [--markdown [PATH]]
+        [--gensim-mode all|both|iterable|iterable_words|corpus_file ...] [--private-rows 256]
+        [--markdown [PATH]]
 
 CORPUS is a text file (``.gz`` allowed) with one sentence per line, already normalized
 (default: ``corpora/gutenberg_mix_norm.txt.gz`` under ``$EMBEDKIT_BENCH_DATA``); both
@@ -12,11 +13,18 @@ systems get the same whitespace token stream (lines split on whitespace; with
 ``--slice-tokens N`` the first N tokens, the last line cut) and the same ``min_count``,
 ``window``, ``negative``, ``sample``, ``epochs``, learning rates and thread count.
 
-gensim runs in its ``corpus_file`` mode (its fastest) and, with ``--gensim-mode both``
-(the default), also in its iterable mode: with several workers the corpus_file mode does
-not follow the nominal learning-rate schedule (it decays alpha 1/workers of the way per
-epoch, see the note it prints), so accuracy at an equal schedule is read against the
-iterable mode.
+gensim runs in up to three modes (``--gensim-mode``, default ``all``), which differ in their
+learning-rate schedules (the page prints how):
+
+``iterable``
+    A list of sentences and ``total_examples``, as gensim's documentation trains after
+    ``build_vocab``: alpha decays with the fraction of *sentences* done.
+``iterable_words``
+    The same list with ``total_words`` instead: alpha decays with the fraction of words
+    done, as in embedkit and word2vec.c.  Accuracy at an equal schedule is read here.
+``corpus_file``
+    gensim's fastest input; with several workers it decays alpha only 1/workers of the way
+    per epoch and ends the run well above ``min_alpha``.
 
 Speed is in-vocabulary corpus tokens x epochs / training seconds (vocabulary building
 excluded for both).  Accuracy is gensim's ``evaluate_word_analogies`` on the Google analogy
@@ -51,6 +59,10 @@ from _report import Report, add_defaults, add_markdown_option, data_path
 
 DEFAULT_CORPUS = data_path("corpora/gutenberg_mix_norm.txt.gz")
 DEFAULT_QUESTIONS = data_path("eval/gensim/questions-words.txt")
+GENSIM_MODES = ["iterable", "iterable_words", "corpus_file"]
+#: each gensim mode's name in the tables
+GENSIM_NAMES = {"iterable": "gensim (iterable)", "iterable_words": "gensim (iterable, total_words)",
+                "corpus_file": "gensim (corpus_file)"}
 
 
 def read_tokens(path: str, max_bytes: int | None = None,
@@ -202,7 +214,11 @@ def run_gensim(model, sentences, args, seed, mode, corpus_file=None):
         total_words = g.corpus_total_words
         t0, c0 = time.perf_counter(), time.process_time()
         g.train(corpus_file=corpus_file, total_words=total_words, epochs=args.epochs)
-    else:
+    elif mode == "iterable_words":  # alpha decays by words done
+        g.build_vocab(sentences)
+        t0, c0 = time.perf_counter(), time.process_time()
+        g.train(sentences, total_words=g.corpus_total_words, epochs=args.epochs)
+    else:  # alpha decays by sentences done
         g.build_vocab(sentences)
         t0, c0 = time.perf_counter(), time.process_time()
         g.train(sentences, total_examples=g.corpus_count, epochs=args.epochs)
@@ -228,11 +244,12 @@ def main(argv=None) -> None:
                     help="train on the first N whitespace tokens of the corpus only")
     ap.add_argument("--max-bytes", type=int, default=None,
                     help="read only the first N bytes of the corpus (e.g. 12000000 = 2 M tokens)")
-    ap.add_argument("--gensim-mode", choices=["iterable", "corpus_file", "both"],
-                    default="both",
-                    help="gensim input mode(s); corpus_file is gensim's fastest but, with "
-                         "several workers, not its nominal learning-rate schedule (see the "
-                         "page), so 'both' (default) also trains the iterable mode")
+    ap.add_argument("--gensim-mode", nargs="+", default=["all"],
+                    choices=["iterable", "iterable_words", "corpus_file", "both", "all"],
+                    help="gensim input mode(s), each with its own learning-rate schedule (see "
+                         "the page): iterable (alpha decays by sentences), iterable_words (by "
+                         "words, as embedkit), corpus_file (gensim's fastest); both = iterable "
+                         "and corpus_file; all (default) = the three")
     ap.add_argument("--private-rows", type=int, default=256, metavar="N",
                     help="also train embedkit with private_rows=N, the faster Hogwild variant "
                          "(0: do not; default 256)")
@@ -271,11 +288,15 @@ def main(argv=None) -> None:
     with open(corpus_file, "w", encoding="utf-8") as fh:
         for s in sentences:
             fh.write(" ".join(s) + "\n")
-    modes = ["iterable", "corpus_file"] if args.gensim_mode == "both" else [args.gensim_mode]
+    modes = []
+    for m in args.gensim_mode:
+        for mm in {"all": GENSIM_MODES, "both": ["iterable", "corpus_file"]}.get(m, [m]):
+            if mm not in modes:
+                modes.append(mm)
     systems = [("embedkit", None)]
     if args.private_rows > 0:
         systems.append((f"embedkit, private_rows={args.private_rows}", "private"))
-    systems += [(f"gensim ({m})", m) for m in modes]
+    systems += [(GENSIM_NAMES[m], m) for m in modes]
 
     runs = []  # (seed, model, system, secs, wps, wpcpu, acc, examples)
     for i, seed in enumerate(args.seeds):
@@ -308,8 +329,7 @@ def main(argv=None) -> None:
                 "and gensim alternating. Speed: in-vocabulary tokens x epochs / training "
                 "seconds (vocabulary building excluded). Accuracy: gensim's "
                 "evaluate_word_analogies on the Google set, restrict_vocab 30000, for both.")
-    if "corpus_file" in modes and args.threads > 1:
-        report.note(_corpus_file_schedule_note(args.threads, args.epochs, args.models))
+    report.note(_schedule_note(modes, sentences, args.threads, args.epochs, args.models))
     report.table("Every run", ["seed", "model", "system", "train s", "words/s", "words/CPU-s",
                                "analogy %"],
                  [[seed, model, name, f"{secs:.1f}", f"{wps:,.0f}", f"{wpc:,.0f}",
@@ -380,8 +400,9 @@ def main(argv=None) -> None:
         "the output rows, nc d adds into the input rows = d (6 o + 1) + 2 nc d. Bytes of "
         "weight rows, per window: skip-gram copies each of its nc + o rows into a local "
         "block, then reads and writes it once in its update, 12 d (nc + o); CBOW reads and "
-        "writes each row once, 4 d (2 nc + 2 o). These are bytes the kernel "
-        "moves through L1, an upper bound on DRAM traffic (rows of frequent words stay in "
+        "writes each row once, 4 d (2 nc + 2 o) (the kernels store rows padded to whole "
+        "64-byte lines, 448 bytes at d 100; the count is of the d floats). These are bytes "
+        "the kernel moves through L1, an upper bound on DRAM traffic (rows of frequent words stay in "
         "cache); the percentages say how far the kernels are from each roof, not which one "
         "binds: the random 400-byte rows make latency, not bandwidth, the usual limit.")
     report.write(args.markdown)
@@ -392,22 +413,46 @@ def main(argv=None) -> None:
         pass
 
 
-def _corpus_file_schedule_note(workers: int, epochs: int, models) -> str:
-    """What gensim's corpus_file mode does to the learning rate with several workers."""
+def _sentence_lag(sentences) -> float:
+    """Largest lead, in points, of the fraction of words done over the fraction of sentences
+    done, over one pass of the corpus (how far gensim's sentence-based decay trails)."""
+    lengths = np.fromiter((len(s) for s in sentences), dtype=np.float64, count=len(sentences))
+    words = np.cumsum(lengths) / lengths.sum()
+    sents = np.arange(1, len(lengths) + 1) / len(lengths)
+    return float(100 * np.max(words - sents))
+
+
+def _schedule_note(modes, sentences, workers: int, epochs: int, models) -> str:
+    """How the learning rate decays in embedkit and in each gensim mode of the run."""
     alphas = {"sgns": 0.025, "cbow": 0.05}
-    ends = ", ".join(f"{alphas[m] - (alphas[m] - 0.0001) * (epochs - 1 + 1 / workers) / epochs:.4f}"
-                     f" ({m})" for m in models)
-    return (
-        f"Learning-rate schedules differ: embedkit and gensim's iterable mode decay alpha "
-        f"linearly over the words of the whole run, down to 0.0001. gensim's corpus_file mode "
-        f"(gensim 4, `word2vec_corpusfile.pyx`, `train_epoch_sg`/`train_epoch_cbow` with "
-        f"`get_next_alpha`) gives each of its {workers} workers 1/{workers} of the file per "
-        f"epoch but measures a worker's progress as its own word count over the whole epoch's, "
-        f"so in epoch e (from 0) the rate falls only from a(e/{epochs}) to a((e + 1/{workers})/{epochs}), "
-        f"a(p) = alpha - (alpha - min_alpha) p, and the run ends at {ends} instead of 0.0001: a larger "
-        f"learning rate than the nominal schedule, which changes its accuracy (with one "
-        f"worker the mode follows the nominal schedule). Accuracy comparisons at equal "
-        f"schedules are against the iterable mode.")
+    parts = ["Learning-rate schedules: embedkit decays alpha linearly with the fraction of "
+             "the run's words done, down to 0.0001 (as word2vec.c)."]
+    if "iterable" in modes:
+        lag = _sentence_lag(sentences)
+        parts.append(
+            f"gensim (iterable) is given `total_examples` (the sentence count, as gensim's "
+            f"documentation trains after `build_vocab`), so its alpha decays with the fraction "
+            f"of *sentences* done (gensim 4, `Word2Vec._job_producer`); on this corpus that "
+            f"fraction trails the fraction of words by up to {lag:.1f} points within an "
+            f"epoch, so its alpha stays higher than the nominal schedule.")
+    if "iterable_words" in modes:
+        parts.append(
+            "gensim (iterable, total_words) is given `total_words` instead: alpha decays with "
+            "the fraction of words done, embedkit's schedule. Accuracy at an equal schedule "
+            "is read against this mode.")
+    if "corpus_file" in modes and workers > 1:
+        ends = ", ".join(
+            f"{alphas[m] - (alphas[m] - 0.0001) * (epochs - 1 + 1 / workers) / epochs:.4f} ({m})"
+            for m in models)
+        parts.append(
+            f"gensim's corpus_file mode (gensim 4, `word2vec_corpusfile.pyx`, "
+            f"`train_epoch_sg`/`train_epoch_cbow` with `get_next_alpha`) gives each of its "
+            f"{workers} workers 1/{workers} of the file per epoch but measures a worker's "
+            f"progress as its own word count over the whole epoch's, so in epoch e (from 0) "
+            f"the rate falls only from a(e/{epochs}) to a((e + 1/{workers})/{epochs}), "
+            f"a(p) = alpha - (alpha - min_alpha) p, and the run ends at {ends} instead of "
+            f"0.0001 (with one worker the mode follows the nominal schedule).")
+    return " ".join(parts)
 
 
 def _gensim_version() -> str:
