@@ -40,6 +40,7 @@ CBOW_TABLE = {"size": 1000, "at": "left"}
 
 from embedkit._kernels._options import WORD2VEC as _OPTS  # noqa: E402 (after the constants)
 from embedkit._kernels.borrowed import borrowed  # noqa: E402
+from embedkit._kernels.branchless import select  # noqa: E402
 from embedkit._kernels.glove import prefetch_row  # noqa: E402
 from embedkit._kernels.hot_rows import (hot_block_base, hot_id, hot_sync,  # noqa: E402
                                         hot_window_done)
@@ -103,11 +104,11 @@ def _uniform(r):
 
 @njit(inline="always", **_OPTS)
 def _alias_draw(r, n, alias_prob, alias_idx):
-    # both table entries are read and the choice is a select, not a branch: the branch is
-    # a coin flip for many words, and its mispredictions stall the next rows' loads
+    # both table entries are read and the choice is a conditional move, not a branch: the
+    # branch is a coin flip for many words, and its mispredictions stall the next rows' loads
     i = np.int64(((r >> _U32) * n) >> _U32)
     a = np.int64(alias_idx[i])
-    return i if np.float32(r & _MASK24) * _INV24 < alias_prob[i] else a
+    return select(np.float32(r & _MASK24) * _INV24 < alias_prob[i], i, a)
 
 
 @njit(**_OPTS)
