@@ -256,10 +256,10 @@ class Word2Vec:
         check_same_corpus(state, fp, resume)
 
         V, dim = len(vocab), self.dim
-        weight_bytes = 2 * V * dim * 4
-        log.info("%s: %d words, %d tokens, %d sentences; weights %s (2 x %d x %d float32) "
-                 "+ encoded corpus %s", self.model, V, n_tokens, n_sentences,
-                 format_bytes(weight_bytes), V, dim,
+        width = padded_weights(0, dim).shape[1]
+        log.info("%s: %d words, %d tokens, %d sentences; weights %s (2 x %d x %d float32, "
+                 "rows padded to %d) + encoded corpus %s", self.model, V, n_tokens, n_sentences,
+                 format_bytes(2 * V * width * 4), V, dim, width,
                  format_bytes(sum(i.nbytes + o.nbytes for i, o in shards)))
 
         from embedkit._kernels import word2vec as K
