@@ -214,14 +214,14 @@ def run_gensim(model, sentences, args, seed, mode, corpus_file=None):
         total_words = g.corpus_total_words
         t0, c0 = time.perf_counter(), time.process_time()
         g.train(corpus_file=corpus_file, total_words=total_words, epochs=args.epochs)
-    elif mode == "iterable_words":  # alpha decays by words done
+    else:
         g.build_vocab(sentences)
+        # gensim decays alpha by the fraction of words done when given total_words, of
+        # sentences done when given total_examples
+        total = ({"total_words": g.corpus_total_words} if mode == "iterable_words"
+                 else {"total_examples": g.corpus_count})
         t0, c0 = time.perf_counter(), time.process_time()
-        g.train(sentences, total_words=g.corpus_total_words, epochs=args.epochs)
-    else:  # alpha decays by sentences done
-        g.build_vocab(sentences)
-        t0, c0 = time.perf_counter(), time.process_time()
-        g.train(sentences, total_examples=g.corpus_count, epochs=args.epochs)
+        g.train(sentences, epochs=args.epochs, **total)
     secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     in_vocab = sum(int(g.wv.get_vecattr(w, "count")) for w in g.wv.index_to_key)
     return secs, cpu, in_vocab * args.epochs, g.wv.index_to_key, g.wv.vectors, None
@@ -402,9 +402,10 @@ def main(argv=None) -> None:
         "block, then reads and writes it once in its update, 12 d (nc + o); CBOW reads and "
         "writes each row once, 4 d (2 nc + 2 o) (the kernels store rows padded to whole "
         "64-byte lines, 448 bytes at d 100; the count is of the d floats). These are bytes "
-        "the kernel moves through L1, an upper bound on DRAM traffic (rows of frequent words stay in "
-        "cache); the percentages say how far the kernels are from each roof, not which one "
-        "binds: the random 400-byte rows make latency, not bandwidth, the usual limit.")
+        "the kernel moves through L1, an upper bound on DRAM traffic (rows of frequent "
+        "words stay in cache); the percentages say how far the kernels are from each roof, "
+        "not which one binds: the random 400-byte rows make latency, not bandwidth, the usual "
+        "limit.")
     report.write(args.markdown)
     try:
         os.unlink(corpus_file)

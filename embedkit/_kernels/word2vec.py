@@ -412,8 +412,8 @@ def _sgns_windows(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias
                               hot, base)
         for pos in range(n):
             nc_next, no_next, x = _next_window(sent, n, pos, window, ctx_next, negative, nv,
-                                               alias_prob, alias_idx, outs_next, w_in, w_out, x,
-                                               hot, base)
+                                               alias_prob, alias_idx, outs_next, w_out, x, hot,
+                                               base)
             for i in range(nc):
                 row_copy(rows_in, i, w_in, ctx[i])
             for j in range(no):
@@ -465,7 +465,7 @@ def _draw_outputs(t, negative, nv, alias_prob, alias_idx, outs, x, hot, base):
 
 @njit(inline="always", **_OPTS)
 def _next_window(sent, n, pos, window, ctx_next, negative, nv, alias_prob, alias_idx,
-                 outs_next, w_in, w_out, x, hot, base):
+                 outs_next, w_out, x, hot, base):
     """The window after ``pos``, drawn one ahead: its context into ``ctx_next``, its target
     and negatives into ``outs_next``; the first :data:`PREFETCH_CHUNK` of their output rows
     prefetched (the kernels prefetch the rest later in the window, see
@@ -579,8 +579,8 @@ def _cbow_windows(ids, offsets, s_lo, s_hi, w_in, w_out, keep, alias_prob, alias
                               hot, base)
         for pos in range(n):
             nc_next, no_next, x = _next_window(sent, n, pos, window, ctx_next, negative, nv,
-                                               alias_prob, alias_idx, outs_next, w_in, w_out, x,
-                                               hot, base)
+                                               alias_prob, alias_idx, outs_next, w_out, x, hot,
+                                               base)
             rows_mean(hv, 0, w_in, ctx, nc)
             # every score from the weights before this window's updates
             for j in range(no):

@@ -31,6 +31,12 @@ HOT_SYNC_ROWS = 32
 HOT_SYNC_WINDOWS = 1024
 
 
+def padded_width(dim: int) -> int:
+    """Row length of the kernels' weights: ``dim`` rounded up to a whole 64-byte line
+    (16 floats); see :func:`padded_weights`."""
+    return -(-dim // 16) * 16
+
+
 def padded_weights(n_rows: int, dim: int) -> np.ndarray:
     """Zeroed float32 weights for the kernels: rows of ``dim`` rounded up to 16 floats, the
     first row on a 64-byte boundary.
@@ -44,16 +50,15 @@ def padded_weights(n_rows: int, dim: int) -> np.ndarray:
 
     Returns
     -------
-    ndarray of float32, shape (n_rows, dim rounded up to a multiple of 16), C-contiguous
+    ndarray of float32, shape (n_rows, padded_width(dim)), C-contiguous
     """
-    width = -(-dim // 16) * 16
+    width = padded_width(dim)
     buf = np.zeros(n_rows * width + 16, dtype=np.float32)
     skip = (-(buf.ctypes.data // 4)) % 16
     return buf[skip: skip + n_rows * width].reshape(n_rows, width)
 
 
-def init_input_vectors(n_words: int, dim: int, seed: int, out: np.ndarray | None = None
-                       ) -> np.ndarray:
+def init_input_vectors(n_words: int, dim: int, seed: int) -> np.ndarray:
     """Initial input (word) vectors: uniform in ``[-1/dim, 1/dim)``, as gensim 4 draws them.
 
     word2vec.c draws from ``[-0.5/dim, 0.5/dim)``; gensim's range is twice as wide, and on a
@@ -66,15 +71,13 @@ def init_input_vectors(n_words: int, dim: int, seed: int, out: np.ndarray | None
         Shape of the matrix.
     seed : int
         Seed of the NumPy generator.
-    out : ndarray of float32, shape (n_words, dim), C-contiguous, optional
-        Where to draw them (the same values as without it).
 
     Returns
     -------
     ndarray of float32, shape (n_words, dim)
     """
     rng = np.random.default_rng(seed)
-    w = rng.random((n_words, dim), dtype=np.float32, out=out)
+    w = rng.random((n_words, dim), dtype=np.float32)
     w *= np.float32(2.0)
     w -= np.float32(1.0)
     w /= np.float32(dim)
@@ -256,7 +259,7 @@ class Word2Vec:
         check_same_corpus(state, fp, resume)
 
         V, dim = len(vocab), self.dim
-        width = padded_weights(0, dim).shape[1]
+        width = padded_width(dim)
         log.info("%s: %d words, %d tokens, %d sentences; weights %s (2 x %d x %d float32, "
                  "rows padded to %d) + encoded corpus %s", self.model, V, n_tokens, n_sentences,
                  format_bytes(2 * V * width * 4), V, dim, width,
